@@ -1,0 +1,106 @@
+/**
+ * Errors classified by cause, each with a stable code (STYLE §5). One table maps codes to
+ * HTTP statuses (`HTTP_STATUS_BY_CODE`), so the compiler demands a status for every code.
+ */
+export enum ErrorCode {
+  BadValue = 'MIMI_BAD_VALUE',
+  Malformed = 'MIMI_MALFORMED',
+  NotFound = 'MIMI_NOT_FOUND',
+  Unauthenticated = 'MIMI_UNAUTHENTICATED',
+  Forbidden = 'MIMI_FORBIDDEN',
+  Conflict = 'MIMI_CONFLICT',
+  WrongEpoch = 'MIMI_WRONG_EPOCH',
+  EpochTooOld = 'MIMI_EPOCH_TOO_OLD',
+  NotAllowed = 'MIMI_NOT_ALLOWED',
+  PayloadTooLarge = 'MIMI_PAYLOAD_TOO_LARGE',
+  RateLimited = 'MIMI_RATE_LIMITED',
+  ConfigInvalid = 'GW_CONFIG_INVALID',
+  PlatformUnavailable = 'GW_PLATFORM_UNAVAILABLE',
+  PlatformRejected = 'GW_PLATFORM_REJECTED',
+  PeerUnavailable = 'GW_PEER_UNAVAILABLE',
+  Timeout = 'GW_TIMEOUT',
+  Internal = 'GW_INTERNAL',
+}
+
+export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
+  [ErrorCode.BadValue]: 400,
+  [ErrorCode.Malformed]: 400,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.Unauthenticated]: 401,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.WrongEpoch]: 409,
+  [ErrorCode.EpochTooOld]: 409,
+  [ErrorCode.NotAllowed]: 403,
+  [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.RateLimited]: 429,
+  [ErrorCode.ConfigInvalid]: 500,
+  [ErrorCode.PlatformUnavailable]: 503,
+  [ErrorCode.PlatformRejected]: 422,
+  [ErrorCode.PeerUnavailable]: 502,
+  [ErrorCode.Timeout]: 504,
+  [ErrorCode.Internal]: 500,
+};
+
+export interface GatewayErrorOptions {
+  /** Whether trying the same thing again later may succeed (network errors, 5xx, timeouts). */
+  retryable?: boolean;
+  cause?: unknown;
+  /** A message fit to show a chat user (never contains internals). */
+  humanMessage?: string;
+}
+
+export class GatewayError extends Error {
+  readonly retryable: boolean;
+  readonly humanMessage?: string;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    opts: GatewayErrorOptions = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = new.target.name;
+    this.retryable = opts.retryable ?? false;
+    this.humanMessage = opts.humanMessage;
+  }
+}
+
+/** Input bytes or values that break a rule of a codec or spec. Never retryable. */
+export class CodecError extends GatewayError {
+  constructor(message: string, opts: GatewayErrorOptions = {}) {
+    super(ErrorCode.Malformed, message, opts);
+  }
+}
+
+/** A value that decodes fine but violates a semantic rule (e.g. MIMI content §9.1). */
+export class ValidationError extends GatewayError {
+  constructor(message: string, opts: GatewayErrorOptions = {}) {
+    super(ErrorCode.BadValue, message, opts);
+  }
+}
+
+/** The configuration file is unusable. `keyPath` names the offending key, e.g. `database.type`. */
+export class ConfigError extends GatewayError {
+  constructor(
+    readonly problems: readonly { keyPath: string; expected: string }[],
+    opts: GatewayErrorOptions = {},
+  ) {
+    super(ErrorCode.ConfigInvalid, problems.map((p) => `${p.keyPath}: ${p.expected}`).join('; '), opts);
+  }
+}
+
+/** Thrown by bridges. Retryable by default (the platform may come back). */
+export class PlatformError extends GatewayError {
+  constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
+    super(code, message, { retryable: true, ...opts });
+  }
+}
+
+export function isGatewayError(e: unknown): e is GatewayError {
+  return e instanceof GatewayError;
+}
+
+/** Message of any thrown value, for logs. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

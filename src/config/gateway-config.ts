@@ -1,0 +1,261 @@
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import {
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+
+/**
+ * The whole gateway configuration, one YAML file (see config.sample.yaml for every key with
+ * its default). Validated once at start by `loadConfig`; every error names its key path.
+ * Relative file paths are resolved against the directory holding the config file.
+ */
+
+/** An integer in [min, max]; one message for all three rules so errors read cleanly. */
+function IntRange(min: number, max: number, what: string): PropertyDecorator {
+  const bounds = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+  const message = `${what}, ${bounds}`;
+  return (target, key) => {
+    IsInt({ message })(target, key as string);
+    Min(min, { message })(target, key as string);
+    Max(max, { message })(target, key as string);
+  };
+}
+
+const DOMAIN = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
+
+export class ProviderConfig {
+  /** This provider's MIMI domain: the authority of our room and user URIs, and the name in our certificate. */
+  @Matches(DOMAIN, { message: 'a lower-case DNS domain name, e.g. gw.example.org' })
+  domain!: string;
+
+  /** Base URL that peers use to reach our MIMI endpoints (published in the directory). */
+  @IsOptional()
+  @IsUrl({ protocols: ['https'], require_tld: false, require_protocol: true }, { message: 'an https:// URL' })
+  publicBaseUrl?: string;
+}
+
+export class ListenConfig {
+  @IsString({ message: 'an IP address or host name to bind' })
+  host: string = '127.0.0.1';
+
+  @IntRange(0, 65535, 'a TCP port number (0 picks a free one)')
+  port: number = 8443;
+}
+
+export class TlsConfig {
+  /** PEM certificate chain naming `provider.domain` (server and client certificate alike). */
+  @IsString({ message: 'a path to a PEM certificate file' })
+  certFile: string = 'data/tls/provider.crt';
+
+  @IsString({ message: 'a path to a PEM private key file' })
+  keyFile: string = 'data/tls/provider.key';
+
+  /** Trust anchors for peers' client and server certificates, unless a peer names its own. */
+  @IsArray({ message: 'a list of paths to PEM CA certificate files' })
+  @IsString({ each: true, message: 'a list of paths to PEM CA certificate files' })
+  caFiles: string[] = ['data/tls/ca.crt'];
+
+  /**
+   * When the files above are missing, create a development CA and a certificate for
+   * `provider.domain` there (embedded-defaults quick start). Never use this in production.
+   */
+  @IsBoolean({ message: 'true or false' })
+  devAutoGenerate: boolean = false;
+}
+
+export class DatabaseConfig {
+  @IsIn(['better-sqlite3', 'postgres'], { message: "one of 'better-sqlite3' (embedded default) or 'postgres'" })
+  type: 'better-sqlite3' | 'postgres' = 'better-sqlite3';
+
+  /** better-sqlite3: database file (WAL mode). */
+  @ValidateIf((o: DatabaseConfig) => o.type === 'better-sqlite3')
+  @IsString({ message: 'a path to the SQLite database file' })
+  path: string = 'data/gateway.sqlite';
+
+  /** postgres: connection URL, e.g. postgres://user:pass@127.0.0.1:5432/mimi */
+  @ValidateIf((o: DatabaseConfig) => o.type === 'postgres')
+  @Matches(/^postgres(ql)?:\/\//, { message: 'a postgres:// connection URL (required when type is postgres)' })
+  url?: string;
+
+  /** postgres: connection pool size per gateway process. */
+  @IntRange(1, 200, 'a whole number of connections')
+  poolSize: number = 10;
+}
+
+export class PeerConfig {
+  @Matches(DOMAIN, { message: 'a lower-case DNS domain name' })
+  domain!: string;
+
+  /** Where the peer's MIMI endpoints live. When absent, its directory is fetched from https://<domain>. */
+  @IsOptional()
+  @IsUrl({ protocols: ['https'], require_tld: false, require_protocol: true }, { message: 'an https:// URL' })
+  baseUrl?: string;
+
+  /** Trust anchors for this peer only (default: tls.caFiles). */
+  @IsOptional()
+  @IsArray({ message: 'a list of paths to PEM CA certificate files' })
+  @IsString({ each: true, message: 'a list of paths to PEM CA certificate files' })
+  caFiles?: string[];
+}
+
+export class OutboxConfig {
+  /** How many (destination, room) streams are delivered concurrently. */
+  @IntRange(1, 256, 'a whole number')
+  concurrency: number = 8;
+
+  /** First retry delay; doubles on every attempt (with full jitter) up to maxBackoffMs. */
+  @IntRange(1, Number.MAX_SAFE_INTEGER, 'milliseconds')
+  initialBackoffMs: number = 500;
+
+  @IntRange(1, Number.MAX_SAFE_INTEGER, 'milliseconds')
+  maxBackoffMs: number = 300000;
+
+  /** Per-request timeout for a delivery. */
+  @IntRange(100, Number.MAX_SAFE_INTEGER, 'milliseconds')
+  requestTimeoutMs: number = 15000;
+
+  /** How often idle workers look for due rows (new rows wake them at once). */
+  @IntRange(10, Number.MAX_SAFE_INTEGER, 'milliseconds')
+  pollIntervalMs: number = 1000;
+
+  /** Rows handed to one worker pass; larger batches raise throughput when a peer has a backlog. */
+  @IntRange(1, 1000, 'a whole number')
+  batchSize: number = 50;
+}
+
+export class LoggingConfig {
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'], { message: "one of 'error', 'warn', 'log', 'debug', 'verbose'" })
+  level: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+
+  @IsBoolean({ message: 'true or false' })
+  json: boolean = false;
+}
+
+export class AdminConfig {
+  /** Plain-HTTP listener for health, metrics and the provisioning API (keep it on loopback). */
+  @IsBoolean({ message: 'true or false' })
+  enabled: boolean = true;
+
+  @IsString({ message: 'an IP address or host name to bind' })
+  host: string = '127.0.0.1';
+
+  @IntRange(0, 65535, 'a TCP port number (0 picks a free one)')
+  port: number = 8480;
+
+  /** Bearer token for the provisioning API; a file path keeps it out of the config. */
+  @IsOptional()
+  @IsString({ message: 'a path to a file holding the provisioning token' })
+  tokenFile?: string;
+}
+
+export class MatrixConfig {
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }, { message: 'an http(s):// URL' })
+  homeserverUrl!: string;
+
+  @Matches(DOMAIN, { message: 'the homeserver server_name, e.g. example.org' })
+  domain!: string;
+
+  @IntRange(0, 65535, 'a TCP port for the appservice listener')
+  appservicePort: number = 9000;
+
+  @IsString({ message: 'a host the homeserver uses to reach the appservice' })
+  appserviceHost: string = '127.0.0.1';
+
+  /** Ghost user localparts start with this prefix, portal aliases too. */
+  @Matches(/^[a-z0-9._=-]+$/, { message: 'lower-case letters, digits and ._=-' })
+  prefix: string = '_mimi_';
+
+  @Matches(/^[a-z0-9._=-]+$/, { message: 'a localpart, e.g. mimibot' })
+  botLocalpart: string = 'mimibot';
+
+  /** Where the as_token/hs_token live (created on first run of generate-registration). */
+  @IsString({ message: 'a path' })
+  tokensFile: string = 'data/matrix-tokens.yaml';
+
+  @IsInt({ message: 'a power level' })
+  linkPowerLevel: number = 100;
+}
+
+export class XmppConfig {
+  @IsIn(['component', 'relay'], { message: "'component' or 'relay'" })
+  mode: 'component' | 'relay' = 'component';
+
+  @IsString({ message: 'xmpp://host:port of the server' })
+  service!: string;
+
+  /** component mode: the component's domain, e.g. mimi.xmpp.example */
+  @ValidateIf((o: XmppConfig) => o.mode === 'component')
+  @Matches(DOMAIN, { message: 'the component domain (required in component mode)' })
+  componentDomain?: string;
+
+  @IsOptional()
+  @IsString({ message: 'a path to a file with the component secret or relay password' })
+  secretFile?: string;
+
+  /** relay mode: the account's JID. */
+  @ValidateIf((o: XmppConfig) => o.mode === 'relay')
+  @IsString({ message: 'the relay account JID (required in relay mode)' })
+  jid?: string;
+}
+
+export class GatewayConfig {
+  @IsDefined({ message: 'a mapping with at least `domain`, this provider\'s MIMI domain' })
+  @ValidateNested()
+  @Type(() => ProviderConfig)
+  provider!: ProviderConfig;
+
+  @ValidateNested()
+  @Type(() => ListenConfig)
+  listen: ListenConfig = new ListenConfig();
+
+  @ValidateNested()
+  @Type(() => TlsConfig)
+  tls: TlsConfig = new TlsConfig();
+
+  @ValidateNested()
+  @Type(() => DatabaseConfig)
+  database: DatabaseConfig = new DatabaseConfig();
+
+  @IsArray({ message: 'a list of peers' })
+  @ValidateNested({ each: true })
+  @Type(() => PeerConfig)
+  peers: PeerConfig[] = [];
+
+  @ValidateNested()
+  @Type(() => OutboxConfig)
+  outbox: OutboxConfig = new OutboxConfig();
+
+  @ValidateNested()
+  @Type(() => LoggingConfig)
+  logging: LoggingConfig = new LoggingConfig();
+
+  @ValidateNested()
+  @Type(() => AdminConfig)
+  admin: AdminConfig = new AdminConfig();
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => MatrixConfig)
+  matrix?: MatrixConfig;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => XmppConfig)
+  xmpp?: XmppConfig;
+
+  /** Directory of the config file; relative paths in the config are resolved against it. */
+  baseDir!: string;
+}
+

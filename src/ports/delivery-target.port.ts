@@ -1,0 +1,39 @@
+import type { ProviderDomain } from '../common/ids';
+
+export const DELIVERY_TARGET = Symbol('DELIVERY_TARGET');
+
+/** The MIMI endpoints the outbox delivers to (protocol -06 §5). */
+export type MimiEndpoint = 'notify' | 'update' | 'submitMessage' | 'keyMaterial' | 'groupInfo';
+
+/** One outbox row ready to send: the exact bytes, sent identically on every attempt. */
+export interface OutboundDelivery {
+  /** Outbox row id (for logs). */
+  readonly id: string;
+  readonly destination: ProviderDomain;
+  readonly endpoint: MimiEndpoint;
+  /** The room URI the stream belongs to (placed in the path per src/mimi/README.md). */
+  readonly roomUri: string;
+  /** The exact body bytes (TLS presentation language). */
+  readonly body: Uint8Array;
+  /** 1 on the first try. */
+  readonly attempt: number;
+}
+
+/**
+ * What happened to one delivery attempt.
+ * - `delivered`: the peer acknowledged it (2xx); the row is done.
+ * - `retry`: transient (network error, timeout, 5xx, 429, 408); retry later, no sooner than
+ *   `retryAfterMs` when the peer said `Retry-After`.
+ * - `permanent`: the peer rejected the body itself (other 4xx); retrying the same bytes is
+ *   pointless, so the row is parked with the reason.
+ */
+export type DeliveryOutcome =
+  | { readonly kind: 'delivered'; readonly status: number; readonly responseBody?: Uint8Array }
+  | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
+  | { readonly kind: 'permanent'; readonly reason: string; readonly status?: number };
+
+/** Sends outbox rows to peers. Implemented by the MIMI peer client (mutual TLS). */
+export interface DeliveryTarget {
+  /** Never throws: every failure is reported as an outcome. */
+  deliver(delivery: OutboundDelivery, signal: AbortSignal): Promise<DeliveryOutcome>;
+}

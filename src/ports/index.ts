@@ -1,0 +1,2 @@
+export * from './delivery-target.port';
+export * from './platform-bridge.port';
