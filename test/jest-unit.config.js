@@ -1,14 +1,15 @@
 // Unit and integration tests (no external servers besides the throwaway PostgreSQL that
-// scripts/test.sh starts). ts-mls, @noble/* and @hpke/* are ESM-only: jest's CommonJS
-// runtime cannot require() them, so they are transformed too (see transformIgnorePatterns).
-const esm = ['ts-mls', '@noble', '@hpke'].join('|');
+// the global setup starts). Some dependencies are ESM-only (NestJS 12, ts-mls, @noble/*,
+// @hpke/*, uid, file-type); jest's CommonJS runtime cannot require() them, so they are
+// transformed too (see transformIgnorePatterns and test/support/esm-transform.js).
+const esm = ['@nestjs', 'ts-mls', '@noble', '@hpke', 'uid', 'file-type', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', 'load-esm'].join('|');
 module.exports = {
   rootDir: '..',
   testEnvironment: 'node',
   testMatch: ['<rootDir>/{src,bridges,registration,test}/**/*.spec.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }],
-    '^.+\\.m?js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
+    '^.+\\.m?js$': '<rootDir>/test/support/esm-transform.js',
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esm})/)`],
   testTimeout: 30000,

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, PlatformError } from '../../src/common/errors';
+import { Platform } from '../../src/common/ids';
+import {
+  InboundEvent,
+  InboundSink,
+  LegacyRoomRef,
+  LegacyUserRef,
+  MessageAction,
+  ParticipantRole,
+  PlatformBridge,
+  PlatformMessageRef,
+  PostOptions,
+  PostResult,
+  RemoteUser,
+  RoomSnapshot,
+} from '../../src/ports';
+
+/**
+ * An in-memory legacy platform for the core's tests: behaves like a real chat platform as far
+ * as the PlatformBridge contract goes. Posts get an event ID, and (like Matrix and a MUC) the
+ * accepted event comes back to the sink as an echo, asynchronously, carrying the echo keys.
+ *
+ * Knobs let tests make the platform unavailable, slow, or reject posts.
+ */
+export interface MemoryRoom {
+  readonly roomId: string;
+  name?: string;
+  topic?: string;
+  readonly members: Map<string, { user: LegacyUserRef | RemoteUser; role: ParticipantRole }>;
+  /** Every accepted event, in platform order. */
+  readonly timeline: InboundEvent[];
+}
+
+export const GHOST_PREFIX = 'ghost:';
+
+export class MemoryPlatform implements PlatformBridge {
+  readonly platform = Platform.Memory;
+  readonly rooms = new Map<string, MemoryRoom>();
+  /** Failure injection: when set, every call rejects with this error. */
+  failWith?: PlatformError;
+  /** Delay before a post is accepted (ms). */
+  postDelayMs = 0;
+  /** Delay before the echo of an accepted post reaches the sink (ms). */
+  echoDelayMs = 0;
+  readonly notices: { room: string; about: string; text: string }[] = [];
+  /** Echoes the sink rejected (a real platform would redeliver them). */
+  readonly refusedEchoes: { event: InboundEvent; error: unknown }[] = [];
+  private sink?: InboundSink;
+  private readonly postsByKey = new Map<string, PostResult>();
+  private readonly pendingEchoes = new Set<Promise<void>>();
+  private seq = 0;
+
+  async start(sink: InboundSink): Promise<void> {
+    this.throwIfFailing();
+    this.sink = sink;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.pendingEchoes]);
+    this.sink = undefined;
+  }
+
+  createRoom(roomId: string, name?: string): MemoryRoom {
+    const room: MemoryRoom = { roomId, name, members: new Map(), timeline: [] };
+    this.rooms.set(roomId, room);
+    return room;
+  }
+
+  ghostId(user: RemoteUser): string {
+    return `${GHOST_PREFIX}${user.userUri}`;
+  }
+
+  isOwnUser(userId: string): boolean {
+    return userId.startsWith(GHOST_PREFIX);
+  }
+
+  /** A native user does something in a room: the event goes to the sink like a real platform's would. */
+  async emitLocal(
+    roomId: string,
+    sender: LegacyUserRef,
+    action: MessageAction,
+    platformEventId = this.nextEventId(),
+  ): Promise<string> {
+    const event: InboundEvent = {
+      kind: 'message',
+      room: this.ref(roomId),
+      platformEventId,
+      sender,
+      action,
+      timestamp: Date.now(),
+    };
+    this.roomOrThrow(roomId).timeline.push(event);
+    await this.deliverToSink(event);
+    return platformEventId;
+  }
+
+  /** Feed any event (membership, role, metadata) to the sink as the platform would. */
+  async emitEvent(event: InboundEvent): Promise<void> {
+    this.roomOrThrow(event.room.roomId).timeline.push(event);
+    await this.deliverToSink(event);
+  }
+
+  async post(room: LegacyRoomRef, as: RemoteUser, action: MessageAction, opts: PostOptions): Promise<PostResult> {
+    this.throwIfFailing();
+    const known = this.postsByKey.get(opts.idempotencyKey);
+    if (known) return known;
+    const r = this.roomOrThrow(room.roomId);
+    const ghost = this.ghostId(as);
+    if (!r.members.has(ghost)) r.members.set(ghost, { user: as, role: ParticipantRole.Member });
+    if (this.postDelayMs > opts.timeoutMs) {
+      throw new PlatformError(ErrorCode.Timeout, `platform did not accept within ${opts.timeoutMs} ms`);
+    }
+    if (this.postDelayMs > 0) await new Promise((res) => setTimeout(res, this.postDelayMs));
+    const echoKey = `txn-${opts.idempotencyKey}`;
+    const result: PostResult = {
+      platformEventId: this.nextEventId(),
+      echoKeys: [echoKey],
+      acceptedAt: Date.now(),
+    };
+    this.postsByKey.set(opts.idempotencyKey, result);
+    const echo: InboundEvent = {
+      kind: 'message',
+      room: this.ref(room.roomId),
+      platformEventId: result.platformEventId,
+      sender: as,
+      action,
+      timestamp: result.acceptedAt,
+      echoKeys: result.echoKeys,
+    };
+    r.timeline.push(echo);
+    // An echo the sink refuses is kept for the test to inspect, as a platform would keep retrying it.
+    const p = new Promise<void>((res) => setTimeout(res, this.echoDelayMs))
+      .then(() => this.deliverToSink(echo))
+      .catch((e: unknown) => void this.refusedEchoes.push({ event: echo, error: e }));
+    this.pendingEchoes.add(p);
+    void p.finally(() => this.pendingEchoes.delete(p));
+    return result;
+  }
+
+  async setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
+    this.throwIfFailing();
+    const r = this.roomOrThrow(room.roomId);
+    if (membership === 'join') r.members.set(this.ghostId(user), { user, role: ParticipantRole.Member });
+    else r.members.delete(this.ghostId(user));
+  }
+
+  async moderate(
+    room: LegacyRoomRef,
+    target: LegacyUserRef | RemoteUser,
+    action: 'kick' | 'ban' | 'unban',
+  ): Promise<void> {
+    this.throwIfFailing();
+    const r = this.roomOrThrow(room.roomId);
+    const id = this.idOf(target);
+    if (action === 'ban') r.members.set(id, { user: target, role: ParticipantRole.Banned });
+    else r.members.delete(id);
+  }
+
+  async setRole(room: LegacyRoomRef, user: LegacyUserRef | RemoteUser, role: ParticipantRole): Promise<void> {
+    this.throwIfFailing();
+    this.roomOrThrow(room.roomId).members.set(this.idOf(user), { user, role });
+  }
+
+  async setProfile(_user: RemoteUser): Promise<void> {
+    this.throwIfFailing();
+  }
+
+  async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {
+    this.throwIfFailing();
+    const r = this.roomOrThrow(room.roomId);
+    return { room, name: r.name, topic: r.topic, members: [...r.members.values()] };
+  }
+
+  async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {
+    this.notices.push({ room: room.roomId, about: about.platformEventId, text: humanMessage });
+  }
+
+  private idOf(user: LegacyUserRef | RemoteUser): string {
+    return 'userUri' in user ? this.ghostId(user) : user.userId;
+  }
+
+  private ref(roomId: string): LegacyRoomRef {
+    return { platform: Platform.Memory, roomId };
+  }
+
+  private roomOrThrow(roomId: string): MemoryRoom {
+    const r = this.rooms.get(roomId);
+    if (!r) throw new PlatformError(ErrorCode.PlatformRejected, `no such room ${roomId}`, { retryable: false });
+    return r;
+  }
+
+  private throwIfFailing(): void {
+    if (this.failWith) throw this.failWith;
+  }
+
+  private nextEventId(): string {
+    this.seq += 1;
+    return `$mem-${this.seq}-${randomUUID().slice(0, 8)}`;
+  }
+
+  private async deliverToSink(event: InboundEvent): Promise<void> {
+    if (!this.sink) throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge not started');
+    await this.sink(event);
+  }
+}
