@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Quick start on a fresh machine: install, build, write a development config (embedded SQLite,
+# generated development certificates under data/), and run the gateway in the foreground.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+echo "==> building"
+npx nest build
+node bin/mimi-gateway.js init --config config.yaml
+echo "==> starting the gateway (Ctrl-C stops it)"
+exec node bin/mimi-gateway.js start --config config.yaml

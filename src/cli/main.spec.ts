@@ -1,0 +1,85 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { MIMI_CONTENT_08_FIXTURE_DIR, ORIGINAL_MESSAGE_ID } from '../../test/fixtures/mimi-content-08/vectors';
+import { main } from './main';
+
+const SAMPLE_CONFIG = resolve(__dirname, '../../config.sample.yaml');
+
+async function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['node', 'mimi-gateway', ...args], { out: (l) => out.push(l), err: (l) => err.push(l) }, env);
+  return { code, out, err };
+}
+
+describe('mimi-gateway CLI', () => {
+  describe('config check', () => {
+    it('accepts the sample config and prints a summary', async () => {
+      const r = await run(['config', 'check', '-c', SAMPLE_CONFIG]);
+      expect(r.code).toBe(0);
+      expect(r.out[0]).toBe(`config OK: ${SAMPLE_CONFIG}`);
+      expect(r.out.join('\n')).toContain('provider gateway.localhost');
+    });
+
+    it('takes the path from MIMI_GATEWAY_CONFIG', async () => {
+      const r = await run(['config', 'check'], { MIMI_GATEWAY_CONFIG: SAMPLE_CONFIG });
+      expect(r.code).toBe(0);
+    });
+
+    it('exits 1 naming each bad key path', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(file, 'provider: { domain: gw.example }\nlisten: { port: -1 }\ndatabase: { type: oracle }\n');
+      const r = await run(['config', 'check', '-c', file]);
+      expect(r.code).toBe(1);
+      expect(r.err).toEqual([
+        `mimi-gateway: invalid config ${file}:`,
+        '  listen.port: expected a TCP port number (0 picks a free one), from 0 to 65535',
+        "  database.type: expected one of 'better-sqlite3' (embedded default) or 'postgres'",
+      ]);
+    });
+  });
+
+  describe('content inspect', () => {
+    it('prints the decoded message with the draft message ID', async () => {
+      const r = await run(['content', 'inspect', join(MIMI_CONTENT_08_FIXTURE_DIR, 'original.cbor')]);
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.out.join('\n')) as { messageId: string }).messageId).toBe(ORIGINAL_MESSAGE_ID);
+    });
+
+    it('exits non-zero with one line naming the broken rule, without a stack trace', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+      const file = join(dir, 'truncated.cbor');
+      const good = readFileSync(join(MIMI_CONTENT_08_FIXTURE_DIR, 'original.cbor'));
+      writeFileSync(file, good.subarray(0, good.length - 3));
+      const r = await run(['content', 'inspect', file]);
+      expect(r.code).toBe(1);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).toMatch(/truncat|end of input/i);
+      expect(r.err[0]).not.toMatch(/\n\s+at /);
+    });
+  });
+
+  describe('init', () => {
+    it('writes a development config that validates, and keeps an existing one', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+      const file = join(dir, 'config.yaml');
+      expect((await run(['init', '-c', file, '--domain', 'dev.example'])).code).toBe(0);
+      const check = await run(['config', 'check', '-c', file]);
+      expect(check.code).toBe(0);
+      expect(check.out.join('\n')).toContain('provider dev.example');
+      const again = await run(['init', '-c', file]);
+      expect(again.out[0]).toBe(`config exists, kept: ${file}`);
+    });
+  });
+
+  it('rejects an unknown command with a usage error', async () => {
+    const r = await run(['frobnicate']);
+    expect(r.code).not.toBe(0);
+    expect(r.err.join('\n')).toContain("unknown command 'frobnicate'");
+  });
+});
