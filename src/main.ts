@@ -1,0 +1,127 @@
+import 'reflect-metadata';
+import { INestApplication, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ensureDevTls } from '../registration/dev-ca';
+import { AdminModule } from './admin/admin.module';
+import { HealthCheck } from './admin/admin.controller';
+import { AppModule } from './app.module';
+import { errorMessage } from './common/errors';
+import { createLogger } from './common/logging';
+import { MetricsRegistry } from './common/metrics';
+import { GatewayConfig } from './config/gateway-config';
+import { resolveConfigPath } from './config/load-config';
+import { buildHttpsOptions } from './mimi/transport';
+import { OutboxRepository } from './persistence';
+
+/** A running gateway: the MIMI application (HTTPS, mutual TLS) and the admin listener. */
+export interface RunningGateway {
+  readonly app: INestApplication;
+  readonly admin?: INestApplication;
+  /** Where the MIMI endpoints listen (https://host:port). */
+  readonly mimiUrl: string;
+  readonly adminUrl?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Start the gateway: development certificates (when configured), the Nest application (its
+ * persistence module runs the migrations before anything else touches the database), the MIMI
+ * listener with mutual TLS, and the admin listener.
+ */
+export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const logger = createLogger(config.logging.level, config.logging.json);
+  const log = new Logger('Gateway');
+  Logger.overrideLogger(logger);
+
+  if (config.tls.devAutoGenerate) {
+    const caFile = config.tls.caFiles[0];
+    if (caFile === undefined) throw new Error('tls.devAutoGenerate needs tls.caFiles[0] for the development CA');
+    const caCertFile = resolveConfigPath(config, caFile);
+    await ensureDevTls(
+      {
+        caCertFile,
+        caKeyFile: caCertFile.replace(/\.(crt|pem)$/, '') + '.key',
+        certFile: resolveConfigPath(config, config.tls.certFile),
+        keyFile: resolveConfigPath(config, config.tls.keyFile),
+      },
+      config.provider.domain,
+      { ipAddresses: ['127.0.0.1', '::1'] },
+    );
+  }
+
+  const app = await NestFactory.create(AppModule.forRoot(config), {
+    logger,
+    bodyParser: false,
+    httpsOptions: buildHttpsOptions(config),
+    abortOnError: false,
+  });
+  app.enableShutdownHooks();
+  await app.listen(config.listen.port, config.listen.host);
+  const mimiAddress = app.getHttpServer().address() as { port: number };
+  const mimiUrl = `https://${config.listen.host}:${mimiAddress.port}`;
+  log.log(`MIMI endpoints for ${config.provider.domain} on ${mimiUrl} (mutual TLS)`);
+
+  let admin: INestApplication | undefined;
+  let adminUrl: string | undefined;
+  if (config.admin.enabled) {
+    const outbox = app.get(OutboxRepository);
+    const checks: HealthCheck[] = [
+      { name: 'database', check: async () => void (await outbox.pendingDepthByDestination()) },
+    ];
+    try {
+      admin = await NestFactory.create(AdminModule.forRoot({ metrics: app.get(MetricsRegistry), checks }), {
+        logger,
+        abortOnError: false,
+      });
+      await admin.listen(config.admin.port, config.admin.host);
+    } catch (e) {
+      await admin?.close();
+      await app.close();
+      throw e;
+    }
+    const adminAddress = admin.getHttpServer().address() as { port: number };
+    adminUrl = `http://${config.admin.host}:${adminAddress.port}`;
+    log.log(`admin (health, metrics) on ${adminUrl}`);
+  }
+
+  return {
+    app,
+    admin,
+    mimiUrl,
+    adminUrl,
+    close: async () => {
+      await admin?.close();
+      await app.close();
+    },
+  };
+}
+
+/** `mimi-gateway start`: run until SIGINT/SIGTERM; resolves with the exit code. */
+export async function runGateway(config: GatewayConfig): Promise<number> {
+  const log = new Logger('Gateway');
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(config);
+  } catch (e) {
+    log.error(`could not start: ${errorMessage(e)}`);
+    return 1;
+  }
+  log.log('ready');
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.log(`${signal}: shutting down`);
+      gateway.close().then(
+        () => resolve(0),
+        (e: unknown) => {
+          log.error(`shutdown failed: ${errorMessage(e)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
