@@ -1,0 +1,39 @@
+import { HttpException, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { ErrorCode, GatewayError, ValidationError } from '../../common/errors';
+import { toHttpError } from './gateway-exception.filter';
+
+const SECRET = 'password=hunter2';
+
+describe('toHttpError', () => {
+  it('answers a GatewayError with its code, its status and its message', () => {
+    expect(toHttpError(new ValidationError('bad epoch field'))).toEqual({
+      status: 400,
+      body: { errcode: 'MIMI_BAD_VALUE', error: 'bad epoch field' },
+    });
+    expect(toHttpError(new GatewayError(ErrorCode.Unauthenticated, 'no client certificate'))).toEqual({
+      status: 401,
+      body: { errcode: 'MIMI_UNAUTHENTICATED', error: 'no client certificate' },
+    });
+    expect(toHttpError(new GatewayError(ErrorCode.PayloadTooLarge, 'too big')).status).toBe(413);
+  });
+
+  it('gives Nest/Express 4xx exceptions the matching MIMI code', () => {
+    expect(toHttpError(new NotFoundException('Cannot POST /nope'))).toEqual({
+      status: 404,
+      body: { errcode: 'MIMI_NOT_FOUND', error: 'Cannot POST /nope' },
+    });
+    expect(toHttpError(new PayloadTooLargeException()).body.errcode).toBe('MIMI_PAYLOAD_TOO_LARGE');
+    expect(toHttpError(new HttpException('Method Not Allowed', 405))).toEqual({
+      status: 405,
+      body: { errcode: 'MIMI_BAD_VALUE', error: 'Method Not Allowed' },
+    });
+  });
+
+  it('answers anything else with a generic 500 that reveals nothing', () => {
+    for (const e of [new Error(SECRET), new HttpException(SECRET, 503), SECRET]) {
+      const answer = toHttpError(e);
+      expect(answer).toEqual({ status: 500, body: { errcode: 'GW_INTERNAL', error: 'Internal server error' } });
+      expect(JSON.stringify(answer)).not.toContain('hunter2');
+    }
+  });
+});

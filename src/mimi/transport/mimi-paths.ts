@@ -1,0 +1,116 @@
+/**
+ * MIMI endpoint paths and the room-ID-in-path convention.
+ *
+ * protocol-06 §5.2 puts the target user URI in the path "with any necessary percent-encoding";
+ * for room IDs the draft is inconsistent (its flows write `/notify/a.example/r/clubhouse`, and even
+ * `/groupInfo/a.example/clubhouse`). We put the FULL MIMI URI, percent-encoded with
+ * encodeURIComponent, in ONE path segment: `mimi://a.example/r/club` → `mimi%3A%2F%2Fa.example%2Fr%2Fclub`.
+ * It is lossless (the scheme and the `/r/` kind survive), needs no route wildcard, and Express 5
+ * decodes such a parameter back exactly (see src/mimi/README.md, "Room ID in paths").
+ */
+import { PipeTransform } from '@nestjs/common';
+import { ValidationError } from '../../common/errors';
+import { RoomUri, UserUri, parseMimiUri } from '../../common/ids';
+import type { MimiEndpoint } from '../../ports/delivery-target.port';
+
+export const MIMI_DIRECTORY_PATH = '/.well-known/mimi-protocol-directory';
+
+/** The endpoints this gateway serves, in directory order (protocol-06 §5.1). */
+export const SERVED_ENDPOINTS: readonly MimiEndpoint[] = [
+  'keyMaterial',
+  'update',
+  'notify',
+  'submitMessage',
+  'groupInfo',
+];
+
+/** The URI template variable of each endpoint's path (protocol-06 §5.1 directory example, §5.2–§5.6). */
+export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<Record<MimiEndpoint, 'targetUser' | 'roomId'>> = {
+  keyMaterial: 'targetUser',
+  update: 'roomId',
+  notify: 'roomId',
+  submitMessage: 'roomId',
+  groupInfo: 'roomId',
+};
+
+/** Which MIMI URI kind each endpoint's path carries: `u` (user) for keyMaterial, `r` (room) otherwise. */
+export const ENDPOINT_URI_KIND: Readonly<Record<MimiEndpoint, 'u' | 'r'>> = {
+  keyMaterial: 'u',
+  update: 'r',
+  notify: 'r',
+  submitMessage: 'r',
+  groupInfo: 'r',
+};
+
+/**
+ * Nest route paths for the controllers, e.g. `@Post(MIMI_ROUTES.notify)` with
+ * `@Param(MIMI_ROUTE_PARAM.notify, ParseRoomUriPipe)`. Kept here so that the routes, the raw-body
+ * middleware and our directory cannot drift apart.
+ */
+export const MIMI_ROUTES: Readonly<Record<MimiEndpoint, string>> = Object.fromEntries(
+  SERVED_ENDPOINTS.map((e) => [e, `${e}/:${ENDPOINT_TEMPLATE_VARIABLE[e]}`]),
+) as Record<MimiEndpoint, string>;
+
+/** The route parameter name of each endpoint (`roomId` or `targetUser`). */
+export const MIMI_ROUTE_PARAM = ENDPOINT_TEMPLATE_VARIABLE;
+
+/**
+ * The path segment that carries a MIMI URI (room, or user for keyMaterial): the whole URI through
+ * encodeURIComponent, so it never contains `/`, `?` or `#`.
+ * @throws ValidationError when `uri` is not a MIMI URI or is not well-formed Unicode.
+ */
+export function roomPathSegment(uri: string): string {
+  if (!parseMimiUri(uri)) throw new ValidationError(`not a MIMI URI: ${JSON.stringify(uri)}`);
+  try {
+    return encodeURIComponent(uri);
+  } catch (e) {
+    throw new ValidationError('a MIMI URI must be well-formed Unicode', { cause: e });
+  }
+}
+
+/**
+ * Inverse of roomPathSegment, for a RAW (still percent-encoded) path segment. Controllers receive
+ * route parameters already decoded by Express: use parseMimiPathParam / the pipes for those, never
+ * this function (decoding twice would corrupt URIs that contain `%`).
+ * @throws ValidationError when the segment is badly encoded or does not hold a MIMI URI.
+ */
+export function parseRoomPathSegment(segment: string): string {
+  if (segment.includes('/')) throw new ValidationError('a room path segment must not contain "/"');
+  let uri: string;
+  try {
+    uri = decodeURIComponent(segment);
+  } catch (e) {
+    throw new ValidationError('bad percent-encoding in the path', { cause: e });
+  }
+  if (!parseMimiUri(uri)) throw new ValidationError(`the path does not hold a MIMI URI: ${JSON.stringify(uri)}`);
+  return uri;
+}
+
+/**
+ * Check an Express-decoded route parameter: a MIMI URI of the given kind (`r` room, `u` user).
+ * @throws ValidationError (400 MIMI_BAD_VALUE) otherwise.
+ */
+export function parseMimiPathParam(param: string, kind: 'r'): RoomUri;
+export function parseMimiPathParam(param: string, kind: 'u'): UserUri;
+export function parseMimiPathParam(param: string, kind: 'r' | 'u'): RoomUri | UserUri {
+  const parsed = parseMimiUri(param);
+  if (!parsed || parsed.kind !== kind) {
+    const what = kind === 'r' ? 'room' : 'user';
+    throw new ValidationError(`the path must hold a MIMI ${what} URI (mimi://<domain>/${kind}/...)`);
+  }
+  return param as RoomUri | UserUri;
+}
+
+/** `@Param('roomId', ParseRoomUriPipe) roomUri: RoomUri` */
+export class ParseRoomUriPipe implements PipeTransform<string, RoomUri> {
+  transform(value: string): RoomUri {
+    return parseMimiPathParam(value, 'r');
+  }
+}
+
+/** `@Param('targetUser', ParseUserUriPipe) targetUser: UserUri` (keyMaterial). */
+export class ParseUserUriPipe implements PipeTransform<string, UserUri> {
+  transform(value: string): UserUri {
+    return parseMimiPathParam(value, 'u');
+  }
+}
