@@ -1,0 +1,47 @@
+/**
+ * Where MLS client state lives between operations. A byte-valued key/value store is all the MLS
+ * layer needs; src/persistence can back it with one table (`key TEXT PRIMARY KEY, value BLOB`).
+ *
+ * Records written by `MemberClient` (user URIs are percent-encoded so '/' separates fields):
+ * - `mls/client/<user>`                 identity: user URI + signature key pair
+ * - `mls/group/<user>/<groupId b64url>` one group's ts-mls ClientState (secrets included)
+ * - `mls/kp/<user>/<KeyPackageRef b64url>` private keys of a published, not yet used KeyPackage
+ *
+ * Every value holds secrets: encrypt at rest if the database is shared.
+ */
+export interface MlsStorage {
+  /** The value under `key`, or `undefined`. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Write `value` under `key`, replacing any previous value. Must be durable when it resolves. */
+  put(key: string, value: Uint8Array): Promise<void>;
+  /** Remove `key`; no error if absent. */
+  delete(key: string): Promise<void>;
+  /** All keys starting with `prefix`, in any order. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** `MlsStorage` in a Map, for tests and single-process tools. Values are copied in and out. */
+export class InMemoryMlsStorage implements MlsStorage {
+  private readonly entries = new Map<string, Uint8Array>();
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return this.entries.get(key)?.slice();
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    this.entries.set(key, value.slice());
+  }
+
+  async delete(key: string): Promise<void> {
+    this.entries.delete(key);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return [...this.entries.keys()].filter((k) => k.startsWith(prefix));
+  }
+
+  /** Number of stored records (tests). */
+  get size(): number {
+    return this.entries.size;
+  }
+}
