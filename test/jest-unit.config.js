@@ -12,5 +12,7 @@ module.exports = {
     '^.+\\.m?js$': '<rootDir>/test/support/esm-transform.js',
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esm})/)`],
+  globalSetup: '<rootDir>/test/support/pg-global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/pg-global-teardown.ts',
   testTimeout: 30000,
 };

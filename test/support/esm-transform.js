@@ -9,7 +9,9 @@ const base = createTransformer({
 });
 
 const rewrite = (src) =>
-  src.includes('import.meta') ? src.replace(/import\.meta\.url/g, "require('node:url').pathToFileURL(__filename).href") : src;
+  src.includes('import.meta')
+    ? src.replace(/import\.meta\.url/g, "require('node:url').pathToFileURL(__filename).href")
+    : src;
 
 module.exports = {
   process: (src, path, opts) => base.process(rewrite(src), path, opts),

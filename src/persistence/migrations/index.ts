@@ -1,0 +1,7 @@
+import type { MigrationInterface } from 'typeorm';
+import { CreateOutbox1795719054622 } from './1795719054622-CreateOutbox';
+
+/**
+ * Every migration, oldest first. Append new ones; never edit one that has been merged (STYLE §8).
+ */
+export const MIGRATIONS: (new () => MigrationInterface)[] = [CreateOutbox1795719054622];

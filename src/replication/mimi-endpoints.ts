@@ -1,0 +1,14 @@
+import type { MimiEndpoint } from '../ports/delivery-target.port';
+
+/** Every MIMI endpoint the outbox may deliver to (protocol-06 §5); a Record so none is forgotten. */
+const ENDPOINTS: Record<MimiEndpoint, true> = {
+  notify: true,
+  update: true,
+  submitMessage: true,
+  keyMaterial: true,
+  groupInfo: true,
+};
+
+export function isMimiEndpoint(value: string): value is MimiEndpoint {
+  return Object.prototype.hasOwnProperty.call(ENDPOINTS, value);
+}

@@ -1,0 +1,309 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  Optional,
+} from '@nestjs/common';
+import { CLOCK, Clock } from '../common/clock';
+import { errorMessage } from '../common/errors';
+import { GatewayConfig, OutboxConfig } from '../config/gateway-config';
+import { DELIVERY_TARGET, DeliveryOutcome, DeliveryTarget } from '../ports/delivery-target.port';
+import { OutboxEntry, OutboxRepository, StreamLease } from '../persistence/repositories/outbox.repository';
+import { isMimiEndpoint } from './mimi-endpoints';
+import { OutboxMetrics } from './outbox-metrics';
+import { OutboxNotifier } from './outbox-notifier';
+import { nextRetryDelayMs } from './retry-policy';
+
+export const OUTBOX_WORKER_OPTIONS = Symbol('OUTBOX_WORKER_OPTIONS');
+
+export interface OutboxWorkerOptions {
+  /** Lease owner name; unique per process (default: host, pid and a random suffix). */
+  readonly owner?: string;
+  /** Start delivering on application bootstrap (default true). */
+  readonly autoStart?: boolean;
+  /** How long a claimed stream stays ours without renewal (default: see defaultLeaseMs). */
+  readonly leaseMs?: number;
+  /** Uniform [0, 1) source for the backoff jitter (default Math.random). */
+  readonly random?: () => number;
+}
+
+/** Floor of the default lease, so a short request timeout does not make leases flap. */
+const MIN_LEASE_MS = 10_000;
+/** Owner names are stored in a varchar(64). */
+const MAX_OWNER_LENGTH = 64;
+
+/**
+ * A lease must outlast one delivery attempt (bounded by requestTimeoutMs) plus the database
+ * writes around it, because it is renewed only between attempts. Twice the timeout leaves room.
+ */
+export function defaultLeaseMs(config: OutboxConfig): number {
+  return Math.max(2 * config.requestTimeoutMs, MIN_LEASE_MS);
+}
+
+function defaultOwner(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`.slice(-MAX_OWNER_LENGTH);
+}
+
+type State = 'idle' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * Drains the outbox through the DeliveryTarget (ARCHITECTURE §2 flow 2):
+ * - each (destination, room) stream strictly in order: a worker leases the whole stream and
+ *   sends its pending rows head first; a failed head waits for its retry and holds back only
+ *   its own stream;
+ * - up to `outbox.concurrency` streams at once, other destinations and rooms in parallel;
+ * - retries with exponential backoff and full jitter (retry-policy.ts), never sooner than the
+ *   peer's Retry-After, always with the same stored bytes;
+ * - a permanent rejection parks the row with its reason and the stream goes on;
+ * - woken at once by OutboxNotifier for local rows, polling every `outbox.pollIntervalMs` for
+ *   due retries and other processes' rows; streams held by a crashed process come back when
+ *   its lease expires.
+ * Several processes may run workers on one PostgreSQL database (claims skip each other's
+ * streams). Delivery is at least once: a crash between sending and recording resends the same
+ * bytes, which the receiver recognises (byte-identical de-duplication).
+ */
+@Injectable()
+export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(OutboxWorker.name);
+  readonly owner: string;
+  private readonly settings: OutboxConfig;
+  private readonly leaseMs: number;
+  private readonly random: () => number;
+  private readonly autoStart: boolean;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private state: State = 'idle';
+  private loop?: Promise<void>;
+  private wakeRequested = false;
+  private wakeUp?: () => void;
+  private unsubscribe?: () => void;
+
+  constructor(
+    config: GatewayConfig,
+    private readonly outbox: OutboxRepository,
+    @Inject(DELIVERY_TARGET) private readonly target: DeliveryTarget,
+    private readonly notifier: OutboxNotifier,
+    private readonly metrics: OutboxMetrics,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() @Inject(OUTBOX_WORKER_OPTIONS) options: OutboxWorkerOptions = {},
+  ) {
+    this.settings = config.outbox;
+    this.leaseMs = options.leaseMs ?? defaultLeaseMs(config.outbox);
+    this.owner = (options.owner ?? defaultOwner()).slice(0, MAX_OWNER_LENGTH);
+    this.random = options.random ?? Math.random;
+    this.autoStart = options.autoStart ?? true;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.autoStart) this.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Start the delivery loop in the background. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.unsubscribe = this.notifier.subscribe(() => this.wake());
+    this.loop = this.runLoop();
+    this.logger.log(`delivering (owner ${this.owner}, ${this.settings.concurrency} streams at once)`);
+  }
+
+  /**
+   * Stop: no new streams or rows are started, deliveries in flight finish and are recorded, and
+   * every stream is released for other workers.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'idle') {
+      this.state = 'stopped';
+      return;
+    }
+    if (this.state === 'running') {
+      this.state = 'stopping';
+      this.unsubscribe?.();
+      this.wake();
+    }
+    await this.loop;
+    await Promise.all(this.inFlight.values());
+    if (this.state === 'stopping') {
+      this.state = 'stopped';
+      this.logger.log(`stopped (owner ${this.owner})`);
+    }
+  }
+
+  /** Look for work now rather than at the next poll. */
+  wake(): void {
+    this.wakeRequested = true;
+    this.wakeUp?.();
+  }
+
+  /**
+   * One pass without the background loop (for tests and tools): claim the due streams that fit
+   * in free slots, deliver them, and resolve when they are done.
+   * @returns how many streams were claimed
+   */
+  async drainOnce(): Promise<number> {
+    const claimed = await this.fillSlots();
+    await Promise.all(this.inFlight.values());
+    return claimed;
+  }
+
+  /** drainOnce until a pass finds nothing due (rows waiting for a later retry stay). */
+  async drainUntilIdle(maxPasses = 10_000): Promise<void> {
+    for (let pass = 0; pass < maxPasses; pass += 1) {
+      if ((await this.drainOnce()) === 0) return;
+    }
+    throw new Error(`outbox still had due streams after ${maxPasses} passes`);
+  }
+
+  private async runLoop(): Promise<void> {
+    while (this.state === 'running') {
+      this.wakeRequested = false;
+      try {
+        await this.fillSlots();
+      } catch (e) {
+        this.logger.error(`claiming outbox streams failed: ${errorMessage(e)}`);
+      }
+      if (this.state !== 'running') break;
+      if (!this.wakeRequested) await this.sleep(this.settings.pollIntervalMs);
+    }
+  }
+
+  /** Wait for a wake-up or the poll interval, whichever comes first. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wakeUp = done;
+    });
+  }
+
+  private async fillSlots(): Promise<number> {
+    const free = this.settings.concurrency - this.inFlight.size;
+    if (free <= 0 || this.stopRequested()) return 0;
+    const leases = await this.outbox.claimStreams(this.owner, free, this.leaseMs);
+    for (const lease of leases) {
+      const key = `${lease.destination} ${lease.roomUri}`;
+      // Our own lease cannot normally expire while we deliver (it is renewed per row); if it
+      // did and we re-claimed the stream, the running drain keeps it.
+      if (this.inFlight.has(key)) continue;
+      const drain = this.drainStream(lease).finally(() => {
+        this.inFlight.delete(key);
+        this.wake();
+      });
+      this.inFlight.set(key, drain);
+    }
+    return leases.length;
+  }
+
+  private stopRequested(): boolean {
+    return this.state === 'stopping' || this.state === 'stopped';
+  }
+
+  /** Deliver up to `outbox.batchSize` rows of one leased stream, head first. */
+  private async drainStream(lease: StreamLease): Promise<void> {
+    const stream = `destination=${lease.destination} roomUri=${lease.roomUri}`;
+    if (lease.previousOwner !== null && lease.previousOwner !== this.owner) {
+      this.logger.log(`took over ${stream} from ${lease.previousOwner} (its lease expired)`);
+    }
+    let keepLease = true;
+    try {
+      const rows = await this.outbox.pendingEntries(lease, this.settings.batchSize);
+      if (rows.length === 0) {
+        const pending = await this.outbox.recountStream(lease);
+        this.logger.warn(`${stream} was counted as pending but had no pending row; recounted ${pending}`);
+      }
+      for (const entry of rows) {
+        if (this.stopRequested()) break;
+        const outcome = await this.attempt(entry);
+        const ids = `outboxId=${entry.id} ${stream} seq=${entry.streamSeq} attempt=${entry.attempts + 1}`;
+        switch (outcome.kind) {
+          case 'delivered': {
+            const recorded = await this.outbox.markDelivered(entry, this.owner, this.leaseMs);
+            this.metrics.recordDelivered(lease.destination, recorded.latencyMs);
+            this.logger.debug(`delivered ${ids} status=${outcome.status}`);
+            if (!recorded.leaseHeld) return this.lostLease(stream);
+            break;
+          }
+          case 'permanent': {
+            this.logger.warn(`parked ${ids}: ${outcome.reason}`);
+            const recorded = await this.outbox.park(entry, outcome.reason, this.owner, this.leaseMs);
+            this.metrics.recordParked(lease.destination);
+            if (!recorded.leaseHeld) return this.lostLease(stream);
+            break;
+          }
+          case 'retry': {
+            const delay = nextRetryDelayMs(entry.attempts + 1, this.settings, this.random, outcome.retryAfterMs);
+            this.logger.debug(`retrying ${ids} in ${delay} ms: ${outcome.reason}`);
+            await this.outbox.scheduleRetry(entry, this.clock.now() + delay, outcome.reason, this.owner);
+            this.metrics.recordRetried(lease.destination);
+            keepLease = false;
+            return;
+          }
+        }
+      }
+    } catch (e) {
+      // Most likely the database is unreachable; the lease lapses if the release fails too.
+      this.logger.error(`delivering ${stream} failed: ${errorMessage(e)}`);
+    } finally {
+      if (keepLease) await this.release(lease, stream);
+    }
+  }
+
+  private lostLease(stream: string): void {
+    this.logger.warn(`lost the lease on ${stream} (another worker took it over); stopping it here`);
+  }
+
+  private async release(lease: StreamLease, stream: string): Promise<void> {
+    try {
+      await this.outbox.releaseStream(lease, this.owner);
+    } catch (e) {
+      this.logger.error(`releasing ${stream} failed (its lease will expire): ${errorMessage(e)}`);
+    }
+  }
+
+  /**
+   * One delivery attempt, bounded by `outbox.requestTimeoutMs` even if the target ignores the
+   * abort signal: the lease is only safe while attempts are bounded.
+   */
+  private async attempt(entry: OutboxEntry): Promise<DeliveryOutcome> {
+    if (!isMimiEndpoint(entry.endpoint)) {
+      return { kind: 'permanent', reason: `unknown MIMI endpoint ${entry.endpoint}` };
+    }
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<DeliveryOutcome>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        resolve({ kind: 'retry', reason: `no answer within ${this.settings.requestTimeoutMs} ms` });
+      }, this.settings.requestTimeoutMs);
+      timer.unref();
+    });
+    try {
+      const delivery = {
+        id: entry.id,
+        destination: entry.destination,
+        endpoint: entry.endpoint,
+        roomUri: entry.roomUri,
+        body: entry.body,
+        attempt: entry.attempts + 1,
+      };
+      return await Promise.race([this.target.deliver(delivery, controller.signal), timeout]);
+    } catch (e) {
+      // The port says deliver() never throws; if it does, the outcome is unknown: retry.
+      return { kind: 'retry', reason: `delivery failed: ${errorMessage(e)}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

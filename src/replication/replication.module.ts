@@ -1,0 +1,53 @@
+import {
+  ClassProvider,
+  DynamicModule,
+  ExistingProvider,
+  FactoryProvider,
+  Module,
+  ModuleMetadata,
+  Provider,
+  ValueProvider,
+} from '@nestjs/common';
+import { DELIVERY_TARGET, DeliveryTarget } from '../ports/delivery-target.port';
+import { OutboxMetrics } from './outbox-metrics';
+import { OutboxNotifier } from './outbox-notifier';
+import { OutboxService } from './outbox.service';
+import { OUTBOX_WORKER_OPTIONS, OutboxWorker, OutboxWorkerOptions } from './outbox.worker';
+
+/** How the composition root supplies the DeliveryTarget (the MIMI peer client). */
+export type DeliveryTargetProvider =
+  | Omit<ClassProvider<DeliveryTarget>, 'provide'>
+  | Omit<ExistingProvider<DeliveryTarget>, 'provide'>
+  | Omit<FactoryProvider<DeliveryTarget>, 'provide'>
+  | Omit<ValueProvider<DeliveryTarget>, 'provide'>;
+
+export interface ReplicationModuleOptions {
+  /** Modules the delivery target provider needs (e.g. the MIMI module exporting the peer client). */
+  readonly imports?: ModuleMetadata['imports'];
+  readonly deliveryTarget: DeliveryTargetProvider;
+  readonly worker?: OutboxWorkerOptions;
+}
+
+/**
+ * The outbox and its delivery workers. Needs the global PersistenceModule and ConfigModule.
+ * app.module.ts wires the DeliveryTarget:
+ * `ReplicationModule.forRoot({ imports: [MimiModule], deliveryTarget: { useExisting: MimiPeerClient } })`.
+ */
+@Module({})
+export class ReplicationModule {
+  static forRoot(options: ReplicationModuleOptions): DynamicModule {
+    return {
+      module: ReplicationModule,
+      imports: options.imports ?? [],
+      providers: [
+        { provide: DELIVERY_TARGET, ...options.deliveryTarget } as Provider,
+        { provide: OUTBOX_WORKER_OPTIONS, useValue: options.worker ?? {} },
+        OutboxNotifier,
+        OutboxMetrics,
+        OutboxService,
+        OutboxWorker,
+      ],
+      exports: [OutboxService, OutboxMetrics, OutboxWorker],
+    };
+  }
+}
