@@ -6,6 +6,10 @@ import { GatewayConfig } from './gateway-config';
 @Module({})
 export class ConfigModule {
   static forRoot(config: GatewayConfig): DynamicModule {
-    return { module: ConfigModule, providers: [{ provide: GatewayConfig, useValue: config }], exports: [GatewayConfig] };
+    return {
+      module: ConfigModule,
+      providers: [{ provide: GatewayConfig, useValue: config }],
+      exports: [GatewayConfig],
+    };
   }
 }

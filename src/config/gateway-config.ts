@@ -211,7 +211,7 @@ export class XmppConfig {
 }
 
 export class GatewayConfig {
-  @IsDefined({ message: 'a mapping with at least `domain`, this provider\'s MIMI domain' })
+  @IsDefined({ message: "a mapping with at least `domain`, this provider's MIMI domain" })
   @ValidateNested()
   @Type(() => ProviderConfig)
   provider!: ProviderConfig;
@@ -258,4 +258,3 @@ export class GatewayConfig {
   /** Directory of the config file; relative paths in the config are resolved against it. */
   baseDir!: string;
 }
-

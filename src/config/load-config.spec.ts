@@ -88,9 +88,9 @@ describe('validateConfig', () => {
   });
 
   it('requires database.url when the type is postgres', () => {
-    expect(problemsOf(() => validateConfig({ provider: { domain: DOMAIN }, database: { type: 'postgres' } }))).toEqual(
-      [{ keyPath: 'database.url', expected: expect.stringContaining('postgres://') }],
-    );
+    expect(problemsOf(() => validateConfig({ provider: { domain: DOMAIN }, database: { type: 'postgres' } }))).toEqual([
+      { keyPath: 'database.url', expected: expect.stringContaining('postgres://') },
+    ]);
   });
 
   it('requires the mode-specific XMPP keys', () => {

@@ -34,10 +34,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** Validate an already-parsed config object (see loadConfig). */
-export function validateConfig(
-  raw: unknown,
-  opts: { baseDir?: string; env?: NodeJS.ProcessEnv } = {},
-): GatewayConfig {
+export function validateConfig(raw: unknown, opts: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): GatewayConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([{ keyPath: '(root)', expected: 'a YAML mapping' }]);
   }

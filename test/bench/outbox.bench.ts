@@ -1,4 +1,3 @@
-/* eslint-disable no-console */
 /**
  * Outbox delivery benchmark: how fast the durable outbox delivers to ONE loopback peer over mutual
  * TLS, against a baseline measured in the same run: raw mutual-TLS POSTs with undici keep-alive
