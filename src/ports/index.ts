@@ -1,2 +1,3 @@
 export * from './delivery-target.port';
 export * from './platform-bridge.port';
+export * from './bridge-host.port';

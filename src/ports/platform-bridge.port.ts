@@ -1,4 +1,5 @@
 import type { Platform, UserUri } from '../common/ids';
+import type { BridgeHost } from './bridge-host.port';
 
 /**
  * The contract between the gateway core and a legacy chat platform (Matrix, XMPP).
@@ -182,8 +183,9 @@ export interface PlatformBridge {
   /**
    * Connect and start reporting inbound events to `sink`. Resolves once the platform is
    * reachable and events flow. Rejects with a PlatformError if the platform cannot be reached.
+   * `host` takes the administrative requests (link/unlink/status commands, portal joins).
    */
-  start(sink: InboundSink): Promise<void>;
+  start(sink: InboundSink, host?: BridgeHost): Promise<void>;
 
   /** Stop reporting events and disconnect. Pending posts reject with PlatformUnavailable. */
   stop(): Promise<void>;
