@@ -164,79 +164,58 @@ async function main(): Promise<void> {
     const tx = app.get(TransactionRunner);
     const outbox = app.get(OutboxService);
     const rooms: RoomUri[] = Array.from({ length: ROOMS }, (_, i) => roomUri(SENDER, `bench-${i}`));
-    const bodies = Array.from({ length: MESSAGES }, () => randomBytes(BODY_BYTES));
-    const committedAt = new Map<string, number>();
-    receiver.arrivals.clear();
 
-    const done = new Promise<void>((resolve) =>
-      receiver.onArrival(() => {
-        if (receiver.arrivals.size >= MESSAGES) resolve();
-      }),
-    );
-    const started = performance.now();
-    // One transaction per message, as the rooms layer writes one event at a time.
-    for (let i = 0; i < MESSAGES; i += 1) {
-      const body = bodies[i]!;
-      await tx.run((t) =>
-        outbox.enqueue(t, {
-          destination: RECEIVER as ProviderDomain,
-          roomUri: rooms[i % ROOMS]!,
-          endpoint: 'notify',
-          body,
-          idempotencyKey: `bench-${i}`,
+    /**
+     * Enqueue `count` messages, one transaction each as the rooms layer writes one event at a
+     * time, optionally paced at `rate` per second; resolve when the peer has them all.
+     */
+    const phase = async (label: string, prefix: string, count: number, rate?: number) => {
+      const committedAt = new Map<string, number>();
+      receiver.arrivals.clear();
+      const done = new Promise<void>((resolve) =>
+        receiver.onArrival(() => {
+          if (receiver.arrivals.size >= count) resolve();
         }),
       );
-      committedAt.set(createHash('sha256').update(body).digest('hex'), performance.now());
-    }
-    const enqueueDone = performance.now();
-    await done;
-    const elapsed = performance.now() - started;
-    const latencies = [...committedAt].map(([digest, t]) => receiver.arrivals.get(digest)! - t);
-    const gw = summary('gateway: outbox -> mTLS peer', MESSAGES, elapsed, latencies);
-    const enqueueRate = (MESSAGES / (enqueueDone - started)) * 1000;
+      const started = performance.now();
+      for (let i = 0; i < count; i += 1) {
+        if (rate !== undefined) {
+          const wait = started + (i * 1000) / rate - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
+        const body = randomBytes(BODY_BYTES);
+        await tx.run((t) =>
+          outbox.enqueue(t, {
+            destination: RECEIVER as ProviderDomain,
+            roomUri: rooms[i % ROOMS]!,
+            endpoint: 'notify',
+            body,
+            idempotencyKey: `${prefix}-${i}`,
+          }),
+        );
+        committedAt.set(createHash('sha256').update(body).digest('hex'), performance.now());
+      }
+      const enqueueRate = (count / (performance.now() - started)) * 1000;
+      await done;
+      const latencies = [...committedAt].map(([digest, t]) => receiver.arrivals.get(digest)! - t);
+      return { ...summary(label, count, performance.now() - started, latencies), enqueueRate };
+    };
 
-    // Phase 2: latency without a backlog, at half the throughput just measured.
-    const pacedCount = Math.min(1000, MESSAGES);
+    const gw = await phase('gateway: outbox -> mTLS peer', 'burst', MESSAGES);
+    // Latency without a backlog: half the throughput just measured.
     const pacedRate = Math.max(1, gw.rate / 2);
-    const pacedBodies = Array.from({ length: pacedCount }, () => randomBytes(BODY_BYTES));
-    const pacedCommitted = new Map<string, number>();
-    receiver.arrivals.clear();
-    const pacedDone = new Promise<void>((resolve) =>
-      receiver.onArrival(() => {
-        if (receiver.arrivals.size >= pacedCount) resolve();
-      }),
-    );
-    const pacedStart = performance.now();
-    for (let i = 0; i < pacedCount; i += 1) {
-      const due = pacedStart + (i * 1000) / pacedRate;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const body = pacedBodies[i]!;
-      await tx.run((t) =>
-        outbox.enqueue(t, {
-          destination: RECEIVER as ProviderDomain,
-          roomUri: rooms[i % ROOMS]!,
-          endpoint: 'notify',
-          body,
-          idempotencyKey: `paced-${i}`,
-        }),
-      );
-      pacedCommitted.set(createHash('sha256').update(body).digest('hex'), performance.now());
-    }
-    await pacedDone;
-    const pacedLatencies = [...pacedCommitted].map(([digest, t]) => receiver.arrivals.get(digest)! - t);
-    const paced = summary(
+    const paced = await phase(
       `gateway paced at ${pacedRate.toFixed(0)} msg/s`,
-      pacedCount,
-      performance.now() - pacedStart,
-      pacedLatencies,
+      'paced',
+      Math.min(1000, MESSAGES),
+      pacedRate,
     );
 
     console.log('');
     console.log(base.line);
     console.log(gw.line);
     console.log(paced.line);
-    console.log(`${'enqueue (one transaction each)'.padEnd(34)} ${enqueueRate.toFixed(0).padStart(20)} msg/s`);
+    console.log(`${'enqueue (one transaction each)'.padEnd(34)} ${gw.enqueueRate.toFixed(0).padStart(20)} msg/s`);
     console.log(`ratio gateway/baseline throughput: ${(gw.rate / base.rate).toFixed(3)}`);
     await app.close();
     receiver.server.closeAllConnections();
