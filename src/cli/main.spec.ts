@@ -77,6 +77,30 @@ describe('mimi-gateway CLI', () => {
     });
   });
 
+  describe('generate-registration', () => {
+    it('writes a registration whose tokens are reused on the next run', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+      const file = join(dir, 'config.yaml');
+      writeFileSync(
+        file,
+        'provider: { domain: gw.example }\nmatrix: { homeserverUrl: "http://127.0.0.1:8008", domain: hs.example }\n',
+      );
+      const first = await run(['generate-registration', '-c', file]);
+      expect(first.code).toBe(0);
+      const asToken = /as_token: (\S+)/.exec(first.out.join('\n'))?.[1];
+      expect(asToken).toBeDefined();
+      const second = await run(['generate-registration', '-c', file]);
+      expect(second.out.join('\n')).toContain(`as_token: ${asToken}`);
+      expect(second.err.join('\n')).toContain('reusing appservice tokens');
+    });
+
+    it('names the missing matrix section', async () => {
+      const r = await run(['generate-registration', '-c', SAMPLE_CONFIG]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain('  matrix: expected a matrix section (see config.sample.yaml)');
+    });
+  });
+
   it('rejects an unknown command with a usage error', async () => {
     const r = await run(['frobnicate']);
     expect(r.code).not.toBe(0);

@@ -134,6 +134,16 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv, setExit: (code: 
       }
     });
 
+  program
+    .command('generate-registration')
+    .description('write the Matrix appservice registration (creates matrix.tokensFile on first run)')
+    .option('-c, --config <file>', `config file (default: $${CONFIG_ENV} or ./config.yaml)`)
+    .option('-o, --output <file>', 'where to write it (default: stdout)')
+    .action(async (opts: { config?: string; output?: string }) => {
+      const { runGenerateRegistration } = await import('../../registration/cli');
+      setExit(runGenerateRegistration({ configFile: configPath(opts.config, env), outputFile: opts.output, env }, io));
+    });
+
   const content = program.command('content').description('MIMI content (draft-ietf-mimi-content-08) tools');
   content
     .command('inspect <file>')

@@ -1,0 +1,171 @@
+import {
+  AppserviceServer,
+  type AppserviceHandlers,
+  type TransactionOutcome,
+  checkHomeserverAuth,
+  tokensEqual,
+} from './appservice-server';
+
+const HS_TOKEN = 'hs-token-0123456789abcdef';
+const BEARER = `Bearer ${HS_TOKEN}`;
+const EVENTS = [{ event_id: '$a' }, { event_id: '$b' }];
+
+class RecordingHandlers implements AppserviceHandlers {
+  readonly transactions: { txnId: string; events: readonly unknown[] }[] = [];
+  outcome: TransactionOutcome = 'ack';
+  gate?: Promise<void>;
+  users = new Set<string>();
+  aliases = new Set<string>();
+
+  async onTransaction(txnId: string, events: readonly unknown[]): Promise<TransactionOutcome> {
+    this.transactions.push({ txnId, events });
+    if (this.gate) await this.gate;
+    return this.outcome;
+  }
+
+  async onUserQuery(userId: string): Promise<boolean> {
+    return this.users.has(userId);
+  }
+
+  async onAliasQuery(alias: string): Promise<boolean> {
+    return this.aliases.has(alias);
+  }
+}
+
+describe('checkHomeserverAuth', () => {
+  it.each([
+    ['the right bearer token', BEARER, undefined, 'ok'],
+    ['a lower-case scheme', `bearer ${HS_TOKEN}`, undefined, 'ok'],
+    ['header and matching query token', BEARER, HS_TOKEN, 'ok'],
+    ['no header', undefined, undefined, 'missing'],
+    ['a query token only', undefined, HS_TOKEN, 'missing'],
+    ['a wrong token', 'Bearer nope', undefined, 'forbidden'],
+    ['a token without scheme', HS_TOKEN, undefined, 'forbidden'],
+    ['another scheme', `Basic ${HS_TOKEN}`, undefined, 'forbidden'],
+    ['a prefix of the token', `Bearer ${HS_TOKEN.slice(0, -1)}`, undefined, 'forbidden'],
+    ['a mismatching query token', BEARER, 'other', 'forbidden'],
+    ['two query tokens', BEARER, [HS_TOKEN, HS_TOKEN], 'forbidden'],
+  ])('answers %s with %s', (_what, header, query, expected) => {
+    expect(checkHomeserverAuth(header, query, HS_TOKEN)).toBe(expected);
+  });
+
+  it('compares tokens of any length', () => {
+    expect(tokensEqual('a', 'a')).toBe(true);
+    expect(tokensEqual('a', 'ab')).toBe(false);
+  });
+});
+
+describe('AppserviceServer', () => {
+  let handlers: RecordingHandlers;
+  let server: AppserviceServer;
+  let base: string;
+
+  beforeEach(async () => {
+    handlers = new RecordingHandlers();
+    server = new AppserviceServer({ hsToken: HS_TOKEN, handlers, maxBodyBytes: 4096, rememberTransactions: 2 });
+    base = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}`;
+  });
+
+  afterEach(() => server.close());
+
+  const put = (txnId: string, body: unknown, auth: string | null = BEARER, query = '') =>
+    fetch(`${base}/_matrix/app/v1/transactions/${txnId}${query}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  it('hands the events over and answers 200 afterwards', async () => {
+    const res = await put('t1', { events: EVENTS });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({});
+    expect(handlers.transactions).toEqual([{ txnId: 't1', events: EVENTS }]);
+  });
+
+  it('answers a replayed transaction without handling it again', async () => {
+    await put('t1', { events: EVENTS });
+    expect((await put('t1', { events: EVENTS })).status).toBe(200);
+    expect(handlers.transactions).toHaveLength(1);
+  });
+
+  it('lets a duplicate of a transaction in flight wait for the first', async () => {
+    let open!: () => void;
+    handlers.gate = new Promise<void>((r) => (open = r));
+    const first = put('t2', { events: EVENTS });
+    const second = put('t2', { events: EVENTS });
+    await new Promise<void>((resolve) => {
+      const check = (): void => (handlers.transactions.length > 0 ? resolve() : void setImmediate(check));
+      check();
+    });
+    open();
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    expect(handlers.transactions).toHaveLength(1);
+  });
+
+  it('answers 503 for a transaction to retry, and handles the retry', async () => {
+    handlers.outcome = 'retry';
+    const res = await put('t3', { events: EVENTS });
+    expect(res.status).toBe(503);
+    handlers.outcome = 'ack';
+    expect((await put('t3', { events: EVENTS })).status).toBe(200);
+    expect(handlers.transactions).toHaveLength(2);
+  });
+
+  it('forgets the oldest transaction IDs beyond its memory', async () => {
+    for (const id of ['a', 'b', 'c']) await put(id, { events: [] });
+    expect(server.hasCompleted('a')).toBe(false);
+    expect(server.hasCompleted('c')).toBe(true);
+  });
+
+  it.each([
+    ['a wrong token', 'Bearer wrong', '', 403, 'M_FORBIDDEN'],
+    ['no token', null, '', 401, 'M_UNAUTHORIZED'],
+    ['only a query token', null, `?access_token=${HS_TOKEN}`, 401, 'M_UNAUTHORIZED'],
+    ['a mismatching query token', BEARER, '?access_token=wrong', 403, 'M_FORBIDDEN'],
+  ])('refuses %s', async (_what, auth, query, status, errcode) => {
+    const res = await put('t4', { events: EVENTS }, auth, query);
+    expect(res.status).toBe(status);
+    expect(await res.json()).toMatchObject({ errcode });
+    expect(handlers.transactions).toHaveLength(0);
+  });
+
+  it.each([
+    ['a body that is not JSON', '{', 400],
+    ['events that are not a list', { events: {} }, 400],
+    ['a body over the limit', { events: ['x'.repeat(5000)] }, 413],
+  ])('rejects %s', async (_what, body, status) => {
+    expect((await put('t5', body)).status).toBe(status);
+    expect(handlers.transactions).toHaveLength(0);
+  });
+
+  it('answers user and alias queries', async () => {
+    handlers.users.add('@_mimi_a_b:hs.test');
+    handlers.aliases.add('#_mimi_a_b:hs.test');
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { authorization: BEARER } });
+    expect((await get('/_matrix/app/v1/users/%40_mimi_a_b%3Ahs.test')).status).toBe(200);
+    expect((await get('/_matrix/app/v1/users/%40other%3Ahs.test')).status).toBe(404);
+    expect((await get('/_matrix/app/v1/rooms/%23_mimi_a_b%3Ahs.test')).status).toBe(200);
+    const missing = await get('/_matrix/app/v1/rooms/%23nope%3Ahs.test');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
+
+  it('answers pings, unknown routes and wrong methods as the spec says', async () => {
+    const ping = await fetch(`${base}/_matrix/app/v1/ping`, {
+      method: 'POST',
+      headers: { authorization: BEARER },
+      body: '{}',
+    });
+    expect(ping.status).toBe(200);
+    const unknown = await fetch(`${base}/_matrix/app/v1/nope`, { headers: { authorization: BEARER } });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ errcode: 'M_UNRECOGNIZED' });
+    const wrong = await fetch(`${base}/_matrix/app/v1/transactions/t`, {
+      method: 'POST',
+      headers: { authorization: BEARER },
+    });
+    expect(wrong.status).toBe(405);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,785 @@
+import { createHash } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import {
+  AppServiceRegistration,
+  Bridge,
+  type Intent,
+  Logger as SdkLogger,
+  MembershipCache,
+  type UserMembership,
+} from 'matrix-appservice-bridge';
+import { ErrorCode, GatewayError, PlatformError, errorMessage } from '../../src/common/errors';
+import { Platform, type RoomUri } from '../../src/common/ids';
+import type { MatrixConfig } from '../../src/config/gateway-config';
+import {
+  type BridgeHost,
+  type InboundEvent,
+  type InboundSink,
+  type LegacyRoomRef,
+  type LegacyUserRef,
+  type LinkStatus,
+  type MessageAction,
+  ParticipantRole,
+  type PlatformBridge,
+  type PlatformMessageRef,
+  type PostOptions,
+  type PostResult,
+  type RemoteUser,
+  type RoomSnapshot,
+} from '../../src/ports';
+import { AppserviceServer, type TransactionOutcome } from './appservice-server';
+import { type MentionResolver } from './html-markdown';
+import {
+  type CommandName,
+  type MapperContext,
+  type MatrixEvent,
+  type PowerLevelsContent,
+  creatorsOf,
+  mapMatrixEvent,
+  mapPowerLevels,
+  mapRedaction,
+  mxidOf,
+  outboundEventFor,
+  powerLevelForRole,
+  powerLevelOf,
+  roleForPowerLevel,
+  roomRef,
+  sendLevelOf,
+  userRef,
+} from './matrix-event.mapper';
+import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
+import { TransactionProcessor } from './transaction-processor';
+
+/**
+ * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
+ * matrix-appservice-bridge 10.3.3 for ghosts (`Intent`) and registration handling, with its own
+ * homeserver-facing HTTP server (appservice-server.ts) so that a transaction is acknowledged
+ * only after its events were durably recorded by the core.
+ *
+ * Port member → Matrix:
+ * - start        : Bridge.initialise (no stores: durability is the core's), listen for transactions
+ * - post         : PUT /rooms/{id}/send/{type}/{txnId} as the ghost (txnId from the idempotency
+ *                  key, so a retry is de-duplicated by the homeserver); delete/unreact = redaction
+ * - setMembership: ghost joins (invited by the bot first when the room is invite-only) / leaves
+ * - moderate     : the bot kicks / bans / unbans
+ * - setRole      : the bot edits m.room.power_levels (Banned = ban)
+ * - setProfile   : ghost display name (and avatar when it is already Matrix media)
+ * - getRoomSnapshot: the bot reads the room state
+ * - notifyFailure: the bot replies to the event with an m.notice
+ * - isOwnUser    : the bot and the ghost namespace
+ * - createMirrorRoom (follower mode): the bot creates a room with the portal alias
+ */
+
+/** The registration the homeserver loaded (registration/generate-appservice-registration.ts). */
+export interface MatrixRegistration {
+  readonly id: string;
+  readonly url: string | null;
+  readonly as_token: string;
+  readonly hs_token: string;
+  readonly sender_localpart: string;
+  readonly rate_limited?: boolean;
+  readonly namespaces: {
+    readonly users?: readonly { readonly regex: string; readonly exclusive: boolean }[];
+    readonly aliases?: readonly { readonly regex: string; readonly exclusive: boolean }[];
+    readonly rooms?: readonly { readonly regex: string; readonly exclusive: boolean }[];
+  };
+}
+
+export interface MatrixBridgeOptions {
+  readonly matrix: Pick<
+    MatrixConfig,
+    'homeserverUrl' | 'domain' | 'appserviceHost' | 'appservicePort' | 'prefix' | 'botLocalpart' | 'linkPowerLevel'
+  >;
+  readonly registration: MatrixRegistration;
+  /** Native Matrix users ↔ their MIMI user URIs (mentions). Ghosts are handled by the bridge. */
+  readonly mentions?: MentionResolver;
+  /** Bind address of the appservice listener (default matrix.appserviceHost). */
+  readonly listenHost?: string;
+  /** Port of the appservice listener (default matrix.appservicePort; 0 picks a free one). */
+  readonly listenPort?: number;
+  /**
+   * How many times one event may fail with a retryable sink error while other events of its
+   * transaction were recorded, before it is dead-lettered (logged and skipped). Default 3.
+   */
+  readonly maxPoisonAttempts?: number;
+  /** Log level of matrix-appservice-bridge / the bot SDK. Default warn. */
+  readonly sdkLogLevel?: 'error' | 'warn' | 'info' | 'debug';
+}
+
+interface MatrixHttpError {
+  statusCode?: number;
+  errcode?: string;
+  body?: { errcode?: string; error?: string };
+  message?: string;
+}
+
+function matrixStatus(e: unknown): number | undefined {
+  const s = (e as MatrixHttpError | undefined)?.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+function matrixErrcode(e: unknown): string | undefined {
+  const x = e as MatrixHttpError | undefined;
+  return x?.errcode ?? x?.body?.errcode;
+}
+
+/** Homeserver answers → port errors: 429/5xx/network are retryable, other 4xx are permanent. */
+export function toPlatformError(e: unknown, what: string): PlatformError {
+  if (e instanceof PlatformError) return e;
+  const status = matrixStatus(e);
+  const code = matrixErrcode(e);
+  const detail = `${what}: ${status ?? 'network'}${code ? ` ${code}` : ''} ${errorMessage(e)}`.trim();
+  if (status === undefined || status === 429 || status >= 500) {
+    return new PlatformError(ErrorCode.PlatformUnavailable, detail, { cause: e });
+  }
+  return new PlatformError(ErrorCode.PlatformRejected, detail, { retryable: false, cause: e });
+}
+
+/** A Matrix transaction ID for a port idempotency key: unique per appservice, stable across retries. */
+export function txnIdFor(kind: string, key: string): string {
+  return `mimi.${kind}.${createHash('sha256').update(key, 'utf8').digest('base64url').slice(0, 32)}`;
+}
+
+const BOUNDED = 10_000;
+
+export function remember<K, V>(map: Map<K, V>, k: K, v: V): void {
+  map.set(k, v);
+  if (map.size > BOUNDED) {
+    const first = map.keys().next().value;
+    if (first !== undefined) map.delete(first);
+  }
+}
+
+const HELP_TEXT =
+  'MIMI bridge commands (room admins): `!mimi link` bridges this room to MIMI, `!mimi unlink` stops, ' +
+  '`!mimi status` shows the link.';
+
+export class MatrixBridge implements PlatformBridge {
+  readonly platform = Platform.Matrix;
+  readonly ids: MatrixIds;
+  private readonly logger = new Logger(MatrixBridge.name);
+  private readonly homeserverUrl: string;
+  private readonly membership = new MembershipCache();
+  private readonly mentions: MentionResolver;
+  private bridge?: Bridge;
+  private server?: AppserviceServer;
+  private sink?: InboundSink;
+  private host?: BridgeHost;
+  private boundPort?: number;
+  /** Event ID → txn ID of our recent sends: echo keys when the homeserver omits unsigned.transaction_id. */
+  private readonly sentTxn = new Map<string, string>();
+  /** Idempotency key → result of recent posts. */
+  private readonly posted = new Map<string, PostResult>();
+  /** Latest power levels seen per room, for role changes without prev_content. */
+  private readonly powerLevels = new Map<string, PowerLevelsContent>();
+  private readonly transactions: TransactionProcessor;
+  /** Creators of rooms of version 12 and later (infinite power level), per room; m.room.create never changes. */
+  private readonly creators = new Map<string, ReadonlySet<string>>();
+  private readonly pendingRejects = new Set<(e: Error) => void>();
+  private stopping = false;
+
+  constructor(private readonly opts: MatrixBridgeOptions) {
+    this.ids = new MatrixIds(opts.matrix.prefix, opts.matrix.domain, opts.registration.sender_localpart);
+    this.homeserverUrl = opts.matrix.homeserverUrl.replace(/\/+$/, '');
+    this.transactions = new TransactionProcessor(opts.maxPoisonAttempts);
+    const native = opts.mentions;
+    this.mentions = {
+      userUriOf: (mxid) => this.ids.userUriOfGhost(mxid) ?? native?.userUriOf(mxid),
+      mxidOf: (uri) => native?.mxidOf(uri) ?? this.ids.ghostUserId(uri),
+    };
+  }
+
+  /** The appservice listener's port once started (useful with listenPort 0). */
+  get port(): number | undefined {
+    return this.boundPort;
+  }
+
+  private get ctx(): MapperContext {
+    return {
+      ids: this.ids,
+      homeserverUrl: this.homeserverUrl,
+      mentions: this.mentions,
+      displayNameOf: (roomId, mxid) => this.membership.getMemberProfile(roomId, mxid)?.displayname,
+    };
+  }
+
+  private get sdk(): Bridge {
+    if (!this.bridge || this.stopping) {
+      throw new PlatformError(ErrorCode.PlatformUnavailable, 'Matrix bridge not started');
+    }
+    return this.bridge;
+  }
+
+  private get bot(): Intent {
+    return this.sdk.getIntent();
+  }
+
+  private ghost(user: RemoteUser): { id: string; intent: Intent } {
+    const id = this.ids.ghostUserId(user.userUri);
+    if (id === undefined) {
+      throw new PlatformError(ErrorCode.PlatformRejected, `no Matrix ghost for ${user.userUri}`, { retryable: false });
+    }
+    return { id, intent: this.sdk.getIntent(id) };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lifecycle
+  // -------------------------------------------------------------------------------------------
+
+  async start(sink: InboundSink, host?: BridgeHost): Promise<void> {
+    SdkLogger.configure({ console: this.opts.sdkLogLevel ?? 'warn' });
+    const reg = AppServiceRegistration.fromObject(this.opts.registration as never);
+    const bridge = new Bridge({
+      homeserverUrl: this.homeserverUrl,
+      domain: this.opts.matrix.domain,
+      registration: reg,
+      // Events come through our own AppserviceServer, never through the library's queue.
+      controller: { onEvent: () => undefined },
+      disableStores: true,
+      disableContext: true,
+      suppressEcho: false,
+      escapeUserIds: false,
+      membershipCache: this.membership,
+      intentOptions: {
+        // Power levels are the core's decision: a ghost never has the bot raise its level.
+        bot: { dontCheckPowerLevel: true },
+        clients: { dontCheckPowerLevel: true },
+      },
+    });
+    try {
+      await bridge.initialise();
+      const versions = await fetch(`${this.homeserverUrl}/_matrix/client/versions`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!versions.ok) throw new Error(`homeserver answered ${versions.status} to /versions`);
+    } catch (e) {
+      await bridge.close().catch(() => undefined);
+      throw new PlatformError(
+        ErrorCode.PlatformUnavailable,
+        `homeserver ${this.homeserverUrl} unreachable: ${errorMessage(e)}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    this.bridge = bridge;
+    this.sink = sink;
+    this.host = host;
+    this.stopping = false;
+    this.server = new AppserviceServer({
+      hsToken: this.opts.registration.hs_token,
+      handlers: {
+        onTransaction: (txnId, events) => this.onTransaction(txnId, events),
+        onUserQuery: (userId) => this.onUserQuery(userId),
+        onAliasQuery: (alias) => this.onAliasQuery(alias),
+      },
+    });
+    this.boundPort = await this.server.listen(
+      this.opts.listenPort ?? this.opts.matrix.appservicePort,
+      this.opts.listenHost ?? this.opts.matrix.appserviceHost,
+    );
+    this.logger.log(`appservice listening on port ${this.boundPort} for ${this.opts.matrix.domain}`);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const stopped = new PlatformError(ErrorCode.PlatformUnavailable, 'Matrix bridge stopping');
+    for (const reject of this.pendingRejects) reject(stopped);
+    this.pendingRejects.clear();
+    await this.server?.close();
+    await this.bridge?.close().catch(() => undefined);
+    this.server = undefined;
+    this.bridge = undefined;
+    this.sink = undefined;
+  }
+
+  /** Run `fn`, rejecting with a retryable Timeout after `ms` and with PlatformUnavailable on stop(). */
+  private guarded<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingRejects.delete(reject);
+        reject(new PlatformError(ErrorCode.Timeout, `${what}: no answer within ${ms} ms`));
+      }, ms);
+      this.pendingRejects.add(reject);
+      fn().then(
+        (v) => {
+          clearTimeout(timer);
+          this.pendingRejects.delete(reject);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          this.pendingRejects.delete(reject);
+          reject(toPlatformError(e, what));
+        },
+      );
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inbound: transactions
+  // -------------------------------------------------------------------------------------------
+
+  private onTransaction(txnId: string, events: readonly unknown[]): Promise<TransactionOutcome> {
+    return this.transactions.process(txnId, events, (ev) => this.handleEvent(ev));
+  }
+
+  private async handleEvent(ev: MatrixEvent): Promise<void> {
+    if (ev.type === 'm.room.member' && ev.state_key !== undefined) {
+      const profile: { displayname?: string; avatar_url?: string } = {};
+      if (typeof ev.content['displayname'] === 'string') profile.displayname = ev.content['displayname'];
+      if (typeof ev.content['avatar_url'] === 'string') profile.avatar_url = ev.content['avatar_url'];
+      const m = ev.content['membership'];
+      this.membership.setMemberEntry(
+        ev.room_id,
+        ev.state_key,
+        (typeof m === 'string' && ['join', 'invite', 'leave', 'ban'].includes(m) ? m : null) as UserMembership,
+        profile,
+      );
+    }
+    // The bot's own messages (command answers, failure notices) are bridge chatter, not room content.
+    if (ev.sender === this.ids.botUserId && (ev.type === 'm.room.message' || ev.type === 'm.reaction')) return;
+    if (ev.type === 'm.room.power_levels' && ev.state_key === '') {
+      const prevContent = ev.unsigned?.prev_content as PowerLevelsContent | undefined;
+      const previous = prevContent ?? this.powerLevels.get(ev.room_id);
+      this.powerLevels.set(ev.room_id, ev.content as PowerLevelsContent);
+      for (const e of mapPowerLevels(ev, this.ctx, previous)) await this.record(e);
+      return;
+    }
+    const mapped = mapMatrixEvent(ev, this.ctx);
+    switch (mapped.kind) {
+      case 'inbound':
+        for (const e of mapped.events) await this.record(this.withEchoKeys(e));
+        return;
+      case 'redaction': {
+        const targetType = await this.eventType(ev.room_id, mapped.target);
+        await this.record(this.withEchoKeys(mapRedaction(ev, this.ctx, targetType)));
+        return;
+      }
+      case 'command':
+        await this.runCommand(ev, mapped.command, mapped.unknown);
+        return;
+      case 'botInvite':
+        await this.bot.join(ev.room_id).catch((e: unknown) => {
+          this.logger.warn(`room ${ev.room_id}: could not accept the bot's invite: ${errorMessage(e)}`);
+        });
+        return;
+      case 'ignored':
+        this.logger.debug(`room ${ev.room_id} event ${ev.event_id}: ignored (${mapped.reason})`);
+        return;
+    }
+  }
+
+  private withEchoKeys(e: InboundEvent): InboundEvent {
+    if (e.kind !== 'message' || e.echoKeys !== undefined) return e;
+    const txn = this.sentTxn.get(e.platformEventId);
+    return txn === undefined ? e : { ...e, echoKeys: [txn] };
+  }
+
+  private async record(e: InboundEvent): Promise<void> {
+    const sink = this.sink;
+    if (!sink) throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge stopped');
+    await sink(e);
+  }
+
+  /** The type of an event (to tell an unlike from a delete), or undefined when it cannot be read. */
+  private async eventType(roomId: string, eventId: string): Promise<string | undefined> {
+    try {
+      const ev = (await this.bot.matrixClient.getEvent(roomId, eventId)) as { type?: unknown };
+      return typeof ev.type === 'string' ? ev.type : undefined;
+    } catch (e) {
+      this.logger.debug(`room ${roomId}: cannot read redacted event ${eventId}: ${errorMessage(e)}`);
+      return undefined;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // In-room commands and portal queries
+  // -------------------------------------------------------------------------------------------
+
+  private async runCommand(ev: MatrixEvent, command: CommandName, unknown?: string): Promise<void> {
+    const room = roomRef(ev.room_id);
+    const requestedBy: LegacyUserRef = {
+      platform: Platform.Matrix,
+      userId: ev.sender,
+      ...(this.membership.getMemberProfile(ev.room_id, ev.sender)?.displayname
+        ? { displayName: this.membership.getMemberProfile(ev.room_id, ev.sender).displayname }
+        : {}),
+    };
+    let reply: string;
+    try {
+      if (command === 'help') {
+        reply = unknown !== undefined ? `Unknown command. ${HELP_TEXT}` : HELP_TEXT;
+      } else {
+        const level = powerLevelOf(
+          await this.roomPowerLevels(ev.room_id),
+          ev.sender,
+          await this.roomCreators(ev.room_id),
+        );
+        if (level < this.opts.matrix.linkPowerLevel) {
+          reply = `Only users with power level ${this.opts.matrix.linkPowerLevel} or more can use !mimi ${command} (you have ${level}).`;
+        } else if (!this.host) {
+          reply = 'Linking is not available on this gateway.';
+        } else if (command === 'link') {
+          reply = `Linked. ${describeStatus(await this.host.link(room, requestedBy))}`;
+        } else if (command === 'unlink') {
+          await this.host.unlink(room, requestedBy);
+          reply = 'Unlinked: this room is no longer bridged to MIMI.';
+        } else {
+          const s = await this.host.status(room);
+          reply = s ? describeStatus(s) : 'This room is not bridged to MIMI.';
+        }
+      }
+    } catch (e) {
+      const human = e instanceof GatewayError ? (e.humanMessage ?? e.message) : 'internal error';
+      this.logger.warn(`room ${ev.room_id} event ${ev.event_id}: !mimi ${command} failed: ${errorMessage(e)}`);
+      reply = `!mimi ${command} failed: ${human}`;
+    }
+    // A replayed transaction re-runs the (idempotent) command; the same txn ID keeps one answer.
+    await this.sendNotice(ev.room_id, ev.event_id, reply, txnIdFor('cmd', ev.event_id)).catch((e: unknown) => {
+      this.logger.warn(`room ${ev.room_id}: could not answer !mimi ${command}: ${errorMessage(e)}`);
+    });
+  }
+
+  private async sendNotice(roomId: string, replyTo: string, text: string, txnId: string): Promise<string> {
+    const content = {
+      msgtype: 'm.notice',
+      body: text,
+      'm.mentions': {},
+      'm.relates_to': { 'm.in_reply_to': { event_id: replyTo } },
+    };
+    const res = (await this.bot.matrixClient.doRequest(
+      'PUT',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`,
+      null,
+      content,
+    )) as { event_id: string };
+    return res.event_id;
+  }
+
+  private async roomPowerLevels(roomId: string): Promise<PowerLevelsContent | undefined> {
+    try {
+      const pl = (await this.bot.matrixClient.getRoomStateEvent(
+        roomId,
+        'm.room.power_levels',
+        '',
+      )) as PowerLevelsContent;
+      this.powerLevels.set(roomId, pl);
+      return pl;
+    } catch (e) {
+      if (matrixStatus(e) === 404) return undefined;
+      throw toPlatformError(e, `read power levels of ${roomId}`);
+    }
+  }
+
+  private async roomCreators(roomId: string): Promise<ReadonlySet<string>> {
+    const known = this.creators.get(roomId);
+    if (known) return known;
+    const state = (await this.bot.matrixClient.getRoomState(roomId)) as MatrixEvent[];
+    return this.rememberCreators(roomId, state);
+  }
+
+  private rememberCreators(roomId: string, state: readonly MatrixEvent[]): ReadonlySet<string> {
+    const set = creatorsOf(state.find((e) => e.type === 'm.room.create' && e.state_key === ''));
+    remember(this.creators, roomId, set);
+    return set;
+  }
+
+  private async onUserQuery(userId: string): Promise<boolean> {
+    if (this.ids.userUriOfGhost(userId) === undefined) return false;
+    try {
+      await this.sdk.getIntent(userId).ensureRegistered();
+      return true;
+    } catch (e) {
+      this.logger.warn(`user query ${userId}: ${errorMessage(e)}`);
+      return false;
+    }
+  }
+
+  /** A portal alias was asked for: the core joins the MIMI room and has us create its mirror. */
+  private async onAliasQuery(alias: string): Promise<boolean> {
+    const roomUri = this.ids.roomUriOfPortalAlias(alias);
+    if (roomUri === undefined || !this.host) return false;
+    try {
+      // The AS API does not say who asked; the bot stands in for them.
+      const room = await this.host.joinRemote(roomUri, { platform: Platform.Matrix, userId: this.ids.botUserId });
+      try {
+        await this.bot.matrixClient.resolveRoom(alias);
+      } catch {
+        await this.bot.matrixClient.createRoomAlias(alias, room.roomId);
+      }
+      return true;
+    } catch (e) {
+      this.logger.warn(`alias query ${alias} (${roomUri}): ${errorMessage(e)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Follower mode: a local room mirroring the remote MIMI room `roomUri`, reachable through its
+   * portal alias. Returns the existing room when the alias is already taken by us.
+   * @throws PlatformError
+   */
+  async createMirrorRoom(roomUri: RoomUri, opts: { name?: string } = {}): Promise<LegacyRoomRef> {
+    const localpart = this.ids.portalAliasLocalpart(roomUri);
+    const alias = this.ids.portalAlias(roomUri);
+    if (localpart === undefined || alias === undefined) {
+      throw new PlatformError(ErrorCode.PlatformRejected, `no portal alias for ${roomUri}`, { retryable: false });
+    }
+    try {
+      const res = (await this.bot.matrixClient.doRequest('POST', '/_matrix/client/v3/createRoom', null, {
+        room_alias_name: localpart,
+        preset: 'public_chat',
+        visibility: 'private',
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+        topic: `Mirror of the MIMI room ${roomUri}`,
+      })) as { room_id: string };
+      return roomRef(res.room_id);
+    } catch (e) {
+      if (matrixErrcode(e) === 'M_ROOM_IN_USE') {
+        return roomRef(await this.bot.matrixClient.resolveRoom(alias));
+      }
+      throw toPlatformError(e, `create mirror room for ${roomUri}`);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outbound
+  // -------------------------------------------------------------------------------------------
+
+  async post(room: LegacyRoomRef, as: RemoteUser, action: MessageAction, opts: PostOptions): Promise<PostResult> {
+    const known = this.posted.get(opts.idempotencyKey);
+    if (known) return known;
+    const { id, intent } = this.ghost(as);
+    const txnId = txnIdFor('post', opts.idempotencyKey);
+    const roomId = room.roomId;
+    return this.guarded(`post to ${roomId} as ${id}`, opts.timeoutMs, async () => {
+      await this.joinGhost(roomId, id, intent);
+      let eventId: string;
+      if (action.type === 'delete' || action.type === 'unreact') {
+        const target = action.type === 'delete' ? action.target.platformEventId : action.reaction.platformEventId;
+        const res = (await intent.matrixClient.doRequest(
+          'PUT',
+          `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/redact/${encodeURIComponent(target)}/${encodeURIComponent(txnId)}`,
+          null,
+          {},
+        )) as { event_id: string };
+        eventId = res.event_id;
+      } else {
+        const out = outboundEventFor(action, this.ctx)!;
+        const res = (await intent.matrixClient.doRequest(
+          'PUT',
+          `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${out.type}/${encodeURIComponent(txnId)}`,
+          null,
+          out.content,
+        )) as { event_id: string };
+        eventId = res.event_id;
+      }
+      const result: PostResult = { platformEventId: eventId, echoKeys: [txnId], acceptedAt: Date.now() };
+      remember(this.sentTxn, eventId, txnId);
+      remember(this.posted, opts.idempotencyKey, result);
+      return result;
+    });
+  }
+
+  /** Join a ghost; in an invite-only room the bot invites it first. */
+  private async joinGhost(roomId: string, ghostId: string, intent: Intent): Promise<void> {
+    if (this.membership.getMemberEntry(roomId, ghostId) === 'join') return;
+    await intent.ensureRegistered();
+    try {
+      await intent.matrixClient.doRequest('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, null, {});
+    } catch (e) {
+      if (matrixStatus(e) !== 403) throw e;
+      await this.bot.matrixClient.inviteUser(ghostId, roomId);
+      await intent.matrixClient.doRequest('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, null, {});
+    }
+    this.membership.setMemberEntry(roomId, ghostId, 'join', {});
+  }
+
+  private async ensureGhostRegistered(intent: Intent): Promise<void> {
+    await intent.ensureRegistered();
+  }
+
+  async setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
+    const { id, intent } = this.ghost(user);
+    await this.guarded(`${membership} ${room.roomId} as ${id}`, 30_000, async () => {
+      await this.ensureGhostRegistered(intent);
+      if (membership === 'join') {
+        await this.joinGhost(room.roomId, id, intent);
+        if (user.displayName !== undefined) await this.setRoomDisplayName(room.roomId, id, intent, user.displayName);
+        return;
+      }
+      try {
+        await intent.matrixClient.leaveRoom(room.roomId);
+      } catch (e) {
+        // Leaving a room one is not in is a success (idempotent).
+        const status = matrixStatus(e);
+        if (status !== 403 && status !== 404) throw e;
+      }
+      this.membership.setMemberEntry(room.roomId, id, 'leave', {});
+    });
+  }
+
+  /** Per-room display name (the ghost's member event), so a MIMI nickname shows where it belongs. */
+  private async setRoomDisplayName(roomId: string, ghostId: string, intent: Intent, name: string): Promise<void> {
+    if (this.membership.getMemberProfile(roomId, ghostId)?.displayname === name) return;
+    const current = (await intent.matrixClient.getRoomStateEvent(roomId, 'm.room.member', ghostId)) as Record<
+      string,
+      unknown
+    >;
+    await intent.matrixClient.sendStateEvent(roomId, 'm.room.member', ghostId, {
+      ...current,
+      membership: 'join',
+      displayname: name,
+    });
+  }
+
+  async moderate(
+    room: LegacyRoomRef,
+    target: LegacyUserRef | RemoteUser,
+    action: 'kick' | 'ban' | 'unban',
+    reason?: string,
+  ): Promise<void> {
+    const mxid = this.targetId(target);
+    await this.guarded(`${action} ${mxid} in ${room.roomId}`, 30_000, async () => {
+      const client = this.bot.matrixClient;
+      if (action === 'kick') await client.kickUser(mxid, room.roomId, reason);
+      else if (action === 'ban') await client.banUser(mxid, room.roomId, reason);
+      else await client.unbanUser(mxid, room.roomId);
+    });
+  }
+
+  async setRole(room: LegacyRoomRef, user: LegacyUserRef | RemoteUser, role: ParticipantRole): Promise<void> {
+    if (role === ParticipantRole.Banned) return this.moderate(room, user, 'ban');
+    const mxid = this.targetId(user);
+    await this.guarded(`set role of ${mxid} in ${room.roomId}`, 30_000, async () => {
+      if ((await this.roomCreators(room.roomId)).has(mxid)) return; // a creator's level cannot change
+      const pl = (await this.roomPowerLevels(room.roomId)) ?? {};
+      const level = powerLevelForRole(role, pl);
+      if (powerLevelOf(pl, mxid) === level) return;
+      const users = { ...((pl.users as Record<string, unknown> | undefined) ?? {}) };
+      const usersDefault = typeof pl.users_default === 'number' ? pl.users_default : 0;
+      if (level === usersDefault) delete users[mxid];
+      else users[mxid] = level;
+      const content = { ...pl, users };
+      await this.bot.matrixClient.sendStateEvent(room.roomId, 'm.room.power_levels', '', content);
+      this.powerLevels.set(room.roomId, content);
+    });
+  }
+
+  async setProfile(user: RemoteUser): Promise<void> {
+    const { id, intent } = this.ghost(user);
+    await this.guarded(`profile of ${id}`, 30_000, async () => {
+      await this.ensureGhostRegistered(intent);
+      if (user.displayName !== undefined) await intent.setDisplayName(user.displayName);
+      // Only media already on this homeserver is used as an avatar: the bridge never fetches URLs.
+      const mxc = user.avatarUrl === undefined ? undefined : mxcOfDownloadUrl(this.homeserverUrl, user.avatarUrl);
+      if (mxc !== undefined) await intent.setAvatarUrl(mxc);
+      else if (user.avatarUrl !== undefined) {
+        this.logger.debug(`${id}: avatar ${user.avatarUrl} is not Matrix media, not copied`);
+      }
+    });
+  }
+
+  async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {
+    return this.guarded(`read ${room.roomId}`, 30_000, async () => {
+      const state = (await this.bot.matrixClient.getRoomState(room.roomId)) as MatrixEvent[];
+      const get = (type: string): Record<string, unknown> | undefined =>
+        state.find((e) => e.type === type && e.state_key === '')?.content;
+      const pl = get('m.room.power_levels') as PowerLevelsContent | undefined;
+      if (pl) this.powerLevels.set(room.roomId, pl);
+      const creators = this.rememberCreators(room.roomId, state);
+      const name = get('m.room.name')?.['name'];
+      const topic = get('m.room.topic')?.['topic'];
+      const avatar = get('m.room.avatar')?.['url'];
+      const avatarUrl = typeof avatar === 'string' ? mediaDownloadUrl(this.homeserverUrl, avatar) : undefined;
+      const members: RoomSnapshot['members'][number][] = [];
+      for (const e of state) {
+        if (e.type !== 'm.room.member' || e.state_key === undefined || e.state_key === this.ids.botUserId) continue;
+        const m = e.content['membership'];
+        const dn = typeof e.content['displayname'] === 'string' ? e.content['displayname'] : undefined;
+        this.membership.setMemberEntry(
+          room.roomId,
+          e.state_key,
+          (typeof m === 'string' ? m : null) as UserMembership,
+          dn ? { displayname: dn } : {},
+        );
+        if (m !== 'join' && m !== 'invite' && m !== 'ban') continue;
+        const role =
+          m === 'ban'
+            ? ParticipantRole.Banned
+            : roleForPowerLevel(powerLevelOf(pl, e.state_key, creators), sendLevelOf(pl));
+        members.push({ user: userRef(this.ctx, room.roomId, e.state_key, dn), role });
+      }
+      return {
+        room,
+        ...(typeof name === 'string' ? { name } : {}),
+        ...(typeof topic === 'string' ? { topic } : {}),
+        ...(avatarUrl !== undefined ? { avatarUrl } : {}),
+        members,
+      };
+    });
+  }
+
+  async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {
+    await this.guarded(`notify ${room.roomId}`, 30_000, () =>
+      this.sendNotice(
+        room.roomId,
+        about.platformEventId,
+        `⚠️ ${humanMessage}`,
+        txnIdFor('notify', `${about.platformEventId}\n${humanMessage}`),
+      ),
+    );
+  }
+
+  isOwnUser(userId: string): boolean {
+    return this.ids.isOwnUser(userId);
+  }
+
+  /**
+   * The bytes of an attachment this bridge reported (an authenticated-media download URL of
+   * this homeserver), fetched with the appservice token. Any other URL is refused: the bridge
+   * never fetches arbitrary URLs.
+   * @throws PlatformError PlatformRejected for a foreign URL or a file over maxBytes
+   */
+  async downloadMedia(url: string, maxBytes = 50 * 1024 * 1024): Promise<{ bytes: Uint8Array; contentType: string }> {
+    if (mxcOfDownloadUrl(this.homeserverUrl, url) === undefined) {
+      throw new PlatformError(ErrorCode.PlatformRejected, 'not a media URL of this homeserver', { retryable: false });
+    }
+    return this.guarded('media download', 60_000, async () => {
+      const res = await fetch(url, {
+        headers: { authorization: `Bearer ${this.opts.registration.as_token}` },
+        redirect: 'error',
+      });
+      if (!res.ok) throw Object.assign(new Error(`media download answered ${res.status}`), { statusCode: res.status });
+      const declared = Number(res.headers.get('content-length') ?? '0');
+      if (declared > maxBytes) {
+        throw new PlatformError(ErrorCode.PlatformRejected, `media larger than ${maxBytes} bytes`, {
+          retryable: false,
+        });
+      }
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (bytes.length > maxBytes) {
+        throw new PlatformError(ErrorCode.PlatformRejected, `media larger than ${maxBytes} bytes`, {
+          retryable: false,
+        });
+      }
+      return { bytes, contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
+    });
+  }
+
+  private targetId(user: LegacyUserRef | RemoteUser): string {
+    const id = mxidOf(this.ctx, user);
+    if (id === undefined) {
+      throw new PlatformError(ErrorCode.PlatformRejected, 'no Matrix user for that participant', { retryable: false });
+    }
+    return id;
+  }
+}
+
+function describeStatus(s: LinkStatus): string {
+  const followers = s.followers.length
+    ? ` Followers: ${s.followers.map((f) => `${f.domain}${f.pending ? ` (${f.pending} waiting)` : ''}`).join(', ')}.`
+    : ' No followers yet.';
+  return `MIMI room ${s.roomUri} (${s.role}, hub ${s.hub}), ${s.participants} participants.${followers}`;
+}
