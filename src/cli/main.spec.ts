@@ -101,6 +101,26 @@ describe('mimi-gateway CLI', () => {
     });
   });
 
+  describe('generate-xmpp-config', () => {
+    it('prints a Prosody component section with a secret created on first run', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+      const file = join(dir, 'config.yaml');
+      writeFileSync(
+        file,
+        'provider: { domain: gw.example }\nxmpp: { service: "xmpp://127.0.0.1:5347", componentDomain: mimi.xmpp.example, secretFile: secret }\n',
+      );
+      const r = await run(['generate-xmpp-config', '-c', file]);
+      expect(r.code).toBe(0);
+      expect(r.out.join('\n')).toContain('Component "mimi.xmpp.example"');
+      expect(readFileSync(join(dir, 'secret'), 'utf8').trim().length).toBeGreaterThan(16);
+    });
+
+    it('refuses an unknown server kind', async () => {
+      const r = await run(['generate-xmpp-config', '-c', SAMPLE_CONFIG, '--server', 'openfire']);
+      expect(r.code).toBe(2);
+    });
+  });
+
   it('rejects an unknown command with a usage error', async () => {
     const r = await run(['frobnicate']);
     expect(r.code).not.toBe(0);

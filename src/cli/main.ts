@@ -144,6 +144,35 @@ export function buildProgram(io: CliIo, env: NodeJS.ProcessEnv, setExit: (code: 
       setExit(runGenerateRegistration({ configFile: configPath(opts.config, env), outputFile: opts.output, env }, io));
     });
 
+  program
+    .command('generate-xmpp-config')
+    .description('print the Prosody or ejabberd section for the XMPP component (creates xmpp.secretFile when missing)')
+    .option('-c, --config <file>', `config file (default: $${CONFIG_ENV} or ./config.yaml)`)
+    .option('--server <kind>', 'prosody or ejabberd', 'prosody')
+    .action(async (opts: { config?: string; server: string }) => {
+      const file = configPath(opts.config, env);
+      let c;
+      try {
+        c = loadConfig(file, env);
+      } catch (e) {
+        return setExit(reportConfigError(io, file, e));
+      }
+      if (opts.server !== 'prosody' && opts.server !== 'ejabberd') {
+        io.err('mimi-gateway: --server must be prosody or ejabberd');
+        return setExit(2);
+      }
+      const { generateXmppComponentConfig } = await import('../../registration/generate-xmpp-component-config');
+      try {
+        const r = generateXmppComponentConfig(c, opts.server);
+        if (r.secretCreated) io.err(`created ${r.secretFile} (mode 0600)`);
+        io.out(r.text.trimEnd());
+        setExit(0);
+      } catch (e) {
+        io.err(`mimi-gateway: ${errorMessage(e)}`);
+        setExit(1);
+      }
+    });
+
   const content = program.command('content').description('MIMI content (draft-ietf-mimi-content-08) tools');
   content
     .command('inspect <file>')

@@ -208,6 +208,37 @@ export class XmppConfig {
   @ValidateIf((o: XmppConfig) => o.mode === 'relay')
   @IsString({ message: 'the relay account JID (required in relay mode)' })
   jid?: string;
+
+  /** Nickname of the bridge's own occupant (the component's bot, or the relay account) in linked MUCs. */
+  @IsString({ message: 'a MUC nickname' })
+  botNick: string = 'MIMI';
+
+  /** MUC JIDs linked to MIMI rooms at start (room@conference.xmpp.example). */
+  @IsArray({ message: 'a list of MUC JIDs' })
+  @Matches(/^[^@/\s]+@[^@/\s]+$/, { each: true, message: 'a list of bare MUC JIDs (room@service)' })
+  links: string[] = [];
+
+  /** MUC service where follower-mode mirror rooms are created, e.g. conference.xmpp.example. */
+  @IsOptional()
+  @Matches(DOMAIN, { message: 'the MUC service domain, e.g. conference.xmpp.example' })
+  mucService?: string;
+
+  /** Hosts whose https URLs are passed on as attachments, both ways (the gateway never fetches them). */
+  @IsArray({ message: 'a list of host names' })
+  @IsString({ each: true, message: 'a list of host names' })
+  attachmentHosts: string[] = [];
+
+  /**
+   * Largest stanza the bridge sends, in bytes. Default: Prosody's limits (component streams 512 KiB,
+   * client streams 256 KiB); an oversized stanza makes the server drop the whole connection.
+   */
+  @IsOptional()
+  @IntRange(10000, 16 * 1024 * 1024, 'bytes')
+  maxStanzaBytes?: number;
+
+  /** Where the bridge keeps its per-MUC archive cursors, puppet memberships and recent posts (JSON). */
+  @IsString({ message: 'a path' })
+  stateFile: string = 'data/xmpp-state.json';
 }
 
 export class GatewayConfig {

@@ -1,4 +1,4 @@
-import type { Platform, UserUri } from '../common/ids';
+import type { Platform, RoomUri, UserUri } from '../common/ids';
 import type { BridgeHost } from './bridge-host.port';
 
 /**
@@ -225,6 +225,14 @@ export interface PlatformBridge {
 
   /** Update the ghost/puppet profile (display name, avatar) of a MIMI user. */
   setProfile(user: RemoteUser): Promise<void>;
+
+  /**
+   * Create a local room that mirrors the MIMI room `roomUri`, hubbed by another provider (this
+   * gateway is a follower of it): remote participants appear there as ghosts/puppets, local users
+   * post there. Idempotent: asking again for the same `roomUri` returns the same room.
+   * @throws PlatformError
+   */
+  createMirrorRoom(roomUri: RoomUri, opts: { name?: string }): Promise<LegacyRoomRef>;
 
   /** Read members, roles and metadata of `room` (for linking and resynchronisation). */
   getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot>;

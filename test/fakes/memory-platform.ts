@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlatformError } from '../../src/common/errors';
-import { Platform } from '../../src/common/ids';
+import { Platform, type RoomUri } from '../../src/common/ids';
 import {
   InboundEvent,
   InboundSink,
@@ -33,6 +33,8 @@ export interface MemoryRoom {
 }
 
 export const GHOST_PREFIX = 'ghost:';
+/** Room IDs of mirror rooms (follower mode) are this prefix + the MIMI room URI. */
+export const MIRROR_PREFIX = 'mirror:';
 
 export class MemoryPlatform implements PlatformBridge {
   readonly platform = Platform.Memory;
@@ -136,6 +138,14 @@ export class MemoryPlatform implements PlatformBridge {
     this.pendingEchoes.add(p);
     void p.finally(() => this.pendingEchoes.delete(p));
     return result;
+  }
+
+  /** Follower mode: the mirror of `roomUri` is the room `mirror:<roomUri>` (created once). */
+  async createMirrorRoom(roomUri: RoomUri, opts: { name?: string }): Promise<LegacyRoomRef> {
+    this.throwIfFailing();
+    const roomId = `${MIRROR_PREFIX}${roomUri}`;
+    if (!this.rooms.has(roomId)) this.createRoom(roomId, opts.name);
+    return this.ref(roomId);
   }
 
   async setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
