@@ -1,0 +1,194 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CLOCK, Clock } from '../../common/clock';
+import type { RoomUri, UserUri } from '../../common/ids';
+import { toBytes, toNumber } from '../sql';
+import { TransactionRunner, Tx, sqlOf } from '../transaction-runner';
+
+/**
+ * Whether a stored message still has to be shown on the legacy platform: `none` (it came from the
+ * platform, or it is our own submission coming back), `pending` (a follower has to render it),
+ * `done`, `failed` (the platform refused it for good).
+ */
+export type RenderStatus = 'none' | 'pending' | 'done' | 'failed';
+
+/** One MIMI message in a room's ordered log. */
+export interface RoomEventRecord {
+  readonly roomUri: RoomUri;
+  /** Position in this gateway's log of the room: the hub's order on the hub, arrival order on a follower. */
+  readonly seq: number;
+  /** content-08 §3.3 message ID, lower-case hex. */
+  readonly messageId: string;
+  readonly senderUri: UserUri;
+  /** What the content does: text, reply, edit, delete, reaction, unlike. */
+  readonly kind: string;
+  /** The MIMI content CBOR as received or sent. */
+  readonly content: Uint8Array;
+  /** Hub acceptance time (ms since the epoch). */
+  readonly acceptedAt: number;
+  readonly renderStatus: RenderStatus;
+  readonly renderAttempts: number;
+  readonly createdAt: number;
+}
+
+export type NewRoomEvent = Omit<RoomEventRecord, 'renderAttempts' | 'createdAt'>;
+
+/** A legacy platform event we have seen or created, and the MIMI message it is (when it is one). */
+export interface LegacyEventRecord {
+  readonly roomUri: RoomUri;
+  readonly messageId: string | null;
+}
+
+const EVENT_COLUMNS =
+  'room_uri, seq, message_id, sender_uri, kind, content, accepted_at, render_status, render_attempts, created_at';
+
+/** `room_event` (the message log) and `legacy_event` (legacy event ID ↔ MIMI message ID, and inbound de-duplication). */
+@Injectable()
+export class RoomEventRepository {
+  constructor(
+    private readonly transactions: TransactionRunner,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /** @returns false when the room already has a message with this ID (nothing stored). */
+  async insert(tx: Tx, event: NewRoomEvent): Promise<boolean> {
+    const result = await sqlOf(tx).query(
+      `INSERT INTO room_event (${EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)
+       ON CONFLICT (room_uri, message_id) DO NOTHING`,
+      [
+        event.roomUri,
+        event.seq,
+        event.messageId,
+        event.senderUri,
+        event.kind,
+        event.content,
+        event.acceptedAt,
+        event.renderStatus,
+        this.clock.now(),
+      ],
+    );
+    return result.affected === 1;
+  }
+
+  async findByMessageId(tx: Tx | undefined, roomUri: RoomUri, messageId: string): Promise<RoomEventRecord | undefined> {
+    if (tx === undefined) return this.transactions.run((own) => this.findByMessageId(own, roomUri, messageId));
+    const result = await sqlOf(tx).query(
+      `SELECT ${EVENT_COLUMNS} FROM room_event WHERE room_uri = $1 AND message_id = $2`,
+      [roomUri, messageId],
+    );
+    return result.rows[0] === undefined ? undefined : toEvent(result.rows[0]);
+  }
+
+  /** The room's log in order. */
+  async list(roomUri: RoomUri): Promise<RoomEventRecord[]> {
+    return this.transactions.run(async (tx) => {
+      const result = await sqlOf(tx).query(`SELECT ${EVENT_COLUMNS} FROM room_event WHERE room_uri = $1 ORDER BY seq`, [
+        roomUri,
+      ]);
+      return result.rows.map(toEvent);
+    });
+  }
+
+  /** The oldest message of the room still waiting to be rendered. */
+  async nextToRender(roomUri: RoomUri): Promise<RoomEventRecord | undefined> {
+    return this.transactions.run(async (tx) => {
+      const result = await sqlOf(tx).query(
+        `SELECT ${EVENT_COLUMNS} FROM room_event WHERE render_status = 'pending' AND room_uri = $1 ORDER BY seq LIMIT 1`,
+        [roomUri],
+      );
+      return result.rows[0] === undefined ? undefined : toEvent(result.rows[0]);
+    });
+  }
+
+  async roomsWithPendingRender(): Promise<RoomUri[]> {
+    return this.transactions.run(async (tx) => {
+      const result = await sqlOf(tx).query(
+        `SELECT DISTINCT room_uri FROM room_event WHERE render_status = 'pending' ORDER BY room_uri`,
+      );
+      return result.rows.map((r) => String(r.room_uri) as RoomUri);
+    });
+  }
+
+  async setRenderStatus(tx: Tx, roomUri: RoomUri, seq: number, status: RenderStatus): Promise<void> {
+    await sqlOf(tx).query(
+      `UPDATE room_event SET render_status = $3, render_attempts = render_attempts + 1 WHERE room_uri = $1 AND seq = $2`,
+      [roomUri, seq, status],
+    );
+  }
+
+  async countRenderAttempt(roomUri: RoomUri, seq: number): Promise<void> {
+    await this.transactions.run((tx) =>
+      sqlOf(tx).query(`UPDATE room_event SET render_attempts = render_attempts + 1 WHERE room_uri = $1 AND seq = $2`, [
+        roomUri,
+        seq,
+      ]),
+    );
+  }
+
+  /**
+   * Remember a legacy event (its platform ID) and the MIMI message it is, if any.
+   * @returns false when the platform event was recorded before (a duplicate delivery)
+   */
+  async recordLegacyEvent(
+    tx: Tx,
+    e: { platform: string; platformEventId: string; roomUri: RoomUri; messageId: string | null },
+  ): Promise<boolean> {
+    const result = await sqlOf(tx).query(
+      `INSERT INTO legacy_event (platform, platform_event_id, room_uri, message_id, created_at)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+      [e.platform, e.platformEventId, e.roomUri, e.messageId, this.clock.now()],
+    );
+    return result.affected === 1;
+  }
+
+  async findLegacyEvent(
+    tx: Tx | undefined,
+    platform: string,
+    platformEventId: string,
+  ): Promise<LegacyEventRecord | undefined> {
+    if (tx === undefined) return this.transactions.run((own) => this.findLegacyEvent(own, platform, platformEventId));
+    const result = await sqlOf(tx).query(
+      `SELECT room_uri, message_id FROM legacy_event WHERE platform = $1 AND platform_event_id = $2`,
+      [platform, platformEventId],
+    );
+    const row = result.rows[0];
+    if (row === undefined) return undefined;
+    return {
+      roomUri: String(row.room_uri) as RoomUri,
+      messageId: row.message_id === null ? null : String(row.message_id),
+    };
+  }
+
+  /** The platform's ID of a MIMI message in this room (the earliest if several), if we know it. */
+  async findPlatformEventId(
+    tx: Tx | undefined,
+    roomUri: RoomUri,
+    platform: string,
+    messageId: string,
+  ): Promise<string | undefined> {
+    if (tx === undefined) {
+      return this.transactions.run((own) => this.findPlatformEventId(own, roomUri, platform, messageId));
+    }
+    const result = await sqlOf(tx).query(
+      `SELECT platform_event_id FROM legacy_event WHERE room_uri = $1 AND message_id = $2 AND platform = $3
+       ORDER BY created_at LIMIT 1`,
+      [roomUri, messageId, platform],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : String(row.platform_event_id);
+  }
+}
+
+function toEvent(row: Record<string, unknown>): RoomEventRecord {
+  return {
+    roomUri: String(row.room_uri) as RoomUri,
+    seq: toNumber(row.seq),
+    messageId: String(row.message_id),
+    senderUri: String(row.sender_uri) as UserUri,
+    kind: String(row.kind),
+    content: new Uint8Array(toBytes(row.content)),
+    acceptedAt: toNumber(row.accepted_at),
+    renderStatus: String(row.render_status) as RenderStatus,
+    renderAttempts: toNumber(row.render_attempts),
+    createdAt: toNumber(row.created_at),
+  };
+}
