@@ -1,10 +1,11 @@
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ensureDevTls } from '../registration/dev-ca';
 import { AdminModule } from './admin/admin.module';
 import { HealthCheck } from './admin/admin.controller';
-import { AppModule } from './app.module';
+import { AppModule, type AppModuleOptions } from './app.module';
 import { errorMessage } from './common/errors';
 import { createLogger } from './common/logging';
 import { MetricsRegistry } from './common/metrics';
@@ -12,6 +13,7 @@ import { GatewayConfig } from './config/gateway-config';
 import { resolveConfigPath } from './config/load-config';
 import { buildHttpsOptions } from './mimi/transport';
 import { OutboxRepository } from './persistence';
+import { RoomsService } from './rooms';
 
 /** A running gateway: the MIMI application (HTTPS, mutual TLS) and the admin listener. */
 export interface RunningGateway {
@@ -23,12 +25,16 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** What `startGateway` plugs into the application besides the configuration (see AppModuleOptions). */
+export type StartGatewayOptions = AppModuleOptions;
+
 /**
  * Start the gateway: development certificates (when configured), the Nest application (its
- * persistence module runs the migrations before anything else touches the database), the MIMI
- * listener with mutual TLS, and the admin listener.
+ * persistence module runs the migrations before anything else touches the database; the rooms
+ * core starts the bridges), the MIMI listener with mutual TLS, and the admin listener with
+ * health, metrics and the provisioning API.
  */
-export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<RunningGateway> {
   const logger = createLogger(config.logging.level, config.logging.json);
   const log = new Logger('Gateway');
   Logger.overrideLogger(logger);
@@ -49,7 +55,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     );
   }
 
-  const app = await NestFactory.create(AppModule.forRoot(config), {
+  const app = await NestFactory.create(AppModule.forRoot(config, options), {
     logger,
     bodyParser: false,
     httpsOptions: buildHttpsOptions(config),
@@ -69,10 +75,17 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       { name: 'database', check: async () => void (await outbox.pendingDepthByDestination()) },
     ];
     try {
-      admin = await NestFactory.create(AdminModule.forRoot({ metrics: app.get(MetricsRegistry), checks }), {
-        logger,
-        abortOnError: false,
-      });
+      const token = config.admin.tokenFile
+        ? readFileSync(resolveConfigPath(config, config.admin.tokenFile), 'utf8').trim()
+        : undefined;
+      admin = await NestFactory.create(
+        AdminModule.forRoot({
+          metrics: app.get(MetricsRegistry),
+          checks,
+          provisioning: { rooms: app.get(RoomsService), token },
+        }),
+        { logger, abortOnError: false },
+      );
       await admin.listen(config.admin.port, config.admin.host);
     } catch (e) {
       await admin?.close();
@@ -81,7 +94,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     }
     const adminAddress = admin.getHttpServer().address() as { port: number };
     adminUrl = `http://${config.admin.host}:${adminAddress.port}`;
-    log.log(`admin (health, metrics) on ${adminUrl}`);
+    log.log(`admin (health, metrics, provisioning) on ${adminUrl}`);
   }
 
   return {

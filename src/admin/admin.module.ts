@@ -1,21 +1,32 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { MetricsRegistry } from '../common/metrics';
 import { AdminController, HEALTH_CHECKS, HealthCheck } from './admin.controller';
+import {
+  PROVISIONING,
+  ProvisioningController,
+  ProvisioningDeps,
+  ProvisioningTokenGuard,
+} from './provisioning.controller';
 
 /**
  * The admin HTTP application. It runs as its own Nest application on its own listener, so that
- * nothing of it is reachable on the MIMI port; it receives the main application's registry and
- * health checks as values.
+ * nothing of it is reachable on the MIMI port; it receives the main application's registry,
+ * health checks and (when given) the rooms service for the provisioning API as values.
  */
 @Module({})
 export class AdminModule {
-  static forRoot(deps: { metrics: MetricsRegistry; checks: readonly HealthCheck[] }): DynamicModule {
+  static forRoot(deps: {
+    metrics: MetricsRegistry;
+    checks: readonly HealthCheck[];
+    provisioning?: ProvisioningDeps;
+  }): DynamicModule {
     return {
       module: AdminModule,
-      controllers: [AdminController],
+      controllers: deps.provisioning ? [AdminController, ProvisioningController] : [AdminController],
       providers: [
         { provide: MetricsRegistry, useValue: deps.metrics },
         { provide: HEALTH_CHECKS, useValue: deps.checks },
+        ...(deps.provisioning ? [{ provide: PROVISIONING, useValue: deps.provisioning }, ProvisioningTokenGuard] : []),
       ],
     };
   }

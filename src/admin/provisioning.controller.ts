@@ -1,0 +1,93 @@
+/**
+ * The provisioning API on the admin listener (plain HTTP, loopback; a bearer token when
+ * `admin.tokenFile` is set): link a legacy room (this gateway becomes its hub), list rooms,
+ * unlink, and read a room's stored history. Errors are `{ errcode, error }` with the status of
+ * src/common/errors.ts.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import {
+  Body,
+  CanActivate,
+  Controller,
+  Delete,
+  ExecutionContext,
+  Get,
+  HttpCode,
+  Inject,
+  Injectable,
+  Param,
+  Post,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
+import { ErrorCode, GatewayError, ValidationError } from '../common/errors';
+import { type RoomUri, parseMimiUri } from '../common/ids';
+import { GatewayExceptionFilter } from '../mimi/transport';
+import type { RoomEventInfo, RoomInfo, RoomsService } from '../rooms';
+
+export const PROVISIONING = Symbol('PROVISIONING');
+
+/** What the admin application needs from the main one for provisioning. */
+export interface ProvisioningDeps {
+  readonly rooms: RoomsService;
+  /** Bearer token required on every provisioning call; undefined = none (loopback only). */
+  readonly token?: string;
+}
+
+@Injectable()
+export class ProvisioningTokenGuard implements CanActivate {
+  constructor(@Inject(PROVISIONING) private readonly deps: ProvisioningDeps) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const expected = this.deps.token;
+    if (expected === undefined) return true;
+    const header = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>()
+      .headers.authorization;
+    const given = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+    const a = Buffer.from(given);
+    const b = Buffer.from(expected);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) {
+      throw new GatewayError(ErrorCode.Unauthenticated, 'a valid bearer token is required');
+    }
+    return true;
+  }
+}
+
+function roomUriParam(value: string): RoomUri {
+  if (parseMimiUri(value)?.kind !== 'r') throw new ValidationError(`not a MIMI room URI: ${value}`);
+  return value as RoomUri;
+}
+
+@Controller('provisioning')
+@UseGuards(ProvisioningTokenGuard)
+@UseFilters(GatewayExceptionFilter)
+export class ProvisioningController {
+  constructor(@Inject(PROVISIONING) private readonly deps: ProvisioningDeps) {}
+
+  /** Link an existing legacy room: `{ platform, roomId }` → 201 `{ roomUri }`. */
+  @Post('rooms')
+  @HttpCode(201)
+  async link(@Body() body: unknown): Promise<{ roomUri: RoomUri }> {
+    const { platform, roomId } = (body ?? {}) as { platform?: unknown; roomId?: unknown };
+    if (typeof platform !== 'string' || platform.length === 0 || typeof roomId !== 'string' || roomId.length === 0) {
+      throw new ValidationError('body must be { "platform": string, "roomId": string }');
+    }
+    return { roomUri: await this.deps.rooms.link(platform, roomId) };
+  }
+
+  @Get('rooms')
+  list(): Promise<RoomInfo[]> {
+    return this.deps.rooms.list();
+  }
+
+  @Delete('rooms/:roomUri')
+  @HttpCode(204)
+  async unlink(@Param('roomUri') roomUri: string): Promise<void> {
+    await this.deps.rooms.unlink(roomUriParam(roomUri));
+  }
+
+  @Get('rooms/:roomUri/events')
+  events(@Param('roomUri') roomUri: string): Promise<RoomEventInfo[]> {
+    return this.deps.rooms.history(roomUriParam(roomUri));
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The MIMI provider endpoints this gateway serves (protocol-06 §5.2-§5.6), thin: authenticate the
+ * peer (MimiPeerGuard), parse the room/user URI of the path and the TLS-presentation-language body,
+ * call the rooms core, encode its answer. Decisions live in src/rooms.
+ */
+import { Body, Controller, HttpCode, Param, Post, StreamableFile, UseGuards } from '@nestjs/common';
+import type { ProviderDomain, RoomUri, UserUri } from '../../common/ids';
+import { FollowerService, HubService } from '../../rooms';
+import {
+  MIMI_CONTENT_TYPE,
+  MIMI_ROUTES,
+  MIMI_ROUTE_PARAM,
+  MimiPeer,
+  MimiPeerGuard,
+  ParseRoomUriPipe,
+  ParseUserUriPipe,
+} from '../transport';
+import {
+  type Codec,
+  decodeAll,
+  encodeValue,
+  groupInfoRequestCodec,
+  groupInfoResponseCodec,
+  keyMaterialRequestCodec,
+  keyMaterialResponseCodec,
+  submitMessageRequestCodec,
+  submitMessageResponseCodec,
+  updateRequestCodec,
+  updateRoomResponseCodec,
+} from '../wire';
+
+function reply<T>(value: T, codec: Codec<T>): StreamableFile {
+  return new StreamableFile(Buffer.from(encodeValue(value, codec)), { type: MIMI_CONTENT_TYPE });
+}
+
+@Controller()
+@UseGuards(MimiPeerGuard)
+export class MimiEndpointsController {
+  constructor(
+    private readonly hub: HubService,
+    private readonly follower: FollowerService,
+  ) {}
+
+  /** protocol-06 §5.5: fan-out from a room's hub; 201 (also for a duplicate body). */
+  @Post(MIMI_ROUTES.notify)
+  @HttpCode(201)
+  async notify(
+    @MimiPeer() peer: ProviderDomain,
+    @Param(MIMI_ROUTE_PARAM.notify, ParseRoomUriPipe) roomUri: RoomUri,
+    @Body() body: Buffer,
+  ): Promise<void> {
+    await this.follower.notify(peer, roomUri, body);
+  }
+
+  /** protocol-06 §5.4 (hub). */
+  @Post(MIMI_ROUTES.submitMessage)
+  @HttpCode(200)
+  async submitMessage(
+    @MimiPeer() peer: ProviderDomain,
+    @Param(MIMI_ROUTE_PARAM.submitMessage, ParseRoomUriPipe) roomUri: RoomUri,
+    @Body() body: Buffer,
+  ): Promise<StreamableFile> {
+    const request = decodeAll(body, submitMessageRequestCodec);
+    return reply(await this.hub.submitMessage(peer, roomUri, request), submitMessageResponseCodec);
+  }
+
+  /** protocol-06 §5.3 (hub). */
+  @Post(MIMI_ROUTES.update)
+  @HttpCode(200)
+  async update(
+    @MimiPeer() peer: ProviderDomain,
+    @Param(MIMI_ROUTE_PARAM.update, ParseRoomUriPipe) roomUri: RoomUri,
+    @Body() body: Buffer,
+  ): Promise<StreamableFile> {
+    const request = decodeAll(body, updateRequestCodec);
+    return reply(await this.hub.update(peer, roomUri, request), updateRoomResponseCodec);
+  }
+
+  /** protocol-06 §5.2 (target provider of our legacy users). */
+  @Post(MIMI_ROUTES.keyMaterial)
+  @HttpCode(200)
+  async keyMaterial(
+    @MimiPeer() peer: ProviderDomain,
+    @Param(MIMI_ROUTE_PARAM.keyMaterial, ParseUserUriPipe) targetUser: UserUri,
+    @Body() body: Buffer,
+  ): Promise<StreamableFile> {
+    const request = decodeAll(body, keyMaterialRequestCodec);
+    return reply(await this.follower.keyMaterial(peer, targetUser, request), keyMaterialResponseCodec);
+  }
+
+  /** protocol-06 §5.6 (hub). */
+  @Post(MIMI_ROUTES.groupInfo)
+  @HttpCode(200)
+  async groupInfo(
+    @MimiPeer() peer: ProviderDomain,
+    @Param(MIMI_ROUTE_PARAM.groupInfo, ParseRoomUriPipe) roomUri: RoomUri,
+    @Body() body: Buffer,
+  ): Promise<StreamableFile> {
+    const request = decodeAll(body, groupInfoRequestCodec);
+    return reply(await this.hub.groupInfo(peer, roomUri, request), groupInfoResponseCodec);
+  }
+}

@@ -1,0 +1,18 @@
+import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
+import { MimiTransportModule } from '../transport';
+import { MimiEndpointsController } from './mimi-endpoints.controller';
+
+/**
+ * The MIMI endpoint controllers. `imports` must provide HubService and FollowerService (the
+ * RoomsModule instance of the composition root).
+ */
+@Module({})
+export class MimiEndpointsModule {
+  static forRoot(options: { imports: ModuleMetadata['imports'] }): DynamicModule {
+    return {
+      module: MimiEndpointsModule,
+      imports: [MimiTransportModule, ...(options.imports ?? [])],
+      controllers: [MimiEndpointsController],
+    };
+  }
+}

@@ -1,0 +1,134 @@
+import {
+  MEDIA_TYPE_MARKDOWN_GFM_MIMI,
+  MEDIA_TYPE_TEXT_PLAIN,
+  decodeMimiContent,
+  encodeMimiContentWithId,
+  getExternalMessageId,
+  getSenderUri,
+  toHex,
+} from '../mimi/content';
+import type { MessageAction } from '../ports';
+import { type ContentContext, actionForContent, contentForAction, contentKind, contentToJson } from './content-mapping';
+
+const SENDER = 'mimi://a.example/u/memory:alice';
+const ROOM = 'mimi://a.example/r/club';
+const DOMAIN = 'a.example';
+const ORIGINAL_EVENT = '$original';
+const REACTION_EVENT = '$reaction';
+const UNKNOWN_EVENT = '$never-seen';
+const HELLO = 'hello';
+const MARKDOWN = '**hello**';
+
+/** Two known legacy events with message IDs; the follower side maps them to its own event IDs. */
+const ORIGINAL_ID = `01${'aa'.repeat(31)}`;
+const REACTION_ID = `01${'bb'.repeat(31)}`;
+const KNOWN: Record<string, string> = { [ORIGINAL_EVENT]: ORIGINAL_ID, [REACTION_EVENT]: REACTION_ID };
+const RENDERED: Record<string, string> = { [ORIGINAL_ID]: '$b-original', [REACTION_ID]: '$b-reaction' };
+
+const ctx: ContentContext = {
+  senderUri: SENDER,
+  roomUri: ROOM,
+  platformEventId: '$this-event',
+  scopeDomain: DOMAIN,
+  timestamp: 1_700_000_000_123,
+  messageIdOf: async (pe) => KNOWN[pe],
+};
+const renderedIdOf = async (id: string): Promise<string | undefined> => RENDERED[id];
+
+const ACTIONS: readonly { name: string; action: MessageAction; kind: string; rendered: MessageAction }[] = [
+  {
+    name: 'post',
+    action: { type: 'post', body: { kind: 'text', text: HELLO } },
+    kind: 'text',
+    rendered: { type: 'post', body: { kind: 'text', text: HELLO } },
+  },
+  {
+    name: 'reply',
+    action: { type: 'post', body: { kind: 'text', text: HELLO }, inReplyTo: { platformEventId: ORIGINAL_EVENT } },
+    kind: 'reply',
+    rendered: { type: 'post', body: { kind: 'text', text: HELLO }, inReplyTo: { platformEventId: '$b-original' } },
+  },
+  {
+    name: 'edit',
+    action: { type: 'edit', target: { platformEventId: ORIGINAL_EVENT }, body: { kind: 'text', text: HELLO } },
+    kind: 'edit',
+    rendered: { type: 'edit', target: { platformEventId: '$b-original' }, body: { kind: 'text', text: HELLO } },
+  },
+  {
+    name: 'delete',
+    action: { type: 'delete', target: { platformEventId: ORIGINAL_EVENT } },
+    kind: 'delete',
+    rendered: { type: 'delete', target: { platformEventId: '$b-original' } },
+  },
+  {
+    name: 'react',
+    action: { type: 'react', target: { platformEventId: ORIGINAL_EVENT }, key: '👍' },
+    kind: 'reaction',
+    rendered: { type: 'react', target: { platformEventId: '$b-original' }, key: '👍' },
+  },
+  {
+    name: 'unreact',
+    action: { type: 'unreact', reaction: { platformEventId: REACTION_EVENT } },
+    kind: 'unlike',
+    rendered: { type: 'unreact', reaction: { platformEventId: '$b-reaction' } },
+  },
+];
+
+describe(contentForAction.name, () => {
+  it.each(ACTIONS)(
+    'maps a $name to MIMI content and back to the same action elsewhere',
+    async ({ action, kind, rendered }) => {
+      const content = await contentForAction(action, ctx);
+      const { bytes } = encodeMimiContentWithId(content!, SENDER, ROOM);
+      const received = decodeMimiContent(bytes);
+
+      expect(contentKind(received)).toBe(kind);
+      expect(getSenderUri(received.extensions)).toBe(SENDER);
+      expect(await actionForContent(received, renderedIdOf)).toEqual(rendered);
+    },
+  );
+
+  it('points references at the message IDs of the legacy events', async () => {
+    const reply = await contentForAction(ACTIONS[1]!.action, ctx);
+    expect(toHex(reply!.inReplyTo!)).toBe(ORIGINAL_ID);
+    const unlike = await contentForAction(ACTIONS[5]!.action, ctx);
+    expect(toHex(unlike!.replaces!)).toBe(REACTION_ID);
+  });
+
+  it('carries the legacy event ID as externalMessageId and Markdown as GFM-MIMI', async () => {
+    const content = await contentForAction(
+      { type: 'post', body: { kind: 'text', text: HELLO, markdown: MARKDOWN } },
+      ctx,
+    );
+    const ext = getExternalMessageId(content!.extensions);
+    expect(Buffer.from(ext!.id).toString()).toBe('$this-event');
+    expect(ext!.scope).toEqual({ kind: 'domain', domain: DOMAIN });
+    expect(contentToJson(content!)).toMatchObject({
+      kind: 'text',
+      text: MARKDOWN,
+      contentType: MEDIA_TYPE_MARKDOWN_GFM_MIMI,
+    });
+    const plain = await contentForAction(ACTIONS[0]!.action, ctx);
+    expect(contentToJson(plain!)).toMatchObject({ text: HELLO, contentType: MEDIA_TYPE_TEXT_PLAIN, senderUri: SENDER });
+  });
+
+  it('sends a reply to an unknown message as a plain message, and drops edits of unknown messages', async () => {
+    const reply = await contentForAction(
+      { ...ACTIONS[1]!.action, inReplyTo: { platformEventId: UNKNOWN_EVENT } } as MessageAction,
+      ctx,
+    );
+    expect(contentKind(reply!)).toBe('text');
+    const edit = await contentForAction(
+      { type: 'edit', target: { platformEventId: UNKNOWN_EVENT }, body: { kind: 'text', text: HELLO } },
+      ctx,
+    );
+    expect(edit).toBeUndefined();
+  });
+});
+
+describe(actionForContent.name, () => {
+  it('cannot render a reaction to a message this side never showed', async () => {
+    const content = await contentForAction(ACTIONS[4]!.action, ctx);
+    expect(await actionForContent(content!, async () => undefined)).toBeUndefined();
+  });
+});

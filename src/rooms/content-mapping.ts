@@ -1,0 +1,235 @@
+/**
+ * Legacy message actions ↔ MIMI content (content-08 §5; MIMI-NOTES §5.1 E.16). Pure apart from
+ * the reference resolvers the callers pass in (legacy event ID ↔ message ID lookups).
+ *
+ * - post → original (§5.1) or reply (§5.2, `inReplyTo`);
+ * - edit → `replaces` the edited message + a new body (§5.5);
+ * - delete → `replaces` + NullPart with disposition render (§5.6);
+ * - react → disposition reaction + `inReplyTo` (§5.3);
+ * - unreact → `replaces` the reaction + NullPart with disposition reaction (§5.7).
+ */
+import {
+  Cardinality,
+  Disposition,
+  ExtensionKeys,
+  MEDIA_TYPE_MARKDOWN_GFM_MIMI,
+  MEDIA_TYPE_TEXT_PLAIN,
+  type MessageEnvelope,
+  type MimiContent,
+  type NestedPart,
+  PartSemantics,
+  buildDelete,
+  buildEdit,
+  buildReaction,
+  buildReply,
+  buildTextMessage,
+  buildUnlike,
+  cborJson,
+  fromHex,
+  getExternalMessageId,
+  getRoomUri,
+  getSenderUri,
+  senderTimestampFromMillis,
+  toHex,
+} from '../mimi/content';
+import type { MessageAction, MessageBody } from '../ports';
+
+/** What a message does, as stored in `room_event.kind` and shown by the provisioning API. */
+export type ContentKind = 'text' | 'reply' | 'edit' | 'delete' | 'reaction' | 'unlike';
+
+export interface ContentContext {
+  readonly senderUri: string;
+  readonly roomUri: string;
+  /** The legacy event's ID (more-extensions-00 §4 externalMessageId), scoped to our provider domain. */
+  readonly platformEventId?: string;
+  readonly scopeDomain?: string;
+  /** Legacy origin time (ms), as more-extensions-00 §3 senderTimestamp. */
+  readonly timestamp?: number;
+  /** The MIMI message ID (hex) of a legacy event of the same room, if known. */
+  readonly messageIdOf: (platformEventId: string) => Promise<string | undefined>;
+}
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The MIMI content for a legacy action, or `undefined` when the action refers to a message we do
+ * not know (an edit, delete or reaction of something sent before the room was linked).
+ */
+export async function contentForAction(action: MessageAction, ctx: ContentContext): Promise<MimiContent | undefined> {
+  const env: MessageEnvelope = {
+    senderUri: ctx.senderUri,
+    roomUri: ctx.roomUri,
+    ...(ctx.platformEventId !== undefined && ctx.scopeDomain !== undefined
+      ? {
+          externalMessageId: {
+            id: utf8.encode(ctx.platformEventId),
+            scope: { kind: 'domain' as const, domain: ctx.scopeDomain },
+          },
+        }
+      : {}),
+    ...(ctx.timestamp !== undefined ? { senderTimestamp: senderTimestampFromMillis(ctx.timestamp) } : {}),
+  };
+  const ref = async (platformEventId: string): Promise<Uint8Array | undefined> => {
+    const hex = await ctx.messageIdOf(platformEventId);
+    return hex === undefined ? undefined : fromHex(hex);
+  };
+  switch (action.type) {
+    case 'post': {
+      const replyTo = action.inReplyTo === undefined ? undefined : await ref(action.inReplyTo.platformEventId);
+      // A reply to a message we do not know is still worth sending, as a plain message.
+      return replyTo === undefined
+        ? buildTextMessage({ ...env, ...textBody(action.body) })
+        : buildReply({ ...env, ...textBody(action.body), inReplyTo: replyTo });
+    }
+    case 'edit': {
+      const target = await ref(action.target.platformEventId);
+      return target === undefined ? undefined : buildEdit({ ...env, ...textBody(action.body), replaces: target });
+    }
+    case 'delete': {
+      const target = await ref(action.target.platformEventId);
+      return target === undefined ? undefined : buildDelete({ ...env, replaces: target });
+    }
+    case 'react': {
+      const target = await ref(action.target.platformEventId);
+      return target === undefined ? undefined : buildReaction({ ...env, inReplyTo: target, reaction: action.key });
+    }
+    case 'unreact': {
+      const target = await ref(action.reaction.platformEventId);
+      return target === undefined ? undefined : buildUnlike({ ...env, replaces: target });
+    }
+  }
+}
+
+function textBody(body: MessageBody): { text: string; contentType: string } {
+  return body.markdown !== undefined
+    ? { text: body.markdown, contentType: MEDIA_TYPE_MARKDOWN_GFM_MIMI }
+    : { text: body.text, contentType: MEDIA_TYPE_TEXT_PLAIN };
+}
+
+export function contentKind(content: MimiContent): ContentKind {
+  const part = content.nestedPart;
+  if (part.cardinality === Cardinality.NullPart) {
+    return part.disposition === Disposition.Reaction ? 'unlike' : 'delete';
+  }
+  if (part.disposition === Disposition.Reaction && content.inReplyTo !== null) return 'reaction';
+  if (content.replaces !== null) return 'edit';
+  if (content.inReplyTo !== null) return 'reply';
+  return 'text';
+}
+
+/** The first displayable text of a body: a text/* single part, or the first one inside a MultiPart. */
+export function contentText(part: NestedPart): { text: string; contentType: string } | undefined {
+  switch (part.cardinality) {
+    case Cardinality.Single: {
+      if (!/^text\//i.test(part.contentType)) return undefined;
+      try {
+        return { text: utf8Strict.decode(part.content), contentType: part.contentType };
+      } catch {
+        return undefined;
+      }
+    }
+    case Cardinality.Multi: {
+      for (const p of part.parts) {
+        const t = contentText(p);
+        if (t !== undefined) return t;
+      }
+      return undefined;
+    }
+    case Cardinality.External:
+      return part.description.length > 0 ? { text: part.description, contentType: MEDIA_TYPE_TEXT_PLAIN } : undefined;
+    case Cardinality.NullPart:
+      return undefined;
+  }
+}
+
+function messageBody(content: MimiContent): MessageBody {
+  const t = contentText(content.nestedPart);
+  if (t === undefined) return { kind: 'text', text: '' };
+  return t.contentType.toLowerCase().startsWith('text/markdown')
+    ? { kind: 'text', text: t.text, markdown: t.text }
+    : { kind: 'text', text: t.text };
+}
+
+/**
+ * The legacy action for received MIMI content, given the platform event ID of a referenced
+ * message (hex message ID → platform ID), or `undefined` when it refers to an unknown message
+ * (nothing sensible can be shown).
+ */
+export async function actionForContent(
+  content: MimiContent,
+  platformEventIdOf: (messageIdHex: string) => Promise<string | undefined>,
+): Promise<MessageAction | undefined> {
+  const ref = async (id: Uint8Array | null): Promise<{ platformEventId: string } | undefined> => {
+    if (id === null) return undefined;
+    const platformEventId = await platformEventIdOf(toHex(id));
+    return platformEventId === undefined ? undefined : { platformEventId };
+  };
+  switch (contentKind(content)) {
+    case 'delete': {
+      const target = await ref(content.replaces);
+      return target && { type: 'delete', target };
+    }
+    case 'unlike': {
+      const reaction = await ref(content.replaces);
+      return reaction && { type: 'unreact', reaction };
+    }
+    case 'reaction': {
+      const target = await ref(content.inReplyTo);
+      const key = contentText(content.nestedPart)?.text;
+      return target && key !== undefined ? { type: 'react', target, key } : undefined;
+    }
+    case 'edit': {
+      const target = await ref(content.replaces);
+      return target && { type: 'edit', target, body: messageBody(content) };
+    }
+    case 'reply': {
+      const inReplyTo = await ref(content.inReplyTo);
+      return inReplyTo === undefined
+        ? { type: 'post', body: messageBody(content) }
+        : { type: 'post', body: messageBody(content), inReplyTo };
+    }
+    case 'text':
+      return { type: 'post', body: messageBody(content) };
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** A JSON-safe view of MIMI content for the provisioning API (bytes as hex). */
+export function contentToJson(content: MimiContent): { [k: string]: Json } {
+  const text = contentText(content.nestedPart);
+  const externalId = safely(() => getExternalMessageId(content.extensions));
+  return {
+    kind: contentKind(content),
+    senderUri: safely(() => getSenderUri(content.extensions)) ?? null,
+    roomUri: safely(() => getRoomUri(content.extensions)) ?? null,
+    replaces: content.replaces === null ? null : toHex(content.replaces),
+    inReplyTo: content.inReplyTo === null ? null : toHex(content.inReplyTo),
+    topicId: toHex(content.topicId),
+    expires: content.expires === null ? null : { relative: content.expires.relative, time: content.expires.time },
+    disposition: content.nestedPart.disposition,
+    cardinality: Cardinality[content.nestedPart.cardinality] ?? null,
+    partSemantics:
+      content.nestedPart.cardinality === Cardinality.Multi
+        ? (PartSemantics[content.nestedPart.partSemantics] ?? null)
+        : null,
+    contentType: text?.contentType ?? null,
+    text: text?.text ?? null,
+    externalMessageId:
+      externalId === undefined
+        ? null
+        : { id: Buffer.from(externalId.id).toString('utf8'), scope: { ...externalId.scope } },
+    extensions: [...content.extensions]
+      .filter(([k]) => k !== ExtensionKeys.SenderUri && k !== ExtensionKeys.RoomUri)
+      .map(([k, v]) => ({ key: k, value: cborJson(v) })),
+  };
+}
+
+function safely<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}

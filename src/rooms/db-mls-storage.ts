@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import type { MlsStorage } from '../mls';
+import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
+import { RoomTransactions } from './room-transactions';
+
+/**
+ * `MlsStorage` (src/mls/mls-storage.ts) in the `mls_kv` table. Inside `RoomTransactions.run`
+ * reads and writes join that transaction; elsewhere each call is its own transaction, durable
+ * when it resolves (the MLS layer's requirement).
+ */
+@Injectable()
+export class DbMlsStorage implements MlsStorage {
+  constructor(
+    private readonly kv: MlsKvRepository,
+    private readonly transactions: RoomTransactions,
+  ) {}
+
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.kv.get(this.transactions.current(), key);
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    this.transactions.touch(key);
+    await this.kv.put(this.transactions.current(), key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.transactions.touch(key);
+    await this.kv.delete(this.transactions.current(), key);
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return this.kv.listKeys(this.transactions.current(), prefix);
+  }
+}

@@ -1,0 +1,829 @@
+/**
+ * The follower role (protocol-06 §3, §5.5; ARCHITECTURE §2 flow 5) for MIMI rooms hubbed by
+ * another provider, mirrored into a local legacy room, and the target-provider side of
+ * `/keyMaterial` (§5.2) for our legacy users.
+ *
+ * - `/notify` is accepted only from the room's hub; byte-identical bodies are processed once
+ *   (§5.5); commits are processed by ALL our member clients of the room, application messages by
+ *   one; messages are stored in arrival (= hub) order and rendered by the RenderWorker.
+ * - A local user's post is encrypted by that user's puppet and submitted to the hub
+ *   (`/submitMessage`); it only counts once the hub's `/notify` brings it back (confirmed). A
+ *   refusal is shown to the user through the port (`notifyFailure`).
+ * - Local joins, leaves, kicks, bans and role changes become commits of one of our clients sent
+ *   to the hub with `/update` (participant-list change, plus the Add of a joining user's client).
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, GatewayError, ValidationError, errorMessage } from '../common/errors';
+import { type ProviderDomain, type RoomUri, type UserUri, domainOf } from '../common/ids';
+import { encodeMimiContentWithId, receiveMimiContent, toHex } from '../mimi/content';
+import {
+  type FanoutMessage,
+  type KeyMaterialRequest,
+  type KeyMaterialResponse,
+  type UpdateRoomResponse,
+  asGroupInfo,
+  asKeyPackage,
+  asMlsMessage,
+  asWelcome,
+  decodeAll,
+  decodeFanoutBody,
+  encodeValue,
+  keyMaterialRequestTbsCodec,
+  submitMessageRequestCodec,
+  submitMessageResponseCodec,
+  updateRequestCodec,
+  updateRoomResponseCodec,
+} from '../mimi/wire';
+import {
+  BANNED_ROLE_INDEX,
+  type MemberClient,
+  MlsErrorReason,
+  MlsGroupError,
+  type Participant,
+  decodeMlsMessageBytes,
+  groupIdForRoom,
+  inspectMlsMessage,
+  mlsCiphersuite,
+  mlsStorageKeys,
+  welcomeToBytes,
+} from '../mls';
+import { InboundDedupeRepository, type Tx } from '../persistence';
+import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
+import {
+  type SubmissionRecord,
+  RoomSubmissionRepository,
+} from '../persistence/repositories/room-submission.repository';
+import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
+import { type InboundEvent, type LegacyUserRef, ParticipantRole, type RemoteUser } from '../ports';
+import { contentForAction, contentKind } from './content-mapping';
+import { DbMlsStorage } from './db-mls-storage';
+import { legacyUserUri, parseLegacyUserUri } from './identity';
+import { MemberClients } from './member-clients';
+import { RenderWorker } from './render.worker';
+import { RoomLocks } from './room-locks';
+import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
+import { RoomSupport, sha256Hex } from './room-support';
+import { RoomTransactions } from './room-transactions';
+import {
+  DEFAULT_SUBMIT_RETRY_MS,
+  MIMI_REQUESTER,
+  type MimiRequester,
+  ROOMS_OPTIONS,
+  type RoomsOptions,
+} from './rooms.tokens';
+import { MIMI_CIPHERSUITE_ID, basicCredentialIdentity, credentialDomain, verifyWithLabel } from './wire-support';
+
+const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
+/** How often a submission is re-encrypted after `epochTooOld` before the user is told it failed. */
+const MAX_REENCRYPTIONS = 3;
+
+type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind: K }>;
+
+@Injectable()
+export class FollowerService {
+  private readonly logger = new Logger(FollowerService.name);
+  private readonly submitting = new Map<string, Promise<void>>();
+  private readonly submitAgain = new Set<string>();
+  private readonly submitTimers = new Map<string, NodeJS.Timeout>();
+  private readonly submitRetryMs: number;
+  private stopped = false;
+
+  constructor(
+    private readonly support: RoomSupport,
+    private readonly rooms: RoomRepository,
+    private readonly events: RoomEventRepository,
+    private readonly submissions: RoomSubmissionRepository,
+    private readonly clients: MemberClients,
+    private readonly storage: DbMlsStorage,
+    private readonly transactions: RoomTransactions,
+    private readonly locks: RoomLocks,
+    private readonly dedupe: InboundDedupeRepository,
+    private readonly render: RenderWorker,
+    @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
+    @Inject(ROOMS_OPTIONS) options: RoomsOptions,
+  ) {
+    this.submitRetryMs = options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS;
+  }
+
+  private get domain(): ProviderDomain {
+    return this.support.domain;
+  }
+
+  // ---- /notify --------------------------------------------------------------------------------
+
+  /**
+   * protocol-06 §5.5 fan-out from the hub. Resolves when the body is processed (or recognised as a
+   * duplicate): the endpoint then answers 201.
+   * @throws GatewayError Forbidden (the caller is not this room's hub, or we host the room),
+   *   NotFound (an unknown room and no Welcome for one of our users), Malformed (bad body).
+   */
+  async notify(peer: ProviderDomain, roomUri: RoomUri, body: Uint8Array): Promise<void> {
+    const messages = decodeFanoutBody(body);
+    await this.locks.run(roomUri, async () => {
+      let room = await this.rooms.findByUri(undefined, roomUri);
+      if (room !== undefined && room.role !== 'follower') {
+        throw new GatewayError(ErrorCode.Forbidden, `${roomUri} is hosted here; only followers receive /notify`);
+      }
+      if (room !== undefined && peer !== room.hubDomain) {
+        throw new GatewayError(ErrorCode.Forbidden, `${peer} is not the hub of ${roomUri} (${room.hubDomain} is)`);
+      }
+      if (room === undefined && peer !== domainOf(roomUri)) {
+        throw new GatewayError(
+          ErrorCode.Forbidden,
+          `${peer} cannot create ${roomUri}: a room's hub is its URI's provider`,
+        );
+      }
+      let mirror: { platform: string; roomId: string } | undefined;
+      if (room === undefined) {
+        const joiner = await this.firstJoiner(messages);
+        if (joiner === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri} here`);
+        const legacy = parseLegacyUserUri(joiner)!;
+        const ref = await this.support.bridge(legacy.platform).createMirrorRoom(roomUri, {});
+        mirror = { platform: ref.platform, roomId: ref.roomId };
+      }
+      // Only handshakes change the participant list; application messages need no before/after view.
+      const changesState = messages.some((m) => m.messageKind !== 'application');
+      const before =
+        room === undefined || !changesState
+          ? []
+          : ((await this.support.groupView(undefined, roomUri))?.participants ?? []);
+      const processed = await this.transactions.run(async (tx) => {
+        if (!(await this.dedupe.recordIfNew(tx, { sourceDomain: peer, roomUri, endpoint: 'notify', body }))) {
+          return false;
+        }
+        if (room === undefined && mirror !== undefined) {
+          await this.rooms.insert(tx, {
+            roomUri,
+            role: 'follower',
+            hubDomain: peer,
+            platform: mirror.platform,
+            legacyRoomId: mirror.roomId,
+          });
+          room = (await this.rooms.findByUri(tx, roomUri))!;
+          this.logger.log(`following ${roomUri} (hub ${peer}), mirrored in ${mirror.platform} room ${mirror.roomId}`);
+        }
+        for (const message of messages) await this.applyFanout(tx, room!, message);
+        tx.afterCommit(() => this.render.kick(roomUri));
+        return true;
+      });
+      if (!processed) {
+        this.logger.debug(`notify room=${roomUri} from=${peer}: duplicate body, already processed`);
+        return;
+      }
+      if (!changesState) return;
+      const after = (await this.support.groupView(undefined, roomUri))?.participants;
+      if (after !== undefined) await this.renderMembership(room!, before, after);
+    });
+  }
+
+  private async applyFanout(tx: Tx, room: RoomRecord, m: FanoutMessage): Promise<void> {
+    switch (m.messageKind) {
+      case 'welcome':
+        return this.applyWelcome(tx, room, m);
+      case 'commit':
+      case 'proposal':
+        await this.support.processByLocalMembers(tx, room.roomUri, m.message);
+        return;
+      case 'application':
+        return this.applyApplication(tx, room, m);
+    }
+  }
+
+  private async applyWelcome(
+    tx: Tx,
+    room: RoomRecord,
+    m: Extract<FanoutMessage, { messageKind: 'welcome' }>,
+  ): Promise<void> {
+    const joiner = await this.joinerOf(m.message);
+    if (joiner === undefined) {
+      this.logger.debug(`room=${room.roomUri}: a Welcome for none of our users`);
+      return;
+    }
+    const decoded = decodeMlsMessageBytes(m.message);
+    if (decoded.wireformat !== 'mls_welcome') return;
+    const tree = m.ratchetTreeOption.representation === 'full' ? m.ratchetTreeOption.ratchetTree : undefined;
+    const client = await this.clients.client(joiner);
+    try {
+      await client.joinFromWelcome(welcomeToBytes(decoded.welcome), tree);
+    } catch (e) {
+      if (e instanceof GatewayError && e.code === ErrorCode.Conflict) return; // already a member
+      throw e;
+    }
+    await this.rooms.addLocalMember(tx, room.roomUri, joiner);
+    this.logger.log(`room=${room.roomUri}: ${joiner} joined by Welcome`);
+  }
+
+  private async applyApplication(
+    tx: Tx,
+    room: RoomRecord,
+    m: Extract<FanoutMessage, { messageKind: 'application' }>,
+  ): Promise<void> {
+    const acceptedAt = Number(m.timestamp);
+    let plaintext: Uint8Array | undefined;
+    let sender: UserUri | undefined;
+    for (const client of await this.support.activeMembers(tx, room.roomUri)) {
+      let result;
+      try {
+        result = await client.processMessage(m.message);
+      } catch (e) {
+        this.logger.error(`room=${room.roomUri}: ${client.user} cannot decrypt a message: ${errorMessage(e)}`);
+        return;
+      }
+      if (result.kind === 'application') {
+        plaintext = result.plaintext;
+        sender = result.sender.user;
+        break;
+      }
+      // 'echo': this client sent it; another of our clients can read it, or the submission record can.
+    }
+    if (plaintext === undefined || sender === undefined || this.support.isOurs(sender)) {
+      const own =
+        plaintext === undefined ? await this.submissions.findByHash(tx, room.roomUri, sha256Hex(m.message)) : undefined;
+      return this.confirmOwn(tx, room, own, plaintext, sender, acceptedAt);
+    }
+    let received;
+    try {
+      received = receiveMimiContent(plaintext, { senderUri: sender, roomUri: room.roomUri });
+    } catch (e) {
+      // content-08 §9.1: logged and discarded.
+      this.logger.warn(`room=${room.roomUri} sender=${sender}: message discarded: ${errorMessage(e)}`);
+      return;
+    }
+    const stored = await this.events.insert(tx, {
+      roomUri: room.roomUri,
+      seq: await this.rooms.allocateEventSeq(tx, room.roomUri),
+      messageId: toHex(received.messageId),
+      senderUri: sender,
+      kind: contentKind(received.content),
+      content: plaintext,
+      acceptedAt,
+      renderStatus: 'pending',
+    });
+    if (!stored) this.logger.debug(`room=${room.roomUri}: message ${toHex(received.messageId)} seen before`);
+  }
+
+  /** One of our own users' messages came back from the hub: it is confirmed, and already shown locally. */
+  private async confirmOwn(
+    tx: Tx,
+    room: RoomRecord,
+    byHash: SubmissionRecord | undefined,
+    plaintext: Uint8Array | undefined,
+    sender: UserUri | undefined,
+    acceptedAt: number,
+  ): Promise<void> {
+    let submission = byHash;
+    let content = plaintext ?? byHash?.content;
+    let senderUri = sender ?? byHash?.senderUri;
+    if (content === undefined || senderUri === undefined) {
+      this.logger.warn(`room=${room.roomUri}: an own message came back that we have no record of`);
+      return;
+    }
+    const received = receiveMimiContent(content, { senderUri, roomUri: room.roomUri });
+    const messageId = toHex(received.messageId);
+    submission ??= (await this.submissions.findByMessageId(tx, room.roomUri, messageId, 'out'))[0];
+    if (submission !== undefined) {
+      await this.submissions.update(tx, room.roomUri, submission.bodySha256, { status: 'confirmed', acceptedAt });
+      content = submission.content;
+      senderUri = submission.senderUri;
+    }
+    await this.events.insert(tx, {
+      roomUri: room.roomUri,
+      seq: await this.rooms.allocateEventSeq(tx, room.roomUri),
+      messageId,
+      senderUri,
+      kind: contentKind(received.content),
+      content,
+      acceptedAt,
+      // Our user's original post is the local copy; a message of ours sent from elsewhere is shown.
+      renderStatus: submission === undefined ? 'pending' : 'none',
+    });
+  }
+
+  /** Show participant changes in the mirror room: ghosts join, leave and get roles; our users removed are kicked. */
+  private async renderMembership(
+    room: RoomRecord,
+    before: readonly Participant[],
+    after: readonly Participant[],
+  ): Promise<void> {
+    const diff = diffParticipants(before, after);
+    if (diff.added.length + diff.removed.length + diff.roleChanges.length === 0) return;
+    const bridge = this.support.bridge(room.platform);
+    const legacyRoom = this.support.legacyRoom(room);
+    const attempt = async (what: string, f: () => Promise<void>): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        this.logger.warn(`room=${room.roomUri}: ${what}: ${errorMessage(e)}`);
+      }
+    };
+    for (const p of diff.added) {
+      if (this.support.isOurs(p.user)) continue;
+      await attempt(`ghost join of ${p.user}`, () => bridge.setMembership(legacyRoom, { userUri: p.user }, 'join'));
+      if (p.roleIndex !== MEMBER_ROLE) {
+        await attempt(`role of ${p.user}`, () =>
+          bridge.setRole(legacyRoom, { userUri: p.user }, roleOfIndex(p.roleIndex)),
+        );
+      }
+    }
+    for (const p of diff.removed) {
+      const native = this.nativeUser(p.user);
+      if (native) await attempt(`kick of ${p.user}`, () => bridge.moderate(legacyRoom, native, 'kick'));
+      else {
+        await attempt(`ghost leave of ${p.user}`, () => bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave'));
+      }
+    }
+    for (const c of diff.roleChanges) {
+      const target: LegacyUserRef | RemoteUser = this.nativeUser(c.user) ?? { userUri: c.user };
+      if (c.to === BANNED_ROLE_INDEX) {
+        await attempt(`ban of ${c.user}`, () => bridge.moderate(legacyRoom, target, 'ban'));
+      } else await attempt(`role of ${c.user}`, () => bridge.setRole(legacyRoom, target, roleOfIndex(c.to)));
+    }
+  }
+
+  /** Which of our users a Welcome (MLSMessage bytes) is for: the owner of a KeyPackage it names. */
+  private async joinerOf(welcome: Uint8Array): Promise<UserUri | undefined> {
+    const refs = inspectMlsMessage(welcome).keyPackageRefs ?? [];
+    if (refs.length === 0) return undefined;
+    const prefix = 'mls/kp/';
+    const keys = await this.storage.list(prefix);
+    for (const ref of refs) {
+      const suffix = `/${Buffer.from(ref).toString('base64url')}`;
+      const key = keys.find((k) => k.endsWith(suffix));
+      if (key === undefined) continue;
+      const user = decodeURIComponent(key.slice(prefix.length, key.length - suffix.length)) as UserUri;
+      if (mlsStorageKeys.keyPackage(user, ref) === key) return user;
+    }
+    return undefined;
+  }
+
+  private async firstJoiner(messages: readonly FanoutMessage[]): Promise<UserUri | undefined> {
+    for (const m of messages) {
+      if (m.messageKind !== 'welcome') continue;
+      const user = await this.joinerOf(m.message);
+      if (user !== undefined && parseLegacyUserUri(user) !== undefined) return user;
+    }
+    return undefined;
+  }
+
+  // ---- local events in mirror rooms -----------------------------------------------------------
+
+  /** An event of a mirror room (caller holds the room lock). */
+  async onLegacyEvent(room: RoomRecord, event: InboundEvent): Promise<void> {
+    // Our ghosts' posts are our renders coming back; the render recorded their IDs already.
+    if (event.kind === 'message' && 'userUri' in event.sender) return;
+    if (await this.events.findLegacyEvent(undefined, event.room.platform, event.platformEventId)) return;
+    switch (event.kind) {
+      case 'message':
+        await this.submitLocal(room, event, event.sender as LegacyUserRef);
+        return;
+      case 'membership':
+        await this.onMembership(room, event);
+        break;
+      case 'role':
+        await this.onRole(room, event);
+        break;
+      case 'roomMetadata':
+        break;
+    }
+    await this.recordOnly(room, event.platformEventId);
+  }
+
+  private async submitLocal(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
+    const user = legacyUserUri(this.domain, sender.platform, sender.userId);
+    const client = await this.activeClient(room, user);
+    const groupId = groupIdForRoom(room.roomUri);
+    const may = client === undefined ? undefined : maySendMessage((await client.group(groupId)).participants, user);
+    if (client === undefined || may?.allowed === false) {
+      await this.tellUser(
+        room,
+        event.platformEventId,
+        'You are not a participant of this MIMI room (or may not post); your message was not sent.',
+      );
+      await this.recordOnly(room, event.platformEventId);
+      return;
+    }
+    await this.transactions.run(async (tx) => {
+      const content = await contentForAction(event.action, {
+        senderUri: user,
+        roomUri: room.roomUri,
+        platformEventId: event.platformEventId,
+        scopeDomain: this.domain,
+        timestamp: event.timestamp,
+        messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
+      });
+      if (content === undefined) {
+        await this.events.recordLegacyEvent(tx, {
+          platform: room.platform,
+          platformEventId: event.platformEventId,
+          roomUri: room.roomUri,
+          messageId: null,
+        });
+        return;
+      }
+      const { bytes, messageId } = encodeMimiContentWithId(content, user, room.roomUri);
+      const appMessage = await client.encrypt(groupId, bytes);
+      const id = toHex(messageId);
+      await this.submissions.insert(tx, {
+        roomUri: room.roomUri,
+        bodySha256: sha256Hex(appMessage),
+        direction: 'out',
+        messageId: id,
+        senderUri: user,
+        appMessage,
+        content: bytes,
+        status: 'pending',
+        platformEventId: event.platformEventId,
+      });
+      await this.events.recordLegacyEvent(tx, {
+        platform: room.platform,
+        platformEventId: event.platformEventId,
+        roomUri: room.roomUri,
+        messageId: id,
+      });
+      tx.afterCommit(() => this.kickSubmissions(room.roomUri));
+    });
+  }
+
+  private async onMembership(room: RoomRecord, event: LegacyEvent<'membership'>): Promise<void> {
+    const target = event.user;
+    const ghost = 'userUri' in target;
+    const user = ghost ? target.userUri : legacyUserUri(this.domain, target.platform, target.userId);
+    const by = event.by ? legacyUserUri(this.domain, event.by.platform, event.by.userId) : undefined;
+    switch (event.membership) {
+      case 'join':
+        if (!ghost) await this.requestJoin(room, event.platformEventId, user);
+        return;
+      case 'leave':
+      case 'kick':
+        if (ghost && by === undefined) return; // a ghost leaving on its own is our render coming back
+        await this.requestListChange(room, event.platformEventId, by ?? user, (list) =>
+          list.filter((p) => p.user !== user),
+        );
+        return;
+      case 'ban':
+        if (by === undefined) return;
+        await this.requestListChange(room, event.platformEventId, by, (list) =>
+          participantOf(list, user)
+            ? list.map((p) => (p.user === user ? { user, roleIndex: BANNED_ROLE_INDEX } : p))
+            : [...list, { user, roleIndex: BANNED_ROLE_INDEX }],
+        );
+        return;
+      case 'unban':
+        if (by === undefined) return;
+        await this.requestListChange(room, event.platformEventId, by, (list) =>
+          list.filter((p) => !(p.user === user && p.roleIndex === BANNED_ROLE_INDEX)),
+        );
+        return;
+      case 'invite':
+        return; // the invitee's join is what counts
+    }
+  }
+
+  private async onRole(room: RoomRecord, event: LegacyEvent<'role'>): Promise<void> {
+    if (event.by === undefined) return; // our own setRole coming back
+    const target = event.user;
+    const user = 'userUri' in target ? target.userUri : legacyUserUri(this.domain, target.platform, target.userId);
+    const by = legacyUserUri(this.domain, event.by.platform, event.by.userId);
+    const roleIndex = roleIndexOf(event.role);
+    await this.requestListChange(room, event.platformEventId, by, (list) =>
+      list.map((p) => (p.user === user ? { user, roleIndex } : p)),
+    );
+  }
+
+  /** A local user joined the mirror room: one of our member clients commits their Add and participant entry. */
+  private async requestJoin(room: RoomRecord, platformEventId: string, user: UserUri): Promise<void> {
+    if ((await this.activeClient(room, user)) !== undefined) return;
+    const [committer] = await this.support.activeMembers(undefined, room.roomUri);
+    if (committer === undefined) {
+      await this.tellUser(room, platformEventId, 'This MIMI room has no member here to add you through.');
+      return;
+    }
+    const published = await (await this.clients.client(user)).createKeyPackage();
+    const response = await this.requestChange(
+      room,
+      committer,
+      (list) => (participantOf(list, user) ? [...list] : [...list, { user, roleIndex: MEMBER_ROLE }]),
+      [published.keyPackage],
+    );
+    if (response.responseCode !== 'success') {
+      await this.tellUser(
+        room,
+        platformEventId,
+        `You could not join the MIMI room: ${response.responseCode} ${response.errorDescription}`,
+      );
+    }
+  }
+
+  /** A participant-list change made locally, committed by `committerUser`'s client and sent to the hub. */
+  private async requestListChange(
+    room: RoomRecord,
+    platformEventId: string,
+    committerUser: UserUri,
+    change: (list: readonly Participant[]) => Participant[],
+  ): Promise<void> {
+    const committer = await this.activeClient(room, committerUser);
+    if (committer === undefined) {
+      this.logger.debug(`room=${room.roomUri}: ${committerUser} has no client in the group; change not sent`);
+      return;
+    }
+    const response = await this.requestChange(room, committer, change);
+    if (response.responseCode !== 'success') {
+      await this.tellUser(
+        room,
+        platformEventId,
+        `The MIMI hub refused this change: ${response.responseCode} ${response.errorDescription}`,
+      );
+    }
+  }
+
+  /**
+   * Stage a commit of `committer` (participant list `change`, plus Adds), send it to the hub with
+   * `/update` (protocol-06 §5.3) and merge it on `success`, drop it otherwise.
+   */
+  private async requestChange(
+    room: RoomRecord,
+    committer: MemberClient,
+    change: (list: readonly Participant[]) => Participant[],
+    add: readonly Uint8Array[] = [],
+  ): Promise<UpdateRoomResponse> {
+    const groupId = groupIdForRoom(room.roomUri);
+    const current = (await committer.group(groupId)).participants;
+    const next = change(current);
+    const listChanged = diffParticipants(current, next);
+    const participants =
+      listChanged.added.length + listChanged.removed.length + listChanged.roleChanges.length > 0 ? next : undefined;
+    if (participants === undefined && add.length === 0) {
+      return { responseCode: 'success', errorDescription: '', acceptedTimestamp: 0n };
+    }
+    const staged = await committer.stageCommit(groupId, { participants, add });
+    const body = encodeValue(
+      {
+        bundle: {
+          proposalOrCommit: asMlsMessage(staged.commit),
+          contentType: 'commit',
+          ...(staged.welcome === undefined ? {} : { welcome: asWelcome(staged.welcome) }),
+          groupInfoOption: { representation: 'full', groupInfo: asGroupInfo(staged.groupInfo) },
+          ratchetTreeOption: { representation: 'full', ratchetTree: staged.ratchetTree },
+        },
+      },
+      updateRequestCodec,
+    );
+    let response: UpdateRoomResponse;
+    try {
+      const answer = await this.requester.request(room.hubDomain, 'update', room.roomUri, body);
+      response =
+        answer.status >= 200 && answer.status < 300
+          ? decodeAll(answer.body, updateRoomResponseCodec)
+          : { responseCode: 'notAllowed', errorDescription: `HTTP ${answer.status}` };
+    } catch (e) {
+      await committer.discardStagedCommit(groupId);
+      throw e;
+    }
+    if (response.responseCode === 'success') {
+      try {
+        await committer.mergeStagedCommit(groupId);
+      } catch (e) {
+        // The hub's /notify with this commit came first and merged it already.
+        if (!(e instanceof MlsGroupError && e.reason === MlsErrorReason.NoCommitPending)) throw e;
+      }
+    } else {
+      await committer.discardStagedCommit(groupId);
+      this.logger.warn(
+        `room=${room.roomUri}: the hub refused a change: ${response.responseCode} ${response.errorDescription}`,
+      );
+    }
+    return response;
+  }
+
+  // ---- submissions to the hub -----------------------------------------------------------------
+
+  /** Submit every pending local message (after a restart). */
+  async resumeSubmissions(): Promise<void> {
+    const rooms = new Set((await this.submissions.listWithStatus('out', 'pending')).map((s) => s.roomUri));
+    for (const roomUri of rooms) this.kickSubmissions(roomUri);
+  }
+
+  /** Stop submitting (before the database closes); submissions in flight finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.submitTimers.forEach((t) => clearTimeout(t));
+    this.submitTimers.clear();
+    await Promise.allSettled([...this.submitting.values()]);
+  }
+
+  /** Start submitting the room's pending messages, in order, one at a time. */
+  kickSubmissions(roomUri: RoomUri): void {
+    if (this.stopped) return;
+    if (this.submitting.has(roomUri)) {
+      this.submitAgain.add(roomUri);
+      return;
+    }
+    const drain = this.drainSubmissions(roomUri)
+      .catch((e: unknown) => {
+        this.logger.error(`room=${roomUri}: submitting stopped: ${errorMessage(e)}`);
+        this.retrySubmissionsLater(roomUri);
+      })
+      .finally(() => {
+        this.submitting.delete(roomUri);
+        if (this.submitAgain.delete(roomUri)) this.kickSubmissions(roomUri);
+      });
+    this.submitting.set(roomUri, drain);
+  }
+
+  private retrySubmissionsLater(roomUri: RoomUri): void {
+    if (this.stopped || this.submitTimers.has(roomUri)) return;
+    this.submitTimers.set(
+      roomUri,
+      setTimeout(() => {
+        this.submitTimers.delete(roomUri);
+        this.kickSubmissions(roomUri);
+      }, this.submitRetryMs),
+    );
+  }
+
+  private async drainSubmissions(roomUri: RoomUri): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const room = await this.rooms.findByUri(undefined, roomUri);
+      if (room?.role !== 'follower') return;
+      const next = (await this.submissions.listWithStatus('out', 'pending')).find((s) => s.roomUri === roomUri);
+      if (next === undefined) return;
+      if (!(await this.submitOne(room, next))) {
+        this.retrySubmissionsLater(roomUri);
+        return;
+      }
+    }
+  }
+
+  /** @returns false when the hub could not be reached (try again later) */
+  private async submitOne(room: RoomRecord, submission: SubmissionRecord): Promise<boolean> {
+    const body = encodeValue(
+      { protocol: 'mls10', appMessage: asMlsMessage(submission.appMessage), sendingUri: submission.senderUri },
+      submitMessageRequestCodec,
+    );
+    let answer;
+    try {
+      answer = await this.requester.request(room.hubDomain, 'submitMessage', room.roomUri, body);
+    } catch (e) {
+      this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: hub unreachable: ${errorMessage(e)}`);
+      return false;
+    }
+    if (answer.status >= 500 || answer.status === 429 || answer.status === 408) {
+      this.logger.warn(
+        `room=${room.roomUri} message=${submission.messageId}: hub answered HTTP ${answer.status}; will retry`,
+      );
+      return false;
+    }
+    if (answer.status < 200 || answer.status >= 300) {
+      await this.reject(room, submission, `the hub answered HTTP ${answer.status}`);
+      return true;
+    }
+    const response = decodeAll(answer.body, submitMessageResponseCodec);
+    switch (response.statusCode) {
+      case 'accepted':
+        await this.transactions.run((tx) =>
+          this.submissions.update(
+            tx,
+            room.roomUri,
+            submission.bodySha256,
+            { status: 'accepted', acceptedAt: Number(response.acceptedTimestamp) },
+            'pending',
+          ),
+        );
+        return true;
+      case 'notAllowed':
+        await this.reject(room, submission, 'the MIMI hub did not allow it (notAllowed)');
+        return true;
+      case 'epochTooOld':
+        await this.reencrypt(room, submission);
+        return true;
+    }
+  }
+
+  /** `epochTooOld`: encrypt the same content again in the current epoch, as a new submission. */
+  private async reencrypt(room: RoomRecord, submission: SubmissionRecord): Promise<void> {
+    const attempts = (await this.submissions.findByMessageId(undefined, room.roomUri, submission.messageId, 'out'))
+      .length;
+    if (attempts > MAX_REENCRYPTIONS) {
+      await this.reject(room, submission, 'the room kept changing epochs (epochTooOld)');
+      return;
+    }
+    await this.locks.run(room.roomUri, async () => {
+      const client = await this.activeClient(room, submission.senderUri);
+      if (client === undefined) {
+        await this.reject(room, submission, 'you are no longer a member of the room');
+        return;
+      }
+      await this.transactions.run(async (tx) => {
+        const appMessage = await client.encrypt(groupIdForRoom(room.roomUri), submission.content);
+        await this.submissions.update(tx, room.roomUri, submission.bodySha256, {
+          status: 'rejected',
+          lastError: 'epochTooOld: encrypted again',
+        });
+        await this.submissions.insert(tx, {
+          ...submission,
+          bodySha256: sha256Hex(appMessage),
+          appMessage,
+          status: 'pending',
+        });
+      });
+    });
+  }
+
+  private async reject(room: RoomRecord, submission: SubmissionRecord, reason: string): Promise<void> {
+    await this.transactions.run((tx) =>
+      this.submissions.update(tx, room.roomUri, submission.bodySha256, { status: 'rejected', lastError: reason }),
+    );
+    this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: rejected: ${reason}`);
+    if (submission.platformEventId !== null) {
+      await this.tellUser(
+        room,
+        submission.platformEventId,
+        `Your message was not delivered to the MIMI room: ${reason}.`,
+      );
+    }
+  }
+
+  // ---- /keyMaterial (target provider) ----------------------------------------------------------
+
+  /**
+   * protocol-06 §5.2 for one of our legacy users: a fresh KeyPackage of the user's puppet client,
+   * for a request signed by the calling provider. We only answer for our own users (no proxying
+   * for rooms we hub, README.md), and consent is implicit (any authenticated provider may ask).
+   */
+  async keyMaterial(
+    peer: ProviderDomain,
+    targetUser: UserUri,
+    request: KeyMaterialRequest,
+  ): Promise<KeyMaterialResponse> {
+    if (request.targetUser !== targetUser) {
+      throw new ValidationError(`the path names ${targetUser}, the body ${request.targetUser}`);
+    }
+    const reply = (
+      userStatus: KeyMaterialResponse['userStatus'],
+      clients: KeyMaterialResponse['clients'] = [],
+    ): KeyMaterialResponse => ({
+      protocol: 'mls10',
+      userStatus,
+      userUri: targetUser,
+      clients,
+    });
+    const legacy = parseLegacyUserUri(targetUser);
+    if (domainOf(targetUser) !== this.domain || legacy === undefined || !this.support.hasBridge(legacy.platform)) {
+      return reply('userUnknown');
+    }
+    const cs = await mlsCiphersuite();
+    const signed = await verifyWithLabel(
+      cs,
+      request.requesterSignatureKey,
+      'KeyMaterialRequestTBS',
+      encodeValue(request, keyMaterialRequestTbsCodec),
+      request.keyMaterialRequestSignature,
+    );
+    const requester = basicCredentialIdentity(request.requesterCredential);
+    if (!signed || credentialDomain(requester) !== peer || domainOf(request.requestingUser) !== peer) {
+      this.logger.warn(`keyMaterial for ${targetUser} from ${peer}: bad signature or requester; noConsent`);
+      return reply('noConsent');
+    }
+    if (!request.acceptableCiphersuites.includes(MIMI_CIPHERSUITE_ID)) return reply('noCompatibleMaterial');
+    const published = await (await this.clients.client(targetUser)).createKeyPackage();
+    this.logger.debug(`keyMaterial: a KeyPackage of ${targetUser} for ${peer} (room ${request.roomId || '-'})`);
+    return reply('success', [
+      { clientStatus: 'success', clientUri: targetUser, keyPackage: asKeyPackage(published.keyPackage) },
+    ]);
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private async activeClient(room: RoomRecord, user: UserUri): Promise<MemberClient | undefined> {
+    if (!(await this.rooms.localMembers(undefined, room.roomUri)).includes(user)) return undefined;
+    const client = await this.clients.client(user);
+    const groupId = groupIdForRoom(room.roomUri);
+    if (!(await client.hasGroup(groupId))) return undefined;
+    return (await client.group(groupId)).active ? client : undefined;
+  }
+
+  private nativeUser(user: UserUri): LegacyUserRef | undefined {
+    const legacy = parseLegacyUserUri(user);
+    return legacy && legacy.domain === this.domain ? { platform: legacy.platform, userId: legacy.userId } : undefined;
+  }
+
+  private async tellUser(room: RoomRecord, platformEventId: string, text: string): Promise<void> {
+    try {
+      await this.support.bridge(room.platform).notifyFailure(this.support.legacyRoom(room), { platformEventId }, text);
+    } catch (e) {
+      this.logger.warn(`room=${room.roomUri}: notifyFailure: ${errorMessage(e)}`);
+    }
+  }
+
+  private async recordOnly(room: RoomRecord, platformEventId: string): Promise<void> {
+    await this.transactions.run((tx) =>
+      this.events.recordLegacyEvent(tx, {
+        platform: room.platform,
+        platformEventId,
+        roomUri: room.roomUri,
+        messageId: null,
+      }),
+    );
+  }
+}

@@ -1,0 +1,929 @@
+/**
+ * The hub role (protocol-06 §3, §5; ARCHITECTURE §2 flows 1, 3, 4): for rooms linked to a legacy
+ * room of ours, the legacy room is the source of truth and this gateway orders, authorises and
+ * fans out. Servers cannot commit (protocol-06 §7.3), so every room change here is a commit of the
+ * gateway bot's member client, which the hub then accepts at once; legacy users speak through
+ * their own puppet clients, so followers see each of them as a distinct MLS member.
+ *
+ * Every public method that touches a room runs inside that room's lock (RoomLocks) and writes
+ * the MLS state, the room log and the outbox rows of one change in ONE transaction.
+ */
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, GatewayError, PlatformError, ValidationError, errorMessage } from '../common/errors';
+import { type ProviderDomain, type RoomUri, type UserUri, domainOf, roomUri as makeRoomUri } from '../common/ids';
+import {
+  decodeMimiContent,
+  encodeMimiContentWithId,
+  getRoomUri,
+  getSenderUri,
+  receiveMimiContent,
+  toHex,
+} from '../mimi/content';
+import {
+  type GroupInfoRequest,
+  type GroupInfoResponse,
+  type SubmitMessageRequest,
+  type SubmitMessageResponse,
+  type UpdateRequest,
+  type UpdateRoomResponse,
+  asCredential,
+  asGroupInfo,
+  decodeAll,
+  encodeValue,
+  groupInfoRatchetTreeTbeCodec,
+  groupInfoRequestTbs,
+  groupInfoRequestTbsCodec,
+  groupInfoResponseTbsCodec,
+  keyMaterialRequestCodec,
+  keyMaterialResponseCodec,
+} from '../mimi/wire';
+import {
+  BANNED_ROLE_INDEX,
+  EpochVerdict,
+  type GroupChanges,
+  type GroupSummary,
+  MlsGroupError,
+  type MemberClient,
+  type Participant,
+  RoomGroup,
+  type StagedCommit,
+  checkEpoch,
+  credentialUser,
+  decodeMlsMessageBytes,
+  groupIdForRoom,
+  inspectMlsMessage,
+  keyPackageFromBytes,
+  mlsCiphersuite,
+  participantListFromExtensions,
+} from '../mls';
+import type { Tx } from '../persistence';
+import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
+import {
+  type SubmissionRecord,
+  RoomSubmissionRepository,
+} from '../persistence/repositories/room-submission.repository';
+import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
+import { type InboundEvent, type LegacyUserRef, type MessageAction, ParticipantRole, type RemoteUser } from '../ports';
+import { actionForContent, contentForAction, contentKind } from './content-mapping';
+import { gatewayBotUri, legacyUserUri, parseLegacyUserUri } from './identity';
+import { MemberClients } from './member-clients';
+import { RoomLocks } from './room-locks';
+import {
+  authoriseChange,
+  diffParticipants,
+  maySendMessage,
+  participantOf,
+  roleIndexOf,
+  roleOfIndex,
+} from './room-policy';
+import { type FanoutItem, RoomSupport, sha256Hex } from './room-support';
+import { RoomTransactions } from './room-transactions';
+import {
+  DEFAULT_SUBMIT_POST_TIMEOUT_MS,
+  MIMI_REQUESTER,
+  type MimiRequester,
+  ROOMS_OPTIONS,
+  type RoomsOptions,
+} from './rooms.tokens';
+import {
+  applicationFanout,
+  basicCredentialBytes,
+  basicCredentialIdentity,
+  commitFanout,
+  credentialDomain,
+  encryptWithLabel,
+  hubKeyMaterialRequest,
+  verifyWithLabel,
+  welcomeFanout,
+} from './wire-support';
+
+const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
+const OWNER_ROLE = roleIndexOf(ParticipantRole.Owner);
+/** RFC 9420 §5.1.3 label of the /groupInfo encryption (protocol-06 §5.6). */
+const GROUP_INFO_LABEL = 'GroupInfo and ratchet_tree encryption';
+
+type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind: K }>;
+
+/** What a follower's commit does, read from its PublicMessage before the hub applies it. */
+interface CommitContents {
+  readonly committer: UserUri;
+  readonly addedClients: UserUri[];
+  readonly removedClients: UserUri[];
+  readonly participants?: Participant[];
+}
+
+@Injectable()
+export class HubService {
+  private readonly logger = new Logger(HubService.name);
+  private readonly submitPostTimeoutMs: number;
+
+  constructor(
+    private readonly support: RoomSupport,
+    private readonly rooms: RoomRepository,
+    private readonly events: RoomEventRepository,
+    private readonly submissions: RoomSubmissionRepository,
+    private readonly clients: MemberClients,
+    private readonly transactions: RoomTransactions,
+    private readonly locks: RoomLocks,
+    @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
+    @Inject(ROOMS_OPTIONS) options: RoomsOptions,
+  ) {
+    this.submitPostTimeoutMs = options.submitPostTimeoutMs ?? DEFAULT_SUBMIT_POST_TIMEOUT_MS;
+  }
+
+  private get domain(): ProviderDomain {
+    return this.support.domain;
+  }
+
+  // ---- linking ------------------------------------------------------------------------------
+
+  /**
+   * Link an existing legacy room: this gateway becomes its hub and the bot creates the MLS group
+   * with the hub as external sender and the room's native members as (inactive) participants.
+   * @throws GatewayError NotFound (no bridge), Conflict (already linked), PlatformError.
+   */
+  async linkRoom(platform: string, legacyRoomId: string): Promise<RoomUri> {
+    const bridge = this.support.bridge(platform);
+    if (await this.rooms.findByLegacyRoom(undefined, platform, legacyRoomId)) {
+      throw new GatewayError(ErrorCode.Conflict, `${platform} room ${legacyRoomId} is already linked`);
+    }
+    const snapshot = await bridge.getRoomSnapshot({ platform: bridge.platform, roomId: legacyRoomId });
+    const roomUri = makeRoomUri(this.domain, randomBytes(12).toString('hex'));
+    const bot = await this.clients.bot();
+    const participants: Participant[] = [{ user: bot.user, roleIndex: OWNER_ROLE }];
+    for (const m of snapshot.members) {
+      if ('userUri' in m.user) continue; // our ghosts of remote users are not carried over
+      const user = legacyUserUri(this.domain, m.user.platform, m.user.userId);
+      if (!participants.some((p) => p.user === user)) participants.push({ user, roleIndex: roleIndexOf(m.role) });
+    }
+    const hub = await this.clients.hub();
+    await this.locks.run(roomUri, () =>
+      this.transactions.run(async (tx) => {
+        await RoomGroup.create(bot, { roomUri, hub, participants });
+        await this.rooms.insert(tx, {
+          roomUri,
+          role: 'hub',
+          hubDomain: this.domain,
+          platform,
+          legacyRoomId,
+        });
+        await this.rooms.addLocalMember(tx, roomUri, bot.user);
+      }),
+    );
+    this.logger.log(`linked ${platform} room ${legacyRoomId} as ${roomUri} (${participants.length} participants)`);
+    return roomUri;
+  }
+
+  // ---- flow 1: legacy → MIMI ------------------------------------------------------------------
+
+  /** An event of a linked legacy room (caller holds the room lock). Idempotent on its platform event ID. */
+  async onLegacyEvent(room: RoomRecord, event: InboundEvent): Promise<void> {
+    if (await this.events.findLegacyEvent(undefined, event.room.platform, event.platformEventId)) return;
+    switch (event.kind) {
+      case 'message':
+        return 'userUri' in event.sender
+          ? this.onGhostMessage(room, event, event.sender)
+          : this.onNativeMessage(room, event, event.sender);
+      case 'membership':
+        return this.onMembership(room, event);
+      case 'role':
+        return this.onRole(room, event);
+      case 'roomMetadata':
+        // room_metadata (protocol-06 §7.6) is not carried yet (README.md "Not done").
+        return this.recordOnly(room, event);
+    }
+  }
+
+  private async onNativeMessage(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
+    const user = legacyUserUri(this.domain, sender.platform, sender.userId);
+    const view = await this.botView(room.roomUri);
+    if (participantOf(view.participants, user)?.roleIndex === BANNED_ROLE_INDEX) {
+      this.logger.warn(`room=${room.roomUri} event=${event.platformEventId}: ${user} is banned; not sent`);
+      return this.recordOnly(room, event);
+    }
+    const puppet = await this.ensureActiveMember(room, user, view);
+    await this.transactions.run(async (tx) => {
+      const content = await contentForAction(event.action, {
+        senderUri: user,
+        roomUri: room.roomUri,
+        platformEventId: event.platformEventId,
+        scopeDomain: this.domain,
+        timestamp: event.timestamp,
+        messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
+      });
+      if (content === undefined) {
+        this.logger.debug(
+          `room=${room.roomUri} event=${event.platformEventId}: refers to an unknown message; not sent`,
+        );
+        await this.recordLegacy(tx, room, event.platformEventId, null);
+        return;
+      }
+      const { bytes, messageId } = encodeMimiContentWithId(content, user, room.roomUri);
+      const ciphertext = await puppet.encrypt(groupIdForRoom(room.roomUri), bytes);
+      const acceptedAt = this.support.now();
+      const id = toHex(messageId);
+      await this.events.insert(tx, {
+        roomUri: room.roomUri,
+        seq: await this.rooms.allocateEventSeq(tx, room.roomUri),
+        messageId: id,
+        senderUri: user,
+        kind: contentKind(content),
+        content: bytes,
+        acceptedAt,
+        renderStatus: 'none',
+      });
+      await this.recordLegacy(tx, room, event.platformEventId, id);
+      // Adding a speaker's puppet (ensureActiveMember) never adds a follower provider.
+      const destinations = this.support.followerDomains(view);
+      await this.support.fanout(tx, room.roomUri, [
+        { destinations, message: applicationFanout(ciphertext, acceptedAt) },
+      ]);
+    });
+  }
+
+  /**
+   * An event by one of our ghosts: the echo of something we posted. Posts of submitted messages
+   * are normally recognised by their platform event ID (recorded when the post returned); one
+   * that is still `posting` (the post timed out, or we crashed before recording it) is completed
+   * now, so the message is fanned out exactly once (ARCHITECTURE §2 flow 3).
+   */
+  private async onGhostMessage(room: RoomRecord, event: LegacyEvent<'message'>, sender: RemoteUser): Promise<void> {
+    const pending = await this.submissions.oldestWithStatus(undefined, room.roomUri, sender.userUri, 'in', 'posting');
+    if (pending === undefined) return this.recordOnly(room, event);
+    this.logger.log(
+      `room=${room.roomUri}: the echo ${event.platformEventId} completes submission ${pending.messageId}`,
+    );
+    await this.completeSubmission(room, pending, event.platformEventId, event.timestamp);
+  }
+
+  private async onMembership(room: RoomRecord, event: LegacyEvent<'membership'>): Promise<void> {
+    const target = event.user;
+    const ghost = 'userUri' in target;
+    const user = ghost ? target.userUri : legacyUserUri(this.domain, target.platform, target.userId);
+    if (user === gatewayBotUri(this.domain)) return this.recordOnly(room, event);
+    switch (event.membership) {
+      case 'invite':
+      case 'join':
+        if (ghost && !this.support.isOurs(user)) return this.addRemoteUser(room, event, user);
+        if (!ghost && event.membership === 'join') return this.setParticipant(room, event, user, MEMBER_ROLE, false);
+        return this.recordOnly(room, event);
+      case 'leave':
+      case 'kick':
+        return this.removeUser(room, event, user, false);
+      case 'ban':
+        return this.removeUser(room, event, user, true);
+      case 'unban':
+        return this.unban(room, event, user);
+    }
+  }
+
+  private async onRole(room: RoomRecord, event: LegacyEvent<'role'>): Promise<void> {
+    const target = event.user;
+    const user = 'userUri' in target ? target.userUri : legacyUserUri(this.domain, target.platform, target.userId);
+    if (event.role === ParticipantRole.Banned) return this.removeUser(room, event, user, true);
+    return this.setParticipant(room, event, user, roleIndexOf(event.role), true);
+  }
+
+  /** Add `user` to the participant list with `roleIndex`, or change its role (`onlyIfPresent`: role events). */
+  private async setParticipant(
+    room: RoomRecord,
+    event: InboundEvent,
+    user: UserUri,
+    roleIndex: number,
+    onlyIfPresent: boolean,
+  ): Promise<void> {
+    const view = await this.botView(room.roomUri);
+    const current = participantOf(view.participants, user);
+    if (
+      (current === undefined && onlyIfPresent) ||
+      (current !== undefined && (!onlyIfPresent || current.roleIndex === roleIndex))
+    ) {
+      return this.recordOnly(room, event);
+    }
+    const next = current
+      ? view.participants.map((p) => (p.user === user ? { user, roleIndex } : p))
+      : [...view.participants, { user, roleIndex }];
+    await this.transactions.run(async (tx) => {
+      await this.commitByBot(tx, room, { participants: next });
+      await this.recordLegacy(tx, room, event.platformEventId, null);
+    });
+  }
+
+  /**
+   * A native user invited a remote MIMI user (a ghost): fetch key material from the user's
+   * provider (protocol-06 §5.2, via us as the hub), then the bot commits the participant-list
+   * change together with the Adds (§5.3) and the Welcome goes to that provider (§5.5).
+   */
+  private async addRemoteUser(room: RoomRecord, event: LegacyEvent<'membership'>, target: UserUri): Promise<void> {
+    const view = await this.botView(room.roomUri);
+    const current = participantOf(view.participants, target);
+    if (current?.roleIndex === BANNED_ROLE_INDEX) {
+      this.logger.warn(`room=${room.roomUri}: ${target} is banned; invite ignored`);
+      return this.recordOnly(room, event);
+    }
+    if (current !== undefined && view.members.some((m) => m.user === target)) return this.recordOnly(room, event);
+    const targetDomain = domainOf(target)!;
+    const inviter = event.by ? legacyUserUri(this.domain, event.by.platform, event.by.userId) : this.clients.botUser;
+    const request = await hubKeyMaterialRequest(await this.clients.hub(), {
+      requestingUser: inviter,
+      targetUser: target,
+      roomId: room.roomUri,
+    });
+    const answer = await this.requester.request(
+      targetDomain,
+      'keyMaterial',
+      target,
+      encodeValue(request, keyMaterialRequestCodec),
+    );
+    if (answer.status >= 500 || answer.status === 429) {
+      // Let the platform redeliver the invite later.
+      throw new GatewayError(ErrorCode.PeerUnavailable, `keyMaterial for ${target}: HTTP ${answer.status}`, {
+        retryable: true,
+      });
+    }
+    const keyPackages: Uint8Array[] = [];
+    if (answer.status >= 200 && answer.status < 300) {
+      const response = decodeAll(answer.body, keyMaterialResponseCodec);
+      if (response.userStatus === 'success' || response.userStatus === 'partialSuccess') {
+        for (const c of response.clients) {
+          if (c.clientStatus !== 'success') continue;
+          const user = credentialUser(keyPackageFromBytes(c.keyPackage).leafNode.credential);
+          if (user !== target) {
+            this.logger.warn(`room=${room.roomUri}: ${targetDomain} sent a KeyPackage of ${user ?? '?'} for ${target}`);
+            continue;
+          }
+          keyPackages.push(c.keyPackage);
+        }
+      } else {
+        this.logger.warn(`room=${room.roomUri}: keyMaterial for ${target}: ${response.userStatus}`);
+      }
+    } else {
+      this.logger.warn(`room=${room.roomUri}: keyMaterial for ${target}: HTTP ${answer.status}`);
+    }
+    if (keyPackages.length === 0) {
+      await this.support
+        .bridge(room.platform)
+        .notifyFailure(
+          this.support.legacyRoom(room),
+          { platformEventId: event.platformEventId },
+          `${target} cannot be added: its provider gave no key material`,
+        )
+        .catch((e: unknown) => this.logger.warn(`notifyFailure: ${errorMessage(e)}`));
+      return this.recordOnly(room, event);
+    }
+    await this.transactions.run(async (tx) => {
+      const fresh = await this.botView(room.roomUri);
+      const participants = participantOf(fresh.participants, target)
+        ? undefined
+        : [...fresh.participants, { user: target, roleIndex: MEMBER_ROLE }];
+      await this.commitByBot(tx, room, { add: keyPackages, participants });
+      await this.recordLegacy(tx, room, event.platformEventId, null);
+    });
+    this.logger.log(`room=${room.roomUri}: added ${target} (${keyPackages.length} client(s))`);
+    await this.support
+      .bridge(room.platform)
+      .setMembership(this.support.legacyRoom(room), { userUri: target }, 'join')
+      .catch((e: unknown) => this.logger.warn(`room=${room.roomUri}: ghost join of ${target}: ${errorMessage(e)}`));
+  }
+
+  /**
+   * Remove a user's clients and then its participant entry (or make it banned): two commits,
+   * Removes first, because ts-mls 1.6.4 cannot put a list change and a Remove in one commit
+   * (src/mls README "Deviations" 3). Both commits go in one transaction.
+   */
+  private async removeUser(room: RoomRecord, event: InboundEvent, user: UserUri, ban: boolean): Promise<void> {
+    const view = await this.botView(room.roomUri);
+    const current = participantOf(view.participants, user);
+    const leaves = view.members.filter((m) => m.user === user).map((m) => m.leafIndex);
+    const listUnchanged = ban ? current?.roleIndex === BANNED_ROLE_INDEX : current === undefined;
+    if (user === this.clients.botUser || (leaves.length === 0 && listUnchanged)) return this.recordOnly(room, event);
+    await this.transactions.run(async (tx) => {
+      await this.removeClientsAndEntry(tx, room, user, ban);
+      await this.recordLegacy(tx, room, event.platformEventId, null);
+    });
+    this.logger.log(`room=${room.roomUri}: ${ban ? 'banned' : 'removed'} ${user}`);
+  }
+
+  private async removeClientsAndEntry(tx: Tx, room: RoomRecord, user: UserUri, ban: boolean): Promise<void> {
+    const view = await this.botView(room.roomUri);
+    const leaves = view.members.filter((m) => m.user === user).map((m) => m.leafIndex);
+    if (leaves.length > 0) await this.commitByBot(tx, room, { remove: leaves });
+    const list = (await this.botView(room.roomUri)).participants;
+    const present = participantOf(list, user);
+    let next: Participant[] | undefined;
+    if (ban) {
+      if (present?.roleIndex !== BANNED_ROLE_INDEX) {
+        next = present
+          ? list.map((p) => (p.user === user ? { user, roleIndex: BANNED_ROLE_INDEX } : p))
+          : [...list, { user, roleIndex: BANNED_ROLE_INDEX }];
+      }
+    } else if (present) {
+      next = list.filter((p) => p.user !== user);
+    }
+    if (next !== undefined) await this.commitByBot(tx, room, { participants: next });
+  }
+
+  private async unban(room: RoomRecord, event: InboundEvent, user: UserUri): Promise<void> {
+    const view = await this.botView(room.roomUri);
+    if (participantOf(view.participants, user)?.roleIndex !== BANNED_ROLE_INDEX) return this.recordOnly(room, event);
+    await this.transactions.run(async (tx) => {
+      await this.commitByBot(tx, room, { participants: view.participants.filter((p) => p.user !== user) });
+      await this.recordLegacy(tx, room, event.platformEventId, null);
+    });
+  }
+
+  /**
+   * Make sure `user` has a puppet client in the group (a legacy user speaking for the first
+   * time): the bot commits the Add (and the participant entry if missing) and the puppet joins by
+   * the Welcome, locally.
+   */
+  private async ensureActiveMember(room: RoomRecord, user: UserUri, view: GroupSummary): Promise<MemberClient> {
+    const puppet = await this.clients.client(user);
+    if (view.members.some((m) => m.user === user)) return puppet;
+    await this.transactions.run(async (tx) => {
+      const published = await puppet.createKeyPackage();
+      const participants = participantOf(view.participants, user)
+        ? undefined
+        : [...view.participants, { user, roleIndex: MEMBER_ROLE }];
+      const staged = await this.commitByBot(tx, room, { add: [published.keyPackage], participants });
+      await puppet.joinFromWelcome(staged.welcome!, staged.ratchetTree);
+      await this.rooms.addLocalMember(tx, room.roomUri, user);
+    });
+    return puppet;
+  }
+
+  /**
+   * The bot commits `changes` (accepted at once: we are the hub); our other clients in the room
+   * process the commit; the commit goes to every follower that had clients before it (so removed
+   * ones learn of it, protocol-06 §5.5) and the Welcome to the providers of remote joiners.
+   */
+  private async commitByBot(tx: Tx, room: RoomRecord, changes: GroupChanges): Promise<StagedCommit> {
+    const bot = await this.clients.bot();
+    const groupId = groupIdForRoom(room.roomUri);
+    const before = await bot.group(groupId);
+    const staged = await bot.commit(groupId, changes);
+    await this.support.processByLocalMembers(tx, room.roomUri, staged.commit, [bot.user]);
+    const now = this.support.now();
+    const items: FanoutItem[] = [
+      { destinations: this.support.followerDomains(before), message: commitFanout(staged, now) },
+    ];
+    const joinerDomains = new Set<ProviderDomain>();
+    for (const kp of changes.add ?? []) {
+      const d = domainOf(credentialUser(keyPackageFromBytes(kp).leafNode.credential) ?? '');
+      if (d !== undefined && d !== this.domain) joinerDomains.add(d);
+    }
+    if (staged.welcome !== undefined && joinerDomains.size > 0) {
+      items.push({ destinations: [...joinerDomains], message: welcomeFanout(staged.welcome, staged.ratchetTree, now) });
+    }
+    await this.support.fanout(tx, room.roomUri, items);
+    return staged;
+  }
+
+  // ---- flow 3: /submitMessage -----------------------------------------------------------------
+
+  /**
+   * protocol-06 §5.4. Checks, in order: the sender belongs to the calling provider, is an active
+   * participant whose role may send, and the message is from the current epoch; then the bot
+   * decrypts it and the MLS sender and the content's senderUri/roomUri must all be `sendingUri`
+   * and this room. The message is posted into the legacy room as the sender's ghost, and
+   * `accepted` is answered only once the platform accepted it; the original ciphertext is fanned
+   * out to every follower, the submitter included, exactly once.
+   * @throws GatewayError NotFound (not our room), Timeout/PlatformUnavailable (no answer from the
+   *   platform in time: the follower may retry the same bytes).
+   */
+  async submitMessage(
+    peer: ProviderDomain,
+    roomUri: RoomUri,
+    request: SubmitMessageRequest,
+  ): Promise<SubmitMessageResponse> {
+    return this.locks.run(roomUri, async () => {
+      const room = await this.hubRoom(roomUri);
+      const sendingUri = request.sendingUri as UserUri;
+      const refuse = (reason: string): SubmitMessageResponse => {
+        this.logger.debug(`submitMessage room=${roomUri} from=${peer} sender=${sendingUri}: notAllowed: ${reason}`);
+        return { protocol: 'mls10', statusCode: 'notAllowed' };
+      };
+      if (domainOf(sendingUri) !== peer) return refuse(`${peer} may not send for ${sendingUri}`);
+      const view = await this.botView(roomUri);
+      const may = maySendMessage(view.participants, sendingUri);
+      if (!may.allowed) return refuse(may.reason);
+      if (!view.members.some((m) => m.user === sendingUri)) return refuse(`${sendingUri} has no client in the group`);
+      const check = checkEpoch(inspectMlsMessage(request.appMessage), {
+        groupId: groupIdForRoom(roomUri),
+        epoch: view.epoch,
+      });
+      if (check.verdict === EpochVerdict.EpochTooOld) {
+        this.logger.debug(`submitMessage room=${roomUri} from=${peer}: epochTooOld: ${check.reason}`);
+        return { protocol: 'mls10', statusCode: 'epochTooOld', currentEpoch: check.currentEpoch };
+      }
+      if (check.verdict !== EpochVerdict.Ok) return refuse(check.reason);
+
+      const bodySha256 = sha256Hex(request.appMessage);
+      let submission = await this.submissions.findByHash(undefined, roomUri, bodySha256);
+      if (submission === undefined) {
+        try {
+          submission = await this.transactions.run((tx) =>
+            this.admitSubmission(tx, room, sendingUri, request, bodySha256),
+          );
+        } catch (e) {
+          if (e instanceof ValidationError || e instanceof MlsGroupError || e instanceof GatewayError) {
+            if (e instanceof GatewayError && e.code === ErrorCode.Internal) throw e;
+            return refuse(errorMessage(e));
+          }
+          throw e;
+        }
+      }
+      if (submission.status === 'accepted') {
+        return { protocol: 'mls10', statusCode: 'accepted', acceptedTimestamp: BigInt(submission.acceptedAt ?? 0) };
+      }
+      if (submission.status !== 'posting') {
+        return refuse(`the platform refused the message (${submission.lastError ?? submission.status})`);
+      }
+      const accepted = await this.postSubmission(room, submission);
+      if (accepted === undefined) return refuse('the platform refused the message');
+      return { protocol: 'mls10', statusCode: 'accepted', acceptedTimestamp: BigInt(accepted.acceptedAt ?? 0) };
+    });
+  }
+
+  /** Decrypt, verify and record a new submission (status `posting`), in `tx` with the bot's ratchet advance. */
+  private async admitSubmission(
+    tx: Tx,
+    room: RoomRecord,
+    sendingUri: UserUri,
+    request: SubmitMessageRequest,
+    bodySha256: string,
+  ): Promise<SubmissionRecord> {
+    const bot = await this.clients.bot();
+    const processed = await bot.processMessage(request.appMessage);
+    if (processed.kind !== 'application') {
+      throw new ValidationError(`expected an application message, got ${processed.kind}`);
+    }
+    if (processed.sender.user !== sendingUri) {
+      throw new ValidationError(`the MLS sender is ${processed.sender.user ?? '?'}, not ${sendingUri}`);
+    }
+    const received = receiveMimiContent(processed.plaintext, { senderUri: sendingUri, roomUri: room.roomUri });
+    if (
+      getSenderUri(received.content.extensions) === undefined ||
+      getRoomUri(received.content.extensions) === undefined
+    ) {
+      throw new ValidationError('content must name its senderUri and roomUri (protocol-06 §5.4.1)');
+    }
+    const messageId = toHex(received.messageId);
+    const earlier = await this.submissions.findByMessageId(tx, room.roomUri, messageId, 'in');
+    const done = earlier.find((s) => s.status === 'accepted');
+    if (done !== undefined) return done; // the same message re-encrypted after an epoch change
+    const submission = {
+      roomUri: room.roomUri,
+      bodySha256,
+      direction: 'in' as const,
+      messageId,
+      senderUri: sendingUri,
+      appMessage: request.appMessage,
+      content: processed.plaintext,
+      status: 'posting' as const,
+      platformEventId: null,
+    };
+    await this.submissions.insert(tx, submission);
+    return { ...submission, acceptedAt: null, lastError: null, createdAt: this.support.now() };
+  }
+
+  /** Post a submission as its sender's ghost, within the bounded wait; complete it on success. */
+  private async postSubmission(room: RoomRecord, submission: SubmissionRecord): Promise<SubmissionRecord | undefined> {
+    const content = decodeMimiContent(submission.content);
+    const action: MessageAction | undefined = await actionForContent(content, (id) =>
+      this.events.findPlatformEventId(undefined, room.roomUri, room.platform, id),
+    );
+    if (action === undefined) {
+      await this.failSubmission(room, submission, 'refers to a message unknown in the legacy room');
+      return undefined;
+    }
+    try {
+      const result = await this.support
+        .bridge(room.platform)
+        .post(this.support.legacyRoom(room), { userUri: submission.senderUri }, action, {
+          idempotencyKey: `mimi:${submission.messageId}`,
+          timeoutMs: this.submitPostTimeoutMs,
+        });
+      return await this.completeSubmission(room, submission, result.platformEventId, result.acceptedAt);
+    } catch (e) {
+      if (e instanceof GatewayError && !e.retryable) {
+        await this.failSubmission(room, submission, errorMessage(e));
+        return undefined;
+      }
+      const timedOut = e instanceof GatewayError && e.code === ErrorCode.Timeout;
+      this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: not posted yet: ${errorMessage(e)}`);
+      throw new PlatformError(
+        timedOut ? ErrorCode.Timeout : ErrorCode.PlatformUnavailable,
+        timedOut
+          ? `the legacy platform did not accept message ${submission.messageId} within ${this.submitPostTimeoutMs} ms; retry the same request`
+          : `the legacy platform is unavailable (${errorMessage(e)}); retry the same request`,
+        { cause: e },
+      );
+    }
+  }
+
+  private async failSubmission(room: RoomRecord, submission: SubmissionRecord, reason: string): Promise<void> {
+    await this.transactions.run((tx) =>
+      this.submissions.update(
+        tx,
+        room.roomUri,
+        submission.bodySha256,
+        { status: 'failed', lastError: reason },
+        'posting',
+      ),
+    );
+    this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: submission failed: ${reason}`);
+  }
+
+  /**
+   * The platform accepted a submitted message: log it with the next sequence number, map the
+   * platform event to the message, and fan the ORIGINAL ciphertext out to every follower, the
+   * submitter included. Exactly once: only the call that moves the row from `posting` wins.
+   */
+  private async completeSubmission(
+    room: RoomRecord,
+    submission: SubmissionRecord,
+    platformEventId: string,
+    acceptedAt: number,
+  ): Promise<SubmissionRecord> {
+    return this.transactions.run(async (tx) => {
+      const moved = await this.submissions.update(
+        tx,
+        room.roomUri,
+        submission.bodySha256,
+        { status: 'accepted', platformEventId, acceptedAt },
+        'posting',
+      );
+      if (!moved) return (await this.submissions.findByHash(tx, room.roomUri, submission.bodySha256)) ?? submission;
+      const content = decodeMimiContent(submission.content);
+      await this.events.insert(tx, {
+        roomUri: room.roomUri,
+        seq: await this.rooms.allocateEventSeq(tx, room.roomUri),
+        messageId: submission.messageId,
+        senderUri: submission.senderUri,
+        kind: contentKind(content),
+        content: submission.content,
+        acceptedAt,
+        renderStatus: 'none',
+      });
+      await this.recordLegacy(tx, room, platformEventId, submission.messageId);
+      const destinations = this.support.followerDomains(await this.botView(room.roomUri));
+      await this.support.fanout(tx, room.roomUri, [
+        { destinations, message: applicationFanout(submission.appMessage, acceptedAt) },
+      ]);
+      return { ...submission, status: 'accepted', platformEventId, acceptedAt };
+    });
+  }
+
+  // ---- flow 4 from followers: /update ---------------------------------------------------------
+
+  /**
+   * protocol-06 §5.3 for a follower's commit: current epoch (else `wrongEpoch`), a member client of
+   * the calling provider as committer, and a change the room policy allows (`authoriseChange`,
+   * else `notAllowed`). The change is carried out on the legacy side first (ghost joins/leaves,
+   * kicks, roles); if the platform refuses, `notAllowed`. Then the bot and our puppets apply the
+   * commit, it is fanned out (the Welcome to the joiners' provider), and users the commit took
+   * off the participant list lose their clients in a follow-up commit of the bot.
+   */
+  async update(peer: ProviderDomain, roomUri: RoomUri, request: UpdateRequest): Promise<UpdateRoomResponse> {
+    return this.locks.run(roomUri, async () => {
+      const room = await this.hubRoom(roomUri);
+      const bundle = request.bundle;
+      const refuse = (reason: string): UpdateRoomResponse => {
+        this.logger.debug(`update room=${roomUri} from=${peer}: notAllowed: ${reason}`);
+        return { responseCode: 'notAllowed', errorDescription: reason };
+      };
+      if (bundle.contentType !== 'commit') {
+        return refuse('proposals are not accepted; send a commit (see the hub documentation)');
+      }
+      const view = await this.botView(roomUri);
+      const header = inspectMlsMessage(bundle.proposalOrCommit);
+      const check = checkEpoch(header, { groupId: groupIdForRoom(roomUri), epoch: view.epoch });
+      if (check.verdict === EpochVerdict.WrongEpoch) {
+        return { responseCode: 'wrongEpoch', errorDescription: check.reason, currentEpoch: check.currentEpoch };
+      }
+      if (check.verdict !== EpochVerdict.Ok) return refuse(check.reason);
+      let contents: CommitContents;
+      try {
+        contents = this.readCommit(bundle.proposalOrCommit, view);
+      } catch (e) {
+        return refuse(errorMessage(e));
+      }
+      const after = contents.participants ?? view.participants;
+      const decision = authoriseChange({
+        peerDomain: peer,
+        committer: contents.committer,
+        before: view.participants,
+        after,
+        addedClients: contents.addedClients,
+        removedClients: contents.removedClients,
+      });
+      if (!decision.allowed) return refuse(decision.reason);
+      const diff = diffParticipants(view.participants, after);
+      try {
+        await this.applyOnLegacySide(room, diff);
+      } catch (e) {
+        return refuse(`the legacy room refused the change: ${errorMessage(e)}`);
+      }
+      const acceptedAt = this.support.now();
+      try {
+        await this.transactions.run(async (tx) => {
+          const bot = await this.clients.bot();
+          const processed = await bot.processMessage(bundle.proposalOrCommit);
+          if (processed.kind !== 'commit' || !processed.accepted) {
+            throw new ValidationError('the commit was not accepted');
+          }
+          await this.support.processByLocalMembers(tx, roomUri, bundle.proposalOrCommit, [bot.user]);
+          const items: FanoutItem[] = [
+            {
+              destinations: this.support.followerDomains(view),
+              message: commitFanout({ commit: bundle.proposalOrCommit }, acceptedAt),
+            },
+          ];
+          if (bundle.welcome !== undefined) {
+            const tree =
+              bundle.ratchetTreeOption.representation === 'full'
+                ? bundle.ratchetTreeOption.ratchetTree
+                : (await bot.groupInfo(groupIdForRoom(roomUri))).ratchetTree;
+            const joinerDomains = [...new Set(contents.addedClients.map((u) => domainOf(u)!))];
+            items.push({ destinations: joinerDomains, message: welcomeFanout(bundle.welcome, tree, acceptedAt) });
+          }
+          await this.support.fanout(tx, roomUri, items);
+        });
+      } catch (e) {
+        if (e instanceof GatewayError && e.code === ErrorCode.Internal) throw e;
+        return refuse(`invalid commit: ${errorMessage(e)}`);
+      }
+      // Participants the follower took off the list (or banned) must not keep clients (protocol-06 §5.3).
+      const gone = [
+        ...diff.removed.map((p) => p.user),
+        ...diff.roleChanges.filter((c) => c.to === BANNED_ROLE_INDEX).map((c) => c.user),
+      ];
+      const current = await this.botView(roomUri);
+      const leaves = current.members
+        .filter((m) => m.user !== undefined && gone.includes(m.user))
+        .map((m) => m.leafIndex);
+      if (leaves.length > 0) {
+        await this.transactions.run((tx) => this.commitByBot(tx, room, { remove: leaves }));
+      }
+      this.logger.log(`room=${roomUri}: applied a commit of ${contents.committer} (${peer})`);
+      return { responseCode: 'success', errorDescription: '', acceptedTimestamp: BigInt(acceptedAt) };
+    });
+  }
+
+  private readCommit(commit: Uint8Array, view: GroupSummary): CommitContents {
+    const message = decodeMlsMessageBytes(commit);
+    if (message.wireformat !== 'mls_public_message') throw new ValidationError('a commit must be a PublicMessage');
+    const content = message.publicMessage.content;
+    if (content.contentType !== 'commit') throw new ValidationError('not a commit');
+    if (content.sender.senderType !== 'member') {
+      throw new ValidationError(`commits from ${content.sender.senderType} are not accepted (external joins: README)`);
+    }
+    const leafIndex = content.sender.leafIndex;
+    const committer = view.members.find((m) => m.leafIndex === leafIndex)?.user;
+    if (committer === undefined) throw new ValidationError(`no member at leaf ${leafIndex}`);
+    const addedClients: UserUri[] = [];
+    const removedClients: UserUri[] = [];
+    let participants: Participant[] | undefined;
+    for (const p of content.commit.proposals) {
+      if (p.proposalOrRefType !== 'proposal') throw new ValidationError('proposal references are not accepted');
+      const proposal = p.proposal;
+      if (proposal.proposalType === 'add') {
+        const user = credentialUser(proposal.add.keyPackage.leafNode.credential);
+        if (user === undefined) throw new ValidationError('an added client has no MIMI user credential');
+        addedClients.push(user);
+      } else if (proposal.proposalType === 'remove') {
+        const user = view.members.find((m) => m.leafIndex === proposal.remove.removed)?.user;
+        if (user === undefined) throw new ValidationError(`no member at leaf ${proposal.remove.removed}`);
+        removedClients.push(user);
+      } else if (proposal.proposalType === 'group_context_extensions') {
+        const list = participantListFromExtensions(proposal.groupContextExtensions.extensions);
+        if (list === undefined) throw new ValidationError('the new GroupContext has no participant list');
+        participants = list;
+      } else {
+        throw new ValidationError(`${String(proposal.proposalType)} proposals are not accepted from followers`);
+      }
+    }
+    return { committer, addedClients, removedClients, participants };
+  }
+
+  /** Carry a follower's participant change out in the legacy room (ARCHITECTURE §2 flow 4). */
+  private async applyOnLegacySide(room: RoomRecord, diff: ReturnType<typeof diffParticipants>): Promise<void> {
+    const bridge = this.support.bridge(room.platform);
+    const legacyRoom = this.support.legacyRoom(room);
+    for (const p of diff.added) {
+      if (!this.support.isOurs(p.user)) await bridge.setMembership(legacyRoom, { userUri: p.user }, 'join');
+    }
+    for (const p of diff.removed) {
+      const native = this.nativeUser(p.user);
+      if (native) await bridge.moderate(legacyRoom, native, p.roleIndex === BANNED_ROLE_INDEX ? 'unban' : 'kick');
+      else if (!this.support.isOurs(p.user)) await bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave');
+    }
+    for (const c of diff.roleChanges) {
+      const target: LegacyUserRef | RemoteUser = this.nativeUser(c.user) ?? { userUri: c.user };
+      if (c.to === BANNED_ROLE_INDEX) await bridge.moderate(legacyRoom, target, 'ban');
+      else await bridge.setRole(legacyRoom, target, roleOfIndex(c.to));
+    }
+  }
+
+  private nativeUser(user: UserUri): LegacyUserRef | undefined {
+    const legacy = parseLegacyUserUri(user);
+    return legacy && legacy.domain === this.domain ? { platform: legacy.platform, userId: legacy.userId } : undefined;
+  }
+
+  // ---- /groupInfo -----------------------------------------------------------------------------
+
+  /**
+   * protocol-06 §5.6 for a participant of the calling provider (a new device, or a client that
+   * lost its state): a fresh GroupInfo and the ratchet tree from the bot, HPKE-encrypted to the
+   * requester's key, signed with the hub's external-sender key. Pending proposals: none (the hub
+   * commits at once).
+   */
+  async groupInfo(peer: ProviderDomain, roomUri: RoomUri, request: GroupInfoRequest): Promise<GroupInfoResponse> {
+    return this.locks.run(roomUri, async () => {
+      const room = await this.rooms.findByUri(undefined, roomUri);
+      if (room?.role !== 'hub') return { protocol: 'mls10', roomId: roomUri, status: 'noSuchRoom' };
+      const denied: GroupInfoResponse = { protocol: 'mls10', roomId: roomUri, status: 'notAuthorized' };
+      const cs = await mlsCiphersuite();
+      const signed = await verifyWithLabel(
+        cs,
+        request.requestingSignatureKey,
+        'GroupInfoRequestTBS',
+        encodeValue(groupInfoRequestTbs(request), groupInfoRequestTbsCodec),
+        request.signature,
+      );
+      const identity = basicCredentialIdentity(request.requestingCredential);
+      if (!signed || identity === undefined || credentialDomain(identity) !== peer) return denied;
+      const view = await this.botView(roomUri);
+      const p = participantOf(view.participants, identity);
+      if (p === undefined || p.roleIndex === BANNED_ROLE_INDEX) return denied;
+      const bundle = await (await this.clients.bot()).groupInfo(groupIdForRoom(roomUri));
+      const tbe = encodeValue(
+        {
+          groupInfo: asGroupInfo(bundle.groupInfo),
+          ratchetTreeOption: { representation: 'full', ratchetTree: bundle.ratchetTree },
+          pendingProposals: [],
+        },
+        groupInfoRatchetTreeTbeCodec,
+      );
+      const sealed = await encryptWithLabel(
+        cs,
+        request.groupInfoPublicKey,
+        GROUP_INFO_LABEL,
+        new TextEncoder().encode(roomUri),
+        tbe,
+      );
+      const hub = await this.clients.hub();
+      const body = {
+        cipherSuite: request.cipherSuite,
+        hubSender: {
+          signatureKey: hub.signaturePublicKey,
+          credential: asCredential(basicCredentialBytes(`mimi://${hub.domain}`)),
+        },
+        encryptedGroupInfoAndTree: sealed,
+      };
+      const tbs = encodeValue(
+        { protocol: 'mls10', roomId: roomUri, status: 'success', ...body },
+        groupInfoResponseTbsCodec,
+      );
+      return {
+        protocol: 'mls10',
+        roomId: roomUri,
+        status: 'success',
+        ...body,
+        signature: await hub.signWithLabel('GroupInfoResponseTBS', tbs),
+      };
+    });
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private async hubRoom(roomUri: RoomUri): Promise<RoomRecord> {
+    const room = await this.rooms.findByUri(undefined, roomUri);
+    if (room?.role !== 'hub') throw new GatewayError(ErrorCode.NotFound, `${roomUri} is not hosted here`);
+    return room;
+  }
+
+  private async botView(roomUri: RoomUri): Promise<GroupSummary> {
+    return (await this.clients.bot()).group(groupIdForRoom(roomUri));
+  }
+
+  private async recordOnly(room: RoomRecord, event: InboundEvent): Promise<void> {
+    await this.transactions.run((tx) => this.recordLegacy(tx, room, event.platformEventId, null));
+  }
+
+  private async recordLegacy(
+    tx: Tx,
+    room: RoomRecord,
+    platformEventId: string,
+    messageId: string | null,
+  ): Promise<void> {
+    await this.events.recordLegacyEvent(tx, {
+      platform: room.platform,
+      platformEventId,
+      roomUri: room.roomUri,
+      messageId,
+    });
+  }
+}

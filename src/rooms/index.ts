@@ -1,0 +1,22 @@
+/** What other folders may use from src/rooms (see README.md). */
+export { RoomsModule, type RoomsModuleOptions } from './rooms.module';
+export { RoomsService, type RoomInfo, type RoomEventInfo } from './rooms.service';
+export { HubService } from './hub.service';
+export { FollowerService } from './follower.service';
+export { MemberClients } from './member-clients';
+export { RenderWorker } from './render.worker';
+export { MIMI_REQUESTER, type MimiRequester, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
+export { GATEWAY_BOT_LOCALPART, gatewayBotUri, legacyUserUri, parseLegacyUserUri } from './identity';
+export {
+  Capability,
+  type ParticipantDiff,
+  type PolicyDecision,
+  type ProposedChange,
+  authoriseChange,
+  can,
+  diffParticipants,
+  maySendMessage,
+  roleIndexOf,
+  roleOfIndex,
+} from './room-policy';
+export { type ContentKind, actionForContent, contentForAction, contentKind, contentToJson } from './content-mapping';

@@ -1,0 +1,64 @@
+/**
+ * Transactions that MLS state writes can join. `MemberClient`s write their state through
+ * `MlsStorage` (src/mls) and know nothing of database transactions; `RoomTransactions.run` makes
+ * the transaction ambient (AsyncLocalStorage), so `DbMlsStorage` writes into it: the MLS state
+ * change of an event commits or rolls back together with the event and its outbox rows.
+ *
+ * A rollback leaves `MemberClient`s holding in-memory state that was never committed, so the
+ * users whose MLS records were written are reported to `onRollback` listeners (the client
+ * registry drops those clients; they reload from the database on next use).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Injectable } from '@nestjs/common';
+import { TransactionRunner, type Tx } from '../persistence';
+
+interface Ambient {
+  readonly tx: Tx;
+  /** MLS storage keys written in this transaction. */
+  readonly touched: Set<string>;
+  /** Set when the transaction is over: work started inside it but running later must not use it. */
+  ended: boolean;
+}
+
+@Injectable()
+export class RoomTransactions {
+  private readonly ambient = new AsyncLocalStorage<Ambient>();
+  private readonly rollbackListeners: ((keys: ReadonlySet<string>) => void)[] = [];
+
+  constructor(private readonly runner: TransactionRunner) {}
+
+  /** Run `work` in a transaction that MLS storage writes join. Rolls back when `work` throws. */
+  async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    const existing = this.ambient.getStore();
+    if (existing !== undefined && !existing.ended) return work(existing.tx);
+    const touched = new Set<string>();
+    let ambient: Ambient | undefined;
+    try {
+      return await this.runner.run((tx) => {
+        ambient = { tx, touched, ended: false };
+        return this.ambient.run(ambient, () => work(tx));
+      });
+    } catch (e) {
+      if (touched.size > 0) for (const listener of this.rollbackListeners) listener(touched);
+      throw e;
+    } finally {
+      if (ambient !== undefined) ambient.ended = true;
+    }
+  }
+
+  /** The transaction of the current call chain, if `run` opened one. */
+  current(): Tx | undefined {
+    const ambient = this.ambient.getStore();
+    return ambient === undefined || ambient.ended ? undefined : ambient.tx;
+  }
+
+  /** Record that `key` was written in the current transaction (for rollback handling). */
+  touch(key: string): void {
+    const ambient = this.ambient.getStore();
+    if (ambient !== undefined && !ambient.ended) ambient.touched.add(key);
+  }
+
+  onRollback(listener: (keys: ReadonlySet<string>) => void): void {
+    this.rollbackListeners.push(listener);
+  }
+}

@@ -1,0 +1,70 @@
+import {
+  DynamicModule,
+  ExistingProvider,
+  FactoryProvider,
+  Module,
+  ModuleMetadata,
+  Provider,
+  ValueProvider,
+} from '@nestjs/common';
+import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
+import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
+import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
+import { RoomRepository } from '../persistence/repositories/room.repository';
+import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
+import { DbMlsStorage } from './db-mls-storage';
+import { FollowerService } from './follower.service';
+import { HubService } from './hub.service';
+import { MemberClients } from './member-clients';
+import { RenderWorker } from './render.worker';
+import { RoomLocks } from './room-locks';
+import { RoomSupport } from './room-support';
+import { RoomTransactions } from './room-transactions';
+import { MIMI_REQUESTER, type MimiRequester, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
+import { RoomsService } from './rooms.service';
+
+export interface RoomsModuleOptions {
+  /** Modules providing what the rooms core needs: the ReplicationModule (OutboxService) and the requester's module. */
+  readonly imports?: ModuleMetadata['imports'];
+  /** How to get the MimiRequester (the transport's MimiPeerClient). */
+  readonly requester:
+    | Omit<ExistingProvider<MimiRequester>, 'provide'>
+    | Omit<FactoryProvider<MimiRequester>, 'provide'>
+    | Omit<ValueProvider<MimiRequester>, 'provide'>;
+  /** The legacy platforms (PLATFORM_BRIDGES). None: the gateway still serves MIMI endpoints. */
+  readonly bridges?: readonly PlatformBridge[];
+  readonly options?: RoomsOptions;
+}
+
+/**
+ * The rooms core (src/rooms/README.md). Needs the global PersistenceModule and ConfigModule; the
+ * composition root passes the replication module, the requester and the bridges.
+ */
+@Module({})
+export class RoomsModule {
+  static forRoot(options: RoomsModuleOptions): DynamicModule {
+    return {
+      module: RoomsModule,
+      imports: options.imports ?? [],
+      providers: [
+        { provide: PLATFORM_BRIDGES, useValue: options.bridges ?? [] },
+        { provide: MIMI_REQUESTER, ...options.requester } as Provider,
+        { provide: ROOMS_OPTIONS, useValue: options.options ?? {} },
+        MlsKvRepository,
+        RoomRepository,
+        RoomEventRepository,
+        RoomSubmissionRepository,
+        RoomTransactions,
+        DbMlsStorage,
+        MemberClients,
+        RoomLocks,
+        RoomSupport,
+        RenderWorker,
+        HubService,
+        FollowerService,
+        RoomsService,
+      ],
+      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MemberClients, RenderWorker],
+    };
+  }
+}

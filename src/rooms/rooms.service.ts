@@ -1,0 +1,166 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
+import type { ProviderDomain, RoomUri, UserUri } from '../common/ids';
+import { decodeMimiContent } from '../mimi/content';
+import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
+import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/repositories/room.repository';
+import type { InboundEvent, ParticipantRole } from '../ports';
+import { contentToJson } from './content-mapping';
+import { FollowerService } from './follower.service';
+import { HubService } from './hub.service';
+import { RenderWorker } from './render.worker';
+import { RoomLocks } from './room-locks';
+import { roleOfIndex } from './room-policy';
+import { RoomSupport } from './room-support';
+import { RoomTransactions } from './room-transactions';
+
+/** A room as the provisioning API lists it (contract: GET /provisioning/rooms). */
+export interface RoomInfo {
+  readonly roomUri: RoomUri;
+  readonly role: RoomRole;
+  readonly hub: ProviderDomain;
+  readonly platform: string;
+  readonly roomId: string;
+  /** Current MLS epoch as our member clients see it (null when none of ours is left in the group). */
+  readonly epoch: number | null;
+  readonly participants: readonly { readonly userUri: UserUri; readonly role: ParticipantRole }[];
+  /** Users with a client in the MLS group (active participants), as our member clients see it. */
+  readonly members: readonly UserUri[];
+  /** Users whose client on THIS gateway is in the group (our puppets and, on a hub, the bot). */
+  readonly localMembers: readonly UserUri[];
+}
+
+/** A stored message as the provisioning API lists it (contract: GET /provisioning/rooms/:roomUri/events). */
+export interface RoomEventInfo {
+  readonly seq: number;
+  readonly messageId: string;
+  readonly senderUri: UserUri;
+  /** The message's event ID on THIS gateway's platform, when it is known there. */
+  readonly platformEventId: string | null;
+  readonly content: Record<string, unknown>;
+  readonly kind: string;
+}
+
+/**
+ * Entry point of the rooms core: receives every bridge's inbound events and hands each to the
+ * hub or follower logic of its room (under the room's lock), starts and stops the bridges, and
+ * serves the provisioning API (link, list, unlink, history).
+ */
+@Injectable()
+export class RoomsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(RoomsService.name);
+
+  constructor(
+    private readonly support: RoomSupport,
+    private readonly rooms: RoomRepository,
+    private readonly events: RoomEventRepository,
+    private readonly hub: HubService,
+    private readonly follower: FollowerService,
+    private readonly render: RenderWorker,
+    private readonly locks: RoomLocks,
+    private readonly transactions: RoomTransactions,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const bridge of this.support.allBridges()) {
+      await bridge.start((event) => this.onInboundEvent(event));
+      this.logger.log(`bridge ${bridge.platform} started`);
+    }
+    await this.render.resumeAll();
+    await this.follower.resumeSubmissions();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.follower.stop();
+    for (const bridge of this.support.allBridges()) {
+      try {
+        await bridge.stop();
+      } catch (e) {
+        this.logger.warn(`bridge ${bridge.platform} did not stop cleanly: ${errorMessage(e)}`);
+      }
+    }
+  }
+
+  /**
+   * The InboundSink of every bridge. Resolves once the event's effect is committed (or it is
+   * recognised as a duplicate or an echo); rejects when it could not be recorded, so that the
+   * platform redelivers it. Events of rooms that are not linked are ignored.
+   */
+  async onInboundEvent(event: InboundEvent): Promise<void> {
+    const room = await this.rooms.findByLegacyRoom(undefined, event.room.platform, event.room.roomId);
+    if (room === undefined) return;
+    try {
+      await this.locks.run(room.roomUri, async () => {
+        const current = await this.rooms.findByUri(undefined, room.roomUri);
+        if (current === undefined) return;
+        if (current.role === 'hub') await this.hub.onLegacyEvent(current, event);
+        else await this.follower.onLegacyEvent(current, event);
+      });
+    } catch (e) {
+      this.logger.warn(
+        `room=${room.roomUri} platform=${event.room.platform} event=${event.platformEventId} (${event.kind}) not recorded: ${errorMessage(e)}`,
+      );
+      throw e;
+    }
+  }
+
+  /** Link a legacy room; this gateway becomes its hub. */
+  link(platform: string, roomId: string): Promise<RoomUri> {
+    return this.hub.linkRoom(platform, roomId);
+  }
+
+  async list(): Promise<RoomInfo[]> {
+    const out: RoomInfo[] = [];
+    for (const room of await this.rooms.list()) out.push(await this.describe(room));
+    return out;
+  }
+
+  /**
+   * Forget the link (the room's log and the MLS state stay in the database; the group is not
+   * dissolved, README.md "Not done").
+   * @throws GatewayError(NotFound)
+   */
+  async unlink(roomUri: RoomUri): Promise<void> {
+    const deleted = await this.locks.run(roomUri, () => this.transactions.run((tx) => this.rooms.delete(tx, roomUri)));
+    if (!deleted) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
+    this.logger.log(`unlinked ${roomUri}`);
+  }
+
+  /** The room's message log as this gateway stored it. @throws GatewayError(NotFound) */
+  async history(roomUri: RoomUri): Promise<RoomEventInfo[]> {
+    const room = await this.rooms.findByUri(undefined, roomUri);
+    if (room === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
+    const out: RoomEventInfo[] = [];
+    for (const e of await this.events.list(roomUri)) {
+      out.push({
+        seq: e.seq,
+        messageId: e.messageId,
+        senderUri: e.senderUri,
+        platformEventId:
+          (await this.events.findPlatformEventId(undefined, roomUri, room.platform, e.messageId)) ?? null,
+        content: contentToJson(decodeMimiContent(e.content)),
+        kind: e.kind,
+      });
+    }
+    return out;
+  }
+
+  private async describe(room: RoomRecord): Promise<RoomInfo> {
+    // Under the room's lock like every use of the room's MLS clients (README.md "Concurrency").
+    const { view, local } = await this.locks.run(room.roomUri, async () => ({
+      view: await this.support.groupView(undefined, room.roomUri),
+      local: (await this.support.activeMembers(undefined, room.roomUri)).map((c) => c.user),
+    }));
+    return {
+      roomUri: room.roomUri,
+      role: room.role,
+      hub: room.hubDomain,
+      platform: room.platform,
+      roomId: room.legacyRoomId,
+      epoch: view === undefined ? null : Number(view.epoch),
+      participants: (view?.participants ?? []).map((p) => ({ userUri: p.user, role: roleOfIndex(p.roleIndex) })),
+      members: [...new Set((view?.members ?? []).flatMap((m) => (m.user === undefined ? [] : [m.user])))],
+      localMembers: local,
+    };
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Two gateways in one process for the rooms integration tests: providers a.example and b.example,
+ * each with a MemoryPlatform bridge, a temp SQLite database, certificates from a throwaway CA, and
+ * the other as its peer on loopback (mutual TLS).
+ */
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { Agent, request } from 'undici';
+import { Platform } from '../../src/common/ids';
+import type { GatewayConfig } from '../../src/config/gateway-config';
+import { type RunningGateway, startGateway } from '../../src/main';
+import {
+  DOMAIN_A,
+  DOMAIN_B,
+  LOOPBACK_HOST,
+  PemDir,
+  type TestPki,
+  createTestPki,
+  providerConfig,
+} from '../../src/mimi/transport/testing/transport-fixtures';
+import type { PemKeyPair } from '../../registration/dev-ca';
+import { MemoryPlatform } from '../fakes/memory-platform';
+import { TestDatabase, type TestDatabaseKind } from '../support/test-data-source';
+
+/** Delivery settings that make retries quick in tests. */
+const FAST_OUTBOX = { initialBackoffMs: 50, maxBackoffMs: 500, pollIntervalMs: 50, requestTimeoutMs: 5000 };
+const CONDITION_POLL_MS = 20;
+/** Quick retries; the platform wait stays below the peers' request timeout (FAST_OUTBOX.requestTimeoutMs). */
+const ROOMS_OPTIONS = { renderRetryMs: 100, submitRetryMs: 100, submitPostTimeoutMs: 2000 };
+export const WAIT_TIMEOUT_MS = 15_000;
+
+export interface GatewayUnderTest {
+  readonly domain: string;
+  readonly config: GatewayConfig;
+  /** Survives restarts of the gateway, like a real platform. */
+  readonly platform: MemoryPlatform;
+  readonly running: RunningGateway;
+  readonly port: number;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, LOOPBACK_HOST);
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export class GatewayPair {
+  private constructor(
+    readonly pki: TestPki,
+    readonly dir: PemDir,
+    readonly a: GatewayUnderTest,
+    public b: GatewayUnderTest,
+    private readonly databases: readonly TestDatabase[],
+  ) {}
+
+  /** Start A and B on fresh databases of `kind` (PostgreSQL needs the test cluster of the jest global setup). */
+  static async start(kind: TestDatabaseKind = 'sqlite'): Promise<GatewayPair> {
+    const pki = await createTestPki();
+    const dir = new PemDir();
+    const [portA, portB] = [await freePort(), await freePort()];
+    const databases: TestDatabase[] = [];
+    const database = async (domain: string): Promise<Record<string, unknown>> => {
+      if (kind === 'sqlite') return { type: 'better-sqlite3', path: `${domain}.sqlite` };
+      const db = await TestDatabase.create('postgres');
+      databases.push(db);
+      return { type: 'postgres', url: db.config.database.url, poolSize: 4 };
+    };
+    const [databaseA, databaseB] = [await database(DOMAIN_A), await database(DOMAIN_B)];
+    const config = (domain: string, identity: PemKeyPair, port: number, peer: string, peerPort: number) =>
+      providerConfig(dir, domain, identity, pki.ca, {
+        listen: { host: LOOPBACK_HOST, port },
+        database: domain === DOMAIN_A ? databaseA : databaseB,
+        admin: { enabled: true, host: LOOPBACK_HOST, port: 0 },
+        peers: [{ domain: peer, baseUrl: `https://${LOOPBACK_HOST}:${peerPort}` }],
+        outbox: FAST_OUTBOX,
+        logging: { level: (process.env.ROOMS_TEST_LOG_LEVEL ?? 'error') as 'error' },
+      });
+    const start = async (domain: string, cfg: GatewayConfig, port: number): Promise<GatewayUnderTest> => {
+      const platform = new MemoryPlatform();
+      const running = await startGateway(cfg, { bridges: [platform], rooms: ROOMS_OPTIONS });
+      return { domain, config: cfg, platform, running, port };
+    };
+    const a = await start(DOMAIN_A, config(DOMAIN_A, pki.a, portA, DOMAIN_B, portB), portA);
+    const b = await start(DOMAIN_B, config(DOMAIN_B, pki.b, portB, DOMAIN_A, portA), portB);
+    return new GatewayPair(pki, dir, a, b, databases);
+  }
+
+  /** Stop B (as after a clean shutdown); `restartB` brings it back on the same database and port. */
+  async stopB(): Promise<void> {
+    await this.b.running.close();
+  }
+
+  async restartB(): Promise<void> {
+    const running = await startGateway(this.b.config, { bridges: [this.b.platform], rooms: ROOMS_OPTIONS });
+    this.b = { ...this.b, running };
+  }
+
+  async stop(): Promise<void> {
+    await this.b.running.close().catch(() => undefined);
+    await this.a.running.close();
+    this.dir.cleanup();
+    for (const db of this.databases) await db.drop();
+  }
+}
+
+/** JSON call to a gateway's admin listener. */
+export async function admin<T = unknown>(
+  gw: GatewayUnderTest,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${gw.running.adminUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text.length > 0 ? JSON.parse(text) : undefined) as T };
+}
+
+/** POST raw bytes to a gateway's MIMI endpoint as `identity` (any provider certificate). */
+export async function mimiPost(
+  target: GatewayUnderTest,
+  from: { domain: string; identity: PemKeyPair; ca: PemKeyPair },
+  path: string,
+  body: Uint8Array,
+): Promise<{ status: number; body: Buffer }> {
+  const agent = new Agent({
+    connect: {
+      key: from.identity.keyPem,
+      cert: from.identity.certPem,
+      ca: from.ca.certPem,
+      servername: target.domain,
+    },
+  });
+  try {
+    const res = await request(`https://${LOOPBACK_HOST}:${target.port}${path}`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { host: target.domain, from: `mimi@${from.domain}`, 'content-type': 'application/octet-stream' },
+      body: Buffer.from(body),
+    });
+    return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+  } finally {
+    await agent.close();
+  }
+}
+
+/** Wait until `check` stops throwing and return its result; fail with its last error after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = WAIT_TIMEOUT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, CONDITION_POLL_MS));
+  }
+}
+
+/** Wait until `find` returns a value (not undefined) and return it. */
+export async function found<T>(
+  find: () => Promise<T | undefined> | T | undefined,
+  what = 'value',
+  timeoutMs = WAIT_TIMEOUT_MS,
+): Promise<T> {
+  return eventually(async () => {
+    const value = await find();
+    if (value === undefined) throw new Error(`${what} not there yet`);
+    return value;
+  }, timeoutMs);
+}
+
+export const memoryRoom = (roomId: string) => ({ platform: Platform.Memory, roomId });
