@@ -1,4 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { MatrixBridge } from '../bridges/matrix/matrix.bridge';
+import { createXmppBridge } from '../bridges/xmpp/xmpp.module';
+import { generateAppserviceRegistration } from '../registration/generate-appservice-registration';
+import { readMatrixTokens, tokensPath } from '../registration/matrix-tokens';
 import { MetricsModule } from './admin/metrics.module';
 import { ConfigModule } from './config/config.module';
 import { GatewayConfig } from './config/gateway-config';
@@ -7,7 +11,8 @@ import { MimiPeerClient, MimiTransportModule } from './mimi/transport';
 import { PersistenceModule } from './persistence';
 import type { PlatformBridge } from './ports';
 import { ReplicationModule } from './replication';
-import { RoomsModule, type RoomsOptions } from './rooms';
+import { legacyUserUri, parseLegacyUserUri, RoomsModule, type RoomsOptions } from './rooms';
+import { Platform } from './common/ids';
 
 /** What the composition root plugs in besides the configuration. */
 export interface AppModuleOptions {
@@ -50,4 +55,34 @@ export class AppModule {
       ],
     };
   }
+}
+
+/**
+ * The bridges the configuration asks for: `matrix` → the appservice bridge, `xmpp` → the
+ * component or relay bridge. Throws ConfigError when a bridge's files are missing (e.g. the
+ * appservice tokens before `mimi-gateway generate-registration` ran).
+ */
+export function bridgesFromConfig(config: GatewayConfig): PlatformBridge[] {
+  const bridges: PlatformBridge[] = [];
+  const domain = config.provider.domain;
+  if (config.matrix) {
+    const matrix = config.matrix;
+    const tokens = readMatrixTokens(tokensPath(matrix.tokensFile, config.baseDir));
+    bridges.push(
+      new MatrixBridge({
+        matrix,
+        registration: generateAppserviceRegistration(matrix, tokens),
+        // Native Matrix users are MIMI users of this provider (identity mapping, ARCHITECTURE §4).
+        mentions: {
+          userUriOf: (mxid) => legacyUserUri(domain, Platform.Matrix, mxid),
+          mxidOf: (uri) => {
+            const parsed = parseLegacyUserUri(uri);
+            return parsed?.platform === Platform.Matrix && parsed.domain === domain ? parsed.userId : undefined;
+          },
+        },
+      }),
+    );
+  }
+  if (config.xmpp) bridges.push(createXmppBridge(config));
+  return bridges;
 }

@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { ensureDevTls } from '../registration/dev-ca';
 import { AdminModule } from './admin/admin.module';
 import { HealthCheck } from './admin/admin.controller';
-import { AppModule, type AppModuleOptions } from './app.module';
+import { AppModule, type AppModuleOptions, bridgesFromConfig } from './app.module';
 import { errorMessage } from './common/errors';
 import { createLogger } from './common/logging';
 import { MetricsRegistry } from './common/metrics';
@@ -55,7 +55,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     );
   }
 
-  const app = await NestFactory.create(AppModule.forRoot(config, options), {
+  const bridges = options.bridges ?? bridgesFromConfig(config);
+  const app = await NestFactory.create(AppModule.forRoot(config, { ...options, bridges }), {
     logger,
     bodyParser: false,
     httpsOptions: buildHttpsOptions(config),

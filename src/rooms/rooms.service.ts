@@ -1,10 +1,11 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
-import type { ProviderDomain, RoomUri, UserUri } from '../common/ids';
+import { domainOf, type ProviderDomain, type RoomUri, type UserUri } from '../common/ids';
 import { decodeMimiContent } from '../mimi/content';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/repositories/room.repository';
-import type { InboundEvent, ParticipantRole } from '../ports';
+import { OutboxRepository } from '../persistence/repositories/outbox.repository';
+import type { BridgeHost, InboundEvent, ParticipantRole } from '../ports';
 import { contentToJson } from './content-mapping';
 import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
@@ -59,11 +60,12 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly render: RenderWorker,
     private readonly locks: RoomLocks,
     private readonly transactions: RoomTransactions,
+    private readonly outbox: OutboxRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     for (const bridge of this.support.allBridges()) {
-      await bridge.start((event) => this.onInboundEvent(event));
+      await bridge.start((event) => this.onInboundEvent(event), this.bridgeHost);
       this.logger.log(`bridge ${bridge.platform} started`);
     }
     await this.render.resumeAll();
@@ -102,6 +104,64 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
       );
       throw e;
     }
+  }
+
+  /**
+   * The administrative requests bridges pass on: in-room `!mimi link|unlink|status` (the bridge
+   * has checked the platform permission) and portal joins.
+   */
+  readonly bridgeHost: BridgeHost = {
+    link: async (room, requestedBy) => {
+      const existing = await this.rooms.findByLegacyRoom(undefined, room.platform, room.roomId);
+      if (existing?.role === 'follower') {
+        throw new GatewayError(
+          ErrorCode.Conflict,
+          `${room.roomId} mirrors ${existing.roomUri}; it cannot be a hub too`,
+        );
+      }
+      if (existing === undefined) {
+        const roomUri = await this.link(room.platform, room.roomId);
+        this.logger.log(`linked ${room.platform} ${room.roomId} as ${roomUri} (asked by ${requestedBy.userId})`);
+      }
+      return (await this.bridgeHost.status(room))!;
+    },
+    unlink: async (room, requestedBy) => {
+      const existing = await this.rooms.findByLegacyRoom(undefined, room.platform, room.roomId);
+      if (existing === undefined) throw new GatewayError(ErrorCode.NotFound, `${room.roomId} is not bridged`);
+      await this.unlink(existing.roomUri);
+      this.logger.log(`unlinked ${room.platform} ${room.roomId} (asked by ${requestedBy.userId})`);
+    },
+    status: async (room) => {
+      const existing = await this.rooms.findByLegacyRoom(undefined, room.platform, room.roomId);
+      if (existing === undefined) return undefined;
+      const info = await this.describe(existing);
+      const followers = [
+        ...new Set(info.participants.map((p) => domainOf(p.userUri)).filter((d) => d !== undefined && d !== info.hub)),
+      ];
+      return {
+        room,
+        roomUri: info.roomUri,
+        role: info.role,
+        hub: info.hub,
+        participants: info.participants.length,
+        // Backlog per follower provider, over all its rooms (what an operator acts on).
+        followers: await this.outboxBacklog(followers.map((d) => d!)),
+      };
+    },
+    joinRemote: async (roomUri) => {
+      // Joining a room hubbed elsewhere from the legacy side needs an external join through the
+      // hub (/groupInfo + /update with an external commit), which the rooms core does not do yet
+      // (README.md "Not done"). Remote rooms reach us when their hub invites one of our users.
+      throw new GatewayError(
+        ErrorCode.NotAllowed,
+        `joining ${roomUri} from here is not supported yet: ask a member of the room to invite you`,
+      );
+    },
+  };
+
+  private async outboxBacklog(domains: readonly ProviderDomain[]): Promise<{ domain: string; pending: number }[]> {
+    const depth = await this.outbox.pendingDepthByDestination();
+    return domains.map((domain) => ({ domain, pending: depth.get(domain) ?? 0 }));
   }
 
   /** Link a legacy room; this gateway becomes its hub. */

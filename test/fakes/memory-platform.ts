@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, type RoomUri } from '../../src/common/ids';
 import {
+  BridgeHost,
   InboundEvent,
   InboundSink,
   LegacyRoomRef,
@@ -53,9 +54,13 @@ export class MemoryPlatform implements PlatformBridge {
   private readonly pendingEchoes = new Set<Promise<void>>();
   private seq = 0;
 
-  async start(sink: InboundSink): Promise<void> {
+  /** The host the core passed to start (in-room commands go there). */
+  host?: BridgeHost;
+
+  async start(sink: InboundSink, host?: BridgeHost): Promise<void> {
     this.throwIfFailing();
     this.sink = sink;
+    this.host = host;
   }
 
   async stop(): Promise<void> {
