@@ -11,11 +11,17 @@
  */
 import { CanActivate, ExecutionContext, Injectable, Logger, createParamDecorator } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
-import { TLSSocket } from 'node:tls';
+import { PeerCertificate, TLSSocket } from 'node:tls';
 import { ErrorCode, GatewayError } from '../../common/errors';
 import { ProviderDomain } from '../../common/ids';
 import { GatewayConfig } from '../../config/gateway-config';
-import { matchesDomain, parseFromHeader, parseHostHeader } from './tls-identity';
+import {
+  CertificateIdentity,
+  certificateIdentity,
+  matchesDomain,
+  parseFromHeader,
+  parseHostHeader,
+} from './tls-identity';
 import { TransportTls, TrustAnchor, chainReachesAnchor } from './transport-tls';
 
 /** Where the guard leaves the authenticated peer on the request. */
@@ -42,6 +48,29 @@ export interface PeerCheckContext {
 }
 
 /**
+ * What a connection's client certificate proved, computed once per TLS connection (keyed by the
+ * socket and the leaf's fingerprint, in case a TLS 1.2 renegotiation changed it): parsing the
+ * SANs and verifying the chain cost far more than the rest of a MIMI request, and a peer keeps
+ * its connection alive for many requests. The handshake already checked validity dates.
+ */
+interface ConnectionVerdicts {
+  readonly fingerprint: string;
+  readonly identity: CertificateIdentity;
+  /** Per claimed domain: does the chain reach the anchors configured for it? */
+  readonly chainReachesAnchorsOf: Map<string, boolean>;
+}
+
+const verdictsBySocket = new WeakMap<TLSSocket, ConnectionVerdicts>();
+
+function verdictsFor(socket: TLSSocket, fingerprint: string, leaf: PeerCertificate): ConnectionVerdicts {
+  const known = verdictsBySocket.get(socket);
+  if (known?.fingerprint === fingerprint) return known;
+  const fresh = { fingerprint, identity: certificateIdentity(leaf), chainReachesAnchorsOf: new Map<string, boolean>() };
+  verdictsBySocket.set(socket, fresh);
+  return fresh;
+}
+
+/**
  * The whole check as a function (the guard is a thin wrapper).
  * @returns the authenticated peer domain
  * @throws GatewayError Unauthenticated (401) or Forbidden (403) with the reason
@@ -51,8 +80,8 @@ export function authenticatePeerRequest(req: PeerRequest, ctx: PeerCheckContext)
   if (!(socket instanceof TLSSocket)) {
     throw new GatewayError(ErrorCode.Unauthenticated, 'MIMI requests must use mutually authenticated TLS');
   }
-  const cert = socket.getPeerCertificate(true);
-  if (!cert?.raw) {
+  const leaf = socket.getPeerCertificate(false);
+  if (!leaf?.raw) {
     throw new GatewayError(ErrorCode.Unauthenticated, 'no client certificate was presented');
   }
   if (!socket.authorized) {
@@ -63,10 +92,16 @@ export function authenticatePeerRequest(req: PeerRequest, ctx: PeerCheckContext)
   if (!from) {
     throw new GatewayError(ErrorCode.Forbidden, 'a single From header of the form mimi@<provider domain> is required');
   }
-  if (!matchesDomain(cert, from)) {
+  const verdicts = verdictsFor(socket, leaf.fingerprint256, leaf);
+  if (!matchesDomain(verdicts.identity, from)) {
     throw new GatewayError(ErrorCode.Forbidden, `the client certificate does not authenticate ${from}`);
   }
-  if (!chainReachesAnchor(cert, ctx.anchorsFor(from), ctx.now)) {
+  let chainOk = verdicts.chainReachesAnchorsOf.get(from);
+  if (chainOk === undefined) {
+    chainOk = chainReachesAnchor(socket.getPeerCertificate(true), ctx.anchorsFor(from), ctx.now);
+    verdicts.chainReachesAnchorsOf.set(from, chainOk);
+  }
+  if (!chainOk) {
     throw new GatewayError(
       ErrorCode.Unauthenticated,
       `the client certificate does not chain to the trust anchors configured for ${from}`,

@@ -152,6 +152,19 @@ describe('MIMI transport over HTTPS (Nest app on loopback)', () => {
       expect(received).toEqual([{ peer: DOMAIN_A, roomUri: CLUB_ROOM, body: BINARY_BODY }]);
     });
 
+    it('checks every request of a kept-alive connection, not only the first', async () => {
+      const connection = new Agent({
+        connections: 1,
+        connect: { ca: pki.ca.certPem, servername: DOMAIN_B, cert: pki.a.certPem, key: pki.a.keyPem },
+      });
+      agents.push(connection);
+      expect((await call('POST', notifyPath(), { via: connection })).status).toBe(201);
+      const claimsC = await call('POST', notifyPath(), { via: connection, headers: { from: `mimi@${DOMAIN_C}` } });
+      expect(claimsC).toMatchObject({ status: 403, json: { errcode: 'MIMI_FORBIDDEN' } });
+      expect((await call('POST', notifyPath(), { via: connection })).status).toBe(201);
+      expect(received.map((r) => r.peer)).toEqual([DOMAIN_A, DOMAIN_A]);
+    });
+
     it('answers 401 when no client certificate is presented', async () => {
       const answer = await call('POST', notifyPath(), { via: agent() });
       expect(answer).toMatchObject({ status: 401, json: { errcode: 'MIMI_UNAUTHENTICATED' } });
