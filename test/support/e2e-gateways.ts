@@ -224,7 +224,14 @@ export class GatewayProcess {
     log.write(`\n===== ${new Date().toISOString()} start #${this.starts} of ${this.domain} =====\n`);
     const child = spawn(
       process.execPath,
-      ['--enable-source-maps', memoryGatewayEntrypoint(), '--config', this.configFile],
+      [
+        '--enable-source-maps',
+        // Extra node flags for profiling runs, e.g. MIMI_E2E_NODE_ARGS=--prof.
+        ...(process.env['MIMI_E2E_NODE_ARGS']?.split(' ').filter(Boolean) ?? []),
+        memoryGatewayEntrypoint(),
+        '--config',
+        this.configFile,
+      ],
       {
         cwd: this.dir,
         env: {
