@@ -132,3 +132,42 @@ describe(actionForContent.name, () => {
     expect(await actionForContent(content!, async () => undefined)).toBeUndefined();
   });
 });
+
+describe('attachments', () => {
+  const IMAGE = {
+    url: 'https://media.a.example/_matrix/media/v3/download/a.example/abc',
+    contentType: 'image/png',
+    size: 2048,
+    filename: 'cat.png',
+    sha256: new Uint8Array(32).fill(7),
+  };
+
+  async function roundTrip(action: MessageAction): Promise<{ kind: string; rendered: MessageAction | undefined }> {
+    const content = await contentForAction(action, ctx);
+    const decoded = decodeMimiContent(encodeMimiContentWithId(content!, SENDER, ROOM).bytes);
+    return { kind: contentKind(decoded), rendered: await actionForContent(decoded, renderedIdOf) };
+  }
+
+  it('carries a file as a MIMI ExternalPart and renders it back as an attachment', async () => {
+    const { kind, rendered } = await roundTrip({
+      type: 'post',
+      body: { kind: 'text', text: IMAGE.filename, attachments: [IMAGE] },
+    });
+    expect(kind).toBe('text');
+    expect(rendered).toEqual({ type: 'post', body: { kind: 'text', text: IMAGE.filename, attachments: [IMAGE] } });
+  });
+
+  it('keeps a caption next to the file, and the reply reference', async () => {
+    const { kind, rendered } = await roundTrip({
+      type: 'post',
+      body: { kind: 'text', text: 'look at this', attachments: [IMAGE] },
+      inReplyTo: { platformEventId: ORIGINAL_EVENT },
+    });
+    expect(kind).toBe('reply');
+    expect(rendered).toEqual({
+      type: 'post',
+      body: { kind: 'text', text: 'look at this', attachments: [IMAGE] },
+      inReplyTo: { platformEventId: '$b-original' },
+    });
+  });
+});

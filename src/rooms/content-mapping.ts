@@ -18,6 +18,8 @@ import {
   type MimiContent,
   type NestedPart,
   PartSemantics,
+  type ExternalPart,
+  buildAttachment,
   buildDelete,
   buildEdit,
   buildReaction,
@@ -32,7 +34,7 @@ import {
   senderTimestampFromMillis,
   toHex,
 } from '../mimi/content';
-import type { MessageAction, MessageBody } from '../ports';
+import type { Attachment, MessageAction, MessageBody } from '../ports';
 
 /** What a message does, as stored in `room_event.kind` and shown by the provisioning API. */
 export type ContentKind = 'text' | 'reply' | 'edit' | 'delete' | 'reaction' | 'unlike';
@@ -77,6 +79,8 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
   switch (action.type) {
     case 'post': {
       const replyTo = action.inReplyTo === undefined ? undefined : await ref(action.inReplyTo.platformEventId);
+      const attachment = action.body.attachments?.[0];
+      if (attachment !== undefined) return attachmentMessage(env, action.body, attachment, replyTo);
       // A reply to a message we do not know is still worth sending, as a plain message.
       return replyTo === undefined
         ? buildTextMessage({ ...env, ...textBody(action.body) })
@@ -99,6 +103,53 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
       return target === undefined ? undefined : buildUnlike({ ...env, replaces: target });
     }
   }
+}
+
+/**
+ * A file or image as a MIMI ExternalPart (content-08 §4.4): the URL the bridge made fetchable,
+ * never the bytes. Captioned (a MultiPart of the text and the file) when the text says more than
+ * the file name, as Matrix's `body` of an m.image usually is just the name. One attachment per
+ * message: what Matrix and XMPP (XEP-0066) carry.
+ */
+function attachmentMessage(
+  env: MessageEnvelope,
+  body: MessageBody,
+  attachment: Attachment,
+  inReplyTo: Uint8Array | undefined,
+): MimiContent {
+  const captioned = body.text.trim() !== '' && body.text !== attachment.filename;
+  return buildAttachment({
+    ...env,
+    attachment: {
+      contentType: attachment.contentType,
+      url: attachment.url,
+      ...(attachment.size !== undefined ? { size: attachment.size } : {}),
+      ...(attachment.filename !== undefined ? { filename: attachment.filename } : {}),
+      ...(attachment.description !== undefined ? { description: attachment.description } : {}),
+      // Named Information hash algorithm 1 = sha-256.
+      ...(attachment.sha256 !== undefined ? { hashAlg: 1, contentHash: attachment.sha256 } : {}),
+    },
+    ...(captioned ? { caption: textBody(body) } : {}),
+    ...(inReplyTo !== undefined ? { inReplyTo } : {}),
+  });
+}
+
+/** The ExternalParts of a body, in order (a single one, or those inside a MultiPart). */
+function externalParts(part: NestedPart): ExternalPart[] {
+  if (part.cardinality === Cardinality.External) return [part];
+  if (part.cardinality === Cardinality.Multi) return part.parts.flatMap(externalParts);
+  return [];
+}
+
+function toAttachment(part: ExternalPart): Attachment {
+  return {
+    url: part.url,
+    contentType: part.contentType,
+    ...(part.size > 0n ? { size: Number(part.size) } : {}),
+    ...(part.filename !== '' ? { filename: part.filename } : {}),
+    ...(part.description !== '' ? { description: part.description } : {}),
+    ...(part.hashAlg === 1 && part.contentHash.length === 32 ? { sha256: part.contentHash } : {}),
+  };
 }
 
 function textBody(body: MessageBody): { text: string; contentType: string } {
@@ -144,11 +195,13 @@ export function contentText(part: NestedPart): { text: string; contentType: stri
 }
 
 function messageBody(content: MimiContent): MessageBody {
+  const attachments = externalParts(content.nestedPart).map(toAttachment);
+  const withFiles = attachments.length > 0 ? { attachments } : {};
   const t = contentText(content.nestedPart);
-  if (t === undefined) return { kind: 'text', text: '' };
+  if (t === undefined) return { kind: 'text', text: attachments[0]?.filename ?? '', ...withFiles };
   return t.contentType.toLowerCase().startsWith('text/markdown')
-    ? { kind: 'text', text: t.text, markdown: t.text }
-    : { kind: 'text', text: t.text };
+    ? { kind: 'text', text: t.text, markdown: t.text, ...withFiles }
+    : { kind: 'text', text: t.text, ...withFiles };
 }
 
 /**
