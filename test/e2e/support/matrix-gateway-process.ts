@@ -1,0 +1,171 @@
+/**
+ * A real `mimi-gateway start -c <config>` process (bin/mimi-gateway.js, the compiled CLI under
+ * dist/), for end-to-end tests and benches that need the production composition root: the bridges
+ * come from the config (`bridgesFromConfig`), not from a test harness.
+ *
+ *   const gw = new MatrixGatewayProcess({ domain, dir, configFile, adminUrl, adminToken });
+ *   await gw.start();          // resolves once the admin listener answers /health
+ *   await gw.kill();           // SIGKILL, no chance to clean up
+ *   await gw.start();          // same config, same database
+ *   await gw.stop();           // SIGTERM
+ *
+ * Output goes to `<dir>/gateway.log` (appended across restarts). Needs a build first
+ * (`npx tsc -p tsconfig.build.json`).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { WriteStream, createWriteStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { ProvisioningClient } from '../../support/e2e-clients';
+import { ExitStatus, repoRoot, tailFile } from '../../support/e2e-gateways';
+import { waitFor, withContext } from '../../support/e2e-wait';
+
+const DEFAULT_START_TIMEOUT_MS = 90_000;
+const DEFAULT_STOP_TIMEOUT_MS = 20_000;
+const HEALTH_POLL_MS = 100;
+
+/** The compiled CLI launcher; fails early with the build command when dist/ is missing. */
+export function gatewayCliEntrypoint(): string {
+  const root = repoRoot();
+  const compiled = join(root, 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
+  return join(root, 'bin', 'mimi-gateway.js');
+}
+
+/** Children of this process, SIGKILLed if the test process exits without stopping them. */
+const LIVE = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const c of LIVE) c.kill('SIGKILL');
+    });
+  }
+  LIVE.add(child);
+  child.once('exit', () => LIVE.delete(child));
+}
+
+export interface MatrixGatewayProcessOptions {
+  readonly domain: string;
+  /** Working directory of the process; the log goes there. */
+  readonly dir: string;
+  readonly configFile: string;
+  /** http://host:port of the admin listener (health and provisioning). */
+  readonly adminUrl: string;
+  readonly adminToken: string;
+  readonly startTimeoutMs?: number;
+}
+
+export class MatrixGatewayProcess {
+  readonly provisioning: ProvisioningClient;
+  /** How many times the process was started. */
+  starts = 0;
+  lastExit?: ExitStatus;
+  private child?: ChildProcess;
+  private exited?: Promise<ExitStatus>;
+
+  constructor(private readonly opts: MatrixGatewayProcessOptions) {
+    this.provisioning = new ProvisioningClient(opts.adminUrl, opts.adminToken);
+  }
+
+  get domain(): string {
+    return this.opts.domain;
+  }
+
+  get configFile(): string {
+    return this.opts.configFile;
+  }
+
+  get adminUrl(): string {
+    return this.opts.adminUrl;
+  }
+
+  get logFile(): string {
+    return join(this.opts.dir, 'gateway.log');
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /**
+   * Spawn `mimi-gateway start -c <config>` and resolve once its admin listener answers /health
+   * with 200 (the bridges start before the listeners, so the appservice is listening too).
+   * @throws Error with the log tail when the process exits or stays unhealthy too long.
+   */
+  async start(): Promise<void> {
+    if (this.child) throw new Error(`${this.domain} is already running (pid ${this.child.pid})`);
+    this.starts += 1;
+    this.lastExit = undefined;
+    const log: WriteStream = createWriteStream(this.logFile, { flags: 'a' });
+    log.write(`\n===== ${new Date().toISOString()} mimi-gateway start #${this.starts} of ${this.domain} =====\n`);
+    const child = spawn(
+      process.execPath,
+      ['--enable-source-maps', gatewayCliEntrypoint(), 'start', '-c', this.opts.configFile],
+      { cwd: this.opts.dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    track(child);
+    child.stdout?.on('data', (chunk: Buffer) => log.write(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
+    this.exited = new Promise<ExitStatus>((resolve) => {
+      child.once('exit', (code, signal) => {
+        const status = { code, signal };
+        this.lastExit = status;
+        if (this.child === child) this.child = undefined;
+        log.end(`===== exited: code ${code} signal ${signal} =====\n`);
+        resolve(status);
+      });
+    });
+    try {
+      await waitFor(
+        async () => {
+          if (this.child !== child) throw new Error(`exited (${JSON.stringify(this.lastExit)})`);
+          const res = await request(`${this.opts.adminUrl}/health`);
+          await res.body.text();
+          return res.statusCode === 200;
+        },
+        {
+          timeoutMs: this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+          intervalMs: HEALTH_POLL_MS,
+          what: `${this.domain} healthy`,
+        },
+      );
+      if (this.child !== child) throw new Error(`${this.domain} exited during start-up`);
+    } catch (e) {
+      if (this.child === child) await this.kill();
+      throw withContext(e, `--- ${this.domain} log tail (${this.logFile}) ---\n${this.logTail()}`);
+    }
+  }
+
+  /** SIGTERM and wait; SIGKILL after timeoutMs. */
+  async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<ExitStatus> {
+    const child = this.child;
+    if (!child || !this.exited) throw new Error(`${this.domain} is not running`);
+    child.kill('SIGTERM');
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+    const result = await Promise.race([this.exited, timeout]);
+    if (result === 'timeout') {
+      await this.kill();
+      throw new Error(`${this.domain} did not exit within ${timeoutMs} ms of SIGTERM; killed`);
+    }
+    return result;
+  }
+
+  /** SIGKILL and wait for the exit. */
+  async kill(): Promise<ExitStatus> {
+    const child = this.child;
+    if (!child || !this.exited) throw new Error(`${this.domain} is not running`);
+    child.kill('SIGKILL');
+    return this.exited;
+  }
+
+  logTail(lines?: number): string {
+    return tailFile(this.logFile, lines);
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * Everything real for the Matrix ↔ MIMI end-to-end tests and bench (issue 4 "Done means"):
+ *
+ * - a Synapse homeserver (scripts/synapse.sh: pinned version, SQLite, loopback) started here,
+ *   loading the appservice registration written by OUR generator (`mimi-gateway
+ *   generate-registration`, run as a process on gateway A's config);
+ * - gateway A (the hub) as a real `mimi-gateway start -c <config>` process whose config has a
+ *   `matrix:` section pointing at that Synapse (MatrixGatewayProcess);
+ * - follower gateway B as a memory-platform gateway process of the multi-process harness
+ *   (test/support/e2e-gateways.ts);
+ * - mutual TLS between A and B with a development CA and certificates generated at start (the
+ *   harness's PKI; A's config is the harness's with the `matrix` section added).
+ *
+ *   const env = await MatrixMimiEnv.create();
+ *   const alice = await env.registerUser('alice');
+ *   const { roomId, roomUri } = await env.createLinkedRoom(alice, 'Lobby');
+ *   await env.inviteRemote(alice, roomId, roomUri, BOB_URI);
+ *   ...
+ *   await env.dispose();
+ *
+ * Needs a build first (`npx tsc -p tsconfig.build.json`): both gateways run compiled code.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+import { MatrixIds } from '../../../bridges/matrix/matrix-ids';
+import { type MatrixTokens, readMatrixTokens } from '../../../registration/matrix-tokens';
+import type { UserUri } from '../../../src/common/ids';
+import type { OutboxTuning } from '../../support/e2e-gateways';
+import { GatewayCluster, GatewayProcess, LOOPBACK, freePorts, repoRoot, tailFile } from '../../support/e2e-gateways';
+import { waitFor, waitForValue, withContext } from '../../support/e2e-wait';
+import {
+  type ClientEvent,
+  type MatrixUserClient,
+  type SynapseServer,
+  registerUser,
+} from '../../servers/synapse/synapse-server';
+import { MatrixGatewayProcess, gatewayCliEntrypoint } from './matrix-gateway-process';
+
+const run = promisify(execFile);
+
+export const HUB_DOMAIN = 'a.example';
+export const FOLLOWER_DOMAIN = 'b.example';
+/** The homeserver's server_name (matrix.domain in A's config). */
+export const MATRIX_SERVER_NAME = 'synapse.test';
+export const GHOST_PREFIX = '_mimi_';
+export const BOT_LOCALPART = 'mimibot';
+/** matrix.linkPowerLevel in A's config. */
+export const LINK_POWER_LEVEL = 100;
+const SYNAPSE_START_TIMEOUT_MS = 600_000;
+const LOG_TAIL_LINES = 60;
+
+/** A Synapse started by scripts/synapse.sh on a port chosen by the caller (A's config names it first). */
+export async function startSynapseOn(opts: {
+  readonly dir: string;
+  readonly port: number;
+  readonly registrationFile: string;
+  readonly serverName: string;
+}): Promise<SynapseServer> {
+  const script = join(repoRoot(), 'scripts', 'synapse.sh');
+  mkdirSync(opts.dir, { recursive: true });
+  const { stdout } = await run('bash', [script, 'start', opts.dir, opts.registrationFile], {
+    env: { ...process.env, SYNAPSE_SERVER_NAME: opts.serverName, SYNAPSE_PORT: String(opts.port) },
+    timeout: SYNAPSE_START_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const url = stdout.trim().split('\n').pop()!;
+  if (url !== `http://${LOOPBACK}:${opts.port}`) {
+    throw new Error(`synapse.sh printed ${url}, expected port ${opts.port}`);
+  }
+  return {
+    url,
+    dir: opts.dir,
+    serverName: opts.serverName,
+    sharedSecret: readFileSync(join(opts.dir, 'shared-secret'), 'utf8').trim(),
+    stop: async () => {
+      await run('bash', [script, 'stop', opts.dir]);
+    },
+  };
+}
+
+export interface MatrixMimiEnvOptions {
+  readonly logLevel?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  readonly outbox?: OutboxTuning;
+  /** Keep the temp dir after dispose (also when MIMI_E2E_KEEP=1). */
+  readonly keepDir?: boolean;
+}
+
+export interface LinkedRoom {
+  /** The Matrix room ID. */
+  readonly roomId: string;
+  readonly roomUri: string;
+  /** The bot's answer to `!mimi link`. */
+  readonly linkNotice: ClientEvent;
+}
+
+export class MatrixMimiEnv {
+  readonly ids = new MatrixIds(GHOST_PREFIX, MATRIX_SERVER_NAME, BOT_LOCALPART);
+  private disposed = false;
+
+  private constructor(
+    readonly cluster: GatewayCluster,
+    readonly a: MatrixGatewayProcess,
+    readonly b: GatewayProcess,
+    readonly synapse: SynapseServer,
+    /** http://127.0.0.1:<port> where A's appservice listens (the registration's url). */
+    readonly appserviceUrl: string,
+    readonly registrationFile: string,
+    private readonly tokensFile: string,
+    private readonly opts: MatrixMimiEnvOptions,
+  ) {}
+
+  /**
+   * Generate the PKI and configs, run `mimi-gateway generate-registration` on A's config, start
+   * Synapse with that registration, then start A (`mimi-gateway start`) and B.
+   */
+  static async create(opts: MatrixMimiEnvOptions = {}): Promise<MatrixMimiEnv> {
+    const cluster = await GatewayCluster.create({
+      domains: [HUB_DOMAIN, FOLLOWER_DOMAIN],
+      logLevel: opts.logLevel,
+      outbox: opts.outbox,
+      keepDir: opts.keepDir,
+    });
+    let synapse: SynapseServer | undefined;
+    let a: MatrixGatewayProcess | undefined;
+    try {
+      const [synapsePort, appservicePort] = await freePorts(2);
+      const hub = cluster.gateway(HUB_DOMAIN);
+      const aDir = hub.dir;
+      const config = YAML.parse(readFileSync(hub.configFile, 'utf8')) as Record<string, unknown>;
+      config['matrix'] = {
+        homeserverUrl: `http://${LOOPBACK}:${synapsePort}`,
+        domain: MATRIX_SERVER_NAME,
+        appserviceHost: LOOPBACK,
+        appservicePort,
+        prefix: GHOST_PREFIX,
+        botLocalpart: BOT_LOCALPART,
+        tokensFile: 'matrix-tokens.yaml',
+        linkPowerLevel: LINK_POWER_LEVEL,
+      };
+      const configFile = join(aDir, 'gateway-matrix.yaml');
+      writeFileSync(configFile, YAML.stringify(config));
+
+      // The registration comes from our generator, run exactly as a newcomer would.
+      const registrationFile = join(cluster.dir, 'mimi-registration.yaml');
+      await run(process.execPath, [
+        gatewayCliEntrypoint(),
+        'generate-registration',
+        '-c',
+        configFile,
+        '-o',
+        registrationFile,
+      ]);
+      synapse = await startSynapseOn({
+        dir: join(cluster.dir, 'synapse'),
+        port: synapsePort!,
+        registrationFile,
+        serverName: MATRIX_SERVER_NAME,
+      });
+      const adminToken = readFileSync(join(aDir, 'admin.token'), 'utf8').trim();
+      a = new MatrixGatewayProcess({
+        domain: HUB_DOMAIN,
+        dir: aDir,
+        configFile,
+        adminUrl: `http://${LOOPBACK}:${hub.ports.admin}`,
+        adminToken,
+      });
+      const b = cluster.gateway(FOLLOWER_DOMAIN);
+      await Promise.all([a.start(), b.start()]);
+      return new MatrixMimiEnv(
+        cluster,
+        a,
+        b,
+        synapse,
+        `http://${LOOPBACK}:${appservicePort}`,
+        registrationFile,
+        join(aDir, 'matrix-tokens.yaml'),
+        opts,
+      );
+    } catch (e) {
+      if (a?.running) await a.kill().catch(() => undefined);
+      await synapse?.stop().catch(() => undefined);
+      await cluster.dispose();
+      throw e;
+    }
+  }
+
+  /** The appservice tokens A runs with (as generate-registration created them). */
+  get tokens(): MatrixTokens {
+    return readMatrixTokens(this.tokensFile);
+  }
+
+  get botUserId(): string {
+    return this.ids.botUserId;
+  }
+
+  /** The Matrix ghost of a MIMI user. */
+  ghostOf(userUri: UserUri | string): string {
+    const ghost = this.ids.ghostUserId(userUri);
+    if (ghost === undefined) throw new Error(`no ghost for ${userUri}`);
+    return ghost;
+  }
+
+  /** A Matrix user registered through Synapse's shared-secret admin API, acting through the client-server API. */
+  registerUser(localpart: string): Promise<MatrixUserClient> {
+    return registerUser(this.synapse, localpart);
+  }
+
+  /**
+   * `admin` creates a private room with the bridge bot invited at power level 100 (so that it can
+   * carry out kicks and role changes), waits for the bot to join, and links the room with
+   * `!mimi link`. Resolves with the room URI from the bot's answer.
+   */
+  async createLinkedRoom(admin: MatrixUserClient, name: string): Promise<LinkedRoom> {
+    const bot = this.botUserId;
+    const roomId = await admin.createRoom({
+      name,
+      preset: 'private_chat',
+      invite: [bot],
+      // Room version 12 (Synapse's default): the creator has unlimited power and must not be listed.
+      power_level_content_override: { users: { [bot]: 100 } },
+    });
+    await admin.waitForEvent(
+      (e) =>
+        e.room_id === roomId && e.type === 'm.room.member' && e.state_key === bot && e.content['membership'] === 'join',
+      60_000,
+    );
+    const command = await admin.sendText(roomId, '!mimi link');
+    const linkNotice = await admin.waitForEvent((e) => isNoticeReplyTo(e, roomId, bot, command), 60_000);
+    const roomUri = /mimi:\/\/[a-z0-9.-]+\/r\/[0-9a-f]+/.exec(String(linkNotice.content['body']))?.[0];
+    if (roomUri === undefined) throw new Error(`no room URI in the link answer: ${String(linkNotice.content['body'])}`);
+    return { roomId, roomUri, linkNotice };
+  }
+
+  /**
+   * `inviter` invites the ghost of the MIMI user `user` (a user of B) through the client-server
+   * API; resolves once A lists the user as a participant, B follows the room with that user,
+   * and the ghost has joined the Matrix room.
+   */
+  async inviteRemote(inviter: MatrixUserClient, roomId: string, roomUri: string, user: UserUri): Promise<void> {
+    const ghost = this.ghostOf(user);
+    await inviter.invite(roomId, ghost);
+    await waitFor(async () => (await this.a.provisioning.room(roomUri))?.participants.some((p) => p.userUri === user), {
+      timeoutMs: 60_000,
+      what: `${user} a participant on A`,
+    });
+    await waitForValue(
+      () => this.b.provisioning.room(roomUri),
+      (r) => r !== undefined && r.participants.some((p) => p.userUri === user),
+      { timeoutMs: 60_000, what: `B following ${roomUri} with ${user}` },
+    );
+    await inviter.waitForEvent(
+      (e) =>
+        e.room_id === roomId &&
+        e.type === 'm.room.member' &&
+        e.state_key === ghost &&
+        e.content['membership'] === 'join',
+      60_000,
+    );
+  }
+
+  /** The tails of A's, B's and Synapse's logs, for a failure report. */
+  logTails(lines = LOG_TAIL_LINES): string {
+    return [
+      `--- ${HUB_DOMAIN} (mimi-gateway start) log tail (${this.a.logFile}) ---\n${this.a.logTail(lines)}`,
+      `--- ${FOLLOWER_DOMAIN} log tail (${this.b.logFile}) ---\n${this.b.logTail(lines)}`,
+      `--- synapse log tail ---\n${tailFile(join(this.synapse.dir, 'homeserver.log'), lines)}`,
+    ].join('\n');
+  }
+
+  /** A test body that, when it fails, carries the log tails. */
+  scenario(body: () => Promise<void>): () => Promise<void> {
+    return async () => {
+      try {
+        await body();
+      } catch (e) {
+        throw withContext(e, this.logTails());
+      }
+    };
+  }
+
+  /** Stop A, B and Synapse; remove the temp dir unless keepDir / MIMI_E2E_KEEP=1. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.a.running) await this.a.stop().catch(() => (this.a.running ? this.a.kill() : undefined));
+    await this.synapse.stop().catch(() => undefined);
+    // The cluster removes its temp dir (Synapse's dir is inside it) unless asked to keep it.
+    await this.cluster.dispose();
+    if (!(this.opts.keepDir || process.env.MIMI_E2E_KEEP === '1')) {
+      rmSync(this.cluster.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** An m.notice of `sender` in `roomId` that replies to `eventId` (the bot's command answers, failure notices). */
+export function isNoticeReplyTo(e: ClientEvent, roomId: string, sender: string, eventId: string): boolean {
+  const relates = e.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined;
+  return (
+    e.room_id === roomId &&
+    e.sender === sender &&
+    e.content['msgtype'] === 'm.notice' &&
+    relates?.['m.in_reply_to']?.event_id === eventId
+  );
+}
