@@ -279,6 +279,32 @@ export class MatrixBridge implements PlatformBridge {
       this.opts.listenHost ?? this.opts.matrix.appserviceHost,
     );
     this.logger.log(`appservice listening on port ${this.boundPort} for ${this.opts.matrix.domain}`);
+    void this.pingHomeserver();
+  }
+
+  /**
+   * Ask the homeserver to ping us (client-server API v1.7, `POST /appservice/{id}/ping`). Besides
+   * proving both directions work, a successful ping makes Synapse retry the transactions it queued
+   * while we were down at once (`force_retry`), instead of after its backoff (up to ~8.5 min).
+   * Best effort: an older homeserver without the endpoint simply redelivers on its own schedule.
+   */
+  private async pingHomeserver(): Promise<void> {
+    const id = encodeURIComponent(this.opts.registration.id);
+    try {
+      const res = await fetch(`${this.homeserverUrl}/_matrix/client/v1/appservice/${id}/ping`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${this.opts.registration.as_token}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ transaction_id: `mimi-start-${Date.now()}` }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      if (res.ok) this.logger.log('homeserver ping ok: queued transactions are redelivered now');
+      else this.logger.warn(`homeserver ping answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    } catch (e) {
+      this.logger.warn(`homeserver ping failed: ${errorMessage(e)}`);
+    }
   }
 
   async stop(): Promise<void> {
