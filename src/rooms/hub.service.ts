@@ -378,6 +378,7 @@ export class HubService {
         ? undefined
         : [...fresh.participants, { user: target, roleIndex: MEMBER_ROLE }];
       await this.commitByBot(tx, room, { add: keyPackages, participants });
+      await this.refreshBotPath(tx, room);
       await this.recordLegacy(tx, room, event.platformEventId, null);
     });
     this.logger.log(`room=${room.roomUri}: added ${target} (${keyPackages.length} client(s))`);
@@ -449,6 +450,7 @@ export class HubService {
       const staged = await this.commitByBot(tx, room, { add: [published.keyPackage], participants });
       await puppet.joinFromWelcome(staged.welcome!, staged.ratchetTree);
       await this.rooms.addLocalMember(tx, room.roomUri, user);
+      await this.refreshBotPath(tx, room);
     });
     return puppet;
   }
@@ -478,6 +480,22 @@ export class HubService {
     }
     await this.support.fanout(tx, room.roomUri, items);
     return staged;
+  }
+
+  /**
+   * An empty commit of the bot, after every commit that adds clients (once our new members have
+   * joined). Why: ts-mls 1.6.4 checks the ratchet tree of a Welcome (RFC 9420 §12.4.3.1) by
+   * requiring every non-blank parent on an unmerged leaf's direct path to have the SAME
+   * unmerged_leaves as the node listing it, where the RFC only asks the nodes between the leaf and
+   * that node to list the leaf. After two Adds under different parents no later Welcome could be
+   * joined ("non-blank intermediate node must list leaf node in its unmerged_leaves"), here or on a
+   * follower. An empty commit carries the bot's UpdatePath, which re-keys the bot's direct path
+   * (the only non-blank parents: nobody else commits with a path) and empties its unmerged_leaves,
+   * so the next single Add leaves a tree every joiner accepts. Later ts-mls releases check per the
+   * RFC; drop this with the upgrade.
+   */
+  private async refreshBotPath(tx: Tx, room: RoomRecord): Promise<void> {
+    await this.commitByBot(tx, room, {});
   }
 
   // ---- flow 3: /submitMessage -----------------------------------------------------------------
@@ -765,7 +783,10 @@ export class HubService {
         .filter((m) => m.user !== undefined && gone.includes(m.user))
         .map((m) => m.leafIndex);
       if (leaves.length > 0) {
+        // Removes carry an UpdatePath of the bot, which also does what refreshBotPath does.
         await this.transactions.run((tx) => this.commitByBot(tx, room, { remove: leaves }));
+      } else if (contents.addedClients.length > 0) {
+        await this.transactions.run((tx) => this.refreshBotPath(tx, room));
       }
       this.logger.log(`room=${roomUri}: applied a commit of ${contents.committer} (${peer})`);
       return { responseCode: 'success', errorDescription: '', acceptedTimestamp: BigInt(acceptedAt) };
