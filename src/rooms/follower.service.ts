@@ -655,7 +655,7 @@ export class FollowerService {
     }
   }
 
-  /** @returns false when the hub could not be reached (try again later) */
+  /** @returns false when the submission has to wait: the hub could not be reached, or our clients are behind its epoch */
   private async submitOne(room: RoomRecord, submission: SubmissionRecord): Promise<boolean> {
     const body = encodeValue(
       { protocol: 'mls10', appMessage: asMlsMessage(submission.appMessage), sendingUri: submission.senderUri },
@@ -694,10 +694,29 @@ export class FollowerService {
       case 'notAllowed':
         await this.reject(room, submission, 'the MIMI hub did not allow it (notAllowed)');
         return true;
-      case 'epochTooOld':
+      case 'epochTooOld': {
+        // protocol-06 §5.4: the answer names the hub's epoch. While our clients have not yet
+        // processed the commits that took the hub there (they come with /notify), encrypting again
+        // would only be too old again: wait for them instead of spending a re-encryption.
+        const local = await this.localEpoch(room, submission.senderUri);
+        if (local !== undefined && local < response.currentEpoch) {
+          this.logger.debug(
+            `room=${room.roomUri} message=${submission.messageId}: hub at epoch ${response.currentEpoch}; waiting for its commits`,
+          );
+          return false;
+        }
         await this.reencrypt(room, submission);
         return true;
+      }
     }
+  }
+
+  /** The epoch `user`'s client is at in the room (undefined when it has no active client there). */
+  private async localEpoch(room: RoomRecord, user: UserUri): Promise<bigint | undefined> {
+    return this.locks.run(room.roomUri, async () => {
+      const client = await this.activeClient(room, user);
+      return client === undefined ? undefined : (await client.group(groupIdForRoom(room.roomUri))).epoch;
+    });
   }
 
   /** `epochTooOld`: encrypt the same content again in the current epoch, as a new submission. */
