@@ -457,6 +457,32 @@ describe(XmppBridge.name, () => {
       expect(h.store.load().rooms[ROOM]?.puppets[DAVE.userUri]).toBeUndefined();
     });
 
+    it('reports a mediated invitation of a puppet JID (XEP-0045 §7.8.2) as an invite of that MIMI user', async () => {
+      const forwarded = (to: string, id: string): XmlElement =>
+        xml(
+          'message',
+          { from: ROOM, to, id },
+          xml('x', { xmlns: NS.MUC_USER }, xml('invite', { from: ALICE.jid }, xml('reason', {}, 'join us'))),
+          xml('body', {}, `${ALICE.jid} invited you to the room ${ROOM}`),
+        );
+      await h.transport.inject(forwarded(`dave=follower.example@${COMPONENT}`, 'inv-1'));
+      // Not a puppet address: nothing to report (and a MUC's message is never bounced).
+      await h.transport.inject(forwarded(`mimibot@${COMPONENT}`, 'inv-2'));
+      const invite = await h.sink.waitFor((e) => e.kind === 'membership' && e.membership === 'invite', 'the invite');
+      expect(invite).toEqual({
+        kind: 'membership',
+        room: ROOM_REF,
+        platformEventId: `xmpp-invite:${ROOM}/inv-1`,
+        user: { userUri: DAVE.userUri },
+        membership: 'invite',
+        by: { platform: Platform.Xmpp, userId: ALICE_JID },
+        reason: 'join us',
+        timestamp: expect.any(Number),
+      });
+      expect(h.sink.matching((e) => e.kind === 'membership' && e.membership === 'invite')).toHaveLength(1);
+      expect(h.transport.sent.filter((el) => el.attrs.type === 'error')).toEqual([]);
+    });
+
     it('kicks by nick and bans by real JID with muc#admin items', async () => {
       h.muc.seat(ROOM, {
         nick: 'carol',

@@ -1411,9 +1411,14 @@ export class XmppBridge implements PlatformBridge {
       this.onGroupchat(r, el, undefined);
       return;
     }
+    if (r) {
+      const invite = el.getChild('x', NS.MUC_USER)?.getChild('invite');
+      if (invite) this.onMediatedInvite(r, el, invite);
+      return;
+    }
     // Direct messages to a puppet or the bot. Never bounce anything coming from a MUC: a MUC
     // removes occupants whose client bounces errors (Prosody: status 333).
-    if (r || !el.getChild('body')) return;
+    if (!el.getChild('body')) return;
     void this.transport
       .send(
         buildErrorReply(
@@ -1424,6 +1429,37 @@ export class XmppBridge implements PlatformBridge {
         ),
       )
       .catch(() => undefined);
+  }
+
+  /**
+   * XEP-0045 §7.8.2: an occupant invited one of our puppets through the room (the MUC checked that
+   * the inviter may invite and forwards `<invite from='inviter'/>` to the invitee). This is how an
+   * XMPP user adds a MIMI user: reported as an `invite` of that RemoteUser, by the inviter. Relay
+   * mode has no per-user addresses, so nothing can be invited there.
+   */
+  private onMediatedInvite(r: RoomRuntime, el: XmlElement, invite: XmlElement): void {
+    if (this.options.mode !== 'component') return;
+    const { local, domain } = parseJid(el.attrs.to ?? '');
+    if (domain !== this.options.componentDomain!.toLowerCase()) return;
+    const userUri = userUriOfPuppetLocalpart(local);
+    const inviter = invite.attrs.from;
+    if (userUri === undefined || inviter === undefined) return;
+    // Prosody names the inviter by real JID; a room that hides it gives room@service/nick.
+    const by = bare(inviter) === r.jid ? this.occupantUserByNick(r, resourceOf(inviter)) : this.userOfJid(inviter);
+    if ('userUri' in by) return; // our own puppets do not invite
+    const reason = invite.getChildText('reason') ?? undefined;
+    this.deliver(r, [
+      {
+        kind: 'membership',
+        room: this.ref(r.jid),
+        platformEventId: `xmpp-invite:${r.jid}/${el.attrs.id ?? randomUUID()}`,
+        user: { userUri },
+        membership: 'invite',
+        by,
+        ...(reason ? { reason } : {}),
+        timestamp: Date.now(),
+      },
+    ]);
   }
 
   /** The MUC refused one of our messages (XEP-0045 §7.4: not an occupant; §8.4: no voice). */
