@@ -21,7 +21,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ErrorCode, GatewayError, ValidationError } from '../common/errors';
-import { type RoomUri, parseMimiUri } from '../common/ids';
+import { type RoomUri, type UserUri, parseMimiUri } from '../common/ids';
 import { GatewayExceptionFilter } from '../mimi/transport';
 import type { RoomEventInfo, RoomInfo, RoomsService } from '../rooms';
 
@@ -84,6 +84,25 @@ export class ProvisioningController {
   @HttpCode(204)
   async unlink(@Param('roomUri') roomUri: string): Promise<void> {
     await this.deps.rooms.unlink(roomUriParam(roomUri));
+  }
+
+  /**
+   * Invite a MIMI user of another provider into a room hubbed here: `{ userUri }` → 200 once they
+   * are a participant (for platforms with nothing to invite, e.g. XMPP relay mode).
+   */
+  @Post('rooms/:roomUri/invite')
+  @HttpCode(200)
+  async invite(
+    @Param('roomUri') roomUri: string,
+    @Body() body: unknown,
+  ): Promise<{ roomUri: RoomUri; userUri: UserUri }> {
+    const { userUri } = (body ?? {}) as { userUri?: unknown };
+    if (typeof userUri !== 'string' || parseMimiUri(userUri)?.kind !== 'u') {
+      throw new ValidationError('body must be { "userUri": "mimi://<provider>/u/<user>" }');
+    }
+    const room = roomUriParam(roomUri);
+    await this.deps.rooms.inviteRemote(room, userUri as UserUri);
+    return { roomUri: room, userUri: userUri as UserUri };
   }
 
   @Get('rooms/:roomUri/events')

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
-import { domainOf, type ProviderDomain, type RoomUri, type UserUri } from '../common/ids';
+import { domainOf, parseMimiUri, type ProviderDomain, type RoomUri, type UserUri } from '../common/ids';
 import { decodeMimiContent } from '../mimi/content';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/repositories/room.repository';
@@ -162,6 +163,48 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
   private async outboxBacklog(domains: readonly ProviderDomain[]): Promise<{ domain: string; pending: number }[]> {
     const depth = await this.outbox.pendingDepthByDestination();
     return domains.map((domain) => ({ domain, pending: depth.get(domain) ?? 0 }));
+  }
+
+  /**
+   * Invite a MIMI user of another provider into a room hubbed here, as a native admin would on
+   * the platform (the way to add MIMI users where the platform has nothing to invite, e.g. XMPP
+   * relay mode). Resolves once the user is a participant: key material fetched from their
+   * provider, the Add committed, the Welcome queued for them.
+   * @throws GatewayError BadValue (not a remote user URI), NotFound (no such room), NotAllowed (hubbed
+   *   elsewhere), PeerUnavailable (their provider gave no key material)
+   */
+  async inviteRemote(roomUri: RoomUri, userUri: UserUri): Promise<void> {
+    const parsed = parseMimiUri(userUri);
+    if (parsed?.kind !== 'u') throw new GatewayError(ErrorCode.BadValue, `not a MIMI user URI: ${userUri}`);
+    if (this.support.isOurs(userUri)) {
+      throw new GatewayError(ErrorCode.BadValue, `${userUri} is a user of this provider: invite them on the platform`);
+    }
+    const room = await this.rooms.findByUri(undefined, roomUri);
+    if (room === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
+    if (room.role !== 'hub') {
+      throw new GatewayError(ErrorCode.NotAllowed, `${roomUri} is hubbed by ${room.hubDomain}: invite there`);
+    }
+    const event: InboundEvent = {
+      kind: 'membership',
+      room: this.support.legacyRoom(room),
+      platformEventId: `mimi-provisioning-invite:${randomUUID()}`,
+      user: { userUri },
+      membership: 'invite',
+      timestamp: Date.now(),
+    };
+    await this.locks.run(roomUri, async () => {
+      const current = await this.rooms.findByUri(undefined, roomUri);
+      if (current === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
+      await this.hub.onLegacyEvent(current, event);
+    });
+    const info = await this.describe(room);
+    if (!info.participants.some((p) => p.userUri === userUri)) {
+      throw new GatewayError(
+        ErrorCode.PeerUnavailable,
+        `${userUri} could not be added: their provider gave no key material`,
+      );
+    }
+    this.logger.log(`room=${roomUri}: invited ${userUri} through provisioning`);
   }
 
   /** Link a legacy room; this gateway becomes its hub. */
