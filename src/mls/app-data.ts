@@ -11,7 +11,7 @@
 import type { Extension } from 'ts-mls';
 import { CodecError, ValidationError } from '../common/errors';
 import type { UserUri } from '../common/ids';
-import { TlsReader, TlsWriter } from './tls-codec';
+import { TlsReader, writeTls } from '../mimi/wire/tls-codec';
 
 /** mls-extensions-09 §IANA "app_data_dictionary" extension type: 0x0006 (suggested value). */
 export const APP_DATA_DICTIONARY_EXTENSION_TYPE = 0x0006;
@@ -67,11 +67,12 @@ export function encodeParticipantList(list: readonly Participant[]): Uint8Array 
   checkParticipants(list, (m) => {
     throw new ValidationError(`participant_list: ${m}`);
   });
-  return new TlsWriter()
-    .vector(list, (w, p) => {
-      w.bytes(utf8.encode(p.user)).uint32(p.roleIndex);
-    })
-    .finish();
+  return writeTls((w) =>
+    w.vector(list, (v, p) => {
+      v.opaque(utf8.encode(p.user));
+      v.uint32(p.roleIndex);
+    }),
+  );
 }
 
 /**
@@ -81,7 +82,7 @@ export function encodeParticipantList(list: readonly Participant[]): Uint8Array 
 export function decodeParticipantList(bytes: Uint8Array): Participant[] {
   const r = new TlsReader(bytes, 'ParticipantListData');
   const list = r.vector((item) => {
-    const raw = item.bytes();
+    const raw = item.opaque();
     let user: string;
     try {
       user = utf8Strict.decode(raw);
@@ -110,11 +111,12 @@ export function encodeAppDataDictionary(entries: readonly ComponentData[]): Uint
       throw new ValidationError(`app_data_dictionary: component 0x${e.componentId.toString(16)} appears twice`);
     }
   });
-  return new TlsWriter()
-    .vector(sorted, (w, e) => {
-      w.uint16(e.componentId).bytes(e.data);
-    })
-    .finish();
+  return writeTls((w) =>
+    w.vector(sorted, (v, e) => {
+      v.uint16(e.componentId);
+      v.opaque(e.data);
+    }),
+  );
 }
 
 /**
@@ -123,7 +125,7 @@ export function encodeAppDataDictionary(entries: readonly ComponentData[]): Uint
  */
 export function decodeAppDataDictionary(bytes: Uint8Array): ComponentData[] {
   const r = new TlsReader(bytes, 'AppDataDictionary');
-  const entries = r.vector((item) => ({ componentId: item.uint16(), data: item.bytes() }));
+  const entries = r.vector((item) => ({ componentId: item.uint16(), data: item.opaque() }));
   r.done();
   for (let i = 1; i < entries.length; i++) {
     if (entries[i]!.componentId <= entries[i - 1]!.componentId) {

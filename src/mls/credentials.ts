@@ -22,7 +22,7 @@ import { type ProviderDomain, type UserUri, isProviderDomain, parseMimiUri } fro
 import { type Participant, withParticipantList } from './app-data';
 import { mlsCiphersuite } from './crypto';
 import { MlsErrorReason, MlsGroupError } from './mls.errors';
-import { TlsReader, TlsWriter } from './tls-codec';
+import { TlsReader, writeTls } from '../mimi/wire/tls-codec';
 import { decodeGroupInfo } from './ts-mls-internals';
 
 const utf8 = new TextEncoder();
@@ -76,10 +76,10 @@ export const mimiAuthenticationService: AuthenticationService = {
 
 /** RFC 9420 §5.1.2 SignWithLabel over `SignContent { opaque label<V>; opaque content<V>; }`. */
 export function signContent(label: string, content: Uint8Array): Uint8Array {
-  return new TlsWriter()
-    .bytes(utf8.encode(`MLS 1.0 ${label}`))
-    .bytes(content)
-    .finish();
+  return writeTls((w) => {
+    w.opaque(utf8.encode(`MLS 1.0 ${label}`));
+    w.opaque(content);
+  });
 }
 
 const EXTERNAL_SENDER_RECORD_VERSION = 1;
@@ -113,9 +113,9 @@ export class HubExternalSender {
     const r = new TlsReader(bytes, 'HubExternalSender');
     const version = r.uint8();
     if (version !== EXTERNAL_SENDER_RECORD_VERSION) r.fail(`unknown record version ${version}`);
-    const rawDomain = r.bytes();
-    const publicKey = r.bytes();
-    const privateKey = r.bytes();
+    const rawDomain = r.opaque();
+    const publicKey = r.opaque();
+    const privateKey = r.opaque();
     r.done();
     const domain = new TextDecoder().decode(rawDomain);
     if (!isProviderDomain(domain)) return r.fail(`bad provider domain ${domain}`);
@@ -124,12 +124,12 @@ export class HubExternalSender {
 
   /** Serialise, private key included: store it like any other secret. */
   toBytes(): Uint8Array {
-    return new TlsWriter()
-      .uint8(EXTERNAL_SENDER_RECORD_VERSION)
-      .bytes(utf8.encode(this.domain))
-      .bytes(this.signaturePublicKey)
-      .bytes(this.signaturePrivateKey)
-      .finish();
+    return writeTls((w) => {
+      w.uint8(EXTERNAL_SENDER_RECORD_VERSION);
+      w.opaque(utf8.encode(this.domain));
+      w.opaque(this.signaturePublicKey);
+      w.opaque(this.signaturePrivateKey);
+    });
   }
 
   /** RFC 9420 §12.1.8.1 `ExternalSender`. */

@@ -70,7 +70,7 @@ import {
 } from './mls-message';
 import type { MlsStorage } from './mls-storage';
 import { MlsErrorReason, MlsGroupError, toMlsGroupError } from './mls.errors';
-import { TlsReader, TlsWriter } from './tls-codec';
+import { TlsReader, writeTls } from '../mimi/wire/tls-codec';
 import { decryptSenderData, makeKeyPackageRef } from './ts-mls-internals';
 
 export interface MemberClientOptions {
@@ -227,13 +227,13 @@ interface Identity {
 }
 
 function encodeIdentity(id: Identity): Uint8Array {
-  return new TlsWriter()
-    .uint8(RECORD_VERSION)
-    .bytes(utf8.encode(id.user))
-    .bytes(utf8.encode(id.cipherSuite))
-    .bytes(id.signaturePublicKey)
-    .bytes(id.signaturePrivateKey)
-    .finish();
+  return writeTls((w) => {
+    w.uint8(RECORD_VERSION);
+    w.opaque(utf8.encode(id.user));
+    w.opaque(utf8.encode(id.cipherSuite));
+    w.opaque(id.signaturePublicKey);
+    w.opaque(id.signaturePrivateKey);
+  });
 }
 
 function readVersion(r: TlsReader): void {
@@ -242,7 +242,7 @@ function readVersion(r: TlsReader): void {
 }
 
 function readUtf8(r: TlsReader): string {
-  const raw = r.bytes();
+  const raw = r.opaque();
   try {
     return utf8Strict.decode(raw);
   } catch {
@@ -256,21 +256,24 @@ function decodeIdentity(bytes: Uint8Array): Identity {
   const id = {
     user: readUtf8(r) as UserUri,
     cipherSuite: readUtf8(r),
-    signaturePublicKey: r.bytes(),
-    signaturePrivateKey: r.bytes(),
+    signaturePublicKey: r.opaque(),
+    signaturePrivateKey: r.opaque(),
   };
   r.done();
   return id;
 }
 
 function encodeGroupRecord(state: GroupState): Uint8Array {
-  return new TlsWriter().uint8(RECORD_VERSION).bytes(encodeGroupState(state)).finish();
+  return writeTls((w) => {
+    w.uint8(RECORD_VERSION);
+    w.opaque(encodeGroupState(state));
+  });
 }
 
 function decodeGroupRecord(bytes: Uint8Array): GroupState {
   const r = new TlsReader(bytes, 'MemberClient group');
   readVersion(r);
-  const inner = r.bytes();
+  const inner = r.opaque();
   r.done();
   const decoded = decodeGroupState(inner, 0);
   if (decoded === undefined || decoded[1] !== inner.length) return r.fail('cannot decode ts-mls GroupState');
@@ -284,21 +287,21 @@ interface StoredKeyPackage {
 }
 
 function encodeKeyPackageRecord(kp: StoredKeyPackage): Uint8Array {
-  return new TlsWriter()
-    .uint8(RECORD_VERSION)
-    .bytes(keyPackageToBytes(kp.publicPackage))
-    .bytes(kp.initPrivateKey)
-    .bytes(kp.hpkePrivateKey)
-    .finish();
+  return writeTls((w) => {
+    w.uint8(RECORD_VERSION);
+    w.opaque(keyPackageToBytes(kp.publicPackage));
+    w.opaque(kp.initPrivateKey);
+    w.opaque(kp.hpkePrivateKey);
+  });
 }
 
 function decodeKeyPackageRecord(bytes: Uint8Array): StoredKeyPackage {
   const r = new TlsReader(bytes, 'MemberClient key package');
   readVersion(r);
   const record = {
-    publicPackage: keyPackageFromBytes(r.bytes()),
-    initPrivateKey: r.bytes(),
-    hpkePrivateKey: r.bytes(),
+    publicPackage: keyPackageFromBytes(r.opaque()),
+    initPrivateKey: r.opaque(),
+    hpkePrivateKey: r.opaque(),
   };
   r.done();
   return record;
@@ -409,9 +412,9 @@ export class MemberClient {
   static async importState(snapshot: Uint8Array, options: MemberClientOptions): Promise<MemberClient> {
     const r = new TlsReader(snapshot, 'MemberClient snapshot');
     readVersion(r);
-    const identityBytes = r.bytes();
-    const groups = r.vector((item) => item.bytes());
-    const keyPackages = r.vector((item) => ({ ref: item.bytes(), record: item.bytes() }));
+    const identityBytes = r.opaque();
+    const groups = r.vector((item) => item.opaque());
+    const keyPackages = r.vector((item) => ({ ref: item.opaque(), record: item.opaque() }));
     r.done();
     const identity = decodeIdentity(identityBytes);
     const { storage } = options;
@@ -469,16 +472,16 @@ export class MemberClient {
       const v = await storage.get(key);
       if (v !== undefined) keyPackages.push({ ref: Buffer.from(key.slice(kpPrefix.length), 'base64url'), record: v });
     }
-    return new TlsWriter()
-      .uint8(RECORD_VERSION)
-      .bytes(this.exportIdentity())
-      .vector(groups, (w, g) => {
-        w.bytes(g);
-      })
-      .vector(keyPackages, (w, kp) => {
-        w.bytes(kp.ref).bytes(kp.record);
-      })
-      .finish();
+    const identity = this.exportIdentity();
+    return writeTls((w) => {
+      w.uint8(RECORD_VERSION);
+      w.opaque(identity);
+      w.vector(groups, (v, g) => v.opaque(g));
+      w.vector(keyPackages, (v, kp) => {
+        v.opaque(kp.ref);
+        v.opaque(kp.record);
+      });
+    });
   }
 
   /** Group IDs of every group this client has state for (active or removed). */

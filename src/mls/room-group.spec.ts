@@ -39,7 +39,7 @@ import {
 import { decodeMlsMessageBytes, frameMlsMessage, inspectMlsMessage, keyPackageRef } from './mls-message';
 import { MlsErrorReason } from './mls.errors';
 import { RoomGroup, groupIdForRoom, roomUriForGroupId } from './room-group';
-import { TlsReader } from './tls-codec';
+import { TlsReader } from '../mimi/wire/tls-codec';
 
 beforeAll(() => Logger.overrideLogger(['error', 'warn']));
 
@@ -353,7 +353,7 @@ describe(RoomGroup.name, () => {
 function tsMlsStateFromRecord(record: Uint8Array): ClientState {
   const r = new TlsReader(record, 'record');
   r.uint8();
-  const inner = r.bytes();
+  const inner = r.opaque();
   const [state] = decodeGroupState(inner, 0)!;
   return {
     ...state,

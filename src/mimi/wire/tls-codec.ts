@@ -210,6 +210,11 @@ export class TlsReader {
     }
   }
 
+  /** Fail unless every byte up to the current limit was read (no trailing bytes). */
+  done(): void {
+    if (this.remaining !== 0) this.fail(`${this.remaining} trailing bytes`);
+  }
+
   /** Run `fn` (which skips over a structure) and return a copy of the exact bytes it consumed. */
   span(fn: () => void): Uint8Array {
     const start = this.pos;
@@ -465,6 +470,13 @@ export function enumCodec<E extends EnumTable>(name: string, table: E, width: 1 
 }
 
 // ---- whole-message helpers ------------------------------------------------------------------
+
+/** Encode whatever `fn` writes (for ad-hoc records that have no Codec of their own). */
+export function writeTls(fn: (w: TlsWriter) => void): Uint8Array {
+  const w = new TlsWriter();
+  fn(w);
+  return w.finish();
+}
 
 /** Decode exactly one value from `bytes`; trailing bytes are an error. */
 export function decodeAll<T>(bytes: Uint8Array, dec: Pick<Codec<T>, 'name' | 'decode'>): T {
