@@ -1,15 +1,16 @@
 /**
  * A real `mimi-gateway start -c <config>` process (bin/mimi-gateway.js, the compiled CLI under
  * dist/), for end-to-end tests and benches that need the production composition root: the bridges
- * come from the config (`bridgesFromConfig`), not from a test harness.
+ * come from the config (`bridgesFromConfig`), not from a test harness. Used with a `matrix:`
+ * section (matrix-mimi-env.ts) and an `xmpp:` section (xmpp-gateway-process.ts).
  *
- *   const gw = new MatrixGatewayProcess({ domain, dir, configFile, adminUrl, adminToken });
+ *   const gw = new CliGatewayProcess({ domain, dir, configFile, adminUrl, adminToken });
  *   await gw.start();          // resolves once the admin listener answers /health
  *   await gw.kill();           // SIGKILL, no chance to clean up
  *   await gw.start();          // same config, same database
  *   await gw.stop();           // SIGTERM
  *
- * Output goes to `<dir>/gateway.log` (appended across restarts). Needs a build first
+ * Output goes to `<dir>/<logName>` (default gateway.log, appended across restarts). Needs a build first
  * (`npx tsc -p tsconfig.build.json`).
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -46,7 +47,7 @@ function track(child: ChildProcess): void {
   child.once('exit', () => LIVE.delete(child));
 }
 
-export interface MatrixGatewayProcessOptions {
+export interface CliGatewayProcessOptions {
   readonly domain: string;
   /** Working directory of the process; the log goes there. */
   readonly dir: string;
@@ -55,9 +56,11 @@ export interface MatrixGatewayProcessOptions {
   readonly adminUrl: string;
   readonly adminToken: string;
   readonly startTimeoutMs?: number;
+  /** File name of the log in `dir` (default gateway.log). */
+  readonly logName?: string;
 }
 
-export class MatrixGatewayProcess {
+export class CliGatewayProcess {
   readonly provisioning: ProvisioningClient;
   /** How many times the process was started. */
   starts = 0;
@@ -65,7 +68,7 @@ export class MatrixGatewayProcess {
   private child?: ChildProcess;
   private exited?: Promise<ExitStatus>;
 
-  constructor(private readonly opts: MatrixGatewayProcessOptions) {
+  constructor(private readonly opts: CliGatewayProcessOptions) {
     this.provisioning = new ProvisioningClient(opts.adminUrl, opts.adminToken);
   }
 
@@ -82,7 +85,7 @@ export class MatrixGatewayProcess {
   }
 
   get logFile(): string {
-    return join(this.opts.dir, 'gateway.log');
+    return join(this.opts.dir, this.opts.logName ?? 'gateway.log');
   }
 
   get running(): boolean {

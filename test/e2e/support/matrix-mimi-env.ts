@@ -5,7 +5,7 @@
  *   loading the appservice registration written by OUR generator (`mimi-gateway
  *   generate-registration`, run as a process on gateway A's config);
  * - gateway A (the hub) as a real `mimi-gateway start -c <config>` process whose config has a
- *   `matrix:` section pointing at that Synapse (MatrixGatewayProcess);
+ *   `matrix:` section pointing at that Synapse (CliGatewayProcess);
  * - follower gateway B as a memory-platform gateway process of the multi-process harness
  *   (test/support/e2e-gateways.ts);
  * - mutual TLS between A and B with a development CA and certificates generated at start (the
@@ -37,7 +37,7 @@ import {
   type SynapseServer,
   registerUser,
 } from '../../servers/synapse/synapse-server';
-import { MatrixGatewayProcess, gatewayCliEntrypoint } from './matrix-gateway-process';
+import { CliGatewayProcess, gatewayCliEntrypoint } from './cli-gateway-process';
 
 const run = promisify(execFile);
 
@@ -102,7 +102,7 @@ export class MatrixMimiEnv {
 
   private constructor(
     readonly cluster: GatewayCluster,
-    readonly a: MatrixGatewayProcess,
+    readonly a: CliGatewayProcess,
     readonly b: GatewayProcess,
     readonly synapse: SynapseServer,
     /** http://127.0.0.1:<port> where A's appservice listens (the registration's url). */
@@ -124,7 +124,7 @@ export class MatrixMimiEnv {
       keepDir: opts.keepDir,
     });
     let synapse: SynapseServer | undefined;
-    let a: MatrixGatewayProcess | undefined;
+    let a: CliGatewayProcess | undefined;
     try {
       const [synapsePort, appservicePort] = await freePorts(2);
       const hub = cluster.gateway(HUB_DOMAIN);
@@ -160,7 +160,7 @@ export class MatrixMimiEnv {
         serverName: MATRIX_SERVER_NAME,
       });
       const adminToken = readFileSync(join(aDir, 'admin.token'), 'utf8').trim();
-      a = new MatrixGatewayProcess({
+      a = new CliGatewayProcess({
         domain: HUB_DOMAIN,
         dir: aDir,
         configFile,
