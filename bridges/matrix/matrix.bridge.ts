@@ -15,6 +15,7 @@ import {
   type BridgeHost,
   type InboundEvent,
   type InboundSink,
+  type JoinRule,
   type LegacyRoomRef,
   type LegacyUserRef,
   type LinkStatus,
@@ -703,6 +704,26 @@ export class MatrixBridge implements PlatformBridge {
       if (mxc !== undefined) await intent.setAvatarUrl(mxc);
       else if (user.avatarUrl !== undefined) {
         this.logger.debug(`${id}: avatar ${user.avatarUrl} is not Matrix media, not copied`);
+      }
+    });
+  }
+
+  /**
+   * `public` when the room's `m.room.join_rules` is `public` (anyone may join, so may MIMI users
+   * of other providers, by external commit); every other rule (invite, knock, restricted,
+   * private) is `invite`.
+   */
+  async joinRule(room: LegacyRoomRef): Promise<JoinRule> {
+    return this.guarded(`read the join rule of ${room.roomId}`, 30_000, async () => {
+      try {
+        const content = (await this.bot.matrixClient.getRoomStateEvent(room.roomId, 'm.room.join_rules', '')) as {
+          join_rule?: unknown;
+        };
+        return content.join_rule === 'public' ? 'public' : 'invite';
+      } catch (e) {
+        // A room without the event is private (Matrix spec: the default join rule is invite).
+        if (matrixErrcode(e) === 'M_NOT_FOUND') return 'invite';
+        throw e;
       }
     });
   }

@@ -30,6 +30,7 @@ import type { BridgeHost } from '../../src/ports/bridge-host.port';
 import {
   type InboundEvent,
   type InboundSink,
+  type JoinRule,
   type LegacyRoomRef,
   type LegacyUserRef,
   type MessageAction,
@@ -509,6 +510,18 @@ export class XmppBridge implements PlatformBridge {
       await this.renamePuppet(r, puppet);
     }
     this.state?.changed();
+  }
+
+  /**
+   * From the room's disco#info (XEP-0045 §6.4): `public` for an open room (`muc_open`) without a
+   * password; a members-only or password-protected room, or one that does not say, is `invite`.
+   */
+  async joinRule(room: LegacyRoomRef): Promise<JoinRule> {
+    const info = parseDiscoInfo(
+      await this.iq(buildDiscoInfoGet({ from: this.botFrom(), to: room.roomId, id: randomUUID() })),
+    );
+    const open = info.features.includes('muc_open') && !info.features.includes('muc_membersonly');
+    return open && !info.features.includes('muc_passwordprotected') ? 'public' : 'invite';
   }
 
   async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {

@@ -176,6 +176,13 @@ export interface PostOptions {
   readonly timeoutMs: number;
 }
 
+/**
+ * Who may enter a legacy room without an invitation. `public`: anyone on the platform, so MIMI
+ * users of other providers may join it by external commit (protocol-06 §5.6 "open rooms");
+ * `invite`: only invited users (MIMI users need an invitation on the platform).
+ */
+export type JoinRule = 'public' | 'invite';
+
 export interface PlatformBridge {
   /** Which platform this bridge speaks for. Two bridges claiming the same platform fail start-up. */
   readonly platform: Platform;
@@ -233,6 +240,13 @@ export interface PlatformBridge {
    * @throws PlatformError
    */
   createMirrorRoom(roomUri: RoomUri, opts: { name?: string }): Promise<LegacyRoomRef>;
+
+  /**
+   * The join rule of `room` (Matrix `m.room.join_rules`, a MUC's members-only setting). Optional:
+   * a bridge without it makes every room invite-only for MIMI users of other providers.
+   * @throws PlatformError
+   */
+  joinRule?(room: LegacyRoomRef): Promise<JoinRule>;
 
   /** Read members, roles and metadata of `room` (for linking and resynchronisation). */
   getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot>;

@@ -538,6 +538,26 @@ describe('XMPP bridge, component mode, against Prosody', () => {
     });
   });
 
+  describe('join rule', () => {
+    it('reads an open MUC as public and a members-only or password-protected one as invite-only', async () => {
+      const open = roomJid('open');
+      await alice.createRoom(open, 'alice', { 'muc#roomconfig_membersonly': '0' });
+      const membersOnly = roomJid('members-only');
+      await alice.createRoom(membersOnly, 'alice', { 'muc#roomconfig_membersonly': '1' });
+      const locked = roomJid('password');
+      await alice.createRoom(locked, 'alice', {
+        'muc#roomconfig_membersonly': '0',
+        'muc#roomconfig_passwordprotectedroom': '1',
+        'muc#roomconfig_roomsecret': 'sesame',
+      });
+      const ref = (roomId: string): LegacyRoomRef => ({ platform: Platform.Xmpp, roomId });
+
+      await expect(bridge.joinRule(ref(open))).resolves.toBe('public');
+      await expect(bridge.joinRule(ref(membersOnly))).resolves.toBe('invite');
+      await expect(bridge.joinRule(ref(locked))).resolves.toBe('invite');
+    });
+  });
+
   describe('nicks', () => {
     it('resolves nick collisions and look-alikes deterministically and visibly', async () => {
       const { jid, ref } = await linkedRoom('nicks');

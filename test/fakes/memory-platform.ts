@@ -5,6 +5,7 @@ import {
   BridgeHost,
   InboundEvent,
   InboundSink,
+  JoinRule,
   LegacyRoomRef,
   LegacyUserRef,
   MessageAction,
@@ -28,6 +29,8 @@ export interface MemoryRoom {
   readonly roomId: string;
   name?: string;
   topic?: string;
+  /** `invite` unless a test opens the room (MIMI users of other providers may then join it by external commit). */
+  joinRule?: JoinRule;
   readonly members: Map<string, { user: LegacyUserRef | RemoteUser; role: ParticipantRole }>;
   /** Every accepted event, in platform order. */
   readonly timeline: InboundEvent[];
@@ -179,6 +182,11 @@ export class MemoryPlatform implements PlatformBridge {
 
   async setProfile(_user: RemoteUser): Promise<void> {
     this.throwIfFailing();
+  }
+
+  async joinRule(room: LegacyRoomRef): Promise<JoinRule> {
+    this.throwIfFailing();
+    return this.roomOrThrow(room.roomId).joinRule ?? 'invite';
   }
 
   async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {
