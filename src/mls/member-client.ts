@@ -52,7 +52,7 @@ import {
   participantListFromExtensions,
   withParticipantList,
 } from './app-data';
-import { mimiAuthenticationService, userCredential } from './credentials';
+import { mimiAuthenticationService, signContent, userCredential } from './credentials';
 import { mlsCiphersuite } from './crypto';
 import {
   type MlsSender,
@@ -445,6 +445,14 @@ export class MemberClient {
 
   get signaturePublicKey(): Uint8Array {
     return this.identity.signaturePublicKey;
+  }
+
+  /**
+   * RFC 9420 §5.1.2 SignWithLabel with this client's signature key, for MIMI requests a client
+   * signs outside the group (protocol-06 §5.6 GroupInfoRequestTBS).
+   */
+  async signWithLabel(label: string, content: Uint8Array): Promise<Uint8Array> {
+    return this.cs.signature.sign(this.identity.signaturePrivateKey, signContent(label, content));
   }
 
   /**

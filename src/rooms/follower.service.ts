@@ -21,6 +21,7 @@ import {
   type KeyMaterialRequest,
   type KeyMaterialResponse,
   type UpdateRoomResponse,
+  asCredential,
   asGroupInfo,
   asKeyPackage,
   asMlsMessage,
@@ -28,6 +29,12 @@ import {
   decodeAll,
   decodeFanoutBody,
   encodeValue,
+  groupInfoRatchetTreeTbeCodec,
+  groupInfoRequestCodec,
+  groupInfoRequestTbsCodec,
+  groupInfoResponseCodec,
+  groupInfoResponseTbs,
+  groupInfoResponseTbsCodec,
   keyMaterialRequestTbsCodec,
   submitMessageRequestCodec,
   submitMessageResponseCodec,
@@ -71,11 +78,21 @@ import {
   ROOMS_OPTIONS,
   type RoomsOptions,
 } from './rooms.tokens';
-import { MIMI_CIPHERSUITE_ID, basicCredentialIdentity, credentialDomain, verifyWithLabel } from './wire-support';
+import {
+  GROUP_INFO_LABEL,
+  MIMI_CIPHERSUITE_ID,
+  basicCredentialBytes,
+  basicCredentialIdentity,
+  credentialDomain,
+  decryptWithLabel,
+  verifyWithLabel,
+} from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 /** How often a submission is re-encrypted after `epochTooOld` before the user is told it failed. */
 const MAX_REENCRYPTIONS = 3;
+/** How often an external join is tried with a fresh GroupInfo after `wrongEpoch`. */
+const MAX_EXTERNAL_JOIN_ATTEMPTS = 3;
 
 type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind: K }>;
 
@@ -494,10 +511,7 @@ export class FollowerService {
   private async requestJoin(room: RoomRecord, platformEventId: string, user: UserUri): Promise<void> {
     if ((await this.activeClient(room, user)) !== undefined) return;
     const [committer] = await this.support.activeMembers(undefined, room.roomUri);
-    if (committer === undefined) {
-      await this.tellUser(room, platformEventId, 'This MIMI room has no member here to add you through.');
-      return;
-    }
+    if (committer === undefined) return this.externalJoin(room, platformEventId, user);
     const published = await (await this.clients.client(user)).createKeyPackage();
     const response = await this.requestChange(
       room,
@@ -512,6 +526,158 @@ export class FollowerService {
         `You could not join the MIMI room: ${response.responseCode} ${response.errorDescription}`,
       );
     }
+  }
+
+  // ---- external joins (protocol-06 §5.6, §5.3) ------------------------------------------------
+
+  /**
+   * Follower mode without an invitation: a local user asked for the remote MIMI room `roomUri`
+   * (a portal alias). Asks the hub whether the room exists and is open to us (a `/groupInfo`
+   * probe in the gateway bot's name), then creates the mirror room through `platform`'s bridge and
+   * records it. Local users who join the mirror enter the MIMI room by external commit
+   * (`externalJoin`). Idempotent: a room already known here is returned as it is.
+   * @throws GatewayError NotFound (the hub has no such room), NotAllowed (the room is not open to
+   *   our users, or is hosted here), PeerUnavailable (the hub did not answer)
+   */
+  async followRemote(roomUri: RoomUri, platform: string): Promise<RoomRecord> {
+    return this.locks.run(roomUri, async () => {
+      const known = await this.rooms.findByUri(undefined, roomUri);
+      if (known !== undefined) return known;
+      const hub = domainOf(roomUri);
+      if (hub === undefined) throw new GatewayError(ErrorCode.BadValue, `not a MIMI room URI: ${roomUri}`);
+      if (hub === this.domain) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri} here`);
+      const probe = await this.fetchGroupInfo(hub, roomUri, await this.clients.bot());
+      if (probe.status === 'noSuchRoom') throw new GatewayError(ErrorCode.NotFound, `${hub} has no room ${roomUri}`);
+      if (probe.status === 'notAuthorized') {
+        throw new GatewayError(
+          ErrorCode.NotAllowed,
+          `${roomUri} is not open to users of ${this.domain}: ask a member of the room to invite you`,
+        );
+      }
+      const mirror = await this.support.bridge(platform).createMirrorRoom(roomUri, {});
+      await this.transactions.run((tx) =>
+        this.rooms.insert(tx, {
+          roomUri,
+          role: 'follower',
+          hubDomain: hub,
+          platform: mirror.platform,
+          legacyRoomId: mirror.roomId,
+        }),
+      );
+      this.logger.log(
+        `following ${roomUri} (hub ${hub}) on request, mirrored in ${mirror.platform} room ${mirror.roomId}`,
+      );
+      return (await this.rooms.findByUri(undefined, roomUri))!;
+    });
+  }
+
+  /**
+   * A local user entered a mirror room where none of our users is a member yet: their puppet
+   * fetches the GroupInfo from the hub (`/groupInfo`) and joins by external commit (`/update`).
+   * A `wrongEpoch` (the room moved on meanwhile) is retried with a fresh GroupInfo. Refused: the
+   * user is told why and removed from the mirror room, which must not show them a room they are
+   * not in.
+   */
+  private async externalJoin(room: RoomRecord, platformEventId: string, user: UserUri): Promise<void> {
+    const client = await this.clients.client(user);
+    const groupId = groupIdForRoom(room.roomUri);
+    let refusal: string | undefined;
+    for (let attempt = 1; attempt <= MAX_EXTERNAL_JOIN_ATTEMPTS; attempt++) {
+      const info = await this.fetchGroupInfo(room.hubDomain, room.roomUri, client);
+      if (info.status !== 'success') {
+        refusal = info.status === 'notAuthorized' ? 'the room is not open to you' : 'the hub has no such room';
+        break;
+      }
+      // State of an earlier membership (removed, or never recorded as a local member) is replaced.
+      if (await client.hasGroup(groupId)) await client.forgetGroup(groupId);
+      const joined = await client.joinExternal(info.groupInfo, info.ratchetTree);
+      const next = await client.groupInfo(groupId);
+      let response: UpdateRoomResponse;
+      try {
+        response = await this.sendUpdate(room, { commit: joined.commit, ...next });
+      } catch (e) {
+        await client.forgetGroup(groupId);
+        throw e;
+      }
+      if (response.responseCode === 'success') {
+        await this.transactions.run((tx) => this.rooms.addLocalMember(tx, room.roomUri, user));
+        this.logger.log(`room=${room.roomUri}: ${user} joined by external commit (epoch ${joined.group.epoch})`);
+        // Show who is there; the hub's next commit (our user's participant entry) follows by /notify.
+        await this.renderMembership(room, [], joined.group.participants);
+        return;
+      }
+      await client.forgetGroup(groupId);
+      refusal = `${response.responseCode} ${response.errorDescription}`.trim();
+      if (response.responseCode !== 'wrongEpoch') break;
+      this.logger.debug(`room=${room.roomUri}: external join of ${user}: ${refusal}; retrying`);
+    }
+    this.logger.warn(`room=${room.roomUri}: external join of ${user} refused: ${refusal}`);
+    await this.tellUser(room, platformEventId, `You could not join the MIMI room ${room.roomUri}: ${refusal}`);
+    const native = this.nativeUser(user);
+    if (native !== undefined) {
+      await this.support
+        .bridge(room.platform)
+        .moderate(this.support.legacyRoom(room), native, 'kick', `not admitted to the MIMI room: ${refusal}`)
+        .catch((e: unknown) => this.logger.warn(`room=${room.roomUri}: kick of ${user}: ${errorMessage(e)}`));
+    }
+  }
+
+  /**
+   * protocol-06 §5.6 for `client`: a GroupInfoRequest signed with its key and a fresh HPKE key;
+   * the response must be signed by the hub's provider, and its GroupInfo and tree open with our key.
+   * @throws GatewayError PeerUnavailable (no usable answer), Malformed (a bad response)
+   */
+  private async fetchGroupInfo(
+    hub: ProviderDomain,
+    roomUri: RoomUri,
+    client: MemberClient,
+  ): Promise<
+    { status: 'success'; groupInfo: Uint8Array; ratchetTree: Uint8Array } | { status: 'notAuthorized' | 'noSuchRoom' }
+  > {
+    const cs = await mlsCiphersuite();
+    const hpke = await cs.hpke.generateKeyPair();
+    const head = {
+      protocol: 'mls10' as const,
+      cipherSuite: MIMI_CIPHERSUITE_ID,
+      requestingSignatureKey: client.signaturePublicKey,
+      requestingCredential: asCredential(basicCredentialBytes(client.user)),
+      groupInfoPublicKey: await cs.hpke.exportPublicKey(hpke.publicKey),
+    };
+    const signature = await client.signWithLabel('GroupInfoRequestTBS', encodeValue(head, groupInfoRequestTbsCodec));
+    const body = encodeValue({ ...head, joiningCode: new Uint8Array(0), signature }, groupInfoRequestCodec);
+    const answer = await this.requester.request(hub, 'groupInfo', roomUri, body);
+    if (answer.status < 200 || answer.status >= 300) {
+      throw new GatewayError(ErrorCode.PeerUnavailable, `groupInfo for ${roomUri} from ${hub}: HTTP ${answer.status}`, {
+        retryable: answer.status >= 500 || answer.status === 429,
+      });
+    }
+    const response = decodeAll(answer.body, groupInfoResponseCodec);
+    if (response.status !== 'success') return { status: response.status };
+    const signer = basicCredentialIdentity(response.hubSender.credential);
+    const signed = await verifyWithLabel(
+      cs,
+      response.hubSender.signatureKey,
+      'GroupInfoResponseTBS',
+      encodeValue(groupInfoResponseTbs(response), groupInfoResponseTbsCodec),
+      response.signature,
+    );
+    if (signer !== `mimi://${hub}` || !signed) {
+      throw new GatewayError(ErrorCode.Malformed, `the groupInfo response for ${roomUri} is not signed by ${hub}`);
+    }
+    const tbe = decodeAll(
+      await decryptWithLabel(
+        cs,
+        hpke.privateKey,
+        GROUP_INFO_LABEL,
+        new TextEncoder().encode(roomUri),
+        response.encryptedGroupInfoAndTree,
+      ),
+      groupInfoRatchetTreeTbeCodec,
+    );
+    if (tbe.ratchetTreeOption.representation !== 'full') {
+      throw new GatewayError(ErrorCode.Malformed, `the hub of ${roomUri} sent no ratchet tree`);
+    }
+    return { status: 'success', groupInfo: tbe.groupInfo, ratchetTree: tbe.ratchetTreeOption.ratchetTree };
   }
 
   /** A participant-list change made locally, committed by `committerUser`'s client and sent to the hub. */
@@ -556,25 +722,9 @@ export class FollowerService {
       return { responseCode: 'success', errorDescription: '', acceptedTimestamp: 0n };
     }
     const staged = await committer.stageCommit(groupId, { participants, add });
-    const body = encodeValue(
-      {
-        bundle: {
-          proposalOrCommit: asMlsMessage(staged.commit),
-          contentType: 'commit',
-          ...(staged.welcome === undefined ? {} : { welcome: asWelcome(staged.welcome) }),
-          groupInfoOption: { representation: 'full', groupInfo: asGroupInfo(staged.groupInfo) },
-          ratchetTreeOption: { representation: 'full', ratchetTree: staged.ratchetTree },
-        },
-      },
-      updateRequestCodec,
-    );
     let response: UpdateRoomResponse;
     try {
-      const answer = await this.requester.request(room.hubDomain, 'update', room.roomUri, body);
-      response =
-        answer.status >= 200 && answer.status < 300
-          ? decodeAll(answer.body, updateRoomResponseCodec)
-          : { responseCode: 'notAllowed', errorDescription: `HTTP ${answer.status}` };
+      response = await this.sendUpdate(room, staged);
     } catch (e) {
       await committer.discardStagedCommit(groupId);
       throw e;
@@ -593,6 +743,33 @@ export class FollowerService {
       );
     }
     return response;
+  }
+
+  /**
+   * protocol-06 §5.3 `/update` with a commit of ours (full GroupInfo and ratchet tree of the new
+   * epoch, the Welcome when it adds clients). A non-2xx answer counts as `notAllowed`.
+   * @throws when the hub cannot be reached (the caller drops the commit)
+   */
+  private async sendUpdate(
+    room: RoomRecord,
+    c: { commit: Uint8Array; welcome?: Uint8Array; groupInfo: Uint8Array; ratchetTree: Uint8Array },
+  ): Promise<UpdateRoomResponse> {
+    const body = encodeValue(
+      {
+        bundle: {
+          proposalOrCommit: asMlsMessage(c.commit),
+          contentType: 'commit',
+          ...(c.welcome === undefined ? {} : { welcome: asWelcome(c.welcome) }),
+          groupInfoOption: { representation: 'full', groupInfo: asGroupInfo(c.groupInfo) },
+          ratchetTreeOption: { representation: 'full', ratchetTree: c.ratchetTree },
+        },
+      },
+      updateRequestCodec,
+    );
+    const answer = await this.requester.request(room.hubDomain, 'update', room.roomUri, body);
+    return answer.status >= 200 && answer.status < 300
+      ? decodeAll(answer.body, updateRoomResponseCodec)
+      : { responseCode: 'notAllowed', errorDescription: `HTTP ${answer.status}` };
   }
 
   // ---- submissions to the hub -----------------------------------------------------------------

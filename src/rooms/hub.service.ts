@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { FramedContentCommitData } from 'ts-mls';
 import { ErrorCode, GatewayError, PlatformError, ValidationError, errorMessage } from '../common/errors';
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf, roomUri as makeRoomUri } from '../common/ids';
 import {
@@ -64,7 +65,14 @@ import {
   RoomSubmissionRepository,
 } from '../persistence/repositories/room-submission.repository';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
-import { type InboundEvent, type LegacyUserRef, type MessageAction, ParticipantRole, type RemoteUser } from '../ports';
+import {
+  type InboundEvent,
+  type JoinRule,
+  type LegacyUserRef,
+  type MessageAction,
+  ParticipantRole,
+  type RemoteUser,
+} from '../ports';
 import { actionForContent, contentForAction, contentKind } from './content-mapping';
 import { gatewayBotUri, legacyUserUri, parseLegacyUserUri } from './identity';
 import { MemberClients } from './member-clients';
@@ -92,6 +100,7 @@ import {
   basicCredentialIdentity,
   commitFanout,
   credentialDomain,
+  GROUP_INFO_LABEL,
   encryptWithLabel,
   hubKeyMaterialRequest,
   verifyWithLabel,
@@ -100,8 +109,6 @@ import {
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 const OWNER_ROLE = roleIndexOf(ParticipantRole.Owner);
-/** RFC 9420 §5.1.3 label of the /groupInfo encryption (protocol-06 §5.6). */
-const GROUP_INFO_LABEL = 'GroupInfo and ratchet_tree encryption';
 
 type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind: K }>;
 
@@ -111,6 +118,8 @@ interface CommitContents {
   readonly addedClients: UserUri[];
   readonly removedClients: UserUri[];
   readonly participants?: Participant[];
+  /** An external commit (RFC 9420 §12.4.3.2): `committer` joins with the client the commit adds. */
+  readonly external?: boolean;
 }
 
 @Injectable()
@@ -728,16 +737,26 @@ export class HubService {
       } catch (e) {
         return refuse(errorMessage(e));
       }
-      const after = contents.participants ?? view.participants;
-      const decision = authoriseChange({
-        peerDomain: peer,
-        committer: contents.committer,
-        before: view.participants,
-        after,
-        addedClients: contents.addedClients,
-        removedClients: contents.removedClients,
-      });
-      if (!decision.allowed) return refuse(decision.reason);
+      let after = contents.participants ?? view.participants;
+      if (contents.external) {
+        const decision = await this.authoriseExternalJoin(room, peer, contents.committer, view);
+        if (!decision.allowed) return refuse(decision.reason);
+        // The joiner's participant entry: ts-mls 1.6.4 refuses any proposal but ExternalInit and
+        // Remove in an external commit, so the bot commits it right after (README "External joins").
+        if (participantOf(after, contents.committer) === undefined) {
+          after = [...after, { user: contents.committer, roleIndex: MEMBER_ROLE }];
+        }
+      } else {
+        const decision = authoriseChange({
+          peerDomain: peer,
+          committer: contents.committer,
+          before: view.participants,
+          after,
+          addedClients: contents.addedClients,
+          removedClients: contents.removedClients,
+        });
+        if (!decision.allowed) return refuse(decision.reason);
+      }
       const diff = diffParticipants(view.participants, after);
       try {
         await this.applyOnLegacySide(room, diff);
@@ -768,6 +787,10 @@ export class HubService {
             items.push({ destinations: joinerDomains, message: welcomeFanout(bundle.welcome, tree, acceptedAt) });
           }
           await this.support.fanout(tx, roomUri, items);
+          if (contents.external && diff.added.length > 0) {
+            // Same transaction: the joiner is never a member without its participant entry on disk.
+            await this.commitByBot(tx, room, { participants: after });
+          }
         });
       } catch (e) {
         if (e instanceof GatewayError && e.code === ErrorCode.Internal) throw e;
@@ -785,10 +808,15 @@ export class HubService {
       if (leaves.length > 0) {
         // Removes carry an UpdatePath of the bot, which also does what refreshBotPath does.
         await this.transactions.run((tx) => this.commitByBot(tx, room, { remove: leaves }));
-      } else if (contents.addedClients.length > 0) {
+      } else if (contents.addedClients.length > 0 && !contents.external) {
+        // An external joiner commits with its own UpdatePath and leaves no unmerged leaf.
         await this.transactions.run((tx) => this.refreshBotPath(tx, room));
       }
-      this.logger.log(`room=${roomUri}: applied a commit of ${contents.committer} (${peer})`);
+      this.logger.log(
+        contents.external
+          ? `room=${roomUri}: ${contents.committer} (${peer}) joined by external commit`
+          : `room=${roomUri}: applied a commit of ${contents.committer} (${peer})`,
+      );
       return { responseCode: 'success', errorDescription: '', acceptedTimestamp: BigInt(acceptedAt) };
     });
   }
@@ -798,8 +826,9 @@ export class HubService {
     if (message.wireformat !== 'mls_public_message') throw new ValidationError('a commit must be a PublicMessage');
     const content = message.publicMessage.content;
     if (content.contentType !== 'commit') throw new ValidationError('not a commit');
+    if (content.sender.senderType === 'new_member_commit') return this.readExternalCommit(content.commit, view);
     if (content.sender.senderType !== 'member') {
-      throw new ValidationError(`commits from ${content.sender.senderType} are not accepted (external joins: README)`);
+      throw new ValidationError(`commits from ${content.sender.senderType} are not accepted`);
     }
     const leafIndex = content.sender.leafIndex;
     const committer = view.members.find((m) => m.leafIndex === leafIndex)?.user;
@@ -827,6 +856,67 @@ export class HubService {
       }
     }
     return { committer, addedClients, removedClients, participants };
+  }
+
+  /**
+   * An external commit (RFC 9420 §12.4.3.2): the joiner is the credential of the commit's
+   * UpdatePath leaf; it may carry only the ExternalInit and, to resynchronise a client that lost
+   * its state, the Remove of that user's own old leaf.
+   */
+  private readExternalCommit(commit: FramedContentCommitData['commit'], view: GroupSummary): CommitContents {
+    const path = commit.path;
+    if (path === undefined) throw new ValidationError('an external commit must carry an UpdatePath');
+    const joiner = credentialUser(path.leafNode.credential);
+    if (joiner === undefined) throw new ValidationError('the external joiner has no MIMI user credential');
+    let externalInits = 0;
+    const removedClients: UserUri[] = [];
+    for (const p of commit.proposals) {
+      if (p.proposalOrRefType !== 'proposal') throw new ValidationError('proposal references are not accepted');
+      const proposal = p.proposal;
+      if (proposal.proposalType === 'external_init') externalInits += 1;
+      else if (proposal.proposalType === 'remove') {
+        const user = view.members.find((m) => m.leafIndex === proposal.remove.removed)?.user;
+        if (user !== joiner) throw new ValidationError('an external joiner may only remove its own old client');
+        removedClients.push(user);
+      } else {
+        throw new ValidationError(`${String(proposal.proposalType)} proposals are not accepted in an external commit`);
+      }
+    }
+    if (externalInits !== 1) throw new ValidationError('an external commit needs exactly one ExternalInit');
+    return { committer: joiner, addedClients: [joiner], removedClients, external: true };
+  }
+
+  /**
+   * Who may join by external commit (protocol-06 §5.6 "a new device of an existing participant;
+   * open rooms"): a user of the calling provider who is a participant that is not banned (a new
+   * or resynchronised client), or anybody not banned when the legacy room is public.
+   */
+  private async authoriseExternalJoin(
+    room: RoomRecord,
+    peer: ProviderDomain,
+    joiner: UserUri,
+    view: GroupSummary,
+  ): Promise<{ allowed: true } | { allowed: false; reason: string }> {
+    if (domainOf(joiner) !== peer) return { allowed: false, reason: `${joiner} is not a user of ${peer}` };
+    const entry = participantOf(view.participants, joiner);
+    if (entry?.roleIndex === BANNED_ROLE_INDEX) return { allowed: false, reason: `${joiner} is banned` };
+    if (entry !== undefined) return { allowed: true };
+    if ((await this.joinRuleOf(room)) !== 'public') {
+      return { allowed: false, reason: `${room.roomUri} is not open: ${joiner} needs an invitation` };
+    }
+    return { allowed: true };
+  }
+
+  /** The legacy room's join rule; `invite` when the bridge cannot tell. */
+  private async joinRuleOf(room: RoomRecord): Promise<JoinRule> {
+    const bridge = this.support.bridge(room.platform);
+    if (bridge.joinRule === undefined) return 'invite';
+    try {
+      return await bridge.joinRule(this.support.legacyRoom(room));
+    } catch (e) {
+      this.logger.warn(`room=${room.roomUri}: join rule unknown (${errorMessage(e)}); treated as invite-only`);
+      return 'invite';
+    }
   }
 
   /** Carry a follower's participant change out in the legacy room (ARCHITECTURE §2 flow 4). */
@@ -878,7 +968,8 @@ export class HubService {
       if (!signed || identity === undefined || credentialDomain(identity) !== peer) return denied;
       const view = await this.botView(roomUri);
       const p = participantOf(view.participants, identity);
-      if (p === undefined || p.roleIndex === BANNED_ROLE_INDEX) return denied;
+      if (p?.roleIndex === BANNED_ROLE_INDEX) return denied;
+      if (p === undefined && (await this.joinRuleOf(room)) !== 'public') return denied;
       const bundle = await (await this.clients.bot()).groupInfo(groupIdForRoom(roomUri));
       const tbe = encodeValue(
         {

@@ -149,14 +149,11 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
         followers: await this.outboxBacklog(followers.map((d) => d!)),
       };
     },
-    joinRemote: async (roomUri) => {
-      // Joining a room hubbed elsewhere from the legacy side needs an external join through the
-      // hub (/groupInfo + /update with an external commit), which the rooms core does not do yet
-      // (README.md "Not done"). Remote rooms reach us when their hub invites one of our users.
-      throw new GatewayError(
-        ErrorCode.NotAllowed,
-        `joining ${roomUri} from here is not supported yet: ask a member of the room to invite you`,
-      );
+    joinRemote: async (roomUri, requestedBy) => {
+      // The room is asked of its hub and mirrored here; local users who join the mirror enter the
+      // MIMI room by external commit (FollowerService.externalJoin).
+      const room = await this.follower.followRemote(roomUri, requestedBy.platform);
+      return this.support.legacyRoom(room);
     },
   };
 

@@ -29,6 +29,9 @@ import {
 /** The numeric cipher suite of our rooms (RFC 9420 §17.1: MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519). */
 export const MIMI_CIPHERSUITE_ID = 1;
 
+/** RFC 9420 §5.1.3 label of the /groupInfo encryption (protocol-06 §5.6). */
+export const GROUP_INFO_LABEL = 'GroupInfo and ratchet_tree encryption';
+
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
@@ -155,4 +158,25 @@ export async function encryptWithLabel(
   }
   const { ct, enc } = await cs.hpke.seal(key, plaintext, info.finish(), new Uint8Array(0));
   return { kemOutput: enc, ciphertext: ct };
+}
+
+/**
+ * RFC 9420 §5.1.3 DecryptWithLabel, the inverse of `encryptWithLabel`.
+ * @throws CodecError when the ciphertext does not open with `privateKey` under `label`/`context`.
+ */
+export async function decryptWithLabel(
+  cs: CiphersuiteImpl,
+  privateKey: Parameters<CiphersuiteImpl['hpke']['open']>[0],
+  label: string,
+  context: Uint8Array,
+  sealed: { kemOutput: Uint8Array; ciphertext: Uint8Array },
+): Promise<Uint8Array> {
+  const info = new TlsWriter('EncryptContext');
+  info.opaque(utf8.encode(`MLS 1.0 ${label}`));
+  info.opaque(context);
+  try {
+    return await cs.hpke.open(privateKey, sealed.kemOutput, sealed.ciphertext, info.finish(), new Uint8Array(0));
+  } catch (e) {
+    throw new CodecError(`the HPKE ciphertext does not open (${label})`, { cause: e });
+  }
 }

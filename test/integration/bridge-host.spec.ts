@@ -40,10 +40,12 @@ describe('BridgeHost (in-room commands)', () => {
     await expect(host.status(memoryRoom(ROOM_ID))).resolves.toMatchObject({ roomUri: first.roomUri });
   });
 
-  it('refuses a portal join it cannot carry out, with a clear code', async () => {
+  it('refuses a portal join of a room its hub does not have, with a clear code', async () => {
     await expect(host.joinRemote(`mimi://${DOMAIN_B}/r/elsewhere` as RoomUri, ADMIN)).rejects.toMatchObject({
-      code: ErrorCode.NotAllowed,
+      code: ErrorCode.NotFound,
+      message: expect.stringContaining(`${DOMAIN_B} has no room`),
     });
+    expect([...pair.a.platform.rooms.keys()]).toEqual([ROOM_ID]);
   });
 
   it('unlinks, and says NotFound for a room that is not bridged', async () => {

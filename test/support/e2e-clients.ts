@@ -94,6 +94,7 @@ export interface ControlRoom {
   readonly roomId: string;
   readonly name?: string;
   readonly topic?: string;
+  readonly joinRule: 'public' | 'invite';
   readonly members: ControlMember[];
   readonly timelineLength: number;
 }
@@ -139,9 +140,18 @@ export class ControlClient {
 
   createRoom(
     roomId: string,
-    opts: { name?: string; members?: readonly (NativeUser & { role?: ParticipantRole })[] } = {},
+    opts: {
+      name?: string;
+      joinRule?: 'public' | 'invite';
+      members?: readonly (NativeUser & { role?: ParticipantRole })[];
+    } = {},
   ): Promise<ControlRoom> {
     return this.http.call('POST', '/rooms', { roomId, ...opts });
+  }
+
+  /** `user` asks for the remote MIMI room `roomUri` (a portal join): resolves with the mirror room. */
+  joinRemote(roomUri: string, user: NativeUser): Promise<ControlRoom> {
+    return this.http.call('POST', '/remote-rooms', { roomUri, user });
   }
 
   timeline(roomId: string, since = 0): Promise<ControlTimelineEntry[]> {
@@ -216,6 +226,10 @@ export interface ProvisionedRoom {
   readonly roomId: string;
   readonly epoch: number | string;
   readonly participants: ProvisionedParticipant[];
+  /** Users with MLS clients in the group. */
+  readonly members: string[];
+  /** This gateway's users with clients in the group. */
+  readonly localMembers: string[];
 }
 
 export interface StoredRoomEvent {

@@ -81,6 +81,41 @@ describe('memory gateway control API', () => {
       expect(await httpError(client.room('!none'))).toMatchObject({ status: 404, errcode: ErrorCode.NotFound });
     });
 
+    it("keeps a room's join rule (invite unless opened) across a restart of the platform", async () => {
+      await client.createRoom(ROOM, { joinRule: 'public' });
+      await client.createRoom('!private:a');
+      expect(await client.room(ROOM)).toMatchObject({ joinRule: 'public' });
+      expect(await client.room('!private:a')).toMatchObject({ joinRule: 'invite' });
+      const again = new DurableMemoryPlatform(join(dir, 'platform.jsonl'));
+      try {
+        await expect(again.joinRule({ platform: Platform.Memory, roomId: ROOM })).resolves.toBe('public');
+        await expect(again.joinRule({ platform: Platform.Memory, roomId: '!private:a' })).resolves.toBe('invite');
+      } finally {
+        again.close();
+      }
+      expect(await httpError(client.createRoom('!odd:a', { joinRule: 'knock' as 'public' }))).toMatchObject({
+        status: 400,
+        errcode: ErrorCode.BadValue,
+      });
+    });
+
+    it('passes a portal join to the gateway and shows the mirror it made', async () => {
+      const asked: [string, string][] = [];
+      await platform.start(async () => undefined, {
+        joinRemote: async (roomUri, by) => {
+          asked.push([roomUri, by.userId]);
+          return platform.createMirrorRoom(roomUri, {});
+        },
+        link: () => Promise.reject(new Error('not used')),
+        unlink: () => Promise.reject(new Error('not used')),
+        status: () => Promise.resolve(undefined),
+      });
+      const mirror = await client.joinRemote('mimi://b.example/r/town', ALICE);
+      expect(mirror).toMatchObject({ roomId: 'mirror:mimi://b.example/r/town', members: [] });
+      expect(asked).toEqual([['mimi://b.example/r/town', ALICE.userId]]);
+      expect(await httpError(client.joinRemote('', ALICE))).toMatchObject({ status: 400, errcode: ErrorCode.BadValue });
+    });
+
     it('shows rooms the gateway created through the platform (mirror rooms)', async () => {
       platform.rooms.set('mirror:x', { roomId: 'mirror:x', members: new Map(), timeline: [] });
       expect((await client.rooms()).map((r) => r.roomId)).toEqual(['mirror:x']);

@@ -26,7 +26,7 @@ import { once } from 'node:events';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, GatewayError, HTTP_STATUS_BY_CODE, PlatformError, errorMessage } from '../../src/common/errors';
-import { Platform, UserUri } from '../../src/common/ids';
+import { Platform, RoomUri, UserUri } from '../../src/common/ids';
 import type { InboundEvent, LegacyUserRef, Membership, MessageAction, RemoteUser } from '../../src/ports';
 import { ParticipantRole } from '../../src/ports';
 import { DurableMemoryPlatform, preciseNow } from './memory-gateway-platform';
@@ -188,6 +188,7 @@ export class ControlApi {
         return [201, await this.emitRole(roomId, body)];
       }
     }
+    if (method === 'POST' && top === 'remote-rooms' && parts.length === 1) return [201, await this.joinRemote(body)];
     if (method === 'GET' && top === 'notices' && parts.length === 1) return [200, p.notices];
     if (method === 'GET' && top === 'unacknowledged' && parts.length === 1) return [200, p.unacknowledged()];
     if (method === 'PUT' && top === 'knobs' && parts.length === 1) return [200, this.setKnobs(body)];
@@ -201,9 +202,23 @@ export class ControlApi {
       roomId,
       name: room.name,
       topic: room.topic,
+      joinRule: room.joinRule ?? 'invite',
       members: this.platform.members(roomId),
       timelineLength: room.timeline.length,
     };
+  }
+
+  /**
+   * A native user asks for a remote MIMI room, as a bridge's portal join does (Matrix: a portal
+   * alias): the core mirrors it here; the user's join of the mirror then enters the MIMI room.
+   */
+  private async joinRemote(body: Json): Promise<Json> {
+    const roomUri = str(body, 'roomUri', true);
+    const user = legacyUser(body.user, 'user');
+    const host = this.platform.host;
+    if (!host) throw new GatewayError(ErrorCode.PlatformUnavailable, 'the gateway has not started the bridge');
+    const mirror = await host.joinRemote(roomUri as RoomUri, user);
+    return this.describeRoom(mirror.roomId);
   }
 
   private createRoom(body: Json): Json {
@@ -215,7 +230,11 @@ export class ControlApi {
       role: isObject(m) && m.role !== undefined ? role(m.role, `members[${i}].role`) : ParticipantRole.Member,
     }));
     if (this.platform.rooms.has(roomId)) throw new GatewayError(ErrorCode.Conflict, `room ${roomId} exists`);
-    this.platform.createRoom(roomId, str(body, 'name'));
+    const joinRule = str(body, 'joinRule');
+    if (joinRule !== undefined && joinRule !== 'public' && joinRule !== 'invite') {
+      throw new BadRequest(`joinRule: 'public' or 'invite', not ${JSON.stringify(joinRule)}`);
+    }
+    this.platform.createRoom(roomId, str(body, 'name'), joinRule);
     if (seeded.length > 0) this.platform.seedMembers(roomId, seeded);
     return this.describeRoom(roomId);
   }

@@ -18,6 +18,8 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } f
 import { ErrorCode, PlatformError, errorMessage } from '../../src/common/errors';
 import { Platform } from '../../src/common/ids';
 import type {
+  BridgeHost,
+  JoinRule,
   InboundEvent,
   InboundSink,
   LegacyRoomRef,
@@ -41,7 +43,7 @@ export interface MemberEntry {
 
 /** One line of the journal. */
 type JournalRecord =
-  | { readonly op: 'room'; readonly roomId: string; readonly name?: string }
+  | { readonly op: 'room'; readonly roomId: string; readonly name?: string; readonly joinRule?: JoinRule }
   | { readonly op: 'members'; readonly roomId: string; readonly members: readonly MemberEntry[] }
   | { readonly op: 'event'; readonly event: InboundEvent; readonly recordedAt: number }
   | { readonly op: 'ack'; readonly platformEventId: string; readonly at: number }
@@ -107,8 +109,8 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   }
 
   /** Start delivering to the gateway; first redeliver whatever an earlier process left unacknowledged. */
-  override async start(sink: InboundSink): Promise<void> {
-    await super.start((event) => this.deliverAndAck(sink, event));
+  override async start(sink: InboundSink, host?: BridgeHost): Promise<void> {
+    await super.start((event) => this.deliverAndAck(sink, event), host);
     this.gatewaySink = sink;
     const pending = [...this.entries.values()].filter((e) => e.ackedAt === undefined).map((e) => e.event);
     if (pending.length > 0) {
@@ -135,9 +137,10 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   }
 
   /** Like the base class (which replaces a room of the same ID), and journaled. */
-  override createRoom(roomId: string, name?: string): MemoryRoom {
+  override createRoom(roomId: string, name?: string, joinRule?: JoinRule): MemoryRoom {
     this.journaledRooms.delete(roomId);
     const room = super.createRoom(roomId, name);
+    room.joinRule = joinRule;
     this.syncRooms();
     return room;
   }
@@ -267,7 +270,7 @@ export class DurableMemoryPlatform extends MemoryPlatform {
     for (const room of this.rooms.values()) {
       if (this.journaledRooms.has(room.roomId)) continue;
       this.journaledRooms.add(room.roomId);
-      this.append({ op: 'room', roomId: room.roomId, name: room.name });
+      this.append({ op: 'room', roomId: room.roomId, name: room.name, joinRule: room.joinRule });
       if (room.members.size > 0) this.journalMembers(room.roomId);
       for (const event of room.timeline) this.journalEvent(event);
     }
@@ -370,7 +373,7 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   private apply(record: JournalRecord): void {
     switch (record.op) {
       case 'room':
-        super.createRoom(record.roomId, record.name);
+        super.createRoom(record.roomId, record.name).joinRule = record.joinRule;
         this.journaledRooms.add(record.roomId);
         break;
       case 'members': {
