@@ -91,6 +91,8 @@ import {
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 /** How often a submission is re-encrypted after `epochTooOld` before the user is told it failed. */
 const MAX_REENCRYPTIONS = 3;
+/** How often our epoch is looked at while waiting for the hub's commits (`waitForEpoch`). */
+const EPOCH_POLL_MS = 50;
 /** How often an external join is tried with a fresh GroupInfo after `wrongEpoch`. */
 const MAX_EXTERNAL_JOIN_ATTEMPTS = 3;
 
@@ -384,8 +386,13 @@ export class FollowerService {
 
   // ---- local events in mirror rooms -----------------------------------------------------------
 
-  /** An event of a mirror room (caller holds the room lock). */
-  async onLegacyEvent(room: RoomRecord, event: InboundEvent): Promise<void> {
+  /**
+   * An event of a mirror room (caller holds the room lock).
+   * @param retryOnWrongEpoch throw `BehindHubError` instead of telling the user when the hub
+   *   answers a local change with `wrongEpoch` (one of its commits is still on its way to us): the
+   *   caller releases the lock, waits for our clients to catch up and hands the event in again.
+   */
+  async onLegacyEvent(room: RoomRecord, event: InboundEvent, retryOnWrongEpoch = false): Promise<void> {
     // Our ghosts' posts are our renders coming back; the render recorded their IDs already.
     if (event.kind === 'message' && 'userUri' in event.sender) return;
     if (await this.events.findLegacyEvent(undefined, event.room.platform, event.platformEventId)) return;
@@ -394,10 +401,10 @@ export class FollowerService {
         await this.submitLocal(room, event, event.sender as LegacyUserRef);
         return;
       case 'membership':
-        await this.onMembership(room, event);
+        await this.onMembership(room, event, retryOnWrongEpoch);
         break;
       case 'role':
-        await this.onRole(room, event);
+        await this.onRole(room, event, retryOnWrongEpoch);
         break;
       case 'roomMetadata':
         break;
@@ -461,25 +468,25 @@ export class FollowerService {
     });
   }
 
-  private async onMembership(room: RoomRecord, event: LegacyEvent<'membership'>): Promise<void> {
+  private async onMembership(room: RoomRecord, event: LegacyEvent<'membership'>, retry: boolean): Promise<void> {
     const target = event.user;
     const ghost = 'userUri' in target;
     const user = ghost ? target.userUri : legacyUserUri(this.domain, target.platform, target.userId);
     const by = event.by ? legacyUserUri(this.domain, event.by.platform, event.by.userId) : undefined;
     switch (event.membership) {
       case 'join':
-        if (!ghost) await this.requestJoin(room, event.platformEventId, user);
+        if (!ghost) await this.requestJoin(room, event.platformEventId, user, retry);
         return;
       case 'leave':
       case 'kick':
         if (ghost && by === undefined) return; // a ghost leaving on its own is our render coming back
-        await this.requestListChange(room, event.platformEventId, by ?? user, (list) =>
+        await this.requestListChange(room, event.platformEventId, retry, by ?? user, (list) =>
           list.filter((p) => p.user !== user),
         );
         return;
       case 'ban':
         if (by === undefined) return;
-        await this.requestListChange(room, event.platformEventId, by, (list) =>
+        await this.requestListChange(room, event.platformEventId, retry, by, (list) =>
           participantOf(list, user)
             ? list.map((p) => (p.user === user ? { user, roleIndex: BANNED_ROLE_INDEX } : p))
             : [...list, { user, roleIndex: BANNED_ROLE_INDEX }],
@@ -487,7 +494,7 @@ export class FollowerService {
         return;
       case 'unban':
         if (by === undefined) return;
-        await this.requestListChange(room, event.platformEventId, by, (list) =>
+        await this.requestListChange(room, event.platformEventId, retry, by, (list) =>
           list.filter((p) => !(p.user === user && p.roleIndex === BANNED_ROLE_INDEX)),
         );
         return;
@@ -496,19 +503,19 @@ export class FollowerService {
     }
   }
 
-  private async onRole(room: RoomRecord, event: LegacyEvent<'role'>): Promise<void> {
+  private async onRole(room: RoomRecord, event: LegacyEvent<'role'>, retry: boolean): Promise<void> {
     if (event.by === undefined) return; // our own setRole coming back
     const target = event.user;
     const user = 'userUri' in target ? target.userUri : legacyUserUri(this.domain, target.platform, target.userId);
     const by = legacyUserUri(this.domain, event.by.platform, event.by.userId);
     const roleIndex = roleIndexOf(event.role);
-    await this.requestListChange(room, event.platformEventId, by, (list) =>
+    await this.requestListChange(room, event.platformEventId, retry, by, (list) =>
       list.map((p) => (p.user === user ? { user, roleIndex } : p)),
     );
   }
 
   /** A local user joined the mirror room: one of our member clients commits their Add and participant entry. */
-  private async requestJoin(room: RoomRecord, platformEventId: string, user: UserUri): Promise<void> {
+  private async requestJoin(room: RoomRecord, platformEventId: string, user: UserUri, retry: boolean): Promise<void> {
     if ((await this.activeClient(room, user)) !== undefined) return;
     const [committer] = await this.support.activeMembers(undefined, room.roomUri);
     if (committer === undefined) return this.externalJoin(room, platformEventId, user);
@@ -520,11 +527,26 @@ export class FollowerService {
       [published.keyPackage],
     );
     if (response.responseCode !== 'success') {
+      if (retry) throwIfBehind(room, response);
       await this.tellUser(
         room,
         platformEventId,
         `You could not join the MIMI room: ${response.responseCode} ${response.errorDescription}`,
       );
+    }
+  }
+
+  /**
+   * Resolves once our clients of `roomUri` are at `epoch` or later (the hub's commits arrived by
+   * /notify), or after `timeoutMs`. Takes the room lock only to look.
+   */
+  async waitForEpoch(roomUri: RoomUri, epoch: bigint, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const view = await this.locks.run(roomUri, () => this.support.groupView(undefined, roomUri));
+      if (view !== undefined && view.epoch >= epoch) return true;
+      if (Date.now() >= deadline || this.stopped) return false;
+      await new Promise((resolve) => setTimeout(resolve, EPOCH_POLL_MS));
     }
   }
 
@@ -684,6 +706,7 @@ export class FollowerService {
   private async requestListChange(
     room: RoomRecord,
     platformEventId: string,
+    retry: boolean,
     committerUser: UserUri,
     change: (list: readonly Participant[]) => Participant[],
   ): Promise<void> {
@@ -694,6 +717,7 @@ export class FollowerService {
     }
     const response = await this.requestChange(room, committer, change);
     if (response.responseCode !== 'success') {
+      if (retry) throwIfBehind(room, response);
       await this.tellUser(
         room,
         platformEventId,
@@ -1022,4 +1046,22 @@ export class FollowerService {
       }),
     );
   }
+}
+
+/**
+ * The hub refused a local change with `wrongEpoch`: one of its commits is still on its way to us.
+ * Thrown under the room lock by `FollowerService.onLegacyEvent(…, retryOnWrongEpoch)`; the caller
+ * waits (lock released) until our clients reached `currentEpoch`, then hands the event in again.
+ */
+export class BehindHubError extends Error {
+  constructor(
+    readonly roomUri: RoomUri,
+    readonly currentEpoch: bigint,
+  ) {
+    super(`${roomUri}: the hub is at epoch ${currentEpoch}; our clients have not caught up yet`);
+  }
+}
+
+function throwIfBehind(room: RoomRecord, response: UpdateRoomResponse): void {
+  if (response.responseCode === 'wrongEpoch') throw new BehindHubError(room.roomUri, response.currentEpoch);
 }

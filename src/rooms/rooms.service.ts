@@ -8,13 +8,21 @@ import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/r
 import { OutboxRepository } from '../persistence/repositories/outbox.repository';
 import type { BridgeHost, InboundEvent, ParticipantRole } from '../ports';
 import { contentToJson } from './content-mapping';
-import { FollowerService } from './follower.service';
+import { BehindHubError, FollowerService } from './follower.service';
 import { HubService } from './hub.service';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { roleOfIndex } from './room-policy';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from './room-transactions';
+
+/**
+ * A local change in a mirror room that the hub refused with `wrongEpoch` is tried this often in
+ * all, each time after our clients caught up with the hub (or `CATCH_UP_WAIT_MS` passed); the last
+ * refusal is told to the user.
+ */
+const MAX_CHANGE_ATTEMPTS = 4;
+const CATCH_UP_WAIT_MS = 5_000;
 
 /** A room as the provisioning API lists it (contract: GET /provisioning/rooms). */
 export interface RoomInfo {
@@ -92,18 +100,27 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
   async onInboundEvent(event: InboundEvent): Promise<void> {
     const room = await this.rooms.findByLegacyRoom(undefined, event.room.platform, event.room.roomId);
     if (room === undefined) return;
-    try {
-      await this.locks.run(room.roomUri, async () => {
-        const current = await this.rooms.findByUri(undefined, room.roomUri);
-        if (current === undefined) return;
-        if (current.role === 'hub') await this.hub.onLegacyEvent(current, event);
-        else await this.follower.onLegacyEvent(current, event);
-      });
-    } catch (e) {
-      this.logger.warn(
-        `room=${room.roomUri} platform=${event.room.platform} event=${event.platformEventId} (${event.kind}) not recorded: ${errorMessage(e)}`,
-      );
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.locks.run(room.roomUri, async () => {
+          const current = await this.rooms.findByUri(undefined, room.roomUri);
+          if (current === undefined) return;
+          if (current.role === 'hub') await this.hub.onLegacyEvent(current, event);
+          else await this.follower.onLegacyEvent(current, event, attempt < MAX_CHANGE_ATTEMPTS);
+        });
+        return;
+      } catch (e) {
+        if (e instanceof BehindHubError) {
+          // A local change met a hub commit still on its way here: wait for it, then try again.
+          this.logger.debug(`${e.message}; event=${event.platformEventId} waits (attempt ${attempt})`);
+          await this.follower.waitForEpoch(room.roomUri, e.currentEpoch, CATCH_UP_WAIT_MS);
+          continue;
+        }
+        this.logger.warn(
+          `room=${room.roomUri} platform=${event.room.platform} event=${event.platformEventId} (${event.kind}) not recorded: ${errorMessage(e)}`,
+        );
+        throw e;
+      }
     }
   }
 

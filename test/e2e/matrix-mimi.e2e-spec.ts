@@ -169,7 +169,8 @@ describe('Matrix rooms as MIMI rooms: Synapse, `mimi-gateway start` (A, hub) and
   /**
    * Wait until B's view of the room is at A's epoch. A follower's own change is staged on the
    * epoch it knows; one made while a commit of the hub is still on its way to B is refused with
-   * `wrongEpoch` and not retried (src/rooms README "Not done"), so B-side changes wait for this.
+   * `wrongEpoch` and tried again after B caught up (test/integration/rooms-external-join.spec.ts);
+   * waiting here keeps each scenario about one change.
    */
   async function bCaughtUp(what: string): Promise<void> {
     await waitFor(

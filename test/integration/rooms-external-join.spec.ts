@@ -20,6 +20,7 @@ import {
   groupInfoRequestCodec,
   groupInfoRequestTbsCodec,
   groupInfoResponseCodec,
+  type UpdateRoomResponse,
   updateRequestCodec,
   updateRoomResponseCodec,
 } from '../../src/mimi/wire';
@@ -38,6 +39,8 @@ const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
 const BOB: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
 const CAROL: LegacyUserRef = { platform: Platform.Memory, userId: 'carol' };
 const MALLORY: LegacyUserRef = { platform: Platform.Memory, userId: 'mallory' };
+const ERIN: LegacyUserRef = { platform: Platform.Memory, userId: 'erin' };
+const ERIN_URI = legacyUserUri(DOMAIN_A, 'memory', 'erin');
 const ALICE_URI = legacyUserUri(DOMAIN_A, 'memory', 'alice');
 const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 const CAROL_URI = legacyUserUri(DOMAIN_B, 'memory', 'carol');
@@ -185,6 +188,56 @@ describe.each(DATABASE_KINDS)('joining a remote MIMI room without an invitation 
     );
     await pair.a.platform.emitLocal(OPEN_ROOM_ID, ALICE, postText('hello both'));
     await eventually(async () => expect((await history(pair.b, openUri)).at(-1)?.content.text).toBe('hello both'));
+  });
+
+  it('retries a local change the hub refused with wrongEpoch once its commit in flight has arrived', async () => {
+    // Deliveries from A to B wait at this gate while it is closed (a commit in flight).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const peerOfA = pair.a.running.app.get(MimiPeerClient);
+    const deliver = peerOfA.deliver.bind(peerOfA);
+    const held = jest.spyOn(peerOfA, 'deliver').mockImplementation(async (delivery, signal) => {
+      await gate;
+      return deliver(delivery, signal);
+    });
+    const peerOfB = pair.b.running.app.get(MimiPeerClient);
+    const answers: UpdateRoomResponse[] = [];
+    const request = peerOfB.request.bind(peerOfB);
+    const spy = jest.spyOn(peerOfB, 'request').mockImplementation(async (...args) => {
+      const res = await request(...args);
+      if (args[1] === 'update' && res.status === 200) answers.push(decodeAll(res.body, updateRoomResponseCodec));
+      return res;
+    });
+    const noticesBefore = pair.b.platform.notices.length;
+    try {
+      // A hub commit (a new native member on A) is held back on its way to B...
+      room(pair.a, OPEN_ROOM_ID).members.set(ERIN.userId, { user: ERIN, role: ParticipantRole.Member });
+      await pair.a.platform.emitEvent(joinEvent(OPEN_ROOM_ID, ERIN));
+      // ...while carol leaves on B: her commit is for the epoch B knows.
+      room(pair.b, mirrorOf(openUri)).members.delete(CAROL.userId);
+      const leaving = pair.b.platform.emitEvent({
+        kind: 'membership',
+        room: memoryRoom(mirrorOf(openUri)),
+        platformEventId: nextEventId('leave'),
+        user: CAROL,
+        membership: 'leave',
+        timestamp: Date.now(),
+      });
+      await eventually(() => expect(answers.map((a) => a.responseCode)).toEqual(['wrongEpoch']));
+      open();
+      await leaving;
+    } finally {
+      open();
+      held.mockRestore();
+      spy.mockRestore();
+    }
+
+    expect(answers.map((a) => a.responseCode)).toEqual(['wrongEpoch', 'success']);
+    const onA = (await roomInfo(pair.a, openUri))!;
+    expect(onA.participants.map((p) => p.userUri)).not.toContain(CAROL_URI);
+    expect(onA.participants.map((p) => p.userUri)).toContain(ERIN_URI);
+    await eventually(async () => expect((await roomInfo(pair.a, openUri))!.members).not.toContain(CAROL_URI));
+    expect(pair.b.platform.notices.slice(noticesBefore)).toEqual([]);
   });
 
   it('refuses a user banned on the hub: told why, and removed from the mirror', async () => {
