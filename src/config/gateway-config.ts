@@ -135,6 +135,23 @@ export class OutboxConfig {
   batchSize: number = 50;
 }
 
+export class RetentionConfig {
+  /** Delivered outbox rows are deleted this long after their delivery (parked rows are kept). */
+  @IntRange(1, 100_000, 'hours')
+  outboxDeliveredHours: number = 168;
+
+  /**
+   * Keys of received /notify bodies (byte-identical de-duplication) are forgotten this long after
+   * they were first seen. Keep it well above a peer's longest retry (outbox.maxBackoffMs there).
+   */
+  @IntRange(1, 100_000, 'hours')
+  dedupeHours: number = 168;
+
+  /** How often the retention job runs (the first run is one minute after start). */
+  @IntRange(1, 100_000, 'minutes')
+  intervalMinutes: number = 60;
+}
+
 export class LoggingConfig {
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'], { message: "one of 'error', 'warn', 'log', 'debug', 'verbose'" })
   level: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
@@ -267,6 +284,10 @@ export class GatewayConfig {
   @ValidateNested()
   @Type(() => OutboxConfig)
   outbox: OutboxConfig = new OutboxConfig();
+
+  @ValidateNested()
+  @Type(() => RetentionConfig)
+  retention: RetentionConfig = new RetentionConfig();
 
   @ValidateNested()
   @Type(() => LoggingConfig)

@@ -11,3 +11,5 @@ export { OutboxNotifier } from './outbox-notifier';
 export { backoffCeilingMs, nextRetryDelayMs } from './retry-policy';
 export type { BackoffSettings } from './retry-policy';
 export { isMimiEndpoint } from './mimi-endpoints';
+export { RetentionService, RETENTION_OPTIONS } from './retention.service';
+export type { RetentionOptions, RetentionResult } from './retention.service';

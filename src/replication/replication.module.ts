@@ -13,6 +13,7 @@ import { OutboxMetrics } from './outbox-metrics';
 import { OutboxNotifier } from './outbox-notifier';
 import { OutboxService } from './outbox.service';
 import { OUTBOX_WORKER_OPTIONS, OutboxWorker, OutboxWorkerOptions } from './outbox.worker';
+import { RETENTION_OPTIONS, RetentionOptions, RetentionService } from './retention.service';
 
 /** How the composition root supplies the DeliveryTarget (the MIMI peer client). */
 export type DeliveryTargetProvider =
@@ -26,6 +27,7 @@ export interface ReplicationModuleOptions {
   readonly imports?: ModuleMetadata['imports'];
   readonly deliveryTarget: DeliveryTargetProvider;
   readonly worker?: OutboxWorkerOptions;
+  readonly retention?: RetentionOptions;
 }
 
 /**
@@ -42,12 +44,14 @@ export class ReplicationModule {
       providers: [
         { provide: DELIVERY_TARGET, ...options.deliveryTarget } as Provider,
         { provide: OUTBOX_WORKER_OPTIONS, useValue: options.worker ?? {} },
+        { provide: RETENTION_OPTIONS, useValue: options.retention ?? {} },
         OutboxNotifier,
         OutboxMetrics,
         OutboxService,
         OutboxWorker,
+        RetentionService,
       ],
-      exports: [OutboxService, OutboxMetrics, OutboxWorker],
+      exports: [OutboxService, OutboxMetrics, OutboxWorker, RetentionService],
     };
   }
 }
