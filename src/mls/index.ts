@@ -21,6 +21,7 @@ export {
   HubExternalSender,
   credentialIdentity,
   credentialUser,
+  externalSenderKeys,
   mimiAuthenticationService,
   providerUri,
   signContent,

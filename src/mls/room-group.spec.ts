@@ -14,7 +14,7 @@ import {
 } from 'ts-mls';
 import { ValidationError } from '../common/errors';
 import { APP_DATA_DICTIONARY_EXTENSION_TYPE, participantListFromExtensions } from './app-data';
-import { HubExternalSender, credentialIdentity } from './credentials';
+import { HubExternalSender, credentialIdentity, externalSenderKeys } from './credentials';
 import { mlsCiphersuite } from './crypto';
 import type { MemberClient } from './member-client';
 import {
@@ -325,6 +325,20 @@ describe(RoomGroup.name, () => {
   });
 
   describe('groupInfo', () => {
+    it('names the hub among the external senders a joiner can check a /groupInfo signer against', async () => {
+      const { room, hubSender } = await roomWithFourMembers();
+      const bundle = await room.groupInfo();
+      const other = await HubExternalSender.generate(FOLLOWER_DOMAIN);
+
+      const keys = externalSenderKeys(bundle.groupInfo).map((k) => Buffer.from(k).toString('hex'));
+
+      expect(keys).toEqual([Buffer.from(hubSender.signaturePublicKey).toString('hex')]);
+      expect(keys).not.toContain(Buffer.from(other.signaturePublicKey).toString('hex'));
+      expect(() => externalSenderKeys(bundle.groupInfo.subarray(0, 40))).toThrow(
+        expect.objectContaining({ reason: MlsErrorReason.Malformed }),
+      );
+    });
+
     it('lets a new client of an existing participant join by external commit (protocol-06 §3 new device)', async () => {
       const { alice, bob, cathy, dave, room, followerProvider } = await roomWithFourMembers();
       const bundle = await room.groupInfo();

@@ -48,6 +48,7 @@ import {
   MlsGroupError,
   type Participant,
   decodeMlsMessageBytes,
+  externalSenderKeys,
   groupIdForRoom,
   inspectMlsMessage,
   mlsCiphersuite,
@@ -698,6 +699,14 @@ export class FollowerService {
     );
     if (tbe.ratchetTreeOption.representation !== 'full') {
       throw new GatewayError(ErrorCode.Malformed, `the hub of ${roomUri} sent no ratchet tree`);
+    }
+    // The key that signed the response must be the group's own hub (protocol-06 §7.4).
+    const hubKey = Buffer.from(response.hubSender.signatureKey);
+    if (!externalSenderKeys(tbe.groupInfo).some((k) => hubKey.equals(k))) {
+      throw new GatewayError(
+        ErrorCode.Malformed,
+        `the groupInfo response for ${roomUri} is signed by a key the group does not name as its hub`,
+      );
     }
     return { status: 'success', groupInfo: tbe.groupInfo, ratchetTree: tbe.ratchetTreeOption.ratchetTree };
   }
