@@ -759,7 +759,7 @@ export class HubService {
       }
       const diff = diffParticipants(view.participants, after);
       try {
-        await this.applyOnLegacySide(room, diff);
+        await this.applyOnLegacySide(room, diff, contents.committer);
       } catch (e) {
         return refuse(`the legacy room refused the change: ${errorMessage(e)}`);
       }
@@ -919,21 +919,43 @@ export class HubService {
     }
   }
 
-  /** Carry a follower's participant change out in the legacy room (ARCHITECTURE §2 flow 4). */
-  private async applyOnLegacySide(room: RoomRecord, diff: ReturnType<typeof diffParticipants>): Promise<void> {
+  /**
+   * Carry a follower's participant change out in the legacy room (ARCHITECTURE §2 flow 4). A
+   * participant who leaves on their own makes their ghost leave; one removed or banned by somebody
+   * else is kicked or banned by the bridge's bot, with the MIMI user who did it as the reason (a
+   * bridge that cannot kick the ghost makes it leave instead).
+   */
+  private async applyOnLegacySide(
+    room: RoomRecord,
+    diff: ReturnType<typeof diffParticipants>,
+    committer: UserUri,
+  ): Promise<void> {
     const bridge = this.support.bridge(room.platform);
     const legacyRoom = this.support.legacyRoom(room);
+    const reason = `by ${committer} (MIMI)`;
     for (const p of diff.added) {
       if (!this.support.isOurs(p.user)) await bridge.setMembership(legacyRoom, { userUri: p.user }, 'join');
     }
     for (const p of diff.removed) {
       const native = this.nativeUser(p.user);
-      if (native) await bridge.moderate(legacyRoom, native, p.roleIndex === BANNED_ROLE_INDEX ? 'unban' : 'kick');
-      else if (!this.support.isOurs(p.user)) await bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave');
+      if (native) {
+        await bridge.moderate(legacyRoom, native, p.roleIndex === BANNED_ROLE_INDEX ? 'unban' : 'kick', reason);
+      } else if (this.support.isOurs(p.user)) {
+        continue;
+      } else if (p.roleIndex === BANNED_ROLE_INDEX) {
+        await bridge.moderate(legacyRoom, { userUri: p.user }, 'unban', reason);
+      } else if (p.user === committer) {
+        await bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave');
+      } else {
+        await bridge.moderate(legacyRoom, { userUri: p.user }, 'kick', reason).catch(async (e: unknown) => {
+          this.logger.warn(`room=${room.roomUri}: kick of ${p.user}: ${errorMessage(e)}; its ghost leaves instead`);
+          await bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave');
+        });
+      }
     }
     for (const c of diff.roleChanges) {
       const target: LegacyUserRef | RemoteUser = this.nativeUser(c.user) ?? { userUri: c.user };
-      if (c.to === BANNED_ROLE_INDEX) await bridge.moderate(legacyRoom, target, 'ban');
+      if (c.to === BANNED_ROLE_INDEX) await bridge.moderate(legacyRoom, target, 'ban', reason);
       else await bridge.setRole(legacyRoom, target, roleOfIndex(c.to));
     }
   }

@@ -440,13 +440,17 @@ describe('Matrix rooms as MIMI rooms: Synapse, `mimi-gateway start` (A, hub) and
         { what: 'carol’s ghost at power level 50' },
       );
 
-      // B → Matrix: a B moderator kicks a B user; the ghost leaves the Matrix room.
+      // B → Matrix: a B moderator kicks a B user; the bridge bot kicks the ghost, naming who did it.
       await bCaughtUp('before bob kicks dave');
       await e.b.control.membership(mirror, DAVE, 'kick', { by: BOB });
       await waitFor(onA(DAVE_URI), { what: 'dave removed on A' });
-      await waitFor(async () => !(await alice.joinedMembers(roomId)).includes(daveGhost), {
-        what: 'dave’s ghost out of the Matrix room',
-      });
+      const daveKicked = await alice.waitForEvent(
+        inRoom((x) => x.type === 'm.room.member' && x.state_key === daveGhost && x.content['membership'] === 'leave'),
+        MATRIX_WAIT_MS,
+      );
+      expect(daveKicked.sender).toBe(e.botUserId);
+      expect(String(daveKicked.content['reason'])).toContain(BOB_URI);
+      expect(await alice.joinedMembers(roomId)).not.toContain(daveGhost);
 
       // B → Matrix: a B moderator kicks a Matrix user of lower role; the bridge bot kicks them in Matrix.
       await bCaughtUp('before bob kicks noah');
@@ -459,13 +463,16 @@ describe('Matrix rooms as MIMI rooms: Synapse, `mimi-gateway start` (A, hub) and
       expect(noahKicked.sender).toBe(e.botUserId);
       expect(await alice.joinedMembers(roomId)).not.toContain(noah.userId);
 
-      // B → Matrix: a B user leaves.
+      // B → Matrix: a B user leaves; her ghost leaves on its own.
       await bCaughtUp('before carol leaves');
       await e.b.control.membership(mirror, CAROL, 'leave');
       await waitFor(onA(CAROL_URI), { what: 'carol removed on A' });
-      await waitFor(async () => !(await alice.joinedMembers(roomId)).includes(carolGhost), {
-        what: 'carol’s ghost out of the Matrix room',
-      });
+      const carolLeft = await alice.waitForEvent(
+        inRoom((x) => x.type === 'm.room.member' && x.state_key === carolGhost && x.content['membership'] === 'leave'),
+        MATRIX_WAIT_MS,
+      );
+      expect(carolLeft.sender).toBe(carolGhost);
+      expect(await alice.joinedMembers(roomId)).not.toContain(carolGhost);
 
       // Matrix → B: the admin kicks a ghost; B removes its user, who can no longer post.
       await alice.kick(roomId, e.ghostOf(ERIN_URI), 'testing kicks');
