@@ -133,6 +133,18 @@ export class OutboxConfig {
   /** Rows handed to one worker pass; larger batches raise throughput when a peer has a backlog. */
   @IntRange(1, 1000, 'a whole number')
   batchSize: number = 50;
+
+  /**
+   * With a backlog, up to this many `/notify` messages of one room go to a peer in one request
+   * (protocol-06 §5.5 allows concatenated FanoutMessages); 1 sends every message alone (for peers
+   * that accept only one per request).
+   */
+  @IntRange(1, 1000, 'a whole number of messages')
+  coalesceMaxMessages: number = 32;
+
+  /** Largest body of such a combined request; a single larger message is still sent (alone). */
+  @IntRange(1024, 16 * 1024 * 1024, 'bytes')
+  coalesceMaxBytes: number = 262144;
 }
 
 export class RetentionConfig {

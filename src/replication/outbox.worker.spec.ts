@@ -55,6 +55,8 @@ function gatewayConfig(outbox: Record<string, number>): GatewayConfig {
         requestTimeoutMs: 60_000,
         pollIntervalMs: 60_000,
         batchSize: 50,
+        // One row per request unless a test is about combining them ('coalescing').
+        coalesceMaxMessages: 1,
         ...outbox,
       },
     },
@@ -310,6 +312,112 @@ describe.each(DATABASE_KINDS)('OutboxWorker on %s', (kind: TestDatabaseKind) => 
       expect(await gw.service.requeue(parked[0]!.id)).toBe(true);
       await gw.worker.drainUntilIdle();
       expect(receivers.effectsOf(FOLLOWER_A, ROOM_ONE)).toEqual([expected[0], expected[2], expected[3], expected[1]]);
+    });
+  });
+
+  describe('coalescing (several /notify messages of a stream in one request)', () => {
+    const body = (n: number) => text(bodyFor(FOLLOWER_A, ROOM_ONE, n));
+    const joined = (...ns: number[]) => ns.map(body).join('');
+
+    it('combines a backlog into requests of at most coalesceMaxMessages, in order', async () => {
+      const gw = gateway(gatewayConfig({ coalesceMaxMessages: 4 }));
+      await gw.enqueue(range(10).map((n) => message(FOLLOWER_A, ROOM_ONE, n)));
+
+      await gw.worker.drainUntilIdle();
+
+      expect(target.attemptsTo(FOLLOWER_A).map((a) => text(a.body))).toEqual([
+        joined(1, 2, 3, 4),
+        joined(5, 6, 7, 8),
+        joined(9, 10),
+      ]);
+      expect(gw.metrics.counts()).toEqual({ delivered: 10, retried: 0, parked: 0 });
+      expect((await gw.outbox.pendingDepthByDestination()).get(FOLLOWER_A)).toBe(0);
+      const last = await gw.outbox.findByIdempotencyKey(message(FOLLOWER_A, ROOM_ONE, 10).idempotencyKey);
+      expect(last).toMatchObject({ status: OutboxStatus.Delivered, attempts: 1 });
+    });
+
+    it('keeps a combined request under coalesceMaxBytes, and sends a larger message alone', async () => {
+      const size = bodyFor(FOLLOWER_A, ROOM_ONE, 1).length;
+      const gw = gateway(gatewayConfig({ coalesceMaxMessages: 10, coalesceMaxBytes: Math.max(1024, 2 * size) }));
+      const big: OutboundMessage = {
+        ...message(FOLLOWER_A, ROOM_ONE, 99),
+        body: Buffer.alloc(4096, 0x61),
+        idempotencyKey: 'big',
+      };
+      await gw.enqueue([message(FOLLOWER_A, ROOM_ONE, 1), big, message(FOLLOWER_A, ROOM_ONE, 2)]);
+
+      await gw.worker.drainUntilIdle();
+
+      const sent = target.attemptsTo(FOLLOWER_A).map((a) => a.body.length);
+      expect(sent).toEqual([size, 4096, size]);
+      for (const length of sent.filter((l) => l !== 4096)) expect(length).toBeLessThanOrEqual(Math.max(1024, 2 * size));
+    });
+
+    it('resends a combined request byte for byte, even when more messages arrived meanwhile', async () => {
+      const gw = gateway(gatewayConfig({ coalesceMaxMessages: 8 }));
+      await gw.enqueue(range(3).map((n) => message(FOLLOWER_A, ROOM_ONE, n)));
+      target.script(FOLLOWER_A, { kind: 'retry', reason: 'HTTP 503' });
+
+      await gw.worker.drainUntilIdle();
+      await gw.enqueue([4, 5].map((n) => message(FOLLOWER_A, ROOM_ONE, n)));
+      clock.advance(INITIAL_BACKOFF_MS);
+      await gw.worker.drainUntilIdle();
+
+      expect(target.attemptsTo(FOLLOWER_A).map((a) => [text(a.body), a.attempt])).toEqual([
+        [joined(1, 2, 3), 1],
+        [joined(1, 2, 3), 2],
+        [joined(4, 5), 1],
+      ]);
+      // The first attempt reached the receiver (the answer was lost): its byte-identical
+      // de-duplication recognises the resend.
+      expect(receivers.effectsOf(FOLLOWER_A, ROOM_ONE)).toEqual([joined(1, 2, 3), joined(4, 5)]);
+      expect(gw.metrics.counts()).toEqual({ delivered: 5, retried: 1, parked: 0 });
+    });
+
+    it('resends the same combined request after a crash between sending and recording', async () => {
+      const crashed = gateway(gatewayConfig({ coalesceMaxMessages: 8 }), { owner: 'gw-crashed' });
+      await crashed.enqueue(range(3).map((n) => message(FOLLOWER_A, ROOM_ONE, n)));
+      target.script(FOLLOWER_A, HANG);
+      void crashed.worker.drainOnce();
+      await target.waitFor(() => target.attemptsTo(FOLLOWER_A).length === 1, WAIT_MS, 'the first attempt');
+
+      clock.advance(LEASE_MS);
+      const survivor = gateway(gatewayConfig({ coalesceMaxMessages: 8 }), { owner: 'gw-2' });
+      await survivor.enqueue([message(FOLLOWER_A, ROOM_ONE, 4)]);
+      await survivor.worker.drainUntilIdle();
+
+      const bodies = target.attemptsTo(FOLLOWER_A).map((a) => text(a.body));
+      expect(bodies).toEqual([joined(1, 2, 3), joined(1, 2, 3), joined(4)]);
+      expect(receivers.effectsOf(FOLLOWER_A, ROOM_ONE)).toEqual([joined(1, 2, 3), joined(4)]);
+    });
+
+    it('sends the messages of a request the peer refused one by one, and parks only the bad one', async () => {
+      const gw = gateway(gatewayConfig({ coalesceMaxMessages: 8 }));
+      await gw.enqueue(range(3).map((n) => message(FOLLOWER_A, ROOM_ONE, n)));
+      const refused = { kind: 'permanent' as const, reason: PERMANENT_REASON, status: 400 };
+      target.script(FOLLOWER_A, refused, DELIVERED, refused, DELIVERED);
+
+      await gw.worker.drainUntilIdle();
+
+      expect(target.attemptsTo(FOLLOWER_A).map((a) => text(a.body))).toEqual([
+        joined(1, 2, 3),
+        body(1),
+        body(2),
+        body(3),
+      ]);
+      const parked = await gw.service.listParked({ limit: 10 });
+      expect(parked).toEqual([expect.objectContaining({ streamSeq: 2, lastError: PERMANENT_REASON })]);
+      expect(gw.metrics.counts()).toEqual({ delivered: 2, retried: 0, parked: 1 });
+      // Requeued, the parked message goes alone again.
+      expect(await gw.service.requeue(parked[0]!.id)).toBe(true);
+      await gw.enqueue([message(FOLLOWER_A, ROOM_ONE, 4)]);
+      await gw.worker.drainUntilIdle();
+      expect(
+        target
+          .attemptsTo(FOLLOWER_A)
+          .slice(4)
+          .map((a) => text(a.body)),
+      ).toEqual([body(2), body(4)]);
     });
   });
 

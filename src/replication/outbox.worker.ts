@@ -223,19 +223,32 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
         const pending = await this.outbox.recountStream(lease);
         this.logger.warn(`${stream} was counted as pending but had no pending row; recounted ${pending}`);
       }
-      for (const entry of rows) {
+      for (let next = 0; next < rows.length;) {
         if (this.stopRequested()) break;
-        const outcome = await this.attempt(entry);
-        const ids = `outboxId=${entry.id} ${stream} seq=${entry.streamSeq} attempt=${entry.attempts + 1}`;
+        const group = await this.nextGroup(lease, rows, next);
+        const inRows = new Set(group.map((g) => g.id));
+        while (next < rows.length && inRows.has(rows[next]!.id)) next += 1;
+        const entry = group[0]!;
+        const outcome = await this.attempt(group);
+        const ids =
+          `outboxId=${entry.id} ${stream} seq=${entry.streamSeq}` +
+          (group.length > 1 ? `..${group[group.length - 1]!.streamSeq} (${group.length} messages)` : '') +
+          ` attempt=${entry.attempts + 1}`;
         switch (outcome.kind) {
           case 'delivered': {
-            const recorded = await this.outbox.markDelivered(entry, this.owner, this.leaseMs);
-            this.metrics.recordDelivered(lease.destination, recorded.latencyMs);
+            const recorded = await this.outbox.markAllDelivered(group, this.owner, this.leaseMs);
+            for (const latency of recorded.latenciesMs) this.metrics.recordDelivered(lease.destination, latency);
             this.logger.debug(`delivered ${ids} status=${outcome.status}`);
             if (!recorded.leaseHeld) return this.lostLease(stream);
             break;
           }
           case 'permanent': {
+            if (group.length > 1) {
+              // One of them may be the bad one: from now on each is sent alone.
+              this.logger.warn(`${ids}: refused as a whole (${outcome.reason}); sending them one by one`);
+              await this.outbox.splitBatch(group);
+              return;
+            }
             this.logger.warn(`parked ${ids}: ${outcome.reason}`);
             const recorded = await this.outbox.park(entry, outcome.reason, this.owner, this.leaseMs);
             this.metrics.recordParked(lease.destination);
@@ -260,6 +273,33 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
+  /**
+   * The rows to send next, starting at `rows[from]`: a batch attempted before is sent again exactly
+   * as it was (same rows, same order: byte-identical); otherwise, when the head was never
+   * attempted, it and the following never-attempted `/notify` rows are combined up to
+   * `outbox.coalesceMaxMessages` / `coalesceMaxBytes` (protocol-06 §5.5 concatenated
+   * FanoutMessages) and bound into a new batch before the first attempt.
+   */
+  private async nextGroup(lease: StreamLease, rows: readonly OutboxEntry[], from: number): Promise<OutboxEntry[]> {
+    const head = rows[from]!;
+    if (head.batchId !== null) {
+      const batch = await this.outbox.batchEntries(lease, head.batchId);
+      return batch[0]?.id === head.id ? batch : [head];
+    }
+    if (head.attempts > 0 || head.endpoint !== 'notify') return [head];
+    const group = [head];
+    let bytes = head.body.length;
+    for (let i = from + 1; i < rows.length && group.length < this.settings.coalesceMaxMessages; i++) {
+      const row = rows[i]!;
+      if (row.batchId !== null || row.attempts > 0 || row.endpoint !== 'notify') break;
+      if (bytes + row.body.length > this.settings.coalesceMaxBytes) break;
+      group.push(row);
+      bytes += row.body.length;
+    }
+    if (group.length === 1) return group;
+    return (await this.outbox.assignBatch(group, randomUUID())) ? group : [head];
+  }
+
   private lostLease(stream: string): void {
     this.logger.warn(`lost the lease on ${stream} (another worker took it over); stopping it here`);
   }
@@ -276,7 +316,8 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
    * One delivery attempt, bounded by `outbox.requestTimeoutMs` even if the target ignores the
    * abort signal: the lease is only safe while attempts are bounded.
    */
-  private async attempt(entry: OutboxEntry): Promise<DeliveryOutcome> {
+  private async attempt(group: readonly OutboxEntry[]): Promise<DeliveryOutcome> {
+    const entry = group[0]!;
     if (!isMimiEndpoint(entry.endpoint)) {
       return { kind: 'permanent', reason: `unknown MIMI endpoint ${entry.endpoint}` };
     }
@@ -295,7 +336,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
         destination: entry.destination,
         endpoint: entry.endpoint,
         roomUri: entry.roomUri,
-        body: entry.body,
+        body: group.length === 1 ? entry.body : Buffer.concat(group.map((g) => g.body)),
         attempt: entry.attempts + 1,
       };
       return await Promise.race([this.target.deliver(delivery, controller.signal), timeout]);

@@ -7,6 +7,7 @@
  *   npm run bench                                   (builds, then runs every bench)
  *   node dist/test/bench/rooms.bench.js [--messages 2000] [--followers 1,3] [--baseline 10000]
  *                                       [--concurrency 8] [--paced 300] [--only baseline|fanout]
+ *                                       [--coalesce 1,32]
  *
  * What is measured, for N messages posted one after the other by a native user of A's platform
  * (each one acknowledged by A's gateway before the next, as a platform delivers a room's events):
@@ -18,7 +19,9 @@
  *   own clocks (performance.timeOrigin + now(), same machine);
  * - hub ingest: N / time for A's gateway to acknowledge all N posts (dedupe, content, MLS encrypt,
  *   store, outbox rows), which shows whether the hub or the delivery is the bottleneck;
- * - paced: the same at a fixed rate below saturation, for latency without a backlog.
+ * - paced: the same at a fixed rate below saturation, for latency without a backlog;
+ * - each of the above with every `outbox.coalesceMaxMessages` of --coalesce: 1 sends every
+ *   /notify message in a request of its own, more combines a backlog (protocol-06 §5.5).
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -63,6 +66,7 @@ const BASELINE_REQUESTS = numberArg('baseline', 10_000);
 const CONCURRENCY = numberArg('concurrency', 8);
 const PACED = numberArg('paced', 300);
 const FOLLOWER_COUNTS = (argValue('followers') ?? '1,3').split(',').map(Number);
+const COALESCE = (argValue('coalesce') ?? '1,32').split(',').map(Number);
 const ONLY = argValue('only');
 
 // ---- statistics and table -----------------------------------------------------------------------
@@ -227,12 +231,18 @@ class ArrivalLog {
   }
 }
 
-async function setUpRoom(followerCount: number): Promise<FanoutSetup> {
+async function setUpRoom(followerCount: number, coalesce: number): Promise<FanoutSetup> {
   const domains = E2E_DOMAINS.slice(0, followerCount + 1);
   const cluster = await GatewayCluster.create({
     domains,
     logLevel: 'warn',
-    outbox: { concurrency: CONCURRENCY, initialBackoffMs: 100, maxBackoffMs: 1000, pollIntervalMs: 200 },
+    outbox: {
+      concurrency: CONCURRENCY,
+      initialBackoffMs: 100,
+      maxBackoffMs: 1000,
+      pollIntervalMs: 200,
+      coalesceMaxMessages: coalesce,
+    },
   });
   await cluster.startAll();
   const hub = cluster.gateway(HUB);
@@ -263,8 +273,8 @@ async function awaitArrivals(logs: readonly ArrivalLog[], texts: readonly string
   );
 }
 
-async function fanout(followerCount: number): Promise<Row[]> {
-  const setup = await setUpRoom(followerCount);
+async function fanout(followerCount: number, coalesce: number): Promise<Row[]> {
+  const setup = await setUpRoom(followerCount, coalesce);
   const { cluster, roomId } = setup;
   try {
     const hub = cluster.gateway(HUB).control;
@@ -284,7 +294,9 @@ async function fanout(followerCount: number): Promise<Row[]> {
     const lastArrival = Math.max(...logs.flatMap((l) => texts.map((t) => l.arrivals.get(t)!)));
     const latencies = logs.flatMap((l) => texts.map((t, i) => l.arrivals.get(t)! - sent[i]!.recordedAt));
     const rate = (MESSAGES / (lastArrival - firstPost)) * 1000;
-    const label = `hub -> ${followerCount} follower${followerCount > 1 ? 's' : ''}`;
+    const label =
+      `hub -> ${followerCount} follower${followerCount > 1 ? 's' : ''}` +
+      (coalesce > 1 ? `, up to ${coalesce}/request` : ', 1/request');
     const rows: Row[] = [
       {
         scenario: label,
@@ -353,7 +365,7 @@ async function main(): Promise<void> {
     rows.push(...base);
   }
   if (ONLY !== 'baseline') {
-    for (const n of FOLLOWER_COUNTS) rows.push(...(await fanout(n)));
+    for (const n of FOLLOWER_COUNTS) for (const c of COALESCE) rows.push(...(await fanout(n, c)));
   }
   console.log('');
   console.log(formatTable(rows, baselineRate));

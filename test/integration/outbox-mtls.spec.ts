@@ -174,7 +174,15 @@ describe.each(DATABASE_KINDS)('outbox over mutual TLS (%s)', (kind) => {
           { domain: SLOW_PEER, baseUrl: `https://127.0.0.1:${slow.port}` },
           { domain: HEALTHY_PEER, baseUrl: `https://127.0.0.1:${healthy.port}` },
         ],
-        outbox: { concurrency: 4, initialBackoffMs: 20, maxBackoffMs: 200, requestTimeoutMs: 2000, pollIntervalMs: 50 },
+        outbox: {
+          concurrency: 4,
+          initialBackoffMs: 20,
+          maxBackoffMs: 200,
+          requestTimeoutMs: 2000,
+          pollIntervalMs: 50,
+          // This peer takes one message per request (its bodies are not FanoutMessages).
+          coalesceMaxMessages: 1,
+        },
         admin: { enabled: false },
         logging: { level: 'error' },
       },

@@ -509,6 +509,13 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
   });
 
   it('catches B up in order after B was stopped, with nothing doubled', async () => {
+    const peerOfA = pair.a.running.app.get(MimiPeerClient);
+    const deliver = peerOfA.deliver.bind(peerOfA);
+    const notifyBodies: Uint8Array[] = [];
+    const spy = jest.spyOn(peerOfA, 'deliver').mockImplementation(async (delivery, signal) => {
+      if (delivery.destination === DOMAIN_B && delivery.endpoint === 'notify') notifyBodies.push(delivery.body);
+      return deliver(delivery, signal);
+    });
     await pair.stopB();
     for (const text of WHILE_B_IS_DOWN) await pair.a.platform.emitLocal(CLUB_ROOM_ID, ALICE, postText(text));
     await pair.restartB();
@@ -524,6 +531,9 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
       .map((e) => (e.kind === 'message' && e.action.type === 'post' ? e.action.body.text : ''))
       .filter((t) => WHILE_B_IS_DOWN.includes(t));
     expect(rendered).toEqual(WHILE_B_IS_DOWN);
+    spy.mockRestore();
+    // The backlog travelled in combined requests (protocol-06 §5.5), which B took in one go each.
+    expect(Math.max(...notifyBodies.map((b) => decodeFanoutBody(b).length))).toBeGreaterThan(1);
   });
 
   it('removes a user kicked on A: B no longer receives or can decrypt later messages', async () => {

@@ -59,6 +59,8 @@ export interface OutboxTuning {
   readonly requestTimeoutMs?: number;
   readonly pollIntervalMs?: number;
   readonly batchSize?: number;
+  readonly coalesceMaxMessages?: number;
+  readonly coalesceMaxBytes?: number;
 }
 
 export interface ClusterOptions {
@@ -82,6 +84,8 @@ export const TEST_OUTBOX: Required<OutboxTuning> = {
   requestTimeoutMs: 10_000,
   pollIntervalMs: 200,
   batchSize: 50,
+  coalesceMaxMessages: 32,
+  coalesceMaxBytes: 262144,
 };
 
 /** The repository root (the directory holding package.json), from src or from dist. */

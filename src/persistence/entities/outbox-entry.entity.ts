@@ -21,6 +21,8 @@ export interface OutboxEntryRecord {
   lastError: string | null;
   createdAt: number;
   deliveredAt: number | null;
+  /** Rows sent together in one request share it from their first attempt on (resends stay byte-identical). */
+  batchId: string | null;
 }
 
 export const OUTBOX_ENTRY = 'OutboxEntry';
@@ -43,6 +45,7 @@ export function outboxEntryEntity(dialect: SqlDialect): EntitySchema<OutboxEntry
       lastError: { name: 'last_error', type: 'text', nullable: true },
       createdAt: { name: 'created_at', type: 'bigint', transformer: BIGINT_AS_NUMBER },
       deliveredAt: { name: 'delivered_at', type: 'bigint', nullable: true, transformer: BIGINT_AS_NUMBER },
+      batchId: { name: 'batch_id', type: 'varchar', length: 36, nullable: true },
     },
     indices: [
       { name: 'uq_outbox_entry_idempotency_key', columns: ['idempotencyKey'], unique: true },

@@ -39,6 +39,11 @@ export interface OutboxEntryMeta extends StreamKey {
   readonly lastError: string | null;
   readonly createdAt: number;
   readonly deliveredAt: number | null;
+  /**
+   * Set on rows that were sent together in one request, from their first attempt on: they are
+   * only ever sent together again, in stream order (byte-identical resends). NULL otherwise.
+   */
+  readonly batchId: string | null;
 }
 
 export interface OutboxEntry extends OutboxEntryMeta {
@@ -78,7 +83,7 @@ export interface DeliveredResult extends LeaseState {
 }
 
 const ENTRY_META_COLUMNS =
-  'id, idempotency_key, destination, room_uri, endpoint, stream_seq, status, attempts, next_attempt_at, last_error, created_at, delivered_at';
+  'id, idempotency_key, destination, room_uri, endpoint, stream_seq, status, attempts, next_attempt_at, last_error, created_at, delivered_at, batch_id';
 
 /**
  * The durable outbox (RELIABILITY §4: transactional outbox). Rows are appended in the caller's
@@ -213,23 +218,94 @@ export class OutboxRepository {
     });
   }
 
+  /** The pending rows of batch `batchId` in `stream`, in stream order. */
+  async batchEntries(stream: StreamKey, batchId: string): Promise<OutboxEntry[]> {
+    return this.transactions.run(async (tx) => {
+      const rows = await sqlOf(tx).query(
+        `SELECT ${ENTRY_META_COLUMNS}, body FROM outbox_entry
+         WHERE destination = $1 AND room_uri = $2 AND status = 'pending' AND batch_id = $3
+         ORDER BY stream_seq`,
+        [stream.destination, stream.roomUri, batchId],
+      );
+      return rows.rows.map(toEntry);
+    });
+  }
+
+  /**
+   * Bind pending rows that were never attempted into batch `batchId` before they are first sent
+   * together. All or nothing: false (and nothing changed) when any of them is no longer pending,
+   * was attempted, or is in a batch already.
+   */
+  async assignBatch(entries: readonly OutboxEntryMeta[], batchId: string): Promise<boolean> {
+    const notBindable = new Error('not bindable');
+    try {
+      await this.transactions.run(async (tx) => {
+        const sql = sqlOf(tx);
+        for (const entry of entries) {
+          const updated = await sql.query(
+            `UPDATE outbox_entry SET batch_id = $2
+             WHERE id = $1 AND status = 'pending' AND attempts = 0 AND batch_id IS NULL`,
+            [entry.id, batchId],
+          );
+          if (updated.affected !== 1) throw notBindable; // rolls the whole batch back
+        }
+      });
+      return true;
+    } catch (e) {
+      if (e === notBindable) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Take rows out of their batch for good: each becomes a batch of its own and is sent alone from
+   * now on (the peer refused the batch as a whole, so one of them may be bad).
+   */
+  async splitBatch(entries: readonly OutboxEntryMeta[]): Promise<void> {
+    await this.transactions.run(async (tx) => {
+      const sql = sqlOf(tx);
+      for (const entry of entries) {
+        await sql.query(`UPDATE outbox_entry SET batch_id = id WHERE id = $1 AND status = 'pending'`, [entry.id]);
+      }
+    });
+  }
+
   /**
    * Record that the peer acknowledged `entry`, and extend the lease by `leaseMs` if `owner` still
    * holds the stream. The next row of the stream becomes due at once.
    */
   async markDelivered(entry: OutboxEntryMeta, owner: string, leaseMs: number): Promise<DeliveredResult> {
+    const { leaseHeld, latenciesMs } = await this.markAllDelivered([entry], owner, leaseMs);
+    return { leaseHeld, latencyMs: latenciesMs[0] ?? null };
+  }
+
+  /**
+   * markDelivered for rows of one stream the peer acknowledged together (one request), in one
+   * transaction. `latenciesMs[i]` belongs to `entries[i]` (null when it was already done).
+   */
+  async markAllDelivered(
+    entries: readonly OutboxEntryMeta[],
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ leaseHeld: boolean; latenciesMs: (number | null)[] }> {
+    const [first] = entries;
+    if (first === undefined) throw new Error('markAllDelivered: no rows');
     return this.transactions.run(async (tx) => {
       const sql = sqlOf(tx);
       const now = this.clock.now();
-      const done = await sql.query(
-        `UPDATE outbox_entry SET status = 'delivered', delivered_at = $2, attempts = attempts + 1
-         WHERE id = $1 AND status = 'pending' RETURNING created_at`,
-        [entry.id, now],
-      );
-      const createdAt = done.rows[0]?.created_at;
-      if (createdAt !== undefined) await this.leavePending(sql, entry, now);
-      const leaseHeld = await this.extendLease(sql, entry, owner, now + leaseMs);
-      return { leaseHeld, latencyMs: createdAt === undefined ? null : now - toNumber(createdAt) };
+      const latenciesMs: (number | null)[] = [];
+      for (const entry of entries) {
+        const done = await sql.query(
+          `UPDATE outbox_entry SET status = 'delivered', delivered_at = $2, attempts = attempts + 1
+           WHERE id = $1 AND status = 'pending' RETURNING created_at`,
+          [entry.id, now],
+        );
+        const createdAt = done.rows[0]?.created_at;
+        if (createdAt !== undefined) await this.leavePending(sql, entry, now);
+        latenciesMs.push(createdAt === undefined ? null : now - toNumber(createdAt));
+      }
+      const leaseHeld = await this.extendLease(sql, first, owner, now + leaseMs);
+      return { leaseHeld, latenciesMs };
     });
   }
 
@@ -460,6 +536,7 @@ function toMeta(r: Record<string, unknown>): OutboxEntryMeta {
     lastError: toStringOrNull(r.last_error),
     createdAt: toNumber(r.created_at),
     deliveredAt: toNumberOrNull(r.delivered_at),
+    batchId: toStringOrNull(r.batch_id),
   };
 }
 
