@@ -6,6 +6,10 @@
  *   npm run bench                          (builds, then runs this and the other benches)
  *   node dist/test/bench/outbox.bench.js [--messages N] [--rooms R] [--concurrency C] [--body BYTES]
  *
+ * The gateway runs twice: sending every message in a request of its own (`coalesceMaxMessages` 1)
+ * and combining a stream's backlog into requests of up to 32 (the default; protocol-06 §5.5
+ * concatenated FanoutMessages). The peer splits a combined body back into BODY-sized messages.
+ *
  * Latency of the outbox = from the enqueue transaction's commit to the peer receiving the body
  * (what a follower sees); latency of the baseline = one request's round trip.
  */
@@ -46,12 +50,15 @@ function summary(label: string, count: number, elapsedMs: number, latencies: num
   const sorted = [...latencies].sort((a, b) => a - b);
   const rate = (count / elapsedMs) * 1000;
   const line =
-    `${label.padEnd(34)} ${String(count).padStart(6)} msgs  ${rate.toFixed(0).padStart(7)} msg/s` +
+    `${label.padEnd(44)} ${String(count).padStart(6)} msgs  ${rate.toFixed(0).padStart(7)} msg/s` +
     `  p50 ${percentile(sorted, 0.5).toFixed(2).padStart(8)} ms  p99 ${percentile(sorted, 0.99).toFixed(2).padStart(8)} ms`;
   return { rate, line };
 }
 
-/** The receiving peer: mutual TLS, answers 201, records each body's arrival time once. */
+/**
+ * The receiving peer: mutual TLS, answers 201, records the arrival time of each message once (a
+ * body is one or more BODY_BYTES messages back to back).
+ */
 async function startReceiver(files: { key: string; cert: string; ca: string }): Promise<{
   server: Server;
   port: number;
@@ -72,8 +79,14 @@ async function startReceiver(files: { key: string; cert: string; ca: string }): 
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const digest = createHash('sha256').update(Buffer.concat(chunks)).digest('hex');
-      if (!arrivals.has(digest)) arrivals.set(digest, performance.now());
+      const body = Buffer.concat(chunks);
+      const now = performance.now();
+      for (let at = 0; at < body.length; at += BODY_BYTES) {
+        const digest = createHash('sha256')
+          .update(body.subarray(at, at + BODY_BYTES))
+          .digest('hex');
+        if (!arrivals.has(digest)) arrivals.set(digest, now);
+      }
       res.writeHead(201).end();
       waiter?.();
     });
@@ -146,78 +159,91 @@ async function main(): Promise<void> {
     const baselineBodies = Array.from({ length: MESSAGES }, () => randomBytes(BODY_BYTES));
     const base = await baseline(receiver.port, sendFiles, baselineBodies);
 
-    const config = validateConfig(
-      {
-        provider: { domain: SENDER },
-        listen: { host: '127.0.0.1', port: 0 },
-        tls: { certFile: sendFiles.cert, keyFile: sendFiles.key, caFiles: [sendFiles.ca] },
-        database: { type: 'better-sqlite3', path: join(dir, 'bench.sqlite') },
-        peers: [{ domain: RECEIVER, baseUrl: `https://127.0.0.1:${receiver.port}` }],
-        outbox: { concurrency: CONCURRENCY, initialBackoffMs: 50, maxBackoffMs: 1000, pollIntervalMs: 200 },
-        logging: { level: 'warn' },
-        admin: { enabled: false },
-      },
-      { baseDir: dir, env: {} },
-    );
-    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
-    await app.init();
-    const tx = app.get(TransactionRunner);
-    const outbox = app.get(OutboxService);
-    const rooms: RoomUri[] = Array.from({ length: ROOMS }, (_, i) => roomUri(SENDER, `bench-${i}`));
-
-    /**
-     * Enqueue `count` messages, one transaction each as the rooms layer writes one event at a
-     * time, optionally paced at `rate` per second; resolve when the peer has them all.
-     */
-    const phase = async (label: string, prefix: string, count: number, rate?: number) => {
-      const committedAt = new Map<string, number>();
-      receiver.arrivals.clear();
-      const done = new Promise<void>((resolve) =>
-        receiver.onArrival(() => {
-          if (receiver.arrivals.size >= count) resolve();
-        }),
+    const runMode = async (coalesce: number) => {
+      const config = validateConfig(
+        {
+          provider: { domain: SENDER },
+          listen: { host: '127.0.0.1', port: 0 },
+          tls: { certFile: sendFiles.cert, keyFile: sendFiles.key, caFiles: [sendFiles.ca] },
+          database: { type: 'better-sqlite3', path: join(dir, `bench-${coalesce}.sqlite`) },
+          peers: [{ domain: RECEIVER, baseUrl: `https://127.0.0.1:${receiver.port}` }],
+          outbox: {
+            concurrency: CONCURRENCY,
+            initialBackoffMs: 50,
+            maxBackoffMs: 1000,
+            pollIntervalMs: 200,
+            coalesceMaxMessages: coalesce,
+          },
+          logging: { level: 'warn' },
+          admin: { enabled: false },
+        },
+        { baseDir: dir, env: {} },
       );
-      const started = performance.now();
-      for (let i = 0; i < count; i += 1) {
-        if (rate !== undefined) {
-          const wait = started + (i * 1000) / rate - performance.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        }
-        const body = randomBytes(BODY_BYTES);
-        await tx.run((t) =>
-          outbox.enqueue(t, {
-            destination: RECEIVER as ProviderDomain,
-            roomUri: rooms[i % ROOMS]!,
-            endpoint: 'notify',
-            body,
-            idempotencyKey: `${prefix}-${i}`,
+      const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
+      await app.init();
+      const tx = app.get(TransactionRunner);
+      const outbox = app.get(OutboxService);
+      const rooms: RoomUri[] = Array.from({ length: ROOMS }, (_, i) => roomUri(SENDER, `bench-${i}`));
+
+      /**
+       * Enqueue `count` messages, one transaction each as the rooms layer writes one event at a
+       * time, optionally paced at `rate` per second; resolve when the peer has them all.
+       */
+      const phase = async (label: string, prefix: string, count: number, rate?: number) => {
+        const committedAt = new Map<string, number>();
+        receiver.arrivals.clear();
+        const done = new Promise<void>((resolve) =>
+          receiver.onArrival(() => {
+            if (receiver.arrivals.size >= count) resolve();
           }),
         );
-        committedAt.set(createHash('sha256').update(body).digest('hex'), performance.now());
-      }
-      const enqueueRate = (count / (performance.now() - started)) * 1000;
-      await done;
-      const latencies = [...committedAt].map(([digest, t]) => receiver.arrivals.get(digest)! - t);
-      return { ...summary(label, count, performance.now() - started, latencies), enqueueRate };
-    };
+        const started = performance.now();
+        for (let i = 0; i < count; i += 1) {
+          if (rate !== undefined) {
+            const wait = started + (i * 1000) / rate - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          }
+          const body = randomBytes(BODY_BYTES);
+          await tx.run((t) =>
+            outbox.enqueue(t, {
+              destination: RECEIVER as ProviderDomain,
+              roomUri: rooms[i % ROOMS]!,
+              endpoint: 'notify',
+              body,
+              idempotencyKey: `${prefix}-${i}`,
+            }),
+          );
+          committedAt.set(createHash('sha256').update(body).digest('hex'), performance.now());
+        }
+        const enqueueRate = (count / (performance.now() - started)) * 1000;
+        await done;
+        const latencies = [...committedAt].map(([digest, t]) => receiver.arrivals.get(digest)! - t);
+        return { ...summary(label, count, performance.now() - started, latencies), enqueueRate };
+      };
 
-    const gw = await phase('gateway: outbox -> mTLS peer', 'burst', MESSAGES);
-    // Latency without a backlog: half the throughput just measured.
-    const pacedRate = Math.max(1, gw.rate / 2);
-    const paced = await phase(
-      `gateway paced at ${pacedRate.toFixed(0)} msg/s`,
-      'paced',
-      Math.min(1000, MESSAGES),
-      pacedRate,
-    );
+      const mode = coalesce > 1 ? `up to ${coalesce}/request` : '1/request';
+      const gw = await phase(`gateway (${mode}): outbox -> peer`, `burst-${coalesce}`, MESSAGES);
+      // Latency without a backlog: half the throughput just measured.
+      const pacedRate = Math.max(1, gw.rate / 2);
+      const paced = await phase(
+        `  paced at ${pacedRate.toFixed(0)} msg/s`,
+        `paced-${coalesce}`,
+        Math.min(1000, MESSAGES),
+        pacedRate,
+      );
+      await app.close();
+      return { gw, paced };
+    };
+    const modes = [await runMode(1), await runMode(32)];
 
     console.log('');
     console.log(base.line);
-    console.log(gw.line);
-    console.log(paced.line);
-    console.log(`${'enqueue (one transaction each)'.padEnd(34)} ${gw.enqueueRate.toFixed(0).padStart(20)} msg/s`);
-    console.log(`ratio gateway/baseline throughput: ${(gw.rate / base.rate).toFixed(3)}`);
-    await app.close();
+    for (const { gw, paced } of modes) {
+      console.log(gw.line);
+      console.log(paced.line);
+      console.log(`${'  enqueue (one transaction each)'.padEnd(44)} ${gw.enqueueRate.toFixed(0).padStart(20)} msg/s`);
+      console.log(`  ratio to baseline throughput: ${(gw.rate / base.rate).toFixed(3)}`);
+    }
     receiver.server.closeAllConnections();
     receiver.server.close();
   } finally {
