@@ -108,6 +108,11 @@ export class PeerConfig {
   @IsArray({ message: 'a list of paths to PEM CA certificate files' })
   @IsString({ each: true, message: 'a list of paths to PEM CA certificate files' })
   caFiles?: string[];
+
+  /** `/notify` messages per request to this peer (default: outbox.coalesceMaxMessages; 1: one each). */
+  @IsOptional()
+  @IntRange(1, 1000, 'a whole number of messages')
+  coalesceMaxMessages?: number;
 }
 
 export class OutboxConfig {

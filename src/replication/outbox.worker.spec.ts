@@ -44,10 +44,11 @@ const WAIT_MS = 20_000;
 const TOP_OF_RANGE = () => 1 - Number.EPSILON;
 const PERMANENT_REASON = 'HTTP 400: body is not a valid MIMI message';
 
-function gatewayConfig(outbox: Record<string, number>): GatewayConfig {
+function gatewayConfig(outbox: Record<string, number>, peers: Record<string, unknown>[] = []): GatewayConfig {
   return validateConfig(
     {
       provider: { domain: HUB },
+      peers,
       outbox: {
         concurrency: 4,
         initialBackoffMs: INITIAL_BACKOFF_MS,
@@ -334,6 +335,20 @@ describe.each(DATABASE_KINDS)('OutboxWorker on %s', (kind: TestDatabaseKind) => 
       expect((await gw.outbox.pendingDepthByDestination()).get(FOLLOWER_A)).toBe(0);
       const last = await gw.outbox.findByIdempotencyKey(message(FOLLOWER_A, ROOM_ONE, 10).idempotencyKey);
       expect(last).toMatchObject({ status: OutboxStatus.Delivered, attempts: 1 });
+    });
+
+    it("follows a peer's own coalesceMaxMessages over the outbox default", async () => {
+      const gw = gateway(
+        gatewayConfig({ coalesceMaxMessages: 8 }, [
+          { domain: FOLLOWER_B, baseUrl: 'https://follower-b.example', coalesceMaxMessages: 1 },
+        ]),
+      );
+      await gw.enqueue(range(3).flatMap((n) => [message(FOLLOWER_A, ROOM_ONE, n), message(FOLLOWER_B, ROOM_ONE, n)]));
+
+      await gw.worker.drainUntilIdle();
+
+      expect(target.attemptsTo(FOLLOWER_A).map((a) => text(a.body))).toEqual([joined(1, 2, 3)]);
+      expect(target.attemptsTo(FOLLOWER_B).map((a) => text(a.body))).toEqual(expectedBodies(FOLLOWER_B, ROOM_ONE, 3));
     });
 
     it('keeps a combined request under coalesceMaxBytes, and sends a larger message alone', async () => {

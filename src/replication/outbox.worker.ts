@@ -71,6 +71,8 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly logger = new Logger(OutboxWorker.name);
   readonly owner: string;
   private readonly settings: OutboxConfig;
+  /** Per-peer `coalesceMaxMessages` (peers[].coalesceMaxMessages), over outbox.coalesceMaxMessages. */
+  private readonly coalescePerPeer: ReadonlyMap<string, number>;
   private readonly leaseMs: number;
   private readonly random: () => number;
   private readonly autoStart: boolean;
@@ -91,6 +93,9 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
     @Optional() @Inject(OUTBOX_WORKER_OPTIONS) options: OutboxWorkerOptions = {},
   ) {
     this.settings = config.outbox;
+    this.coalescePerPeer = new Map(
+      config.peers.flatMap((p) => (p.coalesceMaxMessages === undefined ? [] : [[p.domain, p.coalesceMaxMessages]])),
+    );
     this.leaseMs = options.leaseMs ?? defaultLeaseMs(config.outbox);
     this.owner = (options.owner ?? defaultOwner()).slice(0, MAX_OWNER_LENGTH);
     this.random = options.random ?? Math.random;
@@ -277,7 +282,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
    * The rows to send next, starting at `rows[from]`: a batch attempted before is sent again exactly
    * as it was (same rows, same order: byte-identical); otherwise, when the head was never
    * attempted, it and the following never-attempted `/notify` rows are combined up to
-   * `outbox.coalesceMaxMessages` / `coalesceMaxBytes` (protocol-06 §5.5 concatenated
+   * `outbox.coalesceMaxMessages` (or the peer's own) / `coalesceMaxBytes` (protocol-06 §5.5 concatenated
    * FanoutMessages) and bound into a new batch before the first attempt.
    */
   private async nextGroup(lease: StreamLease, rows: readonly OutboxEntry[], from: number): Promise<OutboxEntry[]> {
@@ -289,7 +294,8 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
     if (head.attempts > 0 || head.endpoint !== 'notify') return [head];
     const group = [head];
     let bytes = head.body.length;
-    for (let i = from + 1; i < rows.length && group.length < this.settings.coalesceMaxMessages; i++) {
+    const maxMessages = this.coalescePerPeer.get(lease.destination) ?? this.settings.coalesceMaxMessages;
+    for (let i = from + 1; i < rows.length && group.length < maxMessages; i++) {
       const row = rows[i]!;
       if (row.batchId !== null || row.attempts > 0 || row.endpoint !== 'notify') break;
       if (bytes + row.body.length > this.settings.coalesceMaxBytes) break;
