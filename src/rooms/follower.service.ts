@@ -346,14 +346,14 @@ export class FollowerService {
       }
     }
     for (const p of diff.removed) {
-      const native = this.nativeUser(p.user);
+      const native = this.support.nativeUser(p.user);
       if (native) await attempt(`kick of ${p.user}`, () => bridge.moderate(legacyRoom, native, 'kick'));
       else {
         await attempt(`ghost leave of ${p.user}`, () => bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave'));
       }
     }
     for (const c of diff.roleChanges) {
-      const target: LegacyUserRef | RemoteUser = this.nativeUser(c.user) ?? { userUri: c.user };
+      const target: LegacyUserRef | RemoteUser = this.support.nativeUser(c.user) ?? { userUri: c.user };
       if (c.to === BANNED_ROLE_INDEX) {
         await attempt(`ban of ${c.user}`, () => bridge.moderate(legacyRoom, target, 'ban'));
       } else await attempt(`role of ${c.user}`, () => bridge.setRole(legacyRoom, target, roleOfIndex(c.to)));
@@ -419,7 +419,7 @@ export class FollowerService {
     const groupId = groupIdForRoom(room.roomUri);
     const may = client === undefined ? undefined : maySendMessage((await client.group(groupId)).participants, user);
     if (client === undefined || may?.allowed === false) {
-      await this.tellUser(
+      await this.support.tellUser(
         room,
         event.platformEventId,
         'You are not a participant of this MIMI room (or may not post); your message was not sent.',
@@ -529,7 +529,7 @@ export class FollowerService {
     );
     if (response.responseCode !== 'success') {
       if (retry) throwIfBehind(room, response);
-      await this.tellUser(
+      await this.support.tellUser(
         room,
         platformEventId,
         `You could not join the MIMI room: ${response.responseCode} ${response.errorDescription}`,
@@ -635,8 +635,8 @@ export class FollowerService {
       this.logger.debug(`room=${room.roomUri}: external join of ${user}: ${refusal}; retrying`);
     }
     this.logger.warn(`room=${room.roomUri}: external join of ${user} refused: ${refusal}`);
-    await this.tellUser(room, platformEventId, `You could not join the MIMI room ${room.roomUri}: ${refusal}`);
-    const native = this.nativeUser(user);
+    await this.support.tellUser(room, platformEventId, `You could not join the MIMI room ${room.roomUri}: ${refusal}`);
+    const native = this.support.nativeUser(user);
     if (native !== undefined) {
       await this.support
         .bridge(room.platform)
@@ -727,7 +727,7 @@ export class FollowerService {
     const response = await this.requestChange(room, committer, change);
     if (response.responseCode !== 'success') {
       if (retry) throwIfBehind(room, response);
-      await this.tellUser(
+      await this.support.tellUser(
         room,
         platformEventId,
         `The MIMI hub refused this change: ${response.responseCode} ${response.errorDescription}`,
@@ -965,7 +965,7 @@ export class FollowerService {
     );
     this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: rejected: ${reason}`);
     if (submission.platformEventId !== null) {
-      await this.tellUser(
+      await this.support.tellUser(
         room,
         submission.platformEventId,
         `Your message was not delivered to the MIMI room: ${reason}.`,
@@ -1030,11 +1030,6 @@ export class FollowerService {
     const groupId = groupIdForRoom(room.roomUri);
     if (!(await client.hasGroup(groupId))) return undefined;
     return (await client.group(groupId)).active ? client : undefined;
-  }
-
-  private nativeUser(user: UserUri): LegacyUserRef | undefined {
-    const legacy = parseLegacyUserUri(user);
-    return legacy && legacy.domain === this.domain ? { platform: legacy.platform, userId: legacy.userId } : undefined;
   }
 
   private async tellUser(room: RoomRecord, platformEventId: string, text: string): Promise<void> {

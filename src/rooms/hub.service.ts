@@ -74,7 +74,7 @@ import {
   type RemoteUser,
 } from '../ports';
 import { actionForContent, contentForAction, contentKind } from './content-mapping';
-import { gatewayBotUri, legacyUserUri, parseLegacyUserUri } from './identity';
+import { gatewayBotUri, legacyUserUri } from './identity';
 import { MemberClients } from './member-clients';
 import { RoomLocks } from './room-locks';
 import {
@@ -371,14 +371,11 @@ export class HubService {
       this.logger.warn(`room=${room.roomUri}: keyMaterial for ${target}: HTTP ${answer.status}`);
     }
     if (keyPackages.length === 0) {
-      await this.support
-        .bridge(room.platform)
-        .notifyFailure(
-          this.support.legacyRoom(room),
-          { platformEventId: event.platformEventId },
-          `${target} cannot be added: its provider gave no key material`,
-        )
-        .catch((e: unknown) => this.logger.warn(`notifyFailure: ${errorMessage(e)}`));
+      await this.support.tellUser(
+        room,
+        event.platformEventId,
+        `${target} cannot be added: its provider gave no key material`,
+      );
       return this.recordOnly(room, event);
     }
     await this.transactions.run(async (tx) => {
@@ -937,7 +934,7 @@ export class HubService {
       if (!this.support.isOurs(p.user)) await bridge.setMembership(legacyRoom, { userUri: p.user }, 'join');
     }
     for (const p of diff.removed) {
-      const native = this.nativeUser(p.user);
+      const native = this.support.nativeUser(p.user);
       if (native) {
         await bridge.moderate(legacyRoom, native, p.roleIndex === BANNED_ROLE_INDEX ? 'unban' : 'kick', reason);
       } else if (this.support.isOurs(p.user)) {
@@ -954,15 +951,10 @@ export class HubService {
       }
     }
     for (const c of diff.roleChanges) {
-      const target: LegacyUserRef | RemoteUser = this.nativeUser(c.user) ?? { userUri: c.user };
+      const target: LegacyUserRef | RemoteUser = this.support.nativeUser(c.user) ?? { userUri: c.user };
       if (c.to === BANNED_ROLE_INDEX) await bridge.moderate(legacyRoom, target, 'ban', reason);
       else await bridge.setRole(legacyRoom, target, roleOfIndex(c.to));
     }
-  }
-
-  private nativeUser(user: UserUri): LegacyUserRef | undefined {
-    const legacy = parseLegacyUserUri(user);
-    return legacy && legacy.domain === this.domain ? { platform: legacy.platform, userId: legacy.userId } : undefined;
   }
 
   // ---- /groupInfo -----------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import { type FanoutMessage, encodeFanoutBody } from '../mimi/wire';
 import { type GroupSummary, type MemberClient, type ProcessedMessage, groupIdForRoom } from '../mls';
 import type { Tx } from '../persistence';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
-import { type LegacyRoomRef, PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
+import { type LegacyRoomRef, type LegacyUserRef, PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { OutboxService } from '../replication';
+import { parseLegacyUserUri } from './identity';
 import { MemberClients } from './member-clients';
 
 /** One fan-out item and the providers it goes to. */
@@ -66,6 +67,21 @@ export class RoomSupport {
 
   isOurs(user: string): boolean {
     return domainOf(user) === this.domain;
+  }
+
+  /** The legacy user behind one of our own user URIs, or undefined for anyone else (ghosts included). */
+  nativeUser(user: UserUri): LegacyUserRef | undefined {
+    const legacy = parseLegacyUserUri(user);
+    return legacy && legacy.domain === this.domain ? { platform: legacy.platform, userId: legacy.userId } : undefined;
+  }
+
+  /** Tell the author of a platform event what went wrong (the port's `notifyFailure`), best effort. */
+  async tellUser(room: RoomRecord, platformEventId: string, text: string): Promise<void> {
+    try {
+      await this.bridge(room.platform).notifyFailure(this.legacyRoom(room), { platformEventId }, text);
+    } catch (e) {
+      this.logger.warn(`room=${room.roomUri}: notifyFailure: ${errorMessage(e)}`);
+    }
   }
 
   /** Our member clients in the room that still belong to its group. */
