@@ -20,19 +20,9 @@
  *
  * Needs `npx nest build` first (the processes run the compiled gateway).
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import {
-  WriteStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,6 +32,9 @@ import { ControlClient, ProviderIdentity, ProvisioningClient, RawMimiClient } fr
 import { TapProxy } from './e2e-tap';
 import { withContext } from './e2e-wait';
 import type { ReadyInfo } from './memory-gateway';
+import { type ExitStatus, SupervisedChild } from './supervised-child';
+
+export type { ExitStatus } from './supervised-child';
 
 /** The provider domains the harness knows (certificates carry loopback IP SANs too). */
 export const E2E_DOMAINS = ['a.example', 'b.example', 'c.example', 'd.example'] as const;
@@ -49,7 +42,6 @@ export const LOOPBACK = '127.0.0.1';
 export const MEMORY_PLATFORM = 'memory';
 const READY_MARKER = 'MIMI-TEST-GATEWAY READY';
 const DEFAULT_START_TIMEOUT_MS = 60_000;
-const DEFAULT_STOP_TIMEOUT_MS = 20_000;
 const LOG_TAIL_LINES = 60;
 
 export interface OutboxTuning {
@@ -133,30 +125,10 @@ export function tailFile(file: string, lines = LOG_TAIL_LINES): string {
   return all.slice(Math.max(0, all.length - lines - 1)).join('\n');
 }
 
-/** Live children of every cluster in this process, killed if the test process exits abruptly. */
-const LIVE_CHILDREN = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function trackChild(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of LIVE_CHILDREN) c.kill('SIGKILL');
-    });
-  }
-  LIVE_CHILDREN.add(child);
-  child.once('exit', () => LIVE_CHILDREN.delete(child));
-}
-
 export interface GatewayPorts {
   readonly mimi: number;
   readonly admin: number;
   readonly control: number;
-}
-
-/** How a process ended. */
-export interface ExitStatus {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
 }
 
 /** One gateway process: its files, ports and clients; start/stop/kill/restart. */
@@ -165,11 +137,7 @@ export class GatewayProcess {
   readonly provisioning: ProvisioningClient;
   /** How many times the process was started. */
   starts = 0;
-  /** How the last run ended (undefined while running or before the first start). */
-  lastExit?: ExitStatus;
-  private child?: ChildProcess;
-  private exited?: Promise<ExitStatus>;
-  private log?: WriteStream;
+  private readonly proc: SupervisedChild;
   private ready?: ReadyInfo;
 
   constructor(
@@ -181,6 +149,7 @@ export class GatewayProcess {
     token: string,
     private readonly startTimeoutMs: number,
   ) {
+    this.proc = new SupervisedChild(domain);
     this.control = new ControlClient(`http://${LOOPBACK}:${ports.control}`);
     this.provisioning = new ProvisioningClient(`http://${LOOPBACK}:${ports.admin}`, token);
   }
@@ -203,11 +172,16 @@ export class GatewayProcess {
   }
 
   get running(): boolean {
-    return this.child !== undefined;
+    return this.proc.running;
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.proc.pid;
+  }
+
+  /** How the last run ended (undefined while running or before the first start). */
+  get lastExit(): ExitStatus | undefined {
+    return this.proc.lastExit;
   }
 
   /** What the process printed on its READY line. */
@@ -220,13 +194,11 @@ export class GatewayProcess {
    * @throws Error (with the log tail) when it exits or stays silent for startTimeoutMs.
    */
   async start(): Promise<ReadyInfo> {
-    if (this.child) throw new Error(`${this.domain} is already running (pid ${this.child.pid})`);
+    if (this.proc.running) throw new Error(`${this.domain} is already running (pid ${this.proc.pid})`);
     this.starts += 1;
-    this.lastExit = undefined;
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    this.log = log;
     log.write(`\n===== ${new Date().toISOString()} start #${this.starts} of ${this.domain} =====\n`);
-    const child = spawn(
+    const child = this.proc.spawn(
       process.execPath,
       [
         '--enable-source-maps',
@@ -247,20 +219,9 @@ export class GatewayProcess {
         },
         stdio: ['pipe', 'pipe', 'pipe'],
       },
+      log,
+      true,
     );
-    this.child = child;
-    trackChild(child);
-    this.exited = new Promise<ExitStatus>((resolve) => {
-      child.once('exit', (code, signal) => {
-        const status = { code, signal };
-        this.lastExit = status;
-        if (this.child === child) this.child = undefined;
-        log.write(`===== exited: code ${code} signal ${signal} =====\n`);
-        log.end();
-        resolve(status);
-      });
-    });
-    child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
 
     const readyLine = new Promise<ReadyInfo>((resolve, reject) => {
       let buffered = '';
@@ -270,7 +231,7 @@ export class GatewayProcess {
       );
       child.stdout?.on('data', (chunk: Buffer) => {
         log.write(chunk);
-        if (this.ready && this.child === child) return;
+        if (this.ready && this.proc.isCurrent(child)) return;
         buffered += chunk.toString('utf8');
         let nl: number;
         while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -287,7 +248,7 @@ export class GatewayProcess {
           }
         }
       });
-      void this.exited?.then((s) => {
+      void this.proc.whenExited()?.then((s) => {
         clearTimeout(timer);
         reject(new Error(`${this.domain} exited before READY (code ${s.code}, signal ${s.signal})`));
       });
@@ -296,7 +257,7 @@ export class GatewayProcess {
     try {
       this.ready = await readyLine;
     } catch (e) {
-      if (this.child === child) await this.kill();
+      if (this.proc.isCurrent(child)) await this.kill();
       throw withContext(e, `--- ${this.domain} log tail (${this.logFile}) ---\n${tailFile(this.logFile)}`);
     }
     return this.ready;
@@ -306,25 +267,13 @@ export class GatewayProcess {
    * SIGTERM and wait for the exit. Resolves with how it ended.
    * @throws Error when it did not exit within timeoutMs (it is then SIGKILLed).
    */
-  async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<ExitStatus> {
-    const child = this.child;
-    if (!child || !this.exited) throw new Error(`${this.domain} is not running`);
-    child.kill('SIGTERM');
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
-    const result = await Promise.race([this.exited, timeout]);
-    if (result === 'timeout') {
-      await this.kill();
-      throw new Error(`${this.domain} did not exit within ${timeoutMs} ms of SIGTERM; killed`);
-    }
-    return result;
+  stop(timeoutMs?: number): Promise<ExitStatus> {
+    return this.proc.stop(timeoutMs);
   }
 
   /** SIGKILL (no chance to clean up) and wait for the exit. */
-  async kill(): Promise<ExitStatus> {
-    const child = this.child;
-    if (!child || !this.exited) throw new Error(`${this.domain} is not running`);
-    child.kill('SIGKILL');
-    return this.exited;
+  kill(): Promise<ExitStatus> {
+    return this.proc.kill();
   }
 
   /** Stop (SIGTERM) if running, then start again on the same database and platform journal. */

@@ -13,16 +13,15 @@
  * Output goes to `<dir>/<logName>` (default gateway.log, appended across restarts). Needs a build first
  * (`npx tsc -p tsconfig.build.json`).
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { WriteStream, createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { ProvisioningClient } from '../../support/e2e-clients';
-import { ExitStatus, repoRoot, tailFile } from '../../support/e2e-gateways';
+import { repoRoot, tailFile } from '../../support/e2e-gateways';
 import { waitFor, withContext } from '../../support/e2e-wait';
+import { type ExitStatus, SupervisedChild } from '../../support/supervised-child';
 
 const DEFAULT_START_TIMEOUT_MS = 90_000;
-const DEFAULT_STOP_TIMEOUT_MS = 20_000;
 const HEALTH_POLL_MS = 100;
 
 /** The compiled CLI launcher; fails early with the build command when dist/ is missing. */
@@ -31,20 +30,6 @@ export function gatewayCliEntrypoint(): string {
   const compiled = join(root, 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
   return join(root, 'bin', 'mimi-gateway.js');
-}
-
-/** Children of this process, SIGKILLed if the test process exits without stopping them. */
-const LIVE = new Set<ChildProcess>();
-let exitHook = false;
-function track(child: ChildProcess): void {
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const c of LIVE) c.kill('SIGKILL');
-    });
-  }
-  LIVE.add(child);
-  child.once('exit', () => LIVE.delete(child));
 }
 
 export interface CliGatewayProcessOptions {
@@ -64,11 +49,10 @@ export class CliGatewayProcess {
   readonly provisioning: ProvisioningClient;
   /** How many times the process was started. */
   starts = 0;
-  lastExit?: ExitStatus;
-  private child?: ChildProcess;
-  private exited?: Promise<ExitStatus>;
+  private readonly proc: SupervisedChild;
 
   constructor(private readonly opts: CliGatewayProcessOptions) {
+    this.proc = new SupervisedChild(opts.domain);
     this.provisioning = new ProvisioningClient(opts.adminUrl, opts.adminToken);
   }
 
@@ -89,11 +73,16 @@ export class CliGatewayProcess {
   }
 
   get running(): boolean {
-    return this.child !== undefined;
+    return this.proc.running;
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.proc.pid;
+  }
+
+  /** How the last run ended (undefined while running or before the first start). */
+  get lastExit(): ExitStatus | undefined {
+    return this.proc.lastExit;
   }
 
   /**
@@ -102,33 +91,20 @@ export class CliGatewayProcess {
    * @throws Error with the log tail when the process exits or stays unhealthy too long.
    */
   async start(): Promise<void> {
-    if (this.child) throw new Error(`${this.domain} is already running (pid ${this.child.pid})`);
+    if (this.proc.running) throw new Error(`${this.domain} is already running (pid ${this.proc.pid})`);
     this.starts += 1;
-    this.lastExit = undefined;
-    const log: WriteStream = createWriteStream(this.logFile, { flags: 'a' });
+    const log = createWriteStream(this.logFile, { flags: 'a' });
     log.write(`\n===== ${new Date().toISOString()} mimi-gateway start #${this.starts} of ${this.domain} =====\n`);
-    const child = spawn(
+    const child = this.proc.spawn(
       process.execPath,
       ['--enable-source-maps', gatewayCliEntrypoint(), 'start', '-c', this.opts.configFile],
       { cwd: this.opts.dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      log,
     );
-    this.child = child;
-    track(child);
-    child.stdout?.on('data', (chunk: Buffer) => log.write(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
-    this.exited = new Promise<ExitStatus>((resolve) => {
-      child.once('exit', (code, signal) => {
-        const status = { code, signal };
-        this.lastExit = status;
-        if (this.child === child) this.child = undefined;
-        log.end(`===== exited: code ${code} signal ${signal} =====\n`);
-        resolve(status);
-      });
-    });
     try {
       await waitFor(
         async () => {
-          if (this.child !== child) throw new Error(`exited (${JSON.stringify(this.lastExit)})`);
+          if (!this.proc.isCurrent(child)) throw new Error(`exited (${JSON.stringify(this.lastExit)})`);
           const res = await request(`${this.opts.adminUrl}/health`);
           await res.body.text();
           return res.statusCode === 200;
@@ -139,33 +115,21 @@ export class CliGatewayProcess {
           what: `${this.domain} healthy`,
         },
       );
-      if (this.child !== child) throw new Error(`${this.domain} exited during start-up`);
+      if (!this.proc.isCurrent(child)) throw new Error(`${this.domain} exited during start-up`);
     } catch (e) {
-      if (this.child === child) await this.kill();
+      if (this.proc.isCurrent(child)) await this.kill();
       throw withContext(e, `--- ${this.domain} log tail (${this.logFile}) ---\n${this.logTail()}`);
     }
   }
 
   /** SIGTERM and wait; SIGKILL after timeoutMs. */
-  async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<ExitStatus> {
-    const child = this.child;
-    if (!child || !this.exited) throw new Error(`${this.domain} is not running`);
-    child.kill('SIGTERM');
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
-    const result = await Promise.race([this.exited, timeout]);
-    if (result === 'timeout') {
-      await this.kill();
-      throw new Error(`${this.domain} did not exit within ${timeoutMs} ms of SIGTERM; killed`);
-    }
-    return result;
+  stop(timeoutMs?: number): Promise<ExitStatus> {
+    return this.proc.stop(timeoutMs);
   }
 
   /** SIGKILL and wait for the exit. */
-  async kill(): Promise<ExitStatus> {
-    const child = this.child;
-    if (!child || !this.exited) throw new Error(`${this.domain} is not running`);
-    child.kill('SIGKILL');
-    return this.exited;
+  kill(): Promise<ExitStatus> {
+    return this.proc.kill();
   }
 
   logTail(lines?: number): string {
