@@ -35,32 +35,16 @@ import { legacyUserUri } from '../../src/rooms/identity';
 import type { MatrixUserClient } from '../servers/synapse/synapse-server';
 import { HUB_DOMAIN, FOLLOWER_DOMAIN, MatrixMimiEnv } from '../e2e/support/matrix-mimi-env';
 import { MEMORY_PLATFORM } from '../support/e2e-gateways';
+import { formatTable as table, numberArg, percentile } from './bench-support';
 
 const FOLLOWER_USER = legacyUserUri(FOLLOWER_DOMAIN, MEMORY_PLATFORM, '@reader:bench');
 const BODY_BYTES = 256;
 const POLL_MS = 50;
 
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function numberArg(name: string, fallback: number): number {
-  const v = argValue(name);
-  const n = v === undefined ? fallback : Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: a non-negative number`);
-  return n;
-}
-
-const MESSAGES = Math.floor(numberArg('messages', 1000));
-const SENDERS = Math.max(1, Math.floor(numberArg('senders', 4)));
-const PACED = Math.floor(numberArg('paced', 200));
-const RATE = numberArg('rate', 20);
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
+const MESSAGES = Math.floor(numberArg('messages', 1000, { fractional: true }));
+const SENDERS = Math.max(1, Math.floor(numberArg('senders', 4, { fractional: true })));
+const PACED = Math.floor(numberArg('paced', 200, { fractional: true }));
+const RATE = numberArg('rate', 20, { fractional: true });
 
 interface Row {
   readonly scenario: string;
@@ -101,10 +85,7 @@ function formatTable(rows: readonly Row[]): string {
       ms(a, 0.99),
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]): string =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
+  return table(header, lines, (i) => i !== 0);
 }
 
 /** Read-only views of both gateways' databases (the timestamps the gateways wrote). */

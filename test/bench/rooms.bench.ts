@@ -39,6 +39,7 @@ import { ParticipantRole } from '../../src/ports';
 import type { ControlClient, ControlTimelineEntry } from '../support/e2e-clients';
 import { E2E_DOMAINS, GatewayCluster, MEMORY_PLATFORM } from '../support/e2e-gateways';
 import { waitFor } from '../support/e2e-wait';
+import { argValue, formatTable as table, numberArg, percentile } from './bench-support';
 
 const HUB = E2E_DOMAINS[0];
 const BASELINE_SENDER = 'a.example';
@@ -49,18 +50,6 @@ const BODY_BYTES = 512;
 const SETUP_TIMEOUT_MS = 120_000;
 const POLL_MS = 100;
 
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function numberArg(name: string, fallback: number): number {
-  const v = argValue(name);
-  const n = v === undefined ? fallback : Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: a whole number`);
-  return n;
-}
-
 const MESSAGES = numberArg('messages', 2000);
 const BASELINE_REQUESTS = numberArg('baseline', 10_000);
 const CONCURRENCY = numberArg('concurrency', 8);
@@ -70,11 +59,6 @@ const COALESCE = (argValue('coalesce') ?? '1,32').split(',').map(Number);
 const ONLY = argValue('only');
 
 // ---- statistics and table -----------------------------------------------------------------------
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
 
 interface Row {
   readonly scenario: string;
@@ -98,12 +82,7 @@ function formatTable(rows: readonly Row[], baselineRate: number): string {
       r.note ?? '',
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]): string =>
-    cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)]
-    .map((l) => l.trimEnd())
-    .join('\n');
+  return table(header, lines, (i) => i !== 0 && i !== header.length - 1);
 }
 
 // ---- baseline: raw mutual-TLS POSTs to another process --------------------------------------------

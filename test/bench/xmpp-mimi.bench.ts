@@ -27,18 +27,7 @@ import type { XmppTestUser } from '../servers/prosody/xmpp-test-user';
 import type { StoredRoomEvent } from '../support/e2e-clients';
 import { waitFor, waitForValue } from '../support/e2e-wait';
 import { XmppMimiEnv, invitePuppet, memoryUserUri, mucJid } from '../e2e/support/xmpp-mimi-env';
-
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function numberArg(name: string, fallback: number): number {
-  const v = argValue(name);
-  const n = v === undefined ? fallback : Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: a whole number`);
-  return n;
-}
+import { formatTable, numberArg, percentile } from './bench-support';
 
 const MESSAGES = numberArg('messages', 1000);
 const SENDERS = Math.max(1, numberArg('senders', 4));
@@ -56,11 +45,6 @@ const SETUP_TIMEOUT_MS = 120_000;
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes on one machine. */
 function preciseNow(): number {
   return performance.timeOrigin + performance.now();
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 }
 
 interface Row {
@@ -84,10 +68,7 @@ function printTable(rows: readonly Row[]): void {
       r.note,
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  process.stdout.write(`${fmt(header)}\n${fmt(widths.map((w) => '-'.repeat(w)))}\n`);
-  for (const l of lines) process.stdout.write(`${fmt(l)}\n`);
+  process.stdout.write(`${formatTable(header, lines)}\n`);
 }
 
 function storedText(e: StoredRoomEvent): string | undefined {
