@@ -61,23 +61,9 @@ print_url() {
   echo "postgres://$DB_USER@127.0.0.1:$(cat "$port_file")/$DB_NAME"
 }
 
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-free_port() {
-  local port tries=0
-  while [ $tries -lt 50 ]; do
-    port=$((20000 + RANDOM % 40000))
-    if ! port_in_use "$port"; then
-      echo "$port"
-      return
-    fi
-    tries=$((tries + 1))
-  done
-  echo "pg-cluster: no free port found" >&2
-  exit 1
-}
+PORTS_WHO=pg-cluster
+# shellcheck source=lib/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
 
 init_cluster() {
   mkdir -p "$dir"

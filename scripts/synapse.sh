@@ -53,23 +53,9 @@ install() {
   exec 9>&-
 }
 
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-free_port() {
-  local port tries=0
-  while [ $tries -lt 50 ]; do
-    port=$((20000 + RANDOM % 40000))
-    if ! port_in_use "$port"; then
-      echo "$port"
-      return
-    fi
-    tries=$((tries + 1))
-  done
-  echo "synapse: no free port found" >&2
-  exit 1
-}
+PORTS_WHO=synapse
+# shellcheck source=lib/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
 
 write_config() {
   local dir=$1 registration=$2 port=$3 secret=$4 name=$5
