@@ -27,6 +27,9 @@ export interface TrustAnchor {
 const MAX_CHAIN_DEPTH = 10;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
+/** TransportTls by the config it was read for (see fromConfig). */
+const LOADED = new WeakMap<GatewayConfig, TransportTls>();
+
 export class TransportTls {
   constructor(
     /** Our private key (PEM). */
@@ -41,10 +44,20 @@ export class TransportTls {
 
   /**
    * Read every file the TLS section and the peers name (relative paths resolve against the config
-   * file's directory).
+   * file's directory), once per loaded config: start-up asks twice (the listener's httpsOptions in
+   * main.ts, the transport module's provider) and both get the same instance.
    * @throws ConfigError naming the key path of a file that is missing, unreadable or holds no PEM.
    */
   static fromConfig(config: GatewayConfig): TransportTls {
+    let tls = LOADED.get(config);
+    if (tls === undefined) {
+      tls = TransportTls.read(config);
+      LOADED.set(config, tls);
+    }
+    return tls;
+  }
+
+  private static read(config: GatewayConfig): TransportTls {
     const keyPem = readPem(config, config.tls.keyFile, 'tls.keyFile', /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
     const certPem = readPem(config, config.tls.certFile, 'tls.certFile', PEM_CERTIFICATE);
     const defaultAnchors = config.tls.caFiles.flatMap((f, i) => readAnchors(config, f, `tls.caFiles[${i}]`));
