@@ -993,6 +993,14 @@ export class MemberClient {
     return this.withLock(groupId, async () => (await this.loadState(groupId)) !== undefined);
   }
 
+  /**
+   * Whether this client is an active member of `groupId` (has state and was not removed). Cheap:
+   * no walk of the tree or the participant list, unlike `group(groupId).active`.
+   */
+  async isActive(groupId: Uint8Array): Promise<boolean> {
+    return this.withLock(groupId, async () => (await this.loadState(groupId))?.groupActiveState.kind === 'active');
+  }
+
   /** The GroupContext extensions of the current epoch (external_senders, app_data_dictionary, ...). */
   async groupContextExtensions(groupId: Uint8Array): Promise<Extension[]> {
     return this.withLock(groupId, async () => [...(await this.requireState(groupId)).groupContext.extensions]);

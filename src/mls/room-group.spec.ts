@@ -13,6 +13,7 @@ import {
   processPrivateMessage,
 } from 'ts-mls';
 import { ValidationError } from '../common/errors';
+import { userUri } from '../common/ids';
 import { APP_DATA_DICTIONARY_EXTENSION_TYPE, participantListFromExtensions } from './app-data';
 import { HubExternalSender, credentialIdentity, externalSenderKeys } from './credentials';
 import { mlsCiphersuite } from './crypto';
@@ -321,6 +322,22 @@ describe(RoomGroup.name, () => {
       await expect(room.setRoles([asParticipant(BOB, ROLE_ADMIN)])).rejects.toMatchObject({
         reason: MlsErrorReason.NotMember,
       });
+    });
+  });
+
+  describe('isActive', () => {
+    it('is true for a member, false once it is removed and for a group it never had', async () => {
+      const { cathy, dave, room, followerProvider } = await roomWithFourMembers();
+      const stranger = await followerProvider.client(userUri(FOLLOWER_DOMAIN, 'erin'));
+      expect(await cathy.isActive(room.groupId)).toBe(true);
+      expect(await stranger.isActive(room.groupId)).toBe(false);
+
+      const [removal] = await room.removeUsers([CATHY]);
+      await fanOut(removal!.commit, [cathy, dave]);
+
+      expect(await cathy.isActive(room.groupId)).toBe(false);
+      expect(await cathy.hasGroup(room.groupId)).toBe(true);
+      expect(await dave.isActive(room.groupId)).toBe(true);
     });
   });
 

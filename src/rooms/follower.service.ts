@@ -1027,9 +1027,7 @@ export class FollowerService {
   private async activeClient(room: RoomRecord, user: UserUri): Promise<MemberClient | undefined> {
     if (!(await this.rooms.localMembers(undefined, room.roomUri)).includes(user)) return undefined;
     const client = await this.clients.client(user);
-    const groupId = groupIdForRoom(room.roomUri);
-    if (!(await client.hasGroup(groupId))) return undefined;
-    return (await client.group(groupId)).active ? client : undefined;
+    return (await client.isActive(groupIdForRoom(room.roomUri))) ? client : undefined;
   }
 
   private async tellUser(room: RoomRecord, platformEventId: string, text: string): Promise<void> {

@@ -90,8 +90,7 @@ export class RoomSupport {
     const active: MemberClient[] = [];
     for (const user of await this.rooms.localMembers(tx, roomUri)) {
       const client = await this.clients.client(user);
-      if (!(await client.hasGroup(groupId))) continue;
-      if ((await client.group(groupId)).active) active.push(client);
+      if (await client.isActive(groupId)) active.push(client);
     }
     return active;
   }
@@ -153,7 +152,7 @@ export class RoomSupport {
     for (const user of await this.rooms.localMembers(tx, roomUri)) {
       if (except.includes(user)) continue;
       const client = await this.clients.client(user);
-      if (!(await client.hasGroup(groupId)) || !(await client.group(groupId)).active) continue;
+      if (!(await client.isActive(groupId))) continue;
       try {
         const result = await client.processMessage(message);
         if (result.kind === 'commit' && result.removedSelf) {
