@@ -13,7 +13,6 @@ import {
   type Extension,
   type ExternalSender,
   type Proposal,
-  decodeExternalSender,
   encodeExternalSender,
   encodeMlsMessage,
   proposeExternal,
@@ -198,21 +197,4 @@ export class HubExternalSender {
       groupContextExtensions: { extensions },
     });
   }
-}
-
-/**
- * The signature keys of the `external_senders` of the group a GroupInfo (raw bytes) describes:
- * whom the group accepts as its hub (protocol-06 §7.4). Extensions that do not decode are skipped.
- * @throws MlsGroupError(Malformed) when the GroupInfo does not decode
- */
-export function externalSenderKeys(groupInfo: Uint8Array): Uint8Array[] {
-  const decoded = decodeGroupInfo(groupInfo, 0);
-  if (decoded === undefined || decoded[1] !== groupInfo.length) {
-    throw new MlsGroupError(MlsErrorReason.Malformed, 'GroupInfo: cannot decode');
-  }
-  return decoded[0].groupContext.extensions.flatMap((e) => {
-    if (e.extensionType !== 'external_senders') return [];
-    const sender = decodeExternalSender(e.extensionData, 0);
-    return sender === undefined ? [] : [sender[0].signaturePublicKey];
-  });
 }

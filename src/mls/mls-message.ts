@@ -15,6 +15,7 @@ import {
   type MLSMessage,
   type RatchetTree,
   type Welcome,
+  decodeExternalSender,
   decodeMlsMessage,
   encodeMlsMessage,
 } from 'ts-mls';
@@ -65,6 +66,18 @@ export const welcomeFromBytes = (b: Uint8Array): Welcome => decodeWhole('Welcome
 export const groupInfoToBytes = (gi: GroupInfo): Uint8Array => encodeGroupInfo(gi);
 /** @throws MlsGroupError(Malformed) */
 export const groupInfoFromBytes = (b: Uint8Array): GroupInfo => decodeWhole('GroupInfo', decodeGroupInfo, b);
+/**
+ * The signature keys of the `external_senders` of the group a GroupInfo (raw bytes) describes:
+ * whom the group accepts as its hub (protocol-06 §7.4). Extensions that do not decode are skipped.
+ * @throws MlsGroupError(Malformed) when the GroupInfo does not decode
+ */
+export function externalSenderKeys(groupInfo: Uint8Array): Uint8Array[] {
+  return groupInfoFromBytes(groupInfo).groupContext.extensions.flatMap((e) => {
+    if (e.extensionType !== 'external_senders') return [];
+    const sender = decodeExternalSender(e.extensionData, 0);
+    return sender === undefined ? [] : [sender[0].signaturePublicKey];
+  });
+}
 /** `optional<Node> ratchet_tree<V>` (RFC 9420 §12.4.3.3), the `full` RatchetTreeOption payload. */
 export const ratchetTreeToBytes = (t: RatchetTree): Uint8Array => encodeRatchetTree(t);
 /** @throws MlsGroupError(Malformed) */

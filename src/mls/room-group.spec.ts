@@ -15,7 +15,7 @@ import {
 import { ValidationError } from '../common/errors';
 import { userUri } from '../common/ids';
 import { APP_DATA_DICTIONARY_EXTENSION_TYPE, participantListFromExtensions } from './app-data';
-import { HubExternalSender, credentialIdentity, externalSenderKeys } from './credentials';
+import { HubExternalSender, credentialIdentity } from './credentials';
 import { mlsCiphersuite } from './crypto';
 import type { MemberClient } from './member-client';
 import {
@@ -37,7 +37,13 @@ import {
   asParticipant,
   fanOut,
 } from './mls.fixtures';
-import { decodeMlsMessageBytes, frameMlsMessage, inspectMlsMessage, keyPackageRef } from './mls-message';
+import {
+  decodeMlsMessageBytes,
+  externalSenderKeys,
+  frameMlsMessage,
+  inspectMlsMessage,
+  keyPackageRef,
+} from './mls-message';
 import { MlsErrorReason } from './mls.errors';
 import { RoomGroup, groupIdForRoom, roomUriForGroupId } from './room-group';
 import { TlsReader } from '../mimi/wire/tls-codec';
