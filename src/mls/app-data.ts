@@ -11,7 +11,7 @@
 import type { Extension } from 'ts-mls';
 import { CodecError, ValidationError } from '../common/errors';
 import type { UserUri } from '../common/ids';
-import { TlsReader, writeTls } from '../mimi/wire/tls-codec';
+import { TlsReader, writeTls } from '../codec/tls-codec';
 
 /** mls-extensions-09 §IANA "app_data_dictionary" extension type: 0x0006 (suggested value). */
 export const APP_DATA_DICTIONARY_EXTENSION_TYPE = 0x0006;

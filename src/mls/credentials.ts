@@ -22,7 +22,7 @@ import { type ProviderDomain, type UserUri, isProviderDomain, parseMimiUri } fro
 import { type Participant, withParticipantList } from './app-data';
 import { mlsCiphersuite } from './crypto';
 import { MlsErrorReason, MlsGroupError } from './mls.errors';
-import { TlsReader, writeTls } from '../mimi/wire/tls-codec';
+import { TlsReader, writeTls } from '../codec/tls-codec';
 import { decodeGroupInfo } from './ts-mls-internals';
 
 const utf8 = new TextEncoder();

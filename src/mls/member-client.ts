@@ -70,7 +70,7 @@ import {
 } from './mls-message';
 import type { MlsStorage } from './mls-storage';
 import { MlsErrorReason, MlsGroupError, toMlsGroupError } from './mls.errors';
-import { TlsReader, writeTls } from '../mimi/wire/tls-codec';
+import { TlsReader, writeTls } from '../codec/tls-codec';
 import { decryptSenderData, makeKeyPackageRef } from './ts-mls-internals';
 
 export interface MemberClientOptions {

@@ -46,7 +46,7 @@ import {
 } from './mls-message';
 import { MlsErrorReason } from './mls.errors';
 import { RoomGroup, groupIdForRoom, roomUriForGroupId } from './room-group';
-import { TlsReader } from '../mimi/wire/tls-codec';
+import { TlsReader } from '../codec/tls-codec';
 
 beforeAll(() => Logger.overrideLogger(['error', 'warn']));
 

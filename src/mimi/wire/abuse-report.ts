@@ -7,7 +7,7 @@ import {
   type Frank,
   type IdentifierUri,
 } from './common';
-import { codec, opaque, uint64, uint8, utf8, vectorOf } from './tls-codec';
+import { codec, opaque, uint64, uint8, utf8, vectorOf } from '../../codec/tls-codec';
 
 /** protocol-06 §5.9 AbusiveMessage. */
 export interface AbusiveMessage {

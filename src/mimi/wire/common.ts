@@ -15,7 +15,7 @@ import {
   TlsReader,
   type Codec,
   type TlsWriter,
-} from './tls-codec';
+} from '../../codec/tls-codec';
 
 /** protocol-06 §5. `reserved(0)` is not a valid value on the wire. */
 export const Protocol = { mls10: 1 } as const;

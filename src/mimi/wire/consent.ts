@@ -1,7 +1,7 @@
 /** protocol-06 §5.7 Convey explicit consent: `POST /requestConsent/{targetDomain}`, `POST /updateConsent/{requesterDomain}`. */
 import { appDataDictionaryCodec, identifierUriCodec, type AppDataDictionary, type IdentifierUri } from './common';
 import { keyPackageCodec, type KeyPackageBytes } from './mls-framing';
-import { codec, enumCodec, optionalOf, vectorOf, type TlsReader, type TlsWriter } from './tls-codec';
+import { codec, enumCodec, optionalOf, vectorOf, type TlsReader, type TlsWriter } from '../../codec/tls-codec';
 
 /** protocol-06 §5.7 ConsentOperation. */
 export const ConsentOperation = { cancel: 0, request: 1, grant: 2, revoke: 3 } as const;

@@ -18,7 +18,7 @@ import {
   type Codec,
   type TlsReader,
   type TlsWriter,
-} from './tls-codec';
+} from '../../codec/tls-codec';
 import { proposalMessageCodec } from './update';
 
 /**

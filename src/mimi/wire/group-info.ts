@@ -28,7 +28,7 @@ import {
   vectorOf,
   type TlsReader,
   type TlsWriter,
-} from './tls-codec';
+} from '../../codec/tls-codec';
 import { proposalMessageCodec } from './update';
 
 /**

@@ -1,6 +1,6 @@
 /** protocol-06 §5.8 Find internal address: `POST /identifierQuery/{domain}`. */
 import { appDataDictionaryCodec, identifierUriCodec, type AppDataDictionary, type IdentifierUri } from './common';
-import { codec, enumCodec, opaque, utf8, vectorOf } from './tls-codec';
+import { codec, enumCodec, opaque, utf8, vectorOf } from '../../codec/tls-codec';
 
 /** protocol-06 §5.8 SearchIdentifierType; `reserved(0)` is invalid. */
 export const SearchIdentifierType = {

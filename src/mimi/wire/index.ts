@@ -27,7 +27,7 @@ export {
   type Decoder,
   type Encoder,
   type EnumTable,
-} from './tls-codec';
+} from '../../codec/tls-codec';
 export {
   ContentType,
   SenderType,

@@ -18,7 +18,7 @@ import {
   type KeyPackageBytes,
   type RequiredCapabilitiesBytes,
 } from './mls-framing';
-import { codec, enumCodec, opaque, optionalOf, vectorOf, type TlsReader, type TlsWriter } from './tls-codec';
+import { codec, enumCodec, opaque, optionalOf, vectorOf, type TlsReader, type TlsWriter } from '../../codec/tls-codec';
 
 /** The fields shared by KeyMaterialRequest and KeyMaterialRequestTBS. */
 export interface KeyMaterialRequestTBS {

@@ -16,7 +16,7 @@ import {
   type MlsMessageInfo,
 } from './mls-framing';
 import { makeMlsSamples, SAMPLE_GROUP_ID, type MlsSamples } from './testing/mls-samples';
-import { TlsReader, TlsWriter, decodeAll, encodeValue, type Codec } from './tls-codec';
+import { TlsReader, TlsWriter, decodeAll, encodeValue, type Codec } from '../../codec/tls-codec';
 
 const te = new TextEncoder();
 const TRAILER = Uint8Array.of(0xde, 0xad, 0xbe, 0xef);

@@ -15,7 +15,7 @@
  * inside Commits are harmless). Tests check them against bytes produced by ts-mls.
  */
 import { CodecError } from '../../common/errors';
-import { TlsReader, codec, type Codec, type TlsWriter } from './tls-codec';
+import { TlsReader, codec, type Codec, type TlsWriter } from '../../codec/tls-codec';
 
 declare const mlsBytesBrand: unique symbol;
 /** The exact encoding of one RFC 9420 value of kind K, as it appeared on the wire. */

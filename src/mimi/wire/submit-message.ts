@@ -12,7 +12,7 @@ import {
   type Protocol,
 } from './common';
 import { credentialCodec, mlsMessageWhere, type CredentialBytes, type MlsMessageBytes } from './mls-framing';
-import { codec, enumCodec, fixedOpaque, optionalOf, uint64 } from './tls-codec';
+import { codec, enumCodec, fixedOpaque, optionalOf, uint64 } from '../../codec/tls-codec';
 
 /** "a PrivateMessage containing an application message" (protocol-06 §5.4). */
 export const applicationMessageCodec = mlsMessageWhere(

@@ -16,7 +16,7 @@ import {
   type MlsMessageBytes,
   type WelcomeBytes,
 } from './mls-framing';
-import { codec, enumCodec, optionalOf, uint64, utf8, vectorOf, type Codec } from './tls-codec';
+import { codec, enumCodec, optionalOf, uint64, utf8, vectorOf, type Codec } from '../../codec/tls-codec';
 
 /** "a list of additional proposals, each represented as either PublicMessage or SemiPrivateMessage" */
 export const proposalMessageCodec = mlsMessageWhere('a proposal', (info) => isHandshake(info, 'proposal'));

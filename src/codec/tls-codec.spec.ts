@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { CodecError } from '../../common/errors';
+import { CodecError } from '../common/errors';
 import {
   MAX_VECTOR_LENGTH,
   TlsReader,

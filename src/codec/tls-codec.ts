@@ -12,7 +12,7 @@
  * Untrusted input never drives an allocation: a length is checked against the bytes that
  * remain before anything is read or sliced, and vectors grow one decoded item at a time.
  */
-import { CodecError } from '../../common/errors';
+import { CodecError } from '../common/errors';
 
 /** Largest length a `<V>` prefix can carry: the 4-byte varint holds 30 bits (RFC 9420 §2.1.2). */
 export const MAX_VECTOR_LENGTH = 0x3fffffff;
