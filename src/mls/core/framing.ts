@@ -11,13 +11,31 @@
  * `groupContext` parameters are the serialized GroupContext of the epoch (the caller encodes it
  * once per epoch, not per message).
  */
+import { decodeAll, encodeValue, TlsReader, TlsWriter } from '../../codec/tls-codec';
 import type { CipherSuite } from './crypto/cipher-suite';
+import { expandWithLabel, signWithLabel, verifyWithLabel } from './crypto/labeled';
+import { mlsFail } from './errors';
+import { bytesEqual, membershipTag as macMembership } from './key-schedule';
 import {
+  authenticatedContentCodec,
   ContentType,
+  decodeAuthData,
+  decodeContentBody,
+  encodeAuthData,
+  encodeContentBody,
+  framedContentCodec,
+  mlsMessageCodec,
+  privateContentAadCodec,
+  ProposalType,
+  ProtocolVersion,
+  senderDataAadCodec,
+  senderDataCodec,
   SenderType,
   WireFormat,
+  wireFormatCodec,
   type AuthenticatedContent,
   type FramedContent,
+  type FramedContentAuthData,
   type MLSMessage,
   type MLSMessageBody,
   type PrivateMessage,
@@ -68,16 +86,37 @@ export function ratchetKindFor(contentType: ContentType): RatchetKind {
 
 // ---- signing (§6.1) ---------------------------------------------------------------------------------
 
+function tbsHasContext(content: FramedContent): boolean {
+  const t = content.sender.senderType;
+  return t === SenderType.member || t === SenderType.new_member_commit;
+}
+
+/** FramedContentTBS into `w` (the GroupContext already serialized). */
+function writeTbs(
+  w: TlsWriter,
+  wireFormat: WireFormat,
+  content: FramedContent,
+  groupContext: Uint8Array | undefined,
+): void {
+  const needed = tbsHasContext(content);
+  if (needed !== (groupContext !== undefined)) {
+    mlsFail('invalid', `FramedContentTBS: GroupContext ${needed ? 'required' : 'not allowed'} for this sender`);
+  }
+  w.uint16(ProtocolVersion.mls10);
+  w.field('wire_format', wireFormatCodec, wireFormat);
+  w.field('content', framedContentCodec, content);
+  if (groupContext) w.raw(groupContext);
+}
+
 /** Serialized FramedContentTBS; `groupContext` is required for member and new_member_commit senders. */
 export function framedContentTbsBytes(
   wireFormat: WireFormat,
   content: FramedContent,
   groupContext: Uint8Array | undefined,
 ): Uint8Array {
-  void wireFormat;
-  void content;
-  void groupContext;
-  throw new Error('framedContentTbsBytes: not implemented yet');
+  const w = new TlsWriter('FramedContentTBS', 512);
+  writeTbs(w, wireFormat, content, groupContext);
+  return w.finish();
 }
 
 export interface SignContentInput {
@@ -94,9 +133,13 @@ export interface SignContentInput {
  * for a commit the caller sets `auth.confirmationTag` before framing.
  */
 export function signContent(suite: CipherSuite, input: SignContentInput): AuthenticatedContent {
-  void suite;
-  void input;
-  throw new Error('signContent: not implemented yet');
+  const { wireFormat, content } = input;
+  if (wireFormat !== WireFormat.mls_public_message && wireFormat !== WireFormat.mls_private_message) {
+    mlsFail('invalid', `wire_format ${wireFormat} does not carry FramedContent`);
+  }
+  const tbs = framedContentTbsBytes(wireFormat, content, input.groupContext);
+  const signature = signWithLabel(suite, input.signaturePrivateKey, 'FramedContentTBS', tbs);
+  return { wireFormat, content, auth: { signature } };
 }
 
 /** Throws MlsProtocolError('badSignature') unless the signature verifies with `signaturePublicKey`. */
@@ -106,11 +149,11 @@ export function verifyContentSignature(
   signaturePublicKey: Uint8Array,
   groupContext: Uint8Array | undefined,
 ): void {
-  void suite;
-  void authenticatedContent;
-  void signaturePublicKey;
-  void groupContext;
-  throw new Error('verifyContentSignature: not implemented yet');
+  const { wireFormat, content, auth } = authenticatedContent;
+  const tbs = framedContentTbsBytes(wireFormat, content, groupContext);
+  if (!verifyWithLabel(suite, signaturePublicKey, 'FramedContentTBS', tbs, auth.signature)) {
+    mlsFail('badSignature', `FramedContent signature does not verify (sender type ${content.sender.senderType})`);
+  }
 }
 
 /**
@@ -127,16 +170,30 @@ export interface SignatureKeyLookup {
 
 /** The key that must have signed `content` (§6.1); throws 'notFound' or 'invalid'. */
 export function senderSignatureKey(content: FramedContent, keys: SignatureKeyLookup): Uint8Array {
-  void content;
-  void keys;
-  void SenderType;
-  throw new Error('senderSignatureKey: not implemented yet');
+  const sender = content.sender;
+  switch (sender.senderType) {
+    case SenderType.member:
+      return keys.member(sender.leafIndex) ?? mlsFail('notFound', `sender leaf ${sender.leafIndex} is blank`);
+    case SenderType.external:
+      if (content.contentType !== ContentType.proposal) mlsFail('invalid', 'an external sender may only propose');
+      return keys.external?.(sender.senderIndex) ?? mlsFail('notFound', `no external sender ${sender.senderIndex}`);
+    case SenderType.new_member_commit:
+      if (content.contentType !== ContentType.commit) mlsFail('invalid', 'new_member_commit sender of a non-commit');
+      return (
+        content.commit.path?.leafNode.signatureKey ?? mlsFail('invalid', 'new_member_commit without an UpdatePath')
+      );
+    case SenderType.new_member_proposal:
+      if (content.contentType !== ContentType.proposal || content.proposal.proposalType !== ProposalType.add) {
+        mlsFail('invalid', 'new_member_proposal sender of something else than an Add proposal');
+      }
+      return (content.proposal as { add: { keyPackage: { leafNode: { signatureKey: Uint8Array } } } }).add.keyPackage
+        .leafNode.signatureKey;
+  }
 }
 
 /** Encoded AuthenticatedContent: the input of ProposalRef (§5.2) and the transcript hashes (§8.2). */
 export function authenticatedContentBytes(authenticatedContent: AuthenticatedContent): Uint8Array {
-  void authenticatedContent;
-  throw new Error('authenticatedContentBytes: not implemented yet');
+  return encodeValue(authenticatedContent, authenticatedContentCodec);
 }
 
 // ---- PublicMessage (§6.2) ----------------------------------------------------------------------------
@@ -148,11 +205,11 @@ export function membershipTag(
   authenticatedContent: AuthenticatedContent,
   groupContext: Uint8Array,
 ): Uint8Array {
-  void suite;
-  void membershipKey;
-  void authenticatedContent;
-  void groupContext;
-  throw new Error('membershipTag: not implemented yet');
+  const { wireFormat, content, auth } = authenticatedContent;
+  const w = new TlsWriter('AuthenticatedContentTBM', 512);
+  writeTbs(w, wireFormat, content, groupContext);
+  w.field('auth', (ww, a: FramedContentAuthData) => encodeAuthData(ww, a, content.contentType), auth);
+  return macMembership(suite, membershipKey, w.finish());
 }
 
 export interface PublicFramingKeys {
@@ -168,10 +225,20 @@ export function toPublicMessage(
   authenticatedContent: AuthenticatedContent,
   keys: PublicFramingKeys,
 ): PublicMessage {
-  void suite;
-  void authenticatedContent;
-  void keys;
-  throw new Error('toPublicMessage: not implemented yet');
+  const { wireFormat, content, auth } = authenticatedContent;
+  if (wireFormat !== WireFormat.mls_public_message) mlsFail('invalid', `content signed for wire_format ${wireFormat}`);
+  if (content.contentType === ContentType.application) {
+    mlsFail('invalid', 'application data must be sent as a PrivateMessage');
+  }
+  if (content.sender.senderType !== SenderType.member) return { content, auth };
+  if (!keys.membershipKey || !keys.groupContext) {
+    mlsFail('invalid', 'a member PublicMessage needs the membership key and GroupContext');
+  }
+  return {
+    content,
+    auth,
+    membershipTag: membershipTag(suite, keys.membershipKey, authenticatedContent, keys.groupContext),
+  };
 }
 
 export interface PublicUnprotectKeys {
@@ -190,10 +257,20 @@ export function fromPublicMessage(
   message: PublicMessage,
   keys: PublicUnprotectKeys,
 ): AuthenticatedContent {
-  void suite;
-  void message;
-  void keys;
-  throw new Error('fromPublicMessage: not implemented yet');
+  const { content, auth } = message;
+  if (content.contentType === ContentType.application) {
+    mlsFail('invalid', 'application data in a PublicMessage');
+  }
+  const authenticatedContent: AuthenticatedContent = { wireFormat: WireFormat.mls_public_message, content, auth };
+  const groupContext = tbsHasContext(content) ? keys.groupContext : undefined;
+  if (content.sender.senderType === SenderType.member) {
+    const tag = message.membershipTag ?? mlsFail('badTag', 'member PublicMessage without membership_tag');
+    const expected = membershipTag(suite, keys.membershipKey, authenticatedContent, keys.groupContext);
+    if (!bytesEqual(tag, expected)) mlsFail('badTag', 'membership_tag does not verify');
+  }
+  const signatureKey = senderSignatureKey(content, keys.signatureKeys);
+  verifyContentSignature(suite, authenticatedContent, signatureKey, groupContext);
+  return authenticatedContent;
 }
 
 // ---- PrivateMessage (§6.3) ---------------------------------------------------------------------------
@@ -204,10 +281,11 @@ export function senderDataKeyNonce(
   senderDataSecret: Uint8Array,
   ciphertext: Uint8Array,
 ): { key: Uint8Array; nonce: Uint8Array } {
-  void suite;
-  void senderDataSecret;
-  void ciphertext;
-  throw new Error('senderDataKeyNonce: not implemented yet');
+  const sample = ciphertext.subarray(0, suite.hashLength);
+  return {
+    key: expandWithLabel(suite, senderDataSecret, 'key', sample, suite.aeadKeyLength),
+    nonce: expandWithLabel(suite, senderDataSecret, 'nonce', sample, suite.aeadNonceLength),
+  };
 }
 
 export interface PrivateFramingKeys {
@@ -227,18 +305,50 @@ export interface EncryptedPrivateMessage {
   generation: number;
 }
 
+/** The ratchet nonce with its first four bytes XORed with the reuse guard (a fresh array). */
+function guardedNonce(nonce: Uint8Array, reuseGuard: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(nonce);
+  for (let i = 0; i < 4; i++) out[i]! ^= reuseGuard[i]!;
+  return out;
+}
+
 /** Encrypt a signed `mls_private_message` AuthenticatedContent from a member sender. */
 export function encryptPrivateMessage(
   suite: CipherSuite,
   authenticatedContent: AuthenticatedContent,
   keys: PrivateFramingKeys,
-  options?: EncryptOptions,
+  options: EncryptOptions = {},
 ): EncryptedPrivateMessage {
-  void suite;
-  void authenticatedContent;
-  void keys;
-  void options;
-  throw new Error('encryptPrivateMessage: not implemented yet');
+  const { wireFormat, content, auth } = authenticatedContent;
+  if (wireFormat !== WireFormat.mls_private_message) mlsFail('invalid', `content signed for wire_format ${wireFormat}`);
+  const sender = content.sender;
+  if (sender.senderType !== SenderType.member) mlsFail('invalid', 'only members send PrivateMessages');
+  const { contentType, groupId, epoch, authenticatedData } = content;
+
+  // PrivateMessageContent: body, auth, then zero padding.
+  const w = new TlsWriter('PrivateMessageContent', 256);
+  encodeContentBody(w, content);
+  w.field('auth', (ww, a: FramedContentAuthData) => encodeAuthData(ww, a, contentType), auth);
+  const padding = (options.padding ?? defaultPadding)(w.length);
+  if (!Number.isInteger(padding) || padding < 0) mlsFail('invalid', `padding policy returned ${padding}`);
+  if (padding > 0) w.raw(new Uint8Array(padding));
+  const plaintext = w.finish();
+
+  const reuseGuard = options.reuseGuard ?? suite.randomBytes(4);
+  if (reuseGuard.length !== 4) mlsFail('invalid', 'reuse_guard must be 4 bytes');
+  const { generation, key, nonce } = keys.secretTree.nextSendKey(sender.leafIndex, ratchetKindFor(contentType));
+  const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
+  const ciphertext = suite.aeadSeal(key, guardedNonce(nonce, reuseGuard), aad, plaintext);
+
+  const senderData = encodeValue({ leafIndex: sender.leafIndex, generation, reuseGuard }, senderDataCodec);
+  const sd = senderDataKeyNonce(suite, keys.senderDataSecret, ciphertext);
+  const sdAad = encodeValue({ groupId, epoch, contentType }, senderDataAadCodec);
+  const encryptedSenderData = suite.aeadSeal(sd.key, sd.nonce, sdAad, senderData);
+
+  return {
+    message: { groupId, epoch, contentType, authenticatedData, encryptedSenderData, ciphertext },
+    generation,
+  };
 }
 
 export interface PrivateUnprotectKeys extends PrivateFramingKeys {
@@ -262,22 +372,49 @@ export function decryptPrivateMessage(
   message: PrivateMessage,
   keys: PrivateUnprotectKeys,
 ): DecryptedPrivateMessage {
-  void suite;
-  void message;
-  void keys;
-  throw new Error('decryptPrivateMessage: not implemented yet');
+  const { groupId, epoch, contentType, authenticatedData, ciphertext } = message;
+
+  const sd = senderDataKeyNonce(suite, keys.senderDataSecret, ciphertext);
+  const sdAad = encodeValue({ groupId, epoch, contentType }, senderDataAadCodec);
+  const { leafIndex, generation, reuseGuard } = decodeAll(
+    suite.aeadOpen(sd.key, sd.nonce, sdAad, message.encryptedSenderData),
+    senderDataCodec,
+  );
+  const signatureKey = keys.signatureKeys.member(leafIndex);
+  if (!signatureKey) mlsFail('invalid', `SenderData names leaf ${leafIndex}, which is blank`);
+
+  const { key, nonce } = keys.secretTree.receiveKey(leafIndex, ratchetKindFor(contentType), generation);
+  const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
+  const plaintext = suite.aeadOpen(key, guardedNonce(nonce, reuseGuard), aad, ciphertext);
+
+  const r = new TlsReader(plaintext, 'PrivateMessageContent');
+  const body = decodeContentBody(r, contentType);
+  const auth = r.field('auth', (rr) => decodeAuthData(rr, contentType));
+  const paddingStart = r.offset;
+  for (let i = paddingStart; i < plaintext.length; i++) {
+    if (plaintext[i] !== 0) r.fail('non-zero padding byte', i);
+  }
+
+  const content = {
+    groupId,
+    epoch,
+    sender: { senderType: SenderType.member, leafIndex },
+    authenticatedData,
+    ...body,
+  } as FramedContent;
+  const authenticatedContent: AuthenticatedContent = { wireFormat: WireFormat.mls_private_message, content, auth };
+  verifyContentSignature(suite, authenticatedContent, signatureKey, keys.groupContext);
+  return { authenticatedContent, leafIndex, generation };
 }
 
 // ---- MLSMessage --------------------------------------------------------------------------------------
 
 /** Serialized MLSMessage (version mls10) around a PublicMessage, PrivateMessage, Welcome, GroupInfo or KeyPackage. */
 export function encodeMlsMessage(body: MLSMessageBody): Uint8Array {
-  void body;
-  throw new Error('encodeMlsMessage: not implemented yet');
+  return encodeValue({ version: ProtocolVersion.mls10, ...body } as MLSMessage, mlsMessageCodec);
 }
+
 /** Decode an MLSMessage (CodecError for bad bytes; a version other than mls10 is refused by the codec). */
 export function decodeMlsMessage(bytes: Uint8Array): MLSMessage {
-  void bytes;
-  void WireFormat;
-  throw new Error('decodeMlsMessage: not implemented yet');
+  return decodeAll(bytes, mlsMessageCodec);
 }

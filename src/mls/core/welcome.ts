@@ -1,46 +1,51 @@
 /**
  * The cryptography of joining (RFC 9420 §12.4.3): GroupInfo signatures (SignWithLabel
  * "GroupInfoTBS"), GroupInfo encryption under the welcome_secret's key and nonce
- * (§12.4.3.1), GroupSecrets encryption to each new member's init key (EncryptWithLabel
- * "Welcome", context = encrypted_group_info), and finding our entry in a Welcome. What the
- * secrets mean (key schedule, tree, PSKs) is the group state machine's business (`group/`).
+ * (§12.4.3.1, `welcomeKeyAndNonce` of key-schedule.ts), GroupSecrets encryption to each new
+ * member's init key (EncryptWithLabel "Welcome", context = encrypted_group_info), and finding
+ * our entry in a Welcome. What the secrets mean (key schedule, tree, PSKs) is the group state
+ * machine's business (`group/`).
  */
-import type { CipherSuite, KeyPair } from './crypto/cipher-suite';
-import type {
-  EncryptedGroupSecrets,
-  Extension,
-  GroupContext,
-  GroupInfo,
-  GroupInfoTBS,
-  GroupSecrets,
-  HPKECiphertext,
-  KeyPackageRef,
-  Welcome,
+import { decodeAll, encodeValue } from '../../codec/tls-codec';
+import type { CipherSuite } from './crypto/cipher-suite';
+import { decryptWithLabel, encryptWithLabel, signWithLabel, verifyWithLabel } from './crypto/labeled';
+import { mlsFail } from './errors';
+import { bytesEqual, externalKeyPair, welcomeKeyAndNonce } from './key-schedule';
+import {
+  externalPubExtension,
+  groupInfoCodec,
+  groupInfoTbsCodec,
+  groupSecretsCodec,
+  setExtension,
+  type EncryptedGroupSecrets,
+  type Extension,
+  type GroupContext,
+  type GroupInfo,
+  type GroupInfoTBS,
+  type GroupSecrets,
+  type HPKECiphertext,
+  type KeyPackageRef,
+  type Welcome,
 } from './structs';
+
+const EMPTY = new Uint8Array(0);
 
 // ---- GroupInfo signature -------------------------------------------------------------------------
 
 /** SignWithLabel(., "GroupInfoTBS", GroupInfoTBS) by the signer's leaf signature key. */
 export function signGroupInfo(suite: CipherSuite, tbs: GroupInfoTBS, signaturePrivateKey: Uint8Array): GroupInfo {
-  void suite;
-  void tbs;
-  void signaturePrivateKey;
-  throw new Error('signGroupInfo: not implemented yet');
+  const { groupContext, extensions, confirmationTag, signer } = tbs;
+  const unsigned: GroupInfoTBS = { groupContext, extensions, confirmationTag, signer };
+  const signature = signWithLabel(suite, signaturePrivateKey, 'GroupInfoTBS', encodeValue(unsigned, groupInfoTbsCodec));
+  return { ...unsigned, signature };
 }
 
 /** Throws MlsProtocolError('badSignature') unless `groupInfo` is signed by `signerPublicKey` (leaf `signer`'s key). */
 export function verifyGroupInfo(suite: CipherSuite, groupInfo: GroupInfo, signerPublicKey: Uint8Array): void {
-  void suite;
-  void groupInfo;
-  void signerPublicKey;
-  throw new Error('verifyGroupInfo: not implemented yet');
-}
-
-/** external_priv, external_pub = KEM.DeriveKeyPair(external_secret) (§8). */
-export function externalKeyPair(suite: CipherSuite, externalSecret: Uint8Array): KeyPair {
-  void suite;
-  void externalSecret;
-  throw new Error('externalKeyPair: not implemented yet');
+  const tbs = encodeValue(groupInfo, groupInfoTbsCodec);
+  if (!verifyWithLabel(suite, signerPublicKey, 'GroupInfoTBS', tbs, groupInfo.signature)) {
+    mlsFail('badSignature', `GroupInfo signature of leaf ${groupInfo.signer} does not verify`);
+  }
 }
 
 export interface CreateGroupInfoInput {
@@ -56,26 +61,26 @@ export interface CreateGroupInfoInput {
 
 /** Build and sign a GroupInfo (optionally advertising external_pub for external commits, §12.4.3.2). */
 export function createGroupInfo(suite: CipherSuite, input: CreateGroupInfoInput): GroupInfo {
-  void suite;
-  void input;
-  throw new Error('createGroupInfo: not implemented yet');
+  let extensions = input.extensions;
+  if (input.externalSecret) {
+    const externalPub = externalKeyPair(suite, input.externalSecret).publicKey;
+    extensions = setExtension(extensions, externalPubExtension, { externalPub });
+  }
+  const tbs = {
+    groupContext: input.groupContext,
+    extensions,
+    confirmationTag: input.confirmationTag,
+    signer: input.signer,
+  };
+  return signGroupInfo(suite, tbs, input.signaturePrivateKey);
 }
 
 // ---- GroupInfo encryption (§12.4.3.1) ----------------------------------------------------------------
 
-/** welcome_key / welcome_nonce = ExpandWithLabel(welcome_secret, "key" / "nonce", "", Nk / Nn). */
-export function welcomeKeyNonce(suite: CipherSuite, welcomeSecret: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
-  void suite;
-  void welcomeSecret;
-  throw new Error('welcomeKeyNonce: not implemented yet');
-}
-
 /** AEAD-encrypt a GroupInfo (empty AAD) under the welcome_secret's key and nonce. */
 export function encryptGroupInfo(suite: CipherSuite, welcomeSecret: Uint8Array, groupInfo: GroupInfo): Uint8Array {
-  void suite;
-  void welcomeSecret;
-  void groupInfo;
-  throw new Error('encryptGroupInfo: not implemented yet');
+  const { key, nonce } = welcomeKeyAndNonce(suite, welcomeSecret);
+  return suite.aeadSeal(key, nonce, EMPTY, encodeValue(groupInfo, groupInfoCodec));
 }
 
 /** Decrypt ('decryptFailed') and decode (CodecError) `Welcome.encrypted_group_info`. Not verified: see verifyGroupInfo. */
@@ -84,10 +89,8 @@ export function decryptGroupInfo(
   welcomeSecret: Uint8Array,
   encryptedGroupInfo: Uint8Array,
 ): GroupInfo {
-  void suite;
-  void welcomeSecret;
-  void encryptedGroupInfo;
-  throw new Error('decryptGroupInfo: not implemented yet');
+  const { key, nonce } = welcomeKeyAndNonce(suite, welcomeSecret);
+  return decodeAll(suite.aeadOpen(key, nonce, EMPTY, encryptedGroupInfo), groupInfoCodec);
 }
 
 // ---- GroupSecrets encryption (§12.4.3.1) --------------------------------------------------------------
@@ -99,11 +102,8 @@ export function encryptGroupSecrets(
   encryptedGroupInfo: Uint8Array,
   groupSecrets: GroupSecrets,
 ): HPKECiphertext {
-  void suite;
-  void initKey;
-  void encryptedGroupInfo;
-  void groupSecrets;
-  throw new Error('encryptGroupSecrets: not implemented yet');
+  const plaintext = encodeValue(groupSecrets, groupSecretsCodec);
+  return encryptWithLabel(suite, initKey, 'Welcome', encryptedGroupInfo, plaintext);
 }
 
 /** DecryptWithLabel(init_key_priv, "Welcome", encrypted_group_info, ...) ('decryptFailed'), decoded. */
@@ -113,18 +113,20 @@ export function decryptGroupSecrets(
   encryptedGroupInfo: Uint8Array,
   ciphertext: HPKECiphertext,
 ): GroupSecrets {
-  void suite;
-  void initPrivateKey;
-  void encryptedGroupInfo;
-  void ciphertext;
-  throw new Error('decryptGroupSecrets: not implemented yet');
+  const plaintext = decryptWithLabel(
+    suite,
+    initPrivateKey,
+    'Welcome',
+    encryptedGroupInfo,
+    ciphertext.kemOutput,
+    ciphertext.ciphertext,
+  );
+  return decodeAll(plaintext, groupSecretsCodec);
 }
 
 /** Our entry in `welcome.secrets`, by KeyPackageRef; undefined when the Welcome is not for us. */
 export function findGroupSecrets(welcome: Welcome, keyPackageRef: KeyPackageRef): EncryptedGroupSecrets | undefined {
-  void welcome;
-  void keyPackageRef;
-  throw new Error('findGroupSecrets: not implemented yet');
+  return welcome.secrets.find((s) => bytesEqual(s.newMember, keyPackageRef));
 }
 
 // ---- whole Welcome ---------------------------------------------------------------------------------
@@ -146,9 +148,16 @@ export interface CreateWelcomeInput {
 
 /** Encrypt the GroupInfo once and the GroupSecrets to each recipient. */
 export function createWelcome(suite: CipherSuite, input: CreateWelcomeInput): Welcome {
-  void suite;
-  void input;
-  throw new Error('createWelcome: not implemented yet');
+  const encryptedGroupInfo = encryptGroupInfo(suite, input.welcomeSecret, input.groupInfo);
+  const secrets = input.recipients.map((r): EncryptedGroupSecrets => {
+    const groupSecrets: GroupSecrets = { joinerSecret: input.joinerSecret, psks: input.psks };
+    if (r.pathSecret) groupSecrets.pathSecret = { pathSecret: r.pathSecret };
+    return {
+      newMember: r.keyPackageRef,
+      encryptedGroupSecrets: encryptGroupSecrets(suite, r.initKey, encryptedGroupInfo, groupSecrets),
+    };
+  });
+  return { cipherSuite: suite.id, secrets, encryptedGroupInfo };
 }
 
 /**
@@ -162,9 +171,10 @@ export function openWelcome(
   keyPackageRef: KeyPackageRef,
   initPrivateKey: Uint8Array,
 ): GroupSecrets {
-  void suite;
-  void welcome;
-  void keyPackageRef;
-  void initPrivateKey;
-  throw new Error('openWelcome: not implemented yet');
+  if (welcome.cipherSuite !== suite.id) {
+    mlsFail('invalid', `Welcome of cipher suite ${welcome.cipherSuite}, expected ${suite.id}`);
+  }
+  const entry =
+    findGroupSecrets(welcome, keyPackageRef) ?? mlsFail('notFound', 'the Welcome has no secrets for our KeyPackage');
+  return decryptGroupSecrets(suite, initPrivateKey, welcome.encryptedGroupInfo, entry.encryptedGroupSecrets);
 }
