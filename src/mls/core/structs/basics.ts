@@ -37,6 +37,21 @@ function namedOpaque(name: string): Codec<Uint8Array> {
   return codec(name, opaque.encode, opaque.decode);
 }
 
+/** `struct { <fields of tbs>; opaque signature<V>; }`: a signed struct from the codec of its TBS part. */
+export function signedCodec<T extends object>(name: string, tbs: Codec<T>): Codec<T & { signature: Uint8Array }> {
+  return codec<T & { signature: Uint8Array }>(
+    name,
+    (w, v) => {
+      tbs.encode(w, v);
+      w.field('signature', opaque, v.signature);
+    },
+    (r) => {
+      const fields = tbs.decode(r);
+      return { ...fields, signature: r.field('signature', opaque) };
+    },
+  );
+}
+
 // ---- code points ----------------------------------------------------------------------------
 
 /** §6 ProtocolVersion: only mls10 exists; reserved(0) and unknown versions are rejected. */

@@ -24,6 +24,7 @@ import {
   numericEnum,
   protocolVersionCodec,
   signaturePublicKeyCodec,
+  signedCodec,
   type Capabilities,
   type CipherSuite,
   type Credential,
@@ -99,16 +100,9 @@ function decodeLeafNodeData(r: TlsReader): LeafNodeData {
   return { encryptionKey, signatureKey, credential, capabilities, ...source, extensions };
 }
 
-export const leafNodeCodec = codec<LeafNode>(
+export const leafNodeCodec: Codec<LeafNode> = signedCodec(
   'LeafNode',
-  (w, v) => {
-    encodeLeafNodeData(w, v);
-    w.field('signature', opaque, v.signature);
-  },
-  (r) => {
-    const data = decodeLeafNodeData(r);
-    return { ...data, signature: r.field('signature', opaque) };
-  },
+  codec('LeafNodeData', encodeLeafNodeData, decodeLeafNodeData),
 );
 
 /** The group context a LeafNodeTBS carries for the `update` and `commit` sources. */
@@ -281,14 +275,4 @@ function decodeKeyPackageTbs(r: TlsReader): KeyPackageTBS {
 /** Encodes only the TBS fields of the value given (a whole KeyPackage's signature is left out). */
 export const keyPackageTbsCodec = codec<KeyPackageTBS>('KeyPackageTBS', encodeKeyPackageTbs, decodeKeyPackageTbs);
 
-export const keyPackageCodec = codec<KeyPackage>(
-  'KeyPackage',
-  (w, v) => {
-    encodeKeyPackageTbs(w, v);
-    w.field('signature', opaque, v.signature);
-  },
-  (r) => {
-    const tbs = decodeKeyPackageTbs(r);
-    return { ...tbs, signature: r.field('signature', opaque) };
-  },
-);
+export const keyPackageCodec: Codec<KeyPackage> = signedCodec('KeyPackage', keyPackageTbsCodec);
