@@ -1,5 +1,6 @@
 /** RFC 9420 §6 MLSMessage: the five RFC 9420 wire formats (any other is a CodecError). */
-import { codec, type Codec } from '../../../codec/tls-codec';
+import { CodecError } from '../../../common/errors';
+import { codec, decodeAll, type Codec } from '../../../codec/tls-codec';
 import { protocolVersionCodec, type ProtocolVersion } from './basics';
 import { publicMessageCodec, WireFormat, wireFormatCodec, type PublicMessage } from './framing';
 import { privateMessageCodec, type PrivateMessage } from './private-message';
@@ -50,3 +51,18 @@ export const mlsMessageCodec: Codec<MLSMessage> = codec<MLSMessage>(
     }
   },
 );
+
+/** The MLSMessage variant of wire format W. */
+export type MLSMessageOf<W extends WireFormat> = Extract<MLSMessage, { wireFormat: W }>;
+
+/**
+ * Decode `bytes` as exactly one MLSMessage of `wireFormat` (trailing bytes, an unknown wire
+ * format and a different one are all CodecErrors).
+ */
+export function decodeMlsMessageAs<W extends WireFormat>(bytes: Uint8Array, wireFormat: W): MLSMessageOf<W> {
+  const m = decodeAll(bytes, mlsMessageCodec);
+  if (m.wireFormat !== wireFormat) {
+    throw new CodecError(`MLSMessage: wire_format ${m.wireFormat} where ${wireFormat} was expected`);
+  }
+  return m as MLSMessageOf<W>;
+}
