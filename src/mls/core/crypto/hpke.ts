@@ -67,6 +67,10 @@ export function hkdfExtract(hash: HashName, salt: Uint8Array, ikm: Uint8Array): 
 export function hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   const hashLen = hash === 'sha256' ? 32 : hash === 'sha384' ? 48 : 64;
   if (length > 255 * hashLen) throw new RangeError(`HKDF-Expand: length ${length} too large`);
+  if (length <= hashLen) {
+    const t1 = createHmac(hash, prk).update(info).update(Uint8Array.of(1)).digest();
+    return u8(length === hashLen ? t1 : t1.subarray(0, length));
+  }
   const out = new Uint8Array(length);
   let prev: Buffer | undefined;
   let filled = 0;
@@ -136,15 +140,15 @@ export const CHACHA20_POLY1305: Aead = nodeAead(0x0003, 'chacha20-poly1305', 32)
  * Bounded map from key bytes to node KeyObjects (parsing a key costs more than using it). When
  * full, the oldest entry goes; a hit moves the entry to the young end.
  */
-export class KeyObjectCache {
-  private readonly map = new Map<string, KeyObject>();
+export class KeyObjectCache<V = KeyObject> {
+  private readonly map = new Map<string, V>();
 
   constructor(
-    private readonly make: (key: Uint8Array) => KeyObject,
+    private readonly make: (key: Uint8Array) => V,
     private readonly max = 1024,
   ) {}
 
-  get(key: Uint8Array): KeyObject {
+  get(key: Uint8Array): V {
     const id = buf(key).toString('latin1');
     const hit = this.map.get(id);
     if (hit !== undefined) {
@@ -156,6 +160,11 @@ export class KeyObjectCache {
     if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
     this.map.set(id, made);
     return made;
+  }
+
+  /** Make the value without caching it (one-time keys such as HPKE ephemeral keys). */
+  once(key: Uint8Array): V {
+    return this.make(key);
   }
 }
 
@@ -244,8 +253,7 @@ interface DhGroup {
   readonly kemId: number;
   readonly nPk: number;
   readonly nSk: number;
-  privateKey(sk: Uint8Array): KeyObject;
-  publicKey(pk: Uint8Array): KeyObject;
+  readonly keys: RawKeyCaches;
   serializePublic(key: KeyObject): Uint8Array;
   generate(): KeyObject;
   skFromIkm(suiteId: Uint8Array, ikm: Uint8Array): Uint8Array;
@@ -266,38 +274,41 @@ function dhKem(g: DhGroup): Kem {
   };
   const extractAndExpand = (z: Uint8Array, kemContext: Uint8Array): Uint8Array =>
     labeledExpand(suiteId, labeledExtract(suiteId, EMPTY, 'eae_prk', z), 'shared_secret', kemContext, 32);
-  const pair = (key: KeyObject): KeyPair => ({
-    privateKey: g.serializePrivate(key),
-    publicKey: g.serializePublic(createPublicKey(key)),
-  });
+  // pkRm for the decapsulation's kem_context, without a scalar multiplication per message.
+  const publicOf = new KeyObjectCache<Uint8Array>((sk) => g.serializePublic(createPublicKey(g.keys.private.get(sk))));
   return {
     id: g.kemId,
     secretLength: 32,
     encLength: g.nPk,
     publicKeyLength: g.nPk,
     privateKeyLength: g.nSk,
-    generateKeyPair: () => pair(g.generate()),
+    generateKeyPair() {
+      const key = g.generate();
+      return { privateKey: g.serializePrivate(key), publicKey: g.serializePublic(createPublicKey(key)) };
+    },
     deriveKeyPair(ikm) {
       const sk = g.skFromIkm(suiteId, ikm);
-      return { privateKey: sk, publicKey: g.serializePublic(createPublicKey(g.privateKey(sk))) };
+      return { privateKey: sk, publicKey: g.serializePublic(createPublicKey(g.keys.private.once(sk))) };
     },
-    publicKeyOf: (sk) => g.serializePublic(createPublicKey(g.privateKey(sk))),
+    publicKeyOf: (sk) => publicOf.get(sk),
     encap(pkR, ephemeral) {
-      const pkRKey = g.publicKey(pkR);
-      const eph = ephemeral ?? pair(g.generate());
-      const z = dh(g.privateKey(eph.privateKey), pkRKey);
-      return { sharedSecret: extractAndExpand(z, concat(eph.publicKey, pkR)), enc: eph.publicKey };
+      const pkRKey = g.keys.public.get(pkR);
+      // Ephemeral keys are used once: they stay out of the caches.
+      const skE = ephemeral ? g.keys.private.once(ephemeral.privateKey) : g.generate();
+      const enc = ephemeral ? ephemeral.publicKey : g.serializePublic(createPublicKey(skE));
+      const z = dh(skE, pkRKey);
+      return { sharedSecret: extractAndExpand(z, concat(enc, pkR)), enc };
     },
     decap(enc, skR) {
-      const skKey = g.privateKey(skR);
+      const skKey = g.keys.private.get(skR);
       let pkE: KeyObject;
       try {
-        pkE = g.publicKey(enc);
+        pkE = g.keys.public.once(enc);
       } catch (cause) {
         throw new MlsProtocolError('decryptFailed', 'HPKE: invalid encapsulated key', { cause });
       }
       const z = dh(skKey, pkE);
-      return extractAndExpand(z, concat(enc, g.serializePublic(createPublicKey(skKey))));
+      return extractAndExpand(z, concat(enc, publicOf.get(skR)));
     },
   };
 }
@@ -306,8 +317,7 @@ export const DHKEM_X25519_HKDF_SHA256: Kem = dhKem({
   kemId: 0x0020,
   nPk: 32,
   nSk: 32,
-  privateKey: (sk) => X25519_KEYS.private.get(sk),
-  publicKey: (pk) => X25519_KEYS.public.get(pk),
+  keys: X25519_KEYS,
   serializePublic: (key) => b64url(key.export({ format: 'jwk' }).x),
   serializePrivate: (key) => b64url(key.export({ format: 'jwk' }).d),
   generate: () => generateKeyPairSync('x25519').privateKey,
@@ -328,8 +338,7 @@ export const DHKEM_P256_HKDF_SHA256: Kem = dhKem({
   kemId: 0x0010,
   nPk: 65,
   nSk: 32,
-  privateKey: (sk) => P256_KEYS.private.get(sk),
-  publicKey: (pk) => P256_KEYS.public.get(pk),
+  keys: P256_KEYS,
   serializePublic: p256SerializePublic,
   // JWK 'd' is the 32-byte big-endian scalar (Field-Element-to-Octet-String).
   serializePrivate: (key) => b64url(key.export({ format: 'jwk' }).d),
