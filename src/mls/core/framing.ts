@@ -13,9 +13,10 @@
  */
 import { decodeAll, encodeValue, TlsReader, TlsWriter } from '../../codec/tls-codec';
 import type { CipherSuite } from './crypto/cipher-suite';
-import { expandWithLabel, signWithLabel, verifyWithLabel } from './crypto/labeled';
+import { signWithLabel, verifyWithLabel } from './crypto/labeled';
 import { mlsFail } from './errors';
 import { bytesEqual, membershipTag as macMembership } from './key-schedule';
+import { senderDataKeyNonce, type RatchetType, type SecretTree } from './secret-tree';
 import {
   authenticatedContentCodec,
   ContentType,
@@ -24,6 +25,7 @@ import {
   encodeAuthData,
   encodeContentBody,
   framedContentCodec,
+  isCustomProposal,
   mlsMessageCodec,
   privateContentAadCodec,
   ProposalType,
@@ -60,27 +62,15 @@ export const defaultPadding: PaddingPolicy = padToMultipleOf(32);
 
 // ---- secret tree (the ratchet state the caller owns) ----------------------------------------------
 
-/** Which of a leaf's two ratchets (§9.1): handshake for proposals and commits, application for data. */
-export type RatchetKind = 'handshake' | 'application';
-
-export interface RatchetKey {
-  generation: number;
-  key: Uint8Array;
-  nonce: Uint8Array;
-}
-
 /**
- * What framing needs of the secret tree (`secret-tree.ts`). It is mutable: each call advances
- * or consumes one leaf's ratchet, which the caller persists.
+ * What framing needs of the epoch's `SecretTree` (`secret-tree.ts`). It is mutable: sending
+ * advances our ratchet (`next`), receiving forgets the generation's key once it decrypted
+ * (`use`); the caller saves the changed leaf (`takeChanges` / `exportLeaf`).
  */
-export interface MessageKeySource {
-  /** The next unused generation of `leafIndex`'s ratchet, consumed. */
-  nextSendKey(leafIndex: number, kind: RatchetKind): RatchetKey;
-  /** The key of a received generation, consumed; a generation already used or out of the window throws. */
-  receiveKey(leafIndex: number, kind: RatchetKind, generation: number): RatchetKey;
-}
+export type MessageKeySource = Pick<SecretTree, 'next' | 'use'>;
 
-export function ratchetKindFor(contentType: ContentType): RatchetKind {
+/** The ratchet of a content type (§6.3.1): application data or handshake (proposal, commit). */
+export function ratchetTypeFor(contentType: ContentType): RatchetType {
   return contentType === ContentType.application ? 'application' : 'handshake';
 }
 
@@ -182,12 +172,13 @@ export function senderSignatureKey(content: FramedContent, keys: SignatureKeyLoo
       return (
         content.commit.path?.leafNode.signatureKey ?? mlsFail('invalid', 'new_member_commit without an UpdatePath')
       );
-    case SenderType.new_member_proposal:
-      if (content.contentType !== ContentType.proposal || content.proposal.proposalType !== ProposalType.add) {
+    case SenderType.new_member_proposal: {
+      const p = content.contentType === ContentType.proposal ? content.proposal : undefined;
+      if (!p || isCustomProposal(p) || p.proposalType !== ProposalType.add) {
         mlsFail('invalid', 'new_member_proposal sender of something else than an Add proposal');
       }
-      return (content.proposal as { add: { keyPackage: { leafNode: { signatureKey: Uint8Array } } } }).add.keyPackage
-        .leafNode.signatureKey;
+      return p.add.keyPackage.leafNode.signatureKey;
+    }
   }
 }
 
@@ -275,19 +266,6 @@ export function fromPublicMessage(
 
 // ---- PrivateMessage (§6.3) ---------------------------------------------------------------------------
 
-/** (sender_data_key, sender_data_nonce) from the first KDF.Nh bytes of the content ciphertext (§6.3.2). */
-export function senderDataKeyNonce(
-  suite: CipherSuite,
-  senderDataSecret: Uint8Array,
-  ciphertext: Uint8Array,
-): { key: Uint8Array; nonce: Uint8Array } {
-  const sample = ciphertext.subarray(0, suite.hashLength);
-  return {
-    key: expandWithLabel(suite, senderDataSecret, 'key', sample, suite.aeadKeyLength),
-    nonce: expandWithLabel(suite, senderDataSecret, 'nonce', sample, suite.aeadNonceLength),
-  };
-}
-
 export interface PrivateFramingKeys {
   senderDataSecret: Uint8Array;
   /** Mutated: the sender's ratchet advances by one generation. */
@@ -336,7 +314,7 @@ export function encryptPrivateMessage(
 
   const reuseGuard = options.reuseGuard ?? suite.randomBytes(4);
   if (reuseGuard.length !== 4) mlsFail('invalid', 'reuse_guard must be 4 bytes');
-  const { generation, key, nonce } = keys.secretTree.nextSendKey(sender.leafIndex, ratchetKindFor(contentType));
+  const { generation, key, nonce } = keys.secretTree.next(sender.leafIndex, ratchetTypeFor(contentType));
   const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
   const ciphertext = suite.aeadSeal(key, guardedNonce(nonce, reuseGuard), aad, plaintext);
 
@@ -381,11 +359,13 @@ export function decryptPrivateMessage(
     senderDataCodec,
   );
   const signatureKey = keys.signatureKeys.member(leafIndex);
-  if (!signatureKey) mlsFail('invalid', `SenderData names leaf ${leafIndex}, which is blank`);
+  if (!signatureKey) mlsFail('notFound', `SenderData names leaf ${leafIndex}, which is blank`);
 
-  const { key, nonce } = keys.secretTree.receiveKey(leafIndex, ratchetKindFor(contentType), generation);
+  // The generation's key is forgotten only once it decrypted the content (a forgery burns nothing).
   const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
-  const plaintext = suite.aeadOpen(key, guardedNonce(nonce, reuseGuard), aad, ciphertext);
+  const plaintext = keys.secretTree.use(leafIndex, ratchetTypeFor(contentType), generation, ({ key, nonce }) =>
+    suite.aeadOpen(key, guardedNonce(nonce, reuseGuard), aad, ciphertext),
+  );
 
   const r = new TlsReader(plaintext, 'PrivateMessageContent');
   const body = decodeContentBody(r, contentType);
