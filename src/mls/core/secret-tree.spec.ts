@@ -94,6 +94,18 @@ describe('SecretTree', () => {
     expect(tree.key(1, type, 4).generation).toBe(4);
   });
 
+  it('a forged far-ahead generation does not move the ratchet', () => {
+    const tree = SecretTree.create(suite, secret, 2, { maxSkipped: 4 });
+    expect(() =>
+      tree.use(1, type, 900, () => {
+        throw new Error('bad tag');
+      }),
+    ).toThrow('bad tag');
+    expect(tree.leafState(1)!.application.generation).toBe(0);
+    expect(tree.use(1, type, 0, (k) => k.generation)).toBe(0);
+    expect(tree.leafState(1)!.application).toMatchObject({ generation: 1, skipped: [] });
+  });
+
   it('bounds the window forward and backward', () => {
     const tree = SecretTree.create(suite, secret, 2, { maxForward: 10, maxSkipped: 3 });
     expectFailure(() => tree.key(0, type, 11), 'outOfWindow');

@@ -132,32 +132,9 @@ export class SecretTree {
    * message decrypted, or use `use`). Generations skipped on the way stay in the window.
    */
   key(leaf: number, type: RatchetType, generation: number): RatchetKey {
-    const r = this.ratchet(leaf, type);
-    if (generation < r.generation) {
-      const kept = r.skipped.find((k) => k.generation === generation);
-      if (kept === undefined) {
-        throw new MlsProtocolError(
-          'outOfWindow',
-          `leaf ${leaf}: ${type} generation ${generation} already used or dropped`,
-        );
-      }
-      return kept;
-    }
-    if (generation - r.generation > this.maxForward || generation > MAX_GENERATION) {
-      throw new MlsProtocolError(
-        'outOfWindow',
-        `leaf ${leaf}: ${type} generation ${generation} too far ahead of ${r.generation}`,
-      );
-    }
-    // Keys of generations that will not fit in the window are never derived.
-    const keepFrom = generation + 1 - this.maxSkipped;
-    while (r.generation <= generation) {
-      if (r.generation >= keepFrom) r.skipped.push(this.keyAt(r.secret, r.generation));
-      this.advance(r);
-    }
-    if (r.skipped.length > this.maxSkipped) r.skipped.splice(0, r.skipped.length - this.maxSkipped);
-    this.changedLeaves.add(leaf);
-    return r.skipped[r.skipped.length - 1]!;
+    const { key, moved } = this.lookup(leaf, type, generation);
+    if (moved !== undefined) this.commit(leaf, type, moved);
+    return key;
   }
 
   /** Forget the key of `generation` (after it decrypted a message). */
@@ -170,11 +147,59 @@ export class SecretTree {
     }
   }
 
-  /** `fn` with the key of `generation`; the key is forgotten only if `fn` returns (decryption worked). */
+  /**
+   * `fn` with the key of `generation`. Only if `fn` returns (the message decrypted) does the
+   * ratchet move on and forget the key: a forged message with a far-ahead generation cannot
+   * push the window past keys that honest messages still need.
+   */
   use<T>(leaf: number, type: RatchetType, generation: number, fn: (key: RatchetKey) => T): T {
-    const result = fn(this.key(leaf, type, generation));
+    const { key, moved } = this.lookup(leaf, type, generation);
+    const result = fn(key);
+    if (moved !== undefined) this.commit(leaf, type, moved);
     this.consume(leaf, type, generation);
     return result;
+  }
+
+  /** The key of `generation`, and the ratchet's new state if reaching it moves the ratchet. */
+  private lookup(
+    leaf: number,
+    type: RatchetType,
+    generation: number,
+  ): { key: RatchetKey; moved: RatchetState | undefined } {
+    const r = this.ratchet(leaf, type);
+    if (generation < r.generation) {
+      const kept = r.skipped.find((k) => k.generation === generation);
+      if (kept === undefined) {
+        throw new MlsProtocolError(
+          'outOfWindow',
+          `leaf ${leaf}: ${type} generation ${generation} already used or dropped`,
+        );
+      }
+      return { key: kept, moved: undefined };
+    }
+    if (generation - r.generation > this.maxForward || generation > MAX_GENERATION) {
+      throw new MlsProtocolError(
+        'outOfWindow',
+        `leaf ${leaf}: ${type} generation ${generation} too far ahead of ${r.generation}`,
+      );
+    }
+    const moved: RatchetState = { generation: r.generation, secret: r.secret, skipped: [] };
+    // Keys of generations that will not fit in the window are never derived.
+    const keepFrom = generation + 1 - this.maxSkipped;
+    while (moved.generation <= generation) {
+      if (moved.generation >= keepFrom) moved.skipped.push(this.keyAt(moved.secret, moved.generation));
+      this.advance(moved);
+    }
+    return { key: moved.skipped[moved.skipped.length - 1]!, moved };
+  }
+
+  private commit(leaf: number, type: RatchetType, moved: RatchetState): void {
+    const r = this.ratchet(leaf, type);
+    const skipped = r.skipped.concat(moved.skipped);
+    r.skipped = skipped.length > this.maxSkipped ? skipped.slice(skipped.length - this.maxSkipped) : skipped;
+    r.generation = moved.generation;
+    r.secret = moved.secret;
+    this.changedLeaves.add(leaf);
   }
 
   // ---- persistence ------------------------------------------------------------------------
