@@ -360,6 +360,21 @@ describe('message protection', () => {
     expect(() => unprotectPrivate(e, forge(7), tree(e))).toThrow(/non-zero padding/);
   });
 
+  it('a commit without its confirmation tag is not framed', () => {
+    const commit: ContentBody = { contentType: ContentType.commit, commit: { proposals: [] } };
+    const pub = signContent(e.suite, {
+      wireFormat: WireFormat.mls_public_message,
+      content: contentOf(e, commit),
+      signaturePrivateKey: e.signaturePriv,
+      groupContext: e.groupContext,
+    });
+    expect(() => toPublicMessage(e.suite, pub, e)).toThrow(expect.objectContaining({ failure: 'invalid' }));
+    const priv = { ...pub, wireFormat: WireFormat.mls_private_message } as const;
+    expect(() => encryptPrivateMessage(e.suite, priv, { ...e, secretTree: tree(e) })).toThrow(
+      expect.objectContaining({ failure: 'invalid' }),
+    );
+  });
+
   it('authenticated_data is carried and covered by the signature', () => {
     const ad = new Uint8Array([9, 9, 9]);
     const ac = sign(e, WireFormat.mls_private_message, app('with ad', ad));

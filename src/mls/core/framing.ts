@@ -210,6 +210,13 @@ export interface PublicFramingKeys {
   membershipKey?: Uint8Array;
 }
 
+/** A commit is framed only once the caller has set its confirmation tag (§6.1). */
+function requireConfirmationTag(ac: AuthenticatedContent): void {
+  if (ac.content.contentType === ContentType.commit && ac.auth.confirmationTag === undefined) {
+    mlsFail('invalid', 'a commit is framed only with its confirmation_tag set');
+  }
+}
+
 /** Frame a signed `mls_public_message` AuthenticatedContent (never application data). */
 export function toPublicMessage(
   suite: CipherSuite,
@@ -221,6 +228,7 @@ export function toPublicMessage(
   if (content.contentType === ContentType.application) {
     mlsFail('invalid', 'application data must be sent as a PrivateMessage');
   }
+  requireConfirmationTag(authenticatedContent);
   if (content.sender.senderType !== SenderType.member) return { content, auth };
   if (!keys.membershipKey || !keys.groupContext) {
     mlsFail('invalid', 'a member PublicMessage needs the membership key and GroupContext');
@@ -301,6 +309,7 @@ export function encryptPrivateMessage(
   if (wireFormat !== WireFormat.mls_private_message) mlsFail('invalid', `content signed for wire_format ${wireFormat}`);
   const sender = content.sender;
   if (sender.senderType !== SenderType.member) mlsFail('invalid', 'only members send PrivateMessages');
+  requireConfirmationTag(authenticatedContent);
   const { contentType, groupId, epoch, authenticatedData } = content;
 
   // PrivateMessageContent: body, auth, then zero padding.
