@@ -39,6 +39,13 @@ describe('tree validation: tree-validation vectors', () => {
   });
 });
 
+/** A copy of `bytes` with the low bit of byte `i` flipped. */
+function flipped(bytes: Uint8Array, i: number): Uint8Array {
+  const out = bytes.slice();
+  out[i] = out[i]! ^ 1;
+  return out;
+}
+
 /** The largest vector tree of suite 1 with at least one parent node set by a commit. */
 function sampleTree(): { tree: RatchetTree; groupId: Uint8Array } {
   const v = supported.filter((x) => x.cipher_suite === 1).sort((a, b) => b.tree.length - a.tree.length)[0]!;
@@ -67,18 +74,14 @@ describe('validateRatchetTree rejects', () => {
   it('a tampered parent hash', () => {
     const { tree, groupId } = sampleTree();
     const [p, pn] = [...tree.parents()][0]!;
-    const tampered = pn.parentHash.slice();
-    tampered[0] ^= 1;
-    tree.setParent(p, { ...pn, parentHash: tampered });
+    tree.setParent(p, { ...pn, parentHash: flipped(pn.parentHash, 0) });
     expectFailure(tree, groupId, 'invalid');
   });
 
   it('a tampered parent encryption key (the child no longer carries its parent hash)', () => {
     const { tree, groupId } = sampleTree();
     const [p, pn] = [...tree.parents()][0]!;
-    const key = pn.encryptionKey.slice();
-    key[5] ^= 1;
-    tree.setParent(p, { ...pn, encryptionKey: key });
+    tree.setParent(p, { ...pn, encryptionKey: flipped(pn.encryptionKey, 5) });
     expectFailure(tree, groupId, 'invalid');
   });
 
@@ -90,9 +93,7 @@ describe('validateRatchetTree rejects', () => {
       'badSignature',
     );
     const [leaf, leafNode] = [...tree.leaves()][1]!;
-    const signature = leafNode.signature.slice();
-    signature[0] ^= 1;
-    tree.setLeaf(leaf, { ...leafNode, signature });
+    tree.setLeaf(leaf, { ...leafNode, signature: flipped(leafNode.signature, 0) });
     expectFailure(tree, groupId, 'badSignature');
   });
 
