@@ -87,7 +87,7 @@ describe('parent hashes', () => {
   it('original sibling tree hash blanks the unmerged leaves and drops them from unmerged lists', () => {
     let checked = 0;
     for (const tree of trees) {
-      for (const [p, pn] of tree.parents()) {
+      for (const [, pn] of tree.parents()) {
         if (pn.unmergedLeaves.length === 0) continue;
         const by = tree.clone();
         for (const l of pn.unmergedLeaves) by.setLeaf(l, undefined);
