@@ -3,7 +3,7 @@ import type { CipherSuite } from './crypto/cipher-suite';
 import { cipherSuiteById } from './crypto/suites';
 import { MlsProtocolError } from './errors';
 import { RatchetTree } from './ratchet-tree';
-import { originalSiblingTreeHash, treeHash, treeHashes, verifyParentHashes } from './tree-hash';
+import { originalSiblingTreeHash, seedTreeHashes, treeHash, treeHashes, verifyParentHashes } from './tree-hash';
 
 interface TreeValidationVector {
   cipher_suite: number;
@@ -63,6 +63,18 @@ describe('tree hash cache', () => {
     before = hashes();
     treeHash(suite, tree);
     expect(hashes() - before).toBe(12);
+  });
+
+  it('can be seeded with stored hashes, so a decoded tree is not hashed again', () => {
+    const { suite, hashes } = counting();
+    const tree = trees[trees.length - 1]!;
+    const stored = treeHashes(suite, tree);
+    const loaded = RatchetTree.fromBytes(tree.toBytes());
+    seedTreeHashes(suite, loaded, stored);
+    const before = hashes();
+    expect(toHex(treeHash(suite, loaded))).toBe(toHex(stored[tree.root]!));
+    expect(hashes()).toBe(before);
+    expect(() => seedTreeHashes(suite, loaded, stored.slice(1))).toThrow(MlsProtocolError);
   });
 
   it('matches a fresh computation after adds, updates, removes and truncation', () => {

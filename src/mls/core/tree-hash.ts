@@ -69,6 +69,18 @@ export function treeHashes(suite: CipherSuite, tree: RatchetTree): Uint8Array[] 
 }
 
 /**
+ * Put stored tree hashes (`treeHashes` of the same tree, e.g. kept beside the tree bytes in the
+ * gateway's state) into a freshly decoded tree's cache, so that loading a large tree does not
+ * hash it all again. The hashes are trusted: only pass ones this process computed and stored.
+ */
+export function seedTreeHashes(suite: CipherSuite, tree: RatchetTree, hashes: readonly Uint8Array[]): void {
+  if (hashes.length !== tree.nodeCount) {
+    throw new MlsProtocolError('invalid', `${hashes.length} stored tree hashes for a tree of ${tree.nodeCount} nodes`);
+  }
+  hashes.forEach((h, x) => tree.cacheHash(suite.id, x, h));
+}
+
+/**
  * The tree hash of node x in the tree with the leaves `removed` blanked and taken out of every
  * `unmerged_leaves` list (§7.9: `original_sibling_tree_hash`). Subtrees without such a leaf use
  * the cached tree hash, so only the paths to removed leaves are hashed again.
