@@ -5,6 +5,7 @@ import {
   makeKeyPackageRef,
   MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
   signWithLabel,
+  supportedCipherSuites,
   type CipherSuite,
 } from './crypto';
 import { MlsProtocolError } from './errors';
@@ -107,7 +108,7 @@ describe('defaultCapabilities', () => {
   it('lists the extensions-09 types we support and our suites, never a default type', () => {
     expect(defaultCapabilities()).toEqual({
       versions: [1],
-      cipherSuites: [1, 2, 3],
+      cipherSuites: supportedCipherSuites.map((x) => x.id).sort((a, b) => a - b),
       extensions: [ExtensionType.app_data_dictionary],
       proposals: [ProposalType.app_data_update, ProposalType.self_remove],
       credentials: [CredentialType.basic],
@@ -119,33 +120,36 @@ describe('defaultCapabilities', () => {
 });
 
 describe('createKeyPackage', () => {
-  it.each([1, 2, 3])('makes a valid, decodable KeyPackage for suite %i with its ref and private keys', (id) => {
-    const suite = cipherSuiteById(id);
-    const made = make(suite);
-    const kp = made.keyPackage;
-    expect(kp.version).toBe(1);
-    expect(kp.cipherSuite).toBe(id);
-    expect(kp.leafNode.leafNodeSource).toBe(LeafNodeSource.key_package);
-    expect(hex(made.keyPackageBytes)).toBe(hex(encodeValue(kp, keyPackageCodec)));
-    expect(hex(made.mlsMessage)).toBe('00010005' + hex(made.keyPackageBytes));
-    expect(decodeMlsMessageAs(made.mlsMessage, WireFormat.mls_key_package).keyPackage).toEqual(kp);
-    expect(hex(made.ref)).toBe(hex(makeKeyPackageRef(suite, made.keyPackageBytes)));
-    expect(hex(keyPackageRef(kp))).toBe(hex(made.ref));
-    expect(made.ref).toHaveLength(32);
-    expect(() => validateKeyPackage(kp, { now: NOW, cipherSuite: id })).not.toThrow();
+  it.each(supportedCipherSuites.map((s) => s.id))(
+    'makes a valid, decodable KeyPackage for suite %i with its ref and private keys',
+    (id) => {
+      const suite = cipherSuiteById(id);
+      const made = make(suite);
+      const kp = made.keyPackage;
+      expect(kp.version).toBe(1);
+      expect(kp.cipherSuite).toBe(id);
+      expect(kp.leafNode.leafNodeSource).toBe(LeafNodeSource.key_package);
+      expect(hex(made.keyPackageBytes)).toBe(hex(encodeValue(kp, keyPackageCodec)));
+      expect(hex(made.mlsMessage)).toBe('00010005' + hex(made.keyPackageBytes));
+      expect(decodeMlsMessageAs(made.mlsMessage, WireFormat.mls_key_package).keyPackage).toEqual(kp);
+      expect(hex(made.ref)).toBe(hex(makeKeyPackageRef(suite, made.keyPackageBytes)));
+      expect(hex(keyPackageRef(kp))).toBe(hex(made.ref));
+      expect(made.ref).toHaveLength(suite.hashLength);
+      expect(() => validateKeyPackage(kp, { now: NOW, cipherSuite: id })).not.toThrow();
 
-    // The private keys open what is sealed to the public ones.
-    for (const [pub, priv] of [
-      [kp.initKey, made.initPrivateKey],
-      [kp.leafNode.encryptionKey, made.encryptionPrivateKey],
-    ] as const) {
-      const sealed = suite.hpkeSeal(pub, utf8('info'), utf8('aad'), utf8('secret'));
-      expect(suite.hpkeOpen(priv, sealed.kemOutput, utf8('info'), utf8('aad'), sealed.ciphertext)).toEqual(
-        utf8('secret'),
-      );
-    }
-    expect(hex(kp.initKey)).not.toBe(hex(kp.leafNode.encryptionKey));
-  });
+      // The private keys open what is sealed to the public ones.
+      for (const [pub, priv] of [
+        [kp.initKey, made.initPrivateKey],
+        [kp.leafNode.encryptionKey, made.encryptionPrivateKey],
+      ] as const) {
+        const sealed = suite.hpkeSeal(pub, utf8('info'), utf8('aad'), utf8('secret'));
+        expect(suite.hpkeOpen(priv, sealed.kemOutput, utf8('info'), utf8('aad'), sealed.ciphertext)).toEqual(
+          utf8('secret'),
+        );
+      }
+      expect(hex(kp.initKey)).not.toBe(hex(kp.leafNode.encryptionKey));
+    },
+  );
 
   it('sets the lifetime to [now - 1 h, now + 28 days] by default, or the configured length', () => {
     const lt = (m: Made) => (m.keyPackage.leafNode.leafNodeSource === 1 ? m.keyPackage.leafNode.lifetime : undefined);
@@ -252,7 +256,7 @@ describe('validateKeyPackage', () => {
     expect(failure(() => ok(made.keyPackage, { cipherSuite: 2 }))).toBe(
       'invalid: KeyPackage cipher suite 1, expected 2',
     );
-    expect(failure(() => ok({ ...made.keyPackage, cipherSuite: 4 }))).toMatch(/^unsupported: cipher suite 4/);
+    expect(failure(() => ok({ ...made.keyPackage, cipherSuite: 0xf0f0 }))).toMatch(/^unsupported: cipher suite 61680/);
   });
 
   it('checks both signatures', () => {
@@ -334,7 +338,8 @@ describe('decodeKeyPackage', () => {
     const made = make();
     expect(decodeKeyPackage(made.mlsMessage)).toEqual(made.keyPackage);
     expect(decodeKeyPackage(made.keyPackageBytes)).toEqual(made.keyPackage);
-    for (const id of [2, 3]) {
+    // Every suite, suite 5 (P-521) included: its bare KeyPackage starts like an MLSMessage KeyPackage.
+    for (const { id } of supportedCipherSuites) {
       const other = make(cipherSuiteById(id));
       expect(decodeKeyPackage(other.mlsMessage)).toEqual(other.keyPackage);
       expect(decodeKeyPackage(other.keyPackageBytes)).toEqual(other.keyPackage);
