@@ -64,7 +64,11 @@ export function ofType<T extends Known['proposalType']>(
   return out;
 }
 
-/** §10.1 KeyPackage validation against the (new) GroupContext. */
+/**
+ * §10.1 KeyPackage validation of a received Add against the (new) GroupContext. Not
+ * `key-package.ts`'s `validateKeyPackage`: that one always bounds the lifetime range, which a
+ * receiver must not (the working group's vectors use not_after = 2^64-1).
+ */
 export function validateKeyPackage(
   suite: CipherSuite,
   keyPackage: KeyPackage,
