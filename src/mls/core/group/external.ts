@@ -3,14 +3,17 @@
  * an `external_pub` extension (an HPKEPublicKey, i.e. with its length prefix). Receiving one is
  * `processCommit` (sender `new_member_commit`).
  */
-import { cipherSuiteById } from '../crypto';
+import { cipherSuiteById, makeProposalRef } from '../crypto';
+import { authenticatedContentBytes, verifyContentSignature } from '../framing';
 import { mlsFail } from '../errors';
 import { externalInitSend } from '../key-schedule';
 import { RatchetTree } from '../ratchet-tree';
 import {
+  ContentType,
   externalPubExtension,
   findExtension,
   ProposalOrRefType,
+  ProposalType,
   ratchetTreeExtension,
   SenderType,
   WireFormat,
@@ -18,6 +21,7 @@ import {
   type MLSMessage,
   type Node,
   type Proposal,
+  type PublicMessage,
   type Sender,
 } from '../structs';
 import { interimTranscriptHash } from '../transcript';
@@ -25,8 +29,9 @@ import type { CommitLeafFields } from '../treekem';
 import { validateRatchetTree } from '../tree-validation';
 import { verifyGroupInfo } from '../welcome';
 import { buildCommit, type CreateCommitOptions, type CreatedCommit } from './commit';
-import { propose } from './proposals';
-import { DEFAULT_GROUP_OPTIONS, type GroupOptions, type GroupState } from './types';
+import { contextBytes } from './common';
+import { checkEpoch, propose, publicMessageOf } from './proposals';
+import { DEFAULT_GROUP_OPTIONS, type CommittedProposal, type GroupOptions, type GroupState } from './types';
 
 export interface ExternalJoiner {
   /** The joiner's LeafNode fields (its encryption key is made here). */
@@ -42,6 +47,12 @@ export interface ExternalCommitOptions extends Omit<
   readonly extraProposals?: readonly Proposal[];
   /** Resync: the leaf of the joiner's previous appearance, removed by the same commit. */
   readonly resyncRemoveLeaf?: number;
+  /**
+   * Pending SelfRemove proposals (PublicMessages of the GroupInfo's epoch) to include by
+   * reference (extensions-09): each is checked as far as a non-member can (sender leaf,
+   * signature; not the membership tag).
+   */
+  readonly selfRemoves?: readonly (MLSMessage | PublicMessage)[];
   /** The tree when the GroupInfo has no ratchet_tree extension. */
   readonly ratchetTree?: RatchetTree | readonly (Node | undefined)[];
   readonly groupOptions?: Partial<GroupOptions>;
@@ -109,14 +120,43 @@ export function joinByExternalCommit(
   const proposals: Proposal[] = [propose.externalInit(kemOutput)];
   if (options.resyncRemoveLeaf !== undefined) proposals.push(propose.remove(options.resyncRemoveLeaf));
   proposals.push(...(options.extraProposals ?? []));
+  const selfRemoves = (options.selfRemoves ?? []).map((m) => checkSelfRemove(base, m));
   const created = buildCommit(base, {
     sender,
     signaturePrivateKey: joiner.signaturePrivateKey,
-    proposals: proposals.map((proposal) => ({ proposal, sender })),
-    proposalOrRefs: proposals.map((proposal) => ({ type: ProposalOrRefType.proposal, proposal })),
+    proposals: [...selfRemoves, ...proposals.map((proposal) => ({ proposal, sender }))],
+    proposalOrRefs: [
+      ...selfRemoves.map((p) => ({ type: ProposalOrRefType.reference, reference: p.ref }) as const),
+      ...proposals.map((proposal) => ({ type: ProposalOrRefType.proposal, proposal }) as const),
+    ],
     initSecret,
     joinerLeafFields: joiner.leafFields,
     options,
   });
   return { ...created, state: { ...created.state, pastEpochs: [] }, leafIndex: created.effects.committerLeaf };
+}
+
+/** A pending SelfRemove as a non-member can check it: right epoch, member sender, signature. */
+function checkSelfRemove(
+  state: GroupState,
+  message: MLSMessage | PublicMessage,
+): CommittedProposal & { ref: Uint8Array } {
+  const pub = 'wireFormat' in message ? publicMessageOf(message) : message;
+  const suite = cipherSuiteById(state.context.cipherSuite);
+  checkEpoch(state, pub.content.groupId, pub.content.epoch);
+  const { content } = pub;
+  if (content.contentType !== ContentType.proposal || content.proposal.proposalType !== ProposalType.self_remove) {
+    return mlsFail('invalid', 'not a SelfRemove proposal');
+  }
+  if (content.sender.senderType !== SenderType.member) return mlsFail('invalid', 'SelfRemove from a non-member');
+  const key =
+    state.tree.leafNode(content.sender.leafIndex)?.signatureKey ??
+    mlsFail('invalid', `SelfRemove from blank leaf ${content.sender.leafIndex}`);
+  const ac = { wireFormat: WireFormat.mls_public_message, content, auth: pub.auth } as const;
+  verifyContentSignature(suite, ac, key, contextBytes(state.context));
+  return {
+    proposal: content.proposal,
+    sender: content.sender,
+    ref: makeProposalRef(suite, authenticatedContentBytes(ac)),
+  };
 }

@@ -38,6 +38,7 @@ import {
   processCommit,
   processProposal,
   proposalMessage,
+  proposeUpdate,
   propose,
   protect,
   unprotect,
@@ -240,6 +241,52 @@ describe('group state machine', () => {
     const read = unprotect(aState, decode(msg), (ep) => (ep === aState.context.epoch ? aKeys : undefined));
     expect(read.senderLeaf).toBe(1);
     expect(read.applicationData).toEqual(enc.encode('hello'));
+  });
+
+  it('applies an Update proposal of a puppet and keeps its new leaf key', () => {
+    const { a, b, ...start } = threeMembers();
+    let { aState, gState } = start;
+    const upd = proposeUpdate(gState, signer(1, b));
+    gState = upd.state;
+    const inA = processProposal(aState, decode(upd.message));
+    const commit = createCommit(inA.state, { committer: signer(0, a), proposalRefs: [inA.ref] });
+    aState = commit.state;
+    const seen = processCommit(gState, decode(commit.commitMessage));
+    expect(seen.effects.updatedLeaves).toEqual([1]);
+    gState = seen.state!;
+    expect(gState.localLeaves).toEqual([1, 2]);
+    expect(hex(gState.privateKeys.get(2)!.publicKey)).toBe(hex(gState.tree.leafNode(1)!.encryptionKey));
+    expect(gState.pendingLeafKeys).toEqual([]);
+    sameEpoch(aState, gState);
+  });
+
+  it('takes pending SelfRemove proposals into an external commit by reference', () => {
+    const { a, c, ...start } = threeMembers();
+    let { aState, gState } = start;
+    const leave = proposalMessage(gState, signer(2, c), propose.selfRemove());
+    gState = leave.state;
+    aState = processProposal(aState, decode(leave.message)).state;
+    const e = newClient('e');
+    const ext = joinByExternalCommit(
+      groupInfo(aState, signer(0, a)),
+      {
+        leafFields: {
+          signatureKey: e.sig.publicKey,
+          credential: e.credential,
+          capabilities: defaultCapabilities(),
+          extensions: [],
+        },
+        signaturePrivateKey: e.sig.privateKey,
+      },
+      { selfRemoves: [decode(leave.message)] },
+    );
+    expect(ext.effects.removedLeaves).toEqual([2]);
+    expect(ext.leafIndex).toBe(2);
+    const inA = processCommit(aState, decode(ext.commitMessage));
+    const inG = processCommit(gState, decode(ext.commitMessage));
+    expect(inG.effects.removedLocalLeaves).toEqual([2]);
+    expect(inG.state!.localLeaves).toEqual([1]);
+    sameEpoch(inA.state!, inG.state!, ext.state);
   });
 
   it('keeps past epochs for late application messages', () => {

@@ -5,6 +5,7 @@ export { createGroup, type CreateGroupInput } from './create';
 export {
   propose,
   proposalMessage,
+  proposeUpdate,
   externalProposalMessage,
   processProposal,
   acceptProposal,

@@ -2,7 +2,8 @@
  * Proposals: builders for the types MIMI uses, proposal messages (PublicMessage from a member or
  * from an external sender, §12.1.8) and the epoch's proposal cache keyed by ProposalRef.
  */
-import { makeProposalRef, type CipherSuite } from '../crypto';
+import { encodeValue } from '../../../codec/tls-codec';
+import { makeProposalRef, signWithLabel, type CipherSuite } from '../crypto';
 import { mlsFail } from '../errors';
 import {
   authenticatedContentBytes,
@@ -15,6 +16,8 @@ import {
   AppDataUpdateOperation,
   ContentType,
   isCustomProposal,
+  leafNodeTbsCodec,
+  LeafNodeSource,
   ProposalType,
   PSKType,
   SenderType,
@@ -22,12 +25,14 @@ import {
   type Extension,
   type KeyPackage,
   type LeafNode,
+  type LeafNodeData,
   type MLSMessage,
   type Proposal,
   type ProposalRef,
   type PublicMessage,
   type Sender,
 } from '../structs';
+import type { CommitLeafFields } from '../treekem';
 import { contextBytes, signatureKeys, signInGroup, suiteOf } from './common';
 import { bytesEqual, leafAt, senderMayPropose } from './proposal-list';
 import type { CachedProposal, GroupState, LocalSigner } from './types';
@@ -144,6 +149,39 @@ export function externalProposalMessage(
   });
   const pub = toPublicMessage(suite, ac, {});
   return encodeMlsMessage({ wireFormat: WireFormat.mls_public_message, publicMessage: pub });
+}
+
+/**
+ * An Update proposal from local member `signer`: a fresh leaf key pair, a LeafNode (source
+ * `update`, signed with group_id and leaf_index), sent as a PublicMessage. The new private key
+ * waits in `pendingLeafKeys` and becomes the leaf's key if a commit applies the Update.
+ */
+export function proposeUpdate(
+  state: GroupState,
+  signer: LocalSigner,
+  options: { leafFields?: Partial<CommitLeafFields>; authenticatedData?: Uint8Array } = {},
+): ProposalMessage {
+  const suite = suiteOf(state);
+  const current = leafAt(state.tree, signer.leafIndex) ?? mlsFail('notFound', `leaf ${signer.leafIndex} is blank`);
+  const keys = suite.hpkeGenerateKeyPair();
+  const data: LeafNodeData = {
+    encryptionKey: keys.publicKey,
+    signatureKey: options.leafFields?.signatureKey ?? current.signatureKey,
+    credential: options.leafFields?.credential ?? current.credential,
+    capabilities: options.leafFields?.capabilities ?? current.capabilities,
+    leafNodeSource: LeafNodeSource.update,
+    extensions: options.leafFields?.extensions ?? current.extensions,
+  };
+  const tbs = encodeValue(
+    { leafNode: data, binding: { groupId: state.context.groupId, leafIndex: signer.leafIndex } },
+    leafNodeTbsCodec,
+  );
+  const leafNode: LeafNode = {
+    ...data,
+    signature: signWithLabel(suite, signer.signaturePrivateKey, 'LeafNodeTBS', tbs),
+  };
+  const sent = proposalMessage(state, signer, propose.update(leafNode), options);
+  return { ...sent, state: { ...sent.state, pendingLeafKeys: [...sent.state.pendingLeafKeys, keys] } };
 }
 
 // ---- receiving -----------------------------------------------------------------------------------------
