@@ -27,7 +27,7 @@ import {
 } from '../structs';
 import { applyAppDataUpdates, type AppDataMerge } from './app-data';
 import { bytesEqual, checkGceKeepsAppData, leafAt, targetLeaf } from './proposal-list';
-import { validateLeafNode } from './leaf-validation';
+import { unsupportedContextExtension, validateLeafNode } from './leaf-validation';
 import type { CommitEffects, CommittedProposal } from './types';
 
 export interface AppliedProposals {
@@ -132,8 +132,13 @@ export function applyProposals(
     removedLeaves.push(leaf);
   }
 
-  // A required_capabilities extension (new or kept) must be supported by every remaining member.
+  // New GroupContext extensions (and a required_capabilities among them) must be supported by
+  // every remaining member (§12.1.7, §13.4); added members are checked against them below.
   if (gceChanged) {
+    for (const [i, leaf] of tree.leaves()) {
+      const missing = unsupportedContextExtension(leaf.capabilities.extensions, extensions);
+      if (missing !== undefined) mlsFail('invalid', `leaf ${i} does not support GroupContext extension ${missing}`);
+    }
     const required = findExtension(extensions, requiredCapabilitiesExtension);
     if (required) {
       for (const [i, leaf] of tree.leaves()) {

@@ -27,6 +27,7 @@ import { joinerPathKeys } from '../treekem';
 import { validateRatchetTree } from '../tree-validation';
 import { decryptGroupInfo, openWelcome, verifyGroupInfo } from '../welcome';
 import { contextBytes } from './common';
+import { unsupportedContextExtension } from './leaf-validation';
 import { keepEpochSecrets } from './epoch';
 import { bytesEqual, hexOf } from './proposal-list';
 import { DEFAULT_GROUP_OPTIONS, type ExternalPskLookup, type GroupOptions, type GroupState } from './types';
@@ -138,6 +139,10 @@ export function joinFromWelcome(welcome: Welcome | MLSMessage, keys: JoinerKeys,
   const context = groupInfo.groupContext;
   validateRatchetTree(suite, tree, { groupId: context.groupId, treeHash: context.treeHash });
   const leaf = findOwnLeaf(tree, keys.keyPackage);
+  const missing = unsupportedContextExtension(keys.keyPackage.leafNode.capabilities.extensions, context.extensions);
+  if (missing !== undefined) {
+    mlsFail('invalid', `the group uses extension ${missing}, which our KeyPackage does not support`);
+  }
   const privateKeys = ownKeys(suite, tree, opened, leaf, keys);
   const secrets = epochSecretsFromJoiner(suite, opened.secrets.joinerSecret, contextBytes(context), opened.pskSecret);
   if (

@@ -7,6 +7,7 @@ import type { CipherSuite } from '../crypto';
 import { mlsFail } from '../errors';
 import type { RatchetTree } from '../ratchet-tree';
 import { findExtension, requiredCapabilitiesExtension, type Extension, type LeafNode } from '../structs';
+import { isDefaultExtensionType } from '../key-package';
 import { checkLeafNode } from '../tree-validation';
 
 export interface LeafValidationContext {
@@ -32,6 +33,8 @@ export function validateLeafNode(
 /** The group-level part of §7.3 (everything but the LeafNode's own signature and capabilities). */
 export function checkLeafInGroup(tree: RatchetTree, leafNode: LeafNode, ctx: LeafValidationContext): void {
   const caps = leafNode.capabilities;
+  const unsupported = unsupportedContextExtension(caps.extensions, ctx.extensions);
+  if (unsupported !== undefined) mlsFail('invalid', `LeafNode does not support GroupContext extension ${unsupported}`);
   const required = findExtension(ctx.extensions, requiredCapabilitiesExtension);
   if (required) {
     const ok =
@@ -57,4 +60,15 @@ export function checkLeafInGroup(tree: RatchetTree, leafNode: LeafNode, ctx: Lea
   if (encOwner !== undefined && !(ctx.replacing !== undefined && encOwner === 2 * ctx.replacing)) {
     mlsFail('invalid', `encryption key already used by node ${encOwner}`);
   }
+}
+
+/**
+ * §13.4: every GroupContext extension must be supported by every member (default types need
+ * not be listed). The first non-default type `supported` lacks, or undefined.
+ */
+export function unsupportedContextExtension(
+  supported: readonly number[],
+  extensions: readonly Extension[],
+): number | undefined {
+  return extensions.map((e) => e.extensionType).find((t) => !isDefaultExtensionType(t) && !supported.includes(t));
 }
