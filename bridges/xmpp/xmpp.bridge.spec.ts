@@ -2,11 +2,11 @@ import { Logger } from '@nestjs/common';
 import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, userUri } from '../../src/common/ids';
 import { type InboundEvent, ParticipantRole, type RemoteUser } from '../../src/ports';
-import { MemoryStateStore } from './bridge-state';
-import { NS } from './namespaces';
+import { MemoryStateStore } from './state/bridge-state';
+import { NS } from './protocol/namespaces';
 import { FakeMucService, FakeXmppTransport } from './testing/fake-xmpp-transport';
 import { RecordingSink } from './testing/recording-sink';
-import { xml, type XmlElement } from './xml';
+import { xml, type XmlElement } from './protocol/xml';
 import { originIdFor, XmppBridge } from './xmpp.bridge';
 
 const COMPONENT = 'mimi.test';

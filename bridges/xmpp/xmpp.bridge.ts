@@ -43,8 +43,8 @@ import {
   type RemoteUser,
   type RoomSnapshot,
 } from '../../src/ports/platform-bridge.port';
-import { BridgeState, type StateStore } from './bridge-state';
-import { bare, fullJid, isBareJidWithLocal, parseJid, resourceOf } from './jids';
+import { BridgeState, type StateStore } from './state/bridge-state';
+import { bare, fullJid, isBareJidWithLocal, parseJid, resourceOf } from './protocol/jids';
 import {
   composeBody,
   isAllowedAttachmentUrl,
@@ -54,11 +54,11 @@ import {
   partitionAttachments,
   replyFallback,
   stripRelayPrefix,
-} from './message-mapping';
-import { type Occupant, type PuppetRuntime, RoomRuntime } from './muc-room';
-import { mucChangeFor, participantRoleOf } from './muc-roles';
-import { NS } from './namespaces';
-import { asciiNick, chooseNick, nickBase, nickSkeleton } from './nicks';
+} from './content/message-mapping';
+import { type Occupant, type PuppetRuntime, RoomRuntime } from './muc/muc-room';
+import { mucChangeFor, participantRoleOf } from './protocol/muc-roles';
+import { NS } from './protocol/namespaces';
+import { asciiNick, chooseNick, nickBase, nickSkeleton } from './muc/nicks';
 import {
   BOT_LOCALPART,
   COMPONENT_RESOURCE,
@@ -66,8 +66,8 @@ import {
   puppetJid,
   userUriLocalName,
   userUriOfPuppetLocalpart,
-} from './puppet-jid';
-import { InboundReactionLedger, OutboundReactionLedger } from './reactions';
+} from './protocol/puppet-jid';
+import { InboundReactionLedger, OutboundReactionLedger } from './content/reactions';
 import {
   type AdminItem,
   buildAdminListGet,
@@ -95,9 +95,9 @@ import {
   parseStanzaError,
   RETRACTION_FALLBACK_BODY,
   type StanzaErrorInfo,
-} from './stanzas';
-import { xml, type XmlElement, stanzaBytes } from './xml';
-import type { XmppTransport } from './xmpp-transport';
+} from './protocol/stanzas';
+import { xml, type XmlElement, stanzaBytes } from './protocol/xml';
+import type { XmppTransport } from './session/xmpp-transport';
 
 /** Prosody 0.12's defaults: `component_stanza_size_limit` (= s2s) 512 KiB, `c2s_stanza_size_limit` 256 KiB. */
 export const PROSODY_COMPONENT_STANZA_LIMIT = 512 * 1024;

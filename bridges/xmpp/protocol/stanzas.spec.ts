@@ -1,4 +1,4 @@
-import { CodecError } from '../../src/common/errors';
+import { CodecError } from '../../../src/common/errors';
 import { NS } from './namespaces';
 import {
   buildAdminSet,

@@ -2,11 +2,11 @@
  * What the bridge knows about one linked MUC while it runs: the occupants its bot sees, its
  * puppets, the serial queue towards the core, the archive cursor, and recent message references.
  */
-import type { RemoteUser } from '../../src/ports';
-import type { RoomState } from './bridge-state';
-import { LruMap } from './lru';
-import type { MessageRef } from './message-mapping';
-import type { MucAffiliation, MucRole } from './muc-roles';
+import type { RemoteUser } from '../../../src/ports';
+import type { RoomState } from '../state/bridge-state';
+import { LruMap } from '../state/lru';
+import type { MessageRef } from '../content/message-mapping';
+import type { MucAffiliation, MucRole } from '../protocol/muc-roles';
 
 /** Message references kept per room (stanza-id → ref) for edits, replies and notices. */
 export const MAX_REFS = 5000;

@@ -5,7 +5,7 @@
  * Parsers throw CodecError for a stanza that breaks a rule they rely on; the bridge logs it and
  * goes on with the next stanza.
  */
-import { CodecError } from '../../src/common/errors';
+import { CodecError } from '../../../src/common/errors';
 import { bare, resourceOf } from './jids';
 import { asAffiliation, asRole, type MucAffiliation, type MucRole } from './muc-roles';
 import { NS } from './namespaces';
