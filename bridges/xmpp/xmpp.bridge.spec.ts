@@ -7,7 +7,8 @@ import { NS } from './protocol/namespaces';
 import { FakeMucService, FakeXmppTransport } from './testing/fake-xmpp-transport';
 import { RecordingSink } from './testing/recording-sink';
 import { xml, type XmlElement } from './protocol/xml';
-import { originIdFor, XmppBridge } from './xmpp.bridge';
+import { originIdFor } from './outbound/origin-id';
+import { XmppBridge } from './xmpp.bridge';
 
 const COMPONENT = 'mimi.test';
 const BOT_FULL_JID = `mimibot@${COMPONENT}/mimi`;
