@@ -36,8 +36,11 @@ import { RelayMode } from './mode/relay.mode';
 import type { XmppMode } from './mode/xmpp-mode';
 import { MirrorRooms } from './muc/mirror-rooms';
 import { MucAdmin } from './muc/muc-admin';
+import type { MimiOccupants } from './muc/mimi-occupants';
 import { MucOccupancy } from './muc/occupancy';
 import { OccupantIdentity } from './muc/occupant-identity';
+import { PuppetOccupants } from './muc/puppet-occupants';
+import { RelayOccupant } from './muc/relay-occupant';
 import { RoomInfo } from './muc/room-info';
 import { RoomSync } from './muc/room-sync';
 import { MucRooms, roomRef } from './muc/rooms';
@@ -59,6 +62,7 @@ export class XmppBridge implements PlatformBridge {
   private readonly rooms: MucRooms;
   private readonly roomInfo: RoomInfo;
   private readonly occupancy: MucOccupancy;
+  private readonly members: MimiOccupants;
   private readonly admin: MucAdmin;
   private readonly mirrors: MirrorRooms;
   private readonly sync: RoomSync;
@@ -104,12 +108,17 @@ export class XmppBridge implements PlatformBridge {
         release: (r) => this.messages.releaseBuffered(r),
       },
     );
-    this.posts = new PendingPosts(this.session, this.rooms, this.occupancy, joinTimeoutMs);
+    // How MIMI users are present: puppets where the mode can address them, else the relay account.
+    this.members = this.mode.puppets
+      ? new PuppetOccupants(this.session, this.rooms, this.occupancy, this.mode.puppets, joinTimeoutMs)
+      : new RelayOccupant(this.occupancy);
+    this.posts = new PendingPosts(this.session, this.rooms, this.members, joinTimeoutMs);
     this.sync = new RoomSync(
       this.session,
       this.mode,
       this.rooms,
       this.occupancy,
+      this.members,
       { joinTimeoutMs, selfPingIntervalMs: options.selfPingIntervalMs ?? d.selfPingIntervalMs },
       (r) => this.posts.resendUnreflected(r),
     );
@@ -123,6 +132,7 @@ export class XmppBridge implements PlatformBridge {
       this.mode,
       this.rooms,
       this.occupancy,
+      this.members,
       this.posts,
       new PostBuilder(this.mode, this.rooms, attachmentHosts),
       { maxStanzaBytes: options.maxStanzaBytes ?? this.mode.defaultMaxStanzaBytes, joinTimeoutMs },
@@ -136,6 +146,7 @@ export class XmppBridge implements PlatformBridge {
       this.mode,
       this.rooms,
       this.occupancy,
+      this.members,
       identity,
       this.sync,
       events,
@@ -203,7 +214,7 @@ export class XmppBridge implements PlatformBridge {
     const unavailable = new PlatformError(ErrorCode.PlatformUnavailable, 'XMPP bridge stopped');
     this.posts.rejectAll(unavailable);
     this.session.failPending(unavailable);
-    if (this.session.isOnline) await this.occupancy.leaveAll();
+    if (this.session.isOnline) await this.occupancy.leaveAll(this.members);
     await Promise.allSettled([...this.rooms.values()].map((r) => r.queue));
     this.rooms.flush();
     await this.session.close();
@@ -221,7 +232,7 @@ export class XmppBridge implements PlatformBridge {
 
   /** Puppet presence to room/nick (component mode); nothing in relay mode. */
   async setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
-    await this.occupancy.setMembership(this.rooms.linked(room), user, membership);
+    await this.members.setMembership(this.rooms.linked(room), user, membership);
   }
 
   moderate(
@@ -239,7 +250,7 @@ export class XmppBridge implements PlatformBridge {
 
   /** Component mode: puppets whose display name changed take the new nick in every room. */
   setProfile(user: RemoteUser): Promise<void> {
-    return this.occupancy.setDisplayName(user);
+    return this.members.setDisplayName(user);
   }
 
   joinRule(room: LegacyRoomRef): Promise<JoinRule> {

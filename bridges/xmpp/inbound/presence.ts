@@ -6,6 +6,7 @@
 import { Logger } from '@nestjs/common';
 import { type LegacyUserRef, type Membership, ParticipantRole } from '../../../src/ports';
 import type { XmppMode } from '../mode/xmpp-mode';
+import type { MimiOccupants } from '../muc/mimi-occupants';
 import type { MucOccupancy } from '../muc/occupancy';
 import type { OccupantIdentity } from '../muc/occupant-identity';
 import type { RoomSync } from '../muc/room-sync';
@@ -36,6 +37,7 @@ export class PresenceHandler {
     private readonly mode: XmppMode,
     private readonly rooms: MucRooms,
     private readonly occupancy: MucOccupancy,
+    private readonly members: MimiOccupants,
     private readonly identity: OccupantIdentity,
     private readonly sync: RoomSync,
     private readonly events: MembershipEvents,
@@ -106,7 +108,7 @@ export class PresenceHandler {
       r.state.occupants[userId] = { nick: p.nick, role };
       this.rooms.changed();
       if (!known) {
-        this.occupancy.protectPuppetNicks(r, p.nick);
+        this.members.protectNicks(r, p.nick);
         if (!persisted) {
           this.events.membership(r, user, 'join', p);
           if (role !== ParticipantRole.Member) this.events.role(r, user, role, p);
@@ -159,7 +161,7 @@ export class PresenceHandler {
         const user = this.identity.occupantUser(r, { ...known, nick: p.newNick }) as LegacyUserRef;
         r.state.occupants[user.userId] = { nick: p.newNick, role: participantRoleOf(known.affiliation, known.role) };
         this.rooms.changed();
-        this.occupancy.protectPuppetNicks(r, p.newNick);
+        this.members.protectNicks(r, p.newNick);
       }
       return;
     }

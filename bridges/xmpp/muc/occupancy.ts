@@ -1,28 +1,26 @@
 /**
- * Being in the rooms: the bot joins each linked MUC (XEP-0045 §7.2) with a free nick, and in
- * component mode each MIMI user's puppet joins as an occupant of its own under its best nick
- * (nicks.ts), renamed when its display name changes or a native takes a look-alike nick.
+ * Being in the rooms: the bot joins each linked MUC (XEP-0045 §7.2) with a free nick; how MIMI
+ * users are present is the mode's (mimi-occupants.ts).
  *
  * A join waits for our self-presence or the error (the presence handler resolves it through
  * `pendingJoin`). When the bot (re)joins, the hooks report who came and went meanwhile and replay
  * the archive before live messages flow again.
  */
 import { Logger } from '@nestjs/common';
-import { ErrorCode, errorMessage, PlatformError } from '../../../src/common/errors';
-import type { RemoteUser } from '../../../src/ports';
+import { ErrorCode, PlatformError } from '../../../src/common/errors';
 import type { XmppMode } from '../mode/xmpp-mode';
 import { fullJid } from '../protocol/jids';
-import { userUriLocalName } from '../protocol/puppet-jid';
-import { buildMucJoin, buildMucLeave, buildNickChange, MUC_STATUS, type ParsedMucPresence } from '../protocol/stanzas';
+import { buildMucJoin, buildMucLeave, MUC_STATUS, type ParsedMucPresence } from '../protocol/stanzas';
 import { type Deferred, deferred, withDeadline } from '../session/deadline';
 import { XmppStanzaError } from '../session/stanza-error';
 import type { XmppSession } from '../session/xmpp-session';
-import type { PuppetRuntime, RoomRuntime } from '../state/muc-room';
-import { asciiNick, chooseNick, nickBase, nickSkeleton } from './nicks';
+import type { RoomRuntime } from '../state/muc-room';
+import type { MimiOccupants } from './mimi-occupants';
 import type { RoomInfo } from './room-info';
 import type { MucRooms } from './rooms';
 
-const MAX_NICK_ATTEMPTS = 20;
+/** Nicks tried before a join gives up. */
+export const MAX_NICK_ATTEMPTS = 20;
 
 interface PendingJoin {
   readonly room: string;
@@ -79,94 +77,10 @@ export class MucOccupancy {
     return undefined;
   }
 
-  /** Make sure whoever posts as `as` is in the room: the puppet (component) or the relay account. */
-  async ensureSender(r: RoomRuntime, as: RemoteUser, deadline: number): Promise<void> {
-    await this.ensureBot(r, deadline);
-    if (!this.mode.puppets) return;
-    const puppet = r.puppet(as);
-    if (!r.state.puppets[as.userUri]) {
-      r.state.puppets[as.userUri] = { displayName: as.displayName };
-      this.rooms.changed();
-    }
-    puppet.removed = false;
-    await this.joinPuppet(r, puppet, deadline);
-  }
-
-  /** A post of `user` was refused because its sender is not an occupant (any more). */
-  senderAbsent(r: RoomRuntime, user: RemoteUser): void {
-    const puppet = r.puppets.get(user.userUri);
-    if (puppet) puppet.joined = false;
-    if (!this.mode.puppets) r.botJoined = false;
-  }
-
-  /** The core's membership of a MIMI user: its puppet joins or leaves (nothing without puppets). */
-  async setMembership(r: RoomRuntime, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
-    const puppets = this.mode.puppets;
-    if (!puppets) return;
-    const deadline = Date.now() + this.opts.joinTimeoutMs;
-    if (membership === 'join') {
-      r.state.puppets[user.userUri] = { displayName: user.displayName };
-      this.rooms.changed();
-      const puppet = r.puppet(user);
-      puppet.removed = false;
-      await this.ensureBot(r, deadline);
-      await this.joinPuppet(r, puppet, deadline);
-      return;
-    }
-    delete r.state.puppets[user.userUri];
-    this.rooms.changed();
-    const puppet = r.puppets.get(user.userUri);
-    r.puppets.delete(user.userUri);
-    if (puppet?.joined && puppet.nick !== undefined) {
-      puppet.joined = false;
-      await this.session.send(buildMucLeave({ from: puppets.fullJid(user.userUri), to: fullJid(r.jid, puppet.nick) }));
-    }
-  }
-
-  /** Puppets whose display name changed take the new nick in every room. */
-  async setDisplayName(user: RemoteUser): Promise<void> {
-    if (!this.mode.puppets) return;
-    for (const r of this.rooms.values()) {
-      const puppet = r.puppets.get(user.userUri);
-      if (!puppet) continue;
-      const before = puppet.user.displayName;
-      puppet.user = user;
-      if (r.state.puppets[user.userUri]) r.state.puppets[user.userUri] = { displayName: user.displayName };
-      if (before === user.displayName || !puppet.joined) continue;
-      puppet.nickAttempt = 0;
-      puppet.ascii = false;
-      await this.renamePuppet(r, puppet);
-    }
-    this.rooms.changed();
-  }
-
-  /** Rejoin the puppets that should be occupants of `r` (after a new session or a removal of the bot). */
-  async rejoinPuppets(r: RoomRuntime): Promise<void> {
-    if (!this.mode.puppets) return;
-    for (const [userUri, p] of Object.entries(r.state.puppets)) {
-      const puppet = r.puppet({ userUri: userUri as RemoteUser['userUri'], displayName: p.displayName });
-      if (puppet.removed) continue;
-      try {
-        await this.joinPuppet(r, puppet, Date.now() + this.opts.joinTimeoutMs);
-      } catch (e) {
-        this.logger.warn(`${r.jid}: puppet ${userUri} did not rejoin: ${errorMessage(e)}`);
-      }
-    }
-  }
-
-  /** Stopping: every puppet and the bot leave every room. */
-  async leaveAll(): Promise<void> {
+  /** Stopping: in every room, the MIMI users' occupants leave, then the bot. */
+  async leaveAll(members: MimiOccupants): Promise<void> {
     for (const room of this.rooms.values()) {
-      for (const puppet of room.puppets.values()) {
-        if (puppet.joined && puppet.nick !== undefined) {
-          await this.session.sendQuietly(
-            buildMucLeave({
-              from: this.mode.puppets?.fullJid(puppet.user.userUri),
-              to: fullJid(room.jid, puppet.nick),
-            }),
-          );
-        }
-      }
+      await members.leave(room);
       if (room.botJoined && room.botNick !== undefined) {
         await this.session.sendQuietly(
           buildMucLeave({ from: this.mode.botFrom(), to: fullJid(room.jid, room.botNick) }),
@@ -195,19 +109,6 @@ export class MucOccupancy {
   failJoins(error: PlatformError): void {
     for (const j of this.pendingJoins.values()) j.done.reject(error);
     this.pendingJoins.clear();
-  }
-
-  /** A native occupant now uses a nick that looks like a puppet's: the puppet moves aside, visibly. */
-  protectPuppetNicks(r: RoomRuntime, nativeNick: string): void {
-    if (!this.mode.puppets) return;
-    const skeleton = nickSkeleton(nativeNick);
-    for (const puppet of r.puppets.values()) {
-      if (!puppet.joined || puppet.nick === undefined || nickSkeleton(puppet.nick) !== skeleton) continue;
-      puppet.nickAttempt += 1;
-      void this.renamePuppet(r, puppet).catch((e: unknown) =>
-        this.logger.warn(`${r.jid}: renaming puppet '${puppet.nick ?? ''}' failed: ${errorMessage(e)}`),
-      );
-    }
   }
 
   private async joinBot(r: RoomRuntime, deadline: number): Promise<ParsedMucPresence> {
@@ -258,7 +159,7 @@ export class MucOccupancy {
   }
 
   /** Send a MUC join presence and wait for our self-presence or the error. */
-  private async joinAs(
+  async joinAs(
     r: RoomRuntime,
     from: string | undefined,
     nick: string,
@@ -279,77 +180,5 @@ export class MucOccupancy {
       r.expectedNicks.delete(nick);
       if (this.pendingJoins.get(key) === join) this.pendingJoins.delete(key);
     }
-  }
-
-  private nickFor(r: RoomRuntime, puppet: PuppetRuntime): { nick: string; attempt: number } {
-    const fallback = userUriLocalName(puppet.user.userUri);
-    let base = nickBase(puppet.user.displayName, fallback);
-    if (puppet.ascii) base = asciiNick(base, fallback);
-    const taken = [...r.occupants.values()].filter((o) => o.own !== puppet.user.userUri).map((o) => o.nick);
-    return chooseNick(base, taken, puppet.nickAttempt);
-  }
-
-  private async joinPuppet(r: RoomRuntime, puppet: PuppetRuntime, deadline: number): Promise<void> {
-    if (puppet.joined) return;
-    if (puppet.joining) return puppet.joining;
-    const run = async (): Promise<void> => {
-      const from = this.mode.puppets?.fullJid(puppet.user.userUri);
-      for (let i = 0; i < MAX_NICK_ATTEMPTS; i++) {
-        const { nick, attempt } = this.nickFor(r, puppet);
-        try {
-          const self = await this.joinAs(r, from, nick, puppet.user.userUri, deadline);
-          puppet.nick = self.nick;
-          puppet.joined = true;
-          puppet.nickAttempt = attempt;
-          if (self.occupantId && r.state.ownOccupantIds[self.occupantId] !== puppet.user.userUri) {
-            // Written at once: after a crash, this is how archived messages are recognised as ours.
-            r.state.ownOccupantIds[self.occupantId] = puppet.user.userUri;
-            this.rooms.flush();
-          }
-          const o = r.occupants.get(self.nick) ?? { nick: self.nick };
-          o.own = puppet.user.userUri;
-          o.occupantId = self.occupantId;
-          o.affiliation = self.affiliation;
-          o.role = self.role;
-          r.occupants.set(self.nick, o);
-          return;
-        } catch (e) {
-          if (!(e instanceof XmppStanzaError)) throw e;
-          if (e.info.condition === 'conflict') {
-            puppet.nickAttempt = attempt + 1;
-            continue;
-          }
-          if (e.info.condition === 'jid-malformed' && !puppet.ascii) {
-            // Prosody applies strict resourceprep to nicks (Unicode 3.2): retry with the ASCII form.
-            puppet.ascii = true;
-            puppet.nickAttempt = 0;
-            continue;
-          }
-          throw e;
-        }
-      }
-      throw new PlatformError(ErrorCode.PlatformRejected, `${r.jid}: no acceptable nick for ${puppet.user.userUri}`, {
-        retryable: false,
-      });
-    };
-    const joining = run();
-    puppet.joining = joining;
-    try {
-      await joining;
-    } finally {
-      puppet.joining = undefined;
-    }
-  }
-
-  /** Give a joined puppet its current best nick (display name change, look-alike newcomer). */
-  private async renamePuppet(r: RoomRuntime, puppet: PuppetRuntime): Promise<void> {
-    if (!puppet.joined || puppet.nick === undefined) return;
-    const { nick, attempt } = this.nickFor(r, puppet);
-    if (nick === puppet.nick) return;
-    puppet.nickAttempt = attempt;
-    this.logger.log(`${r.jid}: puppet '${puppet.nick}' becomes '${nick}'`);
-    await this.session.send(
-      buildNickChange({ from: this.mode.puppets?.fullJid(puppet.user.userUri), to: fullJid(r.jid, nick) }),
-    );
   }
 }

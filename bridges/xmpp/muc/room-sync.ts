@@ -12,6 +12,7 @@ import { buildPing } from '../protocol/stanzas';
 import { XmppStanzaError } from '../session/stanza-error';
 import type { XmppSession } from '../session/xmpp-session';
 import type { RoomRuntime } from '../state/muc-room';
+import type { MimiOccupants } from './mimi-occupants';
 import type { MucOccupancy } from './occupancy';
 import type { MucRooms } from './rooms';
 
@@ -24,6 +25,7 @@ export class RoomSync {
     private readonly mode: XmppMode,
     private readonly rooms: MucRooms,
     private readonly occupancy: MucOccupancy,
+    private readonly members: MimiOccupants,
     private readonly opts: { readonly joinTimeoutMs: number; readonly selfPingIntervalMs: number },
     /** Send again what was posted on an earlier stream and not reflected (outbound). */
     private readonly resendUnreflected: (r: RoomRuntime) => Promise<void>,
@@ -46,7 +48,7 @@ export class RoomSync {
   async syncRoom(r: RoomRuntime, generation = this.session.generation): Promise<void> {
     const deadline = Date.now() + this.opts.joinTimeoutMs;
     await this.occupancy.ensureBot(r, deadline);
-    await this.occupancy.rejoinPuppets(r);
+    await this.members.rejoin(r);
     if (generation !== this.session.generation) return;
     await this.resendUnreflected(r);
   }

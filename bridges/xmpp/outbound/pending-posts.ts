@@ -7,7 +7,7 @@
 import { Logger } from '@nestjs/common';
 import { PlatformError } from '../../../src/common/errors';
 import type { PostResult, RemoteUser } from '../../../src/ports';
-import type { MucOccupancy } from '../muc/occupancy';
+import type { MimiOccupants } from '../muc/mimi-occupants';
 import type { MucRooms } from '../muc/rooms';
 import { parseStanzaError } from '../protocol/stanzas';
 import type { XmlElement } from '../protocol/xml';
@@ -39,7 +39,7 @@ export class PendingPosts {
   constructor(
     private readonly session: XmppSession,
     private readonly rooms: MucRooms,
-    private readonly occupancy: MucOccupancy,
+    private readonly members: MimiOccupants,
     private readonly joinTimeoutMs: number,
   ) {}
 
@@ -86,8 +86,8 @@ export class PendingPosts {
       // We were not an occupant (the room restarted without telling us): rejoin, send again.
       this.logger.warn(`${r.jid}: ${pending.originId} refused as non-occupant; rejoining`);
       pending.sentGeneration = undefined;
-      this.occupancy.senderAbsent(r, pending.user);
-      void this.occupancy
+      this.members.senderAbsent(r, pending.user);
+      void this.members
         .ensureSender(r, pending.user, Date.now() + this.joinTimeoutMs)
         .then(async () => {
           if (pending.sentGeneration === undefined) {

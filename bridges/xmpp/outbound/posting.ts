@@ -14,6 +14,7 @@ import type {
   RemoteUser,
 } from '../../../src/ports';
 import type { XmppMode } from '../mode/xmpp-mode';
+import type { MimiOccupants } from '../muc/mimi-occupants';
 import type { MucOccupancy } from '../muc/occupancy';
 import type { MucRooms } from '../muc/rooms';
 import { fullJid } from '../protocol/jids';
@@ -31,6 +32,7 @@ export class Poster {
     private readonly mode: XmppMode,
     private readonly rooms: MucRooms,
     private readonly occupancy: MucOccupancy,
+    private readonly members: MimiOccupants,
     private readonly pending: PendingPosts,
     private readonly builder: PostBuilder,
     private readonly opts: { readonly maxStanzaBytes: number; readonly joinTimeoutMs: number },
@@ -77,7 +79,7 @@ export class Poster {
     }
     const post = p;
     await withDeadline(deadline, 'post', async () => {
-      await this.occupancy.ensureSender(r, as, deadline);
+      await this.members.ensureSender(r, as, deadline);
       if (post.sentGeneration !== this.session.generation) {
         post.sentGeneration = this.session.generation;
         try {
