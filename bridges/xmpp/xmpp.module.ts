@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { GatewayConfig } from '../../src/config/gateway-config';
-import { FileStateStore } from './bridge-state';
+import { FileStateStore } from './state/bridge-state';
 import { XmppBridge } from './xmpp.bridge';
-import { clientTransport, componentTransport } from './xmpp-transport';
+import { clientTransport, componentTransport } from './session/xmpp-transport';
 
 function configPath(config: GatewayConfig, p: string): string {
   return isAbsolute(p) ? p : resolve(config.baseDir ?? '.', p);

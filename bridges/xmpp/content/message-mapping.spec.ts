@@ -1,4 +1,4 @@
-import { NS } from './namespaces';
+import { NS } from '../protocol/namespaces';
 import {
   composeBody,
   isAllowedAttachmentUrl,
@@ -8,7 +8,7 @@ import {
   replyFallback,
   stripRelayPrefix,
 } from './message-mapping';
-import type { ParsedGroupchat } from './stanzas';
+import type { ParsedGroupchat } from '../protocol/stanzas';
 
 const ROOM = 'lounge@conference.example';
 const HOSTS = ['files.example', '.cdn.example'];

@@ -7,7 +7,7 @@
  * Outbound, Owner/Admin/Member/Banned are affiliation changes (XEP-0045 §9, §10) and need a real
  * JID; Moderator and Visitor are role changes (§8.6, §9.6) and need the occupant to be present.
  */
-import { ParticipantRole } from '../../src/ports';
+import { ParticipantRole } from '../../../src/ports';
 
 export type MucAffiliation = 'owner' | 'admin' | 'member' | 'none' | 'outcast';
 export type MucRole = 'moderator' | 'participant' | 'visitor' | 'none';

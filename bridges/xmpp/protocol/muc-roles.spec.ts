@@ -1,4 +1,4 @@
-import { ParticipantRole } from '../../src/ports';
+import { ParticipantRole } from '../../../src/ports';
 import { mucChangeFor, participantRoleOf } from './muc-roles';
 
 describe('participantRoleOf', () => {

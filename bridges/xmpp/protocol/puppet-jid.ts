@@ -8,7 +8,7 @@
  * The bridge's own bot is `mimibot@<component>`: no `=`, so no MIMI user can map onto it.
  */
 import { createHash } from 'node:crypto';
-import { parseMimiUri, type RoomUri, type UserUri } from '../../src/common/ids';
+import { parseMimiUri, type RoomUri, type UserUri } from '../../../src/common/ids';
 
 export const BOT_LOCALPART = 'mimibot';
 /** Resource of every puppet and of the bot on the component domain. */

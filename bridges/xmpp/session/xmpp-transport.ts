@@ -14,11 +14,11 @@ import { Logger } from '@nestjs/common';
 import { component } from '@xmpp/component';
 import { client, type XmppClient } from '@xmpp/client';
 import type { XmppEntity } from '@xmpp/connection';
-import { ErrorCode, errorMessage, GatewayError, PlatformError } from '../../src/common/errors';
-import { NS } from './namespaces';
+import { ErrorCode, errorMessage, GatewayError, PlatformError } from '../../../src/common/errors';
+import { NS } from '../protocol/namespaces';
 import { installSaslMechanisms } from './sasl-scram-sha1';
-import { buildErrorElement } from './stanzas';
-import type { XmlElement } from './xml';
+import { buildErrorElement } from '../protocol/stanzas';
+import type { XmlElement } from '../protocol/xml';
 
 export interface TransportHandlers {
   /** Every stanza except IQ requests. Runs inside the transport's per-stanza try/catch. */

@@ -10,9 +10,9 @@
  *   XEP-0066 <x:oob/>, XEP-0447 <file-sharing/>  body.attachments      (https URLs on allowed hosts only)
  *   XEP-0444 <reactions id=stanza-id/>       react / unreact          (diffed by the bridge, reactions.ts)
  */
-import type { Attachment, MessageAction, MessageBody } from '../../src/ports';
-import { NS } from './namespaces';
-import { type FileRef, type ParsedGroupchat, stripFallback } from './stanzas';
+import type { Attachment, MessageAction, MessageBody } from '../../../src/ports';
+import { NS } from '../protocol/namespaces';
+import { type FileRef, type ParsedGroupchat, stripFallback } from '../protocol/stanzas';
 
 /** What the bridge needs to know about an earlier message to reference it. */
 export interface MessageRef {

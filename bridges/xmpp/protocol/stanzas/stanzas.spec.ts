@@ -1,5 +1,5 @@
-import { CodecError } from '../../src/common/errors';
-import { NS } from './namespaces';
+import { CodecError } from '../../../../src/common/errors';
+import { NS } from '../namespaces';
 import {
   buildAdminSet,
   buildErrorReply,
@@ -19,8 +19,8 @@ import {
   parseStanzaError,
   RETRACTION_FALLBACK_BODY,
   stripFallback,
-} from './stanzas';
-import { parseXml } from './xml';
+} from './index';
+import { parseXml } from '../xml';
 
 const ROOM = 'lounge@conference.example';
 const PUPPET = 'dave=follower.example@mimi.example/mimi';

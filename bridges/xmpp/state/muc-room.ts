@@ -2,11 +2,11 @@
  * What the bridge knows about one linked MUC while it runs: the occupants its bot sees, its
  * puppets, the serial queue towards the core, the archive cursor, and recent message references.
  */
-import type { RemoteUser } from '../../src/ports';
+import type { RemoteUser } from '../../../src/ports';
 import type { RoomState } from './bridge-state';
 import { LruMap } from './lru';
-import type { MessageRef } from './message-mapping';
-import type { MucAffiliation, MucRole } from './muc-roles';
+import type { MessageRef } from '../content/message-mapping';
+import type { MucAffiliation, MucRole } from '../protocol/muc-roles';
 
 /** Message references kept per room (stanza-id → ref) for edits, replies and notices. */
 export const MAX_REFS = 5000;
@@ -107,6 +107,18 @@ export class RoomRuntime {
       this.state.cursor = c;
       onCursor();
     });
+  }
+
+  /** The runtime of a MIMI user's puppet in this room (created on first use; a display name given updates it). */
+  puppet(user: RemoteUser): PuppetRuntime {
+    let p = this.puppets.get(user.userUri);
+    if (!p) {
+      p = { user, joined: false, removed: false, nickAttempt: 0, ascii: false };
+      this.puppets.set(user.userUri, p);
+    } else if (user.displayName !== undefined) {
+      p.user = user;
+    }
+    return p;
   }
 
   occupantByRealJid(realJid: string): Occupant | undefined {

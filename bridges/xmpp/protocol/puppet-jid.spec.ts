@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { userUri } from '../../src/common/ids';
+import { userUri } from '../../../src/common/ids';
 import {
   BOT_LOCALPART,
   mirrorRoomLocalpart,

@@ -10,8 +10,8 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ParticipantRole } from '../../src/ports';
-import type { ReactionLedgerData } from './reactions';
+import type { ParticipantRole } from '../../../src/ports';
+import type { ReactionLedgerData } from '../content/reactions';
 
 export const STATE_VERSION = 1;
 /** Longest a state change waits before it is written. */
