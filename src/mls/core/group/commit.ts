@@ -7,7 +7,8 @@
 import { encodeValue } from '../../../codec/tls-codec';
 import { makeKeyPackageRef, type CipherSuite } from '../crypto';
 import { mlsFail } from '../errors';
-import { encodeMlsMessage, toPublicMessage } from '../framing';
+import { encodeMlsMessage } from '../framing';
+import type { SecretTree } from '../secret-tree';
 import { computeEpochSecrets, confirmationTag } from '../key-schedule';
 import {
   ContentType,
@@ -33,7 +34,7 @@ import { createUpdatePath, pathSecretForJoiner, type CommitLeafFields } from '..
 import { createGroupInfo, createWelcome } from '../welcome';
 import type { AppDataMerge } from './app-data';
 import { applyProposals, commitEffects, provisionalContextBase } from './apply';
-import { contextBytes, signInGroup, suiteOf } from './common';
+import { contextBytes, frameHandshake, handshakeWireFormat, signInGroup, suiteOf } from './common';
 import { advanceEpoch, pskSecretFor, signatureKeyList } from './epoch';
 import { findCachedProposal } from './proposals';
 import { leafAt, pathRequired, validateProposalList } from './proposal-list';
@@ -64,6 +65,8 @@ export interface CreateCommitOptions {
   readonly appDataMerge?: AppDataMerge;
   /** Extra GroupInfo extensions (external_pub and ratchet_tree are handled here). */
   readonly groupInfoExtensions?: readonly Extension[];
+  /** Send the commit as a PrivateMessage with the epoch's secret tree (member commits only). */
+  readonly privateWith?: SecretTree;
 }
 
 export interface CreatedCommit {
@@ -103,7 +106,6 @@ export function createCommit(state: GroupState, options: CreateCommitOptions): C
     proposals: entries.map((e) => e.p),
     proposalOrRefs: entries.map((e) => e.o),
     initSecret: state.secrets.initSecret,
-    membershipKey: state.secrets.membershipKey,
     options,
   });
 }
@@ -116,8 +118,6 @@ export interface BuildCommitInput {
   readonly proposals: readonly CommittedProposal[];
   readonly proposalOrRefs: readonly ProposalOrRef[];
   readonly initSecret: Uint8Array;
-  /** For member commits (membership tag with the old epoch's key). */
-  readonly membershipKey?: Uint8Array;
   /** For external commits: the joiner's LeafNode fields. */
   readonly joinerLeafFields?: CommitLeafFields;
   readonly options: Omit<CreateCommitOptions, 'committer' | 'proposals' | 'proposalRefs'>;
@@ -176,10 +176,10 @@ export function buildCommit(state: GroupState, input: BuildCommitInput): Created
   const commit: Commit = path
     ? { proposals: [...input.proposalOrRefs], path: path.updatePath }
     : { proposals: [...input.proposalOrRefs] };
-  const oldContext = contextBytes(state.context);
+  if (external && options.privateWith) mlsFail('invalid', 'an external commit is a PublicMessage');
   const signed = signInGroup(
     state,
-    WireFormat.mls_public_message,
+    handshakeWireFormat(options.privateWith),
     input.sender,
     { contentType: ContentType.commit, commit },
     input.signaturePrivateKey,
@@ -200,11 +200,7 @@ export function buildCommit(state: GroupState, input: BuildCommitInput): Created
   });
   const tag = confirmationTag(suite, secrets.confirmationKey, confirmed);
   const authenticated = { ...signed, auth: { ...signed.auth, confirmationTag: tag } };
-  const publicMessage = toPublicMessage(
-    suite,
-    authenticated,
-    external ? { groupContext: oldContext } : { groupContext: oldContext, membershipKey: input.membershipKey! },
-  );
+  const commitMessage = frameHandshake(state, authenticated, options.privateWith);
   const interim = interimTranscriptHash(suite, confirmed, tag);
 
   const next = advanceEpoch(state, {
@@ -247,7 +243,7 @@ export function buildCommit(state: GroupState, input: BuildCommitInput): Created
   }
 
   return {
-    commitMessage: encodeMlsMessage({ wireFormat: WireFormat.mls_public_message, publicMessage }),
+    commitMessage,
     ...(welcomeStruct
       ? { welcome: encodeMlsMessage({ wireFormat: WireFormat.mls_welcome, welcome: welcomeStruct }), welcomeStruct }
       : {}),

@@ -1,7 +1,14 @@
 /** Small helpers shared by the group files: suite lookup, encoded GroupContext, signature keys. */
 import { encodeValue } from '../../../codec/tls-codec';
 import { cipherSuiteById, type CipherSuite } from '../crypto';
-import { signContent, type SignatureKeyLookup } from '../framing';
+import {
+  encodeMlsMessage,
+  encryptPrivateMessage,
+  signContent,
+  toPublicMessage,
+  type SignatureKeyLookup,
+} from '../framing';
+import type { SecretTree } from '../secret-tree';
 import {
   externalSendersExtension,
   findExtension,
@@ -10,7 +17,8 @@ import {
   type ContentBody,
   type GroupContext,
   type Sender,
-  type WireFormat,
+  SenderType,
+  WireFormat,
 } from '../structs';
 import type { RatchetTree } from '../ratchet-tree';
 import { leafAt } from './proposal-list';
@@ -54,4 +62,37 @@ export function signInGroup(
     signaturePrivateKey,
     groupContext: contextBytes(state.context),
   });
+}
+
+/** The wire format of a handshake message: PrivateMessage when the epoch's keys are given. */
+export function handshakeWireFormat(privateWith: SecretTree | undefined): WireFormat {
+  return privateWith ? WireFormat.mls_private_message : WireFormat.mls_public_message;
+}
+
+/**
+ * A signed handshake AuthenticatedContent of `state`'s epoch as MLSMessage bytes: PublicMessage
+ * (membership tag for members) or, with `privateWith`, PrivateMessage (advances the sender's
+ * handshake ratchet in that secret tree).
+ */
+export function frameHandshake(
+  state: Pick<GroupState, 'context' | 'secrets'>,
+  ac: AuthenticatedContent,
+  privateWith?: SecretTree,
+): Uint8Array {
+  const suite = suiteOf(state);
+  if (privateWith) {
+    const { message } = encryptPrivateMessage(suite, ac, {
+      senderDataSecret: state.secrets.senderDataSecret,
+      secretTree: privateWith,
+    });
+    return encodeMlsMessage({ wireFormat: WireFormat.mls_private_message, privateMessage: message });
+  }
+  const groupContext = contextBytes(state.context);
+  const member = ac.content.sender.senderType === SenderType.member;
+  const publicMessage = toPublicMessage(
+    suite,
+    ac,
+    member ? { groupContext, membershipKey: state.secrets.membershipKey } : { groupContext },
+  );
+  return encodeMlsMessage({ wireFormat: WireFormat.mls_public_message, publicMessage });
 }

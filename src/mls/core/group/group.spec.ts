@@ -289,6 +289,25 @@ describe('group state machine', () => {
     sameEpoch(inA.state!, inG.state!, ext.state);
   });
 
+  it('handles proposals and commits sent as PrivateMessages', () => {
+    const { a, b, ...start } = threeMembers();
+    let { aState, gState } = start;
+    const aKeys = epochKeys(aState);
+    const gKeys = epochKeys(gState);
+    const prop = proposalMessage(gState, signer(1, b), propose.remove(2), { privateWith: gKeys });
+    expect(decode(prop.message).wireFormat).toBe(WireFormat.mls_private_message);
+    gState = prop.state;
+    const got = processProposal(aState, decode(prop.message), aKeys);
+    expect(hex(got.ref)).toBe(hex(prop.ref));
+    const commit = createCommit(got.state, { committer: signer(0, a), proposalRefs: [got.ref], privateWith: aKeys });
+    expect(decode(commit.commitMessage).wireFormat).toBe(WireFormat.mls_private_message);
+    aState = commit.state;
+    const seen = processCommit(gState, decode(commit.commitMessage), { epochKeys: gKeys });
+    expect(seen.effects.removedLocalLeaves).toEqual([2]);
+    gState = seen.state!;
+    sameEpoch(aState, gState);
+  });
+
   it('keeps past epochs for late application messages', () => {
     const { a, b, ...start } = threeMembers();
     let { aState, gState } = start;

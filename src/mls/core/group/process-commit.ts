@@ -20,12 +20,14 @@ import {
 import { confirmedTranscriptHash, interimTranscriptHash } from '../transcript';
 import { treeHash } from '../tree-hash';
 import { decryptUpdatePath, mergeUpdatePath } from '../treekem';
+import type { SecretTree } from '../secret-tree';
 import type { AppDataMerge } from './app-data';
 import { applyProposals, commitEffects, provisionalContextBase } from './apply';
 import { runPolicy, takeLeftmostBlankLeaf } from './commit';
 import { contextBytes, signatureKeys, suiteOf } from './common';
 import { advanceEpoch, pskSecretFor } from './epoch';
 import { checkLeafInGroup } from './leaf-validation';
+import { unprotect } from './messages';
 import { checkEpoch, publicMessageOf } from './proposals';
 import { bytesEqual, leafAt, pathRequired, resolveProposals, validateProposalList } from './proposal-list';
 import type { CachedProposal, CommitEffects, CommitPolicy, ExternalPskLookup, GroupState } from './types';
@@ -38,6 +40,8 @@ export interface ProcessCommitOptions {
   readonly policy?: CommitPolicy;
   readonly externalPsks?: ExternalPskLookup;
   readonly appDataMerge?: AppDataMerge;
+  /** The epoch's secret tree, needed only for a commit sent as a PrivateMessage. */
+  readonly epochKeys?: SecretTree;
 }
 
 export interface ProcessedCommit {
@@ -51,12 +55,17 @@ export interface ProcessedCommit {
   readonly content: AuthenticatedContent;
 }
 
-/** Verify and apply a commit PublicMessage of the state's epoch. */
+/** Verify and apply a commit of the state's epoch (PublicMessage, or PrivateMessage with `epochKeys`). */
 export function processCommit(
   state: GroupState,
   message: MLSMessage | PublicMessage,
   options: ProcessCommitOptions = {},
 ): ProcessedCommit {
+  if ('wireFormat' in message && message.wireFormat === WireFormat.mls_private_message) {
+    const keys = options.epochKeys ?? mlsFail('invalid', 'a PrivateMessage commit needs the epoch keys');
+    checkEpoch(state, message.privateMessage.groupId, message.privateMessage.epoch);
+    return applyCommitContent(state, unprotect(state, message, () => keys).content, options);
+  }
   const pub = 'wireFormat' in message ? publicMessageOf(message) : message;
   const suite = suiteOf(state);
   checkEpoch(state, pub.content.groupId, pub.content.epoch);

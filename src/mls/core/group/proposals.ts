@@ -32,8 +32,10 @@ import {
   type PublicMessage,
   type Sender,
 } from '../structs';
+import type { SecretTree } from '../secret-tree';
 import type { CommitLeafFields } from '../treekem';
-import { contextBytes, signatureKeys, signInGroup, suiteOf } from './common';
+import { unprotect } from './messages';
+import { contextBytes, frameHandshake, handshakeWireFormat, signatureKeys, signInGroup, suiteOf } from './common';
 import { bytesEqual, leafAt, senderMayPropose } from './proposal-list';
 import type { CachedProposal, GroupState, LocalSigner } from './types';
 
@@ -94,7 +96,7 @@ export function proposalMessage(
   state: GroupState,
   signer: LocalSigner,
   proposal: Proposal,
-  options: { authenticatedData?: Uint8Array } = {},
+  options: { authenticatedData?: Uint8Array; privateWith?: SecretTree } = {},
 ): ProposalMessage {
   const suite = suiteOf(state);
   const sender: Sender = { senderType: SenderType.member, leafIndex: signer.leafIndex };
@@ -102,19 +104,20 @@ export function proposalMessage(
   if (!senderMayPropose(proposal.proposalType, sender)) {
     mlsFail('invalid', `members cannot send ${proposal.proposalType}`);
   }
-  const groupContext = contextBytes(state.context);
+  if (options.privateWith && proposal.proposalType === ProposalType.self_remove) {
+    mlsFail('invalid', 'SelfRemove must be sent as a PublicMessage');
+  }
   const ac = signInGroup(
     state,
-    WireFormat.mls_public_message,
+    handshakeWireFormat(options.privateWith),
     sender,
     { contentType: ContentType.proposal, proposal },
     signer.signaturePrivateKey,
     options.authenticatedData,
   );
-  const pub = toPublicMessage(suite, ac, { groupContext, membershipKey: state.secrets.membershipKey });
   const ref = makeProposalRef(suite, authenticatedContentBytes(ac));
   return {
-    message: encodeMlsMessage({ wireFormat: WireFormat.mls_public_message, publicMessage: pub }),
+    message: frameHandshake(state, ac, options.privateWith),
     ref,
     state: cacheProposal(state, { ref, proposal, sender }),
   };
@@ -159,7 +162,7 @@ export function externalProposalMessage(
 export function proposeUpdate(
   state: GroupState,
   signer: LocalSigner,
-  options: { leafFields?: Partial<CommitLeafFields>; authenticatedData?: Uint8Array } = {},
+  options: { leafFields?: Partial<CommitLeafFields>; authenticatedData?: Uint8Array; privateWith?: SecretTree } = {},
 ): ProposalMessage {
   const suite = suiteOf(state);
   const current = leafAt(state.tree, signer.leafIndex) ?? mlsFail('notFound', `leaf ${signer.leafIndex} is blank`);
@@ -194,10 +197,19 @@ export interface ReceivedProposal {
 }
 
 /**
- * Verify a proposal PublicMessage of the current epoch (membership tag, signature, sender rules)
- * and cache it. Proposals in PrivateMessages come through `unprotect` (`messages.ts`).
+ * Verify a proposal of the current epoch (PublicMessage: membership tag, signature, sender rules;
+ * PrivateMessage: decrypted with `epochKeys`) and cache it.
  */
-export function processProposal(state: GroupState, message: MLSMessage | PublicMessage): ReceivedProposal {
+export function processProposal(
+  state: GroupState,
+  message: MLSMessage | PublicMessage,
+  epochKeys?: SecretTree,
+): ReceivedProposal {
+  if ('wireFormat' in message && message.wireFormat === WireFormat.mls_private_message) {
+    const keys = epochKeys ?? mlsFail('invalid', 'a PrivateMessage proposal needs the epoch keys');
+    checkEpoch(state, message.privateMessage.groupId, message.privateMessage.epoch);
+    return acceptProposal(state, unprotect(state, message, () => keys).content);
+  }
   const pub = 'wireFormat' in message ? publicMessageOf(message) : message;
   const suite = suiteOf(state);
   checkEpoch(state, pub.content.groupId, pub.content.epoch);
