@@ -305,6 +305,11 @@ describe('validateKeyPackage', () => {
     const max = BigInt(DEFAULT_MAX_KEY_PACKAGE_LIFETIME_SECONDS);
     expect(() => ok(setLifetime(notBefore, notBefore + max))).not.toThrow();
     expect(failure(() => ok(setLifetime(notBefore, notBefore + max + 1n)))).toMatch(/longer than/);
+    // No bound when asked (the working group's vectors use not_after = 2^64 - 1).
+    const forever = setLifetime(0n, 2n ** 64n - 1n);
+    expect(() => ok(forever, { maxLifetimeSeconds: null })).not.toThrow();
+    expect(() => ok(forever, { maxLifetimeSeconds: Infinity })).not.toThrow();
+    expect(failure(() => ok(forever))).toMatch(/longer than/);
   });
 
   it('checks that the capabilities cover the extensions, the credential type, the version and suite', () => {

@@ -306,8 +306,11 @@ export interface KeyPackageValidationOptions {
   readonly cipherSuite?: number;
   /** Current time in seconds since the Unix epoch (default: the system clock). */
   readonly now?: number | bigint;
-  /** Longest acceptable `not_after - not_before` (default `DEFAULT_MAX_KEY_PACKAGE_LIFETIME_SECONDS`). */
-  readonly maxLifetimeSeconds?: number;
+  /**
+   * Longest acceptable `not_after - not_before` (default `DEFAULT_MAX_KEY_PACKAGE_LIFETIME_SECONDS`);
+   * null (or Infinity) for no bound, e.g. for the working group's vectors (not_after = 2^64 - 1).
+   */
+  readonly maxLifetimeSeconds?: number | null;
   /** Skip the lifetime check against `now` (the range check stays); default false. */
   readonly ignoreExpiry?: boolean;
 }
@@ -369,11 +372,13 @@ export function validateKeyPackage(keyPackage: KeyPackage, options: KeyPackageVa
 }
 
 function checkLifetime(lifetime: Lifetime, options: KeyPackageValidationOptions): void {
-  const max = BigInt(options.maxLifetimeSeconds ?? DEFAULT_MAX_KEY_PACKAGE_LIFETIME_SECONDS);
+  const maxOption =
+    options.maxLifetimeSeconds === undefined ? DEFAULT_MAX_KEY_PACKAGE_LIFETIME_SECONDS : options.maxLifetimeSeconds;
+  const max = maxOption === null || maxOption === Infinity ? undefined : BigInt(maxOption);
   if (lifetime.notAfter < lifetime.notBefore) {
     mlsFail('invalid', `KeyPackage lifetime ends (${lifetime.notAfter}) before it starts (${lifetime.notBefore})`);
   }
-  if (lifetime.notAfter - lifetime.notBefore > max) {
+  if (max !== undefined && lifetime.notAfter - lifetime.notBefore > max) {
     mlsFail('invalid', `KeyPackage lifetime of ${lifetime.notAfter - lifetime.notBefore} s is longer than ${max} s`);
   }
   if (options.ignoreExpiry) return;
