@@ -1,34 +1,28 @@
 /**
  * Round trips of the group state machine: a gateway holding two local members (B and C, one
  * shared state) next to a single-client member A; adds by Welcome, path updates, AppDataUpdate,
- * SelfRemove, Remove, an external join carrying an AppDataUpdate, application messages; refusals
- * (bad confirmation tag, tampered path, policy) leave the state usable as it was.
+ * an external-sender Add, Update and SelfRemove proposals, Remove, external joins (with an
+ * AppDataUpdate, with pending SelfRemoves), handshake and application PrivateMessages.
  */
-import { MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 as suite } from '../crypto';
-import { MlsProtocolError } from '../errors';
-import { decodeMlsMessage, encodeMlsMessage, membershipTag, signContent } from '../framing';
-import { createKeyPackage, defaultCapabilities } from '../key-package';
+import { defaultCapabilities } from '../key-package';
+import { WireFormat, type MLSMessage } from '../structs';
 import {
-  ContentType,
-  CredentialType,
-  ExtensionType,
-  ProposalType,
-  WireFormat,
-  appDataDictionaryExtension,
-  externalSendersExtension,
-  findExtension,
-  makeExtension,
-  requiredCapabilitiesExtension,
-  type Extension,
-  type MLSMessage,
-} from '../structs';
-import { contextBytes } from './common';
+  COMPONENT,
+  decode,
+  enc,
+  externalSender,
+  hex,
+  joinerKeys,
+  newClient,
+  sameEpoch,
+  signer,
+  suite,
+  threeMembers,
+} from './group.fixtures';
+import { encodeMlsMessage } from '../framing';
 import {
-  addLocalMemberFromWelcome,
   appDataComponent,
   createCommit,
-  createGroup,
-  epochAuthenticator,
   epochKeys,
   exportSecret,
   externalProposalMessage,
@@ -42,87 +36,7 @@ import {
   propose,
   protect,
   unprotect,
-  type CommitPolicy,
-  type GroupState,
-  type LocalSigner,
 } from './index';
-
-const enc = new TextEncoder();
-
-function newClient(name: string) {
-  const sig = suite.signatureGenerateKeyPair();
-  const credential = { credentialType: CredentialType.basic, identity: enc.encode(name) } as const;
-  const kp = createKeyPackage({ suite, credential, signatureKey: sig.publicKey, signaturePrivateKey: sig.privateKey });
-  return { name, sig, credential, kp };
-}
-type Client = ReturnType<typeof newClient>;
-
-const joinerKeys = (c: Client) => ({
-  keyPackage: c.kp.keyPackage,
-  initPrivateKey: c.kp.initPrivateKey,
-  encryptionPrivateKey: c.kp.encryptionPrivateKey,
-});
-
-const signer = (leafIndex: number, c: Client): LocalSigner => ({ leafIndex, signaturePrivateKey: c.sig.privateKey });
-const decode = (b: Uint8Array): MLSMessage => decodeMlsMessage(b);
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-const COMPONENT = 0x8001;
-const externalSender = suite.signatureGenerateKeyPair();
-
-function groupExtensions(): Extension[] {
-  return [
-    makeExtension(requiredCapabilitiesExtension, {
-      extensionTypes: [ExtensionType.app_data_dictionary],
-      proposalTypes: [ProposalType.app_data_update, ProposalType.self_remove],
-      credentialTypes: [],
-    }),
-    makeExtension(externalSendersExtension, [
-      {
-        signatureKey: externalSender.publicKey,
-        credential: { credentialType: CredentialType.basic, identity: enc.encode('hub') },
-      },
-    ]),
-    makeExtension(appDataDictionaryExtension, { componentData: [{ componentId: COMPONENT, data: enc.encode('v0') }] }),
-  ];
-}
-
-/** A (leaf 0) alone; the gateway G holds B (leaf 1) and C (leaf 2) in one state. */
-function threeMembers() {
-  const a = newClient('a');
-  const b = newClient('b');
-  const c = newClient('c');
-  let aState = createGroup({
-    suite,
-    groupId: enc.encode('room-1'),
-    extensions: groupExtensions(),
-    creator: {
-      leafNode: a.kp.keyPackage.leafNode,
-      encryptionPrivateKey: a.kp.encryptionPrivateKey,
-      signaturePrivateKey: a.sig.privateKey,
-    },
-  });
-  const added = createCommit(aState, {
-    committer: signer(0, a),
-    proposals: [propose.add(b.kp.keyPackage), propose.add(c.kp.keyPackage)],
-  });
-  aState = added.state;
-  expect(added.effects.addedLeaves).toEqual([1, 2]);
-  const welcome = decode(added.welcome!);
-  const joinedB = joinFromWelcome(welcome, joinerKeys(b));
-  expect(joinedB.leafIndex).toBe(1);
-  const joinedC = addLocalMemberFromWelcome(joinedB.state, welcome, joinerKeys(c));
-  expect(joinedC.leafIndex).toBe(2);
-  return { a, b, c, aState, gState: joinedC.state };
-}
-
-function sameEpoch(...states: GroupState[]): void {
-  const [first, ...rest] = states;
-  for (const s of rest) {
-    expect(s.context.epoch).toBe(first!.context.epoch);
-    expect(hex(epochAuthenticator(s))).toBe(hex(epochAuthenticator(first!)));
-  }
-}
 
 describe('group state machine', () => {
   it('runs a room through adds, updates, AppDataUpdate, SelfRemove, Remove and an external join', () => {
@@ -321,123 +235,6 @@ describe('group state machine', () => {
     const read = unprotect(aState, decode(late), (ep) => (ep === oldEpoch ? aOldKeys : undefined));
     expect(read.applicationData).toEqual(enc.encode('late'));
     expect(read.epoch).toBe(oldEpoch);
-  });
-
-  it('refuses a commit with a bad confirmation tag and keeps the state', () => {
-    const { a, aState, gState } = threeMembers();
-    const commit = createCommit(aState, { committer: signer(0, a) });
-    const message = decode(commit.commitMessage);
-    if (message.wireFormat !== WireFormat.mls_public_message) throw new Error('not public');
-    const pub = message.publicMessage;
-    const tag = Uint8Array.from(pub.auth.confirmationTag!);
-    tag[0]! ^= 1;
-    const auth = { ...pub.auth, confirmationTag: tag };
-    // A valid membership tag over the bad confirmation tag: only the confirmation check can catch it.
-    const tbm = membershipTag(
-      suite,
-      aState.secrets.membershipKey,
-      { wireFormat: WireFormat.mls_public_message, content: pub.content, auth },
-      contextBytes(aState.context),
-    );
-    const tampered = { ...pub, auth, membershipTag: tbm };
-    const before = hex(epochAuthenticator(gState));
-    expect(() => processCommit(gState, tampered)).toThrow(expect.objectContaining({ failure: 'badTag' }));
-    expect(hex(epochAuthenticator(gState))).toBe(before);
-    // The genuine commit still applies to the same state.
-    const ok = processCommit(gState, message).state!;
-    sameEpoch(ok, commit.state);
-  });
-
-  it('refuses a tampered path (re-signed by the committer) and keeps the state', () => {
-    const { a, aState, gState } = threeMembers();
-    const commit = createCommit(aState, { committer: signer(0, a), forcePath: true });
-    const message = decode(commit.commitMessage);
-    if (message.wireFormat !== WireFormat.mls_public_message) throw new Error('not public');
-    const content = message.publicMessage.content;
-    if (content.contentType !== ContentType.commit) throw new Error('not a commit');
-    const path = content.commit.path!;
-    const badNodes = path.nodes.map((n, i) =>
-      i === 0 ? { ...n, encryptionKey: suite.hpkeGenerateKeyPair().publicKey } : n,
-    );
-    const badContent = { ...content, commit: { ...content.commit, path: { ...path, nodes: badNodes } } };
-    const signed = signContent(suite, {
-      wireFormat: WireFormat.mls_public_message,
-      content: badContent,
-      signaturePrivateKey: a.sig.privateKey,
-      groupContext: contextBytes(aState.context),
-    });
-    const auth = { ...signed.auth, confirmationTag: message.publicMessage.auth.confirmationTag! };
-    const ac = { ...signed, auth };
-    const tampered = {
-      content: badContent,
-      auth,
-      membershipTag: membershipTag(suite, aState.secrets.membershipKey, ac, contextBytes(aState.context)),
-    };
-    const before = gState.context.epoch;
-    expect(() => processCommit(gState, tampered)).toThrow(MlsProtocolError);
-    expect(() => processCommit(gState, tampered)).toThrow(/parent_hash does not match/);
-    expect(gState.context.epoch).toBe(before);
-    sameEpoch(processCommit(gState, message).state!, commit.state);
-  });
-
-  it('lets the policy hook refuse a GroupContextExtensions that rewrites external_senders', () => {
-    const { a, aState, gState } = threeMembers();
-    const other = suite.signatureGenerateKeyPair();
-    const rewritten = groupExtensions().map((ext) =>
-      ext.extensionType === ExtensionType.external_senders
-        ? makeExtension(externalSendersExtension, [
-            {
-              signatureKey: other.publicKey,
-              credential: { credentialType: CredentialType.basic, identity: enc.encode('evil') },
-            },
-          ])
-        : ext,
-    );
-    const commit = createCommit(aState, {
-      committer: signer(0, a),
-      proposals: [propose.groupContextExtensions(rewritten)],
-    });
-    const seen: number[] = [];
-    const policy: CommitPolicy = ({ proposals, context }) => {
-      for (const { proposal } of proposals) {
-        seen.push(proposal.proposalType);
-        if (
-          proposal.proposalType !== ProposalType.group_context_extensions ||
-          !('groupContextExtensions' in proposal)
-        ) {
-          continue;
-        }
-        const now = findExtension(context.extensions, externalSendersExtension);
-        const next = findExtension(proposal.groupContextExtensions.extensions, externalSendersExtension);
-        if (JSON.stringify(now) !== JSON.stringify(next)) return 'external_senders may not change';
-      }
-      return undefined;
-    };
-    expect(() => processCommit(gState, decode(commit.commitMessage), { policy })).toThrow(
-      /external_senders may not change/,
-    );
-    expect(seen).toEqual([ProposalType.group_context_extensions]);
-    // Without the policy the same commit is valid MLS.
-    sameEpoch(processCommit(gState, decode(commit.commitMessage)).state!, commit.state);
-  });
-
-  it('refuses proposal lists that break §12.2', () => {
-    const { a, b, aState } = threeMembers();
-    expect(() => createCommit(aState, { committer: signer(0, a), proposals: [propose.remove(0)] })).toThrow(
-      /committer/,
-    );
-    expect(() =>
-      createCommit(aState, { committer: signer(0, a), proposals: [propose.remove(1), propose.remove(1)] }),
-    ).toThrow(/several/);
-    expect(() => createCommit(aState, { committer: signer(0, a), proposals: [propose.add(b.kp.keyPackage)] })).toThrow(
-      /already in the group/,
-    );
-    expect(() => createCommit(aState, { committer: signer(0, a), proposals: [propose.appDataRemove(0x9999)] })).toThrow(
-      /absent component/,
-    );
-    expect(() => createCommit(aState, { committer: signer(0, a), proposals: [propose.selfRemove()] })).toThrow(
-      /by value/,
-    );
   });
 });
 
