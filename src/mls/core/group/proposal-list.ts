@@ -85,12 +85,7 @@ export function senderMayPropose(type: number, sender: Sender): boolean {
     case SenderType.member:
       return type !== ProposalType.external_init;
     case SenderType.external:
-      return (
-        type !== ProposalType.update &&
-        type !== ProposalType.external_init &&
-        type !== ProposalType.self_remove &&
-        type !== ProposalType.app_ephemeral
-      );
+      return type !== ProposalType.update && type !== ProposalType.external_init && type !== ProposalType.self_remove;
     case SenderType.new_member_proposal:
       return type === ProposalType.add;
     case SenderType.new_member_commit:
