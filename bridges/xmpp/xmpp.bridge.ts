@@ -42,7 +42,7 @@ import {
   type PostResult,
   type RemoteUser,
   type RoomSnapshot,
-} from '../../src/ports/platform-bridge.port';
+} from '../../src/ports';
 import { BridgeState, type StateStore } from './bridge-state';
 import { bare, fullJid, isBareJidWithLocal, parseJid, resourceOf } from './jids';
 import {
