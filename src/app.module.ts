@@ -3,10 +3,10 @@ import { MatrixBridge } from '../bridges/matrix/matrix.bridge';
 import { createXmppBridge } from '../bridges/xmpp/xmpp.module';
 import { generateAppserviceRegistration } from '../registration/generate-appservice-registration';
 import { readMatrixTokens, tokensPath } from '../registration/matrix-tokens';
-import { MetricsModule } from './admin/metrics.module';
+import { MetricsModule } from './api/admin/metrics.module';
 import { ConfigModule } from './config/config.module';
 import { GatewayConfig } from './config/gateway-config';
-import { MimiEndpointsModule } from './mimi/endpoints';
+import { MimiEndpointsModule } from './api/mimi';
 import { MimiPeerClient, MimiTransportModule } from './mimi/transport';
 import { PersistenceModule } from './persistence';
 import type { PlatformBridge } from './ports';
@@ -34,11 +34,13 @@ export class AppModule {
   static forRoot(config: GatewayConfig, options: AppModuleOptions = {}): DynamicModule {
     const replication = ReplicationModule.forRoot({
       imports: [MimiTransportModule],
-      deliveryTarget: { useExisting: MimiPeerClient },
+      // DELIVERY_TARGET (src/ports/delivery-target.port.ts): the outbox sends through the peer client.
+      deliveryTarget: MimiPeerClient,
     });
     const rooms = RoomsModule.forRoot({
       imports: [replication, MimiTransportModule],
-      requester: { useExisting: MimiPeerClient },
+      // MIMI_REQUESTER (src/rooms/rooms.tokens.ts): /update, /submitMessage, /keyMaterial to a hub.
+      requester: MimiPeerClient,
       bridges: options.bridges,
       options: options.rooms,
     });

@@ -73,14 +73,14 @@ import {
   hasRoles,
 } from '../ports';
 import { contentForAction, contentKind } from './content-mapping';
-import { DbMlsStorage } from './db-mls-storage';
+import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { legacyUserUri, parseLegacyUserUri } from './identity';
 import { MemberClients } from './member-clients';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
 import { RoomSupport, need, sha256Hex } from './room-support';
-import { RoomTransactions } from './room-transactions';
+import { RoomTransactions } from '../persistence/room-transactions';
 import {
   DEFAULT_SUBMIT_RETRY_MS,
   MIMI_REQUESTER,

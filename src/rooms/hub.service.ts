@@ -92,7 +92,7 @@ import {
   roleOfIndex,
 } from './room-policy';
 import { type FanoutItem, RoomSupport, need, sha256Hex } from './room-support';
-import { RoomTransactions } from './room-transactions';
+import { RoomTransactions } from '../persistence/room-transactions';
 import {
   DEFAULT_SUBMIT_POST_TIMEOUT_MS,
   MIMI_REQUESTER,
