@@ -10,7 +10,7 @@ import {
 } from 'matrix-appservice-bridge';
 import { ErrorCode, GatewayError, PlatformError, errorMessage } from '../../src/common/errors';
 import { Platform, type RoomUri } from '../../src/common/ids';
-import type { MatrixConfig } from '../../src/config/gateway-config';
+import type { MatrixConfig } from './matrix.config';
 import {
   type BridgeHost,
   type InboundEvent,

@@ -1,5 +1,5 @@
 /** What other folders may use from the XMPP bridge. */
 export { XmppBridge, type XmppBridgeOptions, originIdFor, XmppStanzaError } from './xmpp.bridge';
-export { XmppModule, createXmppBridge } from './xmpp.module';
+export { xmppBridgeModule, createXmppBridge } from './xmpp.module';
 export { componentTransport, clientTransport, type XmppTransport } from './xmpp-transport';
 export { FileStateStore, MemoryStateStore } from './bridge-state';

@@ -8,3 +8,4 @@ export * from './platform-bridge.port';
 export * from './capabilities.port';
 export * from './bridge-host.port';
 export * from './delivery-target.port';
+export * from './bridge-module.port';
