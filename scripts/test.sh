@@ -12,6 +12,24 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
+# The openmls interop peer (test/interop): built when missing or older than its sources. Without
+# cargo the interop specs skip (and fail under CI, whose .ci/run builds the peer first).
+peer_dir=test/interop/openmls-peer
+peer_stale=0
+for bin in "$peer_dir/target/bin/openmls-peer" "$peer_dir/target/bin/openmls-peer-ext"; do
+  if [ ! -x "$bin" ] || [ -n "$(find "$peer_dir/Cargo.toml" "$peer_dir/Cargo.lock" "$peer_dir/src" -newer "$bin" 2>/dev/null | head -n 1)" ]; then
+    peer_stale=1
+  fi
+done
+if [ "$peer_stale" = 1 ]; then
+  if command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ]; then
+    step "openmls interop peer (cargo build)"
+    bash test/interop/build.sh
+  else
+    echo "warning: cargo not found; the openmls interop peer is not built (see test/interop/README.md)" >&2
+  fi
+fi
+
 step "typecheck"
 npx tsc -p tsconfig.json --noEmit
 

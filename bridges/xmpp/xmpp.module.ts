@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { BridgeModule } from '../../src/ports';
-import { FileStateStore } from './bridge-state';
+import { FileStateStore } from './state/bridge-state';
 import { XmppBridge } from './xmpp.bridge';
-import { clientTransport, componentTransport } from './xmpp-transport';
+import { clientTransport, componentTransport } from './session/xmpp-transport';
 import { type XmppConfig, xmppConfigSection } from './xmpp.config';
 
 /** What createXmppBridge reads: the validated `xmpp` section and the config file's directory. */

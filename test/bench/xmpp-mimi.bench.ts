@@ -21,8 +21,8 @@
  * Every message must arrive once, in each sender's order; the bench fails otherwise.
  */
 import { randomUUID } from 'node:crypto';
-import { NS } from '../../bridges/xmpp/namespaces';
-import { xml, type XmlElement } from '../../bridges/xmpp/xml';
+import { NS } from '../../bridges/xmpp/protocol/namespaces';
+import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import type { XmppTestUser } from '../servers/prosody/xmpp-test-user';
 import type { StoredRoomEvent } from '../support/e2e-clients';
 import { waitFor, waitForValue } from '../support/e2e-wait';

@@ -15,14 +15,14 @@ import {
   ParticipantRole,
   type RemoteUser,
 } from '../../src/ports';
-import { FileStateStore } from '../../bridges/xmpp/bridge-state';
-import { NS } from '../../bridges/xmpp/namespaces';
-import { puppetJid } from '../../bridges/xmpp/puppet-jid';
+import { FileStateStore } from '../../bridges/xmpp/state/bridge-state';
+import { NS } from '../../bridges/xmpp/protocol/namespaces';
+import { puppetJid } from '../../bridges/xmpp/protocol/puppet-jid';
 import { RecordingSink } from '../../bridges/xmpp/testing/recording-sink';
-import { xml, type XmlElement } from '../../bridges/xmpp/xml';
+import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import { XmppBridge } from '../../bridges/xmpp/xmpp.bridge';
-import { clientTransport, componentTransport } from '../../bridges/xmpp/xmpp-transport';
-import { MemoryStateStore } from '../../bridges/xmpp/bridge-state';
+import { clientTransport, componentTransport } from '../../bridges/xmpp/session/xmpp-transport';
+import { MemoryStateStore } from '../../bridges/xmpp/state/bridge-state';
 import type { BridgeHost, LinkStatus } from '../../src/ports';
 import { PROSODY_MUC_DOMAIN, ProsodyServer } from '../servers/prosody/prosody-server';
 import { XmppTestUser } from '../servers/prosody/xmpp-test-user';

@@ -13,9 +13,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { InboundEvent, MessageAction, ParticipantRole } from '../../src/ports';
-import { NS } from '../../bridges/xmpp/namespaces';
-import { puppetJid } from '../../bridges/xmpp/puppet-jid';
-import { xml, type XmlElement } from '../../bridges/xmpp/xml';
+import { NS } from '../../bridges/xmpp/protocol/namespaces';
+import { puppetJid } from '../../bridges/xmpp/protocol/puppet-jid';
+import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import type { XmppTestUser } from '../servers/prosody/xmpp-test-user';
 import type { ControlMember, NativeUser, StoredRoomEvent } from '../support/e2e-clients';
 import { waitFor, waitForValue } from '../support/e2e-wait';

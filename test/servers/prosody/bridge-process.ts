@@ -14,9 +14,9 @@ import { createInterface } from 'node:readline';
 import { Logger } from '@nestjs/common';
 import { Platform } from '../../../src/common/ids';
 import type { InboundEvent, RemoteUser } from '../../../src/ports';
-import { FileStateStore } from '../../../bridges/xmpp/bridge-state';
+import { FileStateStore } from '../../../bridges/xmpp/state/bridge-state';
 import { XmppBridge } from '../../../bridges/xmpp/xmpp.bridge';
-import { clientTransport, componentTransport } from '../../../bridges/xmpp/xmpp-transport';
+import { clientTransport, componentTransport } from '../../../bridges/xmpp/session/xmpp-transport';
 import { BRIDGE_SPEC_ENV, type BridgeProcessSpec } from './bridge-spec';
 
 async function main(): Promise<void> {

@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { client, type XmppClient } from '@xmpp/client';
-import { NS } from '../../../bridges/xmpp/namespaces';
-import { installSaslMechanisms } from '../../../bridges/xmpp/sasl-scram-sha1';
-import { xml, type XmlElement } from '../../../bridges/xmpp/xml';
+import { NS } from '../../../bridges/xmpp/protocol/namespaces';
+import { installSaslMechanisms } from '../../../bridges/xmpp/session/sasl-scram-sha1';
+import { xml, type XmlElement } from '../../../bridges/xmpp/protocol/xml';
 import { PROSODY_VHOST } from './prosody-server';
 
 export const DEFAULT_STANZA_WAIT_MS = 15_000;

@@ -48,7 +48,7 @@ export interface CipherSuite {
   kdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 
   aeadSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
-  /** Throws `MlsCryptoError` when the tag does not verify. */
+  /** Throws `MlsProtocolError('decryptFailed')` when the tag does not verify. */
   aeadOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
 
   /** HPKE (RFC 9180) base mode, single-shot. */

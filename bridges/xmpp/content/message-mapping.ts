@@ -1,0 +1,211 @@
+/**
+ * Message content between XMPP groupchat stanzas and the port's MessageAction / MessageBody.
+ * Pure: lookups of earlier messages and the attachment host policy come in as arguments.
+ *
+ *   XMPP                                     port
+ *   <body/>                                  post { body.text }       ('/me ' prefix ↔ kind 'emote')
+ *   XEP-0308 <replace id=msg-id/>            edit { target }
+ *   XEP-0424 <retract id=stanza-id/>         delete { target }
+ *   XEP-0461 <reply id=stanza-id/>           post { inReplyTo }       (XEP-0428 fallback quote removed)
+ *   XEP-0066 <x:oob/>, XEP-0447 <file-sharing/>  body.attachments      (https URLs on allowed hosts only)
+ *   XEP-0444 <reactions id=stanza-id/>       react / unreact          (diffed by the bridge, reactions.ts)
+ */
+import type { Attachment, MessageAction, MessageBody } from '../../../src/ports';
+import { NS } from '../protocol/namespaces';
+import { type FileRef, type ParsedGroupchat, stripFallback } from '../protocol/stanzas';
+
+/** What the bridge needs to know about an earlier message to reference it. */
+export interface MessageRef {
+  /** The MUC's stanza-id: the platformEventId. */
+  readonly stanzaId: string;
+  /** The stanza `id` attribute (XEP-0308 corrections reference it). */
+  readonly messageId?: string;
+  /** Occupant nick of the author at the time (XEP-0461 `to`). */
+  readonly nick?: string;
+  /** Plain text, for a reply's fallback quote. */
+  readonly text?: string;
+}
+
+export type InboundContent =
+  | { readonly kind: 'action'; readonly action: MessageAction }
+  | { readonly kind: 'reactions'; readonly target: string; readonly emojis: readonly string[] }
+  | { readonly kind: 'subject'; readonly subject: string }
+  | { readonly kind: 'none' };
+
+export interface InboundLookups {
+  /** platformEventId of the message whose stanza `id` (or origin-id) is `id` (XEP-0308, XEP-0424 0.x). */
+  byMessageId(id: string): string;
+  /** platformEventId of the message whose MUC stanza-id is `id` (XEP-0424, XEP-0444, XEP-0461). */
+  byStanzaId(id: string): string;
+  isAllowedUrl(url: string): boolean;
+}
+
+const EMOTE_PREFIX = '/me ';
+
+/** Media types by file extension, for attachments that carry no XEP-0446 media-type. */
+const MEDIA_TYPES: Readonly<Record<string, string>> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  svg: 'image/svg+xml',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  mp3: 'audio/mpeg',
+  ogg: 'audio/ogg',
+  oga: 'audio/ogg',
+  m4a: 'audio/mp4',
+  pdf: 'application/pdf',
+  txt: 'text/plain',
+};
+
+function filenameOf(url: string): string | undefined {
+  try {
+    const last = new URL(url).pathname.split('/').pop();
+    return last ? decodeURIComponent(last) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function guessMediaType(name: string | undefined): string {
+  const ext = name?.split('.').pop()?.toLowerCase();
+  return (ext && MEDIA_TYPES[ext]) || 'application/octet-stream';
+}
+
+/**
+ * True when `url` is https and its host is one of `hosts` (exact, case-insensitive) or a
+ * subdomain of an entry written `.example.org`. The gateway never fetches it either way.
+ */
+export function isAllowedAttachmentUrl(url: string, hosts: readonly string[]): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol !== 'https:' || parsed.username || parsed.password) return false;
+  const host = parsed.hostname.toLowerCase();
+  return hosts.some((h) => {
+    const allowed = h.toLowerCase();
+    return allowed.startsWith('.') ? host.endsWith(allowed) : host === allowed;
+  });
+}
+
+export function fileToAttachment(f: FileRef): Attachment {
+  const filename = f.name ?? filenameOf(f.url);
+  return {
+    url: f.url,
+    contentType: f.mediaType ?? guessMediaType(filename),
+    size: f.size,
+    filename,
+    description: f.description,
+    sha256: f.sha256,
+  };
+}
+
+export function attachmentToFile(a: Attachment): FileRef {
+  return {
+    url: a.url,
+    mediaType: a.contentType,
+    name: a.filename,
+    size: a.size,
+    description: a.description,
+    sha256: a.sha256,
+  };
+}
+
+/** The message body a groupchat stanza carries, with reply fallbacks removed. */
+function bodyOf(p: ParsedGroupchat, lookups: InboundLookups): MessageBody {
+  const raw = stripFallback(p.body ?? '', p.fallbacks, [NS.REPLY]);
+  const attachments = p.files.filter((f) => lookups.isAllowedUrl(f.url)).map(fileToAttachment);
+  const emote = raw.startsWith(EMOTE_PREFIX);
+  const text = emote ? raw.slice(EMOTE_PREFIX.length) : raw;
+  return {
+    kind: emote ? 'emote' : 'text',
+    text,
+    ...(attachments.length > 0 ? { attachments } : {}),
+  };
+}
+
+/** What a parsed groupchat message means for the port. */
+export function mapInbound(p: ParsedGroupchat, lookups: InboundLookups): InboundContent {
+  if (p.retract !== undefined) {
+    // XEP-0424 ≥0.4 references the MUC stanza-id in groupchat; the 0.x fastening form an origin-id.
+    const target = p.retract.legacy ? lookups.byMessageId(p.retract.id) : lookups.byStanzaId(p.retract.id);
+    return { kind: 'action', action: { type: 'delete', target: { platformEventId: target } } };
+  }
+  if (p.reactions !== undefined) {
+    return { kind: 'reactions', target: lookups.byStanzaId(p.reactions.id), emojis: p.reactions.emojis };
+  }
+  if (p.body === undefined) {
+    if (p.subject !== undefined) return { kind: 'subject', subject: p.subject };
+    return { kind: 'none' };
+  }
+  const body = bodyOf(p, lookups);
+  if (p.replaceId !== undefined) {
+    return {
+      kind: 'action',
+      action: { type: 'edit', target: { platformEventId: lookups.byMessageId(p.replaceId) }, body },
+    };
+  }
+  return {
+    kind: 'action',
+    action: {
+      type: 'post',
+      body,
+      ...(p.reply ? { inReplyTo: { platformEventId: lookups.byStanzaId(p.reply.id) } } : {}),
+    },
+  };
+}
+
+/** Plain text of a MessageBody on XMPP: emotes as '/me …'; in relay mode prefixed with the author's name. */
+export function outboundText(body: MessageBody, relayAuthor?: string): string {
+  if (relayAuthor === undefined) return body.kind === 'emote' ? `${EMOTE_PREFIX}${body.text}` : body.text;
+  if (body.kind === 'emote') return `* ${relayAuthor} ${body.text}`;
+  return `${relayAuthor}: ${body.text}`;
+}
+
+/** Remove the relay prefix `outboundText` added, when present. */
+export function stripRelayPrefix(text: string, relayAuthor: string): MessageBody {
+  if (text.startsWith(`${relayAuthor}: `)) return { kind: 'text', text: text.slice(relayAuthor.length + 2) };
+  if (text.startsWith(`* ${relayAuthor} `)) return { kind: 'emote', text: text.slice(relayAuthor.length + 3) };
+  return { kind: 'text', text };
+}
+
+/** Longest quote in a reply's fallback, in code points. */
+export const REPLY_QUOTE_MAX = 100;
+
+/** The XEP-0461/XEP-0428 fallback quote that starts a reply's body: "> Nick: first line…\n". */
+export function replyFallback(ref: MessageRef): string {
+  const firstLine = (ref.text ?? '').split('\n')[0] ?? '';
+  const cps = [...firstLine];
+  const quote = cps.length > REPLY_QUOTE_MAX ? `${cps.slice(0, REPLY_QUOTE_MAX).join('')}…` : firstLine;
+  return `> ${ref.nick ? `${ref.nick}: ` : ''}${quote}\n`;
+}
+
+/** Split attachments into the ones passed on (allowed https hosts) and the ones left out. */
+export function partitionAttachments(
+  attachments: readonly Attachment[] | undefined,
+  isAllowedUrl: (url: string) => boolean,
+): { passed: FileRef[]; omitted: Attachment[] } {
+  const passed: FileRef[] = [];
+  const omitted: Attachment[] = [];
+  for (const a of attachments ?? []) {
+    if (isAllowedUrl(a.url)) passed.push(attachmentToFile(a));
+    else omitted.push(a);
+  }
+  return { passed, omitted };
+}
+
+/**
+ * The body a post carries: the text, then one line per attachment URL (clients without
+ * XEP-0066/XEP-0447 still see a link), then a note for each attachment left out.
+ */
+export function composeBody(text: string, passed: readonly FileRef[], omitted: readonly Attachment[]): string {
+  const lines: string[] = text ? [text] : [];
+  for (const f of passed) lines.push(f.url);
+  for (const a of omitted) lines.push(`[attachment not bridged: ${a.filename ?? a.contentType}]`);
+  return lines.join('\n');
+}

@@ -1,0 +1,145 @@
+/**
+ * One groupchat message, as the bot sees it (live, or replayed from the archive), to InboundEvents:
+ *
+ *   stanza → parseGroupchat (protocol/stanzas.ts) → who sent it (mode.senderOf) → our own post's
+ *   reflection accepts it (outbound/pending-posts.ts) → mapInbound (content/message-mapping.ts)
+ *   → message / roomMetadata events → CoreDelivery (core-delivery.ts) → the core's InboundSink.
+ *
+ * Our own puppets' messages come back as echoes (sender = the RemoteUser, echoKeys = [origin-id]);
+ * the bot's own notices are never reported.
+ */
+import { createHash } from 'node:crypto';
+import { Platform } from '../../../src/common/ids';
+import type { InboundEvent, LegacyUserRef, RemoteUser } from '../../../src/ports';
+import { isAllowedAttachmentUrl, mapInbound } from '../content/message-mapping';
+import { InboundReactionLedger } from '../content/reactions';
+import type { XmppMode } from '../mode/xmpp-mode';
+import type { OccupantIdentity } from '../muc/occupant-identity';
+import { type MucRooms, roomRef } from '../muc/rooms';
+import { fullJid } from '../protocol/jids';
+import { parseGroupchat, type ParsedGroupchat } from '../protocol/stanzas';
+import type { XmlElement } from '../protocol/xml';
+import { isPostOriginId } from '../outbound/origin-id';
+import type { PendingPosts } from '../outbound/pending-posts';
+import type { RoomRuntime } from '../state/muc-room';
+import type { CoreDelivery } from './core-delivery';
+
+export class GroupchatHandler {
+  constructor(
+    private readonly mode: XmppMode,
+    private readonly rooms: MucRooms,
+    private readonly identity: OccupantIdentity,
+    private readonly posts: PendingPosts,
+    private readonly delivery: CoreDelivery,
+    private readonly attachmentHosts: readonly string[],
+  ) {}
+
+  /** One groupchat message from the bot's view (live, or replayed from the archive). */
+  handle(r: RoomRuntime, el: XmlElement, archived?: { archiveId: string; stamp?: number }): void {
+    const parsed = parseGroupchat(el);
+    const p: ParsedGroupchat = archived
+      ? { ...parsed, stanzaId: archived.archiveId, delayedAt: archived.stamp ?? parsed.delayedAt }
+      : parsed;
+    const platformEventId =
+      p.stanzaId ??
+      `xmpp:${r.jid}:${p.occupantId ?? p.nick}:${p.id ?? createHash('sha256').update(el.toString()).digest('hex').slice(0, 16)}`;
+    if (r.delivered.has(platformEventId)) return;
+    const timestamp = p.delayedAt ?? Date.now();
+    if (p.stanzaId !== undefined) {
+      r.refs.set(p.stanzaId, { stanzaId: p.stanzaId, messageId: p.id, nick: p.nick, text: p.body });
+      if (p.id !== undefined) r.byMessageId.set(p.id, p.stanzaId);
+      if (p.originId !== undefined) r.byMessageId.set(p.originId, p.stanzaId);
+    }
+    if (p.nick === '') {
+      // From the room itself: only the subject matters.
+      this.onSubject(r, p, platformEventId, timestamp);
+      return;
+    }
+    const sender = this.senderOf(r, p);
+    let echoUser: RemoteUser | undefined;
+    if (sender !== 'bot' && 'userUri' in sender) echoUser = sender;
+    if (p.originId !== undefined && p.stanzaId !== undefined) {
+      const accepted = this.posts.accept(r, p.originId, p.stanzaId, p.delayedAt);
+      if (accepted) echoUser = accepted;
+      const ownPost = echoUser !== undefined || (sender === 'bot' && isPostOriginId(p.originId));
+      if (ownPost && !r.state.posted[p.originId]) {
+        // Seen again after a restart (archive replay): remember it, so a retried post is not sent twice.
+        this.rooms.state.recordPosted(r.jid, p.originId, {
+          stanzaId: p.stanzaId,
+          userUri: echoUser?.userUri ?? '',
+          at: timestamp,
+        });
+      }
+    }
+    if (echoUser === undefined && sender === 'bot') return; // our own notices, or a post whose author we lost
+    const content = mapInbound(p, {
+      byMessageId: (id) => r.byMessageId.get(id) ?? id,
+      byStanzaId: (id) => id,
+      isAllowedUrl: (url) => isAllowedAttachmentUrl(url, this.attachmentHosts),
+    });
+    const room = roomRef(r.jid);
+    const from: LegacyUserRef | RemoteUser = echoUser ?? (sender as LegacyUserRef);
+    const echoKeys = echoUser && p.originId !== undefined ? { echoKeys: [p.originId] } : {};
+    const events: InboundEvent[] = [];
+    switch (content.kind) {
+      case 'none':
+        break;
+      case 'subject':
+        this.onSubject(r, p, platformEventId, timestamp);
+        return;
+      case 'reactions': {
+        const ledger = new InboundReactionLedger(r.state.reactionsIn);
+        const senderKey = echoUser ? echoUser.userUri : (from as LegacyUserRef).userId;
+        const changes = ledger.apply(senderKey, content.target, content.emojis, platformEventId);
+        this.rooms.changed();
+        changes.forEach((c, n) => {
+          events.push({
+            kind: 'message',
+            room,
+            platformEventId: c.type === 'react' ? c.eventId : `${platformEventId}#u${n}`,
+            sender: from,
+            action:
+              c.type === 'react'
+                ? { type: 'react', target: { platformEventId: content.target }, key: c.key }
+                : { type: 'unreact', reaction: { platformEventId: c.reactionEventId } },
+            timestamp,
+            ...echoKeys,
+          });
+        });
+        break;
+      }
+      case 'action': {
+        const action = echoUser ? this.mode.echoAction(content.action, echoUser) : content.action;
+        events.push({ kind: 'message', room, platformEventId, sender: from, action, timestamp, ...echoKeys });
+        break;
+      }
+    }
+    this.delivery.deliver(
+      r,
+      events,
+      p.stanzaId !== undefined ? { stanzaId: p.stanzaId, at: timestamp } : undefined,
+      platformEventId,
+    );
+  }
+
+  private onSubject(r: RoomRuntime, p: ParsedGroupchat, platformEventId: string, timestamp: number): void {
+    if (p.subject === undefined || p.subject === r.state.subject) return;
+    if (r.state.subject === undefined && p.subject === '') return;
+    r.state.subject = p.subject;
+    this.rooms.changed();
+    this.delivery.deliver(r, [
+      { kind: 'roomMetadata', room: roomRef(r.jid), platformEventId, topic: p.subject, timestamp },
+    ]);
+  }
+
+  /** Who wrote a groupchat message: 'bot', one of our MIMI users, or a native occupant. */
+  private senderOf(r: RoomRuntime, p: ParsedGroupchat): LegacyUserRef | RemoteUser | 'bot' {
+    const sender = this.mode.senderOf(r, p, {
+      ownerOf: (room, o) => this.identity.ownerOf(room, o),
+      pendingAuthor: (originId) => this.posts.authorOf(originId),
+    });
+    if (sender !== 'native') return sender;
+    const realJid = r.occupants.get(p.nick)?.realJid ?? p.realJid;
+    return { platform: Platform.Xmpp, userId: realJid ?? fullJid(r.jid, p.nick), displayName: p.nick };
+  }
+}

@@ -1,0 +1,127 @@
+import { Logger } from '@nestjs/common';
+import { NS } from '../protocol/namespaces';
+import { xml, type XmlElement } from '../protocol/xml';
+import {
+  ALICE_JID,
+  BOT_FULL_JID,
+  deliver,
+  FILES_HOST,
+  fromAlice,
+  type Harness,
+  harness,
+  isPost,
+  ROOM,
+} from '../testing/bridge-harness';
+import { XmppBridge } from '../xmpp.bridge';
+
+describe(XmppBridge.name, () => {
+  let h: Harness;
+  beforeAll(() => Logger.overrideLogger(false));
+  afterEach(async () => h?.bridge.stop());
+
+  describe('inbound messages', () => {
+    beforeEach(async () => {
+      h = await harness();
+      await h.sink.waitFor((e) => e.kind === 'role', 'the initial occupants');
+    });
+
+    it('reports a message with the MUC stanza-id, the real JID and the text', async () => {
+      const stanzas = fromAlice(h, 'hello');
+      await deliver(h, stanzas);
+      const e = await h.sink.waitFor(isPost, 'the post');
+      expect(e).toMatchObject({
+        platformEventId: stanzas[0]!.getChild('stanza-id', NS.SID)!.attrs.id,
+        sender: { userId: ALICE_JID, displayName: 'alice' },
+        action: { type: 'post', body: { kind: 'text', text: 'hello' } },
+      });
+    });
+
+    it('treats /me as an emote and keeps attachments from allowed hosts only', async () => {
+      await deliver(h, fromAlice(h, '/me waves'));
+      const url = `https://${FILES_HOST}/a.jpg`;
+      await deliver(
+        h,
+        fromAlice(h, url, [
+          xml('x', { xmlns: NS.OOB }, xml('url', {}, url)),
+          xml('x', { xmlns: NS.OOB }, xml('url', {}, 'http://127.0.0.1/x')),
+        ]),
+      );
+      const [emote, file] = await h.sink.waitForCount(isPost, 2, 'two posts');
+      expect(emote).toMatchObject({ action: { body: { kind: 'emote', text: 'waves' } } });
+      expect(file).toMatchObject({ action: { body: { attachments: [{ url, contentType: 'image/jpeg' }] } } });
+      expect(file!.kind === 'message' && file!.action.type === 'post' && file!.action.body.attachments).toHaveLength(1);
+    });
+
+    it('drops a stanza it cannot read and goes on with the next', async () => {
+      await deliver(h, fromAlice(h, 'bad', [xml('replace', { xmlns: NS.CORRECT })]));
+      await deliver(h, fromAlice(h, 'good'));
+      await h.sink.waitFor(isPost, 'the good message');
+      expect(h.transport.handlerErrors).toHaveLength(1);
+      expect(h.sink.matching((e) => e.kind === 'message').map((e) => e.kind === 'message' && e.action.type)).toEqual([
+        'post',
+      ]);
+    });
+
+    it('reports the same archived message only once', async () => {
+      const stanzas = fromAlice(h, 'once');
+      await deliver(h, stanzas);
+      await deliver(h, stanzas);
+      await h.sink.waitFor(isPost, 'the post');
+      const later = fromAlice(h, 'marker');
+      await deliver(h, later);
+      await h.sink.waitForCount(isPost, 2, 'the marker');
+      expect(h.sink.matching(isPost)).toHaveLength(2);
+    });
+
+    it('retries a message the core refused, holding the archive cursor before it until then', async () => {
+      let refusals = 0;
+      h.sink.refuseWhen = (e) => isPost(e) && refusals++ < 2;
+      const stanzas = fromAlice(h, 'flaky');
+      const stanzaId = stanzas[0]!.getChild('stanza-id', NS.SID)!.attrs.id!;
+      await deliver(h, stanzas);
+      await h.sink.waitFor(isPost, 'the retried post');
+      expect(h.sink.refused).toHaveLength(2);
+      await h.bridge.stop();
+      expect(h.store.load().rooms[ROOM]!.cursor?.stanzaId).toBe(stanzaId);
+    });
+
+    it('diffs XEP-0444 reaction sets into react and unreact', async () => {
+      const target = fromAlice(h, 'vote');
+      await deliver(h, target);
+      const targetId = target[0]!.getChild('stanza-id', NS.SID)!.attrs.id!;
+      const reactions = (...emojis: string[]): XmlElement[] =>
+        fromAlice(h, undefined, [
+          xml(
+            'reactions',
+            { xmlns: NS.REACTIONS, id: targetId },
+            emojis.map((e) => xml('reaction', {}, e)),
+          ),
+        ]);
+      await deliver(h, reactions('👍'));
+      await deliver(h, reactions('👎'));
+      const changes = await h.sink.waitForCount(
+        (e) => e.kind === 'message' && e.action.type !== 'post',
+        3,
+        'three changes',
+      );
+      const thumbsUp = changes[0]!;
+      expect(changes.map((e) => e.kind === 'message' && e.action)).toEqual([
+        { type: 'react', target: { platformEventId: targetId }, key: '👍' },
+        { type: 'unreact', reaction: { platformEventId: thumbsUp.platformEventId } },
+        { type: 'react', target: { platformEventId: targetId }, key: '👎' },
+      ]);
+    });
+
+    it('reports a subject change as room metadata', async () => {
+      await h.transport.inject(
+        xml(
+          'message',
+          { from: `${ROOM}/alice`, to: BOT_FULL_JID, type: 'groupchat', id: 's1' },
+          xml('subject', {}, 'New topic'),
+        ),
+      );
+      const meta = await h.sink.waitFor((e) => e.kind === 'roomMetadata', 'the topic');
+      expect(meta).toMatchObject({ topic: 'New topic' });
+    });
+  });
+});

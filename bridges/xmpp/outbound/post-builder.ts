@@ -1,0 +1,124 @@
+/**
+ * The groupchat stanza for one port MessageAction: post (with reply fallback and attachments),
+ * edit (XEP-0308), delete (XEP-0424), react / unreact (XEP-0444, the full set each time).
+ */
+import { ErrorCode, PlatformError } from '../../../src/common/errors';
+import type { MessageAction, PostResult, RemoteUser } from '../../../src/ports';
+import {
+  composeBody,
+  isAllowedAttachmentUrl,
+  outboundText,
+  partitionAttachments,
+  replyFallback,
+} from '../content/message-mapping';
+import { OutboundReactionLedger } from '../content/reactions';
+import type { XmppMode } from '../mode/xmpp-mode';
+import type { MucRooms } from '../muc/rooms';
+import { fullJid } from '../protocol/jids';
+import { buildGroupchat, type OutboundGroupchat, RETRACTION_FALLBACK_BODY } from '../protocol/stanzas';
+import type { XmlElement } from '../protocol/xml';
+import type { RoomRuntime } from '../state/muc-room';
+
+export interface BuiltPost {
+  readonly stanza: XmlElement;
+  /** Bookkeeping once the MUC accepted it. */
+  readonly onAccepted?: (result: PostResult) => void;
+}
+
+export class PostBuilder {
+  constructor(
+    private readonly mode: XmppMode,
+    private readonly rooms: MucRooms,
+    private readonly attachmentHosts: readonly string[],
+  ) {}
+
+  build(r: RoomRuntime, as: RemoteUser, action: MessageAction, originId: string): BuiltPost {
+    const { from, author } = this.mode.postSender(as);
+    const base: Pick<OutboundGroupchat, 'from' | 'to' | 'id' | 'nick'> = {
+      from,
+      to: r.jid,
+      id: originId,
+      nick: author,
+    };
+    const allowed = (url: string): boolean => isAllowedAttachmentUrl(url, this.attachmentHosts);
+    switch (action.type) {
+      case 'post': {
+        const { passed, omitted } = partitionAttachments(action.body.attachments, allowed);
+        let body = composeBody(outboundText(action.body, author), passed, omitted);
+        let reply: OutboundGroupchat['reply'];
+        if (action.inReplyTo) {
+          const ref = r.refs.get(action.inReplyTo.platformEventId);
+          const fallback = ref?.text !== undefined ? replyFallback(ref) : '';
+          body = fallback + body;
+          reply = {
+            id: action.inReplyTo.platformEventId,
+            to: ref?.nick !== undefined ? fullJid(r.jid, ref.nick) : undefined,
+            fallbackLength: [...fallback].length,
+          };
+        }
+        return { stanza: buildGroupchat({ ...base, body, reply, files: passed }) };
+      }
+      case 'edit': {
+        const messageId = this.messageIdOf(r, action.target.platformEventId);
+        if (messageId === undefined) {
+          throw new PlatformError(
+            ErrorCode.PlatformRejected,
+            `cannot correct ${action.target.platformEventId}: the bridge does not know that message's id`,
+            { retryable: false },
+          );
+        }
+        const { passed, omitted } = partitionAttachments(action.body.attachments, allowed);
+        const body = composeBody(outboundText(action.body, author), passed, omitted);
+        return { stanza: buildGroupchat({ ...base, body, replaceId: messageId, files: passed }) };
+      }
+      case 'delete':
+        return {
+          stanza: buildGroupchat({
+            ...base,
+            body: RETRACTION_FALLBACK_BODY,
+            retractId: action.target.platformEventId,
+            store: true,
+          }),
+        };
+      case 'react': {
+        const ledger = new OutboundReactionLedger(r.state.reactionsOut);
+        const target = action.target.platformEventId;
+        const emojis = ledger.setAfterAdd(as.userUri, target, action.key, this.mode.sharedOccupant);
+        return {
+          stanza: buildGroupchat({ ...base, reactions: { id: target, emojis }, store: true }),
+          onAccepted: (res) => {
+            ledger.recordAdd(as.userUri, target, action.key, res.platformEventId);
+            this.rooms.changed();
+          },
+        };
+      }
+      case 'unreact': {
+        const ledger = new OutboundReactionLedger(r.state.reactionsOut);
+        const found = ledger.find(action.reaction.platformEventId);
+        if (!found) {
+          throw new PlatformError(
+            ErrorCode.PlatformRejected,
+            `unknown reaction ${action.reaction.platformEventId}: nothing to remove`,
+            { retryable: false },
+          );
+        }
+        const emojis = ledger.setAfterRemove(found.actor, found.target, found.emoji, this.mode.sharedOccupant);
+        return {
+          stanza: buildGroupchat({ ...base, reactions: { id: found.target, emojis }, store: true }),
+          onAccepted: () => {
+            ledger.recordRemove(found.actor, found.target, found.emoji);
+            this.rooms.changed();
+          },
+        };
+      }
+    }
+  }
+
+  /** The stanza `id` of the message with this stanza-id (XEP-0308 references it). */
+  private messageIdOf(r: RoomRuntime, stanzaId: string): string | undefined {
+    const ref = r.refs.get(stanzaId);
+    if (ref?.messageId !== undefined) return ref.messageId;
+    for (const [originId, entry] of Object.entries(r.state.posted)) if (entry.stanzaId === stanzaId) return originId;
+    return undefined;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Builds the parts of the XMPP bridge from its options and connects them: what XmppBridge (the
+ * façade) delegates to. Dependencies point down the folders (session ← mode ← muc ← outbound ←
+ * inbound); the few calls that go back up (the bot's join finishing with the archive replay, the
+ * rejoin resending posts) are callbacks given here.
+ */
+import { CoreDelivery } from './inbound/core-delivery';
+import { GroupchatHandler } from './inbound/groupchat';
+import { MamCatchUp } from './inbound/mam-catch-up';
+import { MembershipEvents } from './inbound/membership-events';
+import { MessageRouter } from './inbound/messages';
+import { PresenceHandler } from './inbound/presence';
+import { ComponentMode } from './mode/component.mode';
+import { RelayMode } from './mode/relay.mode';
+import type { XmppMode } from './mode/xmpp-mode';
+import type { MimiOccupants } from './muc/mimi-occupants';
+import { MirrorRooms } from './muc/mirror-rooms';
+import { MucAdmin } from './muc/muc-admin';
+import { MucOccupancy } from './muc/occupancy';
+import { OccupantIdentity } from './muc/occupant-identity';
+import { PuppetOccupants } from './muc/puppet-occupants';
+import { RelayOccupant } from './muc/relay-occupant';
+import { RoomInfo } from './muc/room-info';
+import { RoomSync } from './muc/room-sync';
+import { MucRooms } from './muc/rooms';
+import { PendingPosts } from './outbound/pending-posts';
+import { PostBuilder } from './outbound/post-builder';
+import { Poster } from './outbound/posting';
+import { XmppSession } from './session/xmpp-session';
+import { XMPP_BRIDGE_DEFAULTS, type XmppBridgeOptions } from './xmpp-bridge.options';
+
+export interface XmppParts {
+  readonly mode: XmppMode;
+  readonly session: XmppSession;
+  readonly rooms: MucRooms;
+  readonly roomInfo: RoomInfo;
+  readonly occupancy: MucOccupancy;
+  /** How MIMI users are present in the rooms (per mode). */
+  readonly members: MimiOccupants;
+  readonly admin: MucAdmin;
+  readonly mirrors: MirrorRooms;
+  readonly sync: RoomSync;
+  readonly poster: Poster;
+  readonly posts: PendingPosts;
+  readonly delivery: CoreDelivery;
+  readonly presence: PresenceHandler;
+  readonly messages: MessageRouter;
+}
+
+/** @throws Error when component mode has no componentDomain */
+export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
+  const d = XMPP_BRIDGE_DEFAULTS;
+  const joinTimeoutMs = options.joinTimeoutMs ?? d.joinTimeoutMs;
+  const attachmentHosts = options.attachmentHosts ?? [];
+  const mode =
+    options.mode === 'component' ? new ComponentMode(options.componentDomain) : new RelayMode(options.transport);
+  const session = new XmppSession(options.transport, {
+    connectTimeoutMs: options.connectTimeoutMs ?? d.connectTimeoutMs,
+    iqTimeoutMs: options.iqTimeoutMs ?? d.iqTimeoutMs,
+    discoCategory: mode.discoCategory,
+  });
+  const iq = session.iq;
+  const rooms = new MucRooms(session);
+  const identity = new OccupantIdentity(mode);
+  const roomInfo = new RoomInfo(iq, mode);
+  const delivery = new CoreDelivery(session, {
+    sinkRetryAttempts: options.sinkRetryAttempts ?? d.sinkRetryAttempts,
+    sinkRetryInitialMs: options.sinkRetryInitialMs ?? d.sinkRetryInitialMs,
+  });
+  const events = new MembershipEvents(rooms, identity, delivery);
+  // The inbound side finishes each join of the bot (hooks); it is built below, once the MUC
+  // and outbound parts it uses exist.
+  const occupancy = new MucOccupancy(
+    session,
+    mode,
+    rooms,
+    roomInfo,
+    { botNick: options.botNick, joinTimeoutMs },
+    {
+      joined: (r) => events.reportOccupantDiff(r),
+      catchUp: (r) => mam.catchUp(r),
+      release: (r) => messages.releaseBuffered(r),
+    },
+  );
+  // How MIMI users are present: puppets where the mode can address them, else the relay account.
+  const members = mode.puppets
+    ? new PuppetOccupants(session, rooms, occupancy, mode.puppets, joinTimeoutMs)
+    : new RelayOccupant(occupancy);
+  const posts = new PendingPosts(session, rooms, members, joinTimeoutMs);
+  const sync = new RoomSync(
+    session,
+    mode,
+    rooms,
+    occupancy,
+    members,
+    { joinTimeoutMs, selfPingIntervalMs: options.selfPingIntervalMs ?? d.selfPingIntervalMs },
+    (r) => posts.resendUnreflected(r),
+  );
+  const admin = new MucAdmin(iq, mode, rooms, occupancy, identity, roomInfo, joinTimeoutMs);
+  const mirrors = new MirrorRooms(rooms, occupancy, roomInfo, {
+    mucService: options.mucService,
+    joinTimeoutMs,
+  });
+  const poster = new Poster(
+    session,
+    mode,
+    rooms,
+    occupancy,
+    members,
+    posts,
+    new PostBuilder(mode, rooms, attachmentHosts),
+    { maxStanzaBytes: options.maxStanzaBytes ?? mode.defaultMaxStanzaBytes, joinTimeoutMs },
+  );
+  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, attachmentHosts);
+  const mam = new MamCatchUp(iq, mode, rooms, roomInfo, (r, el, archived) => groupchat.handle(r, el, archived));
+  const presence = new PresenceHandler(session, mode, rooms, occupancy, members, identity, sync, events, joinTimeoutMs);
+  const messages = new MessageRouter(session, mode, rooms, identity, posts, mam, groupchat, delivery);
+  return {
+    mode,
+    session,
+    rooms,
+    roomInfo,
+    occupancy,
+    members,
+    admin,
+    mirrors,
+    sync,
+    poster,
+    posts,
+    delivery,
+    presence,
+    messages,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Raw key bytes as node KeyObjects: DER wrappers (PKCS#8 / SPKI) for the key encodings of
+ * RFC 9420 / RFC 9180 and a bounded cache, since parsing a key costs more than using it.
+ *
+ * Encodings: X25519 / X448 keys as in RFC 7748 (32 / 56 bytes); Ed25519 / Ed448 keys as in
+ * RFC 8032 (32 / 57-byte private key and public key); NIST curves as a big-endian scalar of
+ * ceil(log2(n)/8) bytes (Field-Element-to-Octet-String) and an uncompressed point 04 || x || y.
+ */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { MlsProtocolError } from '../errors';
+import { buf, u8 } from './kdf';
+
+/**
+ * Bounded map from key bytes to node KeyObjects. When full, the oldest entry goes; a hit moves
+ * the entry to the young end.
+ */
+export class KeyObjectCache<V = KeyObject> {
+  private readonly map = new Map<string, V>();
+
+  constructor(
+    private readonly make: (key: Uint8Array) => V,
+    private readonly max = 1024,
+  ) {}
+
+  get(key: Uint8Array): V {
+    const id = buf(key).toString('latin1');
+    const hit = this.map.get(id);
+    if (hit !== undefined) {
+      this.map.delete(id);
+      this.map.set(id, hit);
+      return hit;
+    }
+    const made = this.make(key);
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(id, made);
+    return made;
+  }
+
+  /** Make the value without caching it (one-time keys such as HPKE ephemeral keys). */
+  once(key: Uint8Array): V {
+    return this.make(key);
+  }
+}
+
+/**
+ * DER prefixes that turn raw key bytes into PKCS#8 (private) or SPKI (public) documents. The
+ * NIST-curve PKCS#8 prefixes are { ecPublicKey, curve } around an RFC 5915 ECPrivateKey holding
+ * the scalar only; their SPKI prefixes end in the BIT STRING header before the 04 of the point.
+ */
+const DER = {
+  x25519: { private: '302e020100300506032b656e04220420', public: '302a300506032b656e032100' },
+  x448: { private: '3046020100300506032b656f043a0438', public: '3042300506032b656f033900' },
+  ed25519: { private: '302e020100300506032b657004220420', public: '302a300506032b6570032100' },
+  ed448: { private: '3047020100300506032b6571043b0439', public: '3043300506032b6571033a00' },
+  p256: {
+    private: '3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420',
+    public: '3059301306072a8648ce3d020106082a8648ce3d030107034200',
+  },
+  p384: {
+    private: '304e020100301006072a8648ce3d020106052b81040022043730350201010430',
+    public: '3076301006072a8648ce3d020106052b81040022036200',
+  },
+  p521: {
+    private: '3060020100301006072a8648ce3d020106052b81040023044930470201010442',
+    public: '30819b301006072a8648ce3d020106052b8104002303818600',
+  },
+} as const;
+
+function derKey(kind: 'private' | 'public', prefix: Buffer, raw: Uint8Array, what: string, len: number): KeyObject {
+  if (raw.length !== len) throw new MlsProtocolError('invalid', `${what}: expected ${len} bytes, got ${raw.length}`);
+  const der = Buffer.concat([prefix, raw]);
+  try {
+    return kind === 'private'
+      ? createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+      : createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch (cause) {
+    throw new MlsProtocolError('invalid', `${what}: not a valid key`, { cause });
+  }
+}
+
+export interface RawKeyCaches {
+  readonly private: KeyObjectCache;
+  readonly public: KeyObjectCache;
+}
+
+/** `k` with zero bytes in front up to `len` bytes (a big-endian integer keeps its value). */
+function leftPad(k: Uint8Array, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  out.set(k, len - k.length);
+  return out;
+}
+
+/**
+ * KeyObject caches for raw keys of one algorithm, with its private and public key lengths.
+ * `scalar`: the private key is a big-endian integer, which some peers (and the MLS working
+ * group's P-521 vectors) write without its leading zero bytes; such a shorter key is read as
+ * the same integer. Keys we make always have the full length.
+ */
+function rawKeyCaches(
+  alg: keyof typeof DER,
+  name: string,
+  privateLength: number,
+  publicLength: number,
+  scalar = false,
+): RawKeyCaches {
+  const priv = Buffer.from(DER[alg].private, 'hex');
+  const pub = Buffer.from(DER[alg].public, 'hex');
+  const what = `${name} private key`;
+  const makePrivate = scalar
+    ? (k: Uint8Array): KeyObject =>
+        derKey(
+          'private',
+          priv,
+          k.length > 0 && k.length < privateLength ? leftPad(k, privateLength) : k,
+          what,
+          privateLength,
+        )
+    : (k: Uint8Array): KeyObject => derKey('private', priv, k, what, privateLength);
+  return {
+    private: new KeyObjectCache(makePrivate),
+    public: new KeyObjectCache((k) => derKey('public', pub, k, `${name} public key`, publicLength)),
+  };
+}
+
+export const X25519_KEYS = rawKeyCaches('x25519', 'X25519', 32, 32);
+export const X448_KEYS = rawKeyCaches('x448', 'X448', 56, 56);
+export const ED25519_KEYS = rawKeyCaches('ed25519', 'Ed25519', 32, 32);
+export const ED448_KEYS = rawKeyCaches('ed448', 'Ed448', 57, 57);
+/** NIST-curve keys serve ECDH and ECDSA alike. */
+export const P256_KEYS = rawKeyCaches('p256', 'P-256', 32, 65, true);
+export const P384_KEYS = rawKeyCaches('p384', 'P-384', 48, 97, true);
+export const P521_KEYS = rawKeyCaches('p521', 'P-521', 66, 133, true);
+
+/** A JWK member (base64url) as bytes. */
+export function b64url(s: string | undefined): Uint8Array {
+  if (s === undefined) throw new Error('JWK without the expected member');
+  return u8(Buffer.from(s, 'base64url'));
+}

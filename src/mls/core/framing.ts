@@ -1,0 +1,409 @@
+/**
+ * RFC 9420 §6 message protection: FramedContent is signed into an AuthenticatedContent
+ * (§6.1), then sent either as a PublicMessage (membership tag, §6.2) or as a PrivateMessage
+ * (content encryption with a secret-tree ratchet key and sender data encryption, §6.3).
+ * Unprotecting does the reverse and always verifies the signature.
+ *
+ * Signing and framing are two steps because a commit's confirmation tag depends on its
+ * signature (§8.2): the caller signs (`signContent`), sets `auth.confirmationTag` of a commit,
+ * then frames (`toPublicMessage` / `encryptPrivateMessage`).
+ *
+ * `groupContext` parameters are the serialized GroupContext of the epoch (the caller encodes it
+ * once per epoch, not per message).
+ */
+import { decodeAll, encodeValue, TlsReader, TlsWriter } from '../../codec/tls-codec';
+import type { CipherSuite } from './crypto/cipher-suite';
+import { signWithLabel, verifyWithLabel } from './crypto/labeled';
+import { mlsFail } from './errors';
+import { bytesEqual, membershipTag as macMembership } from './key-schedule';
+import { senderDataKeyNonce, type RatchetType, type SecretTree } from './secret-tree';
+import {
+  authenticatedContentCodec,
+  ContentType,
+  decodeAuthData,
+  decodeContentBody,
+  encodeAuthData,
+  encodeContentBody,
+  framedContentCodec,
+  isCustomProposal,
+  mlsMessageCodec,
+  privateContentAadCodec,
+  ProposalType,
+  ProtocolVersion,
+  senderDataAadCodec,
+  senderDataCodec,
+  SenderType,
+  WireFormat,
+  wireFormatCodec,
+  type AuthenticatedContent,
+  type FramedContent,
+  type FramedContentAuthData,
+  type MLSMessage,
+  type MLSMessageBody,
+  type PrivateMessage,
+  type PublicMessage,
+} from './structs';
+
+// ---- padding ------------------------------------------------------------------------------------
+
+/** How many zero bytes to append to a PrivateMessageContent of `unpaddedLength` bytes. */
+export type PaddingPolicy = (unpaddedLength: number) => number;
+
+/** Pad the PrivateMessageContent to a multiple of `n` bytes. */
+export function padToMultipleOf(n: number): PaddingPolicy {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`padding block ${n}`);
+  return (len) => (n - (len % n)) % n;
+}
+
+export const noPadding: PaddingPolicy = () => 0;
+
+/** The default: PrivateMessageContent padded to a multiple of 32 bytes. */
+export const defaultPadding: PaddingPolicy = padToMultipleOf(32);
+
+// ---- secret tree (the ratchet state the caller owns) ----------------------------------------------
+
+/**
+ * What framing needs of the epoch's `SecretTree` (`secret-tree.ts`). It is mutable: sending
+ * advances our ratchet (`next`), receiving forgets the generation's key once it decrypted
+ * (`use`); the caller saves the changed leaf (`takeChanges` / `exportLeaf`).
+ */
+export type MessageKeySource = Pick<SecretTree, 'next' | 'use'>;
+
+/** The ratchet of a content type (§6.3.1): application data or handshake (proposal, commit). */
+export function ratchetTypeFor(contentType: ContentType): RatchetType {
+  return contentType === ContentType.application ? 'application' : 'handshake';
+}
+
+// ---- signing (§6.1) ---------------------------------------------------------------------------------
+
+function tbsHasContext(content: FramedContent): boolean {
+  const t = content.sender.senderType;
+  return t === SenderType.member || t === SenderType.new_member_commit;
+}
+
+/** FramedContentTBS into `w` (the GroupContext already serialized). */
+function writeTbs(
+  w: TlsWriter,
+  wireFormat: WireFormat,
+  content: FramedContent,
+  groupContext: Uint8Array | undefined,
+): void {
+  const needed = tbsHasContext(content);
+  if (needed !== (groupContext !== undefined)) {
+    mlsFail('invalid', `FramedContentTBS: GroupContext ${needed ? 'required' : 'not allowed'} for this sender`);
+  }
+  w.uint16(ProtocolVersion.mls10);
+  w.field('wire_format', wireFormatCodec, wireFormat);
+  w.field('content', framedContentCodec, content);
+  if (groupContext) w.raw(groupContext);
+}
+
+/** Serialized FramedContentTBS; `groupContext` is required for member and new_member_commit senders. */
+export function framedContentTbsBytes(
+  wireFormat: WireFormat,
+  content: FramedContent,
+  groupContext: Uint8Array | undefined,
+): Uint8Array {
+  const w = new TlsWriter('FramedContentTBS', 512);
+  writeTbs(w, wireFormat, content, groupContext);
+  return w.finish();
+}
+
+export interface SignContentInput {
+  /** `mls_public_message` or `mls_private_message`: the signature covers it. */
+  wireFormat: WireFormat;
+  content: FramedContent;
+  signaturePrivateKey: Uint8Array;
+  /** Serialized GroupContext; required for member and new_member_commit senders. */
+  groupContext?: Uint8Array;
+}
+
+/**
+ * SignWithLabel(., "FramedContentTBS", FramedContentTBS). The result has no confirmation tag:
+ * for a commit the caller sets `auth.confirmationTag` before framing.
+ */
+export function signContent(suite: CipherSuite, input: SignContentInput): AuthenticatedContent {
+  const { wireFormat, content } = input;
+  if (wireFormat !== WireFormat.mls_public_message && wireFormat !== WireFormat.mls_private_message) {
+    mlsFail('invalid', `wire_format ${wireFormat} does not carry FramedContent`);
+  }
+  const tbs = framedContentTbsBytes(wireFormat, content, input.groupContext);
+  const signature = signWithLabel(suite, input.signaturePrivateKey, 'FramedContentTBS', tbs);
+  return { wireFormat, content, auth: { signature } };
+}
+
+/** Throws MlsProtocolError('badSignature') unless the signature verifies with `signaturePublicKey`. */
+export function verifyContentSignature(
+  suite: CipherSuite,
+  authenticatedContent: AuthenticatedContent,
+  signaturePublicKey: Uint8Array,
+  groupContext: Uint8Array | undefined,
+): void {
+  const { wireFormat, content, auth } = authenticatedContent;
+  const tbs = framedContentTbsBytes(wireFormat, content, groupContext);
+  if (!verifyWithLabel(suite, signaturePublicKey, 'FramedContentTBS', tbs, auth.signature)) {
+    mlsFail('badSignature', `FramedContent signature does not verify (sender type ${content.sender.senderType})`);
+  }
+}
+
+/**
+ * Where the verifier finds a sender's signature key (§6.1). Keys of `new_member_commit`
+ * (the commit's UpdatePath leaf) and `new_member_proposal` (the Add's KeyPackage leaf) senders
+ * are read from the content itself.
+ */
+export interface SignatureKeyLookup {
+  /** Signature key of the non-blank leaf `leafIndex`, undefined for a blank or absent leaf. */
+  member(leafIndex: number): Uint8Array | undefined;
+  /** Signature key of `external_senders[senderIndex]`; absent: external senders are refused. */
+  external?(senderIndex: number): Uint8Array | undefined;
+}
+
+/** The key that must have signed `content` (§6.1); throws 'notFound' or 'invalid'. */
+export function senderSignatureKey(content: FramedContent, keys: SignatureKeyLookup): Uint8Array {
+  const sender = content.sender;
+  switch (sender.senderType) {
+    case SenderType.member:
+      return keys.member(sender.leafIndex) ?? mlsFail('notFound', `sender leaf ${sender.leafIndex} is blank`);
+    case SenderType.external:
+      if (content.contentType !== ContentType.proposal) mlsFail('invalid', 'an external sender may only propose');
+      return keys.external?.(sender.senderIndex) ?? mlsFail('notFound', `no external sender ${sender.senderIndex}`);
+    case SenderType.new_member_commit:
+      if (content.contentType !== ContentType.commit) mlsFail('invalid', 'new_member_commit sender of a non-commit');
+      return (
+        content.commit.path?.leafNode.signatureKey ?? mlsFail('invalid', 'new_member_commit without an UpdatePath')
+      );
+    case SenderType.new_member_proposal: {
+      const p = content.contentType === ContentType.proposal ? content.proposal : undefined;
+      if (!p || isCustomProposal(p) || p.proposalType !== ProposalType.add) {
+        mlsFail('invalid', 'new_member_proposal sender of something else than an Add proposal');
+      }
+      return p.add.keyPackage.leafNode.signatureKey;
+    }
+  }
+}
+
+/** Encoded AuthenticatedContent: the input of ProposalRef (§5.2) and the transcript hashes (§8.2). */
+export function authenticatedContentBytes(authenticatedContent: AuthenticatedContent): Uint8Array {
+  return encodeValue(authenticatedContent, authenticatedContentCodec);
+}
+
+// ---- PublicMessage (§6.2) ----------------------------------------------------------------------------
+
+/** MAC(membership_key, AuthenticatedContentTBM). */
+export function membershipTag(
+  suite: CipherSuite,
+  membershipKey: Uint8Array,
+  authenticatedContent: AuthenticatedContent,
+  groupContext: Uint8Array,
+): Uint8Array {
+  const { wireFormat, content, auth } = authenticatedContent;
+  const w = new TlsWriter('AuthenticatedContentTBM', 512);
+  writeTbs(w, wireFormat, content, groupContext);
+  w.field('auth', (ww, a: FramedContentAuthData) => encodeAuthData(ww, a, content.contentType), auth);
+  return macMembership(suite, membershipKey, w.finish());
+}
+
+export interface PublicFramingKeys {
+  /** Serialized GroupContext; required for member and new_member_commit senders. */
+  groupContext?: Uint8Array;
+  /** Required for member senders. */
+  membershipKey?: Uint8Array;
+}
+
+/** A commit is framed only once the caller has set its confirmation tag (§6.1). */
+function requireConfirmationTag(ac: AuthenticatedContent): void {
+  if (ac.content.contentType === ContentType.commit && ac.auth.confirmationTag === undefined) {
+    mlsFail('invalid', 'a commit is framed only with its confirmation_tag set');
+  }
+}
+
+/** Frame a signed `mls_public_message` AuthenticatedContent (never application data). */
+export function toPublicMessage(
+  suite: CipherSuite,
+  authenticatedContent: AuthenticatedContent,
+  keys: PublicFramingKeys,
+): PublicMessage {
+  const { wireFormat, content, auth } = authenticatedContent;
+  if (wireFormat !== WireFormat.mls_public_message) mlsFail('invalid', `content signed for wire_format ${wireFormat}`);
+  if (content.contentType === ContentType.application) {
+    mlsFail('invalid', 'application data must be sent as a PrivateMessage');
+  }
+  requireConfirmationTag(authenticatedContent);
+  if (content.sender.senderType !== SenderType.member) return { content, auth };
+  if (!keys.membershipKey || !keys.groupContext) {
+    mlsFail('invalid', 'a member PublicMessage needs the membership key and GroupContext');
+  }
+  return {
+    content,
+    auth,
+    membershipTag: membershipTag(suite, keys.membershipKey, authenticatedContent, keys.groupContext),
+  };
+}
+
+export interface PublicUnprotectKeys {
+  /** Serialized GroupContext of the message's epoch. */
+  groupContext: Uint8Array;
+  membershipKey: Uint8Array;
+  signatureKeys: SignatureKeyLookup;
+}
+
+/**
+ * Check the membership tag (member senders; 'badTag') and the signature ('badSignature'), and
+ * the sender rules of §6.1 ('invalid'). Group id and epoch are the caller's to check.
+ */
+export function fromPublicMessage(
+  suite: CipherSuite,
+  message: PublicMessage,
+  keys: PublicUnprotectKeys,
+): AuthenticatedContent {
+  const { content, auth } = message;
+  if (content.contentType === ContentType.application) {
+    mlsFail('invalid', 'application data in a PublicMessage');
+  }
+  const authenticatedContent: AuthenticatedContent = { wireFormat: WireFormat.mls_public_message, content, auth };
+  const groupContext = tbsHasContext(content) ? keys.groupContext : undefined;
+  if (content.sender.senderType === SenderType.member) {
+    const tag = message.membershipTag ?? mlsFail('badTag', 'member PublicMessage without membership_tag');
+    const expected = membershipTag(suite, keys.membershipKey, authenticatedContent, keys.groupContext);
+    if (!bytesEqual(tag, expected)) mlsFail('badTag', 'membership_tag does not verify');
+  }
+  const signatureKey = senderSignatureKey(content, keys.signatureKeys);
+  verifyContentSignature(suite, authenticatedContent, signatureKey, groupContext);
+  return authenticatedContent;
+}
+
+// ---- PrivateMessage (§6.3) ---------------------------------------------------------------------------
+
+export interface PrivateFramingKeys {
+  senderDataSecret: Uint8Array;
+  /** Mutated: the sender's ratchet advances by one generation. */
+  secretTree: MessageKeySource;
+}
+
+export interface EncryptOptions {
+  padding?: PaddingPolicy;
+  /** Tests only: a fixed reuse guard instead of 4 random bytes. */
+  reuseGuard?: Uint8Array;
+}
+
+export interface EncryptedPrivateMessage {
+  message: PrivateMessage;
+  generation: number;
+}
+
+/** The ratchet nonce with its first four bytes XORed with the reuse guard (a fresh array). */
+function guardedNonce(nonce: Uint8Array, reuseGuard: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(nonce);
+  for (let i = 0; i < 4; i++) out[i]! ^= reuseGuard[i]!;
+  return out;
+}
+
+/** Encrypt a signed `mls_private_message` AuthenticatedContent from a member sender. */
+export function encryptPrivateMessage(
+  suite: CipherSuite,
+  authenticatedContent: AuthenticatedContent,
+  keys: PrivateFramingKeys,
+  options: EncryptOptions = {},
+): EncryptedPrivateMessage {
+  const { wireFormat, content, auth } = authenticatedContent;
+  if (wireFormat !== WireFormat.mls_private_message) mlsFail('invalid', `content signed for wire_format ${wireFormat}`);
+  const sender = content.sender;
+  if (sender.senderType !== SenderType.member) mlsFail('invalid', 'only members send PrivateMessages');
+  requireConfirmationTag(authenticatedContent);
+  const { contentType, groupId, epoch, authenticatedData } = content;
+
+  // PrivateMessageContent: body, auth, then zero padding.
+  const w = new TlsWriter('PrivateMessageContent', 256);
+  encodeContentBody(w, content);
+  w.field('auth', (ww, a: FramedContentAuthData) => encodeAuthData(ww, a, contentType), auth);
+  const padding = (options.padding ?? defaultPadding)(w.length);
+  if (!Number.isInteger(padding) || padding < 0) mlsFail('invalid', `padding policy returned ${padding}`);
+  if (padding > 0) w.raw(new Uint8Array(padding));
+  const plaintext = w.finish();
+
+  const reuseGuard = options.reuseGuard ?? suite.randomBytes(4);
+  if (reuseGuard.length !== 4) mlsFail('invalid', 'reuse_guard must be 4 bytes');
+  const { generation, key, nonce } = keys.secretTree.next(sender.leafIndex, ratchetTypeFor(contentType));
+  const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
+  const ciphertext = suite.aeadSeal(key, guardedNonce(nonce, reuseGuard), aad, plaintext);
+
+  const senderData = encodeValue({ leafIndex: sender.leafIndex, generation, reuseGuard }, senderDataCodec);
+  const sd = senderDataKeyNonce(suite, keys.senderDataSecret, ciphertext);
+  const sdAad = encodeValue({ groupId, epoch, contentType }, senderDataAadCodec);
+  const encryptedSenderData = suite.aeadSeal(sd.key, sd.nonce, sdAad, senderData);
+
+  return {
+    message: { groupId, epoch, contentType, authenticatedData, encryptedSenderData, ciphertext },
+    generation,
+  };
+}
+
+export interface PrivateUnprotectKeys extends PrivateFramingKeys {
+  /** Serialized GroupContext of the message's epoch. */
+  groupContext: Uint8Array;
+  signatureKeys: SignatureKeyLookup;
+}
+
+export interface DecryptedPrivateMessage {
+  authenticatedContent: AuthenticatedContent;
+  leafIndex: number;
+  generation: number;
+}
+
+/**
+ * Decrypt sender data and content ('decryptFailed'), consume the generation's key (replays and
+ * generations outside the window throw), reject non-zero padding, verify the signature.
+ */
+export function decryptPrivateMessage(
+  suite: CipherSuite,
+  message: PrivateMessage,
+  keys: PrivateUnprotectKeys,
+): DecryptedPrivateMessage {
+  const { groupId, epoch, contentType, authenticatedData, ciphertext } = message;
+
+  const sd = senderDataKeyNonce(suite, keys.senderDataSecret, ciphertext);
+  const sdAad = encodeValue({ groupId, epoch, contentType }, senderDataAadCodec);
+  const { leafIndex, generation, reuseGuard } = decodeAll(
+    suite.aeadOpen(sd.key, sd.nonce, sdAad, message.encryptedSenderData),
+    senderDataCodec,
+  );
+  const signatureKey = keys.signatureKeys.member(leafIndex);
+  if (!signatureKey) mlsFail('notFound', `SenderData names leaf ${leafIndex}, which is blank`);
+
+  // The generation's key is forgotten only once it decrypted the content (a forgery burns nothing).
+  const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
+  const plaintext = keys.secretTree.use(leafIndex, ratchetTypeFor(contentType), generation, ({ key, nonce }) =>
+    suite.aeadOpen(key, guardedNonce(nonce, reuseGuard), aad, ciphertext),
+  );
+
+  const r = new TlsReader(plaintext, 'PrivateMessageContent');
+  const body = decodeContentBody(r, contentType);
+  const auth = r.field('auth', (rr) => decodeAuthData(rr, contentType));
+  const paddingStart = r.offset;
+  for (let i = paddingStart; i < plaintext.length; i++) {
+    if (plaintext[i] !== 0) r.fail('non-zero padding byte', i);
+  }
+
+  const content = {
+    groupId,
+    epoch,
+    sender: { senderType: SenderType.member, leafIndex },
+    authenticatedData,
+    ...body,
+  } as FramedContent;
+  const authenticatedContent: AuthenticatedContent = { wireFormat: WireFormat.mls_private_message, content, auth };
+  verifyContentSignature(suite, authenticatedContent, signatureKey, keys.groupContext);
+  return { authenticatedContent, leafIndex, generation };
+}
+
+// ---- MLSMessage --------------------------------------------------------------------------------------
+
+/** Serialized MLSMessage (version mls10) around a PublicMessage, PrivateMessage, Welcome, GroupInfo or KeyPackage. */
+export function encodeMlsMessage(body: MLSMessageBody): Uint8Array {
+  return encodeValue({ version: ProtocolVersion.mls10, ...body } as MLSMessage, mlsMessageCodec);
+}
+
+/** Decode an MLSMessage (CodecError for bad bytes; a version other than mls10 is refused by the codec). */
+export function decodeMlsMessage(bytes: Uint8Array): MLSMessage {
+  return decodeAll(bytes, mlsMessageCodec);
+}

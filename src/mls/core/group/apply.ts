@@ -1,0 +1,217 @@
+/**
+ * Applying a validated proposal list to a copy of the ratchet tree and the GroupContext
+ * extensions (RFC 9420 §12.3, extensions-09 order): GroupContextExtensions, Updates,
+ * SelfRemoves, Removes, Adds, then PSKs / ExternalInit noted, AppDataUpdates last.
+ * Individual proposal validity that needs the new state (LeafNode and KeyPackage validation
+ * against the new extensions) is checked here.
+ */
+import { encodeValue } from '../../../codec/tls-codec';
+import { verifyWithLabel, type CipherSuite } from '../crypto';
+import { mlsFail } from '../errors';
+import type { RatchetTree } from '../ratchet-tree';
+import {
+  findExtension,
+  isCustomProposal,
+  keyPackageTbsCodec,
+  LeafNodeSource,
+  ProposalType,
+  ProtocolVersion,
+  requiredCapabilitiesExtension,
+  SenderType,
+  type AppDataUpdate,
+  type Extension,
+  type GroupContext,
+  type KeyPackage,
+  type KnownProposal,
+  type PreSharedKeyID,
+} from '../structs';
+import { applyAppDataUpdates, type AppDataMerge } from './app-data';
+import { bytesEqual, checkGceKeepsAppData, leafAt, targetLeaf } from './proposal-list';
+import { unsupportedContextExtension, validateLeafNode } from './leaf-validation';
+import type { CommitEffects, CommittedProposal } from './types';
+
+export interface AppliedProposals {
+  /** A new tree (the input is not touched). */
+  readonly tree: RatchetTree;
+  readonly extensions: Extension[];
+  readonly added: readonly { leafIndex: number; keyPackage: KeyPackage }[];
+  readonly removedLeaves: readonly number[];
+  readonly updatedLeaves: readonly number[];
+  readonly psks: readonly PreSharedKeyID[];
+  /** kem_output of the ExternalInit proposal of an external commit. */
+  readonly externalInit?: Uint8Array;
+  readonly appDataChanged: readonly number[];
+  readonly groupContextExtensionsChanged: boolean;
+  readonly reinit: boolean;
+}
+
+export interface ApplyOptions {
+  readonly appDataMerge?: AppDataMerge;
+}
+
+type Known = KnownProposal;
+/** The proposals of one modelled type, narrowed, with their CommittedProposal. */
+export function ofType<T extends Known['proposalType']>(
+  list: readonly CommittedProposal[],
+  type: T,
+): { p: CommittedProposal; body: Extract<Known, { proposalType: T }> }[] {
+  const out: { p: CommittedProposal; body: Extract<Known, { proposalType: T }> }[] = [];
+  for (const p of list) {
+    if (!isCustomProposal(p.proposal) && p.proposal.proposalType === type) {
+      out.push({ p, body: p.proposal as Extract<Known, { proposalType: T }> });
+    }
+  }
+  return out;
+}
+
+/**
+ * §10.1 KeyPackage validation of a received Add against the (new) GroupContext. Not
+ * `key-package.ts`'s `validateKeyPackage`: that one always bounds the lifetime range, which a
+ * receiver must not (the working group's vectors use not_after = 2^64-1).
+ */
+export function validateKeyPackage(
+  suite: CipherSuite,
+  keyPackage: KeyPackage,
+  context: { cipherSuite: number; groupId: Uint8Array; extensions: readonly Extension[] },
+  tree: RatchetTree,
+): void {
+  if (keyPackage.version !== ProtocolVersion.mls10) mlsFail('invalid', 'KeyPackage version is not mls10');
+  if (keyPackage.cipherSuite !== context.cipherSuite) {
+    mlsFail('invalid', 'KeyPackage cipher suite differs from the group');
+  }
+  const tbs = encodeValue(keyPackage, keyPackageTbsCodec);
+  if (!verifyWithLabel(suite, keyPackage.leafNode.signatureKey, 'KeyPackageTBS', tbs, keyPackage.signature)) {
+    mlsFail('badSignature', 'KeyPackage signature');
+  }
+  if (bytesEqual(keyPackage.initKey, keyPackage.leafNode.encryptionKey)) {
+    mlsFail('invalid', 'KeyPackage init_key equals its leaf encryption_key');
+  }
+  if (keyPackage.leafNode.leafNodeSource !== LeafNodeSource.key_package) {
+    mlsFail('invalid', 'KeyPackage leaf_node_source is not key_package');
+  }
+  validateLeafNode(suite, tree, keyPackage.leafNode, { groupId: context.groupId, extensions: context.extensions });
+}
+
+/** Apply `list` (already checked by `validateProposalList`) to a copy of `tree`. */
+export function applyProposals(
+  suite: CipherSuite,
+  context: GroupContext,
+  treeBefore: RatchetTree,
+  list: readonly CommittedProposal[],
+  options: ApplyOptions = {},
+): AppliedProposals {
+  const tree = treeBefore.clone();
+  let extensions: Extension[] = [...context.extensions];
+  let gceChanged = false;
+
+  const [gce] = ofType(list, ProposalType.group_context_extensions);
+  if (gce) {
+    const next = gce.body.groupContextExtensions.extensions;
+    checkGceKeepsAppData(context.extensions, next);
+    extensions = [...next];
+    gceChanged = true;
+  }
+
+  const updatedLeaves: number[] = [];
+  for (const { p, body } of ofType(list, ProposalType.update)) {
+    const leaf = targetLeaf(p)!;
+    const leafNode = body.update.leafNode;
+    if (leafNode.leafNodeSource !== LeafNodeSource.update) mlsFail('invalid', 'Update leaf_node_source is not update');
+    if (bytesEqual(leafNode.encryptionKey, leafAt(tree, leaf)!.encryptionKey)) {
+      mlsFail('invalid', `Update of leaf ${leaf} keeps its encryption key`);
+    }
+    validateLeafNode(suite, tree, leafNode, { groupId: context.groupId, leafIndex: leaf, extensions, replacing: leaf });
+    tree.updateLeaf(leaf, leafNode);
+    updatedLeaves.push(leaf);
+  }
+
+  const removedLeaves: number[] = [];
+  for (const { p } of [...ofType(list, ProposalType.self_remove), ...ofType(list, ProposalType.remove)]) {
+    const leaf = targetLeaf(p)!;
+    tree.removeLeaf(leaf);
+    removedLeaves.push(leaf);
+  }
+
+  // New GroupContext extensions (and a required_capabilities among them) must be supported by
+  // every remaining member (§12.1.7, §13.4); added members are checked against them below.
+  if (gceChanged) {
+    for (const [i, leaf] of tree.leaves()) {
+      const missing = unsupportedContextExtension(leaf.capabilities.extensions, extensions);
+      if (missing !== undefined) mlsFail('invalid', `leaf ${i} does not support GroupContext extension ${missing}`);
+    }
+    const required = findExtension(extensions, requiredCapabilitiesExtension);
+    if (required) {
+      for (const [i, leaf] of tree.leaves()) {
+        const caps = leaf.capabilities;
+        const ok =
+          required.extensionTypes.every((t) => caps.extensions.includes(t)) &&
+          required.proposalTypes.every((t) => caps.proposals.includes(t)) &&
+          required.credentialTypes.every((t) => caps.credentials.includes(t));
+        if (!ok) mlsFail('invalid', `leaf ${i} does not support the new required_capabilities`);
+      }
+    }
+  }
+
+  const added: { leafIndex: number; keyPackage: KeyPackage }[] = [];
+  for (const { body } of ofType(list, ProposalType.add)) {
+    const kp = body.add.keyPackage;
+    validateKeyPackage(suite, kp, { cipherSuite: context.cipherSuite, groupId: context.groupId, extensions }, tree);
+    added.push({ leafIndex: tree.addLeaf(kp.leafNode), keyPackage: kp });
+  }
+
+  const psks: PreSharedKeyID[] = ofType(list, ProposalType.psk).map(({ body }) => body.preSharedKey.psk);
+  const externalInit = ofType(list, ProposalType.external_init)[0]?.body.externalInit.kemOutput;
+  const updates: AppDataUpdate[] = ofType(list, ProposalType.app_data_update).map(({ body }) => body.appDataUpdate);
+  const appData = applyAppDataUpdates(extensions, updates, options.appDataMerge);
+
+  return {
+    tree,
+    extensions: appData.extensions,
+    added,
+    removedLeaves,
+    updatedLeaves,
+    psks,
+    ...(externalInit ? { externalInit } : {}),
+    appDataChanged: appData.changed,
+    groupContextExtensionsChanged: gceChanged,
+    reinit: ofType(list, ProposalType.reinit).length > 0,
+  };
+}
+
+/** Whether the commit is external (sender new_member_commit). */
+export function isExternalSender(sender: { senderType: number }): boolean {
+  return sender.senderType === SenderType.new_member_commit;
+}
+
+/** The provisional GroupContext of the next epoch (§12.4.1) before its tree hash is known. */
+export function provisionalContextBase(
+  context: GroupContext,
+  applied: AppliedProposals,
+): Omit<GroupContext, 'treeHash'> {
+  return {
+    version: context.version,
+    cipherSuite: context.cipherSuite,
+    groupId: context.groupId,
+    epoch: context.epoch + 1n,
+    confirmedTranscriptHash: context.confirmedTranscriptHash,
+    extensions: applied.extensions,
+  };
+}
+
+/** What a commit changed, for the caller. */
+export function commitEffects(
+  applied: AppliedProposals,
+  localLeaves: readonly number[],
+  committerLeaf: number,
+): CommitEffects {
+  return {
+    addedLeaves: applied.added.map((a) => a.leafIndex),
+    removedLeaves: applied.removedLeaves,
+    removedLocalLeaves: localLeaves.filter((l) => applied.removedLeaves.includes(l)),
+    updatedLeaves: applied.updatedLeaves,
+    appDataChanged: applied.appDataChanged,
+    groupContextExtensionsChanged: applied.groupContextExtensionsChanged,
+    committerLeaf,
+    newExtensions: applied.extensions,
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * RFC 9420 §7.3 LeafNode validation in a group: the tree-local checks of `tree-validation.ts`
+ * (signature, own capabilities) plus what needs the group: required_capabilities of the
+ * GroupContext, credential types supported both ways, unique signature and encryption keys.
+ */
+import type { CipherSuite } from '../crypto';
+import { mlsFail } from '../errors';
+import type { RatchetTree } from '../ratchet-tree';
+import { findExtension, requiredCapabilitiesExtension, type Extension, type LeafNode } from '../structs';
+import { isDefaultExtensionType } from '../key-package';
+import { checkLeafNode } from '../tree-validation';
+
+export interface LeafValidationContext {
+  readonly groupId: Uint8Array;
+  /** Leaf index for `update` / `commit` sources (the signature covers it); absent for key packages. */
+  readonly leafIndex?: number;
+  /** GroupContext extensions in force (the new ones when a commit changes them). */
+  readonly extensions: readonly Extension[];
+  /** The leaf this node replaces (Update, commit path): its own keys do not count as duplicates. */
+  readonly replacing?: number;
+}
+
+export function validateLeafNode(
+  suite: CipherSuite,
+  tree: RatchetTree,
+  leafNode: LeafNode,
+  ctx: LeafValidationContext,
+): void {
+  checkLeafNode(suite, leafNode, ctx.groupId, ctx.leafIndex ?? 0);
+  checkLeafInGroup(tree, leafNode, ctx);
+}
+
+/** The group-level part of §7.3 (everything but the LeafNode's own signature and capabilities). */
+export function checkLeafInGroup(tree: RatchetTree, leafNode: LeafNode, ctx: LeafValidationContext): void {
+  const caps = leafNode.capabilities;
+  const unsupported = unsupportedContextExtension(caps.extensions, ctx.extensions);
+  if (unsupported !== undefined) mlsFail('invalid', `LeafNode does not support GroupContext extension ${unsupported}`);
+  const required = findExtension(ctx.extensions, requiredCapabilitiesExtension);
+  if (required) {
+    const ok =
+      required.extensionTypes.every((t) => caps.extensions.includes(t)) &&
+      required.proposalTypes.every((t) => caps.proposals.includes(t)) &&
+      required.credentialTypes.every((t) => caps.credentials.includes(t));
+    if (!ok) mlsFail('invalid', 'LeafNode does not support the required_capabilities');
+  }
+  for (const [i, other] of tree.leaves()) {
+    if (i === ctx.replacing) continue;
+    if (!caps.credentials.includes(other.credential.credentialType)) {
+      mlsFail('invalid', `LeafNode does not support credential type ${other.credential.credentialType} of leaf ${i}`);
+    }
+    if (!other.capabilities.credentials.includes(leafNode.credential.credentialType)) {
+      mlsFail('invalid', `leaf ${i} does not support credential type ${leafNode.credential.credentialType}`);
+    }
+  }
+  const sigOwner = tree.findLeafBySignatureKey(leafNode.signatureKey);
+  if (sigOwner !== undefined && sigOwner !== ctx.replacing) {
+    mlsFail('invalid', `signature key already used by leaf ${sigOwner}`);
+  }
+  const encOwner = tree.findNodeByEncryptionKey(leafNode.encryptionKey);
+  if (encOwner !== undefined && !(ctx.replacing !== undefined && encOwner === 2 * ctx.replacing)) {
+    mlsFail('invalid', `encryption key already used by node ${encOwner}`);
+  }
+}
+
+/**
+ * §13.4: every GroupContext extension must be supported by every member (default types need
+ * not be listed). The first non-default type `supported` lacks, or undefined.
+ */
+export function unsupportedContextExtension(
+  supported: readonly number[],
+  extensions: readonly Extension[],
+): number | undefined {
+  return extensions.map((e) => e.extensionType).find((t) => !isDefaultExtensionType(t) && !supported.includes(t));
+}

@@ -1,0 +1,399 @@
+/**
+ * One MLS group held by the gateway: ONE shared state (GroupContext, ratchet tree, transcript
+ * hash, epoch secrets, the private tree keys local members know, the secret trees of the kept
+ * epochs) and the set of local members (user → leaf). Every operation runs under the group's
+ * lock and is written through to `MlsStorage` before it returns: per message one ratchet row,
+ * per commit the epoch record and tree keys once for the whole group.
+ */
+import { createHash } from 'node:crypto';
+import { MlsErrorReason, MlsGroupError } from '../mls.errors';
+import type { UserUri } from '../../common/ids';
+import { encodeValue } from '../../codec/tls-codec';
+import {
+  acceptProposal,
+  applyCommitContent,
+  createCommit,
+  exportSecret,
+  groupInfo,
+  processCommit,
+  processProposal,
+  protect,
+  unprotect,
+  type CommitEffects,
+  type CreatedCommit,
+  type GroupState,
+  type JoinerKeys,
+  type LocalSigner,
+  type ProcessedCommit,
+  type ReceivedProposal,
+} from '../core/group';
+import { addLocalMemberFromWelcome } from '../core/group';
+import { decodeMlsMessage, encodeMlsMessage } from '../core/framing';
+import { ContentType, groupInfoCodec, WireFormat, type MLSMessage } from '../core/structs';
+import { bytesEqual } from '../core/tree-hash';
+import { prepareChanges, registerJoiners, type LocalJoiner } from './commit-changes';
+import { deleteRatchetRows, EpochKeyRing } from './epoch-keys';
+import { deleteGroupRecords, writeEpoch, writeProposals } from './group-records';
+import type { GroupDeps } from './group-deps';
+import { summarise, userAtLeaf } from './group-view';
+import type { LocalMemberRecord } from './state-codec';
+import type {
+  GatewayChanges,
+  GatewayGroupSummary,
+  GatewayProcessed,
+  GatewayStagedCommit,
+  GroupInfoBundle,
+} from './types';
+
+const ECHO_MEMORY = 512;
+
+interface Staged {
+  readonly created: CreatedCommit;
+  readonly committer: UserUri;
+  readonly joiners: readonly LocalJoiner[];
+  readonly out: GatewayStagedCommit;
+}
+
+export class GatewayGroup {
+  private locals: Map<UserUri, LocalMemberRecord>;
+  private staged?: Staged;
+  private readonly sent: string[] = [];
+  private readonly sentSet = new Set<string>();
+  private tail: Promise<unknown> = Promise.resolve();
+  private running = 0;
+  private gone = false;
+
+  constructor(
+    private readonly deps: GroupDeps,
+    private state: GroupState,
+    locals: readonly LocalMemberRecord[],
+    private readonly ring: EpochKeyRing,
+  ) {
+    this.locals = new Map(locals.map((l) => [l.user, l]));
+  }
+
+  get groupId(): Uint8Array {
+    return this.state.context.groupId;
+  }
+
+  get epoch(): bigint {
+    return this.state.context.epoch;
+  }
+
+  /** The shared core state (read-only; for diagnostics and adapters). */
+  get coreState(): GroupState {
+    return this.state;
+  }
+
+  /** Busy or holding a staged commit: must not be unloaded. */
+  get pinned(): boolean {
+    return this.running > 0 || this.staged !== undefined;
+  }
+
+  get removed(): boolean {
+    return this.gone;
+  }
+
+  summary(): GatewayGroupSummary {
+    return summarise(this.state, [...this.locals.values()], this.staged !== undefined);
+  }
+
+  isLocalMember(user: UserUri): boolean {
+    return this.locals.has(user);
+  }
+
+  localMember(user: UserUri): LocalMemberRecord | undefined {
+    return this.locals.get(user);
+  }
+
+  /** MLS-Exporter of the current epoch. */
+  exportSecret(label: string, context: Uint8Array, length: number): Uint8Array {
+    return exportSecret(this.state, label, context, length);
+  }
+
+  // ---- messages -----------------------------------------------------------------------------
+
+  /** Application data from local member `user`; its sending ratchet is stored before this returns. */
+  encrypt(user: UserUri, plaintext: Uint8Array, authenticatedData?: Uint8Array): Promise<Uint8Array> {
+    return this.locked(async () => {
+      const signer = await this.signer(user);
+      const epoch = this.state.context.epoch;
+      const keys = this.ring.keysFor(epoch)!;
+      const bytes = protect(this.state, keys, signer, plaintext, authenticatedData ? { authenticatedData } : {});
+      await this.ring.save(this.deps.storage, this.groupId, epoch);
+      this.rememberSent(bytes);
+      return bytes;
+    });
+  }
+
+  /** Process an incoming MLSMessage once for the whole group. */
+  processMessage(bytes: Uint8Array): Promise<GatewayProcessed> {
+    return this.locked(async () => {
+      if (this.sentSet.has(digest(bytes))) return { kind: 'echo', epoch: this.state.context.epoch };
+      const message = decodeMlsMessage(bytes);
+      if (message.wireFormat === WireFormat.mls_private_message) return this.processPrivate(message);
+      if (message.wireFormat !== WireFormat.mls_public_message) {
+        throw new MlsGroupError(MlsErrorReason.Malformed, `wire format ${message.wireFormat} is not a group message`);
+      }
+      const type = message.publicMessage.content.contentType;
+      if (type === ContentType.proposal) return this.proposalReceived(processProposal(this.state, message));
+      if (type !== ContentType.commit) {
+        throw new MlsGroupError(MlsErrorReason.Malformed, 'application data in a PublicMessage');
+      }
+      if (this.staged && bytesEqual(this.staged.out.commit, bytes)) {
+        const { out } = this.staged;
+        await this.mergeLocked();
+        return this.commitResult(out.effects, true, false, []);
+      }
+      return this.commitReceived(processCommit(this.state, message, this.commitOptions()));
+    });
+  }
+
+  private async processPrivate(message: MLSMessage): Promise<GatewayProcessed> {
+    const u = unprotect(this.state, message as Parameters<typeof unprotect>[1], (e) => this.ring.keysFor(e));
+    await this.ring.save(this.deps.storage, this.groupId, u.epoch);
+    const c = u.content.content;
+    if (c.contentType === ContentType.application) {
+      const user = userAtLeaf(this.state, u.senderLeaf, u.epoch);
+      return {
+        kind: 'application',
+        epoch: u.epoch,
+        senderLeaf: u.senderLeaf,
+        ...(user ? { sender: user } : {}),
+        plaintext: c.applicationData,
+        authenticatedData: c.authenticatedData,
+      };
+    }
+    if (c.contentType === ContentType.proposal) return this.proposalReceived(acceptProposal(this.state, u.content));
+    return this.commitReceived(applyCommitContent(this.state, u.content, this.commitOptions()));
+  }
+
+  private async proposalReceived(p: ReceivedProposal): Promise<GatewayProcessed> {
+    this.state = p.state;
+    await writeProposals(this.deps.storage, this.state);
+    return {
+      kind: 'proposal',
+      epoch: this.state.context.epoch,
+      sender: p.sender,
+      proposalType: p.proposal.proposalType,
+      ref: p.ref,
+    };
+  }
+
+  private async commitReceived(processed: ProcessedCommit): Promise<GatewayProcessed> {
+    const discarded = this.staged !== undefined;
+    this.staged = undefined;
+    const removedLocalUsers = this.usersAt(processed.effects.removedLocalLeaves);
+    if (!processed.state) {
+      await deleteGroupRecords(this.deps.storage, this.groupId);
+      this.gone = true;
+      this.locals.clear();
+      this.deps.onGone(this.groupId);
+      return this.commitResult(processed.effects, false, discarded, removedLocalUsers);
+    }
+    await this.adopt(processed.state, []);
+    return this.commitResult(processed.effects, false, discarded, removedLocalUsers);
+  }
+
+  private commitResult(
+    effects: CommitEffects,
+    ownCommit: boolean,
+    discardedStagedCommit: boolean,
+    removedLocalUsers: UserUri[],
+  ): GatewayProcessed {
+    const committer = userAtLeaf(this.state, effects.committerLeaf);
+    return {
+      kind: 'commit',
+      epoch: this.gone ? this.state.context.epoch + 1n : this.state.context.epoch,
+      committerLeaf: effects.committerLeaf,
+      ...(committer ? { committer } : {}),
+      ownCommit,
+      discardedStagedCommit,
+      effects,
+      removedLocalUsers,
+      groupGone: this.gone,
+    };
+  }
+
+  // ---- own commits --------------------------------------------------------------------------
+
+  /** A commit by local member `committer`; send it, then `mergeStagedCommit` or `discardStagedCommit`. */
+  stageCommit(committer: UserUri, changes: GatewayChanges = {}): Promise<GatewayStagedCommit> {
+    return this.locked(async () => {
+      if (this.staged) throw new MlsGroupError(MlsErrorReason.CommitPending, 'a commit is already staged');
+      const signer = await this.signer(committer);
+      const prepared = await prepareChanges(this.state, changes, this.deps.identities, this.deps.now());
+      const created = createCommit(this.state, {
+        committer: signer,
+        proposals: prepared.proposals,
+        proposalRefs: changes.includePending === false ? [] : this.state.proposals.map((p) => p.ref),
+        ...(changes.forcePath ? { forcePath: true } : {}),
+        ratchetTreeInWelcome: this.deps.options.ratchetTreeInWelcome,
+        ...(this.deps.options.policy ? { policy: this.deps.options.policy } : {}),
+      });
+      const out: GatewayStagedCommit = {
+        groupId: this.groupId,
+        epoch: created.state.context.epoch,
+        committer,
+        commit: created.commitMessage,
+        ...(created.welcome ? { welcome: created.welcome } : {}),
+        joiners: prepared.joinerRefs,
+        groupInfo: encodeValue(created.groupInfo, groupInfoCodec),
+        ratchetTree: created.state.tree.toBytes(),
+        effects: created.effects,
+      };
+      this.staged = { created, committer, joiners: prepared.localJoiners, out };
+      return out;
+    });
+  }
+
+  mergeStagedCommit(): Promise<GatewayGroupSummary> {
+    return this.locked(async () => {
+      await this.mergeLocked();
+      return this.summary();
+    });
+  }
+
+  discardStagedCommit(): Promise<void> {
+    return this.locked(async () => {
+      this.staged = undefined;
+    });
+  }
+
+  /** Stage and merge at once (the hub accepts its own commits). */
+  async commit(committer: UserUri, changes: GatewayChanges = {}): Promise<GatewayStagedCommit> {
+    const staged = await this.stageCommit(committer, changes);
+    await this.mergeStagedCommit();
+    return staged;
+  }
+
+  /** Local members whose leaf key is older than the configured age or message count. */
+  rotationDue(): UserUri[] {
+    const now = this.deps.now();
+    const { leafKeyMaxAgeMs, leafKeyMaxMessages } = this.deps.options;
+    return [...this.locals.values()]
+      .filter((m) => {
+        const sent = m.sentBefore + this.ring.sentIn(this.state.context.epoch, m.leafIndex);
+        return now - m.leafKeySince >= leafKeyMaxAgeMs || sent >= leafKeyMaxMessages;
+      })
+      .map((m) => m.user);
+  }
+
+  /** Stage an UpdatePath commit by `user` (fresh leaf and path keys); merge or discard it as usual. */
+  rotateLeafKey(user: UserUri): Promise<GatewayStagedCommit> {
+    return this.stageCommit(user, { forcePath: true, includePending: false });
+  }
+
+  private async mergeLocked(): Promise<void> {
+    const staged = this.staged ?? mlsGroupFail(MlsErrorReason.NoCommitPending, 'no staged commit');
+    this.staged = undefined;
+    this.rememberSent(staged.out.commit);
+    await this.adopt(staged.created.state, staged.joiners, staged.created.effects);
+    for (const j of staged.joiners) if (j.storedRef) await this.deps.identities.consumeKeyPackage(j.user, j.storedRef);
+  }
+
+  /** Move to `next` (a new epoch): member records, key ring, one epoch write for the group. */
+  private async adopt(next: GroupState, joiners: readonly LocalJoiner[], ownEffects?: CommitEffects): Promise<void> {
+    const prev = this.state;
+    const now = this.deps.now();
+    let state = next;
+    const added = ownEffects ? registerJoiners(state, ownEffects, joiners, now) : { state, added: [] };
+    state = added.state;
+    const stillLocal = new Set(state.localLeaves);
+    const locals = new Map<UserUri, LocalMemberRecord>();
+    for (const m of this.locals.values()) {
+      if (!stillLocal.has(m.leafIndex)) continue;
+      const before = prev.tree.leafNode(m.leafIndex)?.encryptionKey;
+      const after = state.tree.leafNode(m.leafIndex)?.encryptionKey;
+      const rotated = before !== undefined && after !== undefined && !bytesEqual(before, after);
+      const sent = m.sentBefore + this.ring.sentIn(prev.context.epoch, m.leafIndex);
+      locals.set(m.user, rotated ? { ...m, leafKeySince: now, sentBefore: 0 } : { ...m, sentBefore: sent });
+    }
+    for (const a of added.added) locals.set(a.user, a);
+    this.state = state;
+    this.locals = locals;
+    const dropped = this.ring.advance(state);
+    await writeEpoch(this.deps.storage, state, [...locals.values()]);
+    await deleteRatchetRows(this.deps.storage, this.groupId, dropped);
+  }
+
+  /** Register local `user`, added by a commit this group already processed, from its Welcome. */
+  registerFromWelcome(user: UserUri, welcome: MLSMessage, keys: JoinerKeys): Promise<GatewayGroupSummary> {
+    return this.locked(async () => {
+      if (this.locals.has(user)) return this.summary();
+      const joined = addLocalMemberFromWelcome(this.state, welcome, keys);
+      this.state = joined.state;
+      this.locals.set(user, { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 });
+      await writeEpoch(this.deps.storage, this.state, [...this.locals.values()]);
+      return this.summary();
+    });
+  }
+
+  // ---- GroupInfo --------------------------------------------------------------------------------
+
+  /** GroupInfo (external_pub, no tree) + ratchet tree, signed by `signer` or the lowest local leaf. */
+  groupInfo(signer?: UserUri): Promise<GroupInfoBundle> {
+    return this.locked(async () => {
+      const user = signer ?? [...this.locals.values()].sort((a, b) => a.leafIndex - b.leafIndex)[0]?.user;
+      if (user === undefined) throw new MlsGroupError(MlsErrorReason.NotMember, 'no local member left');
+      const info = groupInfo(this.state, await this.signer(user), { ratchetTree: false });
+      return {
+        groupId: this.groupId,
+        epoch: this.state.context.epoch,
+        groupInfo: encodeValue(info, groupInfoCodec),
+        groupInfoMessage: encodeMlsMessage({ wireFormat: WireFormat.mls_group_info, groupInfo: info }),
+        ratchetTree: this.state.tree.toBytes(),
+      };
+    });
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private commitOptions(): { policy?: NonNullable<GroupDeps['options']['policy']> } {
+    return this.deps.options.policy ? { policy: this.deps.options.policy } : {};
+  }
+
+  private async signer(user: UserUri): Promise<LocalSigner> {
+    if (this.gone) {
+      throw new MlsGroupError(MlsErrorReason.RemovedFromGroup, 'the gateway has no member left in the group');
+    }
+    const m = this.locals.get(user) ?? mlsGroupFail(MlsErrorReason.NotMember, `${user} is not a local member`);
+    const id =
+      (await this.deps.identities.get(user)) ?? mlsGroupFail(MlsErrorReason.Storage, `no identity for ${user}`);
+    return { leafIndex: m.leafIndex, signaturePrivateKey: id.signaturePrivateKey };
+  }
+
+  private usersAt(leaves: readonly number[]): UserUri[] {
+    return [...this.locals.values()].filter((m) => leaves.includes(m.leafIndex)).map((m) => m.user);
+  }
+
+  private rememberSent(bytes: Uint8Array): void {
+    const d = digest(bytes);
+    this.sent.push(d);
+    this.sentSet.add(d);
+    if (this.sent.length > ECHO_MEMORY) this.sentSet.delete(this.sent.shift()!);
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      this.running++;
+      try {
+        if (this.gone) throw new MlsGroupError(MlsErrorReason.RemovedFromGroup, 'the group is gone');
+        return await fn();
+      } finally {
+        this.running--;
+      }
+    };
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('base64');
+}
+
+function mlsGroupFail(reason: MlsErrorReason, message: string): never {
+  throw new MlsGroupError(reason, message);
+}

@@ -1,0 +1,24 @@
+/** What a `GatewayGroup` needs from its store. */
+import type { CipherSuite } from '../core/crypto';
+import type { CommitPolicy } from '../core/group';
+import type { MlsStorage } from '../mls-storage';
+import type { Identities } from './identities';
+
+export interface ResolvedOptions {
+  readonly leafKeyMaxAgeMs: number;
+  readonly leafKeyMaxMessages: number;
+  readonly pastEpochs: number;
+  readonly maxLoadedGroups: number;
+  readonly ratchetTreeInWelcome: boolean;
+  readonly policy?: CommitPolicy;
+}
+
+export interface GroupDeps {
+  readonly storage: MlsStorage;
+  readonly identities: Identities;
+  readonly suite: CipherSuite;
+  readonly options: ResolvedOptions;
+  readonly now: () => number;
+  /** Called when a commit removed every local member (records already deleted). */
+  readonly onGone: (groupId: Uint8Array) => void;
+}

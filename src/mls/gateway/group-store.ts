@@ -1,0 +1,339 @@
+/**
+ * The gateway's MLS groups: lazily loaded from `MlsStorage`, at most `maxLoadedGroups` in memory
+ * (least recently used ones unloaded when idle), plus the per-user identities and KeyPackages.
+ * Creating, joining (Welcome, external commit) and forgetting groups happen here; everything
+ * inside a group is `GatewayGroup`'s.
+ */
+import type { UserUri } from '../../common/ids';
+import { ValidationError } from '../../common/errors';
+import type { Participant } from '../app-data';
+import { cipherSuiteById, type CipherSuite } from '../core/crypto';
+import {
+  createGroup,
+  DEFAULT_GROUP_OPTIONS,
+  joinByExternalCommit,
+  joinFromWelcome,
+  propose,
+  type JoinerKeys,
+} from '../core/group';
+import { defaultCapabilities } from '../core/key-package';
+import { RatchetTree } from '../core/ratchet-tree';
+import {
+  decodeMlsMessageAs,
+  groupInfoCodec,
+  welcomeCodec,
+  WireFormat,
+  type Extension,
+  type ExternalSender,
+  type GroupInfo,
+  type MLSMessage,
+  type Welcome,
+} from '../core/structs';
+import { decodeAll } from '../../codec/tls-codec';
+import { MlsErrorReason, MlsGroupError } from '../mls.errors';
+import type { MlsStorage } from '../mls-storage';
+import { encodeParticipantList, MimiComponentId } from '../app-data';
+import { EpochKeyRing } from './epoch-keys';
+import { GatewayGroup } from './gateway-group';
+import type { GroupDeps, ResolvedOptions } from './group-deps';
+import { deleteGroupRecords, readGroup, writeEpoch } from './group-records';
+import { checkKeyPackage, Identities, type PublishedKeyPackage } from './identities';
+import { b64url, ownerOfKey } from './keys';
+import { roomExtensions } from './room-extensions';
+import { welcomeGroupId } from './welcome-peek';
+import type { GatewayOptions } from './types';
+
+/** MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519. */
+export const GATEWAY_CIPHER_SUITE = 1;
+
+export interface CreateRoomGroupInput {
+  readonly groupId: Uint8Array;
+  /** The local user who creates the group (its first member; the hub's bot on a hub). */
+  readonly creator: UserUri;
+  /** The hub's external sender(s). */
+  readonly hub: ExternalSender | readonly ExternalSender[];
+  readonly participants: readonly Participant[];
+  /** More GroupContext extensions. */
+  readonly extensions?: readonly Extension[];
+}
+
+export interface ExternalJoinResult {
+  readonly group: GatewayGroup;
+  /** MLSMessage (PublicMessage) for the hub; if the hub refuses it, `forget` + `deleteGroup`. */
+  readonly commit: Uint8Array;
+  readonly leafIndex: number;
+}
+
+export class GroupStore {
+  readonly identities: Identities;
+  readonly suite: CipherSuite;
+  private readonly deps: GroupDeps;
+  /** LRU order: the most recently used group last. */
+  private readonly groups = new Map<string, Promise<GatewayGroup | undefined>>();
+  /** The loaded groups among `groups`. */
+  private readonly settled = new Map<string, GatewayGroup>();
+
+  constructor(
+    readonly storage: MlsStorage,
+    options: GatewayOptions = {},
+  ) {
+    this.suite = cipherSuiteById(GATEWAY_CIPHER_SUITE);
+    const now = options.now ?? Date.now;
+    this.identities = new Identities(storage, this.suite, now);
+    const resolved: ResolvedOptions = {
+      leafKeyMaxAgeMs: options.leafKeyMaxAgeMs ?? 7 * 24 * 3600 * 1000,
+      leafKeyMaxMessages: options.leafKeyMaxMessages ?? 10_000,
+      pastEpochs: options.pastEpochs ?? DEFAULT_GROUP_OPTIONS.pastEpochs,
+      maxLoadedGroups: options.maxLoadedGroups ?? 256,
+      ratchetTreeInWelcome: options.ratchetTreeInWelcome ?? true,
+      ...(options.policy ? { policy: options.policy } : {}),
+    };
+    this.deps = {
+      storage,
+      identities: this.identities,
+      suite: this.suite,
+      options: resolved,
+      now,
+      onGone: (groupId) => this.forget(groupId),
+    };
+  }
+
+  /** Groups currently in memory. */
+  get loadedCount(): number {
+    return this.groups.size;
+  }
+
+  // ---- KeyPackages ------------------------------------------------------------------------------
+
+  /** A KeyPackage for `user` (identity made on first use); its private keys are stored until used once. */
+  async createKeyPackage(user: UserUri): Promise<PublishedKeyPackage> {
+    const { keys: _keys, ...published } = await this.identities.newKeyPackage(user);
+    return published;
+  }
+
+  /** §10.1 validation of a received KeyPackage (bare or MLSMessage); returns its user and ref. */
+  checkKeyPackage(bytes: Uint8Array): { user: UserUri; ref: Uint8Array } {
+    const { user, ref } = checkKeyPackage(bytes, this.deps.now());
+    return { user, ref };
+  }
+
+  // ---- groups -----------------------------------------------------------------------------------
+
+  /** The group, loaded from storage on first use; undefined if the gateway holds no such group. */
+  async group(groupId: Uint8Array): Promise<GatewayGroup | undefined> {
+    const key = b64url(groupId);
+    let entry = this.groups.get(key);
+    if (entry) {
+      this.groups.delete(key);
+      this.groups.set(key, entry);
+    } else {
+      entry = this.load(groupId);
+      this.groups.set(key, entry);
+      const mine = entry;
+      entry.then(
+        (g) => {
+          if (this.groups.get(key) !== mine) return;
+          if (g === undefined) this.groups.delete(key);
+          else this.settled.set(key, g);
+        },
+        () => {
+          if (this.groups.get(key) === mine) this.groups.delete(key);
+        },
+      );
+      this.evict();
+    }
+    return entry;
+  }
+
+  async requireGroup(groupId: Uint8Array): Promise<GatewayGroup> {
+    const g = await this.group(groupId);
+    if (!g) throw new MlsGroupError(MlsErrorReason.UnknownGroup, `no group ${b64url(groupId)}`);
+    return g;
+  }
+
+  async hasGroup(groupId: Uint8Array): Promise<boolean> {
+    return (await this.group(groupId)) !== undefined;
+  }
+
+  /** A new room group with `creator` as its only member. */
+  async createGroup(input: CreateRoomGroupInput): Promise<GatewayGroup> {
+    if (await this.hasGroup(input.groupId)) throw new ValidationError(`group ${b64url(input.groupId)} exists`);
+    if (!input.participants.some((p) => p.user === input.creator)) {
+      throw new ValidationError(`the creator ${input.creator} must be a participant`);
+    }
+    const kp = await this.identities.newKeyPackage(input.creator, { persist: false });
+    const id = (await this.identities.get(input.creator))!;
+    const state = createGroup({
+      suite: this.suite,
+      groupId: input.groupId,
+      extensions: [...roomExtensions(input.hub, input.participants), ...(input.extensions ?? [])],
+      creator: {
+        leafNode: kp.keys.keyPackage.leafNode,
+        encryptionPrivateKey: kp.keys.encryptionPrivateKey,
+        signaturePrivateKey: id.signaturePrivateKey,
+      },
+      options: { pastEpochs: this.deps.options.pastEpochs },
+    });
+    return this.install(state, [{ user: input.creator, leafIndex: 0, leafKeySince: this.deps.now(), sentBefore: 0 }]);
+  }
+
+  /**
+   * `user` joins by a Welcome naming one of its published KeyPackages (used once, then deleted).
+   * A group the gateway already holds gets `user` registered into its shared state; a user our
+   * own commit already added is simply returned.
+   */
+  async joinFromWelcome(user: UserUri, welcome: Uint8Array, ratchetTree?: Uint8Array): Promise<GatewayGroup> {
+    const message = welcomeMessage(welcome);
+    const found = await this.keysForWelcome(user, message.welcome);
+    if (!found) throw new MlsGroupError(MlsErrorReason.NoMatchingKeyPackage, `no KeyPackage of ${user} in the Welcome`);
+    const peeked = welcomeGroupId(message.welcome, found.keys);
+    const held = peeked === undefined ? undefined : await this.group(peeked);
+    let group: GatewayGroup;
+    if (held) {
+      group = held;
+      await held.registerFromWelcome(user, message, found.keys);
+    } else {
+      const joined = joinFromWelcome(message, found.keys, {
+        ...(ratchetTree ? { ratchetTree: RatchetTree.fromBytes(ratchetTree) } : {}),
+        options: { pastEpochs: this.deps.options.pastEpochs },
+      });
+      group = await this.install(joined.state, [
+        { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 },
+      ]);
+    }
+    await this.identities.consumeKeyPackage(user, found.ref);
+    return group;
+  }
+
+  /**
+   * `user` joins by external commit from a GroupInfo (bare or MLSMessage), with its own
+   * AppDataUpdate of the participant list when `participants` is given. The new state is held at
+   * once; if the hub refuses the commit, call `deleteGroup`.
+   */
+  async joinExternal(
+    user: UserUri,
+    groupInfo: Uint8Array,
+    options: { ratchetTree?: Uint8Array; participants?: readonly Participant[] } = {},
+  ): Promise<ExternalJoinResult> {
+    const info = groupInfoOf(groupInfo);
+    if (await this.hasGroup(info.groupContext.groupId)) {
+      throw new ValidationError('the gateway already holds this group: add the user with a commit instead');
+    }
+    const id = await this.identities.getOrCreate(user);
+    const created = joinByExternalCommit(
+      info,
+      {
+        leafFields: {
+          signatureKey: id.signatureKey,
+          credential: id.credential,
+          capabilities: defaultCapabilities(),
+          extensions: [],
+        },
+        signaturePrivateKey: id.signaturePrivateKey,
+      },
+      {
+        ...(options.ratchetTree ? { ratchetTree: RatchetTree.fromBytes(options.ratchetTree) } : {}),
+        ...(options.participants
+          ? {
+              extraProposals: [
+                propose.appDataUpdate(MimiComponentId.ParticipantList, encodeParticipantList(options.participants)),
+              ],
+            }
+          : {}),
+        groupOptions: { pastEpochs: this.deps.options.pastEpochs },
+        ...(this.deps.options.policy ? { policy: this.deps.options.policy } : {}),
+      },
+    );
+    const group = await this.install(created.state, [
+      { user, leafIndex: created.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 },
+    ]);
+    return { group, commit: created.commitMessage, leafIndex: created.leafIndex };
+  }
+
+  /** Drop a group from memory (e.g. after a rolled-back transaction); it reloads on next use. */
+  forget(groupId: Uint8Array): void {
+    this.groups.delete(b64url(groupId));
+    this.settled.delete(b64url(groupId));
+  }
+
+  /** Drop what cached state the written `keys` belong to (RoomTransactions.onRollback). */
+  forgetTouched(keys: Iterable<string>): void {
+    for (const key of keys) {
+      const owner = ownerOfKey(key);
+      if (owner?.group !== undefined) {
+        this.groups.delete(owner.group);
+        this.settled.delete(owner.group);
+      }
+      if (owner?.user !== undefined) this.identities.forget(owner.user);
+    }
+  }
+
+  /** Delete every record of a group and forget it. */
+  async deleteGroup(groupId: Uint8Array): Promise<void> {
+    this.forget(groupId);
+    await deleteGroupRecords(this.storage, groupId);
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private async load(groupId: Uint8Array): Promise<GatewayGroup | undefined> {
+    const stored = await readGroup(this.storage, groupId);
+    if (!stored) return undefined;
+    const ring = await EpochKeyRing.load(this.storage, this.suite, stored.state);
+    return new GatewayGroup(this.deps, stored.state, stored.locals, ring);
+  }
+
+  private async install(
+    state: GatewayGroup['coreState'],
+    locals: Parameters<typeof writeEpoch>[2],
+  ): Promise<GatewayGroup> {
+    await writeEpoch(this.storage, state, locals);
+    const group = new GatewayGroup(this.deps, state, locals, EpochKeyRing.fresh(this.suite, state));
+    this.groups.set(b64url(state.context.groupId), Promise.resolve(group));
+    this.settled.set(b64url(state.context.groupId), group);
+    this.evict();
+    return group;
+  }
+
+  /** Unload least recently used idle groups beyond `maxLoadedGroups` (pending loads and busy groups stay). */
+  private evict(): void {
+    const max = this.deps.options.maxLoadedGroups;
+    for (const key of [...this.groups.keys()]) {
+      if (this.groups.size <= max) break;
+      const g = this.settled.get(key);
+      if (g && !g.pinned) {
+        this.groups.delete(key);
+        this.settled.delete(key);
+      }
+    }
+  }
+
+  private async keysForWelcome(
+    user: UserUri,
+    welcome: Welcome,
+  ): Promise<{ ref: Uint8Array; keys: JoinerKeys } | undefined> {
+    for (const s of welcome.secrets) {
+      const keys = await this.identities.keyPackageKeys(user, s.newMember);
+      if (keys) return { ref: s.newMember, keys };
+    }
+    return undefined;
+  }
+}
+
+function welcomeMessage(
+  bytes: Uint8Array,
+): MLSMessage & { wireFormat: typeof WireFormat.mls_welcome; welcome: Welcome } {
+  try {
+    return decodeMlsMessageAs(bytes, WireFormat.mls_welcome) as ReturnType<typeof welcomeMessage>;
+  } catch {
+    return { version: 1, wireFormat: WireFormat.mls_welcome, welcome: decodeAll(bytes, welcomeCodec) };
+  }
+}
+
+function groupInfoOf(bytes: Uint8Array): GroupInfo {
+  try {
+    return decodeMlsMessageAs(bytes, WireFormat.mls_group_info).groupInfo;
+  } catch {
+    return decodeAll(bytes, groupInfoCodec);
+  }
+}

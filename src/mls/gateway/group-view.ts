@@ -1,0 +1,63 @@
+/** Read-only views of a group's shared state: members, participants, a summary. */
+import type { UserUri } from '../../common/ids';
+import type { GroupState } from '../core/group';
+import { bytesEqual } from '../core/tree-hash';
+import { userOfCredential } from './identities';
+import { participantsOf } from './room-extensions';
+import type { LocalMemberRecord } from './state-codec';
+import type { GatewayGroupSummary, GatewayMember } from './types';
+
+const membersCache = new WeakMap<GroupState['tree'], GatewayMember[]>();
+
+/** The tree's members (cached per tree object: trees in a state are never mutated). */
+export function membersOf(state: GroupState): GatewayMember[] {
+  let members = membersCache.get(state.tree);
+  if (!members) {
+    const local = new Set(state.localLeaves);
+    members = [];
+    for (const [leafIndex, node] of state.tree.leaves()) {
+      const user = userOfCredential(node.credential);
+      members.push({
+        leafIndex,
+        ...(user ? { user } : {}),
+        signatureKey: node.signatureKey,
+        local: local.has(leafIndex),
+      });
+    }
+    membersCache.set(state.tree, members);
+  }
+  return members;
+}
+
+/**
+ * The user of `leaf` in `epoch` (default: the current one). A past epoch keeps only signature
+ * keys, so its sender is named only while the same key still holds that leaf; otherwise undefined.
+ */
+export function userAtLeaf(state: GroupState, leaf: number, epoch?: bigint): UserUri | undefined {
+  const node = leaf < state.tree.leafCount ? state.tree.leafNode(leaf) : undefined;
+  if (!node) return undefined;
+  if (epoch !== undefined && epoch !== state.context.epoch) {
+    const past = state.pastEpochs.find((p) => p.context.epoch === epoch)?.signatureKeys[leaf];
+    if (!past || !bytesEqual(past, node.signatureKey)) return undefined;
+  }
+  return userOfCredential(node.credential);
+}
+
+export function summarise(
+  state: GroupState,
+  locals: readonly LocalMemberRecord[],
+  commitStaged: boolean,
+): GatewayGroupSummary {
+  const local = new Set(locals.map((l) => l.leafIndex));
+  return {
+    groupId: state.context.groupId,
+    epoch: state.context.epoch,
+    members: membersOf(state).map((m) => (m.local === local.has(m.leafIndex) ? m : { ...m, local: !m.local })),
+    participants: participantsOf(state.context.extensions),
+    localMembers: [...locals]
+      .sort((a, b) => a.leafIndex - b.leafIndex)
+      .map((l) => ({ user: l.user, leafIndex: l.leafIndex })),
+    pendingProposals: state.proposals.length,
+    commitStaged,
+  };
+}
