@@ -1,7 +1,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, errorMessage } from '../src/common/errors';
-import { loadConfig } from '../src/config/load-config';
+import { loadConfig, sectionOf } from '../src/config/load-config';
+import { matrixConfigSection } from '../bridges/matrix/matrix.config';
 import { generateAppserviceRegistration, renderRegistrationYaml } from './generate-appservice-registration';
 import { loadOrCreateMatrixTokens, tokensPath } from './matrix-tokens';
 
@@ -26,14 +27,19 @@ export interface GenerateRegistrationOptions {
  */
 export function runGenerateRegistration(opts: GenerateRegistrationOptions, io: RegistrationIo): number {
   try {
-    const config = loadConfig(opts.configFile, opts.env ?? process.env);
-    if (!config.matrix) {
+    // The matrix section is validated; the other bridges' sections are not this command's business.
+    const config = loadConfig(opts.configFile, opts.env ?? process.env, {
+      sections: [matrixConfigSection],
+      otherSections: 'ignore',
+    });
+    const matrix = sectionOf(config, matrixConfigSection);
+    if (!matrix) {
       throw new ConfigError([{ keyPath: 'matrix', expected: 'a matrix section (see config.sample.yaml)' }]);
     }
-    const file = tokensPath(config.matrix.tokensFile, config.baseDir);
+    const file = tokensPath(matrix.tokensFile, config.baseDir);
     const { tokens, created } = loadOrCreateMatrixTokens(file);
     io.err(created ? `created appservice tokens: ${file}` : `reusing appservice tokens: ${file}`);
-    const yaml = renderRegistrationYaml(generateAppserviceRegistration(config.matrix, tokens));
+    const yaml = renderRegistrationYaml(generateAppserviceRegistration(matrix, tokens));
     if (opts.outputFile === undefined) {
       io.out(yaml.trimEnd());
     } else {

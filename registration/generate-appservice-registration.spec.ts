@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { MatrixConfig } from '../src/config/gateway-config';
+import { MatrixConfig } from '../bridges/matrix/matrix.config';
 import {
   APPSERVICE_ID,
   escapeRegex,

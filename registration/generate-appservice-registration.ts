@@ -1,5 +1,5 @@
 import YAML from 'yaml';
-import type { MatrixConfig } from '../src/config/gateway-config';
+import type { MatrixConfig } from '../bridges/matrix/matrix.config';
 import type { MatrixTokens } from './matrix-tokens';
 
 /**

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfig } from '../src/config/load-config';
+import { validateConfig } from '../src/app.config';
 import {
   ejabberdComponentConfig,
   ensureComponentSecret,

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { GatewayConfig } from '../src/config/gateway-config';
+import type { XmppConfig } from '../bridges/xmpp/xmpp.config';
 
 export type XmppServerKind = 'prosody' | 'ejabberd';
 
@@ -117,7 +118,7 @@ export function ensureComponentSecret(
  * @throws Error when there is no xmpp section, it is in relay mode, or secretFile is not set
  */
 export function generateXmppComponentConfig(
-  config: GatewayConfig,
+  config: GatewayConfig & { readonly xmpp?: XmppConfig },
   server: XmppServerKind,
 ): { text: string; secretFile: string; secretCreated: boolean } {
   const x = config.xmpp;

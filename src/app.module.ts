@@ -1,18 +1,17 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { MatrixBridge } from '../bridges/matrix/matrix.bridge';
-import { createXmppBridge } from '../bridges/xmpp/xmpp.module';
-import { generateAppserviceRegistration } from '../registration/generate-appservice-registration';
-import { readMatrixTokens, tokensPath } from '../registration/matrix-tokens';
-import { MetricsModule } from './admin/metrics.module';
+import { matrixBridgeModule } from '../bridges/matrix/matrix.module';
+import { xmppBridgeModule } from '../bridges/xmpp/xmpp.module';
+import { MetricsModule } from './api/admin/metrics.module';
 import { ConfigModule } from './config/config.module';
 import { GatewayConfig } from './config/gateway-config';
-import { MimiEndpointsModule } from './mimi/endpoints';
+import { sectionOf } from './config/load-config';
+import { MimiEndpointsModule } from './api/mimi';
 import { MimiPeerClient, MimiTransportModule } from './mimi/transport';
 import { PersistenceModule } from './persistence';
-import type { PlatformBridge } from './ports';
+import type { BridgeContext, BridgeModule, PlatformBridge } from './ports';
 import { ReplicationModule } from './replication';
 import { legacyUserUri, parseLegacyUserUri, RoomsModule, type RoomsOptions } from './rooms';
-import { Platform } from './common/ids';
+import type { ProviderDomain } from './common/ids';
 
 /** What the composition root plugs in besides the configuration. */
 export interface AppModuleOptions {
@@ -34,11 +33,13 @@ export class AppModule {
   static forRoot(config: GatewayConfig, options: AppModuleOptions = {}): DynamicModule {
     const replication = ReplicationModule.forRoot({
       imports: [MimiTransportModule],
-      deliveryTarget: { useExisting: MimiPeerClient },
+      // DELIVERY_TARGET (src/ports/delivery-target.port.ts): the outbox sends through the peer client.
+      deliveryTarget: MimiPeerClient,
     });
     const rooms = RoomsModule.forRoot({
       imports: [replication, MimiTransportModule],
-      requester: { useExisting: MimiPeerClient },
+      // MIMI_REQUESTER (src/rooms/rooms.tokens.ts): /update, /submitMessage, /keyMaterial to a hub.
+      requester: MimiPeerClient,
       bridges: options.bridges,
       options: options.rooms,
     });
@@ -58,31 +59,33 @@ export class AppModule {
 }
 
 /**
- * The bridges the configuration asks for: `matrix` → the appservice bridge, `xmpp` → the
- * component or relay bridge. Throws ConfigError when a bridge's files are missing (e.g. the
- * appservice tokens before `mimi-gateway generate-registration` ran).
+ * The bridge modules: each validates its own section of the config file and builds its bridge
+ * from it (bridges/<platform>/<platform>.module.ts). A new platform is one more line here and
+ * its section in app.config.ts.
+ */
+export const BRIDGE_MODULES: readonly BridgeModule[] = [
+  matrixBridgeModule as BridgeModule,
+  xmppBridgeModule as BridgeModule,
+];
+
+/**
+ * The bridges the configuration asks for: one per bridge module whose section the file has.
+ * Throws ConfigError when a bridge's files are missing (e.g. the appservice tokens before
+ * `mimi-gateway generate-registration` ran).
  */
 export function bridgesFromConfig(config: GatewayConfig): PlatformBridge[] {
+  const gateway: BridgeContext = {
+    providerDomain: config.provider.domain as ProviderDomain,
+    baseDir: config.baseDir,
+    identity: {
+      userUriOf: (platform, userId) => legacyUserUri(config.provider.domain, platform, userId),
+      legacyUserOf: (uri) => parseLegacyUserUri(uri),
+    },
+  };
   const bridges: PlatformBridge[] = [];
-  const domain = config.provider.domain;
-  if (config.matrix) {
-    const matrix = config.matrix;
-    const tokens = readMatrixTokens(tokensPath(matrix.tokensFile, config.baseDir));
-    bridges.push(
-      new MatrixBridge({
-        matrix,
-        registration: generateAppserviceRegistration(matrix, tokens),
-        // Native Matrix users are MIMI users of this provider (identity mapping, ARCHITECTURE §4).
-        mentions: {
-          userUriOf: (mxid) => legacyUserUri(domain, Platform.Matrix, mxid),
-          mxidOf: (uri) => {
-            const parsed = parseLegacyUserUri(uri);
-            return parsed?.platform === Platform.Matrix && parsed.domain === domain ? parsed.userId : undefined;
-          },
-        },
-      }),
-    );
+  for (const module of BRIDGE_MODULES) {
+    const section = sectionOf(config, module.config);
+    if (section !== undefined) bridges.push(module.create(section, gateway));
   }
-  if (config.xmpp) bridges.push(createXmppBridge(config));
   return bridges;
 }

@@ -10,7 +10,7 @@ import {
 } from 'matrix-appservice-bridge';
 import { ErrorCode, GatewayError, PlatformError, errorMessage } from '../../src/common/errors';
 import { Platform, type RoomUri } from '../../src/common/ids';
-import type { MatrixConfig } from '../../src/config/gateway-config';
+import type { MatrixConfig } from './matrix.config';
 import {
   type BridgeHost,
   type InboundEvent,
@@ -22,6 +22,11 @@ import {
   type MessageAction,
   ParticipantRole,
   type PlatformBridge,
+  type PuppetMembership,
+  type Moderation,
+  type Roles,
+  type MirrorRooms,
+  type JoinRules,
   type PlatformMessageRef,
   type PostOptions,
   type PostResult,
@@ -57,17 +62,18 @@ import { TransactionProcessor } from './transaction-processor';
  * homeserver-facing HTTP server (appservice-server.ts) so that a transaction is acknowledged
  * only after its events were durably recorded by the core.
  *
- * Port member → Matrix:
+ * Port member → Matrix (required members and the capabilities of src/ports/capabilities.port.ts):
  * - start        : Bridge.initialise (no stores: durability is the core's), listen for transactions
  * - post         : PUT /rooms/{id}/send/{type}/{txnId} as the ghost (txnId from the idempotency
  *                  key, so a retry is de-duplicated by the homeserver); delete/unreact = redaction
  * - setMembership: ghost joins (invited by the bot first when the room is invite-only) / leaves
  * - moderate     : the bot kicks / bans / unbans
  * - setRole      : the bot edits m.room.power_levels (Banned = ban)
- * - setProfile   : ghost display name (and avatar when it is already Matrix media)
+ * - setProfile   : ghost display name (and avatar when it is already Matrix media); not on the
+ *                  port (the core never calls it), kept for the ghost profile sync to come
  * - getRoomSnapshot: the bot reads the room state
  * - notifyFailure: the bot replies to the event with an m.notice
- * - isOwnUser    : the bot and the ghost namespace
+ * - isOwnUser    : the bot and the ghost namespace (bridge-internal; not on the port)
  * - createMirrorRoom (follower mode): the bot creates a room with the portal alias
  */
 
@@ -155,7 +161,7 @@ const HELP_TEXT =
   'MIMI bridge commands (room admins): `!mimi link` bridges this room to MIMI, `!mimi unlink` stops, ' +
   '`!mimi status` shows the link.';
 
-export class MatrixBridge implements PlatformBridge {
+export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules {
   readonly platform = Platform.Matrix;
   readonly ids: MatrixIds;
   private readonly logger = new Logger(MatrixBridge.name);

@@ -1,16 +1,22 @@
 /**
- * Nest wiring of the XMPP bridge: `XmppModule.forRoot()` provides an XmppBridge built from the
- * `xmpp` section of the GatewayConfig (the composition root adds it to PLATFORM_BRIDGES).
+ * The XMPP bridge builds itself from the `xmpp` section of the config file (`xmppBridgeModule`;
+ * the composition root lists it and adds the bridge to PLATFORM_BRIDGES).
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { type DynamicModule, Module } from '@nestjs/common';
-import { GatewayConfig } from '../../src/config/gateway-config';
+import type { BridgeModule } from '../../src/ports';
 import { FileStateStore } from './state/bridge-state';
 import { XmppBridge } from './xmpp.bridge';
 import { clientTransport, componentTransport } from './session/xmpp-transport';
+import { type XmppConfig, xmppConfigSection } from './xmpp.config';
 
-function configPath(config: GatewayConfig, p: string): string {
+/** What createXmppBridge reads: the validated `xmpp` section and the config file's directory. */
+export interface XmppModuleConfig {
+  readonly xmpp?: XmppConfig;
+  readonly baseDir?: string;
+}
+
+function configPath(config: XmppModuleConfig, p: string): string {
   return isAbsolute(p) ? p : resolve(config.baseDir ?? '.', p);
 }
 
@@ -19,7 +25,7 @@ function configPath(config: GatewayConfig, p: string): string {
  * `xmpp.secretFile` (trailing white space ignored).
  * @throws Error when the section is missing or the secret file cannot be read
  */
-export function createXmppBridge(config: GatewayConfig): XmppBridge {
+export function createXmppBridge(config: XmppModuleConfig): XmppBridge {
   const x = config.xmpp;
   if (!x) throw new Error('no xmpp section in the configuration');
   if (!x.secretFile) throw new Error('xmpp.secretFile: needed for the component secret or the relay password');
@@ -41,13 +47,7 @@ export function createXmppBridge(config: GatewayConfig): XmppBridge {
   });
 }
 
-@Module({})
-export class XmppModule {
-  static forRoot(): DynamicModule {
-    return {
-      module: XmppModule,
-      providers: [{ provide: XmppBridge, useFactory: createXmppBridge, inject: [GatewayConfig] }],
-      exports: [XmppBridge],
-    };
-  }
-}
+export const xmppBridgeModule: BridgeModule<XmppConfig> = {
+  config: xmppConfigSection,
+  create: (xmpp, gateway) => createXmppBridge({ xmpp, baseDir: gateway.baseDir }),
+};

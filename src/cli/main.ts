@@ -2,7 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, errorMessage } from '../common/errors';
-import { CONFIG_ENV, loadConfig } from '../config/load-config';
+import { loadConfig } from '../app.config';
+import { CONFIG_ENV } from '../config/load-config';
 
 /**
  * The `mimi-gateway` command line. Each command returns an exit code; nothing here throws a

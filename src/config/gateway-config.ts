@@ -1,39 +1,25 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
+import { DOMAIN, IntRange } from '../common/config-schema';
 import {
   IsArray,
   IsBoolean,
   IsDefined,
   IsIn,
-  IsInt,
   IsOptional,
   IsString,
   IsUrl,
   Matches,
-  Max,
-  Min,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
 
 /**
- * The whole gateway configuration, one YAML file (see config.sample.yaml for every key with
- * its default). Validated once at start by `loadConfig`; every error names its key path.
- * Relative file paths are resolved against the directory holding the config file.
+ * The gateway core's configuration: the sections of the one YAML file that the core reads (see
+ * config.sample.yaml for every key with its default). The bridges' sections are validated by
+ * their own modules (bridges/<platform>/<platform>.config.ts); see `ConfigSection`. Validated
+ * once at start by `loadConfig`; every error names its key path. Relative file paths are resolved against the directory holding the config file.
  */
-
-/** An integer in [min, max]; one message for all three rules so errors read cleanly. */
-function IntRange(min: number, max: number, what: string): PropertyDecorator {
-  const bounds = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
-  const message = `${what}, ${bounds}`;
-  return (target, key) => {
-    IsInt({ message })(target, key as string);
-    Min(min, { message })(target, key as string);
-    Max(max, { message })(target, key as string);
-  };
-}
-
-const DOMAIN = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
 
 export class ProviderConfig {
   /** This provider's MIMI domain: the authority of our room and user URIs, and the name in our certificate. */
@@ -194,87 +180,6 @@ export class AdminConfig {
   tokenFile?: string;
 }
 
-export class MatrixConfig {
-  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }, { message: 'an http(s):// URL' })
-  homeserverUrl!: string;
-
-  @Matches(DOMAIN, { message: 'the homeserver server_name, e.g. example.org' })
-  domain!: string;
-
-  @IntRange(0, 65535, 'a TCP port for the appservice listener')
-  appservicePort: number = 9000;
-
-  @IsString({ message: 'a host the homeserver uses to reach the appservice' })
-  appserviceHost: string = '127.0.0.1';
-
-  /** Ghost user localparts start with this prefix, portal aliases too. */
-  @Matches(/^[a-z0-9._=-]+$/, { message: 'lower-case letters, digits and ._=-' })
-  prefix: string = '_mimi_';
-
-  @Matches(/^[a-z0-9._=-]+$/, { message: 'a localpart, e.g. mimibot' })
-  botLocalpart: string = 'mimibot';
-
-  /** Where the as_token/hs_token live (created on first run of generate-registration). */
-  @IsString({ message: 'a path' })
-  tokensFile: string = 'data/matrix-tokens.yaml';
-
-  @IsInt({ message: 'a power level' })
-  linkPowerLevel: number = 100;
-}
-
-export class XmppConfig {
-  @IsIn(['component', 'relay'], { message: "'component' or 'relay'" })
-  mode: 'component' | 'relay' = 'component';
-
-  @IsString({ message: 'xmpp://host:port of the server' })
-  service!: string;
-
-  /** component mode: the component's domain, e.g. mimi.xmpp.example */
-  @ValidateIf((o: XmppConfig) => o.mode === 'component')
-  @Matches(DOMAIN, { message: 'the component domain (required in component mode)' })
-  componentDomain?: string;
-
-  @IsOptional()
-  @IsString({ message: 'a path to a file with the component secret or relay password' })
-  secretFile?: string;
-
-  /** relay mode: the account's JID. */
-  @ValidateIf((o: XmppConfig) => o.mode === 'relay')
-  @IsString({ message: 'the relay account JID (required in relay mode)' })
-  jid?: string;
-
-  /** Nickname of the bridge's own occupant (the component's bot, or the relay account) in linked MUCs. */
-  @IsString({ message: 'a MUC nickname' })
-  botNick: string = 'MIMI';
-
-  /** MUC JIDs linked to MIMI rooms at start (room@conference.xmpp.example). */
-  @IsArray({ message: 'a list of MUC JIDs' })
-  @Matches(/^[^@/\s]+@[^@/\s]+$/, { each: true, message: 'a list of bare MUC JIDs (room@service)' })
-  links: string[] = [];
-
-  /** MUC service where follower-mode mirror rooms are created, e.g. conference.xmpp.example. */
-  @IsOptional()
-  @Matches(DOMAIN, { message: 'the MUC service domain, e.g. conference.xmpp.example' })
-  mucService?: string;
-
-  /** Hosts whose https URLs are passed on as attachments, both ways (the gateway never fetches them). */
-  @IsArray({ message: 'a list of host names' })
-  @IsString({ each: true, message: 'a list of host names' })
-  attachmentHosts: string[] = [];
-
-  /**
-   * Largest stanza the bridge sends, in bytes. Default: Prosody's limits (component streams 512 KiB,
-   * client streams 256 KiB); an oversized stanza makes the server drop the whole connection.
-   */
-  @IsOptional()
-  @IntRange(10000, 16 * 1024 * 1024, 'bytes')
-  maxStanzaBytes?: number;
-
-  /** Where the bridge keeps its per-MUC archive cursors, puppet memberships and recent posts (JSON). */
-  @IsString({ message: 'a path' })
-  stateFile: string = 'data/xmpp-state.json';
-}
-
 export class GatewayConfig {
   @IsDefined({ message: "a mapping with at least `domain`, this provider's MIMI domain" })
   @ValidateNested()
@@ -314,15 +219,11 @@ export class GatewayConfig {
   @Type(() => AdminConfig)
   admin: AdminConfig = new AdminConfig();
 
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => MatrixConfig)
-  matrix?: MatrixConfig;
-
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => XmppConfig)
-  xmpp?: XmppConfig;
+  /**
+   * The validated sections owned by others (one per bridge module, named after its platform), by key: see
+   * `ConfigSection` in load-config.ts. Only the sections the loader was given and the file has.
+   */
+  sections!: Readonly<Record<string, object>>;
 
   /** Directory of the config file; relative paths in the config are resolved against it. */
   baseDir!: string;

@@ -1,12 +1,36 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { plainToInstance } from 'class-transformer';
-import { ValidationError as CvError, validateSync } from 'class-validator';
 import YAML from 'yaml';
+import { type ConfigProblem, NO_SUCH_KEY, validateWithSchema } from '../common/config-schema';
 import { ConfigError } from '../common/errors';
 import { GatewayConfig } from './gateway-config';
 
 export const CONFIG_ENV = 'MIMI_GATEWAY_CONFIG';
+
+/**
+ * A top-level section of the config file that the core does not read and someone else owns: a
+ * bridge module's section, named after its platform (bridges/<platform>/<platform>.config.ts). The loader hands
+ * it the raw section (after env overrides) and keeps what it returns in `config.sections[key]`.
+ */
+export interface ConfigSection<T extends object = object> {
+  readonly key: string;
+  /** @throws ConfigError naming every bad key path, each starting with `key` */
+  parse(raw: unknown): T;
+}
+
+export interface ValidateConfigOptions {
+  /** Directory of the config file (relative paths resolve against it). Default: the working directory. */
+  readonly baseDir?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** The sections besides the core's that the file may have (the composition root passes the bridges'). */
+  readonly sections?: readonly ConfigSection[];
+  /**
+   * `reject` (default): a top-level key that is neither the core's nor one of `sections` is an
+   * error. `ignore`: leave such keys alone (tools that read only some sections, e.g. the TypeORM
+   * CLI or the registration generator).
+   */
+  readonly otherSections?: 'reject' | 'ignore';
+}
 
 /**
  * Load, merge env overrides into, and validate a gateway config. Pure apart from reading the
@@ -16,7 +40,11 @@ export const CONFIG_ENV = 'MIMI_GATEWAY_CONFIG';
  * Env overrides: `MIMI_GATEWAY__DATABASE__URL=...` sets `database.url` (double underscore
  * separates levels; values are parsed as YAML scalars, so `8443` is a number, `true` a boolean).
  */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function loadConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: Pick<ValidateConfigOptions, 'sections' | 'otherSections'> = {},
+): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -30,40 +58,48 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
     throw new ConfigError([{ keyPath: '(file)', expected: `valid YAML (${msg})` }], { cause: e });
   }
-  return validateConfig(raw ?? {}, { baseDir: dirname(resolve(file)), env });
+  return validateConfig(raw ?? {}, { ...opts, baseDir: dirname(resolve(file)), env });
 }
 
 /** Validate an already-parsed config object (see loadConfig). */
-export function validateConfig(raw: unknown, opts: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): GatewayConfig {
+export function validateConfig(raw: unknown, opts: ValidateConfigOptions = {}): GatewayConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([{ keyPath: '(root)', expected: 'a YAML mapping' }]);
   }
   const merged = applyEnvOverrides(structuredClone(raw) as Record<string, unknown>, opts.env ?? {});
-  const config = plainToInstance(GatewayConfig, merged, { exposeDefaultValues: true });
-  const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length > 0) {
-    throw new ConfigError(errors.flatMap((e) => toKeyPaths(e, '')));
+  const owners = new Map((opts.sections ?? []).map((s) => [s.key, s]));
+  const core: Record<string, unknown> = {};
+  const owned: [ConfigSection, unknown][] = [];
+  for (const [key, value] of Object.entries(merged)) {
+    const owner = owners.get(key);
+    if (owner === undefined) core[key] = value;
+    else owned.push([owner, value]);
   }
+  const { value: config, problems: coreProblems } = validateWithSchema(GatewayConfig, core, '');
+  // With `ignore`, a top-level key the core does not know belongs to a section nobody asked for.
+  const problems =
+    opts.otherSections === 'ignore'
+      ? coreProblems.filter((p) => p.keyPath.includes('.') || p.expected !== NO_SUCH_KEY)
+      : coreProblems;
+  const sections: Record<string, object> = {};
+  for (const [owner, value] of owned) {
+    // An empty section (the key with nothing under it) counts as absent, as it always has.
+    if (value === null || value === undefined) continue;
+    try {
+      sections[owner.key] = owner.parse(value);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  config.sections = sections;
   config.baseDir = opts.baseDir ?? process.cwd();
   return config;
 }
 
-function toKeyPaths(e: CvError, prefix: string): { keyPath: string; expected: string }[] {
-  const path = prefix ? `${prefix}.${e.property}` : e.property;
-  const own = Object.entries(e.constraints ?? {}).map(([rule, message]) => ({
-    keyPath: path,
-    expected: rule === 'whitelistValidation' ? 'no such key (check the spelling)' : message,
-  }));
-  const nested = (e.children ?? []).flatMap((c) => toKeyPaths(c, path));
-  // A nested object that is missing entirely yields no children: say so.
-  if (own.length === 0 && nested.length === 0) return [{ keyPath: path, expected: 'a valid value' }];
-  return [...dedupe(own), ...nested];
-}
-
-function dedupe(items: { keyPath: string; expected: string }[]): { keyPath: string; expected: string }[] {
-  const seen = new Set<string>();
-  return items.filter((i) => (seen.has(i.expected) ? false : (seen.add(i.expected), true)));
-}
+/** Problems as ConfigError takes them. */
+export type { ConfigProblem };
 
 const ENV_PREFIX = 'MIMI_GATEWAY__';
 
@@ -88,4 +124,10 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
 /** Resolve a path from the config against the config file's directory. */
 export function resolveConfigPath(config: GatewayConfig, p: string): string {
   return isAbsolute(p) ? p : resolve(config.baseDir, p);
+}
+
+/** The validated `section` of `config`, or undefined when the file has none. */
+export function sectionOf<T extends object>(config: GatewayConfig, section: ConfigSection<T>): T | undefined {
+  // `sections` is set by validateConfig; a config built some other way (tests) has none.
+  return (config.sections as Readonly<Record<string, object>> | undefined)?.[section.key] as T | undefined;
 }

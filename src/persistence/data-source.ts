@@ -9,4 +9,5 @@ import { createDataSource } from './create-data-source';
 const file = process.env[CONFIG_ENV];
 if (!file) throw new Error(`${CONFIG_ENV} must name the gateway config file`);
 
-export default createDataSource(loadConfig(file));
+// The TypeORM CLI reads the core's sections only; the bridges' sections are left to their modules.
+export default createDataSource(loadConfig(file, process.env, { otherSections: 'ignore' }));

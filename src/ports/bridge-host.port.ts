@@ -1,5 +1,5 @@
 import type { RoomUri } from '../common/ids';
-import type { LegacyRoomRef, LegacyUserRef } from './platform-bridge.port';
+import type { LegacyRoomRef, LegacyUserRef } from './vocabulary';
 
 /** What the core reports about a linked legacy room (for `!mimi status` and the provisioning API). */
 export interface LinkStatus {

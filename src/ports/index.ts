@@ -1,3 +1,11 @@
-export * from './delivery-target.port';
+/**
+ * What the core and the bridges share (STYLE §3): the vocabulary (types only), the required
+ * PlatformBridge port, the optional capabilities with their type guards, the BridgeHost the core
+ * offers the bridges, and the DeliveryTarget the outbox sends through.
+ */
+export * from './vocabulary';
 export * from './platform-bridge.port';
+export * from './capabilities.port';
 export * from './bridge-host.port';
+export * from './delivery-target.port';
+export * from './bridge-module.port';

@@ -1,142 +1,26 @@
-import type { Platform, RoomUri, UserUri } from '../common/ids';
+import type { Platform } from '../common/ids';
 import type { BridgeHost } from './bridge-host.port';
+import type {
+  InboundEvent,
+  LegacyRoomRef,
+  MessageAction,
+  PlatformMessageRef,
+  PostOptions,
+  PostResult,
+  RemoteUser,
+  RoomSnapshot,
+} from './vocabulary';
 
 /**
- * The contract between the gateway core and a legacy chat platform (Matrix, XMPP).
+ * The contract between the gateway core and a legacy chat platform (Matrix, XMPP): what every
+ * bridge must do. What a bridge does only where its platform allows it (puppet membership,
+ * moderation, roles, mirror rooms, join rules) is in capabilities.port.ts; the core asks for it
+ * with the type guards there.
  *
  * Bridges translate; they never decide. Every decision (who may post, ordering, what a MIMI
- * message means) is taken by the core, which talks to platforms only through this port. The
- * words here are platform-neutral: a Matrix room ID and a MUC JID are both a `LegacyRoomRef`,
- * a Matrix event ID and an XMPP stanza-id are both a `platformEventId`.
- *
- * Direction "inbound" = platform → core; "outbound" = core → platform.
+ * message means) is taken by the core, which talks to platforms only through these ports.
  */
 export const PLATFORM_BRIDGES = Symbol('PLATFORM_BRIDGES');
-
-/** A room on a legacy platform. `roomId` is opaque to the core (a Matrix room ID, a MUC bare JID). */
-export interface LegacyRoomRef {
-  readonly platform: Platform;
-  readonly roomId: string;
-}
-
-/** A user native to the legacy platform (a Matrix user ID, an occupant's real bare JID or nick). */
-export interface LegacyUserRef {
-  readonly platform: Platform;
-  readonly userId: string;
-  /** Best known display name (Matrix displayname, MUC nick). */
-  readonly displayName?: string;
-}
-
-/**
- * A MIMI user the gateway represents on the platform: a Matrix ghost or an XMPP puppet.
- * The bridge derives the ghost/puppet identity from `userUri` deterministically and reversibly.
- */
-export interface RemoteUser {
-  readonly userUri: UserUri;
-  readonly displayName?: string;
-  /** Avatar as an https URL from the participant data; bridges upload/copy it, never hotlink. */
-  readonly avatarUrl?: string;
-}
-
-/**
- * Roles, ordered from least to most privileged; the bridge maps them to power levels or MUC
- * affiliations/roles and back (draft-ietf-mimi-room-policy-03 §4 role model, simplified).
- */
-export enum ParticipantRole {
-  Banned = 'banned',
-  Visitor = 'visitor',
-  Member = 'member',
-  Moderator = 'moderator',
-  Admin = 'admin',
-  Owner = 'owner',
-}
-
-/** A reference to an earlier message on the platform (the platform's own ID for it). */
-export interface PlatformMessageRef {
-  readonly platformEventId: string;
-}
-
-/** A file or image carried by reference (MIMI ExternalPart). */
-export interface Attachment {
-  /** Where the bytes are: an https URL the bridge has already made fetchable (never an arbitrary hotlink). */
-  readonly url: string;
-  readonly contentType: string;
-  readonly size?: number;
-  readonly filename?: string;
-  readonly description?: string;
-  /** SHA-256 of the bytes, when known. */
-  readonly sha256?: Uint8Array;
-}
-
-/** Platform-neutral message body: plain text plus optional GFM-MIMI Markdown (no raw HTML, ever). */
-export interface MessageBody {
-  readonly kind: 'text' | 'notice' | 'emote';
-  /** Plain text; always present (the fallback every client can show). */
-  readonly text: string;
-  /** GFM-MIMI Markdown (content-08 §7), when the message had formatting. */
-  readonly markdown?: string;
-  readonly attachments?: readonly Attachment[];
-  /** Users mentioned, as MIMI user URIs (remote users) or legacy users. */
-  readonly mentions?: readonly (UserUri | LegacyUserRef)[];
-}
-
-/** What a message event does (content-08 §5: original, reply, edit, delete, reaction, unlike). */
-export type MessageAction =
-  | { readonly type: 'post'; readonly body: MessageBody; readonly inReplyTo?: PlatformMessageRef }
-  | { readonly type: 'edit'; readonly target: PlatformMessageRef; readonly body: MessageBody }
-  | { readonly type: 'delete'; readonly target: PlatformMessageRef }
-  | { readonly type: 'react'; readonly target: PlatformMessageRef; readonly key: string }
-  | { readonly type: 'unreact'; readonly reaction: PlatformMessageRef };
-
-export type Membership = 'invite' | 'join' | 'leave' | 'kick' | 'ban' | 'unban';
-
-/** Events a bridge reports to the core. Every event names its room and carries the platform's own ID. */
-export type InboundEvent =
-  | {
-      readonly kind: 'message';
-      readonly room: LegacyRoomRef;
-      /** The platform's ID of this event (Matrix event ID, MUC stanza-id); the de-duplication key. */
-      readonly platformEventId: string;
-      /** The author: a native user, or one of our own ghosts/puppets (an echo). */
-      readonly sender: LegacyUserRef | RemoteUser;
-      readonly action: MessageAction;
-      /** Milliseconds since the epoch, as the platform stamped it. */
-      readonly timestamp: number;
-      /**
-       * Keys by which the core recognises its own posts coming back (echoes): the Matrix
-       * transaction ID, the XMPP origin-id. Whatever `post` returned in `PostResult.echoKeys`.
-       */
-      readonly echoKeys?: readonly string[];
-    }
-  | {
-      readonly kind: 'membership';
-      readonly room: LegacyRoomRef;
-      readonly platformEventId: string;
-      readonly user: LegacyUserRef | RemoteUser;
-      readonly membership: Membership;
-      /** Who did it, when not the user themselves (the kicker, the banner). */
-      readonly by?: LegacyUserRef;
-      readonly reason?: string;
-      readonly timestamp: number;
-    }
-  | {
-      readonly kind: 'role';
-      readonly room: LegacyRoomRef;
-      readonly platformEventId: string;
-      readonly user: LegacyUserRef | RemoteUser;
-      readonly role: ParticipantRole;
-      readonly by?: LegacyUserRef;
-      readonly timestamp: number;
-    }
-  | {
-      readonly kind: 'roomMetadata';
-      readonly room: LegacyRoomRef;
-      readonly platformEventId: string;
-      readonly name?: string;
-      readonly topic?: string;
-      readonly avatarUrl?: string;
-      readonly timestamp: number;
-    };
 
 /**
  * Receives inbound events. Resolves once the event is durably recorded (or recognised as a
@@ -146,42 +30,6 @@ export type InboundEvent =
  * the bridge carries on with the next.
  */
 export type InboundSink = (event: InboundEvent) => Promise<void>;
-
-/** The platform accepted a post. */
-export interface PostResult {
-  /** The platform's ID for the new event (Matrix event ID; for XMPP the MUC-assigned stanza-id). */
-  readonly platformEventId: string;
-  /** Keys the echo will carry (see InboundEvent.echoKeys), so the core recognises it. */
-  readonly echoKeys: readonly string[];
-  /** Platform timestamp of acceptance (ms since epoch). */
-  readonly acceptedAt: number;
-}
-
-/** A consistent view of a legacy room, read when it is linked or re-synchronised. */
-export interface RoomSnapshot {
-  readonly room: LegacyRoomRef;
-  readonly name?: string;
-  readonly topic?: string;
-  readonly avatarUrl?: string;
-  readonly members: readonly { readonly user: LegacyUserRef | RemoteUser; readonly role: ParticipantRole }[];
-}
-
-export interface PostOptions {
-  /**
-   * Stable across retries of the same logical post (derived from the MIMI message ID). A bridge
-   * that sees the same key twice must not post twice (Matrix: the transaction ID of the send).
-   */
-  readonly idempotencyKey: string;
-  /** Give up (reject with a retryable PlatformError, code Timeout) after this long. */
-  readonly timeoutMs: number;
-}
-
-/**
- * Who may enter a legacy room without an invitation. `public`: anyone on the platform, so MIMI
- * users of other providers may join it by external commit (protocol-06 §5.6 "open rooms");
- * `invite`: only invited users (MIMI users need an invitation on the platform).
- */
-export type JoinRule = 'public' | 'invite';
 
 export interface PlatformBridge {
   /** Which platform this bridge speaks for. Two bridges claiming the same platform fail start-up. */
@@ -206,48 +54,6 @@ export interface PlatformBridge {
    */
   post(room: LegacyRoomRef, as: RemoteUser, action: MessageAction, opts: PostOptions): Promise<PostResult>;
 
-  /**
-   * Make the ghost/puppet of `user` join or leave `room` (a MIMI participant added or removed).
-   * Idempotent: joining twice or leaving a room one is not in resolves.
-   * @throws PlatformError
-   */
-  setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void>;
-
-  /**
-   * Carry out a moderation action as the bridge's own bot (a MIMI moderator removed someone).
-   * @throws PlatformError code PlatformRejected when the bot lacks the rights.
-   */
-  moderate(
-    room: LegacyRoomRef,
-    target: LegacyUserRef | RemoteUser,
-    action: 'kick' | 'ban' | 'unban',
-    reason?: string,
-  ): Promise<void>;
-
-  /**
-   * Give `user` the platform's nearest equivalent of `role` (power level, MUC affiliation).
-   * @throws PlatformError code PlatformRejected when the bot lacks the rights.
-   */
-  setRole(room: LegacyRoomRef, user: LegacyUserRef | RemoteUser, role: ParticipantRole): Promise<void>;
-
-  /** Update the ghost/puppet profile (display name, avatar) of a MIMI user. */
-  setProfile(user: RemoteUser): Promise<void>;
-
-  /**
-   * Create a local room that mirrors the MIMI room `roomUri`, hubbed by another provider (this
-   * gateway is a follower of it): remote participants appear there as ghosts/puppets, local users
-   * post there. Idempotent: asking again for the same `roomUri` returns the same room.
-   * @throws PlatformError
-   */
-  createMirrorRoom(roomUri: RoomUri, opts: { name?: string }): Promise<LegacyRoomRef>;
-
-  /**
-   * The join rule of `room` (Matrix `m.room.join_rules`, a MUC's members-only setting). Optional:
-   * a bridge without it makes every room invite-only for MIMI users of other providers.
-   * @throws PlatformError
-   */
-  joinRule?(room: LegacyRoomRef): Promise<JoinRule>;
-
   /** Read members, roles and metadata of `room` (for linking and resynchronisation). */
   getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot>;
 
@@ -256,7 +62,4 @@ export interface PlatformBridge {
    * submission), in the way the platform does best (a notice, an error stanza, a reaction).
    */
   notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void>;
-
-  /** True when `userId` is one of this bridge's own ghosts/puppets (their events are echoes). */
-  isOwnUser(userId: string): boolean;
 }

@@ -7,7 +7,7 @@ export { OutboxWorker, OUTBOX_WORKER_OPTIONS, defaultLeaseMs } from './outbox.wo
 export type { OutboxWorkerOptions } from './outbox.worker';
 export { OutboxMetrics } from './outbox-metrics';
 export type { OutboxCounts } from './outbox-metrics';
-export { OutboxNotifier } from './outbox-notifier';
+export { OutboxNotifier, type OutboxWakeListener } from './outbox-notifier';
 export { backoffCeilingMs, nextRetryDelayMs } from './retry-policy';
 export type { BackoffSettings } from './retry-policy';
 export { isMimiEndpoint } from './mimi-endpoints';

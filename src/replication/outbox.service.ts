@@ -55,7 +55,7 @@ export class OutboxService {
     messages.forEach(validate);
     if (messages.length === 0) return [];
     const stored = await this.outbox.append(tx, messages);
-    if (stored.some((s) => !s.duplicate)) tx.afterCommit(() => this.notifier.notify());
+    if (stored.some((s) => !s.duplicate)) this.notifier.wakeAfterCommit(tx);
     return stored;
   }
 

@@ -15,7 +15,7 @@ import { DELIVERY_TARGET, DeliveryOutcome, DeliveryTarget } from '../ports/deliv
 import { OutboxEntry, OutboxRepository, StreamLease } from '../persistence/repositories/outbox.repository';
 import { isMimiEndpoint } from './mimi-endpoints';
 import { OutboxMetrics } from './outbox-metrics';
-import { OutboxNotifier } from './outbox-notifier';
+import { OutboxNotifier, type OutboxWakeListener } from './outbox-notifier';
 import { nextRetryDelayMs } from './retry-policy';
 
 export const OUTBOX_WORKER_OPTIONS = Symbol('OUTBOX_WORKER_OPTIONS');
@@ -67,7 +67,7 @@ type State = 'idle' | 'running' | 'stopping' | 'stopped';
  * bytes, which the receiver recognises (byte-identical de-duplication).
  */
 @Injectable()
-export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationShutdown, OutboxWakeListener {
   private readonly logger = new Logger(OutboxWorker.name);
   readonly owner: string;
   private readonly settings: OutboxConfig;
@@ -114,7 +114,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    this.unsubscribe = this.notifier.subscribe(() => this.wake());
+    this.unsubscribe = this.notifier.register(this);
     this.loop = this.runLoop();
     this.logger.log(`delivering (owner ${this.owner}, ${this.settings.concurrency} streams at once)`);
   }

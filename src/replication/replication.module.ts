@@ -1,6 +1,7 @@
 import {
   ClassProvider,
   DynamicModule,
+  type Type,
   ExistingProvider,
   FactoryProvider,
   Module,
@@ -25,7 +26,11 @@ export type DeliveryTargetProvider =
 export interface ReplicationModuleOptions {
   /** Modules the delivery target provider needs (e.g. the MIMI module exporting the peer client). */
   readonly imports?: ModuleMetadata['imports'];
-  readonly deliveryTarget: DeliveryTargetProvider;
+  /**
+   * What DELIVERY_TARGET is: a class the imports provide (the composition root passes
+   * MimiPeerClient, bound with `useExisting`), or a provider (tests pass `{ useValue }`).
+   */
+  readonly deliveryTarget: Type<DeliveryTarget> | DeliveryTargetProvider;
   readonly worker?: OutboxWorkerOptions;
   readonly retention?: RetentionOptions;
 }
@@ -33,7 +38,7 @@ export interface ReplicationModuleOptions {
 /**
  * The outbox and its delivery workers. Needs the global PersistenceModule and ConfigModule.
  * app.module.ts wires the DeliveryTarget:
- * `ReplicationModule.forRoot({ imports: [MimiModule], deliveryTarget: { useExisting: MimiPeerClient } })`.
+ * `ReplicationModule.forRoot({ imports: [MimiTransportModule], deliveryTarget: MimiPeerClient })`.
  */
 @Module({})
 export class ReplicationModule {
@@ -42,7 +47,7 @@ export class ReplicationModule {
       module: ReplicationModule,
       imports: options.imports ?? [],
       providers: [
-        { provide: DELIVERY_TARGET, ...options.deliveryTarget } as Provider,
+        deliveryTargetBinding(options.deliveryTarget),
         { provide: OUTBOX_WORKER_OPTIONS, useValue: options.worker ?? {} },
         { provide: RETENTION_OPTIONS, useValue: options.retention ?? {} },
         OutboxNotifier,
@@ -54,4 +59,10 @@ export class ReplicationModule {
       exports: [OutboxService, OutboxMetrics, OutboxWorker, RetentionService],
     };
   }
+}
+
+/** The DELIVERY_TARGET provider: `useExisting` for a class, else the provider as given. */
+function deliveryTargetBinding(target: Type<DeliveryTarget> | DeliveryTargetProvider): Provider {
+  if (typeof target === 'function') return { provide: DELIVERY_TARGET, useExisting: target };
+  return { provide: DELIVERY_TARGET, ...target } as Provider;
 }

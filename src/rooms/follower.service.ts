@@ -62,16 +62,25 @@ import {
   RoomSubmissionRepository,
 } from '../persistence/repositories/room-submission.repository';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
-import { type InboundEvent, type LegacyUserRef, ParticipantRole, type RemoteUser } from '../ports';
+import {
+  type InboundEvent,
+  type LegacyUserRef,
+  ParticipantRole,
+  type RemoteUser,
+  canModerate,
+  hasMirrorRooms,
+  hasPuppetMembership,
+  hasRoles,
+} from '../ports';
 import { contentForAction, contentKind } from './content-mapping';
-import { DbMlsStorage } from './db-mls-storage';
+import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { legacyUserUri, parseLegacyUserUri } from './identity';
 import { MemberClients } from './member-clients';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
-import { RoomSupport, sha256Hex } from './room-support';
-import { RoomTransactions } from './room-transactions';
+import { RoomSupport, need, sha256Hex } from './room-support';
+import { RoomTransactions } from '../persistence/room-transactions';
 import {
   DEFAULT_SUBMIT_RETRY_MS,
   MIMI_REQUESTER,
@@ -158,7 +167,10 @@ export class FollowerService {
         const joiner = await this.firstJoiner(messages);
         if (joiner === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri} here`);
         const legacy = parseLegacyUserUri(joiner)!;
-        const ref = await this.support.bridge(legacy.platform).createMirrorRoom(roomUri, {});
+        const ref = await need(this.support.bridge(legacy.platform), hasMirrorRooms, 'mirror rooms').createMirrorRoom(
+          roomUri,
+          {},
+        );
         mirror = { platform: ref.platform, roomId: ref.roomId };
       }
       // Only handshakes change the participant list; application messages need no before/after view.
@@ -338,25 +350,42 @@ export class FollowerService {
     };
     for (const p of diff.added) {
       if (this.support.isOurs(p.user)) continue;
-      await attempt(`ghost join of ${p.user}`, () => bridge.setMembership(legacyRoom, { userUri: p.user }, 'join'));
+      await attempt(`ghost join of ${p.user}`, () =>
+        need(bridge, hasPuppetMembership, 'puppet membership').setMembership(legacyRoom, { userUri: p.user }, 'join'),
+      );
       if (p.roleIndex !== MEMBER_ROLE) {
         await attempt(`role of ${p.user}`, () =>
-          bridge.setRole(legacyRoom, { userUri: p.user }, roleOfIndex(p.roleIndex)),
+          need(bridge, hasRoles, 'roles').setRole(legacyRoom, { userUri: p.user }, roleOfIndex(p.roleIndex)),
         );
       }
     }
     for (const p of diff.removed) {
       const native = this.support.nativeUser(p.user);
-      if (native) await attempt(`kick of ${p.user}`, () => bridge.moderate(legacyRoom, native, 'kick'));
-      else {
-        await attempt(`ghost leave of ${p.user}`, () => bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave'));
+      if (native) {
+        await attempt(`kick of ${p.user}`, () =>
+          need(bridge, canModerate, 'moderation').moderate(legacyRoom, native, 'kick'),
+        );
+      } else {
+        await attempt(`ghost leave of ${p.user}`, () =>
+          need(bridge, hasPuppetMembership, 'puppet membership').setMembership(
+            legacyRoom,
+            { userUri: p.user },
+            'leave',
+          ),
+        );
       }
     }
     for (const c of diff.roleChanges) {
       const target: LegacyUserRef | RemoteUser = this.support.nativeUser(c.user) ?? { userUri: c.user };
       if (c.to === BANNED_ROLE_INDEX) {
-        await attempt(`ban of ${c.user}`, () => bridge.moderate(legacyRoom, target, 'ban'));
-      } else await attempt(`role of ${c.user}`, () => bridge.setRole(legacyRoom, target, roleOfIndex(c.to)));
+        await attempt(`ban of ${c.user}`, () =>
+          need(bridge, canModerate, 'moderation').moderate(legacyRoom, target, 'ban'),
+        );
+      } else {
+        await attempt(`role of ${c.user}`, () =>
+          need(bridge, hasRoles, 'roles').setRole(legacyRoom, target, roleOfIndex(c.to)),
+        );
+      }
     }
   }
 
@@ -577,7 +606,10 @@ export class FollowerService {
           `${roomUri} is not open to users of ${this.domain}: ask a member of the room to invite you`,
         );
       }
-      const mirror = await this.support.bridge(platform).createMirrorRoom(roomUri, {});
+      const mirror = await need(this.support.bridge(platform), hasMirrorRooms, 'mirror rooms').createMirrorRoom(
+        roomUri,
+        {},
+      );
       await this.transactions.run((tx) =>
         this.rooms.insert(tx, {
           roomUri,
@@ -638,9 +670,15 @@ export class FollowerService {
     await this.support.tellUser(room, platformEventId, `You could not join the MIMI room ${room.roomUri}: ${refusal}`);
     const native = this.support.nativeUser(user);
     if (native !== undefined) {
-      await this.support
-        .bridge(room.platform)
-        .moderate(this.support.legacyRoom(room), native, 'kick', `not admitted to the MIMI room: ${refusal}`)
+      await Promise.resolve()
+        .then(() =>
+          need(this.support.bridge(room.platform), canModerate, 'moderation').moderate(
+            this.support.legacyRoom(room),
+            native,
+            'kick',
+            `not admitted to the MIMI room: ${refusal}`,
+          ),
+        )
         .catch((e: unknown) => this.logger.warn(`room=${room.roomUri}: kick of ${user}: ${errorMessage(e)}`));
     }
   }

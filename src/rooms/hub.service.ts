@@ -72,6 +72,12 @@ import {
   type MessageAction,
   ParticipantRole,
   type RemoteUser,
+  type Moderation,
+  type PuppetMembership,
+  canModerate,
+  hasJoinRules,
+  hasPuppetMembership,
+  hasRoles,
 } from '../ports';
 import { actionForContent, contentForAction, contentKind } from './content-mapping';
 import { gatewayBotUri, legacyUserUri } from './identity';
@@ -85,8 +91,8 @@ import {
   roleIndexOf,
   roleOfIndex,
 } from './room-policy';
-import { type FanoutItem, RoomSupport, sha256Hex } from './room-support';
-import { RoomTransactions } from './room-transactions';
+import { type FanoutItem, RoomSupport, need, sha256Hex } from './room-support';
+import { RoomTransactions } from '../persistence/room-transactions';
 import {
   DEFAULT_SUBMIT_POST_TIMEOUT_MS,
   MIMI_REQUESTER,
@@ -388,9 +394,14 @@ export class HubService {
       await this.recordLegacy(tx, room, event.platformEventId, null);
     });
     this.logger.log(`room=${room.roomUri}: added ${target} (${keyPackages.length} client(s))`);
-    await this.support
-      .bridge(room.platform)
-      .setMembership(this.support.legacyRoom(room), { userUri: target }, 'join')
+    await Promise.resolve()
+      .then(() =>
+        need(this.support.bridge(room.platform), hasPuppetMembership, 'puppet membership').setMembership(
+          this.support.legacyRoom(room),
+          { userUri: target },
+          'join',
+        ),
+      )
       .catch((e: unknown) => this.logger.warn(`room=${room.roomUri}: ghost join of ${target}: ${errorMessage(e)}`));
   }
 
@@ -907,7 +918,7 @@ export class HubService {
   /** The legacy room's join rule; `invite` when the bridge cannot tell. */
   private async joinRuleOf(room: RoomRecord): Promise<JoinRule> {
     const bridge = this.support.bridge(room.platform);
-    if (bridge.joinRule === undefined) return 'invite';
+    if (!hasJoinRules(bridge)) return 'invite';
     try {
       return await bridge.joinRule(this.support.legacyRoom(room));
     } catch (e) {
@@ -928,32 +939,36 @@ export class HubService {
     committer: UserUri,
   ): Promise<void> {
     const bridge = this.support.bridge(room.platform);
+    const membership = (): PuppetMembership => need(bridge, hasPuppetMembership, 'puppet membership');
+    const moderation = (): Moderation => need(bridge, canModerate, 'moderation');
     const legacyRoom = this.support.legacyRoom(room);
     const reason = `by ${committer} (MIMI)`;
     for (const p of diff.added) {
-      if (!this.support.isOurs(p.user)) await bridge.setMembership(legacyRoom, { userUri: p.user }, 'join');
+      if (!this.support.isOurs(p.user)) await membership().setMembership(legacyRoom, { userUri: p.user }, 'join');
     }
     for (const p of diff.removed) {
       const native = this.support.nativeUser(p.user);
       if (native) {
-        await bridge.moderate(legacyRoom, native, p.roleIndex === BANNED_ROLE_INDEX ? 'unban' : 'kick', reason);
+        await moderation().moderate(legacyRoom, native, p.roleIndex === BANNED_ROLE_INDEX ? 'unban' : 'kick', reason);
       } else if (this.support.isOurs(p.user)) {
         continue;
       } else if (p.roleIndex === BANNED_ROLE_INDEX) {
-        await bridge.moderate(legacyRoom, { userUri: p.user }, 'unban', reason);
+        await moderation().moderate(legacyRoom, { userUri: p.user }, 'unban', reason);
       } else if (p.user === committer) {
-        await bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave');
+        await membership().setMembership(legacyRoom, { userUri: p.user }, 'leave');
       } else {
-        await bridge.moderate(legacyRoom, { userUri: p.user }, 'kick', reason).catch(async (e: unknown) => {
-          this.logger.warn(`room=${room.roomUri}: kick of ${p.user}: ${errorMessage(e)}; its ghost leaves instead`);
-          await bridge.setMembership(legacyRoom, { userUri: p.user }, 'leave');
-        });
+        await Promise.resolve()
+          .then(() => moderation().moderate(legacyRoom, { userUri: p.user }, 'kick', reason))
+          .catch(async (e: unknown) => {
+            this.logger.warn(`room=${room.roomUri}: kick of ${p.user}: ${errorMessage(e)}; its ghost leaves instead`);
+            await membership().setMembership(legacyRoom, { userUri: p.user }, 'leave');
+          });
       }
     }
     for (const c of diff.roleChanges) {
       const target: LegacyUserRef | RemoteUser = this.support.nativeUser(c.user) ?? { userUri: c.user };
-      if (c.to === BANNED_ROLE_INDEX) await bridge.moderate(legacyRoom, target, 'ban', reason);
-      else await bridge.setRole(legacyRoom, target, roleOfIndex(c.to));
+      if (c.to === BANNED_ROLE_INDEX) await moderation().moderate(legacyRoom, target, 'ban', reason);
+      else await need(bridge, hasRoles, 'roles').setRole(legacyRoom, target, roleOfIndex(c.to));
     }
   }
 

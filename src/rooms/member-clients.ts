@@ -2,9 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { ProviderDomain, UserUri } from '../common/ids';
 import { GatewayConfig } from '../config/gateway-config';
 import { HubExternalSender, MemberClient } from '../mls';
-import { DbMlsStorage } from './db-mls-storage';
+import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { gatewayBotUri } from './identity';
-import { RoomTransactions } from './room-transactions';
+import { RoomTransactions } from '../persistence/room-transactions';
 
 /** `mls_kv` key of this provider's external-sender key pair (protocol-06 §7.4). */
 export const HUB_SENDER_KEY = 'hub/external-sender';

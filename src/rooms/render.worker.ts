@@ -6,7 +6,7 @@ import { type RoomEventRecord, RoomEventRepository } from '../persistence/reposi
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import { actionForContent } from './content-mapping';
 import { RoomSupport } from './room-support';
-import { RoomTransactions } from './room-transactions';
+import { RoomTransactions } from '../persistence/room-transactions';
 import { DEFAULT_RENDER_RETRY_MS, DEFAULT_RENDER_TIMEOUT_MS, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CLOCK, type Clock } from '../common/clock';
-import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
+import { ErrorCode, GatewayError, PlatformError, errorMessage } from '../common/errors';
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf } from '../common/ids';
 import { GatewayConfig } from '../config/gateway-config';
 import { type FanoutMessage, encodeFanoutBody } from '../mimi/wire';
@@ -9,6 +9,20 @@ import { type GroupSummary, type MemberClient, type ProcessedMessage, groupIdFor
 import type { Tx } from '../persistence';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import { type LegacyRoomRef, type LegacyUserRef, PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
+
+/** A type guard of src/ports/capabilities.port.ts (`canModerate`, `hasPuppetMembership`, …). */
+export type CapabilityGuard<C> = (bridge: PlatformBridge) => bridge is PlatformBridge & C;
+
+/**
+ * `bridge` narrowed to an optional capability, for an action the core cannot do without it.
+ * @throws PlatformError(PlatformRejected, not retryable) naming what the bridge lacks
+ */
+export function need<C>(bridge: PlatformBridge, has: CapabilityGuard<C>, capability: string): PlatformBridge & C {
+  if (has(bridge)) return bridge;
+  throw new PlatformError(ErrorCode.PlatformRejected, `the ${bridge.platform} bridge has no ${capability}`, {
+    retryable: false,
+  });
+}
 import { OutboxService } from '../replication';
 import { parseLegacyUserUri } from './identity';
 import { MemberClients } from './member-clients';

@@ -5,6 +5,7 @@ import {
   Module,
   ModuleMetadata,
   Provider,
+  type Type,
   ValueProvider,
 } from '@nestjs/common';
 import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
@@ -12,22 +13,23 @@ import { RoomEventRepository } from '../persistence/repositories/room-event.repo
 import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
 import { RoomRepository } from '../persistence/repositories/room.repository';
 import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
-import { DbMlsStorage } from './db-mls-storage';
+import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
 import { MemberClients } from './member-clients';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { RoomSupport } from './room-support';
-import { RoomTransactions } from './room-transactions';
+import { RoomTransactions } from '../persistence/room-transactions';
 import { MIMI_REQUESTER, type MimiRequester, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
 import { RoomsService } from './rooms.service';
 
 export interface RoomsModuleOptions {
   /** Modules providing what the rooms core needs: the ReplicationModule (OutboxService) and the requester's module. */
   readonly imports?: ModuleMetadata['imports'];
-  /** How to get the MimiRequester (the transport's MimiPeerClient). */
+  /** The MimiRequester: a class the imports provide (the transport's MimiPeerClient), or a provider. */
   readonly requester:
+    | Type<MimiRequester>
     | Omit<ExistingProvider<MimiRequester>, 'provide'>
     | Omit<FactoryProvider<MimiRequester>, 'provide'>
     | Omit<ValueProvider<MimiRequester>, 'provide'>;
@@ -48,7 +50,9 @@ export class RoomsModule {
       imports: options.imports ?? [],
       providers: [
         { provide: PLATFORM_BRIDGES, useValue: options.bridges ?? [] },
-        { provide: MIMI_REQUESTER, ...options.requester } as Provider,
+        typeof options.requester === 'function'
+          ? { provide: MIMI_REQUESTER, useExisting: options.requester }
+          : ({ provide: MIMI_REQUESTER, ...options.requester } as Provider),
         { provide: ROOMS_OPTIONS, useValue: options.options ?? {} },
         MlsKvRepository,
         RoomRepository,

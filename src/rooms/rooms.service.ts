@@ -14,7 +14,7 @@ import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { roleOfIndex } from './room-policy';
 import { RoomSupport } from './room-support';
-import { RoomTransactions } from './room-transactions';
+import { RoomTransactions } from '../persistence/room-transactions';
 
 /**
  * A local change in a mirror room that the hub refused with `wrongEpoch` is tried this often in

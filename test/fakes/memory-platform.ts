@@ -11,6 +11,11 @@ import {
   MessageAction,
   ParticipantRole,
   PlatformBridge,
+  PuppetMembership,
+  Moderation,
+  Roles,
+  MirrorRooms,
+  JoinRules,
   PlatformMessageRef,
   PostOptions,
   PostResult,
@@ -40,7 +45,7 @@ export const GHOST_PREFIX = 'ghost:';
 /** Room IDs of mirror rooms (follower mode) are this prefix + the MIMI room URI. */
 export const MIRROR_PREFIX = 'mirror:';
 
-export class MemoryPlatform implements PlatformBridge {
+export class MemoryPlatform implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules {
   readonly platform = Platform.Memory;
   readonly rooms = new Map<string, MemoryRoom>();
   /** Failure injection: when set, every call rejects with this error. */

@@ -19,7 +19,7 @@ import { CliGatewayProcess } from './cli-gateway-process';
 
 const START_TIMEOUT_MS = 60_000;
 
-/** The `xmpp:` section of the gateway config (src/config/gateway-config.ts XmppConfig), minus the secret file. */
+/** The `xmpp:` section of the gateway config (bridges/xmpp/xmpp.config.ts XmppConfig), minus the secret file. */
 export interface XmppSection {
   readonly mode: 'component' | 'relay';
   readonly service: string;

@@ -20,10 +20,10 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import { ErrorCode, GatewayError, ValidationError } from '../common/errors';
-import { type RoomUri, type UserUri, parseMimiUri } from '../common/ids';
-import { GatewayExceptionFilter } from '../mimi/transport';
-import type { RoomEventInfo, RoomInfo, RoomsService } from '../rooms';
+import { ErrorCode, GatewayError, ValidationError } from '../../common/errors';
+import { type RoomUri, type UserUri, parseMimiUri } from '../../common/ids';
+import { GatewayExceptionFilter } from '../../mimi/transport';
+import type { RoomEventInfo, RoomInfo, RoomsService } from '../../rooms';
 
 export const PROVISIONING = Symbol('PROVISIONING');
 

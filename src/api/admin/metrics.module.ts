@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { MetricsRegistry } from '../common/metrics';
+import { MetricsRegistry } from '../../common/metrics';
 
 /** One MetricsRegistry for the whole process; every module may register series in it. */
 @Global()

@@ -1,15 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import type { MlsStorage } from '../mls';
-import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
+import { MlsKvRepository } from './repositories/mls-kv.repository';
 import { RoomTransactions } from './room-transactions';
 
 /**
- * `MlsStorage` (src/mls/mls-storage.ts) in the `mls_kv` table. Inside `RoomTransactions.run`
+ * `MlsStorage` (src/mls/mls-storage.ts) in the `mls_kv` table. It has that interface's shape
+ * without importing it (persistence sits below mls; the rooms core hands it to the MLS layer, and
+ * the compiler checks the shape there). Inside `RoomTransactions.run`
  * reads and writes join that transaction; elsewhere each call is its own transaction, durable
  * when it resolves (the MLS layer's requirement).
  */
 @Injectable()
-export class DbMlsStorage implements MlsStorage {
+export class DbMlsStorage {
   constructor(
     private readonly kv: MlsKvRepository,
     private readonly transactions: RoomTransactions,

@@ -10,7 +10,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable } from '@nestjs/common';
-import { TransactionRunner, type Tx } from '../persistence';
+import { TransactionRunner, type Tx } from './transaction-runner';
 
 interface Ambient {
   readonly tx: Tx;

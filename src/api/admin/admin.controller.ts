@@ -1,6 +1,6 @@
 import { Controller, Get, Header, HttpException, HttpStatus, Inject } from '@nestjs/common';
-import { errorMessage } from '../common/errors';
-import { MetricsRegistry } from '../common/metrics';
+import { errorMessage } from '../../common/errors';
+import { MetricsRegistry } from '../../common/metrics';
 
 /** What /health reports about one dependency. */
 export interface HealthCheck {

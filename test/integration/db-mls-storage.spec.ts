@@ -1,14 +1,14 @@
 import { Logger } from '@nestjs/common';
-import { type RoomUri, type UserUri } from '../common/ids';
-import { validateConfig } from '../config/load-config';
-import { RoomGroup, groupIdForRoom } from '../mls';
-import { TransactionRunner } from '../persistence';
-import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
-import { FakeClock } from '../../test/support/fake-clock';
-import { DATABASE_KINDS, type TestDataSource, createTestDataSource } from '../../test/support/test-data-source';
-import { DbMlsStorage } from './db-mls-storage';
-import { MemberClients } from './member-clients';
-import { RoomTransactions } from './room-transactions';
+import { type RoomUri, type UserUri } from '../../src/common/ids';
+import { validateConfig } from '../../src/config/load-config';
+import { RoomGroup, groupIdForRoom } from '../../src/mls';
+import { TransactionRunner } from '../../src/persistence';
+import { MlsKvRepository } from '../../src/persistence/repositories/mls-kv.repository';
+import { FakeClock } from '../support/fake-clock';
+import { DATABASE_KINDS, type TestDataSource, createTestDataSource } from '../support/test-data-source';
+import { DbMlsStorage } from '../../src/persistence/db-mls-storage';
+import { MemberClients } from '../../src/rooms/member-clients';
+import { RoomTransactions } from '../../src/persistence/room-transactions';
 
 const DOMAIN = 'gw.test';
 const ROOM: RoomUri = 'mimi://gw.test/r/storage' as RoomUri;

@@ -14,7 +14,7 @@ import {
   MimiPeerGuard,
   ParseRoomUriPipe,
   ParseUserUriPipe,
-} from '../transport';
+} from '../../mimi/transport';
 import {
   type Codec,
   decodeAll,
@@ -27,7 +27,7 @@ import {
   submitMessageResponseCodec,
   updateRequestCodec,
   updateRoomResponseCodec,
-} from '../wire';
+} from '../../mimi/wire';
 
 function reply<T>(value: T, codec: Codec<T>): StreamableFile {
   return new StreamableFile(Buffer.from(encodeValue(value, codec)), { type: MIMI_CONTENT_TYPE });

@@ -1,5 +1,5 @@
 import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
-import { MimiTransportModule } from '../transport';
+import { MimiTransportModule } from '../../mimi/transport';
 import { MimiEndpointsController } from './mimi-endpoints.controller';
 
 /**

@@ -1,9 +1,9 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ErrorCode, GatewayError } from '../common/errors';
-import type { RoomUri } from '../common/ids';
-import { MetricsRegistry } from '../common/metrics';
-import type { RoomInfo, RoomsService } from '../rooms';
+import { ErrorCode, GatewayError } from '../../common/errors';
+import type { RoomUri } from '../../common/ids';
+import { MetricsRegistry } from '../../common/metrics';
+import type { RoomInfo, RoomsService } from '../../rooms';
 import { AdminModule } from './admin.module';
 
 const TOKEN = 'provisioning-secret';

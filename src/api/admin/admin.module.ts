@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { MetricsRegistry } from '../common/metrics';
+import { MetricsRegistry } from '../../common/metrics';
 import { AdminController, HEALTH_CHECKS, HealthCheck } from './admin.controller';
 import {
   PROVISIONING,

@@ -1,8 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../common/errors';
-import { loadConfig, resolveConfigPath, validateConfig } from './load-config';
+import { ConfigError } from '../../src/common/errors';
+import { loadConfig, validateConfig } from '../../src/app.config';
+import { resolveConfigPath } from '../../src/config/load-config';
 
 const SAMPLE = resolve(__dirname, '../../config.sample.yaml');
 const DOMAIN = 'gw.example';

@@ -1,0 +1,70 @@
+import { IsArray, IsIn, IsOptional, IsString, Matches, ValidateIf } from 'class-validator';
+import { DOMAIN, IntRange, validateConfigSection } from '../../src/common/config-schema';
+
+/**
+ * The `xmpp:` section of the gateway's config file: the XMPP bridge, component or relay mode (bridges/xmpp/README.md).
+ * The core config (src/config) does not know it: the loader hands the raw section to
+ * `xmppConfigSection.parse`, which names bad keys by their full path (`xmpp.…`), as
+ * `mimi-gateway config check` prints them.
+ */
+export class XmppConfig {
+  @IsIn(['component', 'relay'], { message: "'component' or 'relay'" })
+  mode: 'component' | 'relay' = 'component';
+
+  @IsString({ message: 'xmpp://host:port of the server' })
+  service!: string;
+
+  /** component mode: the component's domain, e.g. mimi.xmpp.example */
+  @ValidateIf((o: XmppConfig) => o.mode === 'component')
+  @Matches(DOMAIN, { message: 'the component domain (required in component mode)' })
+  componentDomain?: string;
+
+  @IsOptional()
+  @IsString({ message: 'a path to a file with the component secret or relay password' })
+  secretFile?: string;
+
+  /** relay mode: the account's JID. */
+  @ValidateIf((o: XmppConfig) => o.mode === 'relay')
+  @IsString({ message: 'the relay account JID (required in relay mode)' })
+  jid?: string;
+
+  /** Nickname of the bridge's own occupant (the component's bot, or the relay account) in linked MUCs. */
+  @IsString({ message: 'a MUC nickname' })
+  botNick: string = 'MIMI';
+
+  /** MUC JIDs linked to MIMI rooms at start (room@conference.xmpp.example). */
+  @IsArray({ message: 'a list of MUC JIDs' })
+  @Matches(/^[^@/\s]+@[^@/\s]+$/, { each: true, message: 'a list of bare MUC JIDs (room@service)' })
+  links: string[] = [];
+
+  /** MUC service where follower-mode mirror rooms are created, e.g. conference.xmpp.example. */
+  @IsOptional()
+  @Matches(DOMAIN, { message: 'the MUC service domain, e.g. conference.xmpp.example' })
+  mucService?: string;
+
+  /** Hosts whose https URLs are passed on as attachments, both ways (the gateway never fetches them). */
+  @IsArray({ message: 'a list of host names' })
+  @IsString({ each: true, message: 'a list of host names' })
+  attachmentHosts: string[] = [];
+
+  /**
+   * Largest stanza the bridge sends, in bytes. Default: Prosody's limits (component streams 512 KiB,
+   * client streams 256 KiB); an oversized stanza makes the server drop the whole connection.
+   */
+  @IsOptional()
+  @IntRange(10000, 16 * 1024 * 1024, 'bytes')
+  maxStanzaBytes?: number;
+
+  /** Where the bridge keeps its per-MUC archive cursors, puppet memberships and recent posts (JSON). */
+  @IsString({ message: 'a path' })
+  stateFile: string = 'data/xmpp-state.json';
+}
+
+/** The `xmpp` section as the config loader takes it (see ConfigSection in src/config/load-config.ts). */
+export const xmppConfigSection = {
+  key: 'xmpp',
+  /** @throws ConfigError naming every bad key path under `xmpp.` */
+  parse(raw: unknown): XmppConfig {
+    return validateConfigSection(XmppConfig, 'xmpp', raw);
+  },
+} as const;

@@ -1,0 +1,88 @@
+import type { RoomUri } from '../common/ids';
+import type { PlatformBridge } from './platform-bridge.port';
+import type { JoinRule, LegacyRoomRef, LegacyUserRef, ParticipantRole, RemoteUser } from './vocabulary';
+
+/**
+ * Optional capabilities: a bridge implements those its platform allows (`class XBridge implements
+ * PlatformBridge, PuppetMembership, Moderation`), and the core asks for one with its type guard
+ * (`if (canModerate(bridge)) …`) instead of calling a member every bridge must stub. The guards
+ * look for the member at run time, so a bridge that has the method has the capability.
+ *
+ * What the core does without one: see the rooms core (`RoomSupport.capable`), which fails the
+ * single action with a non-retryable PlatformRejected; `JoinRules` missing means invite-only.
+ */
+
+/** Ghosts/puppets of MIMI users that can be in a legacy room (a MIMI participant added or removed). */
+export interface PuppetMembership {
+  /**
+   * Make the ghost/puppet of `user` join or leave `room`. Idempotent: joining twice or leaving a
+   * room one is not in resolves.
+   * @throws PlatformError
+   */
+  setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void>;
+}
+
+/** Kicks and bans carried out by the bridge's own bot (a MIMI moderator removed someone). */
+export interface Moderation {
+  /** @throws PlatformError code PlatformRejected when the bot lacks the rights. */
+  moderate(
+    room: LegacyRoomRef,
+    target: LegacyUserRef | RemoteUser,
+    action: 'kick' | 'ban' | 'unban',
+    reason?: string,
+  ): Promise<void>;
+}
+
+/** Platform roles (power levels, MUC affiliations) that follow MIMI roles. */
+export interface Roles {
+  /**
+   * Give `user` the platform's nearest equivalent of `role`.
+   * @throws PlatformError code PlatformRejected when the bot lacks the rights.
+   */
+  setRole(room: LegacyRoomRef, user: LegacyUserRef | RemoteUser, role: ParticipantRole): Promise<void>;
+}
+
+/** Follower mode: local rooms that mirror MIMI rooms hubbed by another provider. */
+export interface MirrorRooms {
+  /**
+   * Create a local room that mirrors the MIMI room `roomUri`: remote participants appear there as
+   * ghosts/puppets, local users post there. Idempotent: asking again for the same `roomUri`
+   * returns the same room.
+   * @throws PlatformError
+   */
+  createMirrorRoom(roomUri: RoomUri, opts: { name?: string }): Promise<LegacyRoomRef>;
+}
+
+/** Who may enter a legacy room without an invitation (open rooms, protocol-06 §5.6). */
+export interface JoinRules {
+  /**
+   * The join rule of `room` (Matrix `m.room.join_rules`, a MUC's members-only setting). A bridge
+   * without it makes every room invite-only for MIMI users of other providers.
+   * @throws PlatformError
+   */
+  joinRule(room: LegacyRoomRef): Promise<JoinRule>;
+}
+
+function hasMethod(bridge: PlatformBridge, name: string): boolean {
+  return typeof (bridge as unknown as Record<string, unknown>)[name] === 'function';
+}
+
+export function hasPuppetMembership(bridge: PlatformBridge): bridge is PlatformBridge & PuppetMembership {
+  return hasMethod(bridge, 'setMembership');
+}
+
+export function canModerate(bridge: PlatformBridge): bridge is PlatformBridge & Moderation {
+  return hasMethod(bridge, 'moderate');
+}
+
+export function hasRoles(bridge: PlatformBridge): bridge is PlatformBridge & Roles {
+  return hasMethod(bridge, 'setRole');
+}
+
+export function hasMirrorRooms(bridge: PlatformBridge): bridge is PlatformBridge & MirrorRooms {
+  return hasMethod(bridge, 'createMirrorRoom');
+}
+
+export function hasJoinRules(bridge: PlatformBridge): bridge is PlatformBridge & JoinRules {
+  return hasMethod(bridge, 'joinRule');
+}

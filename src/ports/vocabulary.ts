@@ -1,0 +1,173 @@
+import type { Platform, UserUri } from '../common/ids';
+
+/**
+ * The words the gateway core and the platform bridges share (types only, no behaviour).
+ *
+ * They are platform-neutral: a Matrix room ID and a MUC JID are both a `LegacyRoomRef`, a Matrix
+ * event ID and an XMPP stanza-id are both a `platformEventId`. Direction "inbound" = platform →
+ * core; "outbound" = core → platform. The contracts that use these words are in
+ * platform-bridge.port.ts (required), capabilities.port.ts (optional) and bridge-host.port.ts.
+ */
+
+/** A room on a legacy platform. `roomId` is opaque to the core (a Matrix room ID, a MUC bare JID). */
+export interface LegacyRoomRef {
+  readonly platform: Platform;
+  readonly roomId: string;
+}
+
+/** A user native to the legacy platform (a Matrix user ID, an occupant's real bare JID or nick). */
+export interface LegacyUserRef {
+  readonly platform: Platform;
+  readonly userId: string;
+  /** Best known display name (Matrix displayname, MUC nick). */
+  readonly displayName?: string;
+}
+
+/**
+ * A MIMI user the gateway represents on the platform: a Matrix ghost or an XMPP puppet.
+ * The bridge derives the ghost/puppet identity from `userUri` deterministically and reversibly.
+ */
+export interface RemoteUser {
+  readonly userUri: UserUri;
+  readonly displayName?: string;
+  /** Avatar as an https URL from the participant data; bridges upload/copy it, never hotlink. */
+  readonly avatarUrl?: string;
+}
+
+/**
+ * Roles, ordered from least to most privileged; the bridge maps them to power levels or MUC
+ * affiliations/roles and back (draft-ietf-mimi-room-policy-03 §4 role model, simplified).
+ */
+export enum ParticipantRole {
+  Banned = 'banned',
+  Visitor = 'visitor',
+  Member = 'member',
+  Moderator = 'moderator',
+  Admin = 'admin',
+  Owner = 'owner',
+}
+
+/** A reference to an earlier message on the platform (the platform's own ID for it). */
+export interface PlatformMessageRef {
+  readonly platformEventId: string;
+}
+
+/** A file or image carried by reference (MIMI ExternalPart). */
+export interface Attachment {
+  /** Where the bytes are: an https URL the bridge has already made fetchable (never an arbitrary hotlink). */
+  readonly url: string;
+  readonly contentType: string;
+  readonly size?: number;
+  readonly filename?: string;
+  readonly description?: string;
+  /** SHA-256 of the bytes, when known. */
+  readonly sha256?: Uint8Array;
+}
+
+/** Platform-neutral message body: plain text plus optional GFM-MIMI Markdown (no raw HTML, ever). */
+export interface MessageBody {
+  readonly kind: 'text' | 'notice' | 'emote';
+  /** Plain text; always present (the fallback every client can show). */
+  readonly text: string;
+  /** GFM-MIMI Markdown (content-08 §7), when the message had formatting. */
+  readonly markdown?: string;
+  readonly attachments?: readonly Attachment[];
+  /** Users mentioned, as MIMI user URIs (remote users) or legacy users. */
+  readonly mentions?: readonly (UserUri | LegacyUserRef)[];
+}
+
+/** What a message event does (content-08 §5: original, reply, edit, delete, reaction, unlike). */
+export type MessageAction =
+  | { readonly type: 'post'; readonly body: MessageBody; readonly inReplyTo?: PlatformMessageRef }
+  | { readonly type: 'edit'; readonly target: PlatformMessageRef; readonly body: MessageBody }
+  | { readonly type: 'delete'; readonly target: PlatformMessageRef }
+  | { readonly type: 'react'; readonly target: PlatformMessageRef; readonly key: string }
+  | { readonly type: 'unreact'; readonly reaction: PlatformMessageRef };
+
+export type Membership = 'invite' | 'join' | 'leave' | 'kick' | 'ban' | 'unban';
+
+/** Events a bridge reports to the core. Every event names its room and carries the platform's own ID. */
+export type InboundEvent =
+  | {
+      readonly kind: 'message';
+      readonly room: LegacyRoomRef;
+      /** The platform's ID of this event (Matrix event ID, MUC stanza-id); the de-duplication key. */
+      readonly platformEventId: string;
+      /** The author: a native user, or one of our own ghosts/puppets (an echo). */
+      readonly sender: LegacyUserRef | RemoteUser;
+      readonly action: MessageAction;
+      /** Milliseconds since the epoch, as the platform stamped it. */
+      readonly timestamp: number;
+      /**
+       * Keys by which a post of ours is recognised when it comes back (echoes): the Matrix
+       * transaction ID, the XMPP origin-id. Whatever `post` returned in `PostResult.echoKeys`.
+       * The rooms core recognises echoes by sender and platform event ID today and does not read
+       * these; they stay because every bridge's tests (and the e2e suites) pin this contract.
+       */
+      readonly echoKeys?: readonly string[];
+    }
+  | {
+      readonly kind: 'membership';
+      readonly room: LegacyRoomRef;
+      readonly platformEventId: string;
+      readonly user: LegacyUserRef | RemoteUser;
+      readonly membership: Membership;
+      /** Who did it, when not the user themselves (the kicker, the banner). */
+      readonly by?: LegacyUserRef;
+      readonly reason?: string;
+      readonly timestamp: number;
+    }
+  | {
+      readonly kind: 'role';
+      readonly room: LegacyRoomRef;
+      readonly platformEventId: string;
+      readonly user: LegacyUserRef | RemoteUser;
+      readonly role: ParticipantRole;
+      readonly by?: LegacyUserRef;
+      readonly timestamp: number;
+    }
+  | {
+      readonly kind: 'roomMetadata';
+      readonly room: LegacyRoomRef;
+      readonly platformEventId: string;
+      readonly name?: string;
+      readonly topic?: string;
+      readonly avatarUrl?: string;
+      readonly timestamp: number;
+    };
+
+/** The platform accepted a post. */
+export interface PostResult {
+  /** The platform's ID for the new event (Matrix event ID; for XMPP the MUC-assigned stanza-id). */
+  readonly platformEventId: string;
+  /** Keys the echo will carry (see InboundEvent.echoKeys). */
+  readonly echoKeys: readonly string[];
+  /** Platform timestamp of acceptance (ms since epoch). */
+  readonly acceptedAt: number;
+}
+
+/** A consistent view of a legacy room, read when it is linked or re-synchronised. */
+export interface RoomSnapshot {
+  readonly room: LegacyRoomRef;
+  readonly name?: string;
+  readonly topic?: string;
+  readonly avatarUrl?: string;
+  readonly members: readonly { readonly user: LegacyUserRef | RemoteUser; readonly role: ParticipantRole }[];
+}
+
+export interface PostOptions {
+  /**
+   * Stable across retries of the same logical post (derived from the MIMI message ID). A bridge
+   * that sees the same key twice must not post twice (Matrix: the transaction ID of the send).
+   */
+  readonly idempotencyKey: string;
+  /** Give up (reject with a retryable PlatformError, code Timeout) after this long. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Who may enter a legacy room without an invitation. `public`: anyone on the platform, so MIMI
+ * users of other providers may join it by external commit (protocol-06 §5.6 "open rooms");
+ * `invite`: only invited users (MIMI users need an invitation on the platform).
+ */
+export type JoinRule = 'public' | 'invite';
