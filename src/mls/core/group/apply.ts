@@ -5,17 +5,14 @@
  * Individual proposal validity that needs the new state (LeafNode and KeyPackage validation
  * against the new extensions) is checked here.
  */
-import { encodeValue } from '../../../codec/tls-codec';
-import { verifyWithLabel, type CipherSuite } from '../crypto';
+import type { CipherSuite } from '../crypto';
 import { mlsFail } from '../errors';
 import type { RatchetTree } from '../ratchet-tree';
 import {
   findExtension,
   isCustomProposal,
-  keyPackageTbsCodec,
   LeafNodeSource,
   ProposalType,
-  ProtocolVersion,
   requiredCapabilitiesExtension,
   SenderType,
   type AppDataUpdate,
@@ -27,7 +24,8 @@ import {
 } from '../structs';
 import { applyAppDataUpdates, type AppDataMerge } from './app-data';
 import { bytesEqual, checkGceKeepsAppData, leafAt, targetLeaf } from './proposal-list';
-import { unsupportedContextExtension, validateLeafNode } from './leaf-validation';
+import { validateKeyPackage } from '../key-package';
+import { checkLeafInGroup, unsupportedContextExtension, validateLeafNode } from './leaf-validation';
 import type { CommitEffects, CommittedProposal } from './types';
 
 export interface AppliedProposals {
@@ -65,31 +63,17 @@ export function ofType<T extends Known['proposalType']>(
 }
 
 /**
- * §10.1 KeyPackage validation of a received Add against the (new) GroupContext. Not
- * `key-package.ts`'s `validateKeyPackage`: that one always bounds the lifetime range, which a
- * receiver must not (the working group's vectors use not_after = 2^64-1).
+ * §10.1 KeyPackage validation of a received Add (`key-package.ts`: no clock or lifetime-range
+ * check on a received one, §7.3 makes it RECOMMENDED only and the working group's vectors use
+ * not_after = 2^64-1) plus the group-level LeafNode checks against the (new) extensions.
  */
-export function validateKeyPackage(
-  suite: CipherSuite,
+export function validateAddedKeyPackage(
   keyPackage: KeyPackage,
   context: { cipherSuite: number; groupId: Uint8Array; extensions: readonly Extension[] },
   tree: RatchetTree,
 ): void {
-  if (keyPackage.version !== ProtocolVersion.mls10) mlsFail('invalid', 'KeyPackage version is not mls10');
-  if (keyPackage.cipherSuite !== context.cipherSuite) {
-    mlsFail('invalid', 'KeyPackage cipher suite differs from the group');
-  }
-  const tbs = encodeValue(keyPackage, keyPackageTbsCodec);
-  if (!verifyWithLabel(suite, keyPackage.leafNode.signatureKey, 'KeyPackageTBS', tbs, keyPackage.signature)) {
-    mlsFail('badSignature', 'KeyPackage signature');
-  }
-  if (bytesEqual(keyPackage.initKey, keyPackage.leafNode.encryptionKey)) {
-    mlsFail('invalid', 'KeyPackage init_key equals its leaf encryption_key');
-  }
-  if (keyPackage.leafNode.leafNodeSource !== LeafNodeSource.key_package) {
-    mlsFail('invalid', 'KeyPackage leaf_node_source is not key_package');
-  }
-  validateLeafNode(suite, tree, keyPackage.leafNode, { groupId: context.groupId, extensions: context.extensions });
+  validateKeyPackage(keyPackage, { cipherSuite: context.cipherSuite, ignoreExpiry: true, maxLifetimeSeconds: null });
+  checkLeafInGroup(tree, keyPackage.leafNode, { groupId: context.groupId, extensions: context.extensions });
 }
 
 /** Apply `list` (already checked by `validateProposalList`) to a copy of `tree`. */
@@ -155,7 +139,7 @@ export function applyProposals(
   const added: { leafIndex: number; keyPackage: KeyPackage }[] = [];
   for (const { body } of ofType(list, ProposalType.add)) {
     const kp = body.add.keyPackage;
-    validateKeyPackage(suite, kp, { cipherSuite: context.cipherSuite, groupId: context.groupId, extensions }, tree);
+    validateAddedKeyPackage(kp, { cipherSuite: context.cipherSuite, groupId: context.groupId, extensions }, tree);
     added.push({ leafIndex: tree.addLeaf(kp.leafNode), keyPackage: kp });
   }
 
