@@ -10,6 +10,7 @@ import {
   capabilitiesCodec,
   ContentType,
   credentialCodec,
+  type Credential,
   CredentialType,
   decodeMlsMessageAs,
   externalPubExtension,
@@ -248,7 +249,7 @@ describe('proposals and credentials of other types', () => {
     const c = decodeAll(hex('0003' + '02' + '0102'), credentialCodec);
     expect(c).toEqual({ credentialType: CredentialType.multi, data: bytes(1, 2) });
     expect(toHex(encodeValue(c, credentialCodec))).toBe('0003020102');
-    const x509 = { credentialType: CredentialType.x509, certificates: [bytes(1), bytes(2, 3)] } as const;
+    const x509: Credential = { credentialType: CredentialType.x509, certificates: [bytes(1), bytes(2, 3)] };
     expect(toHex(encodeValue(x509, credentialCodec))).toBe('0002' + '05' + '0101' + '020203');
   });
 });
