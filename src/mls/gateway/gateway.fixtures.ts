@@ -64,7 +64,13 @@ export class CountingStorage implements MlsStorage {
 
 /** A hub signature key as an external sender. */
 export function hubSender(): ExternalSender {
-  return hubExternalSender(HUB, cipherSuiteById(1).signatureGenerateKeyPair().publicKey);
+  return hubKey().sender;
+}
+
+/** A hub signature key pair: the external sender and its private key. */
+export function hubKey(): { sender: ExternalSender; privateKey: Uint8Array } {
+  const kp = cipherSuiteById(1).signatureGenerateKeyPair();
+  return { sender: hubExternalSender(HUB, kp.publicKey), privateKey: kp.privateKey };
 }
 
 export interface ScaledGroup {

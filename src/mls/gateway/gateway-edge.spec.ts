@@ -1,0 +1,98 @@
+/**
+ * Edges of the gateway layer: the hub's external proposals, a staged commit that comes back or
+ * loses the race, write ordering (no ciphertext without its stored ratchet), a group every local
+ * member of which is removed, KeyPackages used once.
+ */
+import { cipherSuiteById } from '../core/crypto';
+import { externalProposalMessage, propose } from '../core/group';
+import { InMemoryMlsStorage } from '../mls-storage';
+import { bot, groupIdOf, hubKey, participant, puppet, remote, scaledGroup, TEXT } from './gateway.fixtures';
+import { GroupStore } from './group-store';
+import { gatewayKeys } from './keys';
+
+describe('gateway layer edges', () => {
+  it("queues the hub's external Remove and commits it with the next commit", async () => {
+    const key = hubKey();
+    const store = new GroupStore(new InMemoryMlsStorage());
+    const g = await store.createGroup({
+      groupId: groupIdOf('ext'),
+      creator: bot(),
+      hub: key.sender,
+      participants: [participant(bot())],
+    });
+    await g.commit(bot(), { addLocal: [puppet(1), puppet(2)] });
+    const leaf = g.localMember(puppet(2))!.leafIndex;
+    const proposal = externalProposalMessage(
+      cipherSuiteById(1),
+      { groupId: g.groupId, epoch: g.epoch },
+      0,
+      key.privateKey,
+      propose.remove(leaf),
+    );
+    const seen = await g.processMessage(proposal);
+    expect(seen.kind).toBe('proposal');
+    // The queue survives a restart.
+    const again = (await new GroupStore(store.storage).group(g.groupId))!;
+    expect(again.summary().pendingProposals).toBe(1);
+    const commit = await again.commit(bot(), {});
+    expect(commit.effects.removedLeaves).toEqual([leaf]);
+    expect(again.isLocalMember(puppet(2))).toBe(false);
+    expect(again.summary().pendingProposals).toBe(0);
+  });
+
+  it('merges a staged commit that comes back, and drops one that lost the race', async () => {
+    const x = await scaledGroup('race', 2, 1);
+    const f = x.followerGroup!;
+    const mine = await x.group.stageCommit(bot(), {
+      participants: [...x.group.summary().participants, participant(puppet(7))],
+    });
+    const theirs = await f.stageCommit(remote(0), { forcePath: true });
+    expect(await f.processMessage(mine.commit)).toMatchObject({ kind: 'commit', discardedStagedCommit: true });
+    expect(await x.group.processMessage(mine.commit)).toMatchObject({ kind: 'commit', ownCommit: true });
+    expect(theirs.epoch).toBe(x.group.epoch);
+    expect(f.epoch).toBe(x.group.epoch);
+    await expect(f.mergeStagedCommit()).rejects.toThrow(/no staged commit/);
+  });
+
+  it('stores the sending ratchet before a ciphertext is returned', async () => {
+    const x = await scaledGroup('crash', 2, 1);
+    const put = x.hubStorage.put.bind(x.hubStorage);
+    x.hubStorage.put = () => Promise.reject(new Error('disk full'));
+    await expect(x.group.encrypt(puppet(0), TEXT.encode('lost'))).rejects.toThrow('disk full');
+    x.hubStorage.put = put;
+    // After a restart the member sends a generation the follower has not seen: no reuse.
+    const restarted = (await new GroupStore(x.hubStorage.inner).group(x.group.groupId))!;
+    const ct = await restarted.encrypt(puppet(0), TEXT.encode('kept'));
+    expect(await x.followerGroup!.processMessage(ct)).toMatchObject({ kind: 'application', sender: puppet(0) });
+  });
+
+  it('deletes a group whose every local member a commit removed', async () => {
+    const x = await scaledGroup('gone', 1, 1);
+    const removal = await x.group.commit(bot(), { removeUsers: [remote(0)] });
+    const seen = await x.followerGroup!.processMessage(removal.commit);
+    expect(seen).toMatchObject({ kind: 'commit', groupGone: true, removedLocalUsers: [remote(0)] });
+    expect(await x.followerStorage.list(gatewayKeys.groupPrefix(x.group.groupId))).toEqual([]);
+    expect(await x.follower.hasGroup(x.group.groupId)).toBe(false);
+  });
+
+  it('adds our own published KeyPackage as a local member at merge, and uses it once', async () => {
+    const store = new GroupStore(new InMemoryMlsStorage());
+    const g = await store.createGroup({
+      groupId: groupIdOf('own-kp'),
+      creator: bot(),
+      hub: hubKey().sender,
+      participants: [participant(bot())],
+    });
+    const kp = await store.createKeyPackage(puppet(3));
+    await g.commit(bot(), { add: [kp.keyPackage] });
+    expect(g.isLocalMember(puppet(3))).toBe(true);
+    expect(await store.storage.list(gatewayKeys.keyPackagePrefix(puppet(3)))).toEqual([]);
+    // A second gateway on a copy of the storage holds the same group and reads puppet 3's message.
+    const copy = new InMemoryMlsStorage();
+    for (const k of await store.storage.list('')) await copy.put(k, (await store.storage.get(k))!);
+    const mirror = (await new GroupStore(copy).group(g.groupId))!;
+    expect(mirror.isLocalMember(puppet(3))).toBe(true);
+    const ct = await g.encrypt(puppet(3), TEXT.encode('me'));
+    expect(await mirror.processMessage(ct)).toMatchObject({ kind: 'application', sender: puppet(3) });
+  });
+});
