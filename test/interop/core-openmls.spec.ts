@@ -676,89 +676,151 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
 
   if (!only) {
     it.each(RANDOM_SEEDS)(
-      'c: a random run of commits by openmls members and by us (seed %i); every member agrees after every step',
+      'c: a random run of commits, proposals and external joins by openmls members and by us (seed %i); every member agrees after every step',
       async (seed0) => {
         let seed = seed0;
         const rand = (n: number): number => {
           seed = (seed * 1103515245 + 12345) % 2 ** 31;
           return (seed >>> 16) % n;
         };
+        const pick = <T>(xs: readonly T[]): T => xs[rand(xs.length)]!;
         const tagR = `cr${seed0}`;
-        const { g, alice: first, bob } = await peerGroupWithUs(tagR);
+        const {
+          g,
+          alice: first,
+          bob,
+        } = await peerGroupWithUs(tagR, {
+          create: variant === 'extensions' ? { requiredCapabilities: PEER_CAPS } : {},
+        });
         /** openmls members in the group: name -> leaf. */
         const inGroup = new Map<string, number>([[first, 0]]);
         let next = 1;
         const log: string[] = [];
-
-        const deliver = async (commit: Uint8Array, except?: string): Promise<void> => {
+        const newcomer = async (): Promise<string> => {
+          const n = name(tagR, `m${next++}`);
+          await newPeerClient(n);
+          return n;
+        };
+        const leafOf = async (n: string): Promise<number> => (await peer.state(n, g)).ownLeaf;
+        /** Every openmls member but `except` processes `message`; removed ones leave `inGroup`. */
+        const deliver = async (message: Uint8Array, except: readonly string[] = []): Promise<void> => {
           for (const n of [...inGroup.keys()]) {
-            if (n === except) continue;
-            const r = await peer.process(n, commit);
+            if (except.includes(n)) continue;
+            const r = await peer.process(n, message);
             if (r.kind === 'commit' && r.selfRemoved) inGroup.delete(n);
           }
         };
-        const leafOf = async (n: string): Promise<number> => (await peer.state(n, g)).ownLeaf;
+        const joinAll = async (joiners: readonly string[], welcome?: Uint8Array, tree?: Uint8Array): Promise<void> => {
+          for (const n of joiners) {
+            await peer.joinWelcome(n, welcome!, tree);
+            inGroup.set(n, await leafOf(n));
+          }
+        };
+        /** An openmls commit: we process it, then every other openmls member. */
+        const theirCommit = async (committer: string, commit: Uint8Array): Promise<void> => {
+          expect([log.at(-1), bob.process(commit)]).toEqual([log.at(-1), 'commit']);
+          await deliver(commit, [committer]);
+        };
+        const bytesOf = (r: Record<string, unknown>): Uint8Array => Buffer.from(String(r.proposal), 'hex');
 
         for (let step = 0; step < RANDOM_STEPS; step++) {
           const members = [...inGroup.keys()];
-          const op = rand(6);
-          if (op <= 1 || members.length < 2) {
+          const op = members.length < 2 ? 0 : rand(variant === 'extensions' ? 11 : 10);
+          if (op <= 1) {
             // We add 1-2 openmls members, sometimes with a path.
-            const names = Array.from({ length: 1 + rand(2) }, () => name(tagR, `m${next++}`));
-            for (const n of names) await newPeerClient(n);
-            const kps = await Promise.all(
-              names.map(async (n) => decodeKeyPackage((await peer.keyPackage(n)).keyPackage)),
-            );
+            const names = [await newcomer(), ...(rand(2) ? [await newcomer()] : [])];
+            const kps = await Promise.all(names.map(peerKeyPackage));
+            log.push(`ours add ${names.join(',')}`);
             const c = bob.commit({ proposals: kps.map((k) => propose.add(k)), forcePath: rand(2) === 0 });
             await deliver(c.commit);
-            for (const n of names) {
-              await peer.joinWelcome(n, c.welcome!);
-              inGroup.set(n, await leafOf(n));
-            }
-            log.push(`ours add ${names.join(',')}`);
+            await joinAll(names, c.welcome);
           } else if (op === 2) {
-            // We remove a random openmls member.
-            const victim = members[rand(members.length)]!;
-            const c = bob.commit({ proposals: [propose.remove(inGroup.get(victim)!)] });
-            await deliver(c.commit);
+            const victim = pick(members);
             log.push(`ours remove ${victim}`);
+            await deliver(bob.commit({ proposals: [propose.remove(inGroup.get(victim)!)] }).commit);
           } else if (op === 3) {
-            const c = bob.commit({ forcePath: true });
-            await deliver(c.commit);
             log.push('ours update');
-          } else {
-            // An openmls member commits: self update, add a new member, or remove another openmls member.
-            const committer = members[rand(members.length)]!;
-            const what = rand(3);
-            let commit: Uint8Array;
-            let joiner: { name: string; welcome: Uint8Array; tree: Uint8Array } | undefined;
-            if (what === 0) {
-              commit = (await peer.selfUpdate(committer, g)).commit;
-              log.push(`${committer} update`);
-            } else if (what === 1) {
-              const n = name(tagR, `m${next++}`);
-              await newPeerClient(n);
-              const c = await peer.add(committer, g, [(await peer.keyPackage(n)).keyPackage]);
-              commit = c.commit;
-              joiner = { name: n, welcome: c.welcome!, tree: c.ratchetTree };
-              log.push(`${committer} add ${n}`);
-            } else {
-              const others = members.filter((m) => m !== committer);
-              const victim = others[rand(others.length)]!;
-              commit = (await peer.remove(committer, g, [inGroup.get(victim)!])).commit;
-              log.push(`${committer} remove ${victim}`);
+            await deliver(bob.commit({ forcePath: true }).commit);
+          } else if (op === 4) {
+            // openmls proposals (an Update, maybe a Remove of another), committed by us or by a third member.
+            const proposer = pick(members);
+            const props = [bytesOf(await peer.send('propose_self_update', { name: proposer, group_id: hex(g) }))];
+            const others = members.filter((m) => m !== proposer);
+            const victim = rand(2) ? pick(others) : undefined;
+            if (victim) {
+              const leaf = inGroup.get(victim)!;
+              props.push(
+                bytesOf(await peer.send('propose_remove', { name: proposer, group_id: hex(g), leaf_index: leaf })),
+              );
             }
-            expect([step, log.at(-1), bob.process(commit)]).toEqual([step, log.at(-1), 'commit']);
-            await deliver(commit, committer);
-            if (joiner) {
-              await peer.joinWelcome(joiner.name, joiner.welcome, joiner.tree);
-              inGroup.set(joiner.name, await leafOf(joiner.name));
+            for (const p of props) {
+              expect(bob.process(p)).toBe('proposal');
+              await deliver(p, [proposer]);
+            }
+            const committers = others.filter((m) => m !== victim);
+            if (committers.length === 0 || rand(2)) {
+              log.push(`${proposer} proposes update${victim ? ` and remove ${victim}` : ''}; ours commits`);
+              await deliver(bob.commit({ proposalRefs: bob.state.proposals.map((x) => x.ref) }).commit);
+            } else {
+              const committer = pick(committers);
+              log.push(`${proposer} proposes update${victim ? ` and remove ${victim}` : ''}; ${committer} commits`);
+              await theirCommit(committer, (await peer.commitPending(committer, g)).commit);
+            }
+          } else if (op === 5) {
+            // Our Remove proposal, committed by an openmls member that is not the one removed.
+            const victim = pick(members);
+            const committer = pick(members.filter((m) => m !== victim));
+            log.push(`ours proposes remove ${victim}; ${committer} commits`);
+            await deliver(bob.propose(propose.remove(inGroup.get(victim)!)).message);
+            await theirCommit(committer, (await peer.commitPending(committer, g)).commit);
+          } else if (op === 6) {
+            // A newcomer joins by external commit, from our GroupInfo or an openmls member's.
+            const n = await newcomer();
+            const from = rand(2) ? undefined : pick(members);
+            log.push(`${n} joins externally from ${from ?? 'ours'}'s GroupInfo`);
+            const gi = from ? (await peer.groupInfo(from, g, true)).groupInfo : bob.groupInfo(true);
+            const ext = await peer.joinExternal(n, gi);
+            await theirCommit(n, ext.commit);
+            inGroup.set(n, ext.ownLeaf);
+          } else if (op === 10) {
+            // extensions build: an AppDataUpdate (update, or remove of a present component) by us or by openmls.
+            const id = 0x8001 + rand(3);
+            const present = appDataComponent(bob.state.context.extensions, id) !== undefined;
+            const remove = present && rand(3) === 0;
+            const data = utf8(`step ${step}`);
+            if (rand(2)) {
+              log.push(`ours app data ${remove ? 'remove' : 'update'} ${id}`);
+              const p = remove ? propose.appDataRemove(id) : propose.appDataUpdate(id, data);
+              await deliver(bob.commit({ proposals: [p] }).commit);
+            } else {
+              const committer = pick(members);
+              log.push(`${committer} app data ${remove ? 'remove' : 'update'} ${id}`);
+              const u = remove ? { component_id: id, remove: true } : { component_id: id, data: hex(data) };
+              await theirCommit(committer, (await peer.commitPending(committer, g, { app_data_updates: [u] })).commit);
+            }
+          } else {
+            // An openmls member commits: self update, add a newcomer, or remove another openmls member.
+            const committer = pick(members);
+            const what = rand(3);
+            if (what === 0) {
+              log.push(`${committer} update`);
+              await theirCommit(committer, (await peer.selfUpdate(committer, g)).commit);
+            } else if (what === 1) {
+              const n = await newcomer();
+              log.push(`${committer} add ${n}`);
+              const c = await peer.add(committer, g, [(await peer.keyPackage(n)).keyPackage]);
+              await theirCommit(committer, c.commit);
+              await joinAll([n], c.welcome, c.ratchetTree);
+            } else {
+              const victim = pick(members.filter((m) => m !== committer));
+              log.push(`${committer} remove ${victim}`);
+              await theirCommit(committer, (await peer.remove(committer, g, [inGroup.get(victim)!])).commit);
             }
           }
-          const check = [...inGroup.keys()][rand(inGroup.size)]!;
-          await expectSame(bob, check, g);
+          await expectSame(bob, pick([...inGroup.keys()]), g);
         }
         await expectMessagesFlow(bob, [...inGroup.keys()][0]!, g);
+        if (process.env.CORE_OPENMLS_LOG) console.log(`seed ${seed0}:\n${log.join('\n')}`);
       },
     );
   }
