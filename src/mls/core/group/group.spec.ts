@@ -222,6 +222,32 @@ describe('group state machine', () => {
     sameEpoch(aState, gState);
   });
 
+  it('injects external and resumption PSKs (Welcome joiners included)', () => {
+    const { a, ...start } = threeMembers();
+    let { aState, gState } = start;
+    const pskId = enc.encode('psk-1');
+    const psk = enc.encode('a shared secret of some length');
+    const externalPsks = (id: Uint8Array) => (hex(id) === hex(pskId) ? psk : undefined);
+    const d = newClient('d');
+    const withPsk = createCommit(aState, {
+      committer: signer(0, a),
+      proposals: [propose.add(d.kp.keyPackage), propose.externalPsk(suite, pskId)],
+      externalPsks,
+    });
+    aState = withPsk.state;
+    expect(() => processCommit(gState, decode(withPsk.commitMessage))).toThrow(/external PSK .* is not available/);
+    gState = processCommit(gState, decode(withPsk.commitMessage), { externalPsks }).state!;
+    const dState = joinFromWelcome(decode(withPsk.welcome!), joinerKeys(d), { externalPsks }).state;
+    sameEpoch(aState, gState, dState);
+
+    const resumption = createCommit(aState, {
+      committer: signer(0, a),
+      proposals: [propose.resumptionPsk(suite, aState.context.groupId, aState.context.epoch - 1n)],
+    });
+    gState = processCommit(gState, decode(resumption.commitMessage)).state!;
+    sameEpoch(resumption.state, gState);
+  });
+
   it('keeps past epochs for late application messages', () => {
     const { a, b, ...start } = threeMembers();
     let { aState, gState } = start;
