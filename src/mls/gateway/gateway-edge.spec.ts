@@ -95,4 +95,36 @@ describe('gateway layer edges', () => {
     const ct = await g.encrypt(puppet(3), TEXT.encode('me'));
     expect(await mirror.processMessage(ct)).toMatchObject({ kind: 'application', sender: puppet(3) });
   });
+
+  it('reads a late application message of the previous epoch, named by its sender while the key holds', async () => {
+    const x = await scaledGroup('late', 3, 1);
+    const late = await x.followerGroup!.encrypt(remote(0), TEXT.encode('sent before the commit'));
+    const commit = await x.group.commit(bot(), {
+      participants: [...x.group.summary().participants, participant(puppet(9))],
+    });
+    await x.followerGroup!.processMessage(commit.commit);
+    const got = await x.group.processMessage(late);
+    expect(got).toMatchObject({ kind: 'application', epoch: commit.epoch - 1n, sender: remote(0) });
+  });
+
+  it('registers a second follower user into the held group from a later Welcome', async () => {
+    const x = await scaledGroup('later', 2, 1);
+    const f = x.followerGroup!;
+    const kp = await x.follower.createKeyPackage(remote(1));
+    const add = await x.group.commit(bot(), {
+      add: [kp.keyPackage],
+      participants: [...x.group.summary().participants, participant(remote(1))],
+    });
+    await f.processMessage(add.commit);
+    expect(await x.follower.joinFromWelcome(remote(1), add.welcome!)).toBe(f);
+    expect(f.summary().localMembers.map((m) => m.user)).toEqual([remote(0), remote(1)]);
+    // Once remote(0) is gone, the follower decrypts the next path with remote(1)'s Welcome keys.
+    const removal = await x.group.commit(bot(), { removeUsers: [remote(0)] });
+    expect(await f.processMessage(removal.commit)).toMatchObject({ removedLocalUsers: [remote(0)], groupGone: false });
+    const rotate = await x.group.commit(bot(), { forcePath: true });
+    await f.processMessage(rotate.commit);
+    expect(f.exportSecret('t', new Uint8Array(0), 8)).toEqual(x.group.exportSecret('t', new Uint8Array(0), 8));
+    const ct = await f.encrypt(remote(1), TEXT.encode('second'));
+    expect(await x.group.processMessage(ct)).toMatchObject({ kind: 'application', sender: remote(1) });
+  });
 });

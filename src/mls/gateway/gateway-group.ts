@@ -317,14 +317,24 @@ export class GatewayGroup {
     await deleteRatchetRows(this.deps.storage, this.groupId, dropped);
   }
 
-  /** Register local `user`, added by a commit this group already processed, from its Welcome. */
-  registerFromWelcome(user: UserUri, welcome: MLSMessage, keys: JoinerKeys): Promise<GatewayGroupSummary> {
+  /**
+   * Register local users added by a commit this group already processed, from the Welcome that
+   * added them (their path secrets join the shared private keys); one epoch write for all.
+   */
+  registerFromWelcome(
+    joiners: readonly { user: UserUri; keys: JoinerKeys }[],
+    welcome: MLSMessage,
+  ): Promise<GatewayGroupSummary> {
     return this.locked(async () => {
-      if (this.locals.has(user)) return this.summary();
-      const joined = addLocalMemberFromWelcome(this.state, welcome, keys);
-      this.state = joined.state;
-      this.locals.set(user, { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 });
-      await writeEpoch(this.deps.storage, this.state, [...this.locals.values()]);
+      let changed = false;
+      for (const { user, keys } of joiners) {
+        if (this.locals.has(user)) continue;
+        const joined = addLocalMemberFromWelcome(this.state, welcome, keys);
+        this.state = joined.state;
+        this.locals.set(user, { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 });
+        changed = true;
+      }
+      if (changed) await writeEpoch(this.deps.storage, this.state, [...this.locals.values()]);
       return this.summary();
     });
   }

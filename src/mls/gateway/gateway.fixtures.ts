@@ -115,7 +115,7 @@ export async function scaledGroup(
     const kps = [];
     for (const u of remoteUsers) kps.push((await follower.createKeyPackage(u)).keyPackage);
     const staged = await group.commit(bot(), { add: kps, participants: all });
-    for (const u of remoteUsers) followerGroup = await follower.joinFromWelcome(u, staged.welcome!);
+    followerGroup = await follower.joinFromWelcome(remoteUsers, staged.welcome!);
   }
   return {
     hub,
