@@ -48,7 +48,10 @@ describe('group state machine', () => {
     // B (a puppet) commits an update of its path; A follows.
     const update = createCommit(gState, { committer: signer(1, b), forcePath: true });
     gState = update.state;
-    aState = processCommit(aState, decode(update.commitMessage)).state!;
+    expect(update.newPrivateKeys.has(2)).toBe(true);
+    const aSeesUpdate = processCommit(aState, decode(update.commitMessage));
+    expect(aSeesUpdate.newPrivateKeys.size).toBeGreaterThan(0);
+    aState = aSeesUpdate.state!;
     sameEpoch(aState, gState);
 
     // C (the other puppet) commits too: the gateway's one shared key map serves it.

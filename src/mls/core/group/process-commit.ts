@@ -5,6 +5,7 @@
  * hash, path decryption, confirmation tag. The input state is never changed; on any failure
  * the caller keeps it.
  */
+import type { KeyPair } from '../crypto';
 import { mlsFail, MlsProtocolError } from '../errors';
 import { fromPublicMessage } from '../framing';
 import { computeEpochSecrets, externalInitReceive, verifyConfirmationTag } from '../key-schedule';
@@ -51,6 +52,8 @@ export interface ProcessedCommit {
    */
   readonly state?: GroupState;
   readonly effects: CommitEffects;
+  /** Key pairs decrypted from the commit's path, already in `state.privateKeys`: persist them. */
+  readonly newPrivateKeys: ReadonlyMap<number, KeyPair>;
   /** The verified commit content (for the caller's logs or application-level checks). */
   readonly content: AuthenticatedContent;
 }
@@ -170,7 +173,7 @@ export function applyCommitContent(
   if (committerLeaf === undefined) return mlsFail('invalid', 'external commit without a path');
 
   const effects = commitEffects(applied, state.localLeaves, committerLeaf);
-  if (!locallyKnown) return { effects, content: ac };
+  if (!locallyKnown) return { effects, content: ac, newPrivateKeys: new Map() };
 
   const confirmed = confirmedTranscriptHash(suite, state.interimTranscriptHash, ac);
   const context: GroupContext = { ...provisional, confirmedTranscriptHash: confirmed };
@@ -204,7 +207,7 @@ export function applyCommitContent(
     ...(newKeys ? { newKeys } : {}),
     removedLeaves: applied.removedLeaves,
   });
-  return { state: next, effects, content: ac };
+  return { state: next, effects, content: ac, newPrivateKeys: newKeys ?? new Map() };
 }
 
 export { bytesEqual };
