@@ -76,6 +76,22 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
     },
   );
 
+  scenario('a3', 'application messages out of order both ways, padded by openmls, and large ones', async () => {
+    const { g, alice, bob } = await peerGroupWithUs('a3', { create: { padding: 64 } });
+    const theirs: Uint8Array[] = [];
+    for (let i = 0; i < 4; i++) theirs.push(await peer.encrypt(alice, g, utf8(`openmls ${i}`)));
+    for (const i of [3, 0, 2, 1]) expect(bob.decrypt(theirs[i]!).text).toBe(`openmls ${i}`);
+    const ours = [0, 1, 2, 3].map((i) => bob.encrypt(`ours ${i}`));
+    for (const i of [2, 0, 3, 1]) {
+      const r = await peer.process(alice, ours[i]!);
+      expect(r.kind === 'application' && text(r.plaintext)).toBe(`ours ${i}`);
+    }
+    const big = 'x'.repeat(200_000);
+    const r = await peer.process(alice, bob.encrypt(big));
+    expect(r.kind === 'application' && r.plaintext.length).toBe(200_000);
+    expect(bob.decrypt(await peer.encrypt(alice, g, utf8(big))).text).toHaveLength(200_000);
+  });
+
   scenario(
     'a2',
     'openmls accepts our KeyPackage in its bare form and with a last_resort extension; we accept its KeyPackages',
@@ -267,18 +283,57 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
 
   scenario(
     'c3',
-    'openmls handshake messages as PrivateMessage (ciphertext wire format) are processed too',
+    'handshake messages as PrivateMessages both ways (ciphertext wire format): commits and proposals',
     async () => {
-      const { g, alice, bob } = await peerGroupWithUs('cp', { create: { wireFormat: 'mixed_ciphertext' } });
+      const { g, alice, others, bob } = await peerGroupWithUs('cp', {
+        create: { wireFormat: 'mixed_ciphertext' },
+        others: ['dave'],
+      });
+      const dave = others[0]!;
       const charlie = name('cp', 'charlie');
       await newPeerClient(charlie);
+      const isPrivate = (m: Uint8Array): string => hex(m.subarray(0, 4));
       const upd = await peer.selfUpdate(alice, g);
-      expect(hex(upd.commit.subarray(0, 4))).toBe('00010002');
+      expect(isPrivate(upd.commit)).toBe('00010002');
       expect(bob.process(upd.commit)).toBe('commit');
+      await peer.process(dave, upd.commit);
       const addC = await peer.add(alice, g, [(await peer.keyPackage(charlie)).keyPackage]);
       expect(bob.process(addC.commit)).toBe('commit');
+      await peer.process(dave, addC.commit);
+      await peer.joinWelcome(charlie, addC.welcome!, addC.ratchetTree, { wireFormat: 'mixed_ciphertext' });
       await expectSame(bob, alice, g);
       await expectMessagesFlow(bob, alice, g);
+
+      // An openmls proposal as a PrivateMessage, committed by us as a PrivateMessage (with a path).
+      const p = Buffer.from(
+        String((await peer.send('propose_self_update', { name: dave, group_id: hex(g) })).proposal),
+        'hex',
+      );
+      expect(isPrivate(p)).toBe('00010002');
+      expect(bob.process(p)).toBe('proposal');
+      for (const n of [alice, charlie]) await peer.process(n, p);
+      const ours = bob.commit({ proposalRefs: bob.state.proposals.map((x) => x.ref), asPrivate: true });
+      expect(isPrivate(ours.commit)).toBe('00010002');
+      for (const n of [alice, charlie, dave]) {
+        const r = await peer.process(n, ours.commit);
+        expect(r.kind === 'commit' && r.raw.has_path).toBe(true);
+      }
+      await expectSame(bob, dave, g);
+
+      // Our proposal as a PrivateMessage, committed by openmls; then our Add commit as a PrivateMessage.
+      const ourP = bob.propose(propose.remove(2), true);
+      expect(isPrivate(ourP.message)).toBe('00010002');
+      for (const n of [alice, charlie, dave]) await peer.process(n, ourP.message);
+      const c = await peer.commitPending(alice, g);
+      expect(bob.process(c.commit)).toBe('commit');
+      for (const n of [charlie]) await peer.process(n, c.commit);
+      const erin = name('cp', 'erin');
+      await newPeerClient(erin);
+      const add = bob.commit({ proposals: [propose.add(await peerKeyPackage(erin))], asPrivate: true });
+      for (const n of [alice, charlie]) await peer.process(n, add.commit);
+      await peer.joinWelcome(erin, add.welcome!, undefined, { wireFormat: 'mixed_ciphertext' });
+      for (const n of [alice, charlie, erin]) await expectSame(bob, n, g);
+      await expectMessagesFlow(bob, erin, g);
     },
   );
 
