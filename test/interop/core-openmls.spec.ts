@@ -20,6 +20,7 @@ import { MlsProtocolError } from '../../src/mls/core/errors';
 import {
   addLocalMemberFromWelcome,
   appDataComponent,
+  exportSecret,
   externalProposalMessage,
   propose,
 } from '../../src/mls/core/group';
@@ -34,6 +35,8 @@ import {
   externalSendersExtension,
   findExtension,
   makeExtension,
+  ProposalType,
+  requiredCapabilitiesExtension,
 } from '../../src/mls/core/structs';
 import {
   createOurs,
@@ -73,6 +76,12 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
       await expectMessagesFlow(ours, alice, g);
       // Several messages in a row (generations advance on both sides).
       for (let i = 0; i < 3; i++) await expectMessagesFlow(ours, alice, g);
+      // MLS-Exporter with an empty context and other lengths.
+      for (const length of [1, 16, 64]) {
+        expect(hex(exportSecret(ours.state, 'len', new Uint8Array(0), length))).toBe(
+          hex(await peer.exportSecret(alice, g, 'len', new Uint8Array(0), length)),
+        );
+      }
     },
   );
 
@@ -211,6 +220,18 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
       await expectSame(bob, alice, g);
       await expectMessagesFlow(bob, alice, g);
 
+      // A path commit that changes our leaf's extensions and capabilities.
+      const leaf = bob.state.tree.leafNode(bob.leaf)!;
+      const newLeaf = bob.commit({
+        forcePath: true,
+        leafFields: {
+          extensions: [makeExtension(applicationIdExtension, utf8('bob, second device'))],
+          capabilities: { ...leaf.capabilities, extensions: [...leaf.capabilities.extensions, 0xff05] },
+        },
+      });
+      for (const n of [alice, charlie]) await peer.process(n, newLeaf.commit);
+      await expectSame(bob, alice, g);
+
       // Proposals by reference: charlie proposes an Update, alice an Add of dave; alice commits both.
       const pUpd = await peer.send('propose_self_update', { name: charlie, group_id: hex(g) });
       const daveKp = await peer.keyPackage(dave);
@@ -337,11 +358,25 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
     },
   );
 
-  scenario('d1', 'openmls joins our group by external commit from our GroupInfo', async () => {
+  scenario('d1', 'openmls joins our group (MIMI-like extensions) by external commit from our GroupInfo', async () => {
     const bob = name('d', 'bob');
     const g = gid('d');
     await newPeerClient(bob);
-    const alice = createOurs(us('mimi://core.example/u/alice-d'), g);
+    const hub = suite.signatureGenerateKeyPair();
+    const alice = createOurs(us('mimi://core.example/u/alice-d'), g, [
+      makeExtension(requiredCapabilitiesExtension, {
+        extensionTypes: [ExtensionType.app_data_dictionary],
+        proposalTypes: [ProposalType.app_data_update, ProposalType.self_remove],
+        credentialTypes: [CredentialType.basic],
+      }),
+      makeExtension(externalSendersExtension, [
+        {
+          signatureKey: hub.publicKey,
+          credential: { credentialType: CredentialType.basic, identity: utf8('mimi://hub.example') },
+        },
+      ]),
+      makeExtension(appDataDictionaryExtension, { componentData: [{ componentId: 0x8001, data: utf8('room') }] }),
+    ]);
     // A first member by Welcome so the tree has two leaves and a parent.
     const carolClient = us('mimi://core.example/u/carol-d');
     const carolKp = ourKeyPackage(carolClient);
