@@ -127,4 +127,20 @@ describe('gateway layer edges', () => {
     const ct = await f.encrypt(remote(1), TEXT.encode('second'));
     expect(await x.group.processMessage(ct)).toMatchObject({ kind: 'application', sender: remote(1) });
   });
+
+  it('retires a group whose commit write failed half-way; the store reloads what storage holds', async () => {
+    const x = await scaledGroup('half', 2, 0);
+    const epoch = x.group.epoch;
+    const put = x.hubStorage.put.bind(x.hubStorage);
+    let puts = 0;
+    x.hubStorage.put = (k, v) => (++puts === 2 ? Promise.reject(new Error('connection lost')) : put(k, v));
+    await expect(x.group.commit(bot(), { forcePath: true })).rejects.toThrow('connection lost');
+    x.hubStorage.put = put;
+    await expect(x.group.encrypt(puppet(0), TEXT.encode('x'))).rejects.toThrow(/unloaded/);
+    const reloaded = (await x.hub.group(x.group.groupId))!;
+    expect(reloaded).not.toBe(x.group);
+    expect(reloaded.epoch).toBe(epoch);
+    await reloaded.commit(bot(), { forcePath: true });
+    expect(reloaded.epoch).toBe(epoch + 1n);
+  });
 });

@@ -187,7 +187,7 @@ export class GatewayGroup {
     if (!processed.state) {
       await deleteGroupRecords(this.deps.storage, this.groupId);
       this.gone = true;
-      this.locals.clear();
+      this.locals = new Map();
       this.deps.onGone(this.groupId);
       return this.commitResult(processed.effects, false, discarded, removedLocalUsers);
     }
@@ -326,15 +326,18 @@ export class GatewayGroup {
     welcome: MLSMessage,
   ): Promise<GatewayGroupSummary> {
     return this.locked(async () => {
-      let changed = false;
+      let state = this.state;
+      const locals = new Map(this.locals);
       for (const { user, keys } of joiners) {
-        if (this.locals.has(user)) continue;
-        const joined = addLocalMemberFromWelcome(this.state, welcome, keys);
-        this.state = joined.state;
-        this.locals.set(user, { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 });
-        changed = true;
+        if (locals.has(user)) continue;
+        const joined = addLocalMemberFromWelcome(state, welcome, keys);
+        state = joined.state;
+        locals.set(user, { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 });
       }
-      if (changed) await writeEpoch(this.deps.storage, this.state, [...this.locals.values()]);
+      if (state === this.state) return this.summary();
+      this.state = state;
+      this.locals = locals;
+      await writeEpoch(this.deps.storage, this.state, [...this.locals.values()]);
       return this.summary();
     });
   }
@@ -384,12 +387,23 @@ export class GatewayGroup {
     if (this.sent.length > ECHO_MEMORY) this.sentSet.delete(this.sent.shift()!);
   }
 
+  /**
+   * Run `fn` alone. If it fails after the in-memory state moved (a write failed half-way), this
+   * object is retired and the store forgets it: the next `store.group()` reloads what storage holds.
+   */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       this.running++;
+      const [state, locals] = [this.state, this.locals];
       try {
-        if (this.gone) throw new MlsGroupError(MlsErrorReason.RemovedFromGroup, 'the group is gone');
+        if (this.gone) throw new MlsGroupError(MlsErrorReason.RemovedFromGroup, 'the group is gone or was unloaded');
         return await fn();
+      } catch (e) {
+        if (this.state !== state || this.locals !== locals) {
+          this.gone = true;
+          this.deps.onGone(this.groupId);
+        }
+        throw e;
       } finally {
         this.running--;
       }
