@@ -764,6 +764,44 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
     },
   );
 
+  scenario('c12', 'mixed commits both ways: GroupContextExtensions with Add and Remove in one commit', async () => {
+    const { g, alice, others, bob } = await peerGroupWithUs('c12', { others: ['charlie'] });
+    const charlie = others[0]!;
+    const dave = name('c12', 'dave');
+    await newPeerClient(dave);
+    // openmls: GCE (required_capabilities, external_senders) + Add of our second client + Remove of charlie.
+    const carolClient = us('mimi://core.example/u/carol-c12');
+    const carolKp = ourKeyPackage(carolClient);
+    const hub = suite.signatureGenerateKeyPair();
+    const theirs = await peer.send('update_extensions', {
+      name: alice,
+      group_id: hex(g),
+      required_capabilities: { proposals: [0x000a], extensions: [6] },
+      external_senders: [{ signature_key: hex(hub.publicKey), credential_identity: 'mimi://hub.example' }],
+      adds: [hex(carolKp.mlsMessage)],
+      removes: [2],
+    });
+    const commit = Buffer.from(String(theirs.commit), 'hex');
+    expect(bob.process(commit)).toBe('commit');
+    const carol = joinOurs(carolClient, carolKp, Buffer.from(String(theirs.welcome), 'hex'), bob.state.tree.toBytes());
+    expect(carol.leaf).toBe(2);
+    const atCharlie = await peer.process(charlie, commit);
+    expect(atCharlie.kind === 'commit' && atCharlie.selfRemoved).toBe(true);
+    await expectSame(bob, alice, g);
+    await expectSame(carol, alice, g);
+
+    // Ours: GCE (drop required_capabilities) + Add dave + Remove carol, with a path.
+    const keep = bob.state.context.extensions.filter((e) => e.extensionType !== ExtensionType.required_capabilities);
+    const ours = bob.commit({
+      proposals: [propose.groupContextExtensions(keep), propose.add(await peerKeyPackage(dave)), propose.remove(2)],
+    });
+    await peer.process(alice, ours.commit);
+    expect(carol.process(ours.commit)).toBe('removed');
+    await peer.joinWelcome(dave, ours.welcome!);
+    await expectSame(bob, alice, g);
+    await expectSame(bob, dave, g);
+  });
+
   if (!only) {
     it.each(RANDOM_SEEDS)(
       'c: a random run of commits, proposals and external joins by openmls members and by us (seed %i); every member agrees after every step',
@@ -973,6 +1011,39 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
       expect(text(appDataComponent(bob.state.context.extensions, 0x8003)!)).toBe('proposed');
       await expectSame(bob, alice, g);
       await expectMessagesFlow(bob, charlie, g);
+    });
+
+    scenario('e3', 'AppDataUpdate together with Add, Remove and a path in one commit, both ways', async () => {
+      const { g, alice, others, bob } = await peerGroupWithUs('e3', {
+        create: { requiredCapabilities: PEER_CAPS },
+        others: ['charlie', 'dave'],
+      });
+      const [charlie, dave] = others as [string, string];
+      const erin = name('e3', 'erin');
+      const frank = name('e3', 'frank');
+      for (const n of [erin, frank]) await newPeerClient(n);
+      // openmls: AppDataUpdate + Add erin + Remove charlie.
+      const theirs = await peer.commitPending(alice, g, {
+        app_data_updates: [{ component_id: 0x8001, data: hex(utf8('a')) }],
+        adds: [hex((await peer.keyPackage(erin)).keyPackage)],
+        removes: [2],
+      });
+      expect(bob.process(theirs.commit)).toBe('commit');
+      for (const n of [charlie, dave]) await peer.process(n, theirs.commit);
+      await peer.joinWelcome(erin, theirs.welcome!, theirs.ratchetTree);
+      await expectSame(bob, alice, g);
+      // Ours: two AppDataUpdates + Add frank + Remove dave (path).
+      const ours = bob.commit({
+        proposals: [
+          propose.appDataUpdate(0x8001, utf8('b')),
+          propose.appDataUpdate(0x8002, utf8('c')),
+          propose.add(await peerKeyPackage(frank)),
+          propose.remove(3),
+        ],
+      });
+      for (const n of [alice, erin, dave]) await peer.process(n, ours.commit);
+      await peer.joinWelcome(frank, ours.welcome!);
+      for (const n of [alice, erin, frank]) await expectSame(bob, n, g);
     });
 
     scenario('e2', 'AppDataUpdate inside external commits, both ways', async () => {
