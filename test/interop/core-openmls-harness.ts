@@ -19,6 +19,7 @@ import {
   processCommit,
   processProposal,
   proposalMessage,
+  proposeUpdate,
   protect,
   unprotect,
   type CreateCommitOptions,
@@ -179,6 +180,13 @@ export class OurMember {
   /** A proposal of ours (PublicMessage, or PrivateMessage `asPrivate`), cached for our own later commit. */
   propose(proposal: Proposal, asPrivate = false): { message: Uint8Array; ref: Uint8Array } {
     const sent = proposalMessage(this.state, this.signer, proposal, asPrivate ? { privateWith: this.epochTree } : {});
+    this.state = sent.state;
+    return { message: sent.message, ref: sent.ref };
+  }
+
+  /** An Update proposal of ours (fresh leaf key, kept pending until a commit applies it). */
+  proposeUpdate(asPrivate = false): { message: Uint8Array; ref: Uint8Array } {
+    const sent = proposeUpdate(this.state, this.signer, asPrivate ? { privateWith: this.epochTree } : {});
     this.state = sent.state;
     return { message: sent.message, ref: sent.ref };
   }
