@@ -143,4 +143,50 @@ describe('gateway layer edges', () => {
     await reloaded.commit(bot(), { forcePath: true });
     expect(reloaded.epoch).toBe(epoch + 1n);
   });
+
+  it("previews a follower's commit for authorisation, then applies that very result", async () => {
+    const x = await scaledGroup('preview', 2, 1);
+    const f = x.followerGroup!;
+    const kp = await x.follower.createKeyPackage(remote(1));
+    const after = [...f.summary().participants, participant(remote(1))];
+    const theirs = await f.stageCommit(remote(0), {
+      add: [kp.keyPackage],
+      removeUsers: [puppet(1)],
+      participants: after,
+    });
+    const preview = await x.group.previewCommit(theirs.commit);
+    expect(preview).toMatchObject({
+      verdict: 'ok',
+      committer: remote(0),
+      external: false,
+      addedUsers: [remote(1)],
+      removedUsers: [puppet(1)],
+      participantsAfter: after,
+    });
+    expect(x.group.epoch).toBe(preview.currentEpoch);
+    expect(await x.group.processMessage(theirs.commit)).toMatchObject({
+      kind: 'commit',
+      removedLocalUsers: [puppet(1)],
+    });
+    await f.mergeStagedCommit();
+    expect(await x.group.previewCommit(theirs.commit)).toMatchObject({
+      verdict: 'wrongEpoch',
+      messageEpoch: preview.currentEpoch,
+    });
+
+    const info = await x.group.groupInfo();
+    const joined = await new GroupStore(new InMemoryMlsStorage()).joinExternal(
+      remote(7, 'third.example' as never),
+      info.groupInfo,
+      {
+        ratchetTree: info.ratchetTree,
+      },
+    );
+    expect(await x.group.previewCommit(joined.commit)).toMatchObject({
+      verdict: 'ok',
+      external: true,
+      committer: remote(7, 'third.example' as never),
+      addedUsers: [remote(7, 'third.example' as never)],
+    });
+  });
 });
