@@ -238,6 +238,10 @@ export class GatewayGroup {
     return this.locked(async () => {
       if (this.staged) throw new MlsGroupError(MlsErrorReason.CommitPending, 'a commit is already staged');
       const signer = await this.signer(committer);
+      const again = (changes.addLocal ?? []).filter((u) => this.locals.has(u));
+      if (again.length > 0) {
+        throw new MlsGroupError(MlsErrorReason.Invalid, `already local members: ${again.join(', ')}`);
+      }
       const prepared = await prepareChanges(this.state, changes, this.deps.identities, this.deps.now());
       const created = createCommit(this.state, {
         committer: signer,
