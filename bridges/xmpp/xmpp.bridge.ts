@@ -97,7 +97,7 @@ export class XmppBridge implements PlatformBridge {
     this.parts.posts.rejectAll(unavailable);
     this.parts.session.failPending(unavailable);
     if (this.parts.session.isOnline) await this.parts.occupancy.leaveAll(this.parts.members);
-    await Promise.allSettled([...this.parts.rooms.values()].map((r) => r.queue));
+    await this.parts.delivery.drain();
     this.parts.rooms.flush();
     await this.parts.session.close();
     this.parts.rooms.clear();

@@ -1,6 +1,6 @@
 /**
  * What the bridge knows about one linked MUC while it runs: the occupants its bot sees, its
- * puppets, the serial queue towards the core, the archive cursor, and recent message references.
+ * puppets, the archive cursor, and recent message references.
  */
 import type { RemoteUser } from '../../../src/ports';
 import type { RoomState } from './bridge-state';
@@ -95,8 +95,6 @@ export class RoomRuntime {
   readonly byMessageId = new BoundedMap<string, string>(MAX_REFS);
   readonly delivered = new BoundedMap<string, true>(MAX_DELIVERED);
   readonly cursor: CursorTracker;
-  /** Serialises everything sent to the core for this room. */
-  queue: Promise<void> = Promise.resolve();
 
   constructor(
     readonly jid: string,
