@@ -14,6 +14,7 @@ import { RoomSubmissionRepository } from '../persistence/repositories/room-submi
 import { RoomRepository } from '../persistence/repositories/room.repository';
 import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
+import { BridgeSinkService } from './bridge-sink.service';
 import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
 import { MemberClients } from './member-clients';
@@ -66,6 +67,7 @@ export class RoomsModule {
         RenderWorker,
         HubService,
         FollowerService,
+        BridgeSinkService,
         RoomsService,
       ],
       exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MemberClients, RenderWorker],
