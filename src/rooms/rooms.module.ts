@@ -8,6 +8,7 @@ import {
   type Type,
   ValueProvider,
 } from '@nestjs/common';
+import { BridgeStateRepository } from '../persistence/repositories/bridge-state.repository';
 import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
@@ -56,6 +57,7 @@ export class RoomsModule {
           : ({ provide: MIMI_REQUESTER, ...options.requester } as Provider),
         { provide: ROOMS_OPTIONS, useValue: options.options ?? {} },
         MlsKvRepository,
+        BridgeStateRepository,
         RoomRepository,
         RoomEventRepository,
         RoomSubmissionRepository,

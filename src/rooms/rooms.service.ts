@@ -6,6 +6,7 @@ import { decodeMimiContent } from '../mimi/content';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/repositories/room.repository';
 import { OutboxRepository } from '../persistence/repositories/outbox.repository';
+import { BridgeStateRepository } from '../persistence/repositories/bridge-state.repository';
 import type { BridgeHost, InboundEvent, ParticipantRole } from '../ports';
 import { contentToJson } from './content-mapping';
 import { BridgeSinkService } from './bridge-sink.service';
@@ -63,6 +64,7 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly transactions: RoomTransactions,
     private readonly outbox: OutboxRepository,
     private readonly bridgeSink: BridgeSinkService,
+    private readonly bridgeState: BridgeStateRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -87,7 +89,7 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
 
   /**
    * The administrative requests bridges pass on: in-room `!mimi link|unlink|status` (the bridge
-   * has checked the platform permission) and portal joins.
+   * has checked the platform permission) and portal joins; and each bridge's durable state store.
    */
   readonly bridgeHost: BridgeHost = {
     link: async (room, requestedBy) => {
@@ -127,6 +129,7 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
         followers: await this.outboxBacklog(followers.map((d) => d!)),
       };
     },
+    stateStore: (platform) => this.bridgeState.storeFor(platform),
     joinRemote: async (roomUri, requestedBy) => {
       // The room is asked of its hub and mirrored here; local users who join the mirror enter the
       // MIMI room by external commit (FollowerService.externalJoin).
