@@ -139,7 +139,7 @@ export class MucOccupancy {
       });
       if (self.occupantId && r.state.ownOccupantIds[self.occupantId] === undefined) {
         r.state.ownOccupantIds[self.occupantId] = '';
-        this.rooms.flush();
+        await this.rooms.flush();
       }
       r.botJoined = true;
       r.syncing = false;
