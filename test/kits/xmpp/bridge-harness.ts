@@ -4,9 +4,9 @@
  */
 import { Platform, userUri } from '../../../src/common/ids';
 import type { InboundEvent, RemoteUser } from '../../../src/ports';
-import { xml, type XmlElement } from '../protocol/xml';
-import { MemoryStateStore } from '../state/bridge-state';
-import { XmppBridge } from '../xmpp.bridge';
+import { xml, type XmlElement } from '../../../bridges/xmpp/protocol/xml';
+import { MemoryStateStore } from '../../../bridges/xmpp/state/bridge-state';
+import { XmppBridge } from '../../../bridges/xmpp/xmpp.bridge';
 import { FakeMucService, FakeXmppTransport } from './fake-xmpp-transport';
 import { RecordingSink } from './recording-sink';
 
