@@ -21,7 +21,7 @@ import {
   type MLSMessage,
   type Welcome,
 } from 'ts-mls';
-import { TlsWriter } from '../../../codec/tls-codec';
+import { TlsWriter } from '../../../src/codec/tls-codec';
 
 export const SAMPLE_CIPHERSUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
 export const SAMPLE_CIPHERSUITE_ID = 1;
