@@ -26,6 +26,7 @@ const base = {
 const INTEGRATION_FOLDERS = ['test/integration', 'test/interop'];
 const INTEGRATION_SPECS = [
   'src/persistence/migrations.spec.ts',
+  'src/persistence/repositories/bridge-state.repository.spec.ts',
   'src/persistence/repositories/inbound-dedupe.repository.spec.ts',
   'src/persistence/repositories/outbox.repository.spec.ts',
   'src/persistence/transaction-runner.spec.ts',
