@@ -80,7 +80,7 @@ import { TransactionProcessor } from './transaction-processor';
  */
 
 /** The registration the homeserver loaded (registration/generate-appservice-registration.ts). */
-export interface MatrixRegistration {
+interface MatrixRegistration {
   readonly id: string;
   readonly url: string | null;
   readonly as_token: string;

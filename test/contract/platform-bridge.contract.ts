@@ -28,7 +28,7 @@ import {
  * silently; a target that claims a capability must also be seen to have it by the core's guard.
  */
 
-export type Capability = 'puppetMembership' | 'moderation' | 'roles' | 'mirrorRooms' | 'joinRules';
+type Capability = 'puppetMembership' | 'moderation' | 'roles' | 'mirrorRooms' | 'joinRules';
 
 /** A started bridge, one linked room, and what the suite needs to look at the platform. */
 export interface ContractSubject {
