@@ -11,6 +11,7 @@ import {
   ParticipantRole,
   type RemoteUser,
 } from '../../src/ports';
+import type { EchoKeyedInboundEvent } from '../kit/echo-keys';
 import { htmlToMarkdown, markdownToHtml, type MentionResolver } from './html-markdown';
 import { mediaDownloadUrl, mxcOfDownloadUrl, type MatrixIds } from './matrix-ids';
 
@@ -59,7 +60,7 @@ export type CommandName = 'link' | 'unlink' | 'status' | 'help';
 
 /** What one Matrix event means to the bridge. */
 export type MappedEvent =
-  | { readonly kind: 'inbound'; readonly events: readonly InboundEvent[] }
+  | { readonly kind: 'inbound'; readonly events: readonly EchoKeyedInboundEvent[] }
   | { readonly kind: 'command'; readonly command: CommandName; readonly unknown?: string }
   /** A redaction: the bridge looks up the redacted event's type and calls mapRedaction. */
   | { readonly kind: 'redaction'; readonly target: string }
@@ -374,7 +375,7 @@ function messageBodyOf(content: Record<string, unknown>, ctx: MapperContext, isR
   };
 }
 
-function messageEvent(ev: MatrixEvent, ctx: MapperContext, action: MessageAction): InboundEvent {
+function messageEvent(ev: MatrixEvent, ctx: MapperContext, action: MessageAction): EchoKeyedInboundEvent {
   const txn = str(ev.unsigned?.transaction_id);
   return {
     kind: 'message',
