@@ -21,9 +21,9 @@ const EC_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Back-date notBefore so that small clock differences between test machines do not matter. */
 const CLOCK_SKEW_MS = 60 * 60 * 1000;
-export const DEV_CA_VALID_DAYS = 3650;
-export const DEV_CERT_VALID_DAYS = 365;
-export const DEV_CA_COMMON_NAME = 'mimi-gateway development CA';
+const DEV_CA_VALID_DAYS = 3650;
+const DEV_CERT_VALID_DAYS = 365;
+const DEV_CA_COMMON_NAME = 'mimi-gateway development CA';
 
 /** A certificate and its private key, both PEM (the key is unencrypted PKCS#8). */
 export interface PemKeyPair {

@@ -25,7 +25,7 @@ export interface ComponentConfigInput {
 }
 
 /** Default XEP-0114 port (Prosody's `component_ports`, ejabberd's usual `ejabberd_service` port). */
-export const DEFAULT_COMPONENT_PORT = 5347;
+const DEFAULT_COMPONENT_PORT = 5347;
 /** Random bytes in a generated secret (hex-encoded). */
 export const SECRET_BYTES = 32;
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command (`npm test`): typecheck, lint, unit tests, integration tests (on
+# The project's test command (`npm test`): typecheck, lint (with knip), unit tests, integration tests (on
 # SQLite and a throwaway PostgreSQL cluster), build, then end-to-end tests (gateway processes talking
 # MIMI over mutual TLS on loopback). Installs what is missing; safe to run on a fresh clone.
 set -euo pipefail
@@ -33,8 +33,9 @@ fi
 step "typecheck"
 npx tsc -p tsconfig.json --noEmit
 
-step "lint"
+step "lint (prettier, eslint, knip: unused files, dependencies and exports)"
 npm run --silent lint
+npm run --silent knip
 
 # Arguments (`npm test -- <pattern>`) go to both tiers; a tier where nothing matches passes.
 step "unit tests (no database server, no network)"

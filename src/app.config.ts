@@ -10,7 +10,7 @@ import * as core from './config/load-config';
  */
 
 /** The sections besides the core's: one per bridge module listed in app.module.ts. */
-export const BRIDGE_CONFIG_SECTIONS = [matrixConfigSection, xmppConfigSection] as const;
+const BRIDGE_CONFIG_SECTIONS = [matrixConfigSection, xmppConfigSection] as const;
 
 /** The validated config with the bridges' sections under their keys (absent when the file has none). */
 export type AppConfig = GatewayConfig & { readonly matrix?: MatrixConfig; readonly xmpp?: XmppConfig };

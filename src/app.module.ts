@@ -63,10 +63,7 @@ export class AppModule {
  * from it (bridges/<platform>/<platform>.module.ts). A new platform is one more line here and
  * its section in app.config.ts.
  */
-export const BRIDGE_MODULES: readonly BridgeModule[] = [
-  matrixBridgeModule as BridgeModule,
-  xmppBridgeModule as BridgeModule,
-];
+const BRIDGE_MODULES: readonly BridgeModule[] = [matrixBridgeModule as BridgeModule, xmppBridgeModule as BridgeModule];
 
 /**
  * The bridges the configuration asks for: one per bridge module whose section the file has.

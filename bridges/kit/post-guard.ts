@@ -23,7 +23,7 @@ export function deferred<T>(): Deferred<T> {
 }
 
 /** What an error other than a timeout becomes: GatewayErrors stay, anything else is PlatformUnavailable. */
-export function asPlatformUnavailable(e: unknown, what: string): Error {
+function asPlatformUnavailable(e: unknown, what: string): Error {
   if (e instanceof GatewayError) return e;
   return new PlatformError(ErrorCode.PlatformUnavailable, `${what}: ${errorMessage(e)}`, { cause: e });
 }

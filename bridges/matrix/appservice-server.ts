@@ -43,7 +43,7 @@ export interface AppserviceServerOptions {
   readonly rememberTransactions?: number;
 }
 
-export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 const TXN_PATH = /^\/_matrix\/app\/v1\/transactions\/([^/]+)$/;
 const USER_PATH = /^\/_matrix\/app\/v1\/users\/([^/]+)$/;
 const ROOM_PATH = /^\/_matrix\/app\/v1\/rooms\/([^/]+)$/;

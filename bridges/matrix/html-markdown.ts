@@ -26,7 +26,7 @@ export interface MentionResolver {
   mxidOf(userUri: string): string | undefined;
 }
 
-export const NO_MENTIONS: MentionResolver = { userUriOf: () => undefined, mxidOf: () => undefined };
+const NO_MENTIONS: MentionResolver = { userUriOf: () => undefined, mxidOf: () => undefined };
 
 /** Client-server API: "clients should limit the HTML they render to avoid ... 100 levels of nesting". */
 export const MAX_HTML_DEPTH = 100;

@@ -11,6 +11,7 @@ import {
   ParticipantRole,
   type RemoteUser,
 } from '../../src/ports';
+import type { EchoKeyedInboundEvent } from '../kit/echo-keys';
 import { htmlToMarkdown, markdownToHtml, type MentionResolver } from './html-markdown';
 import { mediaDownloadUrl, mxcOfDownloadUrl, type MatrixIds } from './matrix-ids';
 
@@ -59,7 +60,7 @@ export type CommandName = 'link' | 'unlink' | 'status' | 'help';
 
 /** What one Matrix event means to the bridge. */
 export type MappedEvent =
-  | { readonly kind: 'inbound'; readonly events: readonly InboundEvent[] }
+  | { readonly kind: 'inbound'; readonly events: readonly EchoKeyedInboundEvent[] }
   | { readonly kind: 'command'; readonly command: CommandName; readonly unknown?: string }
   /** A redaction: the bridge looks up the redacted event's type and calls mapRedaction. */
   | { readonly kind: 'redaction'; readonly target: string }
@@ -128,7 +129,7 @@ function legacyUser(mxid: string): LegacyUserRef {
 // ---------------------------------------------------------------------------------------------
 
 /** Power level written for each role (setRole); read back by roleForPowerLevel. */
-export const POWER_LEVEL_FOR_ROLE: Readonly<Record<Exclude<ParticipantRole, ParticipantRole.Banned>, number>> = {
+const POWER_LEVEL_FOR_ROLE: Readonly<Record<Exclude<ParticipantRole, ParticipantRole.Banned>, number>> = {
   [ParticipantRole.Owner]: 100,
   [ParticipantRole.Admin]: 75,
   [ParticipantRole.Moderator]: 50,
@@ -231,7 +232,7 @@ export function mapPowerLevels(ev: MatrixEvent, ctx: MapperContext, previous?: P
 // ---------------------------------------------------------------------------------------------
 
 /** m.room.member → a participant-list change (invite, join, leave, kick, ban, unban). */
-export function mapMembership(ev: MatrixEvent, ctx: MapperContext): MappedEvent {
+function mapMembership(ev: MatrixEvent, ctx: MapperContext): MappedEvent {
   const target = ev.state_key;
   if (target === undefined || !target.startsWith('@')) throw new MalformedEventError('m.room.member without a user');
   const membership = str(ev.content['membership']);
@@ -333,7 +334,7 @@ function attachmentOf(content: Record<string, unknown>, ctx: MapperContext): Att
 }
 
 /** A message content (or an edit's m.new_content) → MessageBody. @throws MalformedEventError */
-export function messageBodyOf(content: Record<string, unknown>, ctx: MapperContext, isReply: boolean): MessageBody {
+function messageBodyOf(content: Record<string, unknown>, ctx: MapperContext, isReply: boolean): MessageBody {
   const msgtype = str(content['msgtype']);
   let text = str(content['body']);
   if (text === undefined) throw new MalformedEventError('message without a string body');
@@ -374,7 +375,7 @@ export function messageBodyOf(content: Record<string, unknown>, ctx: MapperConte
   };
 }
 
-function messageEvent(ev: MatrixEvent, ctx: MapperContext, action: MessageAction): InboundEvent {
+function messageEvent(ev: MatrixEvent, ctx: MapperContext, action: MessageAction): EchoKeyedInboundEvent {
   const txn = str(ev.unsigned?.transaction_id);
   return {
     kind: 'message',
@@ -436,7 +437,7 @@ function mapReaction(ev: MatrixEvent, ctx: MapperContext): MappedEvent {
 }
 
 /** The event a redaction removes (content.redacts from room v11, top-level redacts before). */
-export function redactedEventId(ev: MatrixEvent): string | undefined {
+function redactedEventId(ev: MatrixEvent): string | undefined {
   return str(ev.content['redacts']) ?? ev.redacts;
 }
 
@@ -623,8 +624,4 @@ export function outboundEventFor(action: MessageAction, ctx: MapperContext): Out
 /** The user ID of a port user: a ghost's, or the native user's own. */
 export function mxidOf(ctx: MapperContext, user: LegacyUserRef | RemoteUser): string | undefined {
   return 'userUri' in user ? ctx.ids.ghostUserId(user.userUri) : user.userId;
-}
-
-export function isRemoteUser(user: LegacyUserRef | RemoteUser): user is RemoteUser {
-  return 'userUri' in user;
 }

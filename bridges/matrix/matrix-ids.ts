@@ -16,7 +16,7 @@ import { matrixLocalparts } from '../kit/localpart-codec';
  */
 
 /** Matrix spec: user IDs are at most 255 bytes, including the leading @ and the domain. */
-export const MAX_MATRIX_ID_LENGTH = 255;
+const MAX_MATRIX_ID_LENGTH = 255;
 
 const DOMAIN_RE = /^[a-z0-9.-]+$/;
 

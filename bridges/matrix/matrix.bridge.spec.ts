@@ -4,6 +4,7 @@ import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { type LegacyRoomRef, type MessageAction, ParticipantRole, type RemoteUser } from '../../src/ports';
 import { type FakeEvent } from '../../test/kits/matrix/fake-homeserver';
 import { MATRIX_BOT, type MatrixHarness, startMatrixHarness } from '../../test/kits/matrix/matrix-harness';
+import { echoKeysOf } from '../kit/echo-keys';
 import { MatrixBridge, toPlatformError, txnIdFor } from './matrix.bridge';
 
 /**
@@ -397,7 +398,7 @@ describe('MatrixBridge (fake homeserver)', () => {
       const result = await post(text('echo?'));
       const echo = await h.sink.waitFor('message', (e) => e.platformEventId === result.platformEventId, 5_000);
       expect(echo.sender).toEqual(expect.objectContaining({ userUri: CAROL.userUri }));
-      expect(echo.echoKeys).toEqual(result.echoKeys);
+      expect(echoKeysOf(echo)).toEqual(result.echoKeys);
     });
 
     it("the bot's own notices are not reported", async () => {

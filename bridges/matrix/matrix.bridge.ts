@@ -29,7 +29,6 @@ import {
   type JoinRules,
   type PlatformMessageRef,
   type PostOptions,
-  type PostResult,
   type RemoteUser,
   type RoomSnapshot,
 } from '../../src/ports';
@@ -54,6 +53,7 @@ import {
   userRef,
 } from './matrix-event.mapper';
 import { BoundedMap } from '../kit/bounded-map';
+import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../kit/echo-keys';
 import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
 import { TransactionProcessor } from './transaction-processor';
@@ -80,7 +80,7 @@ import { TransactionProcessor } from './transaction-processor';
  */
 
 /** The registration the homeserver loaded (registration/generate-appservice-registration.ts). */
-export interface MatrixRegistration {
+interface MatrixRegistration {
   readonly id: string;
   readonly url: string | null;
   readonly as_token: string;
@@ -171,7 +171,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   /** Event ID → txn ID of our recent sends: echo keys when the homeserver omits unsigned.transaction_id. */
   private readonly sentTxn = new BoundedMap<string, string>(BOUNDED);
   /** Idempotency key → result of recent posts. */
-  private readonly posted = new BoundedMap<string, PostResult>(BOUNDED);
+  private readonly posted = new BoundedMap<string, EchoKeyedPostResult>(BOUNDED);
   /** Latest power levels seen per room, for role changes without prev_content. */
   private readonly powerLevels = new Map<string, PowerLevelsContent>();
   private readonly transactions: TransactionProcessor;
@@ -375,7 +375,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
     }
   }
 
-  private withEchoKeys(e: InboundEvent): InboundEvent {
+  private withEchoKeys(e: EchoKeyedInboundEvent): EchoKeyedInboundEvent {
     if (e.kind !== 'message' || e.echoKeys !== undefined) return e;
     const txn = this.sentTxn.get(e.platformEventId);
     return txn === undefined ? e : { ...e, echoKeys: [txn] };
@@ -552,7 +552,12 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   // Outbound
   // -------------------------------------------------------------------------------------------
 
-  async post(room: LegacyRoomRef, as: RemoteUser, action: MessageAction, opts: PostOptions): Promise<PostResult> {
+  async post(
+    room: LegacyRoomRef,
+    as: RemoteUser,
+    action: MessageAction,
+    opts: PostOptions,
+  ): Promise<EchoKeyedPostResult> {
     const known = this.posted.get(opts.idempotencyKey);
     if (known) return known;
     const { id, intent } = this.ghost(as);
@@ -580,7 +585,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
         )) as { event_id: string };
         eventId = res.event_id;
       }
-      const result: PostResult = { platformEventId: eventId, echoKeys: [txnId], acceptedAt: Date.now() };
+      const result: EchoKeyedPostResult = { platformEventId: eventId, echoKeys: [txnId], acceptedAt: Date.now() };
       this.sentTxn.set(eventId, txnId);
       this.posted.set(opts.idempotencyKey, result);
       return result;

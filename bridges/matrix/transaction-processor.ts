@@ -5,7 +5,7 @@ import { PoisonLedger } from '../kit/inbound-delivery';
 import { asMatrixEvent, type MatrixEvent } from './matrix-event.mapper';
 
 /** Default for MatrixBridgeOptions.maxPoisonAttempts. */
-export const DEFAULT_MAX_POISON_ATTEMPTS = 3;
+const DEFAULT_MAX_POISON_ATTEMPTS = 3;
 
 /**
  * Decides what an appservice transaction's answer is, from what happened to each of its events.

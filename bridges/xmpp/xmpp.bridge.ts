@@ -22,10 +22,10 @@ import type {
   PlatformBridge,
   PlatformMessageRef,
   PostOptions,
-  PostResult,
   RemoteUser,
   RoomSnapshot,
 } from '../../src/ports';
+import type { EchoKeyedPostResult } from '../kit/echo-keys';
 import { roomRef } from './muc/rooms';
 import { bare } from './protocol/jids';
 import type { XmppTransport } from './session/xmpp-transport';
@@ -118,7 +118,7 @@ export class XmppBridge implements PlatformBridge {
   // The port, member by member
 
   /** A groupchat message; resolves when the MUC reflects it (outbound/posting.ts). */
-  post(room: LegacyRoomRef, as: RemoteUser, action: MessageAction, opts: PostOptions): Promise<PostResult> {
+  post(room: LegacyRoomRef, as: RemoteUser, action: MessageAction, opts: PostOptions): Promise<EchoKeyedPostResult> {
     return this.parts.poster.post(room, as, action, opts);
   }
 

@@ -10,7 +10,7 @@ import { clientTransport, componentTransport } from './session/xmpp-transport';
 import { type XmppConfig, xmppConfigSection } from './xmpp.config';
 
 /** What createXmppBridge reads: the validated `xmpp` section and the config file's directory. */
-export interface XmppModuleConfig {
+interface XmppModuleConfig {
   readonly xmpp?: XmppConfig;
   readonly baseDir?: string;
 }
@@ -24,7 +24,7 @@ function configPath(config: XmppModuleConfig, p: string): string {
  * `xmpp.secretFile` (trailing white space ignored).
  * @throws Error when the section is missing or the secret file cannot be read
  */
-export function createXmppBridge(config: XmppModuleConfig): XmppBridge {
+function createXmppBridge(config: XmppModuleConfig): XmppBridge {
   const x = config.xmpp;
   if (!x) throw new Error('no xmpp section in the configuration');
   if (!x.secretFile) throw new Error('xmpp.secretFile: needed for the component secret or the relay password');

@@ -34,7 +34,7 @@ export function IntRange(min: number, max: number, what: string): PropertyDecora
 export const NO_SUCH_KEY = 'no such key (check the spelling)';
 
 /** class-validator errors as key paths under `prefix` ('' for the root). */
-export function toKeyPaths(e: CvError, prefix: string): ConfigProblem[] {
+function toKeyPaths(e: CvError, prefix: string): ConfigProblem[] {
   const path = prefix ? `${prefix}.${e.property}` : e.property;
   const own = Object.entries(e.constraints ?? {}).map(([rule, message]) => ({
     keyPath: path,

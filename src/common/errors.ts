@@ -96,10 +96,6 @@ export class PlatformError extends GatewayError {
   }
 }
 
-export function isGatewayError(e: unknown): e is GatewayError {
-  return e instanceof GatewayError;
-}
-
 /** Message of any thrown value, for logs. */
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
-import { type ConfigProblem, NO_SUCH_KEY, validateWithSchema } from '../common/config-schema';
+import { NO_SUCH_KEY, validateWithSchema } from '../common/config-schema';
 import { ConfigError } from '../common/errors';
 import { GatewayConfig } from './gateway-config';
 
@@ -97,9 +97,6 @@ export function validateConfig(raw: unknown, opts: ValidateConfigOptions = {}): 
   config.baseDir = opts.baseDir ?? process.cwd();
   return config;
 }
-
-/** Problems as ConfigError takes them. */
-export type { ConfigProblem };
 
 const ENV_PREFIX = 'MIMI_GATEWAY__';
 

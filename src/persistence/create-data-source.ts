@@ -10,7 +10,7 @@ import { MIGRATIONS } from './migrations';
 import { TypeOrmNestLogger } from './typeorm-logger';
 
 /** Table TypeORM records applied migrations in. */
-export const MIGRATIONS_TABLE = 'schema_migration';
+const MIGRATIONS_TABLE = 'schema_migration';
 
 /** How long a SQLite statement waits for another connection's write lock before failing (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -21,7 +21,7 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
  * and the gateway acknowledges an event to the homeserver / MUC / peer right after that commit;
  * a lost commit would be a lost message nobody retries (RELIABILITY §4, §6 I1). See README.md.
  */
-export const SQLITE_SYNCHRONOUS = 'FULL';
+const SQLITE_SYNCHRONOUS = 'FULL';
 
 /** TypeORM options for the configured database. Migrations are never run implicitly. */
 export function dataSourceOptions(config: GatewayConfig): DataSourceOptions {
@@ -77,7 +77,7 @@ export function createDataSource(config: GatewayConfig): DataSource {
 }
 
 /** Pragmas for every SQLite connection, applied before TypeORM uses it. */
-export function prepareSqlite(connection: BetterSqlite3.Database): void {
+function prepareSqlite(connection: BetterSqlite3.Database): void {
   const mode = connection.pragma('journal_mode = WAL', { simple: true }) as string;
   if (String(mode).toLowerCase() !== 'wal') {
     throw new Error(`SQLite refused WAL journal mode (got ${String(mode)}); is the file on a network filesystem?`);

@@ -8,7 +8,7 @@ import { dialectOf } from './sql';
  * starting at once do not both migrate (immich: `withLock(DatabaseLock.Migrations, ...)`).
  * Any constant works; this one is "mimi" in ASCII followed by 1 (the lock's purpose).
  */
-export const MIGRATION_LOCK_KEY = 0x6d696d6901;
+const MIGRATION_LOCK_KEY = 0x6d696d6901;
 
 /**
  * Apply pending migrations, each in its own transaction, logging each one applied. On PostgreSQL

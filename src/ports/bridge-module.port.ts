@@ -32,7 +32,7 @@ export interface BridgeContext {
   readonly identity: LegacyUserIdentity;
 }
 
-export interface LegacyUserIdentity {
+interface LegacyUserIdentity {
   /** The MIMI user URI of a native user of `platform`, e.g. `mimi://gw.example/u/matrix:%40alice%3Ahs`. */
   userUriOf(platform: Platform, userId: string): UserUri;
   /** The native user behind a URI made by `userUriOf` (of any provider), or undefined. */

@@ -98,13 +98,6 @@ export type InboundEvent =
       readonly action: MessageAction;
       /** Milliseconds since the epoch, as the platform stamped it. */
       readonly timestamp: number;
-      /**
-       * Keys by which a post of ours is recognised when it comes back (echoes): the Matrix
-       * transaction ID, the XMPP origin-id. Whatever `post` returned in `PostResult.echoKeys`.
-       * The rooms core recognises echoes by sender and platform event ID today and does not read
-       * these; they stay because every bridge's tests (and the e2e suites) pin this contract.
-       */
-      readonly echoKeys?: readonly string[];
     }
   | {
       readonly kind: 'membership';
@@ -140,8 +133,6 @@ export type InboundEvent =
 export interface PostResult {
   /** The platform's ID for the new event (Matrix event ID; for XMPP the MUC-assigned stanza-id). */
   readonly platformEventId: string;
-  /** Keys the echo will carry (see InboundEvent.echoKeys). */
-  readonly echoKeys: readonly string[];
   /** Platform timestamp of acceptance (ms since epoch). */
   readonly acceptedAt: number;
 }

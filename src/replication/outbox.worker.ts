@@ -40,7 +40,7 @@ const MAX_OWNER_LENGTH = 64;
  * A lease must outlast one delivery attempt (bounded by requestTimeoutMs) plus the database
  * writes around it, because it is renewed only between attempts. Twice the timeout leaves room.
  */
-export function defaultLeaseMs(config: OutboxConfig): number {
+function defaultLeaseMs(config: OutboxConfig): number {
   return Math.max(2 * config.requestTimeoutMs, MIN_LEASE_MS);
 }
 

@@ -17,7 +17,7 @@ import { OUTBOX_WORKER_OPTIONS, OutboxWorker, OutboxWorkerOptions } from './outb
 import { RETENTION_OPTIONS, RetentionOptions, RetentionService } from './retention.service';
 
 /** How the composition root supplies the DeliveryTarget (the MIMI peer client). */
-export type DeliveryTargetProvider =
+type DeliveryTargetProvider =
   | Omit<ClassProvider<DeliveryTarget>, 'provide'>
   | Omit<ExistingProvider<DeliveryTarget>, 'provide'>
   | Omit<FactoryProvider<DeliveryTarget>, 'provide'>

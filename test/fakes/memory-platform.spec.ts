@@ -1,3 +1,4 @@
+import { echoKeysOf } from '../../bridges/kit/echo-keys';
 import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, UserUri } from '../../src/common/ids';
 import { InboundEvent, MessageAction } from '../../src/ports';
@@ -45,7 +46,7 @@ describe(MemoryPlatform.name, () => {
       });
       const echo = await waitFor(() => seen.find((e) => e.platformEventId === result.platformEventId));
       expect(echo.kind).toBe('message');
-      expect(echo.kind === 'message' && echo.echoKeys).toEqual(result.echoKeys);
+      expect(echo.kind === 'message' && echoKeysOf(echo)).toEqual(result.echoKeys);
       expect(platform.isOwnUser(platform.ghostId(BOB_REMOTE))).toBe(true);
     });
 

@@ -18,10 +18,10 @@ import {
   JoinRules,
   PlatformMessageRef,
   PostOptions,
-  PostResult,
   RemoteUser,
   RoomSnapshot,
 } from '../../src/ports';
+import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../../bridges/kit/echo-keys';
 
 /**
  * An in-memory legacy platform for the core's tests: behaves like a real chat platform as far
@@ -58,7 +58,7 @@ export class MemoryPlatform implements PlatformBridge, PuppetMembership, Moderat
   /** Echoes the sink rejected (a real platform would redeliver them). */
   readonly refusedEchoes: { event: InboundEvent; error: unknown }[] = [];
   private sink?: InboundSink;
-  private readonly postsByKey = new Map<string, PostResult>();
+  private readonly postsByKey = new Map<string, EchoKeyedPostResult>();
   private readonly pendingEchoes = new Set<Promise<void>>();
   private seq = 0;
 
@@ -116,7 +116,12 @@ export class MemoryPlatform implements PlatformBridge, PuppetMembership, Moderat
     await this.deliverToSink(event);
   }
 
-  async post(room: LegacyRoomRef, as: RemoteUser, action: MessageAction, opts: PostOptions): Promise<PostResult> {
+  async post(
+    room: LegacyRoomRef,
+    as: RemoteUser,
+    action: MessageAction,
+    opts: PostOptions,
+  ): Promise<EchoKeyedPostResult> {
     this.throwIfFailing();
     const known = this.postsByKey.get(opts.idempotencyKey);
     if (known) return known;
@@ -128,13 +133,13 @@ export class MemoryPlatform implements PlatformBridge, PuppetMembership, Moderat
     }
     if (this.postDelayMs > 0) await new Promise((res) => setTimeout(res, this.postDelayMs));
     const echoKey = `txn-${opts.idempotencyKey}`;
-    const result: PostResult = {
+    const result: EchoKeyedPostResult = {
       platformEventId: this.nextEventId(),
       echoKeys: [echoKey],
       acceptedAt: Date.now(),
     };
     this.postsByKey.set(opts.idempotencyKey, result);
-    const echo: InboundEvent = {
+    const echo: EchoKeyedInboundEvent = {
       kind: 'message',
       room: this.ref(room.roomId),
       platformEventId: result.platformEventId,

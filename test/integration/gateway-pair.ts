@@ -27,7 +27,7 @@ const FAST_OUTBOX = { initialBackoffMs: 50, maxBackoffMs: 500, pollIntervalMs: 5
 const CONDITION_POLL_MS = 20;
 /** Quick retries; the platform wait stays below the peers' request timeout (FAST_OUTBOX.requestTimeoutMs). */
 const ROOMS_OPTIONS = { renderRetryMs: 100, submitRetryMs: 100, submitPostTimeoutMs: 2000 };
-export const WAIT_TIMEOUT_MS = 15_000;
+const WAIT_TIMEOUT_MS = 15_000;
 
 export interface GatewayUnderTest {
   readonly domain: string;
@@ -38,7 +38,7 @@ export interface GatewayUnderTest {
   readonly port: number;
 }
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, LOOPBACK_HOST);
   await once(server, 'listening');

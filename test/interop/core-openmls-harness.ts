@@ -87,7 +87,7 @@ export interface OurClient {
   readonly signature: KeyPair;
 }
 
-export function ourClient(identity: string, suite: CipherSuite): OurClient {
+function ourClient(identity: string, suite: CipherSuite): OurClient {
   return {
     suite,
     identity,

@@ -46,7 +46,7 @@ export interface PeerCapabilities {
   ciphersuites?: number[];
 }
 
-export type PeerWireFormat = 'plaintext' | 'ciphertext' | 'mixed_plaintext' | 'mixed_ciphertext';
+type PeerWireFormat = 'plaintext' | 'ciphertext' | 'mixed_plaintext' | 'mixed_ciphertext';
 
 /** Group settings accepted by createGroup / joinWelcome / joinExternal. */
 export interface PeerGroupOptions {
@@ -66,7 +66,7 @@ export interface PeerCommitResult {
   merged: boolean;
 }
 
-export interface PeerMember {
+interface PeerMember {
   leafIndex: number;
   identity: string;
   signatureKey: Uint8Array;
@@ -94,7 +94,7 @@ export type PeerProcessed =
   | { kind: 'proposal' | 'external_join_proposal'; proposalRef: Uint8Array; raw: PeerReply }
   | { kind: 'own_private_message' | 'other'; raw: PeerReply };
 
-export class OpenMlsPeerError extends Error {
+class OpenMlsPeerError extends Error {
   constructor(
     message: string,
     /** The peer's error string (openmls error Debug output), when the peer answered with one. */

@@ -213,7 +213,7 @@ export class ControlClient {
 
 // ---- provisioning API (ISSUE3-CONTRACT §4) ------------------------------------------------------
 
-export interface ProvisionedParticipant {
+interface ProvisionedParticipant {
   readonly userUri: string;
   readonly role: string;
 }

@@ -69,7 +69,7 @@ export interface ClusterOptions {
 }
 
 /** Quick retries so that a follower coming back is found within a second or two. */
-export const TEST_OUTBOX: Required<OutboxTuning> = {
+const TEST_OUTBOX: Required<OutboxTuning> = {
   concurrency: 8,
   initialBackoffMs: 100,
   maxBackoffMs: 1000,
@@ -92,7 +92,7 @@ export function repoRoot(): string {
 }
 
 /** The compiled memory gateway entrypoint. */
-export function memoryGatewayEntrypoint(): string {
+function memoryGatewayEntrypoint(): string {
   const file = join(repoRoot(), 'dist', 'test', 'support', 'memory-gateway.js');
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npx nest build\` first`);
   return file;

@@ -4,8 +4,8 @@
  */
 import { errorMessage } from '../../src/common/errors';
 
-export const DEFAULT_WAIT_MS = 30_000;
-export const DEFAULT_POLL_MS = 50;
+const DEFAULT_WAIT_MS = 30_000;
+const DEFAULT_POLL_MS = 50;
 
 export interface WaitOptions {
   /** Give up after this long (default DEFAULT_WAIT_MS). */
@@ -16,7 +16,7 @@ export interface WaitOptions {
   readonly what?: string;
 }
 
-export class WaitTimeoutError extends Error {
+class WaitTimeoutError extends Error {
   constructor(
     message: string,
     readonly lastSeen: unknown,

@@ -43,7 +43,7 @@ export interface ControlServerInfo {
 }
 
 /** One emitted event as the control API reports it. */
-export interface EmitResult {
+interface EmitResult {
   readonly platformEventId: string;
   readonly recordedAt: number;
   readonly ackedAt: number;
@@ -131,7 +131,7 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
 }
 
 /** The control API over one DurableMemoryPlatform. */
-export class ControlApi {
+class ControlApi {
   constructor(
     private readonly platform: DurableMemoryPlatform,
     private readonly info: ControlServerInfo,

@@ -28,10 +28,10 @@ import type {
   ParticipantRole,
   PlatformMessageRef,
   PostOptions,
-  PostResult,
   RemoteUser,
 } from '../../src/ports';
 import { ParticipantRole as Role } from '../../src/ports';
+import type { EchoKeyedPostResult } from '../../bridges/kit/echo-keys';
 import { MemoryPlatform, MemoryRoom } from '../fakes/memory-platform';
 
 /** One member entry of a MemoryRoom, keyed by user ID (a native user) or ghost ID (a MIMI user). */
@@ -47,7 +47,7 @@ type JournalRecord =
   | { readonly op: 'members'; readonly roomId: string; readonly members: readonly MemberEntry[] }
   | { readonly op: 'event'; readonly event: InboundEvent; readonly recordedAt: number }
   | { readonly op: 'ack'; readonly platformEventId: string; readonly at: number }
-  | { readonly op: 'post'; readonly key: string; readonly result: PostResult }
+  | { readonly op: 'post'; readonly key: string; readonly result: EchoKeyedPostResult }
   | { readonly op: 'notice'; readonly room: string; readonly about: string; readonly text: string };
 
 /** What the control API shows of one timeline event. */
@@ -87,7 +87,7 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   /** Events in the order they entered any timeline, with their bookkeeping. */
   private readonly entries = new Map<string, { event: InboundEvent; recordedAt: number; ackedAt?: number }>();
   private readonly journaledRooms = new Set<string>();
-  private readonly durablePosts = new Map<string, PostResult>();
+  private readonly durablePosts = new Map<string, EchoKeyedPostResult>();
   private gatewaySink?: InboundSink;
   /** Redelivery of events left unacknowledged by an earlier process; new deliveries queue behind it. */
   private redelivery: Promise<void> = Promise.resolve();
@@ -195,7 +195,7 @@ export class DurableMemoryPlatform extends MemoryPlatform {
     as: RemoteUser,
     action: MessageAction,
     opts: PostOptions,
-  ): Promise<PostResult> {
+  ): Promise<EchoKeyedPostResult> {
     const known = this.durablePosts.get(opts.idempotencyKey);
     if (known) return known;
     this.syncRooms();

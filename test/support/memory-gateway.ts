@@ -29,10 +29,10 @@ import { startGateway } from '../../src/main';
 import { startControlServer } from './memory-gateway-control';
 import { DurableMemoryPlatform } from './memory-gateway-platform';
 
-export const READY_MARKER = 'MIMI-TEST-GATEWAY READY';
-export const CONTROL_PORT_ENV = 'MIMI_TEST_CONTROL_PORT';
-export const PLATFORM_JOURNAL_ENV = 'MIMI_TEST_PLATFORM_JOURNAL';
-export const EXIT_WITH_PARENT_ENV = 'MIMI_TEST_EXIT_WITH_PARENT';
+const READY_MARKER = 'MIMI-TEST-GATEWAY READY';
+const CONTROL_PORT_ENV = 'MIMI_TEST_CONTROL_PORT';
+const PLATFORM_JOURNAL_ENV = 'MIMI_TEST_PLATFORM_JOURNAL';
+const EXIT_WITH_PARENT_ENV = 'MIMI_TEST_EXIT_WITH_PARENT';
 const CONTROL_HOST = '127.0.0.1';
 
 /** What the READY line carries. */

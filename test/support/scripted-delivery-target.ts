@@ -5,7 +5,7 @@ import type { DeliveryOutcome, DeliveryTarget, OutboundDelivery } from '../../sr
 export type ScriptStep = DeliveryOutcome | { readonly kind: 'hang' };
 
 export const DELIVERED: DeliveryOutcome = { kind: 'delivered', status: 201 };
-export const CONNECTION_REFUSED: DeliveryOutcome = { kind: 'retry', reason: 'connect ECONNREFUSED' };
+const CONNECTION_REFUSED: DeliveryOutcome = { kind: 'retry', reason: 'connect ECONNREFUSED' };
 export const HANG: ScriptStep = { kind: 'hang' };
 
 /** One attempt as the fake peer saw it. */

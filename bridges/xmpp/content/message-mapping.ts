@@ -93,7 +93,7 @@ export function isAllowedAttachmentUrl(url: string, hosts: readonly string[]): b
   });
 }
 
-export function fileToAttachment(f: FileRef): Attachment {
+function fileToAttachment(f: FileRef): Attachment {
   const filename = f.name ?? filenameOf(f.url);
   return {
     url: f.url,
@@ -105,7 +105,7 @@ export function fileToAttachment(f: FileRef): Attachment {
   };
 }
 
-export function attachmentToFile(a: Attachment): FileRef {
+function attachmentToFile(a: Attachment): FileRef {
   return {
     url: a.url,
     mediaType: a.contentType,
@@ -175,7 +175,7 @@ export function stripRelayPrefix(text: string, relayAuthor: string): MessageBody
 }
 
 /** Longest quote in a reply's fallback, in code points. */
-export const REPLY_QUOTE_MAX = 100;
+const REPLY_QUOTE_MAX = 100;
 
 /** The XEP-0461/XEP-0428 fallback quote that starts a reply's body: "> Nick: first line…\n". */
 export function replyFallback(ref: MessageRef): string {

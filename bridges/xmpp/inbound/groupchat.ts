@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Platform } from '../../../src/common/ids';
-import type { InboundEvent, LegacyUserRef, RemoteUser } from '../../../src/ports';
+import type { LegacyUserRef, RemoteUser } from '../../../src/ports';
+import type { EchoKeyedInboundEvent } from '../../kit/echo-keys';
 import { isAllowedAttachmentUrl, mapInbound } from '../content/message-mapping';
 import { InboundReactionLedger } from '../content/reactions';
 import type { XmppMode } from '../mode/xmpp-mode';
@@ -80,7 +81,7 @@ export class GroupchatHandler {
     const room = roomRef(r.jid);
     const from: LegacyUserRef | RemoteUser = echoUser ?? (sender as LegacyUserRef);
     const echoKeys = echoUser && p.originId !== undefined ? { echoKeys: [p.originId] } : {};
-    const events: InboundEvent[] = [];
+    const events: EchoKeyedInboundEvent[] = [];
     switch (content.kind) {
       case 'none':
         break;

@@ -8,7 +8,7 @@ import { ownerFromRoom, puppetUser } from './own-sender';
 import type { PuppetAddresses, Sender, SenderLookups, XmppMode } from './xmpp-mode';
 
 /** Prosody 0.12's default `component_stanza_size_limit` (= s2s): 512 KiB. */
-export const PROSODY_COMPONENT_STANZA_LIMIT = 512 * 1024;
+const PROSODY_COMPONENT_STANZA_LIMIT = 512 * 1024;
 
 class ComponentPuppets implements PuppetAddresses {
   constructor(private readonly domain: string) {}

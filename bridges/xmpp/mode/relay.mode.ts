@@ -11,7 +11,7 @@ import { ownerFromRoom, puppetUser } from './own-sender';
 import type { Sender, SenderLookups, XmppMode } from './xmpp-mode';
 
 /** Prosody 0.12's default `c2s_stanza_size_limit`: 256 KiB. */
-export const PROSODY_C2S_STANZA_LIMIT = 256 * 1024;
+const PROSODY_C2S_STANZA_LIMIT = 256 * 1024;
 
 export class RelayMode implements XmppMode {
   readonly name = 'relay';

@@ -13,7 +13,7 @@
 
 /** Longest nick the bridge produces, in code points (resourceprep allows far more; clients don't). */
 export const NICK_MAX_CODEPOINTS = 48;
-export const MIMI_NICK_SUFFIX = 'mimi';
+const MIMI_NICK_SUFFIX = 'mimi';
 
 /** Control, format (bidi overrides, zero-width), surrogate, private-use and unassigned code points. */
 const INVISIBLE_OR_CONTROL = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/gu;

@@ -6,7 +6,8 @@
  */
 import { Logger } from '@nestjs/common';
 import { PlatformError } from '../../../src/common/errors';
-import type { PostResult, RemoteUser } from '../../../src/ports';
+import type { RemoteUser } from '../../../src/ports';
+import type { EchoKeyedPostResult } from '../../kit/echo-keys';
 import type { MimiOccupants } from '../muc/mimi-occupants';
 import type { MucRooms } from '../muc/rooms';
 import { parseStanzaError } from '../protocol/stanzas';
@@ -26,10 +27,10 @@ export interface PendingPost {
   readonly stanza: XmlElement;
   /** The stream generation it was last sent on (undefined: not sent on the current stream). */
   sentGeneration?: number;
-  readonly done: Deferred<PostResult>;
+  readonly done: Deferred<EchoKeyedPostResult>;
   readonly createdAt: number;
   /** Bookkeeping once accepted (reaction ledgers). */
-  readonly onAccepted?: (result: PostResult) => void;
+  readonly onAccepted?: (result: EchoKeyedPostResult) => void;
 }
 
 export class PendingPosts {
@@ -68,7 +69,11 @@ export class PendingPosts {
     const pending = this.posts.get(originId);
     if (!pending || pending.room !== r.jid) return undefined;
     this.posts.delete(originId);
-    const result: PostResult = { platformEventId: stanzaId, echoKeys: [originId], acceptedAt: at ?? Date.now() };
+    const result: EchoKeyedPostResult = {
+      platformEventId: stanzaId,
+      echoKeys: [originId],
+      acceptedAt: at ?? Date.now(),
+    };
     this.rooms.state.recordPosted(r.jid, originId, { stanzaId, userUri: pending.user.userUri, at: result.acceptedAt });
     pending.onAccepted?.(result);
     pending.done.resolve(result);

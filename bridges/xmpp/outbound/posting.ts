@@ -5,14 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlatformError } from '../../../src/common/errors';
-import type {
-  LegacyRoomRef,
-  MessageAction,
-  PlatformMessageRef,
-  PostOptions,
-  PostResult,
-  RemoteUser,
-} from '../../../src/ports';
+import type { LegacyRoomRef, MessageAction, PlatformMessageRef, PostOptions, RemoteUser } from '../../../src/ports';
+import type { EchoKeyedPostResult } from '../../kit/echo-keys';
 import type { XmppMode } from '../mode/xmpp-mode';
 import type { MimiOccupants } from '../muc/mimi-occupants';
 import type { MucOccupancy } from '../muc/occupancy';
@@ -43,7 +37,12 @@ export class Poster {
    * idempotency key waits for the same post (or finds it in the journal) instead of sending again.
    * @throws PlatformError Timeout when no reflection came in `opts.timeoutMs` (retryable)
    */
-  async post(room: LegacyRoomRef, as: RemoteUser, action: MessageAction, opts: PostOptions): Promise<PostResult> {
+  async post(
+    room: LegacyRoomRef,
+    as: RemoteUser,
+    action: MessageAction,
+    opts: PostOptions,
+  ): Promise<EchoKeyedPostResult> {
     const deadline = Date.now() + opts.timeoutMs;
     const r = this.rooms.linked(room);
     const originId = originIdFor(opts.idempotencyKey);
@@ -71,7 +70,7 @@ export class Poster {
         room: r.jid,
         user: as,
         stanza: built.stanza,
-        done: deferred<PostResult>(),
+        done: deferred<EchoKeyedPostResult>(),
         createdAt: Date.now(),
         onAccepted: built.onAccepted,
       };

@@ -57,14 +57,14 @@ export interface BackoffOptions {
   readonly maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 30_000 };
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 30_000 };
 
 function isIqRequest(el: XmlElement): boolean {
   return el.name === 'iq' && (el.attrs.type === 'get' || el.attrs.type === 'set');
 }
 
 /** The transport over an xmpp.js entity (component or client). */
-export class XmppJsTransport implements XmppTransport {
+class XmppJsTransport implements XmppTransport {
   private readonly logger = new Logger(XmppJsTransport.name);
   private entity?: XmppEntity;
   private handlers?: TransportHandlers;

@@ -17,7 +17,7 @@ import type { ReactionLedgerData } from '../content/reactions';
 
 export const STATE_VERSION = 1;
 /** Longest a state change waits before it is written. */
-export const FLUSH_DELAY_MS = 100;
+const FLUSH_DELAY_MS = 100;
 /** Recent posts remembered per room. */
 export const MAX_POSTED = 2000;
 

@@ -9,9 +9,9 @@ import type { MessageRef } from '../content/message-mapping';
 import type { MucAffiliation, MucRole } from '../protocol/muc-roles';
 
 /** Message references kept per room (stanza-id → ref) for edits, replies and notices. */
-export const MAX_REFS = 5000;
+const MAX_REFS = 5000;
 /** Platform event IDs the core recorded, kept per room to drop replays without asking the core. */
-export const MAX_DELIVERED = 20000;
+const MAX_DELIVERED = 20000;
 
 export interface Occupant {
   readonly nick: string;

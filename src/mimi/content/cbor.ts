@@ -76,7 +76,7 @@ export class CborSimple {
 }
 
 /** A departure from core deterministic encoding found while decoding (not an error by itself). */
-export interface CborViolation {
+interface CborViolation {
   readonly kind: 'non-shortest-head' | 'unsorted-map-keys' | 'non-shortest-float' | 'non-canonical-nan' | 'bignum';
   /** Byte offset of the offending data item (or map key). */
   readonly offset: number;

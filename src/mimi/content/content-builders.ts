@@ -32,7 +32,6 @@ import {
 /** §7.1: media types every MIMI receiver must accept. */
 export const MEDIA_TYPE_MARKDOWN_GFM_MIMI = 'text/markdown;variant=GFM-MIMI';
 export const MEDIA_TYPE_TEXT_PLAIN = 'text/plain;charset=utf-8';
-export const MEDIA_TYPE_MIMI_CONTENT = 'application/mimi-content';
 /** IANA AEAD registry: AES-128-GCM (§4.5: MUST be implemented). */
 export const AEAD_AES_128_GCM = 1;
 /** IANA Named Information hash algorithm: sha-256. */
@@ -129,7 +128,7 @@ function message(
 }
 
 /** A SinglePart holding UTF-8 text. */
-export function textPart(body: TextBody, disposition: number = Disposition.Render): SinglePart {
+function textPart(body: TextBody, disposition: number = Disposition.Render): SinglePart {
   return {
     disposition,
     language: body.language ?? '',
@@ -140,7 +139,7 @@ export function textPart(body: TextBody, disposition: number = Disposition.Rende
 }
 
 /** An ExternalPart (§4.5). */
-export function externalPart(a: AttachmentInit): ExternalPart {
+function externalPart(a: AttachmentInit): ExternalPart {
   return {
     disposition: a.disposition ?? Disposition.Attachment,
     language: a.language ?? '',

@@ -61,7 +61,7 @@ function textOrUndefined(v: CborValue | undefined, what: string): string | undef
 // ---------------------------------------------------------------------------------------------------------
 // senderTimestamp (more-extensions-00 §3): { 1: uint seconds, ? (-3: ms / -6: µs / -9: ns) }
 
-export type FractionKey = -3 | -6 | -9;
+type FractionKey = -3 | -6 | -9;
 
 export interface SenderTimestamp {
   /** Whole seconds since the UNIX epoch. */
@@ -123,7 +123,7 @@ export function senderTimestampToMillis(ts: SenderTimestamp): number {
 // externalMessageId (more-extensions-00 §4): [ bstr, scope ], scope = pen (uint > 0) / domain (tstr) /
 // uri (#6.32(tstr), the CDDL prelude's `uri`)
 
-export type ExternalMessageIdScope =
+type ExternalMessageIdScope =
   | { readonly kind: 'pen'; readonly pen: number }
   | { readonly kind: 'domain'; readonly domain: string }
   | { readonly kind: 'uri'; readonly uri: string };
@@ -179,7 +179,7 @@ export function getExternalMessageId(ext: MimiExtensions): ExternalMessageId | u
 // ---------------------------------------------------------------------------------------------------------
 // subject (more-extensions-00 §5): tstr .size (1..4096)
 
-export const MAX_SUBJECT_OCTETS = 4096;
+const MAX_SUBJECT_OCTETS = 4096;
 
 export function getSubject(ext: MimiExtensions): string | undefined {
   const v = ext.get(ExtensionKeys.Subject);

@@ -1,110 +1,25 @@
 /** Public API of the MIMI content codec (draft-ietf-mimi-content-08). See README.md. */
+export { Cardinality, decodeMimiContent, Disposition, encodeMimiContentWithId, PartSemantics } from './mimi-content';
+export type { ExternalPart, MimiContent, NestedPart } from './mimi-content';
 export {
-  CborFloat,
-  CborMap,
-  CborSimple,
-  CborTag,
-  DEFAULT_CBOR_MAX_DEPTH,
-  decodeCbor,
-  decodeCborDeterministic,
-  encodeCbor,
-} from './cbor';
-export type { CborDecodeOptions, CborDecodeResult, CborValue, CborViolation } from './cbor';
-export {
-  assertWellFormedMimiContent,
-  Cardinality,
-  decodeMimiContent,
-  Disposition,
-  dispositionName,
-  effectiveDisposition,
-  encodeMimiContent,
-  encodeMimiContentWithId,
-  listParts,
-  MAX_EXTENSION_DEPTH,
-  MAX_NESTED_PART_DEPTH,
-  MAX_TEXT_EXTENSION_KEY_OCTETS,
-  MESSAGE_ID_HASH_SHA256,
-  MESSAGE_ID_LENGTH,
-  messageId,
-  MessageIdRule,
-  mimiContentToCbor,
-  PartSemantics,
-  resolveCidUri,
-  SALT_LENGTH,
-} from './mimi-content';
-export type {
-  DecodeMimiContentOptions,
-  Expiration,
-  ExtensionKey,
-  ExternalPart,
-  IndexedPart,
-  MessageId,
-  MimiContent,
-  MimiExtensions,
-  MultiPart,
-  NestedPart,
-  NullPart,
-  SinglePart,
-} from './mimi-content';
-export {
-  checkSubject,
-  extensionName,
   ExtensionKeys,
-  externalMessageIdFromCbor,
-  externalMessageIdToCbor,
   getExternalMessageId,
-  getLastSeen,
   getRoomUri,
-  getSenderTimestamp,
   getSenderUri,
-  getSubject,
-  lastSeenFromCbor,
-  lastSeenToCbor,
-  MAX_SUBJECT_OCTETS,
-  senderTimestampFromCbor,
   senderTimestampFromMillis,
-  senderTimestampToCbor,
-  senderTimestampToMillis,
-} from './content-extensions';
-export type {
-  ExternalMessageId,
-  ExternalMessageIdScope,
-  FractionKey,
-  LastSeen,
-  SenderTimestamp,
 } from './content-extensions';
 export {
-  AEAD_AES_128_GCM,
   buildAttachment,
   buildDelete,
   buildEdit,
   buildReaction,
-  buildReactions,
   buildReply,
   buildTextMessage,
   buildUnlike,
-  externalPart,
-  HASH_ALG_SHA256,
   MEDIA_TYPE_MARKDOWN_GFM_MIMI,
-  MEDIA_TYPE_MIMI_CONTENT,
   MEDIA_TYPE_TEXT_PLAIN,
-  textPart,
 } from './content-builders';
-export type { AttachmentInit, MessageEnvelope, TextBody } from './content-builders';
-export {
-  clockWarnings,
-  DEFAULT_MAX_BODY_OCTETS,
-  DEFAULT_MAX_FUTURE_SKEW_MS,
-  KNOWN_MESSAGE_ID_HASH_ALGS,
-  MAX_BODY_PARTS,
-  MAX_TOPIC_ID_OCTETS,
-  ONE_YEAR_MS,
-  receiveMimiContent,
-  SPEC_EPOCH_MS,
-  validateAcceptedTimestamp,
-  validateMimiContent,
-} from './validate';
-export type { AcceptedTimestampOptions, ReceivedMimiContent, ReceiveOptions, ValidateOptions } from './validate';
-export { cborJson, INSPECT_MAX_FILE_BYTES, runContentInspect } from './inspect';
-export type { ContentInspectOptions, ContentInspectResult } from './inspect';
-export { bytesEqual, fromHex, toHex } from './hex';
+export type { MessageEnvelope } from './content-builders';
+export { receiveMimiContent } from './validate';
+export { cborJson } from './inspect';
+export { fromHex, toHex } from './hex';

@@ -44,7 +44,7 @@ export interface ContentInspectResult {
 }
 
 /** Inputs above this size are refused before reading (no MIMI message comes near it). */
-export const INSPECT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+const INSPECT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

@@ -9,11 +9,11 @@ import { CborMap, CborTag, CborValue, decodeCbor, encodeCbor } from './cbor';
 export const SALT_LENGTH = 16;
 export const MESSAGE_ID_LENGTH = 32;
 /** §6.3: NestedParts MUST NOT be nested more than 4 levels deep (the root part is level 1). */
-export const MAX_NESTED_PART_DEPTH = 4;
+const MAX_NESTED_PART_DEPTH = 4;
 /** §6.3: extensions MUST NOT contain tags/maps/arrays at more than 4 levels (the extensions map is level 1). */
-export const MAX_EXTENSION_DEPTH = 4;
+const MAX_EXTENSION_DEPTH = 4;
 /** §4.3 / §6.2: text extension keys are 1..255 octets of UTF-8. */
-export const MAX_TEXT_EXTENSION_KEY_OCTETS = 255;
+const MAX_TEXT_EXTENSION_KEY_OCTETS = 255;
 /** §3.3: hash algorithm octet of the message ID (IANA Named Information Hash Algorithm registry): sha-256. */
 export const MESSAGE_ID_HASH_SHA256 = 0x01;
 
@@ -44,6 +44,8 @@ export enum PartSemantics {
 /**
  * §4.4 / §8.2.2 dispositions. A part's `disposition` is a plain number because 9..255 are legal
  * ("unknownDispos"); §9.1 says to treat an unknown value as render (see `effectiveDisposition`).
+ * Every value of the spec's table is listed, including those the gateway does not use itself.
+ * @public
  */
 export enum Disposition {
   Unspecified = 0,
@@ -71,7 +73,7 @@ interface PartHeader {
   readonly language: string;
 }
 
-export interface NullPart extends PartHeader {
+interface NullPart extends PartHeader {
   readonly cardinality: Cardinality.NullPart;
 }
 
@@ -360,7 +362,7 @@ function partToCbor(p: NestedPart): CborValue {
 }
 
 /** The model as a generic CBOR value (the exact array the encoder writes). */
-export function mimiContentToCbor(msg: MimiContent): CborValue {
+function mimiContentToCbor(msg: MimiContent): CborValue {
   return [
     msg.salt,
     msg.replaces,

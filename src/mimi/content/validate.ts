@@ -39,14 +39,14 @@ export const DEFAULT_MAX_BODY_OCTETS = 1024 * 1024;
 /** "A year" for the §9.1 expiry checks; 366 days so that a leap year never makes a legal value fail. */
 export const ONE_YEAR_MS = 366 * 24 * 60 * 60 * 1000;
 /** §9.1 "more than a few minutes in the future": allowed clock skew for the hub accepted timestamp. */
-export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 /**
  * §9.1 "before the first concrete syntax of this document is published". The draft gives no date; the draft's
  * own examples carry accepted timestamps of February 2022, so the floor is 2022-01-01T00:00:00Z.
  */
 export const SPEC_EPOCH_MS = Date.UTC(2022, 0, 1);
 /** §3.3 hash algorithm octets we know (IANA Named Information): sha-256 only. */
-export const KNOWN_MESSAGE_ID_HASH_ALGS: ReadonlySet<number> = new Set([MESSAGE_ID_HASH_SHA256]);
+const KNOWN_MESSAGE_ID_HASH_ALGS: ReadonlySet<number> = new Set([MESSAGE_ID_HASH_SHA256]);
 
 export interface ValidateOptions {
   /** Current time in ms since the epoch; default `Date.now()`. */

@@ -8,7 +8,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Response } from 'express';
 import { ErrorCode, GatewayError, HTTP_STATUS_BY_CODE } from '../../common/errors';
 
-export interface ErrorBody {
+interface ErrorBody {
   readonly errcode: string;
   readonly error: string;
 }

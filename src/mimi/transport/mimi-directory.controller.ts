@@ -5,7 +5,7 @@ import { MimiDirectory, buildDirectory, directoryBaseUrl } from './mimi-director
 import { MIMI_DIRECTORY_PATH } from './mimi-paths';
 
 /** How long peers may cache our directory (PeerRegistry caches theirs for the same time). */
-export const DIRECTORY_MAX_AGE_SECONDS = 3600;
+const DIRECTORY_MAX_AGE_SECONDS = 3600;
 
 /**
  * `GET /.well-known/mimi-protocol-directory` (protocol-06 §5.1). Open to anyone: no client

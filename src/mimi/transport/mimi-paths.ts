@@ -33,15 +33,6 @@ export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<Record<MimiEndpoint, 'targetUs
   groupInfo: 'roomId',
 };
 
-/** Which MIMI URI kind each endpoint's path carries: `u` (user) for keyMaterial, `r` (room) otherwise. */
-export const ENDPOINT_URI_KIND: Readonly<Record<MimiEndpoint, 'u' | 'r'>> = {
-  keyMaterial: 'u',
-  update: 'r',
-  notify: 'r',
-  submitMessage: 'r',
-  groupInfo: 'r',
-};
-
 /**
  * Nest route paths for the controllers, e.g. `@Post(MIMI_ROUTES.notify)` with
  * `@Param(MIMI_ROUTE_PARAM.notify, ParseRoomUriPipe)`. Kept here so that the routes, the raw-body
@@ -51,7 +42,10 @@ export const MIMI_ROUTES: Readonly<Record<MimiEndpoint, string>> = Object.fromEn
   SERVED_ENDPOINTS.map((e) => [e, `${e}/:${ENDPOINT_TEMPLATE_VARIABLE[e]}`]),
 ) as Record<MimiEndpoint, string>;
 
-/** The route parameter name of each endpoint (`roomId` or `targetUser`). */
+/**
+ * The route parameter name of each endpoint (`roomId` or `targetUser`).
+ * @alias of ENDPOINT_TEMPLATE_VARIABLE, named for the controllers' `@Param`
+ */
 export const MIMI_ROUTE_PARAM = ENDPOINT_TEMPLATE_VARIABLE;
 
 /**

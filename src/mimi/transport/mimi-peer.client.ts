@@ -26,7 +26,7 @@ import { parseRetryAfter } from './retry-after';
 import { formatFromHeader } from './tls-identity';
 
 /** Largest response body we read (GroupInfo with a ratchet tree is the big one). */
-export const MAX_MIMI_RESPONSE_BYTES = 8 * 1024 * 1024;
+const MAX_MIMI_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** How much of a peer's error body goes into a reason string. */
 const MAX_REASON_DETAIL = 200;
 
@@ -140,7 +140,7 @@ export class MimiPeerClient implements DeliveryTarget {
 }
 
 /** Map a peer's answer to an outcome (pure). */
-export function classifyResponse(res: MimiResponse, nowMs: number): DeliveryOutcome {
+function classifyResponse(res: MimiResponse, nowMs: number): DeliveryOutcome {
   const { status } = res;
   if (status >= 200 && status < 300) {
     return res.body.length > 0 ? { kind: 'delivered', status, responseBody: res.body } : { kind: 'delivered', status };
@@ -154,7 +154,7 @@ export function classifyResponse(res: MimiResponse, nowMs: number): DeliveryOutc
 }
 
 /** Map a failure to get an answer to an outcome (pure): retryable errors retry, the rest is permanent. */
-export function classifyFailure(e: unknown): DeliveryOutcome {
+function classifyFailure(e: unknown): DeliveryOutcome {
   if (e instanceof GatewayError) {
     return e.retryable ? { kind: 'retry', reason: e.message } : { kind: 'permanent', reason: e.message };
   }

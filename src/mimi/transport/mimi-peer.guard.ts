@@ -25,7 +25,7 @@ import {
 import { TransportTls, TrustAnchor, chainReachesAnchor } from './transport-tls';
 
 /** Where the guard leaves the authenticated peer on the request. */
-export const MIMI_PEER_KEY = 'mimiPeer';
+const MIMI_PEER_KEY = 'mimiPeer';
 
 /** The authenticated peer provider of a request. */
 export interface MimiPeerIdentity {
@@ -33,14 +33,14 @@ export interface MimiPeerIdentity {
 }
 
 /** The parts of a request the check needs (an Express request satisfies it). */
-export interface PeerRequest {
+interface PeerRequest {
   readonly socket: unknown;
   readonly headers: IncomingHttpHeaders;
   /** Node ≥ 18.3: every value of every header, to refuse repeated From/Host. */
   readonly headersDistinct?: Record<string, string[]>;
 }
 
-export interface PeerCheckContext {
+interface PeerCheckContext {
   /** Our provider domain (`provider.domain`), which `Host` must name. */
   readonly ourDomain: string;
   readonly anchorsFor: (domain: string) => readonly TrustAnchor[];
@@ -75,7 +75,7 @@ function verdictsFor(socket: TLSSocket, fingerprint: string, leaf: PeerCertifica
  * @returns the authenticated peer domain
  * @throws GatewayError Unauthenticated (401) or Forbidden (403) with the reason
  */
-export function authenticatePeerRequest(req: PeerRequest, ctx: PeerCheckContext): ProviderDomain {
+function authenticatePeerRequest(req: PeerRequest, ctx: PeerCheckContext): ProviderDomain {
   const socket = req.socket;
   if (!(socket instanceof TLSSocket)) {
     throw new GatewayError(ErrorCode.Unauthenticated, 'MIMI requests must use mutually authenticated TLS');

@@ -26,7 +26,7 @@ export const DIRECTORY_TTL_MS = 60 * 60 * 1000;
 /** After a failed directory fetch, wait this long before the next attempt (stale data is used meanwhile). */
 export const DIRECTORY_RETRY_MS = 30 * 1000;
 /** Largest directory document we read. */
-export const MAX_DIRECTORY_BYTES = 64 * 1024;
+const MAX_DIRECTORY_BYTES = 64 * 1024;
 /** Idle keep-alive connections to a peer are closed after this long. */
 const KEEP_ALIVE_MS = 30 * 1000;
 /** Error code of a peer certificate that does not authenticate the peer domain (RFC 6125). */
@@ -235,7 +235,7 @@ export class PeerRegistry implements OnModuleDestroy {
  * Our `checkServerIdentity`: the certificate must authenticate the peer domain itself (the TLS
  * server name), by our RFC 6125 rules, not Node's (which fall back to the CN).
  */
-export function checkPeerIdentity(domain: string, cert: PeerCertificate): Error | undefined {
+function checkPeerIdentity(domain: string, cert: PeerCertificate): Error | undefined {
   if (matchesDomain(cert, domain)) return undefined;
   const err = new Error(`the server certificate does not authenticate ${domain}`) as Error & { code: string };
   err.code = PEER_IDENTITY_ERROR_CODE;

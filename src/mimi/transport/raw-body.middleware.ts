@@ -49,7 +49,7 @@ export class MimiRawBodyMiddleware implements NestMiddleware<BodyRequest, Server
  * seeing a reset) up to MAX_DRAIN_BYTES, then the connection is dropped.
  * @throws GatewayError PayloadTooLarge, or Malformed when the peer aborts mid-body.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
     const chunks: Buffer[] = [];

@@ -109,7 +109,7 @@ export function buildHttpsOptions(
 }
 
 /** The certificates of a PEM bundle, in order. */
-export function splitPemCertificates(text: string): string[] {
+function splitPemCertificates(text: string): string[] {
   return text.match(PEM_CERTIFICATE) ?? [];
 }
 

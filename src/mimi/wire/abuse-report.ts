@@ -16,7 +16,7 @@ export interface AbusiveMessage {
   frank: Frank;
   acceptedTimestamp: bigint;
 }
-export const abusiveMessageCodec = codec<AbusiveMessage>(
+const abusiveMessageCodec = codec<AbusiveMessage>(
   'AbusiveMessage',
   (w, v) => {
     w.field('message_content', opaque, v.messageContent);
@@ -34,8 +34,7 @@ export const abusiveMessageCodec = codec<AbusiveMessage>(
  * protocol-06 §5.9 AbuseType. The draft defines only `reserved(0)` (the taxonomy is a TODO), so
  * rejecting unknown values would reject every report: any uint8 is accepted and kept as a number.
  */
-export type AbuseType = number;
-export const ABUSE_TYPE_RESERVED: AbuseType = 0;
+type AbuseType = number;
 
 /** protocol-06 §5.9 AbuseReport. */
 export interface AbuseReport {

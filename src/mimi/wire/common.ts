@@ -53,11 +53,11 @@ export const hpkeCiphertextCodec = codec<HpkeCiphertext>(
 );
 
 /** RFC 9420 §7.2 `struct { ExtensionType extension_type; opaque extension_data<V>; } Extension;` */
-export interface MlsExtension {
+interface MlsExtension {
   extensionType: number;
   extensionData: Uint8Array;
 }
-export const extensionCodec = codec<MlsExtension>(
+const extensionCodec = codec<MlsExtension>(
   'Extension',
   (w, v) => {
     w.field('extension_type', uint16, v.extensionType);
@@ -67,7 +67,7 @@ export const extensionCodec = codec<MlsExtension>(
 );
 
 /** mls-extensions-09 §4.6: `struct { ComponentID component_id; opaque data<V>; } ComponentData;` */
-export interface ComponentData {
+interface ComponentData {
   componentId: number;
   data: Uint8Array;
 }
@@ -116,7 +116,7 @@ export interface Frank {
   frankingSignatureCiphersuite: CipherSuite;
   frankingIntegritySignature: Uint8Array;
 }
-export const SERVER_FRANK_LENGTH = 32;
+const SERVER_FRANK_LENGTH = 32;
 export const serverFrankCodec = fixedOpaque(SERVER_FRANK_LENGTH);
 export const frankCodec = codec<Frank>(
   'Frank',
@@ -135,8 +135,8 @@ export const frankCodec = codec<Frank>(
 // ---- ratchet-tree-options-00 §3 ---------------------------------------------------------------
 
 /** ratchet-tree-options-00: `RatchetTreeRepresentation`. The draft's select says `httpsUrl` for `httpsUri(2)`. */
-export const RatchetTreeRepresentation = { full: 1, httpsUri: 2, outOfBand: 3, distributionService: 4 } as const;
-export type RatchetTreeRepresentation = keyof typeof RatchetTreeRepresentation;
+const RatchetTreeRepresentation = { full: 1, httpsUri: 2, outOfBand: 3, distributionService: 4 } as const;
+type RatchetTreeRepresentation = keyof typeof RatchetTreeRepresentation;
 const ratchetTreeRepresentationCodec = enumCodec('RatchetTreeRepresentation', RatchetTreeRepresentation);
 
 export type RatchetTreeOption =
@@ -201,8 +201,8 @@ function writeWholeVector(w: TlsWriter, v: Uint8Array): void {
 }
 
 /** ratchet-tree-options-00: `RatchetTreePresence`. */
-export const RatchetTreePresence = { no_ratchet_tree: 0, present: 1, removed: 2, added: 3 } as const;
-export type RatchetTreePresence = keyof typeof RatchetTreePresence;
+const RatchetTreePresence = { no_ratchet_tree: 0, present: 1, removed: 2, added: 3 } as const;
+type RatchetTreePresence = keyof typeof RatchetTreePresence;
 const ratchetTreePresenceCodec = enumCodec('RatchetTreePresence', RatchetTreePresence);
 
 /** ratchet-tree-options-00 §3 PartialGroupInfo (the newest shape, without the older `tree_signature`). */
@@ -212,7 +212,7 @@ export interface PartialGroupInfo {
   groupInfoExtensions: MlsExtension[];
   signature: Uint8Array;
 }
-export const partialGroupInfoCodec = codec<PartialGroupInfo>(
+const partialGroupInfoCodec = codec<PartialGroupInfo>(
   'PartialGroupInfo',
   (w, v) => {
     w.field('ratchet_tree_presence', ratchetTreePresenceCodec, v.ratchetTreePresence);
@@ -227,8 +227,8 @@ export const partialGroupInfoCodec = codec<PartialGroupInfo>(
 );
 
 /** protocol-06 §5.3 `GroupInfoRepresentation`; `reserved(0)` is invalid. */
-export const GroupInfoRepresentation = { full: 1, partial: 2 } as const;
-export type GroupInfoRepresentation = keyof typeof GroupInfoRepresentation;
+const GroupInfoRepresentation = { full: 1, partial: 2 } as const;
+type GroupInfoRepresentation = keyof typeof GroupInfoRepresentation;
 const groupInfoRepresentationCodec = enumCodec('GroupInfoRepresentation', GroupInfoRepresentation);
 
 /** protocol-06 §5.3 GroupInfoOption. */

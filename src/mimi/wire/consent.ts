@@ -4,8 +4,8 @@ import { keyPackageCodec, type KeyPackageBytes } from './mls-framing';
 import { codec, enumCodec, optionalOf, vectorOf, type TlsReader, type TlsWriter } from '../../codec/tls-codec';
 
 /** protocol-06 §5.7 ConsentOperation. */
-export const ConsentOperation = { cancel: 0, request: 1, grant: 2, revoke: 3 } as const;
-export type ConsentOperation = keyof typeof ConsentOperation;
+const ConsentOperation = { cancel: 0, request: 1, grant: 2, revoke: 3 } as const;
+type ConsentOperation = keyof typeof ConsentOperation;
 const consentOperationCodec = enumCodec('ConsentOperation', ConsentOperation);
 
 /**

@@ -26,7 +26,7 @@ import { proposalMessageCodec } from './update';
  * and `commit`, mixing wire format and content type. We read it as: a Welcome wire format is
  * `welcome`; otherwise the content type of the PrivateMessage/PublicMessage decides.
  */
-export type FanoutMessageKind = 'application' | 'welcome' | 'proposal' | 'commit';
+type FanoutMessageKind = 'application' | 'welcome' | 'proposal' | 'commit';
 
 /** protocol-06 §5.5 FanoutMessage (mls10; the protocol is the room's and is not on the wire). */
 export type FanoutMessage = {
@@ -41,7 +41,7 @@ export type FanoutMessage = {
 );
 
 /** The FanoutMessage case an MLSMessage falls under, or undefined if it may not be fanned out. */
-export function fanoutKindOf(info: MlsMessageInfo): FanoutMessageKind | undefined {
+function fanoutKindOf(info: MlsMessageInfo): FanoutMessageKind | undefined {
   switch (info.wireFormat) {
     case 'mls_welcome':
       return 'welcome';

@@ -129,16 +129,16 @@ export function groupInfoRequestTbs(request: GroupInfoRequest): GroupInfoRequest
 }
 
 /** protocol-06 §5.6 GroupInfoCode; `reserved(0)` is invalid. */
-export const GroupInfoCode = { success: 1, notAuthorized: 2, noSuchRoom: 3 } as const;
-export type GroupInfoCode = keyof typeof GroupInfoCode;
+const GroupInfoCode = { success: 1, notAuthorized: 2, noSuchRoom: 3 } as const;
+type GroupInfoCode = keyof typeof GroupInfoCode;
 const groupInfoCodeCodec = enumCodec('GroupInfoCode', GroupInfoCode);
 
 /** RFC 9420 §12.1.8.1 `struct { SignaturePublicKey signature_key; Credential credential; } ExternalSender;` */
-export interface ExternalSender {
+interface ExternalSender {
   signatureKey: Uint8Array;
   credential: CredentialBytes;
 }
-export const externalSenderCodec = codec<ExternalSender>(
+const externalSenderCodec = codec<ExternalSender>(
   'ExternalSender',
   (w, v) => {
     w.field('signature_key', signaturePublicKeyCodec, v.signatureKey);
@@ -155,7 +155,7 @@ export interface PendingProposal {
   proposal: MlsMessageBytes;
   hubAcceptedTime: bigint;
 }
-export const pendingProposalCodec = codec<PendingProposal>(
+const pendingProposalCodec = codec<PendingProposal>(
   'PendingProposal',
   (w, v) => {
     w.field('proposal', proposalMessageCodec, v.proposal);

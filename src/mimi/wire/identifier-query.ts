@@ -3,7 +3,7 @@ import { appDataDictionaryCodec, identifierUriCodec, type AppDataDictionary, typ
 import { codec, enumCodec, opaque, utf8, vectorOf } from '../../codec/tls-codec';
 
 /** protocol-06 §5.8 SearchIdentifierType; `reserved(0)` is invalid. */
-export const SearchIdentifierType = {
+const SearchIdentifierType = {
   handle: 1,
   nick: 2,
   email: 3,
@@ -13,7 +13,7 @@ export const SearchIdentifierType = {
   oidcStdClaim: 7,
   vcardField: 8,
 } as const;
-export type SearchIdentifierType = keyof typeof SearchIdentifierType;
+type SearchIdentifierType = keyof typeof SearchIdentifierType;
 const searchIdentifierTypeCodec = enumCodec('SearchIdentifierType', SearchIdentifierType);
 
 /**
@@ -26,7 +26,7 @@ export type QueryElement = { searchValue: string } & (
   | { searchType: 'handle' | 'nick' | 'email' | 'phone' | 'partialName' | 'wholeProfile' }
 );
 
-export const queryElementCodec = codec<QueryElement>(
+const queryElementCodec = codec<QueryElement>(
   'QueryElement',
   (w, v) => {
     w.field('searchType', searchIdentifierTypeCodec, v.searchType);
@@ -75,19 +75,19 @@ export const identifierRequestCodec = codec<IdentifierRequest>(
 );
 
 /** protocol-06 §5.8 IdentifierQueryCode. */
-export const IdentifierQueryCode = {
+const IdentifierQueryCode = {
   success: 0,
   notFound: 1,
   ambiguous: 2,
   forbidden: 3,
   unsupportedField: 4,
 } as const;
-export type IdentifierQueryCode = keyof typeof IdentifierQueryCode;
+type IdentifierQueryCode = keyof typeof IdentifierQueryCode;
 const identifierQueryCodeCodec = enumCodec('IdentifierQueryCode', IdentifierQueryCode);
 
 /** protocol-06 §5.8 FieldSource; `reserved(0)` is invalid. */
-export const FieldSource = { oidcStdClaim: 7, vcardField: 8 } as const;
-export type FieldSource = keyof typeof FieldSource;
+const FieldSource = { oidcStdClaim: 7, vcardField: 8 } as const;
+type FieldSource = keyof typeof FieldSource;
 const fieldSourceCodec = enumCodec('FieldSource', FieldSource);
 
 /** protocol-06 §5.8 ProfileField (`string fieldName` is UTF-8 in an `opaque<V>`). */
@@ -96,7 +96,7 @@ export interface ProfileField {
   fieldName: string;
   fieldValue: Uint8Array;
 }
-export const profileFieldCodec = codec<ProfileField>(
+const profileFieldCodec = codec<ProfileField>(
   'ProfileField',
   (w, v) => {
     w.field('fieldSource', fieldSourceCodec, v.fieldSource);
@@ -115,7 +115,7 @@ export interface UserProfile {
   stableUri: IdentifierUri;
   fields: ProfileField[];
 }
-export const userProfileCodec = codec<UserProfile>(
+const userProfileCodec = codec<UserProfile>(
   'UserProfile',
   (w, v) => {
     w.field('stableUri', identifierUriCodec, v.stableUri);

@@ -4,34 +4,8 @@
  * `decodeAll(bytes, xxxCodec)`, encode with `encodeValue(value, xxxCodec)`; both throw only
  * CodecError. Embedded MLS values stay as their exact bytes (`MlsMessageBytes`, ...).
  */
+export { TlsReader, TlsWriter, decodeAll, encodeValue, type Codec } from '../../codec/tls-codec';
 export {
-  MAX_VECTOR_LENGTH,
-  TlsReader,
-  TlsWriter,
-  codec,
-  decodeAll,
-  decodeConcatenated,
-  encodeConcatenated,
-  encodeValue,
-  enumCodec,
-  fixedOpaque,
-  opaque,
-  optionalOf,
-  uint16,
-  uint32,
-  uint64,
-  uint8,
-  utf8,
-  vectorOf,
-  type Codec,
-  type Decoder,
-  type Encoder,
-  type EnumTable,
-} from '../../codec/tls-codec';
-export {
-  ContentType,
-  SenderType,
-  WireFormat,
   asCapabilities,
   asCredential,
   asGroupInfo,
@@ -39,26 +13,8 @@ export {
   asMlsMessage,
   asRequiredCapabilities,
   asWelcome,
-  capabilitiesCodec,
-  credentialCodec,
-  describeMlsMessage,
-  groupInfoCodec,
   inspectMlsMessage,
-  isHandshake,
-  keyPackageCodec,
-  mlsMessageCodec,
-  readMlsMessage,
-  requiredCapabilitiesCodec,
-  welcomeCodec,
-  type CapabilitiesBytes,
-  type CredentialBytes,
-  type GroupInfoBytes,
-  type KeyPackageBytes,
-  type MlsBytes,
   type MlsMessageBytes,
-  type MlsMessageInfo,
-  type RequiredCapabilitiesBytes,
-  type WelcomeBytes,
 } from './mls-framing';
 export * from './common';
 export * from './key-material';

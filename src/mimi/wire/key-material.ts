@@ -92,7 +92,7 @@ export const keyMaterialRequestCodec = codec<KeyMaterialRequest>(
 );
 
 /** protocol-06 §5.2 KeyMaterialUserCode. */
-export const KeyMaterialUserCode = {
+const KeyMaterialUserCode = {
   success: 0,
   partialSuccess: 1,
   incompatibleProtocol: 2,
@@ -102,12 +102,12 @@ export const KeyMaterialUserCode = {
   noConsentForThisRoom: 6,
   userDeleted: 7,
 } as const;
-export type KeyMaterialUserCode = keyof typeof KeyMaterialUserCode;
+type KeyMaterialUserCode = keyof typeof KeyMaterialUserCode;
 const keyMaterialUserCodeCodec = enumCodec('KeyMaterialUserCode', KeyMaterialUserCode);
 
 /** protocol-06 §5.2 KeyMaterialClientCode. */
-export const KeyMaterialClientCode = { success: 0, keyMaterialExhausted: 1, nothingCompatible: 2 } as const;
-export type KeyMaterialClientCode = keyof typeof KeyMaterialClientCode;
+const KeyMaterialClientCode = { success: 0, keyMaterialExhausted: 1, nothingCompatible: 2 } as const;
+type KeyMaterialClientCode = keyof typeof KeyMaterialClientCode;
 const keyMaterialClientCodeCodec = enumCodec('KeyMaterialClientCode', KeyMaterialClientCode);
 
 /** protocol-06 §5.2 ClientKeyMaterial (for mls10, the only protocol). */

@@ -30,22 +30,22 @@ export type CapabilitiesBytes = MlsBytes<'Capabilities'>;
 export type RequiredCapabilitiesBytes = MlsBytes<'RequiredCapabilities'>;
 
 /** RFC 9420 §6: WireFormat values (IANA "MLS Wire Formats"). */
-export const WireFormat = {
+const WireFormat = {
   mls_public_message: 1,
   mls_private_message: 2,
   mls_welcome: 3,
   mls_group_info: 4,
   mls_key_package: 5,
 } as const;
-export type WireFormat = keyof typeof WireFormat;
+type WireFormat = keyof typeof WireFormat;
 
 /** RFC 9420 §6: ContentType. */
-export const ContentType = { application: 1, proposal: 2, commit: 3 } as const;
-export type ContentType = keyof typeof ContentType;
+const ContentType = { application: 1, proposal: 2, commit: 3 } as const;
+type ContentType = keyof typeof ContentType;
 
 /** RFC 9420 §6: SenderType. */
-export const SenderType = { member: 1, external: 2, new_member_proposal: 3, new_member_commit: 4 } as const;
-export type SenderType = keyof typeof SenderType;
+const SenderType = { member: 1, external: 2, new_member_proposal: 3, new_member_commit: 4 } as const;
+type SenderType = keyof typeof SenderType;
 
 /** What a caller may need to know about an MLSMessage without decrypting or verifying it. */
 export interface MlsMessageInfo {
@@ -118,7 +118,7 @@ function skipExtensions(r: TlsReader, name: string): void {
 }
 
 /** RFC 9420 §5.3 Credential. Unknown credential types cannot be delimited and are rejected. */
-export function skipCredential(r: TlsReader): void {
+function skipCredential(r: TlsReader): void {
   const at = r.offset;
   const type = r.field('credential_type', (rr) => rr.uint16());
   switch (type) {
@@ -139,12 +139,12 @@ export function skipCredential(r: TlsReader): void {
 }
 
 /** RFC 9420 §7.2 Capabilities: five vectors of uint16. */
-export function skipCapabilities(r: TlsReader): void {
+function skipCapabilities(r: TlsReader): void {
   for (const name of ['versions', 'cipher_suites', 'extensions', 'proposals', 'credentials']) skipUint16List(r, name);
 }
 
 /** RFC 9420 §11.1 RequiredCapabilities: three vectors of uint16. */
-export function skipRequiredCapabilities(r: TlsReader): void {
+function skipRequiredCapabilities(r: TlsReader): void {
   for (const name of ['extension_types', 'proposal_types', 'credential_types']) skipUint16List(r, name);
 }
 
@@ -173,7 +173,7 @@ function skipLeafNode(r: TlsReader): void {
 }
 
 /** RFC 9420 §10 KeyPackage. */
-export function skipKeyPackage(r: TlsReader): void {
+function skipKeyPackage(r: TlsReader): void {
   protocolVersion(r);
   r.field('cipher_suite', (rr) => rr.uint16());
   skipOpaque(r, 'init_key');
@@ -183,7 +183,7 @@ export function skipKeyPackage(r: TlsReader): void {
 }
 
 /** RFC 9420 §12.4.3 GroupInfo (with its GroupContext, §8.1). */
-export function skipGroupInfo(r: TlsReader): void {
+function skipGroupInfo(r: TlsReader): void {
   r.field('group_context', (rr) => {
     protocolVersion(rr);
     rr.field('cipher_suite', (x) => x.uint16());
@@ -200,7 +200,7 @@ export function skipGroupInfo(r: TlsReader): void {
 }
 
 /** RFC 9420 §12.4.3.1 Welcome. */
-export function skipWelcome(r: TlsReader): void {
+function skipWelcome(r: TlsReader): void {
   r.field('cipher_suite', (rr) => rr.uint16());
   r.field('secrets', (rr) =>
     rr.vector((ri) => {
@@ -379,7 +379,7 @@ function skipPrivateMessage(r: TlsReader, info: MlsMessageInfo): void {
  * RFC 9420 §6 MLSMessage. SemiPrivateMessage (draft-mahy-mls-semiprivatemessage, which MIMI
  * allows for handshakes) has no assigned wire format yet and is rejected like any unknown one.
  */
-export function skipMlsMessage(r: TlsReader): MlsMessageInfo {
+function skipMlsMessage(r: TlsReader): MlsMessageInfo {
   protocolVersion(r);
   const at = r.offset;
   const wf = r.field('wire_format', (x) => x.uint16());

@@ -15,7 +15,7 @@ import { credentialCodec, mlsMessageWhere, type CredentialBytes, type MlsMessage
 import { codec, enumCodec, fixedOpaque, optionalOf, uint64 } from '../../codec/tls-codec';
 
 /** "a PrivateMessage containing an application message" (protocol-06 §5.4). */
-export const applicationMessageCodec = mlsMessageWhere(
+const applicationMessageCodec = mlsMessageWhere(
   'a PrivateMessage(application)',
   (info) => info.wireFormat === 'mls_private_message' && info.contentType === 'application',
 );
@@ -55,8 +55,8 @@ export const submitMessageRequestCodec = codec<SubmitMessageRequest>(
  * protocol-06 §5.4 SubmitResponseCode. The enum names value 0 `accepted`, the select and the
  * prose call it `success`; we use the enum's name.
  */
-export const SubmitResponseCode = { accepted: 0, notAllowed: 1, epochTooOld: 2 } as const;
-export type SubmitResponseCode = keyof typeof SubmitResponseCode;
+const SubmitResponseCode = { accepted: 0, notAllowed: 1, epochTooOld: 2 } as const;
+type SubmitResponseCode = keyof typeof SubmitResponseCode;
 const submitResponseCodeCodec = enumCodec('SubmitResponseCode', SubmitResponseCode);
 
 /** protocol-06 §5.4 SubmitMessageResponse. */
@@ -120,7 +120,7 @@ export const submitMessageResponseCodec = codec<SubmitMessageResponse>(
 
 // ---- franking (§5.4.1) ----------------------------------------------------------------------
 
-export const FRANKING_TAG_LENGTH = 32;
+const FRANKING_TAG_LENGTH = 32;
 
 /** protocol-06 §5.4.1 `struct { uint8 franking_tag[32]; } FrankAAD;` (the frank_aad Safe AAD component, 0x0020). */
 export interface FrankAAD {

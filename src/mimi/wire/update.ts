@@ -103,8 +103,8 @@ export const updateRequestCodec = codec<UpdateRequest>(
 );
 
 /** protocol-06 §5.3 UpdateResponseCode (the prose calls it "UpdatedResponseCode"). */
-export const UpdateResponseCode = { success: 0, wrongEpoch: 1, notAllowed: 2, invalidProposal: 3 } as const;
-export type UpdateResponseCode = keyof typeof UpdateResponseCode;
+const UpdateResponseCode = { success: 0, wrongEpoch: 1, notAllowed: 2, invalidProposal: 3 } as const;
+type UpdateResponseCode = keyof typeof UpdateResponseCode;
 const updateResponseCodeCodec = enumCodec('UpdateResponseCode', UpdateResponseCode);
 
 /** protocol-06 §5.3 UpdateRoomResponse. */

@@ -15,7 +15,7 @@ export interface BridgeStateRecord {
   updatedAt: number;
 }
 
-export const BRIDGE_STATE = 'BridgeState';
+const BRIDGE_STATE = 'BridgeState';
 
 export function bridgeStateEntity(): EntitySchema<BridgeStateRecord> {
   const pk = { primary: true, primaryKeyConstraintName: 'pk_bridge_state' } as const;

@@ -15,7 +15,7 @@ export interface InboundMessageRecord {
   firstSeenAt: number;
 }
 
-export const INBOUND_MESSAGE = 'InboundMessage';
+const INBOUND_MESSAGE = 'InboundMessage';
 
 export function inboundMessageEntity(): EntitySchema<InboundMessageRecord> {
   const pk = { primary: true, primaryKeyConstraintName: 'pk_inbound_message' } as const;

@@ -25,7 +25,7 @@ export interface OutboxEntryRecord {
   batchId: string | null;
 }
 
-export const OUTBOX_ENTRY = 'OutboxEntry';
+const OUTBOX_ENTRY = 'OutboxEntry';
 
 export function outboxEntryEntity(dialect: SqlDialect): EntitySchema<OutboxEntryRecord> {
   return new EntitySchema<OutboxEntryRecord>({

@@ -20,7 +20,7 @@ export interface OutboxStreamRecord {
   leaseExpiresAt: number | null;
 }
 
-export const OUTBOX_STREAM = 'OutboxStream';
+const OUTBOX_STREAM = 'OutboxStream';
 
 export function outboxStreamEntity(): EntitySchema<OutboxStreamRecord> {
   return new EntitySchema<OutboxStreamRecord>({

@@ -8,6 +8,10 @@ import { SqlTx, TransactionRunner, Tx, sqlOf } from '../transaction-runner';
 export enum OutboxStatus {
   Pending = 'pending',
   Delivered = 'delivered',
+  /**
+   * Written and read by the SQL below as the literal `'parked'`; listed so that the column's values are in one place.
+   * @public
+   */
   Parked = 'parked',
 }
 

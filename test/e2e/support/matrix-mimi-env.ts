@@ -44,16 +44,16 @@ const run = promisify(execFile);
 export const HUB_DOMAIN = 'a.example';
 export const FOLLOWER_DOMAIN = 'b.example';
 /** The homeserver's server_name (matrix.domain in A's config). */
-export const MATRIX_SERVER_NAME = 'synapse.test';
-export const GHOST_PREFIX = '_mimi_';
-export const BOT_LOCALPART = 'mimibot';
+const MATRIX_SERVER_NAME = 'synapse.test';
+const GHOST_PREFIX = '_mimi_';
+const BOT_LOCALPART = 'mimibot';
 /** matrix.linkPowerLevel in A's config. */
-export const LINK_POWER_LEVEL = 100;
+const LINK_POWER_LEVEL = 100;
 const SYNAPSE_START_TIMEOUT_MS = 600_000;
 const LOG_TAIL_LINES = 60;
 
 /** A Synapse started by scripts/synapse.sh on a port chosen by the caller (A's config names it first). */
-export async function startSynapseOn(opts: {
+async function startSynapseOn(opts: {
   readonly dir: string;
   readonly port: number;
   readonly registrationFile: string;
@@ -296,7 +296,7 @@ export class MatrixMimiEnv {
 }
 
 /** An m.notice of `sender` in `roomId` that replies to `eventId` (the bot's command answers, failure notices). */
-export function isNoticeReplyTo(e: ClientEvent, roomId: string, sender: string, eventId: string): boolean {
+function isNoticeReplyTo(e: ClientEvent, roomId: string, sender: string, eventId: string): boolean {
   const relates = e.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined;
   return (
     e.room_id === roomId &&

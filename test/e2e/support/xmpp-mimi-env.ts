@@ -30,13 +30,13 @@ import { waitFor, withContext } from '../../support/e2e-wait';
 import { XmppGatewayProcess } from './xmpp-gateway-process';
 
 export const HUB_DOMAIN = 'a.example';
-export const FOLLOWER_DOMAIN = 'b.example';
+const FOLLOWER_DOMAIN = 'b.example';
 export const RELAY_HUB_DOMAIN = 'c.example';
 export const COMPONENT_DOMAIN = 'mimi.localhost';
-export const BOT_JID = `mimibot@${COMPONENT_DOMAIN}`;
-export const BOT_NICK = 'MIMI';
+const BOT_JID = `mimibot@${COMPONENT_DOMAIN}`;
+const BOT_NICK = 'MIMI';
 export const RELAY_NICK = 'MIMI relay';
-export const MEMORY_PLATFORM = Platform.Memory;
+const MEMORY_PLATFORM = Platform.Memory;
 
 export interface XmppMimiEnvOptions {
   /** Prosody accounts of the native XMPP users. */

@@ -14,7 +14,7 @@ export interface MatrixHarness {
 }
 
 export const MATRIX_SERVER_NAME = 'hs.test';
-export const MATRIX_PREFIX = '_mimi_';
+const MATRIX_PREFIX = '_mimi_';
 export const MATRIX_BOT = `@mimibot:${MATRIX_SERVER_NAME}`;
 
 /** `sink`: where the bridge reports (default: the harness's RecordingSink). */

@@ -23,12 +23,12 @@ import {
 } from 'ts-mls';
 import { TlsWriter } from '../../../src/codec/tls-codec';
 
-export const SAMPLE_CIPHERSUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
+const SAMPLE_CIPHERSUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
 export const SAMPLE_CIPHERSUITE_ID = 1;
 export const ALICE_URI = 'mimi://a.example/u/alice';
 export const BOB_URI = 'mimi://b.example/u/bob';
-export const CAROL_URI = 'mimi://c.example/u/carol';
-export const DAVE_URI = 'mimi://d.example/u/dave';
+const CAROL_URI = 'mimi://c.example/u/carol';
+const DAVE_URI = 'mimi://d.example/u/dave';
 export const SAMPLE_GROUP_ID = 'mimi://hub.example/r/wire-tests';
 
 /** The 4-byte MLSMessage header (version mls10, wire_format) that wraps bare structs. */
@@ -150,8 +150,8 @@ export async function makeMlsSamples(): Promise<MlsSamples> {
 }
 
 /** mls-extensions-09 proposal types, by their suggested values. */
-export const PROPOSAL_APP_DATA_UPDATE = 0x0008;
-export const COMPONENT_PARTICIPANT_LIST = 0x0022;
+const PROPOSAL_APP_DATA_UPDATE = 0x0008;
+const COMPONENT_PARTICIPANT_LIST = 0x0022;
 
 /**
  * A PublicMessage(proposal) from member 0 carrying a standard-encoded AppDataUpdate of the

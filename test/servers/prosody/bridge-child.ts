@@ -3,7 +3,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { InboundEvent, PostResult, RemoteUser } from '../../../src/ports';
+import type { EchoKeyedPostResult } from '../../../bridges/kit/echo-keys';
+import type { InboundEvent, RemoteUser } from '../../../src/ports';
 import { BRIDGE_SPEC_ENV, type BridgeProcessSpec } from './bridge-spec';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -21,7 +22,7 @@ export function readEvents(file: string): RecordedEvent[] {
 }
 
 export class BridgeChild {
-  private readonly results = new Map<string, (r: { result?: PostResult; error?: string }) => void>();
+  private readonly results = new Map<string, (r: { result?: EchoKeyedPostResult; error?: string }) => void>();
   private exited: Promise<void>;
   private seq = 0;
   readonly output: string[] = [];
@@ -60,7 +61,7 @@ export class BridgeChild {
           clearTimeout(timer);
           resolve();
         } else if (line.startsWith('RESULT ')) {
-          const msg = JSON.parse(line.slice(7)) as { id: string; result?: PostResult; error?: string };
+          const msg = JSON.parse(line.slice(7)) as { id: string; result?: EchoKeyedPostResult; error?: string };
           bc.results.get(msg.id)?.(msg);
           bc.results.delete(msg.id);
         }
@@ -71,8 +72,8 @@ export class BridgeChild {
     return bc;
   }
 
-  /** Ask the bridge process to post; resolves with its PostResult. */
-  post(room: string, as: RemoteUser, text: string, key: string): Promise<PostResult> {
+  /** Ask the bridge process to post; resolves with its result (the XMPP bridge's, with echo keys). */
+  post(room: string, as: RemoteUser, text: string, key: string): Promise<EchoKeyedPostResult> {
     const id = String(++this.seq);
     return new Promise((resolve, reject) => {
       this.results.set(id, (r) => (r.result ? resolve(r.result) : reject(new Error(r.error ?? 'post failed'))));

@@ -101,11 +101,6 @@ export function buildMamQuery(p: {
   );
 }
 
-/** Ask a room's configuration form (XEP-0045 §10.2). */
-export function buildOwnerConfigGet(p: { from?: string; to: string; id: string }): XmlElement {
-  return xml('iq', { from: p.from, to: p.to, type: 'get', id: p.id }, xml('query', { xmlns: NS.MUC_OWNER }));
-}
-
 /** Submit a room configuration (XEP-0045 §10.2; an empty form accepts the defaults, §10.1.2). */
 export function buildOwnerConfigSubmit(p: {
   from?: string;
@@ -134,11 +129,6 @@ export function buildOwnerConfigSubmit(p: {
       ),
     ),
   );
-}
-
-/** A reply of type result to an IQ request, with an optional payload (RFC 6120 §8.2.3). */
-export function buildIqResult(request: XmlElement, payload?: XmlElement): XmlElement {
-  return xml('iq', { from: request.attrs.to, to: request.attrs.from, type: 'result', id: request.attrs.id }, payload);
 }
 
 export interface ParsedMamResult {

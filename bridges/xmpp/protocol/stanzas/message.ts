@@ -161,9 +161,9 @@ export interface ParsedGroupchat {
 }
 
 /** Longest reaction accepted, in code points (an emoji with modifiers and joiners). */
-export const MAX_REACTION_CODEPOINTS = 32;
+const MAX_REACTION_CODEPOINTS = 32;
 /** Most reactions one sender may put on one message. */
-export const MAX_REACTIONS = 32;
+const MAX_REACTIONS = 32;
 
 function parseFiles(el: XmlElement): FileRef[] {
   const files: FileRef[] = [];

@@ -1,3 +1,0 @@
-export * from './errors';
-export * from './ids';
-export * from './clock';

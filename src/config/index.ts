@@ -1,3 +1,0 @@
-export * from './gateway-config';
-export * from './load-config';
-export * from './config.module';
