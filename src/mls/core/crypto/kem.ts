@@ -3,7 +3,7 @@
  * DeriveKeyPair of §7.1: DHKEM(X25519, HKDF-SHA256), DHKEM(X448, HKDF-SHA512),
  * DHKEM(P-256, HKDF-SHA256), DHKEM(P-384, HKDF-SHA384) and DHKEM(P-521, HKDF-SHA512).
  */
-import { createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { MlsProtocolError } from '../errors';
 import type { KeyPair } from './cipher-suite';
 import {
@@ -123,6 +123,22 @@ function dhKem(g: DhGroup): Kem {
   };
 }
 
+/**
+ * A fresh private key as a KeyObject of its own: the generating job hands it out DER-encoded
+ * and it is parsed again. Exporting (JWK) the KeyObject the job made was seen to hang node
+ * 20.20: a GC during the export ran the finished KeyGenJob's destructor, which waited for the
+ * mutex the export held (gdb: ExportJWKEdKey → … → ~KeyGenJob → uv_mutex_lock).
+ */
+function generatedKey(type: 'x25519' | 'x448' | 'ec', namedCurve?: string): KeyObject {
+  const privateKeyEncoding = { format: 'der', type: 'pkcs8' } as const;
+  const publicKeyEncoding = { format: 'der', type: 'spki' } as const;
+  const privateKey: Buffer =
+    type === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: namedCurve!, privateKeyEncoding, publicKeyEncoding }).privateKey
+      : generateKeyPairSync(type as 'x25519', { privateKeyEncoding, publicKeyEncoding }).privateKey;
+  return createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' });
+}
+
 // ---- X25519, X448 (RFC 7748): keys are the raw strings, the JWK's 'x' and 'd' -------------
 
 function montgomeryKem(kemId: number, kdf: Kdf, type: 'x25519' | 'x448', n: number, keys: RawKeyCaches): Kem {
@@ -134,7 +150,7 @@ function montgomeryKem(kemId: number, kdf: Kdf, type: 'x25519' | 'x448', n: numb
     keys,
     serializePublic: (key) => b64url(key.export({ format: 'jwk' }).x),
     serializePrivate: (key) => b64url(key.export({ format: 'jwk' }).d),
-    generate: () => generateKeyPairSync(type as 'x25519').privateKey,
+    generate: () => generatedKey(type),
     skFromIkm(suiteId, ikm) {
       // §7.1.3: every string of Nsk bytes is a private key.
       const prk = labeledExtract(kdf, suiteId, EMPTY, 'dkp_prk', ikm);
@@ -174,7 +190,7 @@ function nistKem(kemId: number, kdf: Kdf, curve: NistCurve, keys: RawKeyCaches):
     serializePublic: serializeUncompressed,
     // JWK 'd' is the big-endian scalar padded to Nsk bytes (Field-Element-to-Octet-String).
     serializePrivate: (key) => b64url(key.export({ format: 'jwk' }).d),
-    generate: () => generateKeyPairSync('ec', { namedCurve: curve.name }).privateKey,
+    generate: () => generatedKey('ec', curve.name),
     skFromIkm(suiteId, ikm) {
       // §7.1.3: rejection sampling of candidates until one lies in [1, n-1].
       const prk = labeledExtract(kdf, suiteId, EMPTY, 'dkp_prk', ikm);
