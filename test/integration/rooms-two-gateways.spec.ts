@@ -44,6 +44,7 @@ const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
 const DAVE: LegacyUserRef = { platform: Platform.Memory, userId: 'dave' };
 const BOB: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
 const CAROL: LegacyUserRef = { platform: Platform.Memory, userId: 'carol' };
+const ERIN: LegacyUserRef = { platform: Platform.Memory, userId: 'erin' };
 const ALICE_URI = legacyUserUri(DOMAIN_A, 'memory', 'alice');
 const DAVE_URI = legacyUserUri(DOMAIN_A, 'memory', 'dave');
 const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
@@ -63,6 +64,8 @@ const FROM_CAROL = 'carol joined from B';
 const AFTER_REMOVAL = 'said after bob was removed';
 const WHILE_A_IS_DOWN = "carol's message while A's platform is down";
 const ANSWER_LOST = 'carol posts, and the answer of the platform gets lost';
+const BEFORE_THE_EPOCH_CHANGE = 'bob, first, written before erin joined';
+const AFTER_THE_EPOCH_CHANGE = 'bob, second, written after erin joined';
 const WHILE_B_IS_DOWN = ['first while B is down', 'second while B is down', 'third while B is down'];
 
 let pair: GatewayPair;
@@ -506,6 +509,48 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
     );
     expect(copies).toHaveLength(1);
     expect((await history(pair.b)).filter((e) => e.content.text === ANSWER_LOST)).toHaveLength(1);
+  });
+
+  it("keeps a B user's messages in order when the first must be encrypted again (epochTooOld)", async () => {
+    // Bob's first message waits on B (A unreachable) while A moves to a new epoch; his second is
+    // written in the new epoch. The first, answered epochTooOld, is encrypted again: it must still
+    // go before the second.
+    const peerOfB = pair.b.running.app.get(MimiPeerClient);
+    const request = peerOfB.request.bind(peerOfB);
+    let hubReachable = false;
+    let refused = 0;
+    const spy = jest.spyOn(peerOfB, 'request').mockImplementation(async (domain, endpoint, ...rest) => {
+      if (endpoint === 'submitMessage' && !hubReachable) {
+        refused += 1;
+        throw new PlatformError(ErrorCode.PlatformUnavailable, 'a.example unreachable (test)');
+      }
+      return request(domain, endpoint, ...rest);
+    });
+    try {
+      await pair.b.platform.emitLocal(mirrorId(), BOB, postText(BEFORE_THE_EPOCH_CHANGE));
+      await eventually(() => expect(refused).toBeGreaterThanOrEqual(1));
+      await pair.a.platform.emitEvent(membership(CLUB_ROOM_ID, ERIN, 'join'));
+      const epoch = (await roomInfo(pair.a))!.epoch!;
+      await eventually(async () => expect((await roomInfo(pair.b))!.epoch).toBe(epoch));
+      await pair.b.platform.emitLocal(mirrorId(), BOB, postText(AFTER_THE_EPOCH_CHANGE));
+      hubReachable = true;
+      await messageWithText(pair.b, AFTER_THE_EPOCH_CHANGE);
+      await messageWithText(pair.b, BEFORE_THE_EPOCH_CHANGE);
+    } finally {
+      spy.mockRestore();
+    }
+    const inOrder = [BEFORE_THE_EPOCH_CHANGE, AFTER_THE_EPOCH_CHANGE];
+    const postedOnA = room(pair.a, CLUB_ROOM_ID)
+      .timeline.flatMap((e) => (e.kind === 'message' && e.action.type === 'post' ? [e.action.body.text] : []))
+      .filter((t) => inOrder.includes(t));
+    expect(postedOnA).toEqual(inOrder);
+    const texts = (await history(pair.b)).map((e) => e.content.text).filter((t) => inOrder.includes(t as string));
+    expect(texts).toEqual(inOrder);
+    // What came back confirms the ciphertext the hub took, not the one it replaced.
+    const submissions = pair.b.running.app.get(RoomSubmissionRepository, { strict: false });
+    const first = await messageWithText(pair.b, BEFORE_THE_EPOCH_CHANGE);
+    const versions = await submissions.findByMessageId(undefined, roomUri, first.messageId, 'out');
+    expect(versions.map((s) => s.status)).toEqual(['confirmed', 'rejected']);
   });
 
   it('catches B up in order after B was stopped, with nothing doubled', async () => {

@@ -31,7 +31,14 @@ export interface SubmissionRecord {
   readonly createdAt: number;
 }
 
-export type NewSubmission = Omit<SubmissionRecord, 'acceptedAt' | 'lastError' | 'createdAt'>;
+export type NewSubmission = Omit<SubmissionRecord, 'acceptedAt' | 'lastError' | 'createdAt'> & {
+  /**
+   * Default: now. A submission replacing an earlier one of the same message (encrypted again after
+   * `epochTooOld`) keeps that one's time: submissions go out oldest first (`listWithStatus`), so the
+   * replacement must not queue up behind messages written after it.
+   */
+  readonly createdAt?: number;
+};
 
 const COLUMNS =
   'room_uri, body_sha256, direction, message_id, sender_uri, app_message, content, status, platform_event_id, accepted_at, last_error, created_at';
@@ -57,7 +64,7 @@ export class RoomSubmissionRepository {
         s.content,
         s.status,
         s.platformEventId,
-        this.clock.now(),
+        s.createdAt ?? this.clock.now(),
       ],
     );
   }
@@ -71,7 +78,11 @@ export class RoomSubmissionRepository {
     return result.rows[0] === undefined ? undefined : toSubmission(result.rows[0]);
   }
 
-  /** The submissions of a message (several when it was re-encrypted), newest first. */
+  /**
+   * The submissions of a message (several when it was re-encrypted), the current one first. A
+   * re-encryption keeps the time of the submission it replaces (NewSubmission.createdAt), which it
+   * marks rejected: among equal times the rejected ones come last.
+   */
   async findByMessageId(
     tx: Tx | undefined,
     roomUri: RoomUri,
@@ -83,7 +94,7 @@ export class RoomSubmissionRepository {
     }
     const result = await sqlOf(tx).query(
       `SELECT ${COLUMNS} FROM room_submission WHERE room_uri = $1 AND message_id = $2 AND direction = $3
-       ORDER BY created_at DESC`,
+       ORDER BY created_at DESC, CASE WHEN status = 'rejected' THEN 1 ELSE 0 END`,
       [roomUri, messageId, direction],
     );
     return result.rows.map(toSubmission);
