@@ -43,17 +43,21 @@ import {
 } from '../mimi/wire';
 import {
   BANNED_ROLE_INDEX,
-  type MemberClient,
+  type GatewayGroup,
   MlsErrorReason,
   MlsGroupError,
   type Participant,
-  decodeMlsMessageBytes,
+  decryptWithLabel,
   externalSenderKeys,
+  gatewayKeys,
   groupIdForRoom,
+  groupInfoFromBytes,
+  hpkeKeyPair,
   inspectMlsMessage,
-  mlsCiphersuite,
-  mlsStorageKeys,
-  welcomeToBytes,
+  participantListFromExtensions,
+  signWithLabel,
+  unframeMlsMessage,
+  verifyWithLabel,
 } from '../mls';
 import { InboundDedupeRepository, type Tx } from '../persistence';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
@@ -75,7 +79,7 @@ import {
 import { contentForAction, contentKind } from './content-mapping';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { legacyUserUri, parseLegacyUserUri } from './identity';
-import { MemberClients } from './member-clients';
+import { MlsGroups } from './mls-groups';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
@@ -94,8 +98,6 @@ import {
   basicCredentialBytes,
   basicCredentialIdentity,
   credentialDomain,
-  decryptWithLabel,
-  verifyWithLabel,
 } from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
@@ -122,7 +124,7 @@ export class FollowerService {
     private readonly rooms: RoomRepository,
     private readonly events: RoomEventRepository,
     private readonly submissions: RoomSubmissionRepository,
-    private readonly clients: MemberClients,
+    private readonly groups: MlsGroups,
     private readonly storage: DbMlsStorage,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
@@ -178,7 +180,7 @@ export class FollowerService {
       const before =
         room === undefined || !changesState
           ? []
-          : ((await this.support.groupView(undefined, roomUri))?.participants ?? []);
+          : ((await this.support.groupView(roomUri))?.participants ?? []);
       const processed = await this.transactions.run(async (tx) => {
         if (!(await this.dedupe.recordIfNew(tx, { sourceDomain: peer, roomUri, endpoint: 'notify', body }))) {
           return false;
@@ -203,7 +205,7 @@ export class FollowerService {
         return;
       }
       if (!changesState) return;
-      const after = (await this.support.groupView(undefined, roomUri))?.participants;
+      const after = (await this.support.groupView(roomUri))?.participants;
       if (after !== undefined) await this.renderMembership(room!, before, after);
     });
   }
@@ -214,7 +216,11 @@ export class FollowerService {
         return this.applyWelcome(tx, room, m);
       case 'commit':
       case 'proposal':
-        await this.support.processByLocalMembers(tx, room.roomUri, m.message);
+        try {
+          await this.support.processHandshake(tx, room.roomUri, m.message);
+        } catch (e) {
+          this.logger.error(`room=${room.roomUri}: cannot process a ${m.messageKind}: ${errorMessage(e)}`);
+        }
         return;
       case 'application':
         return this.applyApplication(tx, room, m);
@@ -231,16 +237,8 @@ export class FollowerService {
       this.logger.debug(`room=${room.roomUri}: a Welcome for none of our users`);
       return;
     }
-    const decoded = decodeMlsMessageBytes(m.message);
-    if (decoded.wireformat !== 'mls_welcome') return;
     const tree = m.ratchetTreeOption.representation === 'full' ? m.ratchetTreeOption.ratchetTree : undefined;
-    const client = await this.clients.client(joiner);
-    try {
-      await client.joinFromWelcome(welcomeToBytes(decoded.welcome), tree);
-    } catch (e) {
-      if (e instanceof GatewayError && e.code === ErrorCode.Conflict) return; // already a member
-      throw e;
-    }
+    await this.groups.store.joinFromWelcome(joiner, m.message, tree);
     await this.rooms.addLocalMember(tx, room.roomUri, joiner);
     this.logger.log(`room=${room.roomUri}: ${joiner} joined by Welcome`);
   }
@@ -253,20 +251,20 @@ export class FollowerService {
     const acceptedAt = Number(m.timestamp);
     let plaintext: Uint8Array | undefined;
     let sender: UserUri | undefined;
-    for (const client of await this.support.activeMembers(tx, room.roomUri)) {
+    const group = await this.groups.group(room.roomUri);
+    if (group !== undefined && group.summary().localMembers.length > 0) {
       let result;
       try {
-        result = await client.processMessage(m.message);
+        result = await group.processMessage(m.message);
       } catch (e) {
-        this.logger.error(`room=${room.roomUri}: ${client.user} cannot decrypt a message: ${errorMessage(e)}`);
+        this.logger.error(`room=${room.roomUri}: cannot decrypt a message: ${errorMessage(e)}`);
         return;
       }
       if (result.kind === 'application') {
         plaintext = result.plaintext;
-        sender = result.sender.user;
-        break;
+        sender = result.sender;
       }
-      // 'echo': this client sent it; another of our clients can read it, or the submission record can.
+      // 'echo': one of our members sent it; the submission record has it.
     }
     if (plaintext === undefined || sender === undefined || this.support.isOurs(sender)) {
       const own =
@@ -393,14 +391,14 @@ export class FollowerService {
   private async joinerOf(welcome: Uint8Array): Promise<UserUri | undefined> {
     const refs = inspectMlsMessage(welcome).keyPackageRefs ?? [];
     if (refs.length === 0) return undefined;
-    const prefix = 'mls/kp/';
+    const prefix = 'mls2/kp/';
     const keys = await this.storage.list(prefix);
     for (const ref of refs) {
       const suffix = `/${Buffer.from(ref).toString('base64url')}`;
       const key = keys.find((k) => k.endsWith(suffix));
       if (key === undefined) continue;
       const user = decodeURIComponent(key.slice(prefix.length, key.length - suffix.length)) as UserUri;
-      if (mlsStorageKeys.keyPackage(user, ref) === key) return user;
+      if (gatewayKeys.keyPackage(user, ref) === key) return user;
     }
     return undefined;
   }
@@ -445,8 +443,7 @@ export class FollowerService {
   private async submitLocal(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
     const user = legacyUserUri(this.domain, sender.platform, sender.userId);
     const client = await this.activeClient(room, user);
-    const groupId = groupIdForRoom(room.roomUri);
-    const may = client === undefined ? undefined : maySendMessage((await client.group(groupId)).participants, user);
+    const may = client === undefined ? undefined : maySendMessage(client.summary().participants, user);
     if (client === undefined || may?.allowed === false) {
       await this.support.tellUser(
         room,
@@ -475,7 +472,7 @@ export class FollowerService {
         return;
       }
       const { bytes, messageId } = encodeMimiContentWithId(content, user, room.roomUri);
-      const appMessage = await client.encrypt(groupId, bytes);
+      const appMessage = await client.encrypt(user, bytes);
       const id = toHex(messageId);
       await this.submissions.insert(tx, {
         roomUri: room.roomUri,
@@ -510,16 +507,27 @@ export class FollowerService {
       case 'leave':
       case 'kick':
         if (ghost && by === undefined) return; // a ghost leaving on its own is our render coming back
-        await this.requestListChange(room, event.platformEventId, retry, by ?? user, (list) =>
-          list.filter((p) => p.user !== user),
+        await this.requestListChange(
+          room,
+          event.platformEventId,
+          retry,
+          by ?? user,
+          (list) => list.filter((p) => p.user !== user),
+          user,
         );
         return;
       case 'ban':
         if (by === undefined) return;
-        await this.requestListChange(room, event.platformEventId, retry, by, (list) =>
-          participantOf(list, user)
-            ? list.map((p) => (p.user === user ? { user, roleIndex: BANNED_ROLE_INDEX } : p))
-            : [...list, { user, roleIndex: BANNED_ROLE_INDEX }],
+        await this.requestListChange(
+          room,
+          event.platformEventId,
+          retry,
+          by,
+          (list) =>
+            participantOf(list, user)
+              ? list.map((p) => (p.user === user ? { user, roleIndex: BANNED_ROLE_INDEX } : p))
+              : [...list, { user, roleIndex: BANNED_ROLE_INDEX }],
+          user,
         );
         return;
       case 'unban':
@@ -547,16 +555,21 @@ export class FollowerService {
   /** A local user joined the mirror room: one of our member clients commits their Add and participant entry. */
   private async requestJoin(room: RoomRecord, platformEventId: string, user: UserUri, retry: boolean): Promise<void> {
     if ((await this.activeClient(room, user)) !== undefined) return;
-    const [committer] = await this.support.activeMembers(undefined, room.roomUri);
+    const [committer] = await this.support.activeMembers(room.roomUri);
     if (committer === undefined) return this.externalJoin(room, platformEventId, user);
-    const published = await (await this.clients.client(user)).createKeyPackage();
+    const group = await this.groups.requireGroup(room.roomUri);
     const response = await this.requestChange(
       room,
+      group,
       committer,
       (list) => (participantOf(list, user) ? [...list] : [...list, { user, roleIndex: MEMBER_ROLE }]),
-      [published.keyPackage],
+      { addLocal: [user] },
     );
-    if (response.responseCode !== 'success') {
+    if (response.responseCode === 'success') {
+      // Our puppet is in the shared group state at once: no Welcome comes back for it.
+      await this.transactions.run((tx) => this.rooms.addLocalMember(tx, room.roomUri, user));
+      this.logger.log(`room=${room.roomUri}: ${user} joined (added by ${committer})`);
+    } else {
       if (retry) throwIfBehind(room, response);
       await this.support.tellUser(
         room,
@@ -573,7 +586,7 @@ export class FollowerService {
   async waitForEpoch(roomUri: RoomUri, epoch: bigint, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const view = await this.locks.run(roomUri, () => this.support.groupView(undefined, roomUri));
+      const view = await this.locks.run(roomUri, () => this.support.groupView(roomUri));
       if (view !== undefined && view.epoch >= epoch) return true;
       if (Date.now() >= deadline || this.stopped) return false;
       await new Promise((resolve) => setTimeout(resolve, EPOCH_POLL_MS));
@@ -598,7 +611,7 @@ export class FollowerService {
       const hub = domainOf(roomUri);
       if (hub === undefined) throw new GatewayError(ErrorCode.BadValue, `not a MIMI room URI: ${roomUri}`);
       if (hub === this.domain) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri} here`);
-      const probe = await this.fetchGroupInfo(hub, roomUri, await this.clients.bot());
+      const probe = await this.fetchGroupInfo(hub, roomUri, this.groups.botUser);
       if (probe.status === 'noSuchRoom') throw new GatewayError(ErrorCode.NotFound, `${hub} has no room ${roomUri}`);
       if (probe.status === 'notAuthorized') {
         throw new GatewayError(
@@ -634,34 +647,46 @@ export class FollowerService {
    * not in.
    */
   private async externalJoin(room: RoomRecord, platformEventId: string, user: UserUri): Promise<void> {
-    const client = await this.clients.client(user);
+    const store = this.groups.store;
     const groupId = groupIdForRoom(room.roomUri);
     let refusal: string | undefined;
     for (let attempt = 1; attempt <= MAX_EXTERNAL_JOIN_ATTEMPTS; attempt++) {
-      const info = await this.fetchGroupInfo(room.hubDomain, room.roomUri, client);
+      const info = await this.fetchGroupInfo(room.hubDomain, room.roomUri, user);
       if (info.status !== 'success') {
         refusal = info.status === 'notAuthorized' ? 'the room is not open to you' : 'the hub has no such room';
         break;
       }
       // State of an earlier membership (removed, or never recorded as a local member) is replaced.
-      if (await client.hasGroup(groupId)) await client.forgetGroup(groupId);
-      const joined = await client.joinExternal(info.groupInfo, info.ratchetTree);
-      const next = await client.groupInfo(groupId);
+      if (await store.hasGroup(groupId)) await store.deleteGroup(groupId);
+      // The joiner's own participant entry travels in the external commit (protocol-06 §5.3).
+      const list = participantListFromExtensions(groupInfoFromBytes(info.groupInfo).groupContext.extensions) ?? [];
+      const participants = participantOf(list, user) ? undefined : [...list, { user, roleIndex: MEMBER_ROLE }];
+      const joined = await this.transactions.run(() =>
+        store.joinExternal(user, info.groupInfo, {
+          ratchetTree: info.ratchetTree,
+          ...(participants ? { participants } : {}),
+        }),
+      );
       let response: UpdateRoomResponse;
       try {
-        response = await this.sendUpdate(room, { commit: joined.commit, ...next });
+        const next = await joined.group.groupInfo(user);
+        response = await this.sendUpdate(room, {
+          commit: joined.commit,
+          groupInfo: next.groupInfo,
+          ratchetTree: next.ratchetTree,
+        });
       } catch (e) {
-        await client.forgetGroup(groupId);
+        await this.transactions.run(() => store.deleteGroup(groupId));
         throw e;
       }
       if (response.responseCode === 'success') {
         await this.transactions.run((tx) => this.rooms.addLocalMember(tx, room.roomUri, user));
         this.logger.log(`room=${room.roomUri}: ${user} joined by external commit (epoch ${joined.group.epoch})`);
-        // Show who is there; the hub's next commit (our user's participant entry) follows by /notify.
-        await this.renderMembership(room, [], joined.group.participants);
+        // Show who is there (our user's participant entry came with the commit).
+        await this.renderMembership(room, [], joined.group.summary().participants);
         return;
       }
-      await client.forgetGroup(groupId);
+      await this.transactions.run(() => store.deleteGroup(groupId));
       refusal = `${response.responseCode} ${response.errorDescription}`.trim();
       if (response.responseCode !== 'wrongEpoch') break;
       this.logger.debug(`room=${room.roomUri}: external join of ${user}: ${refusal}; retrying`);
@@ -691,20 +716,24 @@ export class FollowerService {
   private async fetchGroupInfo(
     hub: ProviderDomain,
     roomUri: RoomUri,
-    client: MemberClient,
+    user: UserUri,
   ): Promise<
     { status: 'success'; groupInfo: Uint8Array; ratchetTree: Uint8Array } | { status: 'notAuthorized' | 'noSuchRoom' }
   > {
-    const cs = await mlsCiphersuite();
-    const hpke = await cs.hpke.generateKeyPair();
+    const id = await this.transactions.run(() => this.groups.identity(user));
+    const hpke = hpkeKeyPair();
     const head = {
       protocol: 'mls10' as const,
       cipherSuite: MIMI_CIPHERSUITE_ID,
-      requestingSignatureKey: client.signaturePublicKey,
-      requestingCredential: asCredential(basicCredentialBytes(client.user)),
-      groupInfoPublicKey: await cs.hpke.exportPublicKey(hpke.publicKey),
+      requestingSignatureKey: id.signatureKey,
+      requestingCredential: asCredential(basicCredentialBytes(user)),
+      groupInfoPublicKey: hpke.publicKey,
     };
-    const signature = await client.signWithLabel('GroupInfoRequestTBS', encodeValue(head, groupInfoRequestTbsCodec));
+    const signature = signWithLabel(
+      id.signaturePrivateKey,
+      'GroupInfoRequestTBS',
+      encodeValue(head, groupInfoRequestTbsCodec),
+    );
     const body = encodeValue({ ...head, joiningCode: new Uint8Array(0), signature }, groupInfoRequestCodec);
     const answer = await this.requester.request(hub, 'groupInfo', roomUri, body);
     if (answer.status < 200 || answer.status >= 300) {
@@ -715,8 +744,7 @@ export class FollowerService {
     const response = decodeAll(answer.body, groupInfoResponseCodec);
     if (response.status !== 'success') return { status: response.status };
     const signer = basicCredentialIdentity(response.hubSender.credential);
-    const signed = await verifyWithLabel(
-      cs,
+    const signed = verifyWithLabel(
       response.hubSender.signatureKey,
       'GroupInfoResponseTBS',
       encodeValue(groupInfoResponseTbs(response), groupInfoResponseTbsCodec),
@@ -726,8 +754,7 @@ export class FollowerService {
       throw new GatewayError(ErrorCode.Malformed, `the groupInfo response for ${roomUri} is not signed by ${hub}`);
     }
     const tbe = decodeAll(
-      await decryptWithLabel(
-        cs,
+      decryptWithLabel(
         hpke.privateKey,
         GROUP_INFO_LABEL,
         new TextEncoder().encode(roomUri),
@@ -756,13 +783,23 @@ export class FollowerService {
     retry: boolean,
     committerUser: UserUri,
     change: (list: readonly Participant[]) => Participant[],
+    removeClientsOf?: UserUri,
   ): Promise<void> {
-    const committer = await this.activeClient(room, committerUser);
-    if (committer === undefined) {
+    const group = await this.activeClient(room, committerUser);
+    if (group === undefined) {
       this.logger.debug(`room=${room.roomUri}: ${committerUser} has no client in the group; change not sent`);
       return;
     }
-    const response = await this.requestChange(room, committer, change);
+    // The removed user's clients leave in the same commit (protocol-06 §5.3); a committer cannot
+    // remove its own leaf, so a user who leaves has the hub remove its clients afterwards.
+    const remove =
+      removeClientsOf === undefined || removeClientsOf === committerUser
+        ? []
+        : group
+            .summary()
+            .members.filter((m) => m.user === removeClientsOf)
+            .map((m) => m.leafIndex);
+    const response = await this.requestChange(room, group, committerUser, change, { remove });
     if (response.responseCode !== 'success') {
       if (retry) throwIfBehind(room, response);
       await this.support.tellUser(
@@ -779,36 +816,49 @@ export class FollowerService {
    */
   private async requestChange(
     room: RoomRecord,
-    committer: MemberClient,
+    group: GatewayGroup,
+    committer: UserUri,
     change: (list: readonly Participant[]) => Participant[],
-    add: readonly Uint8Array[] = [],
+    more: { addLocal?: readonly UserUri[]; remove?: readonly number[] } = {},
   ): Promise<UpdateRoomResponse> {
-    const groupId = groupIdForRoom(room.roomUri);
-    const current = (await committer.group(groupId)).participants;
+    const current = group.summary().participants;
     const next = change(current);
     const listChanged = diffParticipants(current, next);
     const participants =
       listChanged.added.length + listChanged.removed.length + listChanged.roleChanges.length > 0 ? next : undefined;
-    if (participants === undefined && add.length === 0) {
+    const addLocal = more.addLocal ?? [];
+    const remove = more.remove ?? [];
+    if (participants === undefined && addLocal.length === 0 && remove.length === 0) {
       return { responseCode: 'success', errorDescription: '', acceptedTimestamp: 0n };
     }
-    const staged = await committer.stageCommit(groupId, { participants, add });
+    const staged = await group.stageCommit(committer, {
+      ...(participants ? { participants } : {}),
+      addLocal,
+      remove,
+    });
     let response: UpdateRoomResponse;
     try {
       response = await this.sendUpdate(room, staged);
     } catch (e) {
-      await committer.discardStagedCommit(groupId);
+      await group.discardStagedCommit();
       throw e;
     }
     if (response.responseCode === 'success') {
       try {
-        await committer.mergeStagedCommit(groupId);
+        const gone = group
+          .summary()
+          .localMembers.filter((m) => staged.effects.removedLocalLeaves.includes(m.leafIndex))
+          .map((m) => m.user);
+        await this.transactions.run(async (tx) => {
+          await group.mergeStagedCommit();
+          for (const user of gone) await this.rooms.removeLocalMember(tx, room.roomUri, user);
+        });
       } catch (e) {
         // The hub's /notify with this commit came first and merged it already.
         if (!(e instanceof MlsGroupError && e.reason === MlsErrorReason.NoCommitPending)) throw e;
       }
     } else {
-      await committer.discardStagedCommit(groupId);
+      await group.discardStagedCommit();
       this.logger.warn(
         `room=${room.roomUri}: the hub refused a change: ${response.responseCode} ${response.errorDescription}`,
       );
@@ -963,7 +1013,7 @@ export class FollowerService {
   private async localEpoch(room: RoomRecord, user: UserUri): Promise<bigint | undefined> {
     return this.locks.run(room.roomUri, async () => {
       const client = await this.activeClient(room, user);
-      return client === undefined ? undefined : (await client.group(groupIdForRoom(room.roomUri))).epoch;
+      return client?.epoch;
     });
   }
 
@@ -982,7 +1032,7 @@ export class FollowerService {
         return;
       }
       await this.transactions.run(async (tx) => {
-        const appMessage = await client.encrypt(groupIdForRoom(room.roomUri), submission.content);
+        const appMessage = await client.encrypt(submission.senderUri, submission.content);
         await this.submissions.update(tx, room.roomUri, submission.bodySha256, {
           status: 'rejected',
           lastError: 'epochTooOld: encrypted again',
@@ -1039,9 +1089,7 @@ export class FollowerService {
     if (domainOf(targetUser) !== this.domain || legacy === undefined || !this.support.hasBridge(legacy.platform)) {
       return reply('userUnknown');
     }
-    const cs = await mlsCiphersuite();
-    const signed = await verifyWithLabel(
-      cs,
+    const signed = verifyWithLabel(
       request.requesterSignatureKey,
       'KeyMaterialRequestTBS',
       encodeValue(request, keyMaterialRequestTbsCodec),
@@ -1053,7 +1101,7 @@ export class FollowerService {
       return reply('noConsent');
     }
     if (!request.acceptableCiphersuites.includes(MIMI_CIPHERSUITE_ID)) return reply('noCompatibleMaterial');
-    const published = await (await this.clients.client(targetUser)).createKeyPackage();
+    const published = await this.transactions.run(() => this.groups.store.createKeyPackage(targetUser));
     this.logger.debug(`keyMaterial: a KeyPackage of ${targetUser} for ${peer} (room ${request.roomId || '-'})`);
     return reply('success', [
       { clientStatus: 'success', clientUri: targetUser, keyPackage: asKeyPackage(published.keyPackage) },
@@ -1062,10 +1110,10 @@ export class FollowerService {
 
   // ---- helpers --------------------------------------------------------------------------------
 
-  private async activeClient(room: RoomRecord, user: UserUri): Promise<MemberClient | undefined> {
-    if (!(await this.rooms.localMembers(undefined, room.roomUri)).includes(user)) return undefined;
-    const client = await this.clients.client(user);
-    return (await client.isActive(groupIdForRoom(room.roomUri))) ? client : undefined;
+  /** The room's group when `user` is one of our members in it. */
+  private async activeClient(room: RoomRecord, user: UserUri): Promise<GatewayGroup | undefined> {
+    const group = await this.groups.group(room.roomUri);
+    return group?.isLocalMember(user) ? group : undefined;
   }
 
   private async tellUser(room: RoomRecord, platformEventId: string, text: string): Promise<void> {

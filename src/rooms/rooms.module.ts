@@ -16,7 +16,7 @@ import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
-import { MemberClients } from './member-clients';
+import { MlsGroups } from './mls-groups';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { RoomSupport } from './room-support';
@@ -60,7 +60,7 @@ export class RoomsModule {
         RoomSubmissionRepository,
         RoomTransactions,
         DbMlsStorage,
-        MemberClients,
+        MlsGroups,
         RoomLocks,
         RoomSupport,
         RenderWorker,
@@ -68,7 +68,7 @@ export class RoomsModule {
         FollowerService,
         RoomsService,
       ],
-      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MemberClients, RenderWorker],
+      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker],
     };
   }
 }
