@@ -838,7 +838,12 @@ export class FollowerService {
     });
     let response: UpdateRoomResponse;
     try {
-      response = await this.sendUpdate(room, staged);
+      // Our own joiners are in the shared group state already: their Welcome stays here.
+      response = await this.sendUpdate(room, {
+        commit: staged.commit,
+        groupInfo: staged.groupInfo,
+        ratchetTree: staged.ratchetTree,
+      });
     } catch (e) {
       await group.discardStagedCommit();
       throw e;
