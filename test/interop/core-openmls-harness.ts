@@ -8,8 +8,6 @@
 import { cipherSuiteById, type CipherSuite, type KeyPair } from '../../src/mls/core/crypto';
 import { decodeMlsMessage, encodeMlsMessage } from '../../src/mls/core/framing';
 import {
-  acceptProposal,
-  applyCommitContent,
   createCommit,
   createGroup,
   epochAuthenticator,
@@ -21,6 +19,7 @@ import {
   processCommit,
   processProposal,
   proposalMessage,
+  proposeUpdate,
   protect,
   unprotect,
   type CreateCommitOptions,
@@ -142,6 +141,11 @@ export class OurMember {
 
   private keysFor = (epoch: bigint): SecretTree | undefined => this.trees.get(epoch);
 
+  /** The current epoch's secret tree (for handshake messages sent as PrivateMessages). */
+  get epochTree(): SecretTree {
+    return this.trees.get(this.epoch)!;
+  }
+
   /** An application message (MLSMessage PrivateMessage). */
   encrypt(plaintext: string, authenticatedData?: Uint8Array): Uint8Array {
     return protect(this.state, this.keysFor(this.epoch)!, this.signer, utf8(plaintext), {
@@ -158,16 +162,31 @@ export class OurMember {
     return { text: text(u.applicationData), senderLeaf: u.senderLeaf, aad: u.content.content.authenticatedData };
   }
 
-  /** A commit of ours; the state moves to the new epoch. */
-  commit(options: Omit<CreateCommitOptions, 'committer'> = {}): { commit: Uint8Array; welcome?: Uint8Array } {
-    const created = createCommit(this.state, { committer: this.signer, ...options });
+  /** A commit of ours (`asPrivate`: a PrivateMessage); the state moves to the new epoch. */
+  commit(options: Omit<CreateCommitOptions, 'committer' | 'privateWith'> & { asPrivate?: boolean } = {}): {
+    commit: Uint8Array;
+    welcome?: Uint8Array;
+  } {
+    const { asPrivate, ...rest } = options;
+    const created = createCommit(this.state, {
+      committer: this.signer,
+      ...rest,
+      ...(asPrivate ? { privateWith: this.epochTree } : {}),
+    });
     this.state = created.state;
     return { commit: created.commitMessage, ...(created.welcome ? { welcome: created.welcome } : {}) };
   }
 
-  /** A proposal of ours (PublicMessage), cached for our own later commit. */
-  propose(proposal: Proposal): { message: Uint8Array; ref: Uint8Array } {
-    const sent = proposalMessage(this.state, this.signer, proposal);
+  /** A proposal of ours (PublicMessage, or PrivateMessage `asPrivate`), cached for our own later commit. */
+  propose(proposal: Proposal, asPrivate = false): { message: Uint8Array; ref: Uint8Array } {
+    const sent = proposalMessage(this.state, this.signer, proposal, asPrivate ? { privateWith: this.epochTree } : {});
+    this.state = sent.state;
+    return { message: sent.message, ref: sent.ref };
+  }
+
+  /** An Update proposal of ours (fresh leaf key, kept pending until a commit applies it). */
+  proposeUpdate(asPrivate = false): { message: Uint8Array; ref: Uint8Array } {
+    const sent = proposeUpdate(this.state, this.signer, asPrivate ? { privateWith: this.epochTree } : {});
     this.state = sent.state;
     return { message: sent.message, ref: sent.ref };
   }
@@ -175,19 +194,15 @@ export class OurMember {
   /** A handshake message from elsewhere (PublicMessage or PrivateMessage): commit or proposal. */
   process(bytes: Uint8Array): 'commit' | 'proposal' | 'removed' {
     const m = decodeMlsMessage(bytes);
-    if (m.wireFormat === WireFormat.mls_public_message) {
-      if (m.publicMessage.content.contentType === ContentType.proposal) {
-        this.state = processProposal(this.state, m).state;
-        return 'proposal';
-      }
-      return this.took(processCommit(this.state, m));
-    }
-    const u = unprotect(this.state, m, this.keysFor);
-    if (u.content.content.contentType === ContentType.proposal) {
-      this.state = acceptProposal(this.state, u.content).state;
+    let contentType: number;
+    if (m.wireFormat === WireFormat.mls_public_message) contentType = m.publicMessage.content.contentType;
+    else if (m.wireFormat === WireFormat.mls_private_message) contentType = m.privateMessage.contentType;
+    else throw new Error(`not a handshake message: wire format ${m.wireFormat}`);
+    if (contentType === ContentType.proposal) {
+      this.state = processProposal(this.state, m, this.epochTree).state;
       return 'proposal';
     }
-    return this.took(applyCommitContent(this.state, u.content));
+    return this.took(processCommit(this.state, m, { epochKeys: this.epochTree }));
   }
 
   private took(processed: { state?: GroupState }): 'commit' | 'removed' {
@@ -366,7 +381,10 @@ export function scenarioKit(variant: PeerVariant, suiteId = 1, only?: ReadonlySe
     const tree = opts.create?.ratchetTreeExtension ? undefined : add.ratchetTree;
     const bob = joinOurs(client, kp, add.welcome!, tree);
     expect(bob.leaf).toBe(1);
-    for (const n of others) await peer.joinWelcome(n, add.welcome!, tree);
+    // Joiners take the creator's wire format, padding and past-epoch settings.
+    const { wireFormat, padding, maxPastEpochs } = opts.create ?? {};
+    const joinOptions = { wireFormat, padding, maxPastEpochs };
+    for (const n of others) await peer.joinWelcome(n, add.welcome!, tree, joinOptions);
     return { g, alice, others, bob };
   }
 

@@ -20,6 +20,7 @@ import { MlsProtocolError } from '../../src/mls/core/errors';
 import {
   addLocalMemberFromWelcome,
   appDataComponent,
+  exportSecret,
   externalProposalMessage,
   propose,
 } from '../../src/mls/core/group';
@@ -34,6 +35,8 @@ import {
   externalSendersExtension,
   findExtension,
   makeExtension,
+  ProposalType,
+  requiredCapabilitiesExtension,
 } from '../../src/mls/core/structs';
 import {
   createOurs,
@@ -73,8 +76,30 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
       await expectMessagesFlow(ours, alice, g);
       // Several messages in a row (generations advance on both sides).
       for (let i = 0; i < 3; i++) await expectMessagesFlow(ours, alice, g);
+      // MLS-Exporter with an empty context and other lengths.
+      for (const length of [1, 16, 64]) {
+        expect(hex(exportSecret(ours.state, 'len', new Uint8Array(0), length))).toBe(
+          hex(await peer.exportSecret(alice, g, 'len', new Uint8Array(0), length)),
+        );
+      }
     },
   );
+
+  scenario('a3', 'application messages out of order both ways, padded by openmls, and large ones', async () => {
+    const { g, alice, bob } = await peerGroupWithUs('a3', { create: { padding: 64 } });
+    const theirs: Uint8Array[] = [];
+    for (let i = 0; i < 4; i++) theirs.push(await peer.encrypt(alice, g, utf8(`openmls ${i}`)));
+    for (const i of [3, 0, 2, 1]) expect(bob.decrypt(theirs[i]!).text).toBe(`openmls ${i}`);
+    const ours = [0, 1, 2, 3].map((i) => bob.encrypt(`ours ${i}`));
+    for (const i of [2, 0, 3, 1]) {
+      const r = await peer.process(alice, ours[i]!);
+      expect(r.kind === 'application' && text(r.plaintext)).toBe(`ours ${i}`);
+    }
+    const big = 'x'.repeat(200_000);
+    const r = await peer.process(alice, bob.encrypt(big));
+    expect(r.kind === 'application' && r.plaintext.length).toBe(200_000);
+    expect(bob.decrypt(await peer.encrypt(alice, g, utf8(big))).text).toHaveLength(200_000);
+  });
 
   scenario(
     'a2',
@@ -195,6 +220,18 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
       await expectSame(bob, alice, g);
       await expectMessagesFlow(bob, alice, g);
 
+      // A path commit that changes our leaf's extensions and capabilities.
+      const leaf = bob.state.tree.leafNode(bob.leaf)!;
+      const newLeaf = bob.commit({
+        forcePath: true,
+        leafFields: {
+          extensions: [makeExtension(applicationIdExtension, utf8('bob, second device'))],
+          capabilities: { ...leaf.capabilities, extensions: [...leaf.capabilities.extensions, 0xff05] },
+        },
+      });
+      for (const n of [alice, charlie]) await peer.process(n, newLeaf.commit);
+      await expectSame(bob, alice, g);
+
       // Proposals by reference: charlie proposes an Update, alice an Add of dave; alice commits both.
       const pUpd = await peer.send('propose_self_update', { name: charlie, group_id: hex(g) });
       const daveKp = await peer.keyPackage(dave);
@@ -267,26 +304,79 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
 
   scenario(
     'c3',
-    'openmls handshake messages as PrivateMessage (ciphertext wire format) are processed too',
+    'handshake messages as PrivateMessages both ways (ciphertext wire format): commits and proposals',
     async () => {
-      const { g, alice, bob } = await peerGroupWithUs('cp', { create: { wireFormat: 'mixed_ciphertext' } });
+      const { g, alice, others, bob } = await peerGroupWithUs('cp', {
+        create: { wireFormat: 'mixed_ciphertext' },
+        others: ['dave'],
+      });
+      const dave = others[0]!;
       const charlie = name('cp', 'charlie');
       await newPeerClient(charlie);
+      const isPrivate = (m: Uint8Array): string => hex(m.subarray(0, 4));
       const upd = await peer.selfUpdate(alice, g);
-      expect(hex(upd.commit.subarray(0, 4))).toBe('00010002');
+      expect(isPrivate(upd.commit)).toBe('00010002');
       expect(bob.process(upd.commit)).toBe('commit');
+      await peer.process(dave, upd.commit);
       const addC = await peer.add(alice, g, [(await peer.keyPackage(charlie)).keyPackage]);
       expect(bob.process(addC.commit)).toBe('commit');
+      await peer.process(dave, addC.commit);
+      await peer.joinWelcome(charlie, addC.welcome!, addC.ratchetTree, { wireFormat: 'mixed_ciphertext' });
       await expectSame(bob, alice, g);
       await expectMessagesFlow(bob, alice, g);
+
+      // An openmls proposal as a PrivateMessage, committed by us as a PrivateMessage (with a path).
+      const p = Buffer.from(
+        String((await peer.send('propose_self_update', { name: dave, group_id: hex(g) })).proposal),
+        'hex',
+      );
+      expect(isPrivate(p)).toBe('00010002');
+      expect(bob.process(p)).toBe('proposal');
+      for (const n of [alice, charlie]) await peer.process(n, p);
+      const ours = bob.commit({ proposalRefs: bob.state.proposals.map((x) => x.ref), asPrivate: true });
+      expect(isPrivate(ours.commit)).toBe('00010002');
+      for (const n of [alice, charlie, dave]) {
+        const r = await peer.process(n, ours.commit);
+        expect(r.kind === 'commit' && r.raw.has_path).toBe(true);
+      }
+      await expectSame(bob, dave, g);
+
+      // Our proposal as a PrivateMessage, committed by openmls; then our Add commit as a PrivateMessage.
+      const ourP = bob.propose(propose.remove(2), true);
+      expect(isPrivate(ourP.message)).toBe('00010002');
+      for (const n of [alice, charlie, dave]) await peer.process(n, ourP.message);
+      const c = await peer.commitPending(alice, g);
+      expect(bob.process(c.commit)).toBe('commit');
+      for (const n of [charlie]) await peer.process(n, c.commit);
+      const erin = name('cp', 'erin');
+      await newPeerClient(erin);
+      const add = bob.commit({ proposals: [propose.add(await peerKeyPackage(erin))], asPrivate: true });
+      for (const n of [alice, charlie]) await peer.process(n, add.commit);
+      await peer.joinWelcome(erin, add.welcome!, undefined, { wireFormat: 'mixed_ciphertext' });
+      for (const n of [alice, charlie, erin]) await expectSame(bob, n, g);
+      await expectMessagesFlow(bob, erin, g);
     },
   );
 
-  scenario('d1', 'openmls joins our group by external commit from our GroupInfo', async () => {
+  scenario('d1', 'openmls joins our group (MIMI-like extensions) by external commit from our GroupInfo', async () => {
     const bob = name('d', 'bob');
     const g = gid('d');
     await newPeerClient(bob);
-    const alice = createOurs(us('mimi://core.example/u/alice-d'), g);
+    const hub = suite.signatureGenerateKeyPair();
+    const alice = createOurs(us('mimi://core.example/u/alice-d'), g, [
+      makeExtension(requiredCapabilitiesExtension, {
+        extensionTypes: [ExtensionType.app_data_dictionary],
+        proposalTypes: [ProposalType.app_data_update, ProposalType.self_remove],
+        credentialTypes: [CredentialType.basic],
+      }),
+      makeExtension(externalSendersExtension, [
+        {
+          signatureKey: hub.publicKey,
+          credential: { credentialType: CredentialType.basic, identity: utf8('mimi://hub.example') },
+        },
+      ]),
+      makeExtension(appDataDictionaryExtension, { componentData: [{ componentId: 0x8001, data: utf8('room') }] }),
+    ]);
     // A first member by Welcome so the tree has two leaves and a parent.
     const carolClient = us('mimi://core.example/u/carol-d');
     const carolKp = ourKeyPackage(carolClient);
@@ -674,91 +764,191 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
     },
   );
 
+  scenario('c12', 'mixed commits both ways: GroupContextExtensions with Add and Remove in one commit', async () => {
+    const { g, alice, others, bob } = await peerGroupWithUs('c12', { others: ['charlie'] });
+    const charlie = others[0]!;
+    const dave = name('c12', 'dave');
+    await newPeerClient(dave);
+    // openmls: GCE (required_capabilities, external_senders) + Add of our second client + Remove of charlie.
+    const carolClient = us('mimi://core.example/u/carol-c12');
+    const carolKp = ourKeyPackage(carolClient);
+    const hub = suite.signatureGenerateKeyPair();
+    const theirs = await peer.send('update_extensions', {
+      name: alice,
+      group_id: hex(g),
+      required_capabilities: { proposals: [0x000a], extensions: [6] },
+      external_senders: [{ signature_key: hex(hub.publicKey), credential_identity: 'mimi://hub.example' }],
+      adds: [hex(carolKp.mlsMessage)],
+      removes: [2],
+    });
+    const commit = Buffer.from(String(theirs.commit), 'hex');
+    expect(bob.process(commit)).toBe('commit');
+    const carol = joinOurs(carolClient, carolKp, Buffer.from(String(theirs.welcome), 'hex'), bob.state.tree.toBytes());
+    expect(carol.leaf).toBe(2);
+    const atCharlie = await peer.process(charlie, commit);
+    expect(atCharlie.kind === 'commit' && atCharlie.selfRemoved).toBe(true);
+    await expectSame(bob, alice, g);
+    await expectSame(carol, alice, g);
+
+    // Ours: GCE (drop required_capabilities) + Add dave + Remove carol, with a path.
+    const keep = bob.state.context.extensions.filter((e) => e.extensionType !== ExtensionType.required_capabilities);
+    const ours = bob.commit({
+      proposals: [propose.groupContextExtensions(keep), propose.add(await peerKeyPackage(dave)), propose.remove(2)],
+    });
+    await peer.process(alice, ours.commit);
+    expect(carol.process(ours.commit)).toBe('removed');
+    await peer.joinWelcome(dave, ours.welcome!);
+    await expectSame(bob, alice, g);
+    await expectSame(bob, dave, g);
+  });
+
   if (!only) {
     it.each(RANDOM_SEEDS)(
-      'c: a random run of commits by openmls members and by us (seed %i); every member agrees after every step',
+      'c: a random run of commits, proposals and external joins by openmls members and by us (seed %i); every member agrees after every step',
       async (seed0) => {
         let seed = seed0;
         const rand = (n: number): number => {
           seed = (seed * 1103515245 + 12345) % 2 ** 31;
           return (seed >>> 16) % n;
         };
+        const pick = <T>(xs: readonly T[]): T => xs[rand(xs.length)]!;
         const tagR = `cr${seed0}`;
-        const { g, alice: first, bob } = await peerGroupWithUs(tagR);
+        const {
+          g,
+          alice: first,
+          bob,
+        } = await peerGroupWithUs(tagR, {
+          create: variant === 'extensions' ? { requiredCapabilities: PEER_CAPS } : {},
+        });
         /** openmls members in the group: name -> leaf. */
         const inGroup = new Map<string, number>([[first, 0]]);
         let next = 1;
         const log: string[] = [];
-
-        const deliver = async (commit: Uint8Array, except?: string): Promise<void> => {
+        const newcomer = async (): Promise<string> => {
+          const n = name(tagR, `m${next++}`);
+          await newPeerClient(n);
+          return n;
+        };
+        const leafOf = async (n: string): Promise<number> => (await peer.state(n, g)).ownLeaf;
+        /** Every openmls member but `except` processes `message`; removed ones leave `inGroup`. */
+        const deliver = async (message: Uint8Array, except: readonly string[] = []): Promise<void> => {
           for (const n of [...inGroup.keys()]) {
-            if (n === except) continue;
-            const r = await peer.process(n, commit);
+            if (except.includes(n)) continue;
+            const r = await peer.process(n, message);
             if (r.kind === 'commit' && r.selfRemoved) inGroup.delete(n);
           }
         };
-        const leafOf = async (n: string): Promise<number> => (await peer.state(n, g)).ownLeaf;
+        const joinAll = async (joiners: readonly string[], welcome?: Uint8Array, tree?: Uint8Array): Promise<void> => {
+          for (const n of joiners) {
+            await peer.joinWelcome(n, welcome!, tree);
+            inGroup.set(n, await leafOf(n));
+          }
+        };
+        /** An openmls commit: we process it, then every other openmls member. */
+        const theirCommit = async (committer: string, commit: Uint8Array): Promise<void> => {
+          expect([log.at(-1), bob.process(commit)]).toEqual([log.at(-1), 'commit']);
+          await deliver(commit, [committer]);
+        };
+        const bytesOf = (r: Record<string, unknown>): Uint8Array => Buffer.from(String(r.proposal), 'hex');
 
         for (let step = 0; step < RANDOM_STEPS; step++) {
           const members = [...inGroup.keys()];
-          const op = rand(6);
-          if (op <= 1 || members.length < 2) {
+          const op = members.length < 2 ? 0 : rand(variant === 'extensions' ? 11 : 10);
+          if (op <= 1) {
             // We add 1-2 openmls members, sometimes with a path.
-            const names = Array.from({ length: 1 + rand(2) }, () => name(tagR, `m${next++}`));
-            for (const n of names) await newPeerClient(n);
-            const kps = await Promise.all(
-              names.map(async (n) => decodeKeyPackage((await peer.keyPackage(n)).keyPackage)),
-            );
+            const names = [await newcomer(), ...(rand(2) ? [await newcomer()] : [])];
+            const kps = await Promise.all(names.map(peerKeyPackage));
+            log.push(`ours add ${names.join(',')}`);
             const c = bob.commit({ proposals: kps.map((k) => propose.add(k)), forcePath: rand(2) === 0 });
             await deliver(c.commit);
-            for (const n of names) {
-              await peer.joinWelcome(n, c.welcome!);
-              inGroup.set(n, await leafOf(n));
-            }
-            log.push(`ours add ${names.join(',')}`);
+            await joinAll(names, c.welcome);
           } else if (op === 2) {
-            // We remove a random openmls member.
-            const victim = members[rand(members.length)]!;
-            const c = bob.commit({ proposals: [propose.remove(inGroup.get(victim)!)] });
-            await deliver(c.commit);
+            const victim = pick(members);
             log.push(`ours remove ${victim}`);
+            await deliver(bob.commit({ proposals: [propose.remove(inGroup.get(victim)!)] }).commit);
           } else if (op === 3) {
-            const c = bob.commit({ forcePath: true });
-            await deliver(c.commit);
             log.push('ours update');
-          } else {
-            // An openmls member commits: self update, add a new member, or remove another openmls member.
-            const committer = members[rand(members.length)]!;
-            const what = rand(3);
-            let commit: Uint8Array;
-            let joiner: { name: string; welcome: Uint8Array; tree: Uint8Array } | undefined;
-            if (what === 0) {
-              commit = (await peer.selfUpdate(committer, g)).commit;
-              log.push(`${committer} update`);
-            } else if (what === 1) {
-              const n = name(tagR, `m${next++}`);
-              await newPeerClient(n);
-              const c = await peer.add(committer, g, [(await peer.keyPackage(n)).keyPackage]);
-              commit = c.commit;
-              joiner = { name: n, welcome: c.welcome!, tree: c.ratchetTree };
-              log.push(`${committer} add ${n}`);
-            } else {
-              const others = members.filter((m) => m !== committer);
-              const victim = others[rand(others.length)]!;
-              commit = (await peer.remove(committer, g, [inGroup.get(victim)!])).commit;
-              log.push(`${committer} remove ${victim}`);
+            await deliver(bob.commit({ forcePath: true }).commit);
+          } else if (op === 4) {
+            // openmls proposals (an Update, maybe a Remove of another), committed by us or by a third member.
+            const proposer = pick(members);
+            const props = [bytesOf(await peer.send('propose_self_update', { name: proposer, group_id: hex(g) }))];
+            const others = members.filter((m) => m !== proposer);
+            const victim = rand(2) ? pick(others) : undefined;
+            if (victim) {
+              const leaf = inGroup.get(victim)!;
+              props.push(
+                bytesOf(await peer.send('propose_remove', { name: proposer, group_id: hex(g), leaf_index: leaf })),
+              );
             }
-            expect([step, log.at(-1), bob.process(commit)]).toEqual([step, log.at(-1), 'commit']);
-            await deliver(commit, committer);
-            if (joiner) {
-              await peer.joinWelcome(joiner.name, joiner.welcome, joiner.tree);
-              inGroup.set(joiner.name, await leafOf(joiner.name));
+            for (const p of props) {
+              expect(bob.process(p)).toBe('proposal');
+              await deliver(p, [proposer]);
+            }
+            const committers = others.filter((m) => m !== victim);
+            if (committers.length === 0 || rand(2)) {
+              log.push(`${proposer} proposes update${victim ? ` and remove ${victim}` : ''}; ours commits`);
+              await deliver(bob.commit({ proposalRefs: bob.state.proposals.map((x) => x.ref) }).commit);
+            } else {
+              const committer = pick(committers);
+              log.push(`${proposer} proposes update${victim ? ` and remove ${victim}` : ''}; ${committer} commits`);
+              await theirCommit(committer, (await peer.commitPending(committer, g)).commit);
+            }
+          } else if (op === 5) {
+            // Our Remove proposal, committed by an openmls member that is not the one removed.
+            const victim = pick(members);
+            const committer = pick(members.filter((m) => m !== victim));
+            log.push(`ours proposes remove ${victim}; ${committer} commits`);
+            await deliver(bob.propose(propose.remove(inGroup.get(victim)!)).message);
+            await theirCommit(committer, (await peer.commitPending(committer, g)).commit);
+          } else if (op === 6) {
+            // A newcomer joins by external commit, from our GroupInfo or an openmls member's.
+            const n = await newcomer();
+            const from = rand(2) ? undefined : pick(members);
+            log.push(`${n} joins externally from ${from ?? 'ours'}'s GroupInfo`);
+            const gi = from ? (await peer.groupInfo(from, g, true)).groupInfo : bob.groupInfo(true);
+            const ext = await peer.joinExternal(n, gi);
+            await theirCommit(n, ext.commit);
+            inGroup.set(n, ext.ownLeaf);
+          } else if (op === 10) {
+            // extensions build: an AppDataUpdate (update, or remove of a present component) by us or by openmls.
+            const id = 0x8001 + rand(3);
+            const present = appDataComponent(bob.state.context.extensions, id) !== undefined;
+            const remove = present && rand(3) === 0;
+            const data = utf8(`step ${step}`);
+            if (rand(2)) {
+              log.push(`ours app data ${remove ? 'remove' : 'update'} ${id}`);
+              const p = remove ? propose.appDataRemove(id) : propose.appDataUpdate(id, data);
+              await deliver(bob.commit({ proposals: [p] }).commit);
+            } else {
+              const committer = pick(members);
+              log.push(`${committer} app data ${remove ? 'remove' : 'update'} ${id}`);
+              const u = remove ? { component_id: id, remove: true } : { component_id: id, data: hex(data) };
+              await theirCommit(committer, (await peer.commitPending(committer, g, { app_data_updates: [u] })).commit);
+            }
+          } else {
+            // An openmls member commits: self update, add a newcomer, or remove another openmls member.
+            const committer = pick(members);
+            const what = rand(3);
+            if (what === 0) {
+              log.push(`${committer} update`);
+              await theirCommit(committer, (await peer.selfUpdate(committer, g)).commit);
+            } else if (what === 1) {
+              const n = await newcomer();
+              log.push(`${committer} add ${n}`);
+              const c = await peer.add(committer, g, [(await peer.keyPackage(n)).keyPackage]);
+              await theirCommit(committer, c.commit);
+              await joinAll([n], c.welcome, c.ratchetTree);
+            } else {
+              const victim = pick(members.filter((m) => m !== committer));
+              log.push(`${committer} remove ${victim}`);
+              await theirCommit(committer, (await peer.remove(committer, g, [inGroup.get(victim)!])).commit);
             }
           }
-          const check = [...inGroup.keys()][rand(inGroup.size)]!;
-          await expectSame(bob, check, g);
+          await expectSame(bob, pick([...inGroup.keys()]), g);
         }
         await expectMessagesFlow(bob, [...inGroup.keys()][0]!, g);
+        if (process.env.CORE_OPENMLS_LOG) console.log(`seed ${seed0}:\n${log.join('\n')}`);
       },
     );
   }
@@ -821,6 +1011,39 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
       expect(text(appDataComponent(bob.state.context.extensions, 0x8003)!)).toBe('proposed');
       await expectSame(bob, alice, g);
       await expectMessagesFlow(bob, charlie, g);
+    });
+
+    scenario('e3', 'AppDataUpdate together with Add, Remove and a path in one commit, both ways', async () => {
+      const { g, alice, others, bob } = await peerGroupWithUs('e3', {
+        create: { requiredCapabilities: PEER_CAPS },
+        others: ['charlie', 'dave'],
+      });
+      const [charlie, dave] = others as [string, string];
+      const erin = name('e3', 'erin');
+      const frank = name('e3', 'frank');
+      for (const n of [erin, frank]) await newPeerClient(n);
+      // openmls: AppDataUpdate + Add erin + Remove charlie.
+      const theirs = await peer.commitPending(alice, g, {
+        app_data_updates: [{ component_id: 0x8001, data: hex(utf8('a')) }],
+        adds: [hex((await peer.keyPackage(erin)).keyPackage)],
+        removes: [2],
+      });
+      expect(bob.process(theirs.commit)).toBe('commit');
+      for (const n of [charlie, dave]) await peer.process(n, theirs.commit);
+      await peer.joinWelcome(erin, theirs.welcome!, theirs.ratchetTree);
+      await expectSame(bob, alice, g);
+      // Ours: two AppDataUpdates + Add frank + Remove dave (path).
+      const ours = bob.commit({
+        proposals: [
+          propose.appDataUpdate(0x8001, utf8('b')),
+          propose.appDataUpdate(0x8002, utf8('c')),
+          propose.add(await peerKeyPackage(frank)),
+          propose.remove(3),
+        ],
+      });
+      for (const n of [alice, erin, dave]) await peer.process(n, ours.commit);
+      await peer.joinWelcome(frank, ours.welcome!);
+      for (const n of [alice, erin, frank]) await expectSame(bob, n, g);
     });
 
     scenario('e2', 'AppDataUpdate inside external commits, both ways', async () => {

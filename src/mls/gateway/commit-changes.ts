@@ -6,12 +6,14 @@
 import type { UserUri } from '../../common/ids';
 import { ValidationError } from '../../common/errors';
 import { encodeParticipantList, MimiComponentId } from '../app-data';
-import { propose, type CommitEffects, type GroupState, type JoinerKeys } from '../core/group';
+import { encodeValue } from '../../codec/tls-codec';
+import { propose, type CommitEffects, type CreatedCommit, type GroupState, type JoinerKeys } from '../core/group';
+import { groupInfoCodec } from '../core/structs';
 import { bytesEqual } from '../core/tree-hash';
 import type { Proposal } from '../core/structs';
 import { checkKeyPackage, userOfCredential, type Identities } from './identities';
 import type { LocalMemberRecord } from './state-codec';
-import type { GatewayChanges } from './types';
+import type { GatewayChanges, GatewayStagedCommit } from './types';
 
 /** A local user joining by one of our commits, with the private keys of its KeyPackage. */
 export interface LocalJoiner {
@@ -97,4 +99,51 @@ export function registerJoiners(
     state: { ...state, privateKeys, localLeaves: [...localLeaves].sort((a, b) => a - b) },
     added,
   };
+}
+
+/** What the caller gets of a staged commit. */
+export function stagedCommitOf(
+  committer: UserUri,
+  created: CreatedCommit,
+  joinerRefs: Uint8Array[],
+): GatewayStagedCommit {
+  return {
+    groupId: created.state.context.groupId,
+    epoch: created.state.context.epoch,
+    committer,
+    commit: created.commitMessage,
+    ...(created.welcome ? { welcome: created.welcome } : {}),
+    joiners: joinerRefs,
+    groupInfo: encodeValue(created.groupInfo, groupInfoCodec),
+    ratchetTree: created.state.tree.toBytes(),
+    effects: created.effects,
+  };
+}
+
+/**
+ * Local member records in the next epoch: members whose leaf is gone are dropped; a member whose
+ * leaf key changed starts a new key age; the others add what they sent in the old epoch.
+ */
+export function nextLocals(
+  prev: GroupState,
+  next: GroupState,
+  locals: Iterable<LocalMemberRecord>,
+  now: number,
+  sentInPrev: (leaf: number) => number,
+): Map<UserUri, LocalMemberRecord> {
+  const stillLocal = new Set(next.localLeaves);
+  const out = new Map<UserUri, LocalMemberRecord>();
+  for (const m of locals) {
+    if (!stillLocal.has(m.leafIndex)) continue;
+    const before = prev.tree.leafNode(m.leafIndex)?.encryptionKey;
+    const after = next.tree.leafNode(m.leafIndex)?.encryptionKey;
+    const rotated = before !== undefined && after !== undefined && !bytesEqual(before, after);
+    out.set(
+      m.user,
+      rotated
+        ? { ...m, leafKeySince: now, sentBefore: 0 }
+        : { ...m, sentBefore: m.sentBefore + sentInPrev(m.leafIndex) },
+    );
+  }
+  return out;
 }

@@ -5,16 +5,14 @@
  * lock and is written through to `MlsStorage` before it returns: per message one ratchet row,
  * per commit the epoch record and tree keys once for the whole group.
  */
-import { createHash } from 'node:crypto';
 import { MlsErrorReason, MlsGroupError } from '../mls.errors';
 import type { UserUri } from '../../common/ids';
-import { encodeValue } from '../../codec/tls-codec';
 import {
   acceptProposal,
   applyCommitContent,
   createCommit,
+  addLocalMemberFromWelcome,
   exportSecret,
-  groupInfo,
   processCommit,
   processProposal,
   protect,
@@ -27,15 +25,16 @@ import {
   type ProcessedCommit,
   type ReceivedProposal,
 } from '../core/group';
-import { addLocalMemberFromWelcome } from '../core/group';
-import { decodeMlsMessage, encodeMlsMessage } from '../core/framing';
-import { ContentType, groupInfoCodec, WireFormat, type MLSMessage } from '../core/structs';
+import { decodeMlsMessage } from '../core/framing';
+import { ContentType, WireFormat, type MLSMessage } from '../core/structs';
 import { bytesEqual } from '../core/tree-hash';
-import { prepareChanges, registerJoiners, type LocalJoiner } from './commit-changes';
+import { nextLocals, prepareChanges, registerJoiners, stagedCommitOf, type LocalJoiner } from './commit-changes';
+import { digestOf, previewCommit, type CommitPreview } from './commit-preview';
+import { RecentDigests } from './recent-digests';
 import { deleteRatchetRows, EpochKeyRing } from './epoch-keys';
 import { deleteGroupRecords, writeEpoch, writeProposals } from './group-records';
 import type { GroupDeps } from './group-deps';
-import { summarise, userAtLeaf } from './group-view';
+import { groupInfoBundle, summarise, userAtLeaf } from './group-view';
 import type { LocalMemberRecord } from './state-codec';
 import type {
   GatewayChanges,
@@ -57,8 +56,9 @@ interface Staged {
 export class GatewayGroup {
   private locals: Map<UserUri, LocalMemberRecord>;
   private staged?: Staged;
-  private readonly sent: string[] = [];
-  private readonly sentSet = new Set<string>();
+  private readonly sent = new RecentDigests(ECHO_MEMORY);
+  /** The last commit `previewCommit` verified, applied as is if it comes in unchanged. */
+  private previewed?: { digest: string; state: GroupState; processed: ProcessedCommit };
   private tail: Promise<unknown> = Promise.resolve();
   private running = 0;
   private gone = false;
@@ -129,7 +129,8 @@ export class GatewayGroup {
   /** Process an incoming MLSMessage once for the whole group. */
   processMessage(bytes: Uint8Array): Promise<GatewayProcessed> {
     return this.locked(async () => {
-      if (this.sentSet.has(digest(bytes))) return { kind: 'echo', epoch: this.state.context.epoch };
+      const digest = digestOf(bytes);
+      if (this.sent.has(digest)) return { kind: 'echo', epoch: this.state.context.epoch };
       const message = decodeMlsMessage(bytes);
       if (message.wireFormat === WireFormat.mls_private_message) return this.processPrivate(message);
       if (message.wireFormat !== WireFormat.mls_public_message) {
@@ -145,7 +146,22 @@ export class GatewayGroup {
         await this.mergeLocked();
         return this.commitResult(out.effects, true, false, []);
       }
+      const p = this.previewed;
+      this.previewed = undefined;
+      if (p?.digest === digest && p.state === this.state) return this.commitReceived(p.processed);
       return this.commitReceived(processCommit(this.state, message, this.commitOptions()));
+    });
+  }
+
+  /**
+   * Verify a received commit without applying it (the hub authorises a follower's commit first);
+   * `processMessage` with the same bytes then applies this very result.
+   */
+  previewCommit(bytes: Uint8Array): Promise<CommitPreview> {
+    return this.locked(async () => {
+      const { preview, processed } = previewCommit(this.state, bytes, this.deps.options.policy);
+      if (processed) this.previewed = { digest: digestOf(bytes), state: this.state, processed };
+      return preview;
     });
   }
 
@@ -187,7 +203,7 @@ export class GatewayGroup {
     if (!processed.state) {
       await deleteGroupRecords(this.deps.storage, this.groupId);
       this.gone = true;
-      this.locals.clear();
+      this.locals = new Map();
       this.deps.onGone(this.groupId);
       return this.commitResult(processed.effects, false, discarded, removedLocalUsers);
     }
@@ -222,6 +238,10 @@ export class GatewayGroup {
     return this.locked(async () => {
       if (this.staged) throw new MlsGroupError(MlsErrorReason.CommitPending, 'a commit is already staged');
       const signer = await this.signer(committer);
+      const again = (changes.addLocal ?? []).filter((u) => this.locals.has(u));
+      if (again.length > 0) {
+        throw new MlsGroupError(MlsErrorReason.Invalid, `already local members: ${again.join(', ')}`);
+      }
       const prepared = await prepareChanges(this.state, changes, this.deps.identities, this.deps.now());
       const created = createCommit(this.state, {
         committer: signer,
@@ -231,17 +251,7 @@ export class GatewayGroup {
         ratchetTreeInWelcome: this.deps.options.ratchetTreeInWelcome,
         ...(this.deps.options.policy ? { policy: this.deps.options.policy } : {}),
       });
-      const out: GatewayStagedCommit = {
-        groupId: this.groupId,
-        epoch: created.state.context.epoch,
-        committer,
-        commit: created.commitMessage,
-        ...(created.welcome ? { welcome: created.welcome } : {}),
-        joiners: prepared.joinerRefs,
-        groupInfo: encodeValue(created.groupInfo, groupInfoCodec),
-        ratchetTree: created.state.tree.toBytes(),
-        effects: created.effects,
-      };
+      const out = stagedCommitOf(committer, created, prepared.joinerRefs);
       this.staged = { created, committer, joiners: prepared.localJoiners, out };
       return out;
     });
@@ -299,16 +309,9 @@ export class GatewayGroup {
     let state = next;
     const added = ownEffects ? registerJoiners(state, ownEffects, joiners, now) : { state, added: [] };
     state = added.state;
-    const stillLocal = new Set(state.localLeaves);
-    const locals = new Map<UserUri, LocalMemberRecord>();
-    for (const m of this.locals.values()) {
-      if (!stillLocal.has(m.leafIndex)) continue;
-      const before = prev.tree.leafNode(m.leafIndex)?.encryptionKey;
-      const after = state.tree.leafNode(m.leafIndex)?.encryptionKey;
-      const rotated = before !== undefined && after !== undefined && !bytesEqual(before, after);
-      const sent = m.sentBefore + this.ring.sentIn(prev.context.epoch, m.leafIndex);
-      locals.set(m.user, rotated ? { ...m, leafKeySince: now, sentBefore: 0 } : { ...m, sentBefore: sent });
-    }
+    const locals = nextLocals(prev, state, this.locals.values(), now, (leaf) =>
+      this.ring.sentIn(prev.context.epoch, leaf),
+    );
     for (const a of added.added) locals.set(a.user, a);
     this.state = state;
     this.locals = locals;
@@ -317,13 +320,26 @@ export class GatewayGroup {
     await deleteRatchetRows(this.deps.storage, this.groupId, dropped);
   }
 
-  /** Register local `user`, added by a commit this group already processed, from its Welcome. */
-  registerFromWelcome(user: UserUri, welcome: MLSMessage, keys: JoinerKeys): Promise<GatewayGroupSummary> {
+  /**
+   * Register local users added by a commit this group already processed, from the Welcome that
+   * added them (their path secrets join the shared private keys); one epoch write for all.
+   */
+  registerFromWelcome(
+    joiners: readonly { user: UserUri; keys: JoinerKeys }[],
+    welcome: MLSMessage,
+  ): Promise<GatewayGroupSummary> {
     return this.locked(async () => {
-      if (this.locals.has(user)) return this.summary();
-      const joined = addLocalMemberFromWelcome(this.state, welcome, keys);
-      this.state = joined.state;
-      this.locals.set(user, { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 });
+      let state = this.state;
+      const locals = new Map(this.locals);
+      for (const { user, keys } of joiners) {
+        if (locals.has(user)) continue;
+        const joined = addLocalMemberFromWelcome(state, welcome, keys);
+        state = joined.state;
+        locals.set(user, { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 });
+      }
+      if (state === this.state) return this.summary();
+      this.state = state;
+      this.locals = locals;
       await writeEpoch(this.deps.storage, this.state, [...this.locals.values()]);
       return this.summary();
     });
@@ -336,14 +352,7 @@ export class GatewayGroup {
     return this.locked(async () => {
       const user = signer ?? [...this.locals.values()].sort((a, b) => a.leafIndex - b.leafIndex)[0]?.user;
       if (user === undefined) throw new MlsGroupError(MlsErrorReason.NotMember, 'no local member left');
-      const info = groupInfo(this.state, await this.signer(user), { ratchetTree: false });
-      return {
-        groupId: this.groupId,
-        epoch: this.state.context.epoch,
-        groupInfo: encodeValue(info, groupInfoCodec),
-        groupInfoMessage: encodeMlsMessage({ wireFormat: WireFormat.mls_group_info, groupInfo: info }),
-        ratchetTree: this.state.tree.toBytes(),
-      };
+      return groupInfoBundle(this.state, await this.signer(user));
     });
   }
 
@@ -368,18 +377,26 @@ export class GatewayGroup {
   }
 
   private rememberSent(bytes: Uint8Array): void {
-    const d = digest(bytes);
-    this.sent.push(d);
-    this.sentSet.add(d);
-    if (this.sent.length > ECHO_MEMORY) this.sentSet.delete(this.sent.shift()!);
+    this.sent.add(digestOf(bytes));
   }
 
+  /**
+   * Run `fn` alone. If it fails after the in-memory state moved (a write failed half-way), this
+   * object is retired and the store forgets it: the next `store.group()` reloads what storage holds.
+   */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       this.running++;
+      const [state, locals] = [this.state, this.locals];
       try {
-        if (this.gone) throw new MlsGroupError(MlsErrorReason.RemovedFromGroup, 'the group is gone');
+        if (this.gone) throw new MlsGroupError(MlsErrorReason.RemovedFromGroup, 'the group is gone or was unloaded');
         return await fn();
+      } catch (e) {
+        if (this.state !== state || this.locals !== locals) {
+          this.gone = true;
+          this.deps.onGone(this.groupId);
+        }
+        throw e;
       } finally {
         this.running--;
       }
@@ -388,10 +405,6 @@ export class GatewayGroup {
     this.tail = result.catch(() => undefined);
     return result;
   }
-}
-
-function digest(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('base64');
 }
 
 function mlsGroupFail(reason: MlsErrorReason, message: string): never {

@@ -64,7 +64,13 @@ export class CountingStorage implements MlsStorage {
 
 /** A hub signature key as an external sender. */
 export function hubSender(): ExternalSender {
-  return hubExternalSender(HUB, cipherSuiteById(1).signatureGenerateKeyPair().publicKey);
+  return hubKey().sender;
+}
+
+/** A hub signature key pair: the external sender and its private key. */
+export function hubKey(): { sender: ExternalSender; privateKey: Uint8Array } {
+  const kp = cipherSuiteById(1).signatureGenerateKeyPair();
+  return { sender: hubExternalSender(HUB, kp.publicKey), privateKey: kp.privateKey };
 }
 
 export interface ScaledGroup {
@@ -109,7 +115,7 @@ export async function scaledGroup(
     const kps = [];
     for (const u of remoteUsers) kps.push((await follower.createKeyPackage(u)).keyPackage);
     const staged = await group.commit(bot(), { add: kps, participants: all });
-    for (const u of remoteUsers) followerGroup = await follower.joinFromWelcome(u, staged.welcome!);
+    followerGroup = await follower.joinFromWelcome(remoteUsers, staged.welcome!);
   }
   return {
     hub,

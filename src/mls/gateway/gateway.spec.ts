@@ -68,6 +68,11 @@ describe('gateway-scale MLS: hub with 50 puppets + a follower', () => {
     expect(g.exportSecret('x', new Uint8Array(0), 16)).toEqual(f.exportSecret('x', new Uint8Array(0), 16));
   });
 
+  it('refuses to add a local puppet twice', async () => {
+    await expect(g.stageCommit(BOT, { addLocal: [PUPPETS[0]!] })).rejects.toThrow(/already local members/);
+    expect(g.summary().commitStaged).toBe(false);
+  });
+
   it('carries messages of many senders both ways, once per group', async () => {
     for (const [i, user] of PUPPETS.entries()) {
       if (i % 5 !== 0) continue;

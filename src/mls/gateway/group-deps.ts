@@ -19,6 +19,9 @@ export interface GroupDeps {
   readonly suite: CipherSuite;
   readonly options: ResolvedOptions;
   readonly now: () => number;
-  /** Called when a commit removed every local member (records already deleted). */
+  /**
+   * Called when the group object retires: a commit removed every local member (records deleted),
+   * or a write failed after the in-memory state moved (reload from storage).
+   */
   readonly onGone: (groupId: Uint8Array) => void;
 }

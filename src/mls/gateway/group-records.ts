@@ -26,7 +26,7 @@ export async function readGroup(storage: MlsStorage, groupId: Uint8Array): Promi
   if (epochBytes === undefined) return undefined;
   const { state: shared, locals } = decodeEpochRecord(epochBytes);
   const epoch = shared.context.epoch;
-  const keyBytes = await storage.get(gatewayKeys.treeKeys(groupId));
+  const keyBytes = await storage.get(gatewayKeys.treeKeys(groupId, epoch));
   const treeKeys = keyBytes === undefined ? undefined : decodeTreeKeys(keyBytes);
   if (treeKeys?.epoch !== epoch) {
     throw new Error(
@@ -46,8 +46,10 @@ export async function readGroup(storage: MlsStorage, groupId: Uint8Array): Promi
 }
 
 /**
- * Write a new epoch: tree keys first, then the epoch record (the record names the epoch the keys
- * must match; the DB adapter writes both in the caller's transaction). Returns the bytes written.
+ * Write a new epoch: its tree keys under a key of their own epoch, then the epoch record, then
+ * the older epochs' tree keys are deleted. A write that stops half-way leaves the previous epoch
+ * loadable (the DB adapter writes all of it in the caller's transaction anyway). Returns the
+ * bytes written.
  */
 export async function writeEpoch(
   storage: MlsStorage,
@@ -57,8 +59,12 @@ export async function writeEpoch(
   const groupId = state.context.groupId;
   const keys = encodeTreeKeys(state.context.epoch, state.privateKeys);
   const record = encodeEpochRecord(state, locals);
-  await storage.put(gatewayKeys.treeKeys(groupId), keys);
+  const keysKey = gatewayKeys.treeKeys(groupId, state.context.epoch);
+  await storage.put(keysKey, keys);
   await storage.put(gatewayKeys.epoch(groupId), record);
+  for (const old of await storage.list(gatewayKeys.treeKeysPrefix(groupId))) {
+    if (old !== keysKey) await storage.delete(old);
+  }
   return keys.length + record.length + (await writeProposals(storage, state));
 }
 

@@ -7,7 +7,7 @@
 import type { UserUri } from '../../common/ids';
 import { ValidationError } from '../../common/errors';
 import type { Participant } from '../app-data';
-import { cipherSuiteById, type CipherSuite } from '../core/crypto';
+import { cipherSuiteById, signWithLabel, type CipherSuite } from '../core/crypto';
 import {
   createGroup,
   DEFAULT_GROUP_OPTIONS,
@@ -117,6 +117,12 @@ export class GroupStore {
     return { user, ref };
   }
 
+  /** SignWithLabel (RFC 9420 §5.1.2) with `user`'s signature key, e.g. for GroupInfoRequestTBS. */
+  async signWithLabel(user: UserUri, label: string, content: Uint8Array): Promise<Uint8Array> {
+    const id = await this.identities.getOrCreate(user);
+    return signWithLabel(this.suite, id.signaturePrivateKey, label, content);
+  }
+
   // ---- groups -----------------------------------------------------------------------------------
 
   /** The group, loaded from storage on first use; undefined if the gateway holds no such group. */
@@ -178,30 +184,38 @@ export class GroupStore {
   }
 
   /**
-   * `user` joins by a Welcome naming one of its published KeyPackages (used once, then deleted).
-   * A group the gateway already holds gets `user` registered into its shared state; a user our
-   * own commit already added is simply returned.
+   * `user` (or several local users added by the same commit) join by a Welcome naming their
+   * published KeyPackages (each used once, then deleted). A group the gateway already holds gets
+   * the users registered into its shared state (one epoch write); otherwise the first user's
+   * full join creates it.
    */
-  async joinFromWelcome(user: UserUri, welcome: Uint8Array, ratchetTree?: Uint8Array): Promise<GatewayGroup> {
+  async joinFromWelcome(
+    users: UserUri | readonly UserUri[],
+    welcome: Uint8Array,
+    ratchetTree?: Uint8Array,
+  ): Promise<GatewayGroup> {
     const message = welcomeMessage(welcome);
-    const found = await this.keysForWelcome(user, message.welcome);
-    if (!found) throw new MlsGroupError(MlsErrorReason.NoMatchingKeyPackage, `no KeyPackage of ${user} in the Welcome`);
-    const peeked = welcomeGroupId(message.welcome, found.keys);
-    const held = peeked === undefined ? undefined : await this.group(peeked);
-    let group: GatewayGroup;
-    if (held) {
-      group = held;
-      await held.registerFromWelcome(user, message, found.keys);
-    } else {
-      const joined = joinFromWelcome(message, found.keys, {
+    const found: { user: UserUri; ref: Uint8Array; keys: JoinerKeys }[] = [];
+    for (const user of typeof users === 'string' ? [users] : users) {
+      const hit = await this.keysForWelcome(user, message.welcome);
+      if (!hit) throw new MlsGroupError(MlsErrorReason.NoMatchingKeyPackage, `no KeyPackage of ${user} in the Welcome`);
+      found.push({ user, ...hit });
+    }
+    const first = found[0] ?? mlsGroupFail('no user to join');
+    const peeked = welcomeGroupId(message.welcome, first.keys);
+    let group = peeked === undefined ? undefined : await this.group(peeked);
+    let rest = found;
+    if (!group) {
+      const joined = joinFromWelcome(message, first.keys, {
         ...(ratchetTree ? { ratchetTree: RatchetTree.fromBytes(ratchetTree) } : {}),
         options: { pastEpochs: this.deps.options.pastEpochs },
       });
-      group = await this.install(joined.state, [
-        { user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 },
-      ]);
+      const record = { user: first.user, leafIndex: joined.leafIndex, leafKeySince: this.deps.now(), sentBefore: 0 };
+      group = await this.install(joined.state, [record]);
+      rest = found.slice(1);
     }
-    await this.identities.consumeKeyPackage(user, found.ref);
+    if (rest.length > 0) await group.registerFromWelcome(rest, message);
+    for (const f of found) await this.identities.consumeKeyPackage(f.user, f.ref);
     return group;
   }
 
@@ -318,6 +332,10 @@ export class GroupStore {
     }
     return undefined;
   }
+}
+
+function mlsGroupFail(message: string): never {
+  throw new ValidationError(message);
 }
 
 function welcomeMessage(

@@ -1,11 +1,14 @@
 /** Read-only views of a group's shared state: members, participants, a summary. */
 import type { UserUri } from '../../common/ids';
-import type { GroupState } from '../core/group';
+import { encodeValue } from '../../codec/tls-codec';
+import { encodeMlsMessage } from '../core/framing';
+import { groupInfo, type GroupState, type LocalSigner } from '../core/group';
+import { groupInfoCodec, WireFormat } from '../core/structs';
 import { bytesEqual } from '../core/tree-hash';
 import { userOfCredential } from './identities';
 import { participantsOf } from './room-extensions';
 import type { LocalMemberRecord } from './state-codec';
-import type { GatewayGroupSummary, GatewayMember } from './types';
+import type { GatewayGroupSummary, GatewayMember, GroupInfoBundle } from './types';
 
 const membersCache = new WeakMap<GroupState['tree'], GatewayMember[]>();
 
@@ -59,5 +62,17 @@ export function summarise(
       .map((l) => ({ user: l.user, leafIndex: l.leafIndex })),
     pendingProposals: state.proposals.length,
     commitStaged,
+  };
+}
+
+/** GroupInfo (external_pub, no tree) signed by `signer`, and the ratchet tree. */
+export function groupInfoBundle(state: GroupState, signer: LocalSigner): GroupInfoBundle {
+  const info = groupInfo(state, signer, { ratchetTree: false });
+  return {
+    groupId: state.context.groupId,
+    epoch: state.context.epoch,
+    groupInfo: encodeValue(info, groupInfoCodec),
+    groupInfoMessage: encodeMlsMessage({ wireFormat: WireFormat.mls_group_info, groupInfo: info }),
+    ratchetTree: state.tree.toBytes(),
   };
 }

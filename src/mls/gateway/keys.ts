@@ -3,7 +3,8 @@
  *
  * Per group (group id base64url), shared by every local member:
  * - `mls2/group/<gid>/epoch`                 public state + epoch secrets + local member list; once per commit, O(tree)
- * - `mls2/group/<gid>/tree-keys`             private HPKE keys of tree nodes that local members know; once per commit
+ * - `mls2/group/<gid>/tree-keys/<epoch>`     private HPKE keys of tree nodes that local members know; once per commit
+ *                                            (written before the epoch record, the previous epoch's deleted after it)
  * - `mls2/group/<gid>/proposals`             proposals received in the current epoch (absent when none)
  * - `mls2/group/<gid>/ratchet/<epoch>/<leaf>` one leaf's secret-tree ratchets in one epoch; per message, ~100 bytes
  *
@@ -23,7 +24,8 @@ const group = (groupId: Uint8Array): string => `mls2/group/${b64url(groupId)}/`;
 export const gatewayKeys = {
   groupPrefix: group,
   epoch: (groupId: Uint8Array): string => `${group(groupId)}epoch`,
-  treeKeys: (groupId: Uint8Array): string => `${group(groupId)}tree-keys`,
+  treeKeysPrefix: (groupId: Uint8Array): string => `${group(groupId)}tree-keys/`,
+  treeKeys: (groupId: Uint8Array, epoch: bigint): string => `${group(groupId)}tree-keys/${epoch}`,
   proposals: (groupId: Uint8Array): string => `${group(groupId)}proposals`,
   ratchetPrefix: (groupId: Uint8Array, epoch?: bigint): string =>
     epoch === undefined ? `${group(groupId)}ratchet/` : `${group(groupId)}ratchet/${epoch}/`,

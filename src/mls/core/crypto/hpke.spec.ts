@@ -1,4 +1,7 @@
-/** HPKE (RFC 9180 base mode) and the cipher suites: RFC 9180 test vector A.1 and round trips. */
+/**
+ * HPKE (RFC 9180 base mode) and the cipher suites 1-7: RFC 9180 test vector A.1, DeriveKeyPair
+ * vectors (X25519, P-256, P-521), per-suite sizes, round trips and tamper checks.
+ */
 import { toHex, hex } from '../../../../test/support/mls-vectors';
 import { AES_128_GCM, AES_256_GCM } from './aead';
 import { CipherSuiteId } from './cipher-suite';

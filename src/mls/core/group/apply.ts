@@ -21,6 +21,7 @@ import {
   type KeyPackage,
   type KnownProposal,
   type PreSharedKeyID,
+  type ReInit,
 } from '../structs';
 import { applyAppDataUpdates, type AppDataMerge } from './app-data';
 import { bytesEqual, checkGceKeepsAppData, leafAt, targetLeaf } from './proposal-list';
@@ -40,7 +41,7 @@ export interface AppliedProposals {
   readonly externalInit?: Uint8Array;
   readonly appDataChanged: readonly number[];
   readonly groupContextExtensionsChanged: boolean;
-  readonly reinit: boolean;
+  readonly reinit?: ReInit;
 }
 
 export interface ApplyOptions {
@@ -74,6 +75,11 @@ export function validateAddedKeyPackage(
 ): void {
   validateKeyPackage(keyPackage, { cipherSuite: context.cipherSuite, ignoreExpiry: true, maxLifetimeSeconds: null });
   checkLeafInGroup(tree, keyPackage.leafNode, { groupId: context.groupId, extensions: context.extensions });
+}
+
+function reinitOf(list: readonly CommittedProposal[]): { reinit?: ReInit } {
+  const found = ofType(list, ProposalType.reinit)[0];
+  return found ? { reinit: found.body.reInit } : {};
 }
 
 /** Apply `list` (already checked by `validateProposalList`) to a copy of `tree`. */
@@ -158,7 +164,7 @@ export function applyProposals(
     ...(externalInit ? { externalInit } : {}),
     appDataChanged: appData.changed,
     groupContextExtensionsChanged: gceChanged,
-    reinit: ofType(list, ProposalType.reinit).length > 0,
+    ...reinitOf(list),
   };
 }
 
@@ -197,5 +203,6 @@ export function commitEffects(
     groupContextExtensionsChanged: applied.groupContextExtensionsChanged,
     committerLeaf,
     newExtensions: applied.extensions,
+    ...(applied.reinit ? { reinit: applied.reinit } : {}),
   };
 }

@@ -5,7 +5,7 @@
  * confirmation tag, the PublicMessage, the GroupInfo of the new epoch and a Welcome for joiners.
  */
 import { encodeValue } from '../../../codec/tls-codec';
-import { makeKeyPackageRef, type CipherSuite } from '../crypto';
+import { makeKeyPackageRef, type CipherSuite, type KeyPair } from '../crypto';
 import { mlsFail } from '../errors';
 import { encodeMlsMessage } from '../framing';
 import type { SecretTree } from '../secret-tree';
@@ -80,6 +80,8 @@ export interface CreatedCommit {
   /** The committer's state in the new epoch (shared by every local member). */
   readonly state: GroupState;
   readonly effects: CommitEffects;
+  /** Key pairs this commit created (committer's leaf and path), already in `state.privateKeys`: persist them. */
+  readonly newPrivateKeys: ReadonlyMap<number, KeyPair>;
 }
 
 /** Commit for local member `options.committer` in `state`'s epoch. */
@@ -250,6 +252,7 @@ export function buildCommit(state: GroupState, input: BuildCommitInput): Created
     groupInfo: info,
     state: withCommitter,
     effects: commitEffects(applied, state.localLeaves, committerLeaf),
+    newPrivateKeys: path?.privateKeys ?? new Map(),
   };
 }
 

@@ -15,8 +15,19 @@ import {
   makeExtension,
 } from '../structs';
 import { contextBytes } from './common';
-import { decode, enc, groupExtensions, hex, sameEpoch, signer, suite, threeMembers } from './group.fixtures';
-import { createCommit, epochAuthenticator, processCommit, propose, type CommitPolicy } from './index';
+import {
+  decode,
+  enc,
+  groupExtensions,
+  hex,
+  joinerKeys,
+  newClient,
+  sameEpoch,
+  signer,
+  suite,
+  threeMembers,
+} from './group.fixtures';
+import { checkJoinerKeys, createCommit, epochAuthenticator, processCommit, propose, type CommitPolicy } from './index';
 
 describe('group state machine refusals', () => {
   it('refuses a commit with a bad confirmation tag and keeps the state', () => {
@@ -142,5 +153,15 @@ describe('group state machine refusals', () => {
     expect(() =>
       createCommit(aState, { committer: signer(0, a), proposals: [propose.groupContextExtensions(unknownExtension)] }),
     ).toThrow(/does not support GroupContext extension 65280/);
+  });
+
+  it("refuses joiner keys that are not the KeyPackage's", () => {
+    const x = newClient('x');
+    const y = newClient('y');
+    expect(() => checkJoinerKeys({ ...joinerKeys(x), encryptionPrivateKey: y.kp.encryptionPrivateKey })).toThrow(
+      /leaf encryption private key/,
+    );
+    expect(() => checkJoinerKeys({ ...joinerKeys(x), signaturePrivateKey: y.sig.privateKey })).toThrow(/signature/);
+    expect(() => checkJoinerKeys({ ...joinerKeys(x), signaturePrivateKey: x.sig.privateKey })).not.toThrow();
   });
 });

@@ -48,7 +48,10 @@ describe('group state machine', () => {
     // B (a puppet) commits an update of its path; A follows.
     const update = createCommit(gState, { committer: signer(1, b), forcePath: true });
     gState = update.state;
-    aState = processCommit(aState, decode(update.commitMessage)).state!;
+    expect(update.newPrivateKeys.has(2)).toBe(true);
+    const aSeesUpdate = processCommit(aState, decode(update.commitMessage));
+    expect(aSeesUpdate.newPrivateKeys.size).toBeGreaterThan(0);
+    aState = aSeesUpdate.state!;
     sameEpoch(aState, gState);
 
     // C (the other puppet) commits too: the gateway's one shared key map serves it.
@@ -220,6 +223,32 @@ describe('group state machine', () => {
     expect(seen.effects.removedLocalLeaves).toEqual([2]);
     gState = seen.state!;
     sameEpoch(aState, gState);
+  });
+
+  it('injects external and resumption PSKs (Welcome joiners included)', () => {
+    const { a, ...start } = threeMembers();
+    let { aState, gState } = start;
+    const pskId = enc.encode('psk-1');
+    const psk = enc.encode('a shared secret of some length');
+    const externalPsks = (id: Uint8Array) => (hex(id) === hex(pskId) ? psk : undefined);
+    const d = newClient('d');
+    const withPsk = createCommit(aState, {
+      committer: signer(0, a),
+      proposals: [propose.add(d.kp.keyPackage), propose.externalPsk(suite, pskId)],
+      externalPsks,
+    });
+    aState = withPsk.state;
+    expect(() => processCommit(gState, decode(withPsk.commitMessage))).toThrow(/external PSK .* is not available/);
+    gState = processCommit(gState, decode(withPsk.commitMessage), { externalPsks }).state!;
+    const dState = joinFromWelcome(decode(withPsk.welcome!), joinerKeys(d), { externalPsks }).state;
+    sameEpoch(aState, gState, dState);
+
+    const resumption = createCommit(aState, {
+      committer: signer(0, a),
+      proposals: [propose.resumptionPsk(suite, aState.context.groupId, aState.context.epoch - 1n)],
+    });
+    gState = processCommit(gState, decode(resumption.commitMessage)).state!;
+    sameEpoch(resumption.state, gState);
   });
 
   it('keeps past epochs for late application messages', () => {

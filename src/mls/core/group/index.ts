@@ -16,7 +16,14 @@ export {
 } from './proposals';
 export { createCommit, type CreateCommitOptions, type CreatedCommit } from './commit';
 export { processCommit, applyCommitContent, type ProcessCommitOptions, type ProcessedCommit } from './process-commit';
-export { joinFromWelcome, addLocalMemberFromWelcome, type JoinerKeys, type JoinOptions, type Joined } from './join';
+export {
+  joinFromWelcome,
+  addLocalMemberFromWelcome,
+  checkJoinerKeys,
+  type JoinerKeys,
+  type JoinOptions,
+  type Joined,
+} from './join';
 export { joinByExternalCommit, type ExternalJoiner, type ExternalCommitOptions } from './external';
 export { epochKeys, protect, unprotect, type ProtectOptions, type Unprotected } from './messages';
 export { exportSecret, epochAuthenticator, groupInfo, type GroupInfoOptions } from './epoch';

@@ -36,6 +36,8 @@ export interface JoinerKeys {
   readonly keyPackage: KeyPackage;
   readonly initPrivateKey: Uint8Array;
   readonly encryptionPrivateKey: Uint8Array;
+  /** Only for `checkKeys`: the member signs with it later, the group state never holds it. */
+  readonly signaturePrivateKey?: Uint8Array;
 }
 
 export interface JoinOptions {
@@ -43,6 +45,12 @@ export interface JoinOptions {
   readonly ratchetTree?: RatchetTree | readonly (Node | undefined)[];
   readonly externalPsks?: ExternalPskLookup;
   readonly options?: Partial<GroupOptions>;
+  /**
+   * Check first that the private keys are those of the KeyPackage (init and leaf HPKE keys by a
+   * seal/open round trip, the signature key when given): a cheap guard against mixed-up stored
+   * keys, which would otherwise surface as a failed decryption much later.
+   */
+  readonly checkKeys?: boolean;
 }
 
 export interface Joined {
@@ -128,8 +136,36 @@ function ownKeys(
   return out;
 }
 
+/** Throws 'invalid' unless the private keys belong to the KeyPackage's public keys. */
+export function checkJoinerKeys(keys: JoinerKeys): void {
+  const suite = cipherSuiteById(keys.keyPackage.cipherSuite);
+  const probe = suite.randomBytes(16);
+  const empty = new Uint8Array(0);
+  const pairs: [string, Uint8Array, Uint8Array][] = [
+    ['init', keys.keyPackage.initKey, keys.initPrivateKey],
+    ['leaf encryption', keys.keyPackage.leafNode.encryptionKey, keys.encryptionPrivateKey],
+  ];
+  for (const [what, pub, priv] of pairs) {
+    const sealed = suite.hpkeSeal(pub, empty, empty, probe);
+    let opened: Uint8Array | undefined;
+    try {
+      opened = suite.hpkeOpen(priv, sealed.kemOutput, empty, empty, sealed.ciphertext);
+    } catch {
+      opened = undefined;
+    }
+    if (!opened || !bytesEqual(opened, probe)) mlsFail('invalid', `the ${what} private key is not the KeyPackage's`);
+  }
+  if (keys.signaturePrivateKey) {
+    const sig = suite.sign(keys.signaturePrivateKey, probe);
+    if (!suite.verify(keys.keyPackage.leafNode.signatureKey, probe, sig)) {
+      mlsFail('invalid', "the signature private key is not the KeyPackage's");
+    }
+  }
+}
+
 /** Join a group from a Welcome: full §12.4.3.1 validation, then the state of the new epoch. */
 export function joinFromWelcome(welcome: Welcome | MLSMessage, keys: JoinerKeys, options: JoinOptions = {}): Joined {
+  if (options.checkKeys) checkJoinerKeys(keys);
   const opened = open(welcome, keys, options.externalPsks);
   const { suite, groupInfo } = opened;
   const tree = treeOf(groupInfo, options.ratchetTree);

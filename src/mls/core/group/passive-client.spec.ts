@@ -37,8 +37,10 @@ function runVector(v: PassiveClientVector): string | undefined {
         keyPackage: kpMessage.keyPackage,
         initPrivateKey: hex(v.init_priv),
         encryptionPrivateKey: hex(v.encryption_priv),
+        signaturePrivateKey: hex(v.signature_priv),
       },
       {
+        checkKeys: true,
         externalPsks: (id) => psks.get(toHex(id)),
         ...(v.ratchet_tree ? { ratchetTree: RatchetTree.fromBytes(hex(v.ratchet_tree)) } : {}),
       },

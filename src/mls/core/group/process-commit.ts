@@ -5,6 +5,7 @@
  * hash, path decryption, confirmation tag. The input state is never changed; on any failure
  * the caller keeps it.
  */
+import type { KeyPair } from '../crypto';
 import { mlsFail, MlsProtocolError } from '../errors';
 import { fromPublicMessage } from '../framing';
 import { computeEpochSecrets, externalInitReceive, verifyConfirmationTag } from '../key-schedule';
@@ -35,7 +36,10 @@ import type { CachedProposal, CommitEffects, CommitPolicy, ExternalPskLookup, Gr
 export interface ProcessCommitOptions {
   /** Proposals the commit may reference (default: the state's cache). */
   readonly cachedProposals?: readonly CachedProposal[];
-  /** Which leaves are local members (default: `state.localLeaves`). */
+  /**
+   * Which leaves are local members (default: `state.localLeaves`): decides whether any local
+   * member survives the commit and which removed leaves are reported as local.
+   */
   readonly isLocalLeaf?: (leaf: number) => boolean;
   readonly policy?: CommitPolicy;
   readonly externalPsks?: ExternalPskLookup;
@@ -51,6 +55,8 @@ export interface ProcessedCommit {
    */
   readonly state?: GroupState;
   readonly effects: CommitEffects;
+  /** Key pairs decrypted from the commit's path, already in `state.privateKeys`: persist them. */
+  readonly newPrivateKeys: ReadonlyMap<number, KeyPair>;
   /** The verified commit content (for the caller's logs or application-level checks). */
   readonly content: AuthenticatedContent;
 }
@@ -98,7 +104,10 @@ export function applyCommitContent(
     mlsFail('invalid', 'external commit not in a PublicMessage');
   }
   const tag = ac.auth.confirmationTag ?? mlsFail('invalid', 'commit without confirmation tag');
-  const isLocal = options.isLocalLeaf ?? ((leaf: number) => state.localLeaves.includes(leaf));
+  // Local members that may decrypt: the state's, or every leaf the caller's predicate names.
+  const localCandidates = options.isLocalLeaf
+    ? [...state.tree.leaves()].map(([leaf]) => leaf).filter(options.isLocalLeaf)
+    : state.localLeaves;
 
   const list = resolveProposals(commit, sender, options.cachedProposals ?? state.proposals);
   const memberLeaf = sender.senderType === SenderType.member ? sender.leafIndex : undefined;
@@ -140,7 +149,7 @@ export function applyCommitContent(
     });
     provisional = { ...base, treeHash: treeHash(suite, tree) };
     const excludedLeaves = applied.added.map((a) => a.leafIndex);
-    const survivors = state.localLeaves.filter((l) => isLocal(l) && !applied.removedLeaves.includes(l));
+    const survivors = localCandidates.filter((l) => !applied.removedLeaves.includes(l));
     if (survivors.length === 0) {
       locallyKnown = false;
     } else {
@@ -165,12 +174,12 @@ export function applyCommitContent(
     }
   } else {
     provisional = { ...base, treeHash: treeHash(suite, tree) };
-    if (!state.localLeaves.some((l) => isLocal(l) && !applied.removedLeaves.includes(l))) locallyKnown = false;
+    if (!localCandidates.some((l) => !applied.removedLeaves.includes(l))) locallyKnown = false;
   }
   if (committerLeaf === undefined) return mlsFail('invalid', 'external commit without a path');
 
-  const effects = commitEffects(applied, state.localLeaves, committerLeaf);
-  if (!locallyKnown) return { effects, content: ac };
+  const effects = commitEffects(applied, localCandidates, committerLeaf);
+  if (!locallyKnown) return { effects, content: ac, newPrivateKeys: new Map() };
 
   const confirmed = confirmedTranscriptHash(suite, state.interimTranscriptHash, ac);
   const context: GroupContext = { ...provisional, confirmedTranscriptHash: confirmed };
@@ -204,7 +213,7 @@ export function applyCommitContent(
     ...(newKeys ? { newKeys } : {}),
     removedLeaves: applied.removedLeaves,
   });
-  return { state: next, effects, content: ac };
+  return { state: next, effects, content: ac, newPrivateKeys: newKeys ?? new Map() };
 }
 
 export { bytesEqual };

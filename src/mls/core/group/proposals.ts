@@ -20,6 +20,7 @@ import {
   LeafNodeSource,
   ProposalType,
   PSKType,
+  ResumptionPSKUsage,
   SenderType,
   WireFormat,
   type Extension,
@@ -49,6 +50,19 @@ export const propose = {
   externalPsk: (suite: CipherSuite, pskId: Uint8Array): Proposal => ({
     proposalType: ProposalType.psk,
     preSharedKey: { psk: { pskType: PSKType.external, pskId, pskNonce: suite.randomBytes(suite.hashLength) } },
+  }),
+  /** A resumption PSK (usage application) of an earlier epoch of this group, fresh nonce. */
+  resumptionPsk: (suite: CipherSuite, groupId: Uint8Array, epoch: bigint): Proposal => ({
+    proposalType: ProposalType.psk,
+    preSharedKey: {
+      psk: {
+        pskType: PSKType.resumption,
+        usage: ResumptionPSKUsage.application,
+        pskGroupId: groupId,
+        pskEpoch: epoch,
+        pskNonce: suite.randomBytes(suite.hashLength),
+      },
+    },
   }),
   groupContextExtensions: (extensions: Extension[]): Proposal => ({
     proposalType: ProposalType.group_context_extensions,

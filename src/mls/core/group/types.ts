@@ -15,7 +15,7 @@ import type { EpochSecrets as ScheduleSecrets } from '../key-schedule';
 import type { KeyPair } from '../crypto';
 import type { RatchetTree } from '../ratchet-tree';
 import type { PrivateTreeKeys } from '../treekem';
-import type { Extension, GroupContext, Proposal, ProposalRef, Sender } from '../structs';
+import type { Extension, GroupContext, Proposal, ProposalRef, ReInit, Sender } from '../structs';
 
 /**
  * Secrets derived from `epoch_secret` (RFC 9420 §8), without joiner/welcome/epoch secrets (not
@@ -122,4 +122,9 @@ export interface CommitEffects {
   /** Leaf of the committer in the new epoch (the joiner's leaf for an external commit). */
   readonly committerLeaf: number;
   readonly newExtensions: readonly Extension[];
+  /**
+   * Set when the commit carried a ReInit (§11.2): the group must not be used to send any more;
+   * a new group is to be created with these parameters (not done by this layer).
+   */
+  readonly reinit?: ReInit;
 }
