@@ -57,6 +57,7 @@ export {
   GroupStore,
   GatewayGroup,
   GATEWAY_CIPHER_SUITE,
+  type CommitPreview,
   type CreateRoomGroupInput,
   type ExternalJoinResult,
   type GatewayChanges,
@@ -73,7 +74,6 @@ export {
   userOfCredential,
 } from './gateway';
 export type { CommitPolicy, CommittedProposal, CommitEffects } from './core/group';
-export { processCommit } from './core/group';
 export { MlsProtocolError } from './core/errors';
 export {
   ContentType,

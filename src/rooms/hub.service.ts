@@ -41,6 +41,7 @@ import {
 import {
   BANNED_ROLE_INDEX,
   EpochVerdict,
+  type CommitPreview,
   type GatewayChanges,
   type GatewayGroupSummary,
   type GatewayStagedCommit,
@@ -78,8 +79,6 @@ import {
 import { actionForContent, contentForAction, contentKind } from './content-mapping';
 import { gatewayBotUri, legacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
-import { type VerifiedCommit, verifyFollowerCommit } from './follower-commit';
-import { hubCommitPolicy } from './hub-commit-policy';
 import { RoomLocks } from './room-locks';
 import {
   authoriseChange,
@@ -113,6 +112,20 @@ const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 const OWNER_ROLE = roleIndexOf(ParticipantRole.Owner);
 
 type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind: K }>;
+
+/** What a follower's commit does, as MLS verified it (`GatewayGroup.previewCommit`). */
+interface VerifiedCommit {
+  /** The committing user (for an external commit: the joiner). */
+  readonly committer: UserUri;
+  /** An external commit (RFC 9420 §12.4.3.2). */
+  readonly external: boolean;
+  readonly before: readonly Participant[];
+  readonly after: readonly Participant[];
+  /** Users of the clients the commit adds (the joiner's for an external commit). */
+  readonly addedClients: readonly UserUri[];
+  /** Users of the clients the commit removes. */
+  readonly removedClients: readonly UserUri[];
+}
 
 @Injectable()
 export class HubService {
@@ -684,7 +697,7 @@ export class HubService {
    * protocol-06 §5.3 for a follower's commit, in this order (issue 9: nothing happens on the
    * platform for a commit MLS refuses):
    * 1. current epoch (else `wrongEpoch`);
-   * 2. MLS verification on the current state, nothing applied (`verifyFollowerCommit`): signature,
+   * 2. MLS verification on the current state, nothing applied (`GatewayGroup.previewCommit`): signature,
    *    membership tag, proposals, path, confirmation tag, and the hub's commit policy
    *    (`hub-commit-policy.ts`: only participant-list AppDataUpdates the room policy allows, no
    *    GroupContextExtensions or other extension change) — else `notAllowed`;
@@ -718,12 +731,26 @@ export class HubService {
         return { responseCode: 'wrongEpoch', errorDescription: check.reason, currentEpoch: check.currentEpoch };
       }
       if (check.verdict !== EpochVerdict.Ok) return refuse(check.reason);
-      let verified: VerifiedCommit;
+      let preview: CommitPreview;
       try {
-        verified = verifyFollowerCommit(group, bundle.proposalOrCommit, hubCommitPolicy(this.domain));
+        preview = await group.previewCommit(bundle.proposalOrCommit);
       } catch (e) {
         return refuse(`invalid commit: ${errorMessage(e)}`);
       }
+      if (preview.verdict === 'wrongEpoch') {
+        return { responseCode: 'wrongEpoch', errorDescription: preview.reason ?? '', currentEpoch: preview.currentEpoch };
+      }
+      if (preview.verdict !== 'ok' || preview.committer === undefined) {
+        return refuse(`invalid commit: ${preview.reason ?? 'the committer has no MIMI user credential'}`);
+      }
+      const verified: VerifiedCommit = {
+        committer: preview.committer,
+        external: preview.external === true,
+        before: preview.participantsBefore,
+        after: preview.participantsAfter ?? preview.participantsBefore,
+        addedClients: preview.addedUsers ?? [],
+        removedClients: preview.removedUsers ?? [],
+      };
       const decision = verified.external
         ? await this.authoriseExternalJoin(room, peer, verified, view)
         : authoriseChange({
