@@ -38,7 +38,12 @@ export function signWithLabel(privateKey: Uint8Array, label: string, content: Ui
 }
 
 /** RFC 9420 §5.1.2 VerifyWithLabel with suite 1: false (never a throw) when it does not verify. */
-export function verifyWithLabel(publicKey: Uint8Array, label: string, content: Uint8Array, signature: Uint8Array): boolean {
+export function verifyWithLabel(
+  publicKey: Uint8Array,
+  label: string,
+  content: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   try {
     return coreVerifyWithLabel(mimiSuite(), publicKey, label, content, signature);
   } catch {

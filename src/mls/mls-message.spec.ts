@@ -131,7 +131,10 @@ describe('checkEpoch', () => {
     expect(checkEpoch(app, { groupId: TEXT.encode('other'), epoch: 1n }).verdict).toBe(EpochVerdict.NotAllowed);
     const commit = inspectMlsMessage(added.commit);
     expect(checkEpoch(commit, { groupId, epoch: 0n }).verdict).toBe(EpochVerdict.Ok);
-    expect(checkEpoch(commit, { groupId, epoch: 1n })).toMatchObject({ verdict: EpochVerdict.WrongEpoch, currentEpoch: 1n });
+    expect(checkEpoch(commit, { groupId, epoch: 1n })).toMatchObject({
+      verdict: EpochVerdict.WrongEpoch,
+      currentEpoch: 1n,
+    });
     const welcome = inspectMlsMessage(added.welcome!);
     expect(checkEpoch(welcome, { groupId, epoch: 1n }).verdict).toBe(EpochVerdict.NotAllowed);
   });

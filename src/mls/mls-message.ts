@@ -142,7 +142,8 @@ export function unframeMlsMessage(bytes: Uint8Array): Uint8Array {
       return encodeValue(m.groupInfo, groupInfoCodec);
     case WireFormat.mls_key_package:
       return encodeValue(m.keyPackage, keyPackageCodec);
-    default:
+    case WireFormat.mls_public_message:
+    case WireFormat.mls_private_message:
       return bytes;
   }
 }
@@ -269,7 +270,10 @@ export function checkEpoch(header: MlsMessageHeader, group: { groupId: Uint8Arra
       return verdict(EpochVerdict.EpochTooOld, `application message from epoch ${epoch}, the room is at ${current}`);
     }
     if (epoch > current) {
-      return verdict(EpochVerdict.NotAllowed, `application message from epoch ${epoch}, ahead of the room's ${current}`);
+      return verdict(
+        EpochVerdict.NotAllowed,
+        `application message from epoch ${epoch}, ahead of the room's ${current}`,
+      );
     }
     return verdict(EpochVerdict.Ok, 'current epoch');
   }

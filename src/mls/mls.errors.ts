@@ -82,7 +82,9 @@ export class MlsGroupError extends GatewayError {
  */
 export function toMlsGroupError(e: unknown, context: string, fallbackReason?: MlsErrorReason): GatewayError {
   const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  if (e instanceof CodecError) return new MlsGroupError(MlsErrorReason.Malformed, `${context}: ${detail}`, { cause: e });
+  if (e instanceof CodecError) {
+    return new MlsGroupError(MlsErrorReason.Malformed, `${context}: ${detail}`, { cause: e });
+  }
   if (e instanceof GatewayError) return e;
   if (e instanceof MlsProtocolError) {
     return new MlsGroupError(MlsErrorReason.Invalid, `${context}: ${detail}`, { cause: e });

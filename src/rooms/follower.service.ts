@@ -56,7 +56,6 @@ import {
   inspectMlsMessage,
   participantListFromExtensions,
   signWithLabel,
-  unframeMlsMessage,
   verifyWithLabel,
 } from '../mls';
 import { InboundDedupeRepository, type Tx } from '../persistence';
@@ -178,9 +177,7 @@ export class FollowerService {
       // Only handshakes change the participant list; application messages need no before/after view.
       const changesState = messages.some((m) => m.messageKind !== 'application');
       const before =
-        room === undefined || !changesState
-          ? []
-          : ((await this.support.groupView(roomUri))?.participants ?? []);
+        room === undefined || !changesState ? [] : ((await this.support.groupView(roomUri))?.participants ?? []);
       const processed = await this.transactions.run(async (tx) => {
         if (!(await this.dedupe.recordIfNew(tx, { sourceDomain: peer, roomUri, endpoint: 'notify', body }))) {
           return false;

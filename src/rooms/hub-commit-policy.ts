@@ -77,7 +77,11 @@ export function followerCommitChanges(
       }
       case ProposalType.group_context_extensions:
         return 'followers may not change GroupContext extensions (GroupContextExtensions proposal)';
-      default:
+      case ProposalType.update:
+      case ProposalType.psk:
+      case ProposalType.reinit:
+      case ProposalType.app_ephemeral:
+      case ProposalType.self_remove:
         return `proposal type ${proposal.proposalType} is not accepted from followers`;
     }
   }

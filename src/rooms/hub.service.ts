@@ -51,7 +51,6 @@ import {
   groupIdForRoom,
   inspectMlsMessage,
   keyPackageUser,
-  unframeMlsMessage,
   verifyWithLabel,
   encryptWithLabel,
 } from '../mls';
@@ -738,7 +737,11 @@ export class HubService {
         return refuse(`invalid commit: ${errorMessage(e)}`);
       }
       if (preview.verdict === 'wrongEpoch') {
-        return { responseCode: 'wrongEpoch', errorDescription: preview.reason ?? '', currentEpoch: preview.currentEpoch };
+        return {
+          responseCode: 'wrongEpoch',
+          errorDescription: preview.reason ?? '',
+          currentEpoch: preview.currentEpoch,
+        };
       }
       if (preview.verdict !== 'ok' || preview.committer === undefined) {
         return refuse(`invalid commit: ${preview.reason ?? 'the committer has no MIMI user credential'}`);

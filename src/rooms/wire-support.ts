@@ -3,7 +3,6 @@
  * §5.5), basic credentials as wire bytes, the hub's key-material request (§5.2) and RFC 9420
  * §5.1.3 EncryptWithLabel for /groupInfo (§5.6).
  */
-import { CodecError } from '../common/errors';
 import { domainOf } from '../common/ids';
 import {
   type FanoutMessage,

@@ -10,7 +10,6 @@ import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import { DOMAIN_A, DOMAIN_B } from '../../src/mimi/transport/testing/transport-fixtures';
 import {
-  TlsWriter,
   asCredential,
   asGroupInfo,
   asMlsMessage,

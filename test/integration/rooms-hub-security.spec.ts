@@ -73,7 +73,9 @@ describe.each(DATABASE_KINDS)('security at the hub on %s', (kind) => {
     pair = await GatewayPair.start(kind);
     const secure = pair.a.platform.createRoom(ROOM_ID, 'Secure');
     secure.members.set(ALICE.userId, { user: ALICE, role: ParticipantRole.Owner });
-    roomUri = (await admin<{ roomUri: RoomUri }>(pair.a, 'POST', '/provisioning/rooms', { platform: 'memory', roomId: ROOM_ID })).body.roomUri;
+    roomUri = (
+      await admin<{ roomUri: RoomUri }>(pair.a, 'POST', '/provisioning/rooms', { platform: 'memory', roomId: ROOM_ID })
+    ).body.roomUri;
     const invite: InboundEvent = {
       kind: 'membership',
       room: memoryRoom(ROOM_ID),

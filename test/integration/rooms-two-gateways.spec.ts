@@ -8,7 +8,6 @@ import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import { DOMAIN_A, DOMAIN_B, DOMAIN_C } from '../../src/mimi/transport/testing/transport-fixtures';
 import {
-  TlsWriter,
   asCredential,
   asMlsMessage,
   decodeAll,
@@ -560,6 +559,8 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
     const groupB = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
     expect(groupB.isLocalMember(BOB_URI)).toBe(false);
     expect(groupB.summary().members.map((m) => m.user)).not.toContain(BOB_URI);
+    // The message is of an epoch whose tree has no leaf of bob's: nothing he held opens it.
+    expect(inspectMlsMessage(fanout.message).epoch).toBe(groupB.epoch);
   });
 });
 
