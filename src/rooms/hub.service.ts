@@ -2,8 +2,9 @@
  * The hub role (protocol-06 §3, §5; ARCHITECTURE §2 flows 1, 3, 4): for rooms linked to a legacy
  * room of ours, the legacy room is the source of truth and this gateway orders, authorises and
  * fans out. Servers cannot commit (protocol-06 §7.3), so every room change here is a commit of the
- * gateway bot's member client, which the hub then accepts at once; legacy users speak through
- * their own puppet clients, so followers see each of them as a distinct MLS member.
+ * gateway bot (`HubCommits`), which the hub then accepts at once; legacy users speak through their
+ * own puppets (leaves of the shared group state), so followers see each of them as a distinct MLS
+ * member. Followers' commits (`/update`) are `HubUpdates`'s.
  *
  * Every public method that touches a room runs inside that room's lock (RoomLocks) and writes
  * the MLS state, the room log and the outbox rows of one change in ONE transaction.
@@ -41,10 +42,7 @@ import {
 import {
   BANNED_ROLE_INDEX,
   EpochVerdict,
-  type CommitPreview,
-  type GatewayChanges,
   type GatewayGroupSummary,
-  type GatewayStagedCommit,
   MlsGroupError,
   type Participant,
   checkEpoch,
@@ -63,31 +61,20 @@ import {
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import {
   type InboundEvent,
-  type JoinRule,
   type LegacyUserRef,
   type MessageAction,
   ParticipantRole,
   type RemoteUser,
-  type Moderation,
-  type PuppetMembership,
-  canModerate,
-  hasJoinRules,
   hasPuppetMembership,
-  hasRoles,
 } from '../ports';
 import { actionForContent, contentForAction, contentKind } from './content-mapping';
 import { gatewayBotUri, legacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
+import { HubCommits } from './hub-commits';
+import { HubUpdates } from './hub-updates';
 import { RoomLocks } from './room-locks';
-import {
-  authoriseChange,
-  diffParticipants,
-  maySendMessage,
-  participantOf,
-  roleIndexOf,
-  roleOfIndex,
-} from './room-policy';
-import { type FanoutItem, RoomSupport, need, sha256Hex } from './room-support';
+import { maySendMessage, participantOf, roleIndexOf } from './room-policy';
+import { RoomSupport, need, sha256Hex } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import {
   DEFAULT_SUBMIT_POST_TIMEOUT_MS,
@@ -100,31 +87,15 @@ import {
   applicationFanout,
   basicCredentialBytes,
   basicCredentialIdentity,
-  commitFanout,
   credentialDomain,
   GROUP_INFO_LABEL,
   hubKeyMaterialRequest,
-  welcomeFanout,
 } from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 const OWNER_ROLE = roleIndexOf(ParticipantRole.Owner);
 
 type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind: K }>;
-
-/** What a follower's commit does, as MLS verified it (`GatewayGroup.previewCommit`). */
-interface VerifiedCommit {
-  /** The committing user (for an external commit: the joiner). */
-  readonly committer: UserUri;
-  /** An external commit (RFC 9420 §12.4.3.2). */
-  readonly external: boolean;
-  readonly before: readonly Participant[];
-  readonly after: readonly Participant[];
-  /** Users of the clients the commit adds (the joiner's for an external commit). */
-  readonly addedClients: readonly UserUri[];
-  /** Users of the clients the commit removes. */
-  readonly removedClients: readonly UserUri[];
-}
 
 @Injectable()
 export class HubService {
@@ -137,6 +108,8 @@ export class HubService {
     private readonly events: RoomEventRepository,
     private readonly submissions: RoomSubmissionRepository,
     private readonly groups: MlsGroups,
+    private readonly commits: HubCommits,
+    private readonly updates: HubUpdates,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
     @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
@@ -215,7 +188,7 @@ export class HubService {
 
   private async onNativeMessage(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
     const user = legacyUserUri(this.domain, sender.platform, sender.userId);
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     if (participantOf(view.participants, user)?.roleIndex === BANNED_ROLE_INDEX) {
       this.logger.warn(`room=${room.roomUri} event=${event.platformEventId}: ${user} is banned; not sent`);
       return this.recordOnly(room, event);
@@ -311,7 +284,7 @@ export class HubService {
     roleIndex: number,
     onlyIfPresent: boolean,
   ): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     const current = participantOf(view.participants, user);
     if (
       (current === undefined && onlyIfPresent) ||
@@ -323,7 +296,7 @@ export class HubService {
       ? view.participants.map((p) => (p.user === user ? { user, roleIndex } : p))
       : [...view.participants, { user, roleIndex }];
     await this.transactions.run(async (tx) => {
-      await this.commitByBot(tx, room, { participants: next });
+      await this.commits.commitByBot(tx, room, { participants: next });
       await this.recordLegacy(tx, room, event.platformEventId, null);
     });
   }
@@ -334,7 +307,7 @@ export class HubService {
    * change together with the Adds (§5.3) and the Welcome goes to that provider (§5.5).
    */
   private async addRemoteUser(room: RoomRecord, event: LegacyEvent<'membership'>, target: UserUri): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     const current = participantOf(view.participants, target);
     if (current?.roleIndex === BANNED_ROLE_INDEX) {
       this.logger.warn(`room=${room.roomUri}: ${target} is banned; invite ignored`);
@@ -388,11 +361,11 @@ export class HubService {
       return this.recordOnly(room, event);
     }
     await this.transactions.run(async (tx) => {
-      const fresh = await this.botView(room.roomUri);
+      const fresh = await this.commits.botView(room.roomUri);
       const participants = participantOf(fresh.participants, target)
         ? undefined
         : [...fresh.participants, { user: target, roleIndex: MEMBER_ROLE }];
-      await this.commitByBot(tx, room, { add: keyPackages, ...(participants ? { participants } : {}) });
+      await this.commits.commitByBot(tx, room, { add: keyPackages, ...(participants ? { participants } : {}) });
       await this.recordLegacy(tx, room, event.platformEventId, null);
     });
     this.logger.log(`room=${room.roomUri}: added ${target} (${keyPackages.length} client(s))`);
@@ -412,7 +385,7 @@ export class HubService {
    * bot: the Removes and the participant-list AppDataUpdate travel together (protocol-06 §5.3).
    */
   private async removeUser(room: RoomRecord, event: InboundEvent, user: UserUri, ban: boolean): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     const current = participantOf(view.participants, user);
     const leaves = view.members.filter((m) => m.user === user).map((m) => m.leafIndex);
     const listUnchanged = ban ? current?.roleIndex === BANNED_ROLE_INDEX : current === undefined;
@@ -425,7 +398,7 @@ export class HubService {
   }
 
   private async removeClientsAndEntry(tx: Tx, room: RoomRecord, user: UserUri, ban: boolean): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     const leaves = view.members.filter((m) => m.user === user).map((m) => m.leafIndex);
     const list = view.participants;
     const present = participantOf(list, user);
@@ -440,15 +413,15 @@ export class HubService {
       next = list.filter((p) => p.user !== user);
     }
     if (leaves.length === 0 && next === undefined) return;
-    await this.commitByBot(tx, room, { remove: leaves, ...(next ? { participants: next } : {}) });
+    await this.commits.commitByBot(tx, room, { remove: leaves, ...(next ? { participants: next } : {}) });
     if (leaves.length > 0) await this.rooms.removeLocalMember(tx, room.roomUri, user);
   }
 
   private async unban(room: RoomRecord, event: InboundEvent, user: UserUri): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     if (participantOf(view.participants, user)?.roleIndex !== BANNED_ROLE_INDEX) return this.recordOnly(room, event);
     await this.transactions.run(async (tx) => {
-      await this.commitByBot(tx, room, { participants: view.participants.filter((p) => p.user !== user) });
+      await this.commits.commitByBot(tx, room, { participants: view.participants.filter((p) => p.user !== user) });
       await this.recordLegacy(tx, room, event.platformEventId, null);
     });
   }
@@ -464,34 +437,9 @@ export class HubService {
       const participants = participantOf(view.participants, user)
         ? undefined
         : [...view.participants, { user, roleIndex: MEMBER_ROLE }];
-      await this.commitByBot(tx, room, { addLocal: [user], ...(participants ? { participants } : {}) });
+      await this.commits.commitByBot(tx, room, { addLocal: [user], ...(participants ? { participants } : {}) });
       await this.rooms.addLocalMember(tx, room.roomUri, user);
     });
-  }
-
-  /**
-   * The bot commits `changes` (accepted at once: we are the hub) for all our members at once
-   * (one shared group state); the commit goes to every follower that had clients before it (so
-   * removed ones learn of it, protocol-06 §5.5) and the Welcome to the providers of remote joiners.
-   */
-  private async commitByBot(tx: Tx, room: RoomRecord, changes: GatewayChanges): Promise<GatewayStagedCommit> {
-    const group = await this.groups.requireGroup(room.roomUri);
-    const before = group.summary();
-    const staged = await group.commit(this.groups.botUser, changes);
-    const now = this.support.now();
-    const items: FanoutItem[] = [
-      { destinations: this.support.followerDomains(before), message: commitFanout(staged, now) },
-    ];
-    const joinerDomains = new Set<ProviderDomain>();
-    for (const kp of changes.add ?? []) {
-      const d = domainOf(keyPackageUser(kp) ?? '');
-      if (d !== undefined && d !== this.domain) joinerDomains.add(d);
-    }
-    if (staged.welcome !== undefined && joinerDomains.size > 0) {
-      items.push({ destinations: [...joinerDomains], message: welcomeFanout(staged.welcome, staged.ratchetTree, now) });
-    }
-    await this.support.fanout(tx, room.roomUri, items);
-    return staged;
   }
 
   // ---- flow 3: /submitMessage -----------------------------------------------------------------
@@ -512,14 +460,14 @@ export class HubService {
     request: SubmitMessageRequest,
   ): Promise<SubmitMessageResponse> {
     return this.locks.run(roomUri, async () => {
-      const room = await this.hubRoom(roomUri);
+      const room = await this.commits.hubRoom(roomUri);
       const sendingUri = request.sendingUri as UserUri;
       const refuse = (reason: string): SubmitMessageResponse => {
         this.logger.debug(`submitMessage room=${roomUri} from=${peer} sender=${sendingUri}: notAllowed: ${reason}`);
         return { protocol: 'mls10', statusCode: 'notAllowed' };
       };
       if (domainOf(sendingUri) !== peer) return refuse(`${peer} may not send for ${sendingUri}`);
-      const view = await this.botView(roomUri);
+      const view = await this.commits.botView(roomUri);
       const may = maySendMessage(view.participants, sendingUri);
       if (!may.allowed) return refuse(may.reason);
       if (!view.members.some((m) => m.user === sendingUri)) return refuse(`${sendingUri} has no client in the group`);
@@ -682,7 +630,7 @@ export class HubService {
         renderStatus: 'none',
       });
       await this.recordLegacy(tx, room, platformEventId, submission.messageId);
-      const destinations = this.support.followerDomains(await this.botView(room.roomUri));
+      const destinations = this.support.followerDomains(await this.commits.botView(room.roomUri));
       await this.support.fanout(tx, room.roomUri, [
         { destinations, message: applicationFanout(submission.appMessage, acceptedAt) },
       ]);
@@ -692,216 +640,9 @@ export class HubService {
 
   // ---- flow 4 from followers: /update ---------------------------------------------------------
 
-  /**
-   * protocol-06 §5.3 for a follower's commit, in this order (issue 9: nothing happens on the
-   * platform for a commit MLS refuses):
-   * 1. current epoch (else `wrongEpoch`);
-   * 2. MLS verification on the current state, nothing applied (`GatewayGroup.previewCommit`): signature,
-   *    membership tag, proposals, path, confirmation tag, and the hub's commit policy
-   *    (`hub-commit-policy.ts`: only participant-list AppDataUpdates the room policy allows, no
-   *    GroupContextExtensions or other extension change) — else `notAllowed`;
-   * 3. the room policy for the calling provider (`authoriseChange`, or `authoriseExternalJoin`);
-   * 4. the change on the legacy side (ghost joins/leaves, kicks, roles); a refusal → `notAllowed`;
-   * 5. the bot applies the commit for all our members, it is fanned out (the Welcome to the
-   *    joiners' provider); users who left the list while keeping clients (a leave: a committer
-   *    cannot remove its own leaf) lose them in a follow-up commit of the bot.
-   */
-  async update(peer: ProviderDomain, roomUri: RoomUri, request: UpdateRequest): Promise<UpdateRoomResponse> {
-    return this.locks.run(roomUri, async () => {
-      const room = await this.hubRoom(roomUri);
-      const bundle = request.bundle;
-      const refuse = (reason: string): UpdateRoomResponse => {
-        this.logger.debug(`update room=${roomUri} from=${peer}: notAllowed: ${reason}`);
-        return { responseCode: 'notAllowed', errorDescription: reason };
-      };
-      if (bundle.contentType !== 'commit') {
-        return refuse('proposals are not accepted; send a commit (see the hub documentation)');
-      }
-      const group = await this.groups.requireGroup(roomUri);
-      const view = group.summary();
-      let header;
-      try {
-        header = inspectMlsMessage(bundle.proposalOrCommit);
-      } catch (e) {
-        return refuse(errorMessage(e));
-      }
-      const check = checkEpoch(header, { groupId: groupIdForRoom(roomUri), epoch: view.epoch });
-      if (check.verdict === EpochVerdict.WrongEpoch) {
-        return { responseCode: 'wrongEpoch', errorDescription: check.reason, currentEpoch: check.currentEpoch };
-      }
-      if (check.verdict !== EpochVerdict.Ok) return refuse(check.reason);
-      let preview: CommitPreview;
-      try {
-        preview = await group.previewCommit(bundle.proposalOrCommit);
-      } catch (e) {
-        return refuse(`invalid commit: ${errorMessage(e)}`);
-      }
-      if (preview.verdict === 'wrongEpoch') {
-        return {
-          responseCode: 'wrongEpoch',
-          errorDescription: preview.reason ?? '',
-          currentEpoch: preview.currentEpoch,
-        };
-      }
-      if (preview.verdict !== 'ok' || preview.committer === undefined) {
-        return refuse(`invalid commit: ${preview.reason ?? 'the committer has no MIMI user credential'}`);
-      }
-      const verified: VerifiedCommit = {
-        committer: preview.committer,
-        external: preview.external === true,
-        before: preview.participantsBefore,
-        after: preview.participantsAfter ?? preview.participantsBefore,
-        addedClients: preview.addedUsers ?? [],
-        removedClients: preview.removedUsers ?? [],
-      };
-      const decision = verified.external
-        ? await this.authoriseExternalJoin(room, peer, verified, view)
-        : authoriseChange({
-            peerDomain: peer,
-            committer: verified.committer,
-            before: verified.before,
-            after: verified.after,
-            addedClients: verified.addedClients,
-            removedClients: verified.removedClients,
-          });
-      if (!decision.allowed) return refuse(decision.reason);
-      const diff = diffParticipants(verified.before, verified.after);
-      try {
-        await this.applyOnLegacySide(room, diff, verified.committer);
-      } catch (e) {
-        return refuse(`the legacy room refused the change: ${errorMessage(e)}`);
-      }
-      const acceptedAt = this.support.now();
-      await this.transactions.run(async (tx) => {
-        const processed = await this.support.processHandshake(tx, roomUri, bundle.proposalOrCommit);
-        if (processed?.kind !== 'commit') throw new GatewayError(ErrorCode.Internal, 'a verified commit did not apply');
-        const items: FanoutItem[] = [
-          {
-            destinations: this.support.followerDomains(view),
-            message: commitFanout({ commit: bundle.proposalOrCommit }, acceptedAt),
-          },
-        ];
-        if (bundle.welcome !== undefined) {
-          const tree =
-            bundle.ratchetTreeOption.representation === 'full'
-              ? bundle.ratchetTreeOption.ratchetTree
-              : (await group.groupInfo(this.groups.botUser)).ratchetTree;
-          const joinerDomains = [...new Set(verified.addedClients.map((u) => domainOf(u)!))];
-          items.push({ destinations: joinerDomains, message: welcomeFanout(bundle.welcome, tree, acceptedAt) });
-        }
-        await this.support.fanout(tx, roomUri, items);
-      });
-      // Participants the follower took off the list (or banned) must not keep clients (protocol-06 §5.3).
-      const current = await this.botView(roomUri);
-      const leaves = current.members
-        .filter((m) => {
-          if (m.user === undefined || m.user === this.groups.botUser) return false;
-          const p = participantOf(current.participants, m.user);
-          return p === undefined || p.roleIndex === BANNED_ROLE_INDEX;
-        })
-        .map((m) => m.leafIndex);
-      if (leaves.length > 0) await this.transactions.run((tx) => this.commitByBot(tx, room, { remove: leaves }));
-      this.logger.log(
-        verified.external
-          ? `room=${roomUri}: ${verified.committer} (${peer}) joined by external commit`
-          : `room=${roomUri}: applied a commit of ${verified.committer} (${peer})`,
-      );
-      return { responseCode: 'success', errorDescription: '', acceptedTimestamp: BigInt(acceptedAt) };
-    });
-  }
-
-  /**
-   * Who may join by external commit (protocol-06 §5.6 "a new device of an existing participant;
-   * open rooms"): a user of the calling provider who is a participant that is not banned (a new
-   * or resynchronised client), or anybody not banned when the legacy room is public. The commit
-   * may remove only the joiner's own old clients, and change the list only by adding the joiner
-   * as member (its own AppDataUpdate, protocol-06 §5.3); a joiner who is not yet a participant
-   * must add itself that way.
-   */
-  private async authoriseExternalJoin(
-    room: RoomRecord,
-    peer: ProviderDomain,
-    commit: VerifiedCommit,
-    view: GatewayGroupSummary,
-  ): Promise<{ allowed: true } | { allowed: false; reason: string }> {
-    const joiner = commit.committer;
-    if (domainOf(joiner) !== peer) return { allowed: false, reason: `${joiner} is not a user of ${peer}` };
-    if (commit.removedClients.some((u) => u !== joiner)) {
-      return { allowed: false, reason: 'an external joiner may only remove its own old client' };
-    }
-    const diff = diffParticipants(commit.before, commit.after);
-    const onlyJoiner =
-      diff.removed.length === 0 &&
-      diff.roleChanges.length === 0 &&
-      diff.added.every((p) => p.user === joiner && p.roleIndex <= MEMBER_ROLE);
-    if (!onlyJoiner) return { allowed: false, reason: 'an external commit may only add the joiner as member' };
-    const entry = participantOf(view.participants, joiner);
-    if (entry?.roleIndex === BANNED_ROLE_INDEX) return { allowed: false, reason: `${joiner} is banned` };
-    if (entry === undefined && participantOf(commit.after, joiner) === undefined) {
-      return { allowed: false, reason: `${joiner} joins without its participant entry` };
-    }
-    if (entry !== undefined) return { allowed: true };
-    if ((await this.joinRuleOf(room)) !== 'public') {
-      return { allowed: false, reason: `${room.roomUri} is not open: ${joiner} needs an invitation` };
-    }
-    return { allowed: true };
-  }
-
-  /** The legacy room's join rule; `invite` when the bridge cannot tell. */
-  private async joinRuleOf(room: RoomRecord): Promise<JoinRule> {
-    const bridge = this.support.bridge(room.platform);
-    if (!hasJoinRules(bridge)) return 'invite';
-    try {
-      return await bridge.joinRule(this.support.legacyRoom(room));
-    } catch (e) {
-      this.logger.warn(`room=${room.roomUri}: join rule unknown (${errorMessage(e)}); treated as invite-only`);
-      return 'invite';
-    }
-  }
-
-  /**
-   * Carry a follower's participant change out in the legacy room (ARCHITECTURE §2 flow 4). A
-   * participant who leaves on their own makes their ghost leave; one removed or banned by somebody
-   * else is kicked or banned by the bridge's bot, with the MIMI user who did it as the reason (a
-   * bridge that cannot kick the ghost makes it leave instead).
-   */
-  private async applyOnLegacySide(
-    room: RoomRecord,
-    diff: ReturnType<typeof diffParticipants>,
-    committer: UserUri,
-  ): Promise<void> {
-    const bridge = this.support.bridge(room.platform);
-    const membership = (): PuppetMembership => need(bridge, hasPuppetMembership, 'puppet membership');
-    const moderation = (): Moderation => need(bridge, canModerate, 'moderation');
-    const legacyRoom = this.support.legacyRoom(room);
-    const reason = `by ${committer} (MIMI)`;
-    for (const p of diff.added) {
-      if (!this.support.isOurs(p.user)) await membership().setMembership(legacyRoom, { userUri: p.user }, 'join');
-    }
-    for (const p of diff.removed) {
-      const native = this.support.nativeUser(p.user);
-      if (native) {
-        await moderation().moderate(legacyRoom, native, p.roleIndex === BANNED_ROLE_INDEX ? 'unban' : 'kick', reason);
-      } else if (this.support.isOurs(p.user)) {
-        continue;
-      } else if (p.roleIndex === BANNED_ROLE_INDEX) {
-        await moderation().moderate(legacyRoom, { userUri: p.user }, 'unban', reason);
-      } else if (p.user === committer) {
-        await membership().setMembership(legacyRoom, { userUri: p.user }, 'leave');
-      } else {
-        await Promise.resolve()
-          .then(() => moderation().moderate(legacyRoom, { userUri: p.user }, 'kick', reason))
-          .catch(async (e: unknown) => {
-            this.logger.warn(`room=${room.roomUri}: kick of ${p.user}: ${errorMessage(e)}; its ghost leaves instead`);
-            await membership().setMembership(legacyRoom, { userUri: p.user }, 'leave');
-          });
-      }
-    }
-    for (const c of diff.roleChanges) {
-      const target: LegacyUserRef | RemoteUser = this.support.nativeUser(c.user) ?? { userUri: c.user };
-      if (c.to === BANNED_ROLE_INDEX) await moderation().moderate(legacyRoom, target, 'ban', reason);
-      else await need(bridge, hasRoles, 'roles').setRole(legacyRoom, target, roleOfIndex(c.to));
-    }
+  /** protocol-06 §5.3 for a follower's commit: `HubUpdates.update` (hub-updates.ts). */
+  update(peer: ProviderDomain, roomUri: RoomUri, request: UpdateRequest): Promise<UpdateRoomResponse> {
+    return this.updates.update(peer, roomUri, request);
   }
 
   // ---- /groupInfo -----------------------------------------------------------------------------
@@ -925,10 +666,10 @@ export class HubService {
       );
       const identity = basicCredentialIdentity(request.requestingCredential);
       if (!signed || identity === undefined || credentialDomain(identity) !== peer) return denied;
-      const view = await this.botView(roomUri);
+      const view = await this.commits.botView(roomUri);
       const p = participantOf(view.participants, identity);
       if (p?.roleIndex === BANNED_ROLE_INDEX) return denied;
-      if (p === undefined && (await this.joinRuleOf(room)) !== 'public') return denied;
+      if (p === undefined && (await this.support.joinRuleOf(room)) !== 'public') return denied;
       const bundle = await (await this.groups.requireGroup(roomUri)).groupInfo(this.groups.botUser);
       const tbe = encodeValue(
         {
@@ -968,16 +709,6 @@ export class HubService {
   }
 
   // ---- helpers --------------------------------------------------------------------------------
-
-  private async hubRoom(roomUri: RoomUri): Promise<RoomRecord> {
-    const room = await this.rooms.findByUri(undefined, roomUri);
-    if (room?.role !== 'hub') throw new GatewayError(ErrorCode.NotFound, `${roomUri} is not hosted here`);
-    return room;
-  }
-
-  private async botView(roomUri: RoomUri): Promise<GatewayGroupSummary> {
-    return (await this.groups.requireGroup(roomUri)).summary();
-  }
 
   private async recordOnly(room: RoomRecord, event: InboundEvent): Promise<void> {
     await this.transactions.run((tx) => this.recordLegacy(tx, room, event.platformEventId, null));

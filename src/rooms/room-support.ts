@@ -8,7 +8,14 @@ import { type FanoutMessage, encodeFanoutBody } from '../mimi/wire';
 import type { GatewayGroupSummary, GatewayProcessed } from '../mls';
 import type { Tx } from '../persistence';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
-import { type LegacyRoomRef, type LegacyUserRef, PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
+import {
+  type JoinRule,
+  type LegacyRoomRef,
+  type LegacyUserRef,
+  PLATFORM_BRIDGES,
+  type PlatformBridge,
+  hasJoinRules,
+} from '../ports';
 
 /** A type guard of src/ports/capabilities.port.ts (`canModerate`, `hasPuppetMembership`, …). */
 export type CapabilityGuard<C> = (bridge: PlatformBridge) => bridge is PlatformBridge & C;
@@ -87,6 +94,18 @@ export class RoomSupport {
   nativeUser(user: UserUri): LegacyUserRef | undefined {
     const legacy = parseLegacyUserUri(user);
     return legacy && legacy.domain === this.domain ? { platform: legacy.platform, userId: legacy.userId } : undefined;
+  }
+
+  /** The legacy room's join rule; `invite` when the bridge cannot tell. */
+  async joinRuleOf(room: RoomRecord): Promise<JoinRule> {
+    const bridge = this.bridge(room.platform);
+    if (!hasJoinRules(bridge)) return 'invite';
+    try {
+      return await bridge.joinRule(this.legacyRoom(room));
+    } catch (e) {
+      this.logger.warn(`room=${room.roomUri}: join rule unknown (${errorMessage(e)}); treated as invite-only`);
+      return 'invite';
+    }
   }
 
   /** Tell the author of a platform event what went wrong (the port's `notifyFailure`), best effort. */

@@ -17,6 +17,8 @@ import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
+import { HubCommits } from './hub-commits';
+import { HubUpdates } from './hub-updates';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { RoomSupport } from './room-support';
@@ -64,6 +66,8 @@ export class RoomsModule {
         RoomLocks,
         RoomSupport,
         RenderWorker,
+        HubCommits,
+        HubUpdates,
         HubService,
         FollowerService,
         RoomsService,
