@@ -13,7 +13,6 @@ import {
   type CommitPreview,
   EpochVerdict,
   type GatewayGroupSummary,
-  type Participant,
   checkEpoch,
   groupIdForRoom,
   inspectMlsMessage,
@@ -33,25 +32,24 @@ import {
 import { HubCommits } from './hub-commits';
 import { MlsGroups } from './mls-groups';
 import { RoomLocks } from './room-locks';
-import { authoriseChange, diffParticipants, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
+import {
+  type ProposedChange,
+  authoriseChange,
+  diffParticipants,
+  participantOf,
+  roleIndexOf,
+  roleOfIndex,
+} from './room-policy';
 import { type FanoutItem, RoomSupport, need } from './room-support';
 import { commitFanout, welcomeFanout } from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 
-/** What a follower's commit does, as MLS verified it (`GatewayGroup.previewCommit`). */
-interface VerifiedCommit {
-  /** The committing user (for an external commit: the joiner). */
-  readonly committer: UserUri;
-  /** An external commit (RFC 9420 §12.4.3.2). */
-  readonly external: boolean;
-  readonly before: readonly Participant[];
-  readonly after: readonly Participant[];
-  /** Users of the clients the commit adds (the joiner's for an external commit). */
-  readonly addedClients: readonly UserUri[];
-  /** Users of the clients the commit removes. */
-  readonly removedClients: readonly UserUri[];
-}
+/**
+ * What a follower's commit does, as MLS verified it (`GatewayGroup.previewCommit`): the committer
+ * (for an external commit, RFC 9420 §12.4.3.2, the joiner, whose client counts as added).
+ */
+type VerifiedCommit = Omit<ProposedChange, 'peerDomain'> & { readonly external: boolean };
 
 @Injectable()
 export class HubUpdates {
