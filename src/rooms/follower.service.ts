@@ -13,7 +13,7 @@
  *   to the hub with `/update` (participant-list change, plus the Add of a joining user's client).
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError, ValidationError, errorMessage } from '../common/errors';
+import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf } from '../common/ids';
 import { encodeMimiContentWithId, receiveMimiContent, toHex } from '../mimi/content';
 import {
@@ -21,25 +21,12 @@ import {
   type KeyMaterialRequest,
   type KeyMaterialResponse,
   type UpdateRoomResponse,
-  asCredential,
-  asGroupInfo,
-  asKeyPackage,
   asMlsMessage,
-  asWelcome,
   decodeAll,
   decodeFanoutBody,
   encodeValue,
-  groupInfoRatchetTreeTbeCodec,
-  groupInfoRequestCodec,
-  groupInfoRequestTbsCodec,
-  groupInfoResponseCodec,
-  groupInfoResponseTbs,
-  groupInfoResponseTbsCodec,
-  keyMaterialRequestTbsCodec,
   submitMessageRequestCodec,
   submitMessageResponseCodec,
-  updateRequestCodec,
-  updateRoomResponseCodec,
 } from '../mimi/wire';
 import {
   BANNED_ROLE_INDEX,
@@ -47,16 +34,11 @@ import {
   MlsErrorReason,
   MlsGroupError,
   type Participant,
-  decryptWithLabel,
-  externalSenderKeys,
   gatewayKeys,
   groupIdForRoom,
   groupInfoFromBytes,
-  hpkeKeyPair,
   inspectMlsMessage,
   participantListFromExtensions,
-  signWithLabel,
-  verifyWithLabel,
 } from '../mls';
 import { InboundDedupeRepository, type Tx } from '../persistence';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
@@ -79,6 +61,8 @@ import { contentForAction, contentKind } from './content-mapping';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { legacyUserUri, parseLegacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
+import { HubRequests } from './hub-requests';
+import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
@@ -91,13 +75,6 @@ import {
   ROOMS_OPTIONS,
   type RoomsOptions,
 } from './rooms.tokens';
-import {
-  GROUP_INFO_LABEL,
-  MIMI_CIPHERSUITE_ID,
-  basicCredentialBytes,
-  basicCredentialIdentity,
-  credentialDomain,
-} from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 /** How often a submission is re-encrypted after `epochTooOld` before the user is told it failed. */
@@ -124,6 +101,8 @@ export class FollowerService {
     private readonly events: RoomEventRepository,
     private readonly submissions: RoomSubmissionRepository,
     private readonly groups: MlsGroups,
+    private readonly hubRequests: HubRequests,
+    private readonly keyMaterials: KeyMaterials,
     private readonly storage: DbMlsStorage,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
@@ -608,7 +587,7 @@ export class FollowerService {
       const hub = domainOf(roomUri);
       if (hub === undefined) throw new GatewayError(ErrorCode.BadValue, `not a MIMI room URI: ${roomUri}`);
       if (hub === this.domain) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri} here`);
-      const probe = await this.fetchGroupInfo(hub, roomUri, this.groups.botUser);
+      const probe = await this.hubRequests.fetchGroupInfo(hub, roomUri, this.groups.botUser);
       if (probe.status === 'noSuchRoom') throw new GatewayError(ErrorCode.NotFound, `${hub} has no room ${roomUri}`);
       if (probe.status === 'notAuthorized') {
         throw new GatewayError(
@@ -648,7 +627,7 @@ export class FollowerService {
     const groupId = groupIdForRoom(room.roomUri);
     let refusal: string | undefined;
     for (let attempt = 1; attempt <= MAX_EXTERNAL_JOIN_ATTEMPTS; attempt++) {
-      const info = await this.fetchGroupInfo(room.hubDomain, room.roomUri, user);
+      const info = await this.hubRequests.fetchGroupInfo(room.hubDomain, room.roomUri, user);
       if (info.status !== 'success') {
         refusal = info.status === 'notAuthorized' ? 'the room is not open to you' : 'the hub has no such room';
         break;
@@ -667,7 +646,7 @@ export class FollowerService {
       let response: UpdateRoomResponse;
       try {
         const next = await joined.group.groupInfo(user);
-        response = await this.sendUpdate(room, {
+        response = await this.hubRequests.sendUpdate(room, {
           commit: joined.commit,
           groupInfo: next.groupInfo,
           ratchetTree: next.ratchetTree,
@@ -703,74 +682,6 @@ export class FollowerService {
         )
         .catch((e: unknown) => this.logger.warn(`room=${room.roomUri}: kick of ${user}: ${errorMessage(e)}`));
     }
-  }
-
-  /**
-   * protocol-06 §5.6 for `client`: a GroupInfoRequest signed with its key and a fresh HPKE key;
-   * the response must be signed by the hub's provider, and its GroupInfo and tree open with our key.
-   * @throws GatewayError PeerUnavailable (no usable answer), Malformed (a bad response)
-   */
-  private async fetchGroupInfo(
-    hub: ProviderDomain,
-    roomUri: RoomUri,
-    user: UserUri,
-  ): Promise<
-    { status: 'success'; groupInfo: Uint8Array; ratchetTree: Uint8Array } | { status: 'notAuthorized' | 'noSuchRoom' }
-  > {
-    const id = await this.transactions.run(() => this.groups.identity(user));
-    const hpke = hpkeKeyPair();
-    const head = {
-      protocol: 'mls10' as const,
-      cipherSuite: MIMI_CIPHERSUITE_ID,
-      requestingSignatureKey: id.signatureKey,
-      requestingCredential: asCredential(basicCredentialBytes(user)),
-      groupInfoPublicKey: hpke.publicKey,
-    };
-    const signature = signWithLabel(
-      id.signaturePrivateKey,
-      'GroupInfoRequestTBS',
-      encodeValue(head, groupInfoRequestTbsCodec),
-    );
-    const body = encodeValue({ ...head, joiningCode: new Uint8Array(0), signature }, groupInfoRequestCodec);
-    const answer = await this.requester.request(hub, 'groupInfo', roomUri, body);
-    if (answer.status < 200 || answer.status >= 300) {
-      throw new GatewayError(ErrorCode.PeerUnavailable, `groupInfo for ${roomUri} from ${hub}: HTTP ${answer.status}`, {
-        retryable: answer.status >= 500 || answer.status === 429,
-      });
-    }
-    const response = decodeAll(answer.body, groupInfoResponseCodec);
-    if (response.status !== 'success') return { status: response.status };
-    const signer = basicCredentialIdentity(response.hubSender.credential);
-    const signed = verifyWithLabel(
-      response.hubSender.signatureKey,
-      'GroupInfoResponseTBS',
-      encodeValue(groupInfoResponseTbs(response), groupInfoResponseTbsCodec),
-      response.signature,
-    );
-    if (signer !== `mimi://${hub}` || !signed) {
-      throw new GatewayError(ErrorCode.Malformed, `the groupInfo response for ${roomUri} is not signed by ${hub}`);
-    }
-    const tbe = decodeAll(
-      decryptWithLabel(
-        hpke.privateKey,
-        GROUP_INFO_LABEL,
-        new TextEncoder().encode(roomUri),
-        response.encryptedGroupInfoAndTree,
-      ),
-      groupInfoRatchetTreeTbeCodec,
-    );
-    if (tbe.ratchetTreeOption.representation !== 'full') {
-      throw new GatewayError(ErrorCode.Malformed, `the hub of ${roomUri} sent no ratchet tree`);
-    }
-    // The key that signed the response must be the group's own hub (protocol-06 §7.4).
-    const hubKey = Buffer.from(response.hubSender.signatureKey);
-    if (!externalSenderKeys(tbe.groupInfo).some((k) => hubKey.equals(k))) {
-      throw new GatewayError(
-        ErrorCode.Malformed,
-        `the groupInfo response for ${roomUri} is signed by a key the group does not name as its hub`,
-      );
-    }
-    return { status: 'success', groupInfo: tbe.groupInfo, ratchetTree: tbe.ratchetTreeOption.ratchetTree };
   }
 
   /** A participant-list change made locally, committed by `committerUser`'s client and sent to the hub. */
@@ -836,7 +747,7 @@ export class FollowerService {
     let response: UpdateRoomResponse;
     try {
       // Our own joiners are in the shared group state already: their Welcome stays here.
-      response = await this.sendUpdate(room, {
+      response = await this.hubRequests.sendUpdate(room, {
         commit: staged.commit,
         groupInfo: staged.groupInfo,
         ratchetTree: staged.ratchetTree,
@@ -866,33 +777,6 @@ export class FollowerService {
       );
     }
     return response;
-  }
-
-  /**
-   * protocol-06 §5.3 `/update` with a commit of ours (full GroupInfo and ratchet tree of the new
-   * epoch, the Welcome when it adds clients). A non-2xx answer counts as `notAllowed`.
-   * @throws when the hub cannot be reached (the caller drops the commit)
-   */
-  private async sendUpdate(
-    room: RoomRecord,
-    c: { commit: Uint8Array; welcome?: Uint8Array; groupInfo: Uint8Array; ratchetTree: Uint8Array },
-  ): Promise<UpdateRoomResponse> {
-    const body = encodeValue(
-      {
-        bundle: {
-          proposalOrCommit: asMlsMessage(c.commit),
-          contentType: 'commit',
-          ...(c.welcome === undefined ? {} : { welcome: asWelcome(c.welcome) }),
-          groupInfoOption: { representation: 'full', groupInfo: asGroupInfo(c.groupInfo) },
-          ratchetTreeOption: { representation: 'full', ratchetTree: c.ratchetTree },
-        },
-      },
-      updateRequestCodec,
-    );
-    const answer = await this.requester.request(room.hubDomain, 'update', room.roomUri, body);
-    return answer.status >= 200 && answer.status < 300
-      ? decodeAll(answer.body, updateRoomResponseCodec)
-      : { responseCode: 'notAllowed', errorDescription: `HTTP ${answer.status}` };
   }
 
   // ---- submissions to the hub -----------------------------------------------------------------
@@ -1065,49 +949,9 @@ export class FollowerService {
 
   // ---- /keyMaterial (target provider) ----------------------------------------------------------
 
-  /**
-   * protocol-06 §5.2 for one of our legacy users: a fresh KeyPackage of the user's puppet client,
-   * for a request signed by the calling provider. We only answer for our own users (no proxying
-   * for rooms we hub, README.md), and consent is implicit (any authenticated provider may ask).
-   */
-  async keyMaterial(
-    peer: ProviderDomain,
-    targetUser: UserUri,
-    request: KeyMaterialRequest,
-  ): Promise<KeyMaterialResponse> {
-    if (request.targetUser !== targetUser) {
-      throw new ValidationError(`the path names ${targetUser}, the body ${request.targetUser}`);
-    }
-    const reply = (
-      userStatus: KeyMaterialResponse['userStatus'],
-      clients: KeyMaterialResponse['clients'] = [],
-    ): KeyMaterialResponse => ({
-      protocol: 'mls10',
-      userStatus,
-      userUri: targetUser,
-      clients,
-    });
-    const legacy = parseLegacyUserUri(targetUser);
-    if (domainOf(targetUser) !== this.domain || legacy === undefined || !this.support.hasBridge(legacy.platform)) {
-      return reply('userUnknown');
-    }
-    const signed = verifyWithLabel(
-      request.requesterSignatureKey,
-      'KeyMaterialRequestTBS',
-      encodeValue(request, keyMaterialRequestTbsCodec),
-      request.keyMaterialRequestSignature,
-    );
-    const requester = basicCredentialIdentity(request.requesterCredential);
-    if (!signed || credentialDomain(requester) !== peer || domainOf(request.requestingUser) !== peer) {
-      this.logger.warn(`keyMaterial for ${targetUser} from ${peer}: bad signature or requester; noConsent`);
-      return reply('noConsent');
-    }
-    if (!request.acceptableCiphersuites.includes(MIMI_CIPHERSUITE_ID)) return reply('noCompatibleMaterial');
-    const published = await this.transactions.run(() => this.groups.store.createKeyPackage(targetUser));
-    this.logger.debug(`keyMaterial: a KeyPackage of ${targetUser} for ${peer} (room ${request.roomId || '-'})`);
-    return reply('success', [
-      { clientStatus: 'success', clientUri: targetUser, keyPackage: asKeyPackage(published.keyPackage) },
-    ]);
+  /** protocol-06 §5.2 for one of our legacy users: `KeyMaterials.keyMaterial` (key-materials.ts). */
+  keyMaterial(peer: ProviderDomain, targetUser: UserUri, request: KeyMaterialRequest): Promise<KeyMaterialResponse> {
+    return this.keyMaterials.keyMaterial(peer, targetUser, request);
   }
 
   // ---- helpers --------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
+import { HubRequests } from './hub-requests';
+import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { RoomSupport } from './room-support';
@@ -69,6 +71,8 @@ export class RoomsModule {
         HubCommits,
         HubUpdates,
         HubService,
+        HubRequests,
+        KeyMaterials,
         FollowerService,
         RoomsService,
       ],
