@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (`npm test`): typecheck, lint, unit + integration tests on SQLite
-# and a throwaway PostgreSQL cluster, build, then end-to-end tests (gateway processes talking
+# The project's test command (`npm test`): typecheck, lint, unit tests, integration tests (on
+# SQLite and a throwaway PostgreSQL cluster), build, then end-to-end tests (gateway processes talking
 # MIMI over mutual TLS on loopback). Installs what is missing; safe to run on a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,12 @@ npx tsc -p tsconfig.json --noEmit
 step "lint"
 npm run --silent lint
 
-step "unit and integration tests (SQLite + PostgreSQL)"
-npx jest --config test/jest-unit.config.js --ci "$@"
+# Arguments (`npm test -- <pattern>`) go to both tiers; a tier where nothing matches passes.
+step "unit tests (no database server, no network)"
+npx jest --config test/jest-unit.config.js --ci --passWithNoTests "$@"
+
+step "integration tests (SQLite + a throwaway PostgreSQL, the openmls interop peer)"
+npx jest --config test/jest-integration.config.js --ci --passWithNoTests "$@"
 
 step "build"
 npx nest build

@@ -1,6 +1,8 @@
-const unit = require('./jest-unit.config.js');
+// End-to-end tier: gateway processes, real Synapse / Prosody on loopback (no PostgreSQL).
+const { base } = require('./jest-base.js');
+
 module.exports = {
-  ...unit,
+  ...base,
   testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
   testTimeout: 120000,
 };

@@ -1,18 +1,17 @@
-// Unit and integration tests (no external servers besides the throwaway PostgreSQL that
-// the global setup starts). Some dependencies are ESM-only (NestJS 12, @noble/*,
-// @hpke/*, uid, file-type); jest's CommonJS runtime cannot require() them, so they are
-// transformed too (see transformIgnorePatterns and test/support/esm-transform.js).
-const esm = ['@nestjs', '@noble', '@hpke', 'uid', 'file-type', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', 'load-esm'].join('|');
+// Unit tier: the specs beside the code (src, bridges, registration) and the test kits' own specs
+// (test/config, test/contract, test/fakes, test/lint, test/support). No database server and no
+// network beyond loopback servers a spec starts itself; SQLite files in a temp folder are fine.
+// The integration tier's specs are listed in test/jest-base.js.
+const { base, INTEGRATION_FOLDERS, INTEGRATION_SPECS } = require('./jest-base.js');
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 module.exports = {
-  rootDir: '..',
-  testEnvironment: 'node',
+  ...base,
   testMatch: ['<rootDir>/{src,bridges,registration,test}/**/*.spec.ts'],
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
-    '^.+\\.m?js$': '<rootDir>/test/support/esm-transform.js',
-  },
-  transformIgnorePatterns: [`/node_modules/(?!(${esm})/)`],
-  globalSetup: '<rootDir>/test/support/pg-global-setup.ts',
-  globalTeardown: '<rootDir>/test/support/pg-global-teardown.ts',
-  testTimeout: 30000,
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    ...INTEGRATION_FOLDERS.map((f) => `<rootDir>/${escape(f)}/`),
+    ...INTEGRATION_SPECS.map((s) => `<rootDir>/${escape(s)}$`),
+  ],
 };

@@ -1,4 +1,5 @@
 import { parseMimiUri, type RoomUri, type UserUri } from '../../src/common/ids';
+import { matrixLocalparts } from '../kit/localpart-codec';
 
 /**
  * Matrix identifiers the bridge derives from MIMI URIs, deterministically and reversibly:
@@ -17,41 +18,16 @@ import { parseMimiUri, type RoomUri, type UserUri } from '../../src/common/ids';
 /** Matrix spec: user IDs are at most 255 bytes, including the leading @ and the domain. */
 export const MAX_MATRIX_ID_LENGTH = 255;
 
-const KEEP = /^[a-z0-9.-]$/;
 const DOMAIN_RE = /^[a-z0-9.-]+$/;
 
+/** `enc` above: the kit's localpart codec with `=` escapes. */
 export function encodeLocal(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    if (KEEP.test(ch)) {
-      out += ch;
-      continue;
-    }
-    for (const b of Buffer.from(ch, 'utf8')) out += `=${b.toString(16).padStart(2, '0')}`;
-  }
-  return out;
+  return matrixLocalparts.encode(s);
 }
 
 /** Inverse of encodeLocal; undefined for anything encodeLocal cannot have produced. */
 export function decodeLocal(s: string): string | undefined {
-  if (!/^([a-z0-9.-]|=[0-9a-f]{2})*$/.test(s)) return undefined;
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length;) {
-    if (s[i] === '=') {
-      bytes.push(Number.parseInt(s.slice(i + 1, i + 3), 16));
-      i += 3;
-    } else {
-      bytes.push(s.charCodeAt(i));
-      i += 1;
-    }
-  }
-  let decoded: string;
-  try {
-    decoded = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
-  } catch {
-    return undefined;
-  }
-  return encodeLocal(decoded) === s ? decoded : undefined;
+  return matrixLocalparts.decode(s);
 }
 
 function localpartFor(prefix: string, uri: string, kind: 'u' | 'r'): string | undefined {

@@ -53,6 +53,8 @@ import {
   sendLevelOf,
   userRef,
 } from './matrix-event.mapper';
+import { BoundedMap } from '../kit/bounded-map';
+import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
 import { TransactionProcessor } from './transaction-processor';
 
@@ -147,15 +149,8 @@ export function txnIdFor(kind: string, key: string): string {
   return `mimi.${kind}.${createHash('sha256').update(key, 'utf8').digest('base64url').slice(0, 32)}`;
 }
 
+/** Entries each in-memory record keeps (bridges/kit/bounded-map.ts). */
 const BOUNDED = 10_000;
-
-export function remember<K, V>(map: Map<K, V>, k: K, v: V): void {
-  map.set(k, v);
-  if (map.size > BOUNDED) {
-    const first = map.keys().next().value;
-    if (first !== undefined) map.delete(first);
-  }
-}
 
 const HELP_TEXT =
   'MIMI bridge commands (room admins): `!mimi link` bridges this room to MIMI, `!mimi unlink` stops, ' +
@@ -174,15 +169,16 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   private host?: BridgeHost;
   private boundPort?: number;
   /** Event ID → txn ID of our recent sends: echo keys when the homeserver omits unsigned.transaction_id. */
-  private readonly sentTxn = new Map<string, string>();
+  private readonly sentTxn = new BoundedMap<string, string>(BOUNDED);
   /** Idempotency key → result of recent posts. */
-  private readonly posted = new Map<string, PostResult>();
+  private readonly posted = new BoundedMap<string, PostResult>(BOUNDED);
   /** Latest power levels seen per room, for role changes without prev_content. */
   private readonly powerLevels = new Map<string, PowerLevelsContent>();
   private readonly transactions: TransactionProcessor;
   /** Creators of rooms of version 12 and later (infinite power level), per room; m.room.create never changes. */
-  private readonly creators = new Map<string, ReadonlySet<string>>();
-  private readonly pendingRejects = new Set<(e: Error) => void>();
+  private readonly creators = new BoundedMap<string, ReadonlySet<string>>(BOUNDED);
+  /** Deadlines of every homeserver request; stop() fails them at once. */
+  private readonly guard = new PostGuard(toPlatformError);
   private stopping = false;
 
   constructor(private readonly opts: MatrixBridgeOptions) {
@@ -317,36 +313,12 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   async stop(): Promise<void> {
     this.stopping = true;
     const stopped = new PlatformError(ErrorCode.PlatformUnavailable, 'Matrix bridge stopping');
-    for (const reject of this.pendingRejects) reject(stopped);
-    this.pendingRejects.clear();
+    this.guard.failAll(stopped);
     await this.server?.close();
     await this.bridge?.close().catch(() => undefined);
     this.server = undefined;
     this.bridge = undefined;
     this.sink = undefined;
-  }
-
-  /** Run `fn`, rejecting with a retryable Timeout after `ms` and with PlatformUnavailable on stop(). */
-  private guarded<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pendingRejects.delete(reject);
-        reject(new PlatformError(ErrorCode.Timeout, `${what}: no answer within ${ms} ms`));
-      }, ms);
-      this.pendingRejects.add(reject);
-      fn().then(
-        (v) => {
-          clearTimeout(timer);
-          this.pendingRejects.delete(reject);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          this.pendingRejects.delete(reject);
-          reject(toPlatformError(e, what));
-        },
-      );
-    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -514,7 +486,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
 
   private rememberCreators(roomId: string, state: readonly MatrixEvent[]): ReadonlySet<string> {
     const set = creatorsOf(state.find((e) => e.type === 'm.room.create' && e.state_key === ''));
-    remember(this.creators, roomId, set);
+    this.creators.set(roomId, set);
     return set;
   }
 
@@ -586,7 +558,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
     const { id, intent } = this.ghost(as);
     const txnId = txnIdFor('post', opts.idempotencyKey);
     const roomId = room.roomId;
-    return this.guarded(`post to ${roomId} as ${id}`, opts.timeoutMs, async () => {
+    return this.guard.run(`post to ${roomId} as ${id}`, opts.timeoutMs, async () => {
       await this.joinGhost(roomId, id, intent);
       let eventId: string;
       if (action.type === 'delete' || action.type === 'unreact') {
@@ -609,8 +581,8 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
         eventId = res.event_id;
       }
       const result: PostResult = { platformEventId: eventId, echoKeys: [txnId], acceptedAt: Date.now() };
-      remember(this.sentTxn, eventId, txnId);
-      remember(this.posted, opts.idempotencyKey, result);
+      this.sentTxn.set(eventId, txnId);
+      this.posted.set(opts.idempotencyKey, result);
       return result;
     });
   }
@@ -635,7 +607,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
 
   async setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
     const { id, intent } = this.ghost(user);
-    await this.guarded(`${membership} ${room.roomId} as ${id}`, 30_000, async () => {
+    await this.guard.run(`${membership} ${room.roomId} as ${id}`, 30_000, async () => {
       await this.ensureGhostRegistered(intent);
       if (membership === 'join') {
         await this.joinGhost(room.roomId, id, intent);
@@ -674,7 +646,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
     reason?: string,
   ): Promise<void> {
     const mxid = this.targetId(target);
-    await this.guarded(`${action} ${mxid} in ${room.roomId}`, 30_000, async () => {
+    await this.guard.run(`${action} ${mxid} in ${room.roomId}`, 30_000, async () => {
       const client = this.bot.matrixClient;
       if (action === 'kick') await client.kickUser(mxid, room.roomId, reason);
       else if (action === 'ban') await client.banUser(mxid, room.roomId, reason);
@@ -685,7 +657,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   async setRole(room: LegacyRoomRef, user: LegacyUserRef | RemoteUser, role: ParticipantRole): Promise<void> {
     if (role === ParticipantRole.Banned) return this.moderate(room, user, 'ban');
     const mxid = this.targetId(user);
-    await this.guarded(`set role of ${mxid} in ${room.roomId}`, 30_000, async () => {
+    await this.guard.run(`set role of ${mxid} in ${room.roomId}`, 30_000, async () => {
       if ((await this.roomCreators(room.roomId)).has(mxid)) return; // a creator's level cannot change
       const pl = (await this.roomPowerLevels(room.roomId)) ?? {};
       const level = powerLevelForRole(role, pl);
@@ -702,7 +674,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
 
   async setProfile(user: RemoteUser): Promise<void> {
     const { id, intent } = this.ghost(user);
-    await this.guarded(`profile of ${id}`, 30_000, async () => {
+    await this.guard.run(`profile of ${id}`, 30_000, async () => {
       await this.ensureGhostRegistered(intent);
       if (user.displayName !== undefined) await intent.setDisplayName(user.displayName);
       // Only media already on this homeserver is used as an avatar: the bridge never fetches URLs.
@@ -720,7 +692,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
    * private) is `invite`.
    */
   async joinRule(room: LegacyRoomRef): Promise<JoinRule> {
-    return this.guarded(`read the join rule of ${room.roomId}`, 30_000, async () => {
+    return this.guard.run(`read the join rule of ${room.roomId}`, 30_000, async () => {
       try {
         const content = (await this.bot.matrixClient.getRoomStateEvent(room.roomId, 'm.room.join_rules', '')) as {
           join_rule?: unknown;
@@ -735,7 +707,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   }
 
   async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {
-    return this.guarded(`read ${room.roomId}`, 30_000, async () => {
+    return this.guard.run(`read ${room.roomId}`, 30_000, async () => {
       const state = (await this.bot.matrixClient.getRoomState(room.roomId)) as MatrixEvent[];
       const get = (type: string): Record<string, unknown> | undefined =>
         state.find((e) => e.type === type && e.state_key === '')?.content;
@@ -775,7 +747,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   }
 
   async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {
-    await this.guarded(`notify ${room.roomId}`, 30_000, () =>
+    await this.guard.run(`notify ${room.roomId}`, 30_000, () =>
       this.sendNotice(
         room.roomId,
         about.platformEventId,
@@ -799,7 +771,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
     if (mxcOfDownloadUrl(this.homeserverUrl, url) === undefined) {
       throw new PlatformError(ErrorCode.PlatformRejected, 'not a media URL of this homeserver', { retryable: false });
     }
-    return this.guarded('media download', 60_000, async () => {
+    return this.guard.run('media download', 60_000, async () => {
       const res = await fetch(url, {
         headers: { authorization: `Bearer ${this.opts.registration.as_token}` },
         redirect: 'error',

@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { GatewayError, errorMessage } from '../../src/common/errors';
 import type { TransactionOutcome } from './appservice-server';
+import { PoisonLedger } from '../kit/inbound-delivery';
 import { asMatrixEvent, type MatrixEvent } from './matrix-event.mapper';
 
 /** Default for MatrixBridgeOptions.maxPoisonAttempts. */
 export const DEFAULT_MAX_POISON_ATTEMPTS = 3;
-const REMEMBERED_FAILURES = 10_000;
 
 /**
  * Decides what an appservice transaction's answer is, from what happened to each of its events.
@@ -21,23 +21,31 @@ const REMEMBERED_FAILURES = 10_000;
  *   first time come back and the core recognises them by platformEventId, so nothing is lost
  *   and nothing doubled, at the price of the failed event arriving after its successors.
  * - An event that keeps failing retryably while its neighbours are recorded is a poison event,
- *   not an outage: after `maxPoisonAttempts` such transactions it is dead-lettered (logged at
- *   error level with its IDs). When no event of the transaction could be recorded (the store
+ *   not an outage: after `maxPoisonAttempts` such transactions it is dead-lettered: parked in the
+ *   kit's PoisonLedger (bridges/kit/inbound-delivery.ts), logged at error level with its IDs and
+ *   reason, and acknowledged. When no event of the transaction could be recorded (the store
  *   is down), nothing is dead-lettered, however long that lasts: an outage must not lose
  *   messages, and the homeserver keeps the transaction until we take it.
  */
 export class TransactionProcessor {
   private readonly logger = new Logger(TransactionProcessor.name);
-  private readonly failures = new Map<string, number>();
+  private readonly ledger: PoisonLedger;
 
-  constructor(private readonly maxPoisonAttempts: number = DEFAULT_MAX_POISON_ATTEMPTS) {}
+  constructor(maxPoisonAttempts: number = DEFAULT_MAX_POISON_ATTEMPTS) {
+    this.ledger = new PoisonLedger(maxPoisonAttempts, this.logger);
+  }
+
+  /** Events dead-lettered so far (bounded). */
+  get parked(): PoisonLedger['parked'] {
+    return this.ledger.parked;
+  }
 
   async process(
     txnId: string,
     events: readonly unknown[],
     handle: (ev: MatrixEvent) => Promise<void>,
   ): Promise<TransactionOutcome> {
-    const failed: string[] = [];
+    const failed: { ev: MatrixEvent; reason: string }[] = [];
     let recorded = 0;
     for (const [index, raw] of events.entries()) {
       let ev: MatrixEvent;
@@ -51,33 +59,23 @@ export class TransactionProcessor {
       try {
         await handle(ev);
         recorded += 1;
-        this.failures.delete(ev.event_id);
+        this.ledger.succeeded(ev.event_id);
       } catch (e) {
         if (e instanceof GatewayError && !e.retryable) {
           this.logger.warn(`${ids}: skipped, cannot be recorded: ${errorMessage(e)}`);
           continue;
         }
         this.logger.warn(`${ids}: not recorded, the transaction will be retried: ${errorMessage(e)}`);
-        failed.push(ev.event_id);
+        failed.push({ ev, reason: errorMessage(e) });
       }
     }
     if (failed.length === 0) return 'ack';
     if (recorded === 0) return 'retry';
     // Others were recorded: the failures are specific to these events.
     let stillFailing = 0;
-    for (const id of failed) {
-      const n = (this.failures.get(id) ?? 0) + 1;
-      if (n >= this.maxPoisonAttempts) {
-        this.logger.error(`txn ${txnId} event ${id}: dead-lettered after ${n} failed attempts`);
-        this.failures.delete(id);
-      } else {
-        this.failures.set(id, n);
-        if (this.failures.size > REMEMBERED_FAILURES) {
-          const oldest = this.failures.keys().next().value;
-          if (oldest !== undefined) this.failures.delete(oldest);
-        }
-        stillFailing += 1;
-      }
+    for (const { ev, reason } of failed) {
+      const room = `txn ${txnId} room ${ev.room_id}`;
+      if (this.ledger.failed(room, ev.event_id, reason, 'dead-lettered') === 'retry') stillFailing += 1;
     }
     return stillFailing === 0 ? 'ack' : 'retry';
   }

@@ -15,7 +15,13 @@ export interface XmppBridgeOptions {
   readonly attachmentHosts?: readonly string[];
   /** Largest stanza sent (bytes); default: Prosody's limit for the mode. */
   readonly maxStanzaBytes?: number;
-  readonly stateStore: StateStore;
+  /**
+   * Where the durable state is kept. Default: the core's database (BridgeHost.stateStore), after
+   * importing `journalFile` once; in memory when the host has no store.
+   */
+  readonly stateStore?: StateStore;
+  /** A JSON journal of earlier versions (`xmpp.stateFile`): imported into the database once, then renamed `.imported`. */
+  readonly journalFile?: string;
   readonly connectTimeoutMs?: number;
   readonly joinTimeoutMs?: number;
   readonly iqTimeoutMs?: number;

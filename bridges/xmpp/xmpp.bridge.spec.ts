@@ -19,8 +19,8 @@ import {
   RELAY_ADDRESS,
   ROOM,
   ROOM_REF,
-} from './testing/bridge-harness';
-import { FakeXmppTransport } from './testing/fake-xmpp-transport';
+} from '../../test/kits/xmpp/bridge-harness';
+import { FakeXmppTransport } from '../../test/kits/xmpp/fake-xmpp-transport';
 import { XmppBridge } from './xmpp.bridge';
 
 describe(XmppBridge.name, () => {

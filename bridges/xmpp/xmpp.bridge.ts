@@ -29,7 +29,8 @@ import type {
 import { roomRef } from './muc/rooms';
 import { bare } from './protocol/jids';
 import type { XmppTransport } from './session/xmpp-transport';
-import { BridgeState } from './state/bridge-state';
+import { BridgeState, MemoryStateStore, type StateStore } from './state/bridge-state';
+import { DbStateStore } from './state/db-state-store';
 import type { XmppBridgeOptions } from './xmpp-bridge.options';
 import { buildXmppParts, type XmppParts } from './xmpp-bridge.parts';
 
@@ -55,7 +56,7 @@ export class XmppBridge implements PlatformBridge {
     this.parts.delivery.open(sink);
     this.host = host;
     this.parts.session.stopping = false;
-    const state = new BridgeState(this.options.stateStore, (e) =>
+    const state = new BridgeState(await this.stateStore(host), (e) =>
       this.logger.error(`writing the XMPP bridge state failed: ${errorMessage(e)}`),
     );
     this.parts.rooms.open(state, this.options.links ?? []);
@@ -87,6 +88,15 @@ export class XmppBridge implements PlatformBridge {
     this.parts.sync.startSelfPing();
   }
 
+  /** The store of the durable state: the options' own, else the core's database, else memory. */
+  private async stateStore(host: BridgeHost | undefined): Promise<StateStore> {
+    if (this.options.stateStore) return this.options.stateStore;
+    const db = host?.stateStore?.(Platform.Xmpp);
+    if (db) return DbStateStore.open(db, this.options.journalFile);
+    this.logger.warn('no state store: the XMPP bridge state is kept in memory only');
+    return new MemoryStateStore();
+  }
+
   /** Leave the MUCs, stop the stream; pending posts reject with PlatformUnavailable. */
   async stop(): Promise<void> {
     if (!this.parts.session.started) return;
@@ -97,8 +107,8 @@ export class XmppBridge implements PlatformBridge {
     this.parts.posts.rejectAll(unavailable);
     this.parts.session.failPending(unavailable);
     if (this.parts.session.isOnline) await this.parts.occupancy.leaveAll(this.parts.members);
-    await Promise.allSettled([...this.parts.rooms.values()].map((r) => r.queue));
-    this.parts.rooms.flush();
+    await this.parts.delivery.drain();
+    await this.parts.rooms.flush();
     await this.parts.session.close();
     this.parts.rooms.clear();
     this.parts.session.started = false;

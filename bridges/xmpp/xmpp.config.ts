@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { IsArray, IsIn, IsOptional, IsString, Matches, ValidateIf } from 'class-validator';
 import { DOMAIN, IntRange, validateConfigSection } from '../../src/common/config-schema';
 
@@ -55,7 +56,11 @@ export class XmppConfig {
   @IntRange(10000, 16 * 1024 * 1024, 'bytes')
   maxStanzaBytes?: number;
 
-  /** Where the bridge keeps its per-MUC archive cursors, puppet memberships and recent posts (JSON). */
+  /**
+   * Deprecated: the bridge keeps its per-MUC archive cursors, puppet memberships and recent posts
+   * in the gateway's database (table `bridge_state`). A JSON journal found at this path (earlier
+   * versions wrote it) is imported once on start and renamed `<path>.imported`.
+   */
   @IsString({ message: 'a path' })
   stateFile: string = 'data/xmpp-state.json';
 }
@@ -65,6 +70,12 @@ export const xmppConfigSection = {
   key: 'xmpp',
   /** @throws ConfigError naming every bad key path under `xmpp.` */
   parse(raw: unknown): XmppConfig {
-    return validateConfigSection(XmppConfig, 'xmpp', raw);
+    const section = validateConfigSection(XmppConfig, 'xmpp', raw);
+    if (typeof raw === 'object' && raw !== null && 'stateFile' in raw) {
+      new Logger('Config').warn(
+        `xmpp.stateFile is deprecated: the XMPP bridge state is kept in the database; a journal at ${section.stateFile} is imported once and renamed .imported`,
+      );
+    }
+    return section;
   },
 } as const;

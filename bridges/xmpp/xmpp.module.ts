@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { BridgeModule } from '../../src/ports';
-import { FileStateStore } from './state/bridge-state';
 import { XmppBridge } from './xmpp.bridge';
 import { clientTransport, componentTransport } from './session/xmpp-transport';
 import { type XmppConfig, xmppConfigSection } from './xmpp.config';
@@ -43,7 +42,8 @@ export function createXmppBridge(config: XmppModuleConfig): XmppBridge {
     mucService: x.mucService,
     attachmentHosts: x.attachmentHosts,
     maxStanzaBytes: x.maxStanzaBytes,
-    stateStore: new FileStateStore(configPath(config, x.stateFile)),
+    // The state is kept in the core's database; a journal file of earlier versions is imported once.
+    journalFile: configPath(config, x.stateFile),
   });
 }
 

@@ -19,5 +19,6 @@ export type {
 } from './repositories/outbox.repository';
 export { InboundDedupeRepository, sha256Hex } from './repositories/inbound-dedupe.repository';
 export type { InboundMessageKey } from './repositories/inbound-dedupe.repository';
+export { BridgeStateRepository } from './repositories/bridge-state.repository';
 export { RoomTransactions } from './room-transactions';
 export { DbMlsStorage } from './db-mls-storage';

@@ -4,7 +4,7 @@ import { DATABASE_KINDS, SILENT_LOGGER, TestDatabase, createTestDataSource } fro
 import { MIGRATIONS } from './migrations';
 import { runMigrations } from './run-migrations';
 
-const TABLES = ['outbox_entry', 'outbox_stream', 'inbound_message'];
+const TABLES = ['outbox_entry', 'outbox_stream', 'inbound_message', 'bridge_state'];
 
 class RecordingLogger implements LoggerService {
   readonly lines: string[] = [];

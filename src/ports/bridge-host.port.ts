@@ -1,4 +1,5 @@
-import type { RoomUri } from '../common/ids';
+import type { Platform, RoomUri } from '../common/ids';
+import type { BridgeStateStore } from './bridge-state.port';
 import type { LegacyRoomRef, LegacyUserRef } from './vocabulary';
 
 /** What the core reports about a linked legacy room (for `!mimi status` and the provisioning API). */
@@ -31,6 +32,12 @@ export interface BridgeHost {
 
   /** The link of `room`, or undefined when it is not bridged. */
   status(room: LegacyRoomRef): Promise<LinkStatus | undefined>;
+
+  /**
+   * The durable state store of `platform`'s bridge, kept in the core's database. Optional: a
+   * host without a database (tests) leaves the bridge to its own store.
+   */
+  stateStore?(platform: Platform): BridgeStateStore;
 
   /**
    * Follower mode: a local user asked for the remote MIMI room `roomUri` (e.g. through a portal

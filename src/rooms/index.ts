@@ -1,6 +1,7 @@
 /** What other folders may use from src/rooms (see README.md). */
 export { RoomsModule, type RoomsModuleOptions } from './rooms.module';
 export { RoomsService, type RoomInfo, type RoomEventInfo } from './rooms.service';
+export { BridgeSinkService, type SinkOutcome } from './bridge-sink.service';
 export { HubService } from './hub.service';
 export { FollowerService } from './follower.service';
 export { MlsGroups } from './mls-groups';

@@ -8,12 +8,14 @@ import {
   type Type,
   ValueProvider,
 } from '@nestjs/common';
+import { BridgeStateRepository } from '../persistence/repositories/bridge-state.repository';
 import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
 import { RoomRepository } from '../persistence/repositories/room.repository';
 import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
+import { BridgeSinkService } from './bridge-sink.service';
 import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
@@ -59,6 +61,7 @@ export class RoomsModule {
           : ({ provide: MIMI_REQUESTER, ...options.requester } as Provider),
         { provide: ROOMS_OPTIONS, useValue: options.options ?? {} },
         MlsKvRepository,
+        BridgeStateRepository,
         RoomRepository,
         RoomEventRepository,
         RoomSubmissionRepository,
@@ -74,6 +77,7 @@ export class RoomsModule {
         HubRequests,
         KeyMaterials,
         FollowerService,
+        BridgeSinkService,
         RoomsService,
       ],
       exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker],

@@ -6,23 +6,17 @@ import { decodeMimiContent } from '../mimi/content';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/repositories/room.repository';
 import { OutboxRepository } from '../persistence/repositories/outbox.repository';
+import { BridgeStateRepository } from '../persistence/repositories/bridge-state.repository';
 import type { BridgeHost, InboundEvent, ParticipantRole } from '../ports';
 import { contentToJson } from './content-mapping';
-import { BehindHubError, FollowerService } from './follower.service';
+import { BridgeSinkService } from './bridge-sink.service';
+import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { roleOfIndex } from './room-policy';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
-
-/**
- * A local change in a mirror room that the hub refused with `wrongEpoch` is tried this often in
- * all, each time after our clients caught up with the hub (or `CATCH_UP_WAIT_MS` passed); the last
- * refusal is told to the user.
- */
-const MAX_CHANGE_ATTEMPTS = 4;
-const CATCH_UP_WAIT_MS = 5_000;
 
 /** A room as the provisioning API lists it (contract: GET /provisioning/rooms). */
 export interface RoomInfo {
@@ -52,9 +46,8 @@ export interface RoomEventInfo {
 }
 
 /**
- * Entry point of the rooms core: receives every bridge's inbound events and hands each to the
- * hub or follower logic of its room (under the room's lock), starts and stops the bridges, and
- * serves the provisioning API (link, list, unlink, history).
+ * Entry point of the rooms core: starts the bridges with the core's sink (BridgeSinkService, which
+ * hands each inbound event to the hub or follower logic of its room), stops them, and serves the provisioning API (link, list, unlink, history).
  */
 @Injectable()
 export class RoomsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -70,11 +63,13 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly locks: RoomLocks,
     private readonly transactions: RoomTransactions,
     private readonly outbox: OutboxRepository,
+    private readonly bridgeSink: BridgeSinkService,
+    private readonly bridgeState: BridgeStateRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     for (const bridge of this.support.allBridges()) {
-      await bridge.start((event) => this.onInboundEvent(event), this.bridgeHost);
+      await bridge.start(this.bridgeSink.sink, this.bridgeHost);
       this.logger.log(`bridge ${bridge.platform} started`);
     }
     await this.render.resumeAll();
@@ -93,40 +88,8 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /**
-   * The InboundSink of every bridge. Resolves once the event's effect is committed (or it is
-   * recognised as a duplicate or an echo); rejects when it could not be recorded, so that the
-   * platform redelivers it. Events of rooms that are not linked are ignored.
-   */
-  async onInboundEvent(event: InboundEvent): Promise<void> {
-    const room = await this.rooms.findByLegacyRoom(undefined, event.room.platform, event.room.roomId);
-    if (room === undefined) return;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.locks.run(room.roomUri, async () => {
-          const current = await this.rooms.findByUri(undefined, room.roomUri);
-          if (current === undefined) return;
-          if (current.role === 'hub') await this.hub.onLegacyEvent(current, event);
-          else await this.follower.onLegacyEvent(current, event, attempt < MAX_CHANGE_ATTEMPTS);
-        });
-        return;
-      } catch (e) {
-        if (e instanceof BehindHubError) {
-          // A local change met a hub commit still on its way here: wait for it, then try again.
-          this.logger.debug(`${e.message}; event=${event.platformEventId} waits (attempt ${attempt})`);
-          await this.follower.waitForEpoch(room.roomUri, e.currentEpoch, CATCH_UP_WAIT_MS);
-          continue;
-        }
-        this.logger.warn(
-          `room=${room.roomUri} platform=${event.room.platform} event=${event.platformEventId} (${event.kind}) not recorded: ${errorMessage(e)}`,
-        );
-        throw e;
-      }
-    }
-  }
-
-  /**
    * The administrative requests bridges pass on: in-room `!mimi link|unlink|status` (the bridge
-   * has checked the platform permission) and portal joins.
+   * has checked the platform permission) and portal joins; and each bridge's durable state store.
    */
   readonly bridgeHost: BridgeHost = {
     link: async (room, requestedBy) => {
@@ -166,6 +129,7 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
         followers: await this.outboxBacklog(followers.map((d) => d!)),
       };
     },
+    stateStore: (platform) => this.bridgeState.storeFor(platform),
     joinRemote: async (roomUri, requestedBy) => {
       // The room is asked of its hub and mirrored here; local users who join the mirror enter the
       // MIMI room by external commit (FollowerService.externalJoin).

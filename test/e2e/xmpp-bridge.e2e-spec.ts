@@ -18,7 +18,7 @@ import {
 import { FileStateStore } from '../../bridges/xmpp/state/bridge-state';
 import { NS } from '../../bridges/xmpp/protocol/namespaces';
 import { puppetJid } from '../../bridges/xmpp/protocol/puppet-jid';
-import { RecordingSink } from '../../bridges/xmpp/testing/recording-sink';
+import { RecordingSink } from '../kits/xmpp/recording-sink';
 import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import { XmppBridge } from '../../bridges/xmpp/xmpp.bridge';
 import { clientTransport, componentTransport } from '../../bridges/xmpp/session/xmpp-transport';

@@ -1,6 +1,6 @@
 import { ErrorCode } from '../../src/common/errors';
 import { Platform, RoomUri } from '../../src/common/ids';
-import { DOMAIN_A, DOMAIN_B } from '../../src/mimi/transport/testing/transport-fixtures';
+import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { BridgeHost, LegacyUserRef } from '../../src/ports';
 import { GatewayPair, memoryRoom } from './gateway-pair';
 

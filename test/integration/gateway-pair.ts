@@ -17,7 +17,7 @@ import {
   type TestPki,
   createTestPki,
   providerConfig,
-} from '../../src/mimi/transport/testing/transport-fixtures';
+} from '../kits/mimi/transport-fixtures';
 import type { PemKeyPair } from '../../registration/dev-ca';
 import { MemoryPlatform } from '../fakes/memory-platform';
 import { TestDatabase, type TestDatabaseKind } from '../support/test-data-source';

@@ -12,7 +12,7 @@ import { AppModule } from '../../src/app.module';
 import { ProviderDomain, RoomUri, roomUri } from '../../src/common/ids';
 import { resolveConfigPath, validateConfig } from '../../src/config/load-config';
 import { matchesDomain } from '../../src/mimi/transport';
-import { createTestPki, TestPki } from '../../src/mimi/transport/testing/transport-fixtures';
+import { createTestPki, TestPki } from '../kits/mimi/transport-fixtures';
 import { TransactionRunner } from '../../src/persistence';
 import { OutboxService } from '../../src/replication';
 import { DATABASE_KINDS, TestDatabase } from '../support/test-data-source';

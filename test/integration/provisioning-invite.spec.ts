@@ -1,5 +1,5 @@
 import { Platform, RoomUri } from '../../src/common/ids';
-import { DOMAIN_A, DOMAIN_B } from '../../src/mimi/transport/testing/transport-fixtures';
+import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { LegacyUserRef, ParticipantRole } from '../../src/ports';
 import type { RoomEventInfo } from '../../src/rooms';
 import { legacyUserUri } from '../../src/rooms';

@@ -5,7 +5,7 @@
  */
 import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
-import { DOMAIN_A, DOMAIN_B } from '../../src/mimi/transport/testing/transport-fixtures';
+import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import {
   asGroupInfo,
   asMlsMessage,

@@ -6,7 +6,7 @@
 import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
-import { DOMAIN_A, DOMAIN_B, DOMAIN_C } from '../../src/mimi/transport/testing/transport-fixtures';
+import { DOMAIN_A, DOMAIN_B, DOMAIN_C } from '../kits/mimi/transport-fixtures';
 import {
   asCredential,
   asMlsMessage,

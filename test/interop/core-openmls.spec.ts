@@ -802,6 +802,36 @@ function scenarios(variant: PeerVariant, suiteId = 1, only?: ReadonlySet<string>
     await expectSame(bob, dave, g);
   });
 
+  scenario('c14', 'leaving with RFC 9420 Remove proposals both ways; commits we must refuse to make', async () => {
+    const { g, alice, others, bob } = await peerGroupWithUs('c14', { others: ['charlie', 'dave'] });
+    const [charlie, dave] = others as [string, string];
+    // charlie leaves (Remove of its own leaf); we commit it.
+    const leave = Buffer.from(
+      String((await peer.send('propose_leave', { name: charlie, group_id: hex(g) })).proposal),
+      'hex',
+    );
+    expect(bob.process(leave)).toBe('proposal');
+    for (const n of [alice, dave]) await peer.process(n, leave);
+    const c = bob.commit({ proposalRefs: bob.state.proposals.map((p) => p.ref) });
+    for (const n of [alice, dave]) await peer.process(n, c.commit);
+    const atCharlie = await peer.process(charlie, c.commit);
+    expect(atCharlie.kind === 'commit' && atCharlie.selfRemoved).toBe(true);
+    await expectSame(bob, alice, g);
+
+    // RFC 9420 §12.2: a commit may not remove its committer, nor carry the committer's own Update.
+    expect(() => bob.commit({ proposals: [propose.remove(bob.leaf)] })).toThrow(MlsProtocolError);
+    const upd = bob.proposeUpdate();
+    expect(() => bob.commit({ proposalRefs: [upd.ref] })).toThrow(MlsProtocolError);
+
+    // We leave: our Remove of our own leaf, committed by openmls.
+    const ours = bob.propose(propose.remove(bob.leaf));
+    for (const n of [alice, dave]) await peer.process(n, ours.message);
+    const rm = await peer.commitPending(dave, g);
+    expect(bob.process(rm.commit)).toBe('removed');
+    await peer.process(alice, rm.commit);
+    expect((await peer.state(alice, g)).members.map((m) => m.leafIndex)).toEqual([0, 3]);
+  });
+
   if (!only) {
     it.each(RANDOM_SEEDS)(
       'c: a random run of commits, proposals and external joins by openmls members and by us (seed %i); every member agrees after every step',

@@ -42,8 +42,8 @@ export class TestDatabase {
     const adminUrl = process.env[TEST_PG_URL_ENV];
     if (!adminUrl) {
       throw new Error(
-        `${TEST_PG_URL_ENV} is not set: run jest with --globalSetup test/support/pg-global-setup.ts ` +
-          `--globalTeardown test/support/pg-global-teardown.ts (or point it at a running cluster)`,
+        `${TEST_PG_URL_ENV} is not set: this spec needs the integration tier ` +
+          `(npm run test:integration; list it in test/jest-base.js), or point ${TEST_PG_URL_ENV} at a running cluster`,
       );
     }
     const name = `t_${randomBytes(8).toString('hex')}`;

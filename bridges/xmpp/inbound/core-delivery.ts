@@ -1,25 +1,30 @@
 /**
- * The way in to the core: events go to the InboundSink in room order, one room queue each. An
- * event the sink refuses is retried with backoff without holding up the ones after it; the archive
- * cursor stays before it until it is recorded, so a restart replays it from the archive.
+ * The way in to the core: events go to the InboundSink in room order, one room queue each, through
+ * the kit's ordered delivery (bridges/kit/inbound-delivery.ts). An event the sink refuses is retried
+ * with backoff without holding up the ones after it; the archive cursor stays before it until it is
+ * recorded, so a restart replays it from the archive.
  */
-import { Logger } from '@nestjs/common';
-import { errorMessage } from '../../../src/common/errors';
 import type { InboundEvent, InboundSink } from '../../../src/ports';
+import { InboundDelivery } from '../../kit/inbound-delivery';
 import type { XmppSession } from '../session/xmpp-session';
 import type { RoomRuntime } from '../state/muc-room';
 
 export class CoreDelivery {
-  private readonly logger = new Logger('XmppBridge');
-  private sink?: InboundSink;
+  private readonly queues: InboundDelivery;
 
-  constructor(
-    private readonly session: XmppSession,
-    private readonly opts: { readonly sinkRetryAttempts: number; readonly sinkRetryInitialMs: number },
-  ) {}
+  constructor(session: XmppSession, opts: { readonly sinkRetryAttempts: number; readonly sinkRetryInitialMs: number }) {
+    this.queues = new InboundDelivery({
+      name: 'XmppBridge',
+      retryAttempts: opts.sinkRetryAttempts,
+      retryInitialMs: opts.sinkRetryInitialMs,
+      later: (ms, fn) => session.later(ms, fn),
+      stopping: () => session.stopping,
+      parkedNote: 'it is replayed from the archive after the next reconnection',
+    });
+  }
 
   open(sink: InboundSink): void {
-    this.sink = sink;
+    this.queues.open(sink);
   }
 
   /**
@@ -28,42 +33,19 @@ export class CoreDelivery {
    */
   deliver(r: RoomRuntime, events: InboundEvent[], cursor?: { stanzaId: string; at: number }, dedupeId?: string): void {
     if (dedupeId !== undefined) r.delivered.set(dedupeId, true);
-    r.queue = r.queue.then(async () => {
-      let ok = true;
-      for (const event of events) {
-        try {
-          await this.sink!(event);
-        } catch (e) {
-          ok = false;
-          this.logger.warn(`${r.jid}: the core refused ${event.platformEventId}: ${errorMessage(e)}; retrying`);
-          this.retryLater(r, event, cursor?.stanzaId, 1);
-        }
-      }
-      if (cursor) {
-        r.cursor.done(cursor.stanzaId, cursor.at, ok);
-      }
+    this.queues.deliver(r.jid, events, {
+      done: (ok) => {
+        if (cursor) r.cursor.done(cursor.stanzaId, cursor.at, ok);
+      },
+      recovered: () => {
+        if (cursor) r.cursor.retried(cursor.stanzaId);
+      },
     });
   }
 
-  private retryLater(r: RoomRuntime, event: InboundEvent, cursorId: string | undefined, attempt: number): void {
-    if (this.session.stopping) return;
-    if (attempt > this.opts.sinkRetryAttempts) {
-      this.logger.error(
-        `${r.jid}: giving up on ${event.platformEventId} after ${attempt - 1} retries; it is replayed from the archive after the next reconnection`,
-      );
-      return;
-    }
-    const delay = this.opts.sinkRetryInitialMs * 2 ** (attempt - 1);
-    this.session.later(delay, () => {
-      r.queue = r.queue.then(async () => {
-        try {
-          await this.sink!(event);
-          if (cursorId !== undefined) r.cursor.retried(cursorId);
-        } catch (e) {
-          this.logger.warn(`${r.jid}: retry ${attempt} of ${event.platformEventId} refused: ${errorMessage(e)}`);
-          this.retryLater(r, event, cursorId, attempt + 1);
-        }
-      });
-    });
+  /** Resolves once everything queued so far was handed to the core (on stop). */
+  async drain(): Promise<void> {
+    await this.queues.drain();
+    this.queues.clear();
   }
 }

@@ -11,7 +11,7 @@ import {
   harness,
   isPost,
   ROOM,
-} from '../testing/bridge-harness';
+} from '../../../test/kits/xmpp/bridge-harness';
 import { XmppBridge } from '../xmpp.bridge';
 
 describe(XmppBridge.name, () => {

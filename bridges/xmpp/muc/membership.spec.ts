@@ -15,7 +15,7 @@ import {
   harness,
   ROOM,
   ROOM_REF,
-} from '../testing/bridge-harness';
+} from '../../../test/kits/xmpp/bridge-harness';
 import { XmppBridge } from '../xmpp.bridge';
 
 describe(XmppBridge.name, () => {

@@ -11,7 +11,7 @@ import { ErrorCode, PlatformError } from '../../../src/common/errors';
 import type { XmppMode } from '../mode/xmpp-mode';
 import { fullJid } from '../protocol/jids';
 import { buildMucJoin, buildMucLeave, MUC_STATUS, type ParsedMucPresence } from '../protocol/stanzas';
-import { type Deferred, deferred, withDeadline } from '../session/deadline';
+import { type Deferred, deferred, withDeadline } from '../../kit/post-guard';
 import { XmppStanzaError } from '../session/stanza-error';
 import type { XmppSession } from '../session/xmpp-session';
 import type { RoomRuntime } from '../state/muc-room';
@@ -139,7 +139,7 @@ export class MucOccupancy {
       });
       if (self.occupantId && r.state.ownOccupantIds[self.occupantId] === undefined) {
         r.state.ownOccupantIds[self.occupantId] = '';
-        this.rooms.flush();
+        await this.rooms.flush();
       }
       r.botJoined = true;
       r.syncing = false;

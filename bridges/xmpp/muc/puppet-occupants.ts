@@ -143,7 +143,7 @@ export class PuppetOccupants implements MimiOccupants {
           if (self.occupantId && r.state.ownOccupantIds[self.occupantId] !== puppet.user.userUri) {
             // Written at once: after a crash, this is how archived messages are recognised as ours.
             r.state.ownOccupantIds[self.occupantId] = puppet.user.userUri;
-            this.rooms.flush();
+            await this.rooms.flush();
           }
           const o = r.occupants.get(self.nick) ?? { nick: self.nick };
           o.own = puppet.user.userUri;

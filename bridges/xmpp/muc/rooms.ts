@@ -39,8 +39,8 @@ export class MucRooms {
   }
 
   /** Write the state now. */
-  flush(): void {
-    this.current?.flush();
+  async flush(): Promise<void> {
+    await this.current?.flush();
   }
 
   get(jid: string): RoomRuntime | undefined {

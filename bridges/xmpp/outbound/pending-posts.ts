@@ -11,7 +11,7 @@ import type { MimiOccupants } from '../muc/mimi-occupants';
 import type { MucRooms } from '../muc/rooms';
 import { parseStanzaError } from '../protocol/stanzas';
 import type { XmlElement } from '../protocol/xml';
-import type { Deferred } from '../session/deadline';
+import type { Deferred } from '../../kit/post-guard';
 import { XmppStanzaError } from '../session/stanza-error';
 import type { XmppSession } from '../session/xmpp-session';
 import type { RoomRuntime } from '../state/muc-room';

@@ -4,7 +4,15 @@ import { Platform } from '../../../src/common/ids';
 import { originIdFor } from '../outbound/origin-id';
 import { NS } from '../protocol/namespaces';
 import { type XmlElement } from '../protocol/xml';
-import { DAVE, DAVE_PUPPET, type Harness, harness, ROOM, ROOM_REF, SHORT_TIMEOUT_MS } from '../testing/bridge-harness';
+import {
+  DAVE,
+  DAVE_PUPPET,
+  type Harness,
+  harness,
+  ROOM,
+  ROOM_REF,
+  SHORT_TIMEOUT_MS,
+} from '../../../test/kits/xmpp/bridge-harness';
 import { XmppBridge } from '../xmpp.bridge';
 
 describe(XmppBridge.name, () => {

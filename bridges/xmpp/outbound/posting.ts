@@ -20,7 +20,7 @@ import type { MucRooms } from '../muc/rooms';
 import { fullJid } from '../protocol/jids';
 import { buildGroupchat, buildPrivateMessage } from '../protocol/stanzas';
 import { stanzaBytes } from '../protocol/xml';
-import { deferred, withDeadline } from '../session/deadline';
+import { deferred, withDeadline } from '../../kit/post-guard';
 import type { XmppSession } from '../session/xmpp-session';
 import { originIdFor } from './origin-id';
 import type { PendingPosts } from './pending-posts';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlatformError } from '../../../src/common/errors';
 import { parseStanzaError } from '../protocol/stanzas';
 import type { XmlElement } from '../protocol/xml';
-import { type Deferred, deferred } from './deadline';
+import { type Deferred, deferred } from '../../kit/post-guard';
 import { XmppStanzaError } from './stanza-error';
 import type { XmppTransport } from './xmpp-transport';
 

@@ -9,7 +9,7 @@
 import { Logger } from '@nestjs/common';
 import { ErrorCode, errorMessage, PlatformError } from '../../../src/common/errors';
 import type { XmlElement } from '../protocol/xml';
-import { withDeadline } from './deadline';
+import { withDeadline } from '../../kit/post-guard';
 import { IqClient } from './iq-client';
 import { answerIqRequest } from './iq-responder';
 import type { XmppTransport } from './xmpp-transport';

@@ -10,7 +10,7 @@ describe(FileStateStore.name, () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'xmpp-state-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('starts empty, writes atomically with mode 0600, and reads back with defaults filled in', () => {
+  it('starts empty, writes atomically with mode 0600, and reads back with defaults filled in', async () => {
     const file = join(dir, 'sub', 'state.json');
     const store = new FileStateStore(file);
     expect(store.load()).toEqual({ version: STATE_VERSION, rooms: {} });
@@ -18,7 +18,7 @@ describe(FileStateStore.name, () => {
       throw e;
     });
     state.room(ROOM).cursor = { stanzaId: 's1', at: 1 };
-    state.flush();
+    await state.flush();
     expect(statSync(file).mode & 0o777).toBe(0o600);
     writeFileSync(
       file,
@@ -34,11 +34,11 @@ describe(FileStateStore.name, () => {
     expect(() => new FileStateStore(file).load()).toThrow(/version 99/);
   });
 
-  it('keeps only the most recent posts', () => {
+  it('keeps only the most recent posts', async () => {
     const store = new MemoryStateStore();
     const state = new BridgeState(store, () => undefined);
     for (let i = 0; i <= MAX_POSTED; i++) state.recordPosted(ROOM, `o${i}`, { stanzaId: `s${i}`, userUri: 'u', at: i });
-    state.flush();
+    await state.flush();
     const posted = store.load().rooms[ROOM]!.posted;
     expect(Object.keys(posted)).toHaveLength(MAX_POSTED);
     expect(posted.o0).toBeUndefined();

@@ -4,9 +4,11 @@
  * should be occupants, our own occupant-ids, the last known native occupants, recent posts
  * (origin-id → stanza-id, so a post retried after a crash is not sent twice) and reaction ledgers.
  *
- * One JSON file, replaced atomically (write to a temporary file, fsync, rename) at most every
- * FLUSH_DELAY_MS and on stop. After a crash the cursor may lag a little: the bridge then replays a
- * few archived messages again, which the core recognises by their platformEventId.
+ * Written at most every FLUSH_DELAY_MS and on stop, to a StateStore: in the gateway the core's
+ * database (db-state-store.ts, table `bridge_state`); a bridge run on its own (tests) may keep it
+ * in a JSON file replaced atomically (FileStateStore: temporary file, fsync, rename) or in memory.
+ * After a crash the cursor may lag a little: the bridge then replays a few archived messages
+ * again, which the core recognises by their platformEventId.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -54,7 +56,8 @@ export function emptyRoomState(): RoomState {
 
 export interface StateStore {
   load(): BridgeStateData;
-  save(data: BridgeStateData): void;
+  /** Write `data` (it may change once this returns: an asynchronous store copies it first). */
+  save(data: BridgeStateData): void | Promise<void>;
 }
 
 /** Keeps the state in memory only (tests, or a deployment that accepts replays after restarts). */
@@ -70,17 +73,22 @@ export class MemoryStateStore implements StateStore {
   }
 }
 
+/** The journal from its JSON form. @throws Error for an unknown version */
+export function parseStateJson(json: string, where: string): BridgeStateData {
+  const data = JSON.parse(json) as BridgeStateData;
+  if (data.version !== STATE_VERSION || typeof data.rooms !== 'object' || data.rooms === null) {
+    throw new Error(`${where}: unknown XMPP bridge state version ${String(data.version)}`);
+  }
+  for (const [jid, room] of Object.entries(data.rooms)) data.rooms[jid] = { ...emptyRoomState(), ...room };
+  return data;
+}
+
 export class FileStateStore implements StateStore {
   constructor(readonly path: string) {}
 
   load(): BridgeStateData {
     if (!existsSync(this.path)) return { version: STATE_VERSION, rooms: {} };
-    const data = JSON.parse(readFileSync(this.path, 'utf8')) as BridgeStateData;
-    if (data.version !== STATE_VERSION || typeof data.rooms !== 'object' || data.rooms === null) {
-      throw new Error(`${this.path}: unknown XMPP bridge state version ${String(data.version)}`);
-    }
-    for (const [jid, room] of Object.entries(data.rooms)) data.rooms[jid] = { ...emptyRoomState(), ...room };
-    return data;
+    return parseStateJson(readFileSync(this.path, 'utf8'), this.path);
   }
 
   save(data: BridgeStateData): void {
@@ -101,6 +109,8 @@ export class FileStateStore implements StateStore {
 export class BridgeState {
   readonly data: BridgeStateData;
   private timer?: NodeJS.Timeout;
+  /** The writes so far, one after the other. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: StateStore,
@@ -139,21 +149,25 @@ export class BridgeState {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.flush();
+      void this.flush();
     }, FLUSH_DELAY_MS);
     this.timer.unref();
   }
 
-  /** Write now (on stop). */
-  flush(): void {
+  /** Write now (on stop); resolves once written (a failure goes to onError). */
+  flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    let saving: void | Promise<void>;
     try {
-      this.store.save(this.data);
+      saving = this.store.save(this.data);
     } catch (e) {
       this.onError(e);
+      return this.writing;
     }
+    this.writing = this.writing.then(() => saving).catch((e: unknown) => this.onError(e));
+    return this.writing;
   }
 }

@@ -1,10 +1,10 @@
 /**
  * What the bridge knows about one linked MUC while it runs: the occupants its bot sees, its
- * puppets, the serial queue towards the core, the archive cursor, and recent message references.
+ * puppets, the archive cursor, and recent message references.
  */
 import type { RemoteUser } from '../../../src/ports';
 import type { RoomState } from './bridge-state';
-import { LruMap } from './lru';
+import { BoundedMap } from '../../kit/bounded-map';
 import type { MessageRef } from '../content/message-mapping';
 import type { MucAffiliation, MucRole } from '../protocol/muc-roles';
 
@@ -90,13 +90,11 @@ export class RoomRuntime {
   /** Nicks our own occupants are joining with: nick → userUri ('' for the bot). */
   readonly expectedNicks = new Map<string, string>();
   readonly puppets = new Map<string, PuppetRuntime>();
-  readonly refs = new LruMap<string, MessageRef>(MAX_REFS);
+  readonly refs = new BoundedMap<string, MessageRef>(MAX_REFS);
   /** Stanza `id`s and origin-ids → stanza-id. */
-  readonly byMessageId = new LruMap<string, string>(MAX_REFS);
-  readonly delivered = new LruMap<string, true>(MAX_DELIVERED);
+  readonly byMessageId = new BoundedMap<string, string>(MAX_REFS);
+  readonly delivered = new BoundedMap<string, true>(MAX_DELIVERED);
   readonly cursor: CursorTracker;
-  /** Serialises everything sent to the core for this room. */
-  queue: Promise<void> = Promise.resolve();
 
   constructor(
     readonly jid: string,

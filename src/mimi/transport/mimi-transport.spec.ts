@@ -23,7 +23,7 @@ import {
   TestPki,
   createTestPki,
   providerConfig,
-} from './testing/transport-fixtures';
+} from '../../../test/kits/mimi/transport-fixtures';
 import { TransportTls, buildHttpsOptions } from './transport-tls';
 
 const CLUB_ROOM = 'mimi://b.example/r/club';

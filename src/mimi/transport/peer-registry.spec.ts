@@ -13,7 +13,7 @@ import {
   TestPki,
   createTestPki,
   providerConfig,
-} from './testing/transport-fixtures';
+} from '../../../test/kits/mimi/transport-fixtures';
 import { TransportTls } from './transport-tls';
 
 const CLUB_ROOM = 'mimi://b.example/r/club';

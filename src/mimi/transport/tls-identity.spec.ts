@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { PemKeyPair, createDevCa } from '../../../registration/dev-ca';
 import { certificateIdentity, formatFromHeader, matchesDomain, parseFromHeader, parseHostHeader } from './tls-identity';
-import { DOMAIN_A, DOMAIN_B, DOMAIN_C, issueTestCertificate } from './testing/transport-fixtures';
+import { DOMAIN_A, DOMAIN_B, DOMAIN_C, issueTestCertificate } from '../../../test/kits/mimi/transport-fixtures';
 
 const WILDCARD_PARENT = 'chat.example.org';
 const UNDER_WILDCARD = 'gw.chat.example.org';

@@ -78,7 +78,7 @@ import {
   SAMPLE_CIPHERSUITE_ID,
   uint16Lists,
   type MlsSamples,
-} from './testing/mls-samples';
+} from '../../../test/kits/mimi/mls-samples';
 
 const te = new TextEncoder();
 const ROOM_URI = 'mimi://hub.example/r/Rl33FWLCYWOwxHrYnpWDQg';

@@ -15,7 +15,7 @@ import {
   welcomeCodec,
   type MlsMessageInfo,
 } from './mls-framing';
-import { makeMlsSamples, SAMPLE_GROUP_ID, type MlsSamples } from './testing/mls-samples';
+import { makeMlsSamples, SAMPLE_GROUP_ID, type MlsSamples } from '../../../test/kits/mimi/mls-samples';
 import { TlsReader, TlsWriter, decodeAll, encodeValue, type Codec } from '../../codec/tls-codec';
 
 const te = new TextEncoder();

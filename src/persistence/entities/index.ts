@@ -1,9 +1,11 @@
 import type { EntitySchema } from 'typeorm';
 import type { SqlDialect } from '../sql';
+import { bridgeStateEntity } from './bridge-state.entity';
 import { inboundMessageEntity } from './inbound-message.entity';
 import { outboxEntryEntity } from './outbox-entry.entity';
 import { outboxStreamEntity } from './outbox-stream.entity';
 
+export * from './bridge-state.entity';
 export * from './inbound-message.entity';
 export * from './outbox-entry.entity';
 export * from './outbox-stream.entity';
@@ -13,5 +15,10 @@ export * from './outbox-stream.entity';
  * schema-drift test fails until the two agree).
  */
 export function persistenceEntities(dialect: SqlDialect): EntitySchema[] {
-  return [outboxEntryEntity(dialect), outboxStreamEntity(), inboundMessageEntity()] as EntitySchema[];
+  return [
+    outboxEntryEntity(dialect),
+    outboxStreamEntity(),
+    inboundMessageEntity(),
+    bridgeStateEntity(),
+  ] as EntitySchema[];
 }

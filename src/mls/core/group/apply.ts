@@ -26,7 +26,12 @@ import {
 import { applyAppDataUpdates, type AppDataMerge } from './app-data';
 import { bytesEqual, checkGceKeepsAppData, leafAt, targetLeaf } from './proposal-list';
 import { validateKeyPackage } from '../key-package';
-import { checkLeafInGroup, unsupportedContextExtension, validateLeafNode } from './leaf-validation';
+import {
+  checkLeafInGroup,
+  supportsRequiredCapabilities,
+  unsupportedContextExtension,
+  validateLeafNode,
+} from './leaf-validation';
 import type { CommitEffects, CommittedProposal } from './types';
 
 export interface AppliedProposals {
@@ -132,12 +137,9 @@ export function applyProposals(
     const required = findExtension(extensions, requiredCapabilitiesExtension);
     if (required) {
       for (const [i, leaf] of tree.leaves()) {
-        const caps = leaf.capabilities;
-        const ok =
-          required.extensionTypes.every((t) => caps.extensions.includes(t)) &&
-          required.proposalTypes.every((t) => caps.proposals.includes(t)) &&
-          required.credentialTypes.every((t) => caps.credentials.includes(t));
-        if (!ok) mlsFail('invalid', `leaf ${i} does not support the new required_capabilities`);
+        if (!supportsRequiredCapabilities(leaf.capabilities, required)) {
+          mlsFail('invalid', `leaf ${i} does not support the new required_capabilities`);
+        }
       }
     }
   }

@@ -6,8 +6,15 @@
 import type { CipherSuite } from '../crypto';
 import { mlsFail } from '../errors';
 import type { RatchetTree } from '../ratchet-tree';
-import { findExtension, requiredCapabilitiesExtension, type Extension, type LeafNode } from '../structs';
-import { isDefaultExtensionType } from '../key-package';
+import {
+  findExtension,
+  requiredCapabilitiesExtension,
+  type Capabilities,
+  type Extension,
+  type LeafNode,
+  type RequiredCapabilities,
+} from '../structs';
+import { isDefaultExtensionType, isDefaultProposalType } from '../key-package';
 import { checkLeafNode } from '../tree-validation';
 
 export interface LeafValidationContext {
@@ -37,11 +44,9 @@ export function checkLeafInGroup(tree: RatchetTree, leafNode: LeafNode, ctx: Lea
   if (unsupported !== undefined) mlsFail('invalid', `LeafNode does not support GroupContext extension ${unsupported}`);
   const required = findExtension(ctx.extensions, requiredCapabilitiesExtension);
   if (required) {
-    const ok =
-      required.extensionTypes.every((t) => caps.extensions.includes(t)) &&
-      required.proposalTypes.every((t) => caps.proposals.includes(t)) &&
-      required.credentialTypes.every((t) => caps.credentials.includes(t));
-    if (!ok) mlsFail('invalid', 'LeafNode does not support the required_capabilities');
+    if (!supportsRequiredCapabilities(caps, required)) {
+      mlsFail('invalid', 'LeafNode does not support the required_capabilities');
+    }
   }
   for (const [i, other] of tree.leaves()) {
     if (i === ctx.replacing) continue;
@@ -71,4 +76,17 @@ export function unsupportedContextExtension(
   extensions: readonly Extension[],
 ): number | undefined {
   return extensions.map((e) => e.extensionType).find((t) => !isDefaultExtensionType(t) && !supported.includes(t));
+}
+
+/**
+ * Whether a leaf's capabilities cover a required_capabilities extension (§11.1). Default
+ * extension and proposal types (§7.2) need not be listed, and a leaf MUST NOT list them, so
+ * they count as supported.
+ */
+export function supportsRequiredCapabilities(caps: Capabilities, required: RequiredCapabilities): boolean {
+  return (
+    required.extensionTypes.every((t) => isDefaultExtensionType(t) || caps.extensions.includes(t)) &&
+    required.proposalTypes.every((t) => isDefaultProposalType(t) || caps.proposals.includes(t)) &&
+    required.credentialTypes.every((t) => caps.credentials.includes(t))
+  );
 }

@@ -159,7 +159,7 @@ export function applyCommitContent(
           tree,
           leaf: committerLeaf,
           updatePath: commit.path,
-          privateKeys: state.privateKeys,
+          privateKeys: withPendingLeafKeys(state, tree),
           groupContext: provisional,
           excludedLeaves,
         });
@@ -217,3 +217,18 @@ export function applyCommitContent(
 }
 
 export { bytesEqual };
+
+/**
+ * The private keys a committer's path may be encrypted to: ours, plus the fresh leaf keys of
+ * our own Update proposals that this commit may have applied (§12.1.2: the committer encrypts
+ * to the updated leaf's new key).
+ */
+function withPendingLeafKeys(state: GroupState, tree: GroupState['tree']): GroupState['privateKeys'] {
+  if (state.pendingLeafKeys.length === 0) return state.privateKeys;
+  const keys = new Map(state.privateKeys);
+  for (const kp of state.pendingLeafKeys) {
+    const leaf = tree.findLeafByEncryptionKey(kp.publicKey);
+    if (leaf !== undefined) keys.set(2 * leaf, kp);
+  }
+  return keys;
+}

@@ -156,6 +156,7 @@ export function validateProposalList(list: readonly CommittedProposal[], ctx: Pr
 
   // Update / Remove / SelfRemove: at most one per leaf, never the committer's leaf.
   const touched = new Set<number>();
+  const removed = new Set<number>();
   for (const p of list) {
     const type = p.proposal.proposalType;
     if (type !== ProposalType.remove && type !== ProposalType.update && type !== ProposalType.self_remove) continue;
@@ -163,6 +164,7 @@ export function validateProposalList(list: readonly CommittedProposal[], ctx: Pr
     if (!leafAt(ctx.tree, leaf)) bad(`proposal type ${type} on blank leaf ${leaf}`);
     if (touched.has(leaf)) bad(`several Update/Remove/SelfRemove for leaf ${leaf}`);
     touched.add(leaf);
+    if (type !== ProposalType.update) removed.add(leaf);
     if (ctx.committerLeaf === leaf) bad(`proposal type ${type} on the committer's leaf`);
   }
 
@@ -170,7 +172,7 @@ export function validateProposalList(list: readonly CommittedProposal[], ctx: Pr
   const keptKeys = new Set<string>();
   for (let i = 0; i < ctx.tree.leafCount; i++) {
     const leaf = leafAt(ctx.tree, i);
-    if (leaf && !touched.has(i)) keptKeys.add(hexOf(leaf.signatureKey));
+    if (leaf && !removed.has(i)) keptKeys.add(hexOf(leaf.signatureKey));
   }
   const addKeys = new Set<string>();
   for (const p of list) {
@@ -202,22 +204,12 @@ export function validateProposalList(list: readonly CommittedProposal[], ctx: Pr
   if (unusual.size > 0) {
     for (let i = 0; i < ctx.tree.leafCount; i++) {
       const leaf = leafAt(ctx.tree, i);
-      if (!leaf || touched.has(i)) continue;
+      if (!leaf || removed.has(i)) continue;
       for (const t of unusual) {
-        if (t === ProposalType.self_remove && leafSelfRemoving(list, i)) continue;
         if (!leaf.capabilities.proposals.includes(t)) bad(`leaf ${i} does not support proposal type ${t}`);
       }
     }
   }
-}
-
-function leafSelfRemoving(list: readonly CommittedProposal[], leaf: number): boolean {
-  return list.some(
-    (p) =>
-      p.proposal.proposalType === ProposalType.self_remove &&
-      p.sender.senderType === SenderType.member &&
-      p.sender.leafIndex === leaf,
-  );
 }
 
 /** extensions-09: per component either one `remove` of present data or one or more `update`s. */

@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import * as x509 from '@peculiar/x509';
-import { PemKeyPair, createDevCa, issueProviderCertificate } from '../../../../registration/dev-ca';
-import { GatewayConfig } from '../../../config/gateway-config';
-import { validateConfig } from '../../../config/load-config';
-import { matchesDomain } from '../tls-identity';
+import { PemKeyPair, createDevCa, issueProviderCertificate } from '../../../registration/dev-ca';
+import { GatewayConfig } from '../../../src/config/gateway-config';
+import { validateConfig } from '../../../src/config/load-config';
+import { matchesDomain } from '../../../src/mimi/transport/tls-identity';
 
 /** Provider domains used across the transport tests. */
 export const DOMAIN_A = 'a.example';

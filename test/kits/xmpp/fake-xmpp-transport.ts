@@ -5,11 +5,11 @@
  * 110, reflections with a stanza-id, disco#info, muc#admin results, empty archives).
  */
 import { ErrorCode, PlatformError } from '../../../src/common/errors';
-import { bare, resourceOf } from '../protocol/jids';
-import { NS } from '../protocol/namespaces';
-import { buildErrorElement } from '../protocol/stanzas';
-import { parseXml, xml, type XmlElement } from '../protocol/xml';
-import type { TransportHandlers, XmppTransport } from '../session/xmpp-transport';
+import { bare, resourceOf } from '../../../bridges/xmpp/protocol/jids';
+import { NS } from '../../../bridges/xmpp/protocol/namespaces';
+import { buildErrorElement } from '../../../bridges/xmpp/protocol/stanzas';
+import { parseXml, xml, type XmlElement } from '../../../bridges/xmpp/protocol/xml';
+import type { TransportHandlers, XmppTransport } from '../../../bridges/xmpp/session/xmpp-transport';
 
 export class FakeXmppTransport implements XmppTransport {
   readonly sent: XmlElement[] = [];

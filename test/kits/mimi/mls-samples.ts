@@ -3,13 +3,13 @@
  * group (the creator adds a second member) and the messages it sends. Test support only (imported
  * by *.spec.ts).
  */
-import type { ProviderDomain, UserUri } from '../../../common/ids';
-import { TlsWriter } from '../../../codec/tls-codec';
-import { GroupStore, InMemoryMlsStorage, unframeMlsMessage } from '../../../mls';
-import { cipherSuiteById } from '../../../mls/core/crypto';
-import { createCommit, epochKeys, propose, proposalMessage } from '../../../mls/core/group';
-import { hubExternalSender } from '../../../mls/gateway/room-extensions';
-import { decodeKeyPackage } from '../../../mls/core/key-package';
+import type { ProviderDomain, UserUri } from '../../../src/common/ids';
+import { TlsWriter } from '../../../src/codec/tls-codec';
+import { GroupStore, InMemoryMlsStorage, unframeMlsMessage } from '../../../src/mls';
+import { cipherSuiteById } from '../../../src/mls/core/crypto';
+import { createCommit, epochKeys, propose, proposalMessage } from '../../../src/mls/core/group';
+import { hubExternalSender } from '../../../src/mls/gateway/room-extensions';
+import { decodeKeyPackage } from '../../../src/mls/core/key-package';
 
 export const SAMPLE_CIPHERSUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
 export const SAMPLE_CIPHERSUITE_ID = 1;

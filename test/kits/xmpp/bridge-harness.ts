@@ -3,11 +3,11 @@
  * alice is owner), for the bridge's specs.
  */
 import { Platform, userUri } from '../../../src/common/ids';
-import type { InboundEvent, RemoteUser } from '../../../src/ports';
-import { xml, type XmlElement } from '../protocol/xml';
-import { MemoryStateStore } from '../state/bridge-state';
-import { XmppBridge } from '../xmpp.bridge';
-import { FakeMucService, FakeXmppTransport } from './fake-xmpp-transport';
+import type { InboundEvent, InboundSink, RemoteUser } from '../../../src/ports';
+import { xml, type XmlElement } from '../../../bridges/xmpp/protocol/xml';
+import { MemoryStateStore } from '../../../bridges/xmpp/state/bridge-state';
+import { XmppBridge } from '../../../bridges/xmpp/xmpp.bridge';
+import { type FakeOccupant, FakeMucService, FakeXmppTransport } from './fake-xmpp-transport';
 import { RecordingSink } from './recording-sink';
 
 export const COMPONENT = 'mimi.test';
@@ -37,7 +37,17 @@ export interface Harness {
 }
 
 export async function harness(
-  opts: { mode?: 'component' | 'relay'; store?: MemoryStateStore; selfPingIntervalMs?: number } = {},
+  opts: {
+    mode?: 'component' | 'relay';
+    store?: MemoryStateStore;
+    selfPingIntervalMs?: number;
+    /** More occupants seated before the bot joins (alice always is). */
+    occupants?: FakeOccupant[];
+    /** Where the bridge reports (default: the harness's RecordingSink). */
+    sink?: InboundSink;
+    /** The MUC service mirror rooms are created on (none by default). */
+    mucService?: string;
+  } = {},
 ): Promise<Harness> {
   const mode = opts.mode ?? 'component';
   const transport = new FakeXmppTransport(
@@ -46,6 +56,7 @@ export async function harness(
   );
   const muc = new FakeMucService();
   muc.seat(ROOM, { ...ALICE });
+  for (const o of opts.occupants ?? []) muc.seat(ROOM, { ...o });
   transport.respond = muc.respond;
   const sink = new RecordingSink();
   const store = opts.store ?? new MemoryStateStore();
@@ -61,8 +72,9 @@ export async function harness(
     iqTimeoutMs: 2000,
     selfPingIntervalMs: opts.selfPingIntervalMs ?? 0,
     sinkRetryInitialMs: 10,
+    ...(opts.mucService !== undefined ? { mucService: opts.mucService } : {}),
   });
-  await bridge.start(sink.sink);
+  await bridge.start(opts.sink ?? sink.sink);
   return { bridge, transport, muc, sink, store };
 }
 

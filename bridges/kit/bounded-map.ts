@@ -1,5 +1,9 @@
-/** A Map that forgets its least recently set entries beyond `max` (insertion order = recency). */
-export class LruMap<K, V> {
+/**
+ * A Map that forgets its least recently set entries beyond `max` (insertion order = recency):
+ * every record a bridge keeps in memory (sent transaction IDs, post results, message references,
+ * delivered ids, failure counts) is one of these, so none grows without bound.
+ */
+export class BoundedMap<K, V> {
   private readonly map = new Map<K, V>();
 
   constructor(readonly max: number) {}
@@ -28,6 +32,14 @@ export class LruMap<K, V> {
 
   delete(key: K): boolean {
     return this.map.delete(key);
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+
+  keys(): IterableIterator<K> {
+    return this.map.keys();
   }
 
   values(): IterableIterator<V> {

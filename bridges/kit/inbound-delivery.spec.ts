@@ -1,0 +1,78 @@
+import { Logger } from '@nestjs/common';
+import { Platform } from '../../src/common/ids';
+import type { InboundEvent } from '../../src/ports';
+import { InboundDelivery, PoisonLedger } from './inbound-delivery';
+
+const event = (id: string): InboundEvent => ({
+  kind: 'roomMetadata',
+  room: { platform: Platform.Xmpp, roomId: 'room@muc' },
+  platformEventId: id,
+  timestamp: 0,
+  name: id,
+});
+
+function delivery(refuse: (id: string, attempt: number) => boolean, retryAttempts = 2) {
+  const recorded: string[] = [];
+  const tries = new Map<string, number>();
+  const d = new InboundDelivery({
+    name: 'test',
+    retryAttempts,
+    retryInitialMs: 1,
+    later: (ms, fn) => void setTimeout(fn, ms),
+    stopping: () => false,
+  });
+  d.open(async (e) => {
+    const n = (tries.get(e.platformEventId) ?? 0) + 1;
+    tries.set(e.platformEventId, n);
+    if (refuse(e.platformEventId, n)) throw new Error(`bad ${e.platformEventId}`);
+    recorded.push(e.platformEventId);
+  });
+  return { d, recorded, tries };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+describe(InboundDelivery.name, () => {
+  it('delivers in queue order and reports each batch', async () => {
+    const { d, recorded } = delivery(() => false);
+    const done: boolean[] = [];
+    d.deliver('a', [event('1'), event('2')], { done: (ok) => done.push(ok) });
+    d.deliver('a', [event('3')], { done: (ok) => done.push(ok) });
+    await d.drain();
+    expect(recorded).toEqual(['1', '2', '3']);
+    expect(done).toEqual([true, true]);
+  });
+
+  it('retries a refused event behind the later ones, and says when it got through', async () => {
+    const { d, recorded } = delivery((id, n) => id === '1' && n === 1);
+    const recovered: string[] = [];
+    d.deliver('a', [event('1')], { recovered: (e) => recovered.push(e.platformEventId) });
+    d.deliver('a', [event('2')]);
+    await settle();
+    expect(recorded).toEqual(['2', '1']);
+    expect(recovered).toEqual(['1']);
+  });
+
+  it('parks a poison event alone with its reason; the queue goes on', async () => {
+    const { d, recorded, tries } = delivery((id) => id === 'bad', 2);
+    d.deliver('a', [event('bad'), event('ok1')]);
+    await settle();
+    d.deliver('a', [event('ok2')]);
+    await settle();
+    expect(recorded).toEqual(['ok1', 'ok2']);
+    expect(tries.get('bad')).toBe(3);
+    expect(d.parked.get('bad')).toMatchObject({ room: 'a', attempts: 3, reason: 'bad bad' });
+  });
+});
+
+describe(PoisonLedger.name, () => {
+  it('parks after maxAttempts failures and forgets an event once it succeeded', () => {
+    const ledger = new PoisonLedger(2, new Logger('test'));
+    expect(ledger.failed('r', '$1', 'x')).toBe('retry');
+    ledger.succeeded('$1');
+    expect(ledger.failed('r', '$1', 'x')).toBe('retry');
+    expect(ledger.failed('r', '$1', 'y')).toBe('parked');
+    expect(ledger.parked.get('$1')?.reason).toBe('y');
+    expect(ledger.attempts('$1')).toBe(0);
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * The way from a bridge into the core: what every bridge needs between its platform and the
+ * core's InboundSink.
+ *
+ * - `PoisonLedger`: bounded retries per event. An event that keeps failing is parked alone, with
+ *   its reason, after `maxAttempts` failed attempts; nothing else waits for it. One bad event never
+ *   blocks a queue.
+ * - `InboundDelivery`: one ordered queue per room. Events go to the sink in the order they were
+ *   queued; an event the sink refuses is retried with exponential backoff behind the events queued
+ *   after it, so it holds up nobody, and is parked when the ledger says so.
+ *
+ * A bridge whose platform redelivers by itself (Matrix: the homeserver re-sends a transaction until
+ * it is acknowledged) only needs the ledger; a bridge that must retry on its own (XMPP) uses the
+ * queue, which keeps a ledger.
+ */
+import { Logger } from '@nestjs/common';
+import { errorMessage } from '../../src/common/errors';
+import type { InboundEvent, InboundSink } from '../../src/ports';
+import { BoundedMap } from './bounded-map';
+
+/** An event given up on: logged at error level and kept (bounded) for inspection. */
+export interface ParkedEvent {
+  /** The room (queue) it belongs to, as the bridge names it. */
+  readonly room: string;
+  readonly platformEventId: string;
+  readonly attempts: number;
+  /** The last refusal. */
+  readonly reason: string;
+  readonly at: number;
+}
+
+/** Failures remembered per bridge (ids of events still failing). */
+const REMEMBERED_FAILURES = 10_000;
+/** Parked events kept in memory for inspection. */
+const REMEMBERED_PARKED = 1000;
+
+/** Failed attempts per event, and the events given up on. */
+export class PoisonLedger {
+  private readonly failures = new BoundedMap<string, number>(REMEMBERED_FAILURES);
+  readonly parked = new BoundedMap<string, ParkedEvent>(REMEMBERED_PARKED);
+
+  constructor(
+    /** Failed attempts after which an event is parked. */
+    readonly maxAttempts: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Attempts of `platformEventId` failed so far. */
+  attempts(platformEventId: string): number {
+    return this.failures.get(platformEventId) ?? 0;
+  }
+
+  /**
+   * One more failed attempt. Returns 'parked' when that was the last allowed one: the event is then
+   * logged at error level with its reason and forgotten by the ledger; else 'retry'.
+   * @param note added to the error line (what happens to a parked event on this platform)
+   */
+  failed(room: string, platformEventId: string, reason: string, note = ''): 'retry' | 'parked' {
+    const attempts = this.attempts(platformEventId) + 1;
+    if (attempts < this.maxAttempts) {
+      this.failures.set(platformEventId, attempts);
+      return 'retry';
+    }
+    this.failures.delete(platformEventId);
+    this.parked.set(platformEventId, { room, platformEventId, attempts, reason, at: Date.now() });
+    this.logger.error(
+      `${room}: event ${platformEventId} parked after ${attempts} failed attempts: ${reason}${note ? `; ${note}` : ''}`,
+    );
+    return 'parked';
+  }
+
+  /** The event was recorded: forget its failures. */
+  succeeded(platformEventId: string): void {
+    this.failures.delete(platformEventId);
+  }
+}
+
+export interface InboundDeliveryOptions {
+  /** Retries of a refused event after its first attempt (so it is parked after 1 + this failures). */
+  readonly retryAttempts: number;
+  /** Wait before the first retry; it doubles with every further one. */
+  readonly retryInitialMs: number;
+  /** Run `fn` after `ms` (the bridge's timers, cancelled when it stops). */
+  readonly later: (ms: number, fn: () => void) => void;
+  /** True once the bridge stops: no retry is scheduled any more. */
+  readonly stopping: () => boolean;
+  /** Logger context (the bridge's name). */
+  readonly name: string;
+  /** Added to the log line of a parked event. */
+  readonly parkedNote?: string;
+}
+
+/** What the queue tells the bridge about one batch (e.g. to move an archive cursor). */
+export interface DeliveryHooks {
+  /** The batch went through its first attempt; `ok` when the core recorded every event of it. */
+  done?(ok: boolean): void;
+  /** A refused event of the batch was recorded on a retry. */
+  recovered?(event: InboundEvent): void;
+}
+
+/** Ordered delivery to the core, one queue per room, with retry and poison handling. */
+export class InboundDelivery {
+  private readonly logger: Logger;
+  private readonly ledger: PoisonLedger;
+  private readonly queues = new Map<string, Promise<void>>();
+  private sink?: InboundSink;
+
+  constructor(private readonly opts: InboundDeliveryOptions) {
+    this.logger = new Logger(opts.name);
+    this.ledger = new PoisonLedger(opts.retryAttempts + 1, this.logger);
+  }
+
+  /** Events given up on (most recent last). */
+  get parked(): BoundedMap<string, ParkedEvent> {
+    return this.ledger.parked;
+  }
+
+  open(sink: InboundSink): void {
+    this.sink = sink;
+  }
+
+  /** Hand `events` to the sink after everything queued before for `room`. */
+  deliver(room: string, events: readonly InboundEvent[], hooks: DeliveryHooks = {}): void {
+    this.enqueue(room, async () => {
+      let ok = true;
+      for (const event of events) {
+        if (!(await this.attempt(room, event, hooks))) ok = false;
+      }
+      hooks.done?.(ok);
+    });
+  }
+
+  /** Resolves once everything queued so far for every room was handled (not counting later retries). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()]);
+  }
+
+  /** Forget the queues (after drain, on stop). */
+  clear(): void {
+    this.queues.clear();
+  }
+
+  private enqueue(room: string, task: () => Promise<void>): void {
+    const next = (this.queues.get(room) ?? Promise.resolve()).then(task);
+    this.queues.set(room, next);
+  }
+
+  /** One attempt; on refusal a retry is scheduled (or the event parked). True when recorded. */
+  private async attempt(room: string, event: InboundEvent, hooks: DeliveryHooks): Promise<boolean> {
+    const retry = this.ledger.attempts(event.platformEventId);
+    try {
+      await this.sink!(event);
+      this.ledger.succeeded(event.platformEventId);
+      if (retry > 0) hooks.recovered?.(event);
+      return true;
+    } catch (e) {
+      const reason = errorMessage(e);
+      if (retry === 0) this.logger.warn(`${room}: the core refused ${event.platformEventId}: ${reason}; retrying`);
+      else this.logger.warn(`${room}: retry ${retry} of ${event.platformEventId} refused: ${reason}`);
+      if (this.opts.stopping()) return false;
+      if (this.ledger.failed(room, event.platformEventId, reason, this.opts.parkedNote) === 'retry') {
+        const delay = this.opts.retryInitialMs * 2 ** retry;
+        this.opts.later(delay, () => this.enqueue(room, async () => void (await this.attempt(room, event, hooks))));
+      }
+      return false;
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import { Platform, type RoomUri } from '../common/ids';
+import type { InboundEvent } from '../ports';
+import type { RoomEventRepository } from '../persistence/repositories/room-event.repository';
+import type { RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
+import { BridgeSinkService } from './bridge-sink.service';
+import type { FollowerService } from './follower.service';
+import type { HubService } from './hub.service';
+import { RoomLocks } from './room-locks';
+
+const ROOM = { roomUri: 'mimi://gw.example/r/1' as RoomUri, role: 'hub', platform: 'matrix' } as RoomRecord;
+const message = (id: string, sender: object): InboundEvent =>
+  ({
+    kind: 'message',
+    room: { platform: Platform.Matrix, roomId: '!r:hs' },
+    platformEventId: id,
+    sender,
+    action: { type: 'post', body: { text: 'hi' } },
+    timestamp: 1,
+  }) as unknown as InboundEvent;
+
+function service(opts: { linked?: boolean; recorded?: string[] } = {}) {
+  const handled: string[] = [];
+  const rooms = {
+    findByLegacyRoom: async () => (opts.linked === false ? undefined : ROOM),
+    findByUri: async () => ROOM,
+  } as unknown as RoomRepository;
+  const events = {
+    findLegacyEvent: async (_tx: unknown, _p: string, id: string) =>
+      opts.recorded?.includes(id) ? { roomUri: ROOM.roomUri, messageId: null } : undefined,
+  } as unknown as RoomEventRepository;
+  const hub = {
+    onLegacyEvent: async (_r: RoomRecord, e: InboundEvent) => void handled.push(e.platformEventId),
+  } as unknown as HubService;
+  const follower = {} as FollowerService;
+  return { handled, sink: new BridgeSinkService(rooms, events, hub, follower, new RoomLocks()) };
+}
+
+describe(BridgeSinkService.name, () => {
+  it('hands a new event of a linked room to the hub', async () => {
+    const s = service();
+    expect(await s.sink.record(message('$1', { platform: Platform.Matrix, userId: '@a:hs' }))).toBe('recorded');
+    expect(s.handled).toEqual(['$1']);
+  });
+
+  it('drops an event it has recorded before (idempotent on the platform event ID)', async () => {
+    const s = service({ recorded: ['$1'] });
+    expect(await s.sink.record(message('$1', { platform: Platform.Matrix, userId: '@a:hs' }))).toBe('duplicate');
+    expect(s.handled).toEqual([]);
+  });
+
+  it('tells echoes of our own ghosts apart, and ignores unlinked rooms', async () => {
+    const s = service();
+    expect(await s.sink.record(message('$2', { userUri: 'mimi://peer.example/u/bob' }))).toBe('echo');
+    expect(
+      await service({ linked: false }).sink.record(message('$3', { platform: Platform.Matrix, userId: '@a:hs' })),
+    ).toBe('unlinked');
+  });
+});
