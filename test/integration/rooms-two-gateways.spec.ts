@@ -200,6 +200,8 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
     expect(info.participants).toContainEqual({ userUri: BOB_URI, role: ParticipantRole.Member });
     expect(room(pair.a, CLUB_ROOM_ID).members.has(ghostOf(BOB_URI))).toBe(true);
     await eventually(() => expect(room(pair.b, mirrorId()).members.has(ghostOf(ALICE_URI))).toBe(true));
+    // ONE commit: bob's Add and his participant entry (AppDataUpdate) together, no refresh commit after it.
+    expect((await roomInfo(pair.a))!.epoch).toBe(1);
   });
 
   it('carries A messages to B in order: post, reply, edit, reaction, delete', async () => {
@@ -541,9 +543,12 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
   });
 
   it('removes a user kicked on A: B no longer receives or can decrypt later messages', async () => {
+    const epochBefore = (await roomInfo(pair.a))!.epoch!;
     await pair.a.platform.emitEvent(membership(CLUB_ROOM_ID, { userUri: BOB_URI }, 'kick', ALICE));
 
     await eventually(async () => expect((await roomInfo(pair.b))!.localMembers).not.toContain(BOB_URI));
+    // ONE commit: the Remove of bob's client and his participant entry together (protocol-06 §5.3).
+    expect((await roomInfo(pair.a))!.epoch).toBe(epochBefore + 1);
     expect((await roomInfo(pair.a))!.participants.map((p) => p.userUri)).not.toContain(BOB_URI);
     expect((await roomInfo(pair.a))!.members).not.toContain(BOB_URI);
 
