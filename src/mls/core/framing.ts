@@ -13,7 +13,6 @@
  */
 import { decodeAll, encodeValue, TlsReader, TlsWriter } from '../../codec/tls-codec';
 import type { CipherSuite } from './crypto/cipher-suite';
-import { signWithLabel, verifyWithLabel } from './crypto/labeled';
 import { mlsFail } from './errors';
 import { bytesEqual, membershipTag as macMembership } from './key-schedule';
 import { senderDataKeyNonce, type RatchetType, type SecretTree } from './secret-tree';
@@ -30,7 +29,6 @@ import {
   privateContentAadCodec,
   ProposalType,
   ProtocolVersion,
-  senderDataAadCodec,
   senderDataCodec,
   SenderType,
   WireFormat,
@@ -81,21 +79,81 @@ function tbsHasContext(content: FramedContent): boolean {
   return t === SenderType.member || t === SenderType.new_member_commit;
 }
 
-/** FramedContentTBS into `w` (the GroupContext already serialized). */
-function writeTbs(
-  w: TlsWriter,
-  wireFormat: WireFormat,
-  content: FramedContent,
-  groupContext: Uint8Array | undefined,
-): void {
+/**
+ * The start of FramedContentTBS: version, wire_format and the FramedContent, i.e. everything
+ * but the serialized GroupContext that follows for member and new_member_commit senders.
+ */
+function tbsHead(wireFormat: WireFormat, content: FramedContent, groupContext: Uint8Array | undefined): Uint8Array {
   const needed = tbsHasContext(content);
   if (needed !== (groupContext !== undefined)) {
     mlsFail('invalid', `FramedContentTBS: GroupContext ${needed ? 'required' : 'not allowed'} for this sender`);
   }
+  const w = new TlsWriter('FramedContentTBS', 256);
   w.uint16(ProtocolVersion.mls10);
   w.field('wire_format', wireFormatCodec, wireFormat);
   w.field('content', framedContentCodec, content);
-  if (groupContext) w.raw(groupContext);
+  return w.finish();
+}
+
+/**
+ * One reusable buffer for the inputs of a signature or MAC that end in the GroupContext (tens of
+ * kilobytes in a large room): they are built by copying the parts into it once, with no
+ * allocation per message. The view given to `fn` is valid only while `fn` runs (everything
+ * here is synchronous); a very large input gets its own buffer instead of growing the shared one.
+ */
+let scratch = new Uint8Array(4096);
+const SCRATCH_MAX = 1 << 20;
+
+function withJoined<T>(parts: readonly Uint8Array[], fn: (joined: Uint8Array) => T): T {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  let out = scratch;
+  if (total > out.length) {
+    out = new Uint8Array(Math.max(total, out.length * 2));
+    if (out.length <= SCRATCH_MAX) scratch = out;
+  }
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  try {
+    return fn(out.subarray(0, total));
+  } finally {
+    // The signed content holds the application data: do not leave it behind.
+    out.fill(0, 0, total);
+  }
+}
+
+/** `opaque label<V>` of SignContent for "FramedContentTBS" (RFC 9420 §5.1.2), constant. */
+const TBS_SIGN_LABEL = (() => {
+  const label = new TextEncoder().encode('MLS 1.0 FramedContentTBS');
+  return Uint8Array.of(label.length, ...label);
+})();
+
+/** A `<V>` length prefix (RFC 9420 §2.1.2) in its minimum encoding. */
+function varintBytes(n: number): Uint8Array {
+  if (n < 64) return Uint8Array.of(n);
+  if (n < 16384) return Uint8Array.of(0x40 | (n >> 8), n & 0xff);
+  return Uint8Array.of(0x80 | (n >>> 24), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+/**
+ * `fn` with SignContent = { "MLS 1.0 FramedContentTBS", FramedContentTBS } (§5.1.2, §6.1): the
+ * exact bytes SignWithLabel(., "FramedContentTBS", FramedContentTBS) signs, built without
+ * re-encoding or copying the GroupContext more than once.
+ */
+function withSignContent<T>(
+  wireFormat: WireFormat,
+  content: FramedContent,
+  groupContext: Uint8Array | undefined,
+  fn: (signContent: Uint8Array) => T,
+): T {
+  const head = tbsHead(wireFormat, content, groupContext);
+  const tbsLength = head.length + (groupContext?.length ?? 0);
+  const parts = [TBS_SIGN_LABEL, varintBytes(tbsLength), head];
+  if (groupContext) parts.push(groupContext);
+  return withJoined(parts, fn);
 }
 
 /** Serialized FramedContentTBS; `groupContext` is required for member and new_member_commit senders. */
@@ -104,9 +162,15 @@ export function framedContentTbsBytes(
   content: FramedContent,
   groupContext: Uint8Array | undefined,
 ): Uint8Array {
-  const w = new TlsWriter('FramedContentTBS', 512);
-  writeTbs(w, wireFormat, content, groupContext);
-  return w.finish();
+  const head = tbsHead(wireFormat, content, groupContext);
+  return groupContext ? concatBytes(head, groupContext) : head;
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 export interface SignContentInput {
@@ -127,8 +191,9 @@ export function signContent(suite: CipherSuite, input: SignContentInput): Authen
   if (wireFormat !== WireFormat.mls_public_message && wireFormat !== WireFormat.mls_private_message) {
     mlsFail('invalid', `wire_format ${wireFormat} does not carry FramedContent`);
   }
-  const tbs = framedContentTbsBytes(wireFormat, content, input.groupContext);
-  const signature = signWithLabel(suite, input.signaturePrivateKey, 'FramedContentTBS', tbs);
+  const signature = withSignContent(wireFormat, content, input.groupContext, (signed) =>
+    suite.sign(input.signaturePrivateKey, signed),
+  );
   return { wireFormat, content, auth: { signature } };
 }
 
@@ -140,8 +205,10 @@ export function verifyContentSignature(
   groupContext: Uint8Array | undefined,
 ): void {
   const { wireFormat, content, auth } = authenticatedContent;
-  const tbs = framedContentTbsBytes(wireFormat, content, groupContext);
-  if (!verifyWithLabel(suite, signaturePublicKey, 'FramedContentTBS', tbs, auth.signature)) {
+  const ok = withSignContent(wireFormat, content, groupContext, (signed) =>
+    suite.verify(signaturePublicKey, signed, auth.signature),
+  );
+  if (!ok) {
     mlsFail('badSignature', `FramedContent signature does not verify (sender type ${content.sender.senderType})`);
   }
 }
@@ -197,10 +264,10 @@ export function membershipTag(
   groupContext: Uint8Array,
 ): Uint8Array {
   const { wireFormat, content, auth } = authenticatedContent;
-  const w = new TlsWriter('AuthenticatedContentTBM', 512);
-  writeTbs(w, wireFormat, content, groupContext);
+  const head = tbsHead(wireFormat, content, groupContext);
+  const w = new TlsWriter('AuthenticatedContentTBM', 128);
   w.field('auth', (ww, a: FramedContentAuthData) => encodeAuthData(ww, a, content.contentType), auth);
-  return macMembership(suite, membershipKey, w.finish());
+  return withJoined([head, groupContext, w.finish()], (tbm) => macMembership(suite, membershipKey, tbm));
 }
 
 export interface PublicFramingKeys {
@@ -291,6 +358,39 @@ export interface EncryptedPrivateMessage {
   generation: number;
 }
 
+/**
+ * PrivateContentAAD (§6.3.1) and SenderDataAAD (§6.3.2), encoded once: SenderDataAAD is
+ * PrivateContentAAD without its last field, authenticated_data.
+ */
+function privateAads(
+  groupId: Uint8Array,
+  epoch: bigint,
+  contentType: ContentType,
+  authenticatedData: Uint8Array,
+): { aad: Uint8Array; sdAad: Uint8Array } {
+  const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
+  const adField =
+    authenticatedData.length + (authenticatedData.length < 64 ? 1 : authenticatedData.length < 16384 ? 2 : 4);
+  return { aad, sdAad: aad.subarray(0, aad.length - adField) };
+}
+
+/**
+ * A fresh random reuse_guard (§6.3.2), cut from a pool of random bytes refilled from the
+ * suite's CSPRNG: one call per 128 messages instead of one per message.
+ */
+let guardPool: Uint8Array = new Uint8Array(0);
+let guardAt = 0;
+function freshReuseGuard(suite: CipherSuite): Uint8Array {
+  if (guardAt + 4 > guardPool.length) {
+    guardPool = suite.randomBytes(512);
+    guardAt = 0;
+  }
+  const guard = guardPool.slice(guardAt, guardAt + 4);
+  guardPool.fill(0, guardAt, guardAt + 4);
+  guardAt += 4;
+  return guard;
+}
+
 /** The ratchet nonce with its first four bytes XORed with the reuse guard (a fresh array). */
 function guardedNonce(nonce: Uint8Array, reuseGuard: Uint8Array): Uint8Array {
   const out = Uint8Array.from(nonce);
@@ -321,15 +421,14 @@ export function encryptPrivateMessage(
   if (padding > 0) w.raw(new Uint8Array(padding));
   const plaintext = w.finish();
 
-  const reuseGuard = options.reuseGuard ?? suite.randomBytes(4);
+  const reuseGuard = options.reuseGuard ?? freshReuseGuard(suite);
   if (reuseGuard.length !== 4) mlsFail('invalid', 'reuse_guard must be 4 bytes');
   const { generation, key, nonce } = keys.secretTree.next(sender.leafIndex, ratchetTypeFor(contentType));
-  const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
+  const { aad, sdAad } = privateAads(groupId, epoch, contentType, authenticatedData);
   const ciphertext = suite.aeadSeal(key, guardedNonce(nonce, reuseGuard), aad, plaintext);
 
   const senderData = encodeValue({ leafIndex: sender.leafIndex, generation, reuseGuard }, senderDataCodec);
   const sd = senderDataKeyNonce(suite, keys.senderDataSecret, ciphertext);
-  const sdAad = encodeValue({ groupId, epoch, contentType }, senderDataAadCodec);
   const encryptedSenderData = suite.aeadSeal(sd.key, sd.nonce, sdAad, senderData);
 
   return {
@@ -362,7 +461,7 @@ export function decryptPrivateMessage(
   const { groupId, epoch, contentType, authenticatedData, ciphertext } = message;
 
   const sd = senderDataKeyNonce(suite, keys.senderDataSecret, ciphertext);
-  const sdAad = encodeValue({ groupId, epoch, contentType }, senderDataAadCodec);
+  const { aad, sdAad } = privateAads(groupId, epoch, contentType, authenticatedData);
   const { leafIndex, generation, reuseGuard } = decodeAll(
     suite.aeadOpen(sd.key, sd.nonce, sdAad, message.encryptedSenderData),
     senderDataCodec,
@@ -371,7 +470,6 @@ export function decryptPrivateMessage(
   if (!signatureKey) mlsFail('notFound', `SenderData names leaf ${leafIndex}, which is blank`);
 
   // The generation's key is forgotten only once it decrypted the content (a forgery burns nothing).
-  const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
   const plaintext = keys.secretTree.use(leafIndex, ratchetTypeFor(contentType), generation, ({ key, nonce }) =>
     suite.aeadOpen(key, guardedNonce(nonce, reuseGuard), aad, ciphertext),
   );

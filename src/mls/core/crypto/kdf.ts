@@ -52,11 +52,13 @@ export function hkdfExtract(hash: HashName, salt: Uint8Array, ikm: Uint8Array): 
   return hmac(hash, salt, ikm);
 }
 
+const ONE = Uint8Array.of(1);
+
 export function hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   const hashLen = HASH_LENGTH[hash];
   if (length > 255 * hashLen) throw new RangeError(`HKDF-Expand: length ${length} too large`);
   if (length <= hashLen) {
-    const t1 = createHmac(hash, prk).update(info).update(Uint8Array.of(1)).digest();
+    const t1 = createHmac(hash, prk).update(info).update(ONE).digest();
     return u8(length === hashLen ? t1 : t1.subarray(0, length));
   }
   const out = new Uint8Array(length);

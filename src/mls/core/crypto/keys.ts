@@ -13,9 +13,16 @@ import { buf, u8 } from './kdf';
 /**
  * Bounded map from key bytes to node KeyObjects. When full, the oldest entry goes; a hit moves
  * the entry to the young end.
+ *
+ * In front of it sits a map keyed by the key's `Uint8Array` object itself: a group's tree holds
+ * one array per member signature key and a local member's identity one per private key, so as
+ * long as those arrays live their KeyObjects are found without hashing the bytes and are never
+ * evicted, however many members (and groups) there are. The entry keeps a copy of the bytes it
+ * was made from, so an array whose contents changed is not served a stale key.
  */
 export class KeyObjectCache<V = KeyObject> {
   private readonly map = new Map<string, V>();
+  private readonly byArray = new WeakMap<Uint8Array, { readonly bytes: Uint8Array; readonly value: V }>();
 
   constructor(
     private readonly make: (key: Uint8Array) => V,
@@ -23,6 +30,14 @@ export class KeyObjectCache<V = KeyObject> {
   ) {}
 
   get(key: Uint8Array): V {
+    const pinned = this.byArray.get(key);
+    if (pinned !== undefined && sameBytes(pinned.bytes, key)) return pinned.value;
+    const value = this.lookup(key);
+    this.byArray.set(key, { bytes: key.slice(), value });
+    return value;
+  }
+
+  private lookup(key: Uint8Array): V {
     const id = buf(key).toString('latin1');
     const hit = this.map.get(id);
     if (hit !== undefined) {
@@ -40,6 +55,12 @@ export class KeyObjectCache<V = KeyObject> {
   once(key: Uint8Array): V {
     return this.make(key);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

@@ -4,7 +4,6 @@
  * EncryptWithLabel / DecryptWithLabel (§5.1.3). Labels may be text or bytes; every label except
  * RefHash's gets the "MLS 1.0 " prefix here.
  */
-import { writeTls, type TlsWriter } from '../../../codec/tls-codec';
 import type { CipherSuite, HpkeCiphertextParts } from './cipher-suite';
 
 export type Label = string | Uint8Array;
@@ -17,21 +16,53 @@ function labelBytes(label: Label): Uint8Array {
   return typeof label === 'string' ? utf8.encode(label) : label;
 }
 
-/** `opaque label<V> = "MLS 1.0 " + Label` written without building the concatenation twice. */
-function writeMlsLabel(w: TlsWriter, label: Label): void {
-  const l = labelBytes(label);
-  w.varint(PREFIX.length + l.length);
-  w.raw(PREFIX);
-  w.raw(l);
+/** `"MLS 1.0 " + Label` for the few text labels the protocol uses, encoded once each. */
+const mlsLabels = new Map<string, Uint8Array>();
+
+function mlsLabelBytes(label: Label): Uint8Array {
+  if (typeof label !== 'string') {
+    const out = new Uint8Array(PREFIX.length + label.length);
+    out.set(PREFIX);
+    out.set(label, PREFIX.length);
+    return out;
+  }
+  let bytes = mlsLabels.get(label);
+  if (bytes === undefined) {
+    bytes = utf8.encode(`MLS 1.0 ${label}`);
+    if (mlsLabels.size < 256) mlsLabels.set(label, bytes);
+  }
+  return bytes;
+}
+
+const varintSize = (n: number): number => (n < 64 ? 1 : n < 16384 ? 2 : 4);
+
+/** Write the `<V>` length prefix of `n` at `at`; returns the next offset. */
+function putVarint(out: Uint8Array, at: number, n: number): number {
+  if (n < 64) {
+    out[at] = n;
+    return at + 1;
+  }
+  if (n < 16384) {
+    out[at] = 0x40 | (n >> 8);
+    out[at + 1] = n & 0xff;
+    return at + 2;
+  }
+  if (n > 0x3fffffff) throw new RangeError(`vector of ${n} bytes is too long`);
+  out[at] = 0x80 | (n >>> 24);
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
+  return at + 4;
 }
 
 /** Two `<V>` vectors back to back: RefHashInput, SignContent and EncryptContext all look like this. */
 function labeledPair(label: Label, withPrefix: boolean, value: Uint8Array): Uint8Array {
-  return writeTls((w) => {
-    if (withPrefix) writeMlsLabel(w, label);
-    else w.opaque(labelBytes(label));
-    w.opaque(value);
-  });
+  const l = withPrefix ? mlsLabelBytes(label) : labelBytes(label);
+  const out = new Uint8Array(varintSize(l.length) + l.length + varintSize(value.length) + value.length);
+  const at = putVarint(out, 0, l.length);
+  out.set(l, at);
+  out.set(value, putVarint(out, at + l.length, value.length));
+  return out;
 }
 
 // ---- §5.2 hash-based identifiers ------------------------------------------------------------
@@ -53,6 +84,23 @@ export function makeProposalRef(suite: CipherSuite, authenticatedContentBytes: U
 
 // ---- §8 key derivation ------------------------------------------------------------------------
 
+/**
+ * KDFLabel = { uint16 length; opaque label<V> = "MLS 1.0 " + Label; opaque context<V> }, written
+ * straight into an array of its exact size (this runs several times per message).
+ */
+function kdfLabelBytes(label: Label, context: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 0xffff) throw new RangeError(`KDFLabel length ${length}`);
+  const l = mlsLabelBytes(label);
+  const out = new Uint8Array(2 + varintSize(l.length) + l.length + varintSize(context.length) + context.length);
+  out[0] = length >> 8;
+  out[1] = length & 0xff;
+  let at = putVarint(out, 2, l.length);
+  out.set(l, at);
+  at = putVarint(out, at + l.length, context.length);
+  out.set(context, at);
+  return out;
+}
+
 /** ExpandWithLabel(Secret, Label, Context, Length) = KDF.Expand(Secret, KDFLabel, Length). */
 export function expandWithLabel(
   suite: CipherSuite,
@@ -61,12 +109,7 @@ export function expandWithLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  const kdfLabel = writeTls((w) => {
-    w.uint16(length);
-    writeMlsLabel(w, label);
-    w.opaque(context);
-  });
-  return suite.kdfExpand(secret, kdfLabel, length);
+  return suite.kdfExpand(secret, kdfLabelBytes(label, context, length), length);
 }
 
 /** DeriveSecret(Secret, Label) = ExpandWithLabel(Secret, Label, "", KDF.Nh). */
@@ -82,8 +125,12 @@ export function deriveTreeSecret(
   generation: number,
   length: number,
 ): Uint8Array {
-  const context = new Uint8Array(4);
-  new DataView(context.buffer).setUint32(0, generation);
+  const context = Uint8Array.of(
+    generation >>> 24,
+    (generation >>> 16) & 0xff,
+    (generation >>> 8) & 0xff,
+    generation & 0xff,
+  );
   return expandWithLabel(suite, secret, label, context, length);
 }
 
