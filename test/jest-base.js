@@ -1,9 +1,9 @@
 // What every jest tier shares, and which specs belong to the integration tier.
 //
-// Some dependencies are ESM-only (NestJS 12, ts-mls, @noble/*, @hpke/*, uid, file-type); jest's
+// Some dependencies are ESM-only (NestJS 12, @noble/*, @hpke/*, uid, file-type); jest's
 // CommonJS runtime cannot require() them, so they are transformed too (see
 // transformIgnorePatterns and test/support/esm-transform.js).
-const esm = ['@nestjs', 'ts-mls', '@noble', '@hpke', 'uid', 'file-type', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', 'load-esm'].join('|');
+const esm = ['@nestjs', '@noble', '@hpke', 'uid', 'file-type', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', 'load-esm'].join('|');
 
 const base = {
   rootDir: '..',

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
-import type { Extension } from 'ts-mls';
+import type { Extension } from './core/structs';
 import { CodecError, ValidationError } from '../common/errors';
-import type { UserUri } from '../common/ids';
 import {
   APP_DATA_DICTIONARY_EXTENSION_TYPE,
   MimiComponentId,
@@ -14,7 +13,13 @@ import {
   participantListFromExtensions,
   withParticipantList,
 } from './app-data';
-import { ALICE, BOB, ROLE_ADMIN, ROLE_MEMBER, asParticipant } from './mls.fixtures';
+import { type UserUri, userUri } from '../common/ids';
+
+const ALICE: UserUri = userUri('hub.example', 'alice');
+const BOB: UserUri = userUri('hub.example', 'bob');
+const ROLE_MEMBER = 2;
+const ROLE_ADMIN = 4;
+const asParticipant = (user: UserUri, roleIndex: number): Participant => ({ user, roleIndex });
 
 const SHORT_USER = 'mimi://a.example/u/alice' as UserUri;
 const ROLE_FOUR = 4;

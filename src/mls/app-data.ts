@@ -3,19 +3,17 @@
  * (draft-ietf-mls-extensions-09 §"Attaching Application Data to MLS Messages") holding the MIMI
  * `participant_list` component (protocol-06 §7.5, component ID 0x0022, §10.3).
  *
- * ts-mls 1.6.4 carries unknown GroupContext extensions as opaque bytes but has no AppDataUpdate
- * proposal semantics (custom proposals are skipped when a commit is applied), so this folder
- * changes the dictionary with a GroupContextExtensions proposal that restates it whole. See
- * README.md "Participant list" for what that means for interop.
+ * The dictionary changes by AppDataUpdate proposals (src/mls/core/group/app-data.ts applies them);
+ * these are the component codecs and read helpers.
  */
-import type { Extension } from 'ts-mls';
+import type { Extension } from './core/structs';
 import { CodecError, ValidationError } from '../common/errors';
 import type { UserUri } from '../common/ids';
 import { TlsReader, writeTls } from '../codec/tls-codec';
 
 /** mls-extensions-09 §IANA "app_data_dictionary" extension type: 0x0006 (suggested value). */
 export const APP_DATA_DICTIONARY_EXTENSION_TYPE = 0x0006;
-/** mls-extensions-09 §IANA "AppDataUpdate" proposal type: 0x0008 (suggested). Not sent by this layer. */
+/** mls-extensions-09 §IANA "AppDataUpdate" proposal type: 0x0008 (suggested). */
 export const APP_DATA_UPDATE_PROPOSAL_TYPE = 0x0008;
 
 /** MIMI component IDs (protocol-06 §10.1-10.4). */

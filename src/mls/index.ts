@@ -1,5 +1,6 @@
 /**
- * The MLS group layer (RFC 9420 on ts-mls 1.6.4) for MIMI rooms. See README.md.
+ * The MLS group layer for MIMI rooms: our own RFC 9420 (`./core`) and the gateway-scale group
+ * store on it (`./gateway`). See README.md.
  */
 export {
   APP_DATA_DICTIONARY_EXTENSION_TYPE,
@@ -19,56 +20,69 @@ export {
 } from './app-data';
 export {
   HubExternalSender,
-  credentialIdentity,
-  credentialUser,
-  mimiAuthenticationService,
-  providerUri,
-  signContent,
-  userCredential,
-} from './credentials';
-export { MIMI_CIPHERSUITE, MlsCryptoBackend, mlsCiphersuite, nodeCryptoProvider } from './crypto';
-export {
-  type GroupChanges,
-  type GroupInfoBundle,
-  type GroupSummary,
-  MemberClient,
-  type MemberClientOptions,
-  type ProcessedMessage,
-  type PublishedKeyPackage,
-  type StagedCommit,
-  mlsStorageKeys,
-} from './member-client';
+  MIMI_CIPHERSUITE,
+  decryptWithLabel,
+  encryptWithLabel,
+  hpkeKeyPair,
+  mimiSuite,
+  signWithLabel,
+  verifyWithLabel,
+} from './hub-sender';
 export {
   type EpochCheck,
   EpochVerdict,
   HubGroupView,
+  type MlsContentType,
   type MlsMessageHeader,
   type MlsSender,
   type MlsWireFormat,
-  type TreeMember,
   checkEpoch,
   decodeMlsMessageBytes,
   epochCheckError,
   externalSenderKeys,
   frameMlsMessage,
+  groupIdForRoom,
   groupInfoFromBytes,
-  groupInfoToBytes,
   inspectMlsMessage,
   keyPackageFromBytes,
   keyPackageRef,
-  keyPackageToBytes,
-  membersOfRatchetTree,
-  ratchetTreeFromBytes,
-  ratchetTreeToBytes,
+  keyPackageUser,
+  roomUriForGroupId,
+  unframeMlsMessage,
   welcomeFromBytes,
-  welcomeToBytes,
 } from './mls-message';
 export { InMemoryMlsStorage, type MlsStorage } from './mls-storage';
-export { MlsErrorReason, MlsGroupError } from './mls.errors';
+export { MlsErrorReason, MlsGroupError, toMlsGroupError } from './mls.errors';
 export {
-  type CreateRoomGroupOptions,
-  RoomGroup,
-  groupIdForRoom,
-  roomGroupExtensions,
-  roomUriForGroupId,
-} from './room-group';
+  GroupStore,
+  GatewayGroup,
+  GATEWAY_CIPHER_SUITE,
+  type CommitPreview,
+  type CreateRoomGroupInput,
+  type ExternalJoinResult,
+  type GatewayChanges,
+  type GatewayGroupSummary,
+  type GatewayMember,
+  type GatewayOptions,
+  type GatewayProcessed,
+  type GatewayStagedCommit,
+  type GroupInfoBundle,
+  type PublishedKeyPackage,
+  gatewayKeys,
+  ownerOfKey,
+  participantsOf,
+  userOfCredential,
+} from './gateway';
+export type { CommitPolicy, CommittedProposal, CommitEffects } from './core/group';
+export { MlsProtocolError } from './core/errors';
+export {
+  ContentType,
+  ProposalType,
+  SenderType,
+  ExtensionType,
+  WireFormat,
+  type Proposal,
+  type Sender,
+  type MLSMessage,
+} from './core/structs';
+export { decodeMlsMessage } from './core/framing';

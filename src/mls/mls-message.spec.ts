@@ -1,68 +1,76 @@
-import { Logger } from '@nestjs/common';
-import { ErrorCode } from '../common/errors';
-import { HubExternalSender } from './credentials';
-import {
-  ALICE,
-  CATHY,
-  FOLLOWER_DOMAIN,
-  FakeProvider,
-  HELLO_FROM_ALICE,
-  HUB_DOMAIN,
-  ROLE_ADMIN,
-  ROLE_MEMBER,
-  ROOM_URI,
-  asParticipant,
-} from './mls.fixtures';
+/** The hub's secret-free view of MLS messages (inspect, epoch checks, HubGroupView) on real messages of our own MLS. */
+import { type ProviderDomain, roomUri, userUri } from '../common/ids';
+import { GroupStore } from './gateway';
+import { hubExternalSender } from './gateway/room-extensions';
+import { cipherSuiteById } from './core/crypto';
+import { InMemoryMlsStorage } from './mls-storage';
 import {
   EpochVerdict,
   HubGroupView,
-  type MlsMessageHeader,
   checkEpoch,
-  decodeMlsMessageBytes,
   epochCheckError,
+  externalSenderKeys,
   frameMlsMessage,
+  groupIdForRoom,
   groupInfoFromBytes,
   inspectMlsMessage,
-  keyPackageFromBytes,
-  membersOfRatchetTree,
-  ratchetTreeFromBytes,
+  keyPackageUser,
+  roomUriForGroupId,
+  unframeMlsMessage,
+  welcomeFromBytes,
 } from './mls-message';
 import { MlsErrorReason, MlsGroupError } from './mls.errors';
-import { RoomGroup, groupIdForRoom } from './room-group';
 
-const OTHER_ROOM_GROUP_ID = new TextEncoder().encode('mimi://hub.example/g/elsewhere');
-const ONE_TRAILING_BYTE = Uint8Array.of(0);
+const HUB = 'hub.example' as ProviderDomain;
+const ROOM = roomUri(HUB, 'clubhouse');
+const BOT = userUri(HUB, 'gateway-bot');
+const ALICE = userUri(HUB, 'alice');
+const CATHY = userUri('follower.example', 'cathy');
+const TEXT = new TextEncoder();
 
-/** A room at epoch 1 with Alice (hub) and Cathy (follower), plus a commit and an application message. */
-async function fixtures() {
-  const alice = await new FakeProvider(HUB_DOMAIN).client(ALICE);
-  const cathy = await new FakeProvider(FOLLOWER_DOMAIN).client(CATHY);
-  const room = await RoomGroup.create(alice, {
-    roomUri: ROOM_URI,
-    hub: await HubExternalSender.generate(HUB_DOMAIN),
-    participants: [asParticipant(ALICE, ROLE_ADMIN)],
+async function room() {
+  const hubKey = cipherSuiteById(1).signatureGenerateKeyPair();
+  const hub = new GroupStore(new InMemoryMlsStorage());
+  const follower = new GroupStore(new InMemoryMlsStorage());
+  const group = await hub.createGroup({
+    groupId: groupIdForRoom(ROOM),
+    creator: BOT,
+    hub: hubExternalSender(HUB, hubKey.publicKey),
+    participants: [{ user: BOT, roleIndex: 6 }],
   });
-  const cathyKeyPackage = await cathy.createKeyPackage();
-  const added = await room.addMembers([cathyKeyPackage.keyPackage], [asParticipant(CATHY, ROLE_MEMBER)]);
-  await cathy.joinFromWelcome(added.welcome!, added.ratchetTree);
-  const application = await alice.encrypt(room.groupId, HELLO_FROM_ALICE);
-  return { alice, cathy, room, added, application, cathyKeyPackage };
+  const kp = await follower.createKeyPackage(CATHY);
+  const added = await group.commit(BOT, {
+    addLocal: [ALICE],
+    add: [kp.keyPackage],
+    participants: [
+      { user: BOT, roleIndex: 6 },
+      { user: ALICE, roleIndex: 3 },
+      { user: CATHY, roleIndex: 3 },
+    ],
+  });
+  return { hubKey, hub, follower, group, kp, added };
 }
 
-beforeAll(() => Logger.overrideLogger(['error', 'warn']));
+describe('groupIdForRoom', () => {
+  it('maps a room URI to its group URI and back', () => {
+    const id = groupIdForRoom(ROOM);
+    expect(new TextDecoder().decode(id)).toBe('mimi://hub.example/g/clubhouse');
+    expect(roomUriForGroupId(id)).toBe(ROOM);
+    expect(roomUriForGroupId(Uint8Array.of(0xff))).toBeUndefined();
+  });
+});
 
 describe('inspectMlsMessage', () => {
   it('reads group, epoch and content type of a PrivateMessage, whose sender stays hidden', async () => {
-    const { room, application } = await fixtures();
-    const header = inspectMlsMessage(application);
+    const { group } = await room();
+    const header = inspectMlsMessage(await group.encrypt(ALICE, TEXT.encode('hi')));
     expect(header).toMatchObject({ wireFormat: 'mls_private_message', epoch: 1n, contentType: 'application' });
-    expect(Buffer.from(header.groupId!)).toEqual(Buffer.from(groupIdForRoom(ROOM_URI)));
-    expect(Buffer.from(header.groupId!)).toEqual(Buffer.from(room.groupId));
     expect(header.sender).toBeUndefined();
+    expect(Buffer.from(header.groupId!)).toEqual(Buffer.from(groupIdForRoom(ROOM)));
   });
 
   it('reads the sender leaf index of a PublicMessage commit', async () => {
-    const { added } = await fixtures();
+    const { added } = await room();
     expect(inspectMlsMessage(added.commit)).toMatchObject({
       wireFormat: 'mls_public_message',
       epoch: 0n,
@@ -71,109 +79,85 @@ describe('inspectMlsMessage', () => {
     });
   });
 
-  it('lists the KeyPackageRefs of a framed Welcome and the epoch of a framed GroupInfo', async () => {
-    const { added, cathyKeyPackage } = await fixtures();
-    const welcome = inspectMlsMessage(frameMlsMessage('mls_welcome', added.welcome!));
-    expect(welcome.keyPackageRefs?.map((r) => Buffer.from(r).toString('hex'))).toEqual([
-      Buffer.from(cathyKeyPackage.ref).toString('hex'),
-    ]);
-    expect(welcome.groupId).toBeUndefined();
-    const groupInfo = inspectMlsMessage(frameMlsMessage('mls_group_info', added.groupInfo));
-    expect(groupInfo).toMatchObject({ wireFormat: 'mls_group_info', epoch: 1n });
-    expect(inspectMlsMessage(frameMlsMessage('mls_key_package', cathyKeyPackage.keyPackage)).wireFormat).toBe(
-      'mls_key_package',
-    );
+  it('lists the KeyPackageRefs of a Welcome and the epoch of a framed GroupInfo; frames and unframes bare structs', async () => {
+    const { added, kp, group } = await room();
+    const welcome = inspectMlsMessage(added.welcome!);
+    expect(welcome.keyPackageRefs!.map((r) => Buffer.from(r))).toContainEqual(Buffer.from(kp.ref));
+    const bare = unframeMlsMessage(added.welcome!);
+    expect(welcomeFromBytes(bare).secrets.length).toBe(welcome.keyPackageRefs!.length);
+    expect(frameMlsMessage('mls_welcome', bare)).toEqual(added.welcome);
+    const info = await group.groupInfo();
+    expect(inspectMlsMessage(frameMlsMessage('mls_group_info', info.groupInfo))).toMatchObject({
+      wireFormat: 'mls_group_info',
+      epoch: 1n,
+    });
+    expect(groupInfoFromBytes(info.groupInfo).groupContext.epoch).toBe(1n);
+    expect(keyPackageUser(kp.keyPackage)).toBe(CATHY);
+    expect(keyPackageUser(kp.mlsMessage)).toBe(CATHY);
+  });
+
+  it('names the external senders of a GroupInfo (RFC 9420 vector)', async () => {
+    const { group, hubKey } = await room();
+    const info = await group.groupInfo();
+    expect(externalSenderKeys(info.groupInfo).map((k) => Buffer.from(k))).toEqual([Buffer.from(hubKey.publicKey)]);
+    expect(externalSenderKeys(info.groupInfoMessage)).toHaveLength(1);
   });
 
   it('refuses truncated input and trailing bytes', async () => {
-    const { application } = await fixtures();
-    expect(() => inspectMlsMessage(application.subarray(0, application.length - 1))).toThrow(MlsGroupError);
-    expect(() => decodeMlsMessageBytes(Buffer.concat([application, ONE_TRAILING_BYTE]))).toThrow(/1 trailing bytes/);
-    try {
-      inspectMlsMessage(Uint8Array.of(0, 1));
-      throw new Error('expected a failure');
-    } catch (e) {
-      expect(e).toMatchObject({ reason: MlsErrorReason.Malformed, code: ErrorCode.Malformed });
-    }
-  });
-
-  it('decodes the bare structs it produced and refuses them with a trailing byte', async () => {
-    const { added, cathyKeyPackage } = await fixtures();
-    expect(groupInfoFromBytes(added.groupInfo).groupContext.epoch).toBe(1n);
-    expect(keyPackageFromBytes(cathyKeyPackage.keyPackage).cipherSuite).toBe(
-      'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519',
-    );
-    expect(() => ratchetTreeFromBytes(Buffer.concat([added.ratchetTree, ONE_TRAILING_BYTE]))).toThrow(MlsGroupError);
+    const { added } = await room();
+    const malformed = (f: () => unknown): void => {
+      try {
+        f();
+        throw new Error('no error');
+      } catch (e) {
+        expect(e).toBeInstanceOf(MlsGroupError);
+        expect((e as MlsGroupError).reason).toBe(MlsErrorReason.Malformed);
+      }
+    };
+    malformed(() => inspectMlsMessage(added.commit.subarray(0, added.commit.length - 1)));
+    malformed(() => inspectMlsMessage(Uint8Array.of(...added.commit, 0)));
+    malformed(() => groupInfoFromBytes(Uint8Array.of(...added.groupInfo, 0)));
   });
 });
 
 describe('checkEpoch', () => {
-  const at = (header: MlsMessageHeader, epoch: bigint): MlsMessageHeader => ({ ...header, epoch });
-
   it('classifies messages as protocol-06 §5.3/§5.4 require', async () => {
-    const { room, added, application } = await fixtures();
+    const { group, added } = await room();
+    const groupId = groupIdForRoom(ROOM);
+    const app = inspectMlsMessage(await group.encrypt(ALICE, TEXT.encode('x')));
+    expect(checkEpoch(app, { groupId, epoch: 1n }).verdict).toBe(EpochVerdict.Ok);
+    expect(checkEpoch(app, { groupId, epoch: 2n }).verdict).toBe(EpochVerdict.EpochTooOld);
+    expect(checkEpoch(app, { groupId, epoch: 0n }).verdict).toBe(EpochVerdict.NotAllowed);
+    expect(checkEpoch(app, { groupId: TEXT.encode('other'), epoch: 1n }).verdict).toBe(EpochVerdict.NotAllowed);
     const commit = inspectMlsMessage(added.commit);
-    const app = inspectMlsMessage(application);
-    const hub = { groupId: room.groupId, epoch: 5n };
-    const cases: [MlsMessageHeader, EpochVerdict][] = [
-      [at(commit, 5n), EpochVerdict.Ok],
-      [at(commit, 4n), EpochVerdict.WrongEpoch],
-      [at(commit, 6n), EpochVerdict.WrongEpoch],
-      [at(app, 5n), EpochVerdict.Ok],
-      [at(app, 4n), EpochVerdict.EpochTooOld],
-      [at(app, 6n), EpochVerdict.NotAllowed],
-      [{ ...at(app, 5n), groupId: OTHER_ROOM_GROUP_ID }, EpochVerdict.NotAllowed],
-      [inspectMlsMessage(frameMlsMessage('mls_welcome', added.welcome!)), EpochVerdict.NotAllowed],
-    ];
-    for (const [header, verdict] of cases) {
-      const result = checkEpoch(header, hub);
-      expect({ epoch: header.epoch, type: header.contentType, verdict: result.verdict }).toEqual({
-        epoch: header.epoch,
-        type: header.contentType,
-        verdict,
-      });
-      expect(result.currentEpoch).toBe(5n);
-    }
+    expect(checkEpoch(commit, { groupId, epoch: 0n }).verdict).toBe(EpochVerdict.Ok);
+    expect(checkEpoch(commit, { groupId, epoch: 1n })).toMatchObject({
+      verdict: EpochVerdict.WrongEpoch,
+      currentEpoch: 1n,
+    });
+    const welcome = inspectMlsMessage(added.welcome!);
+    expect(checkEpoch(welcome, { groupId, epoch: 1n }).verdict).toBe(EpochVerdict.NotAllowed);
   });
 
   it('turns a failed check into an error with the hub epoch', async () => {
-    const { room, application } = await fixtures();
-    const check = checkEpoch(at(inspectMlsMessage(application), 1n), { groupId: room.groupId, epoch: 3n });
-    expect(epochCheckError(check, 1n)).toMatchObject({
-      reason: MlsErrorReason.EpochTooOld,
-      code: ErrorCode.EpochTooOld,
-      currentEpoch: 3n,
-      messageEpoch: 1n,
-    });
-    expect(check.reason).toBe('application message from epoch 1, the room is at 3');
+    const { added } = await room();
+    const check = checkEpoch(inspectMlsMessage(added.commit), { groupId: groupIdForRoom(ROOM), epoch: 3n });
+    const error = epochCheckError(check, 0n)!;
+    expect(error).toMatchObject({ reason: MlsErrorReason.WrongEpoch, currentEpoch: 3n, messageEpoch: 0n });
+    expect(epochCheckError({ ...check, verdict: EpochVerdict.Ok })).toBeUndefined();
   });
 });
 
 describe(HubGroupView.name, () => {
   it('tracks the epoch from accepted commits without any group secret', async () => {
-    const { alice, room, application } = await fixtures();
-    const view = new HubGroupView(room.groupId, 1n);
-    expect(view.check(application).check.verdict).toBe(EpochVerdict.Ok);
-
-    const next = await room.commitPendingProposals();
-    const { header, check } = view.check(next.commit);
-    expect(check.verdict).toBe(EpochVerdict.Ok);
-    view.accept(header);
-    expect(view.epoch).toBe(2n);
-    expect((await alice.group(room.groupId)).epoch).toBe(view.epoch);
-
-    expect(view.check(application).check).toMatchObject({ verdict: EpochVerdict.EpochTooOld, currentEpoch: 2n });
-    expect(() => view.accept(header)).toThrow(expect.objectContaining({ reason: MlsErrorReason.WrongEpoch }));
-    expect(view.epoch).toBe(2n);
-  });
-});
-
-describe('membersOfRatchetTree', () => {
-  it('maps leaf indices to the users in their credentials from the public tree alone', async () => {
-    const { added } = await fixtures();
-    expect(membersOfRatchetTree(added.ratchetTree).map((m) => [m.leafIndex, m.user])).toEqual([
-      [0, ALICE],
-      [1, CATHY],
-    ]);
+    const { added, group } = await room();
+    const view = new HubGroupView(groupIdForRoom(ROOM), 0n);
+    expect(view.check(added.commit).check.verdict).toBe(EpochVerdict.Ok);
+    view.accept(inspectMlsMessage(added.commit));
+    expect(view.epoch).toBe(1n);
+    const app = await group.encrypt(ALICE, TEXT.encode('y'));
+    view.accept(inspectMlsMessage(app));
+    expect(view.epoch).toBe(1n);
+    expect(() => view.accept(inspectMlsMessage(added.commit))).toThrow(MlsGroupError);
   });
 });

@@ -1,117 +1,155 @@
 /**
- * MLS wire objects as bytes, and the hub's view of them WITHOUT group secrets.
+ * MLS wire objects as bytes, and the hub's view of them WITHOUT group secrets, on `./core`.
  *
  * Framing conventions (protocol-06 §5): fields typed `MLSMessage` (commits, proposals, application
  * messages) carry the RFC 9420 §6 `MLSMessage` framing; fields typed `KeyPackage`, `Welcome`,
- * `GroupInfo` or `Node ratchet_tree<V>` carry the bare struct. The functions here follow that:
- * `decodeMlsMessageBytes` for the former, `*FromBytes`/`*ToBytes` for the latter. Every decoder
- * insists on consuming the whole input.
+ * `GroupInfo` or `Node ratchet_tree<V>` carry the bare struct. Every decoder insists on consuming
+ * the whole input.
  */
+import { ValidationError } from '../common/errors';
+import { type RoomUri, type UserUri, parseMimiUri } from '../common/ids';
+import { decodeAll, encodeValue } from '../codec/tls-codec';
+import { decodeMlsMessage, encodeMlsMessage } from './core/framing';
+import { decodeKeyPackage, keyPackageRef as coreKeyPackageRef } from './core/key-package';
 import {
-  type CiphersuiteImpl,
-  type ContentTypeName,
+  ContentType,
+  SenderType,
+  WireFormat,
+  externalSendersExtension,
+  findExtension,
+  groupInfoCodec,
+  keyPackageCodec,
+  welcomeCodec,
   type GroupInfo,
   type KeyPackage,
   type MLSMessage,
-  type RatchetTree,
   type Welcome,
-  decodeExternalSender,
-  decodeMlsMessage,
-  encodeMlsMessage,
-} from 'ts-mls';
-import type { UserUri } from '../common/ids';
-import { credentialUser } from './credentials';
+} from './core/structs';
+import { userOfCredential } from './gateway/identities';
 import { MlsErrorReason, MlsGroupError } from './mls.errors';
-import {
-  decodeGroupInfo,
-  decodeKeyPackage,
-  decodeRatchetTree,
-  decodeWelcome,
-  encodeGroupInfo,
-  encodeKeyPackage,
-  encodeRatchetTree,
-  encodeWelcome,
-  makeKeyPackageRef,
-} from './ts-mls-internals';
 
-type Decoder<T> = (b: Uint8Array, offset: number) => [T, number] | undefined;
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-function decodeWhole<T>(what: string, decoder: Decoder<T>, bytes: Uint8Array): T {
-  let decoded: [T, number] | undefined;
+/** The MLS group ID of a MIMI room: the UTF-8 of its group URI (`mimi://d/r/x` → `mimi://d/g/x`, protocol-06 §3). */
+export function groupIdForRoom(room: RoomUri): Uint8Array {
+  const parsed = parseMimiUri(room);
+  if (parsed?.kind !== 'r') throw new ValidationError(`not a MIMI room URI: ${room}`);
+  return utf8.encode(`mimi://${parsed.domain}/g/${parsed.local}`);
+}
+
+/** The room URI a group ID was derived from, or `undefined` for any other group ID. */
+export function roomUriForGroupId(groupId: Uint8Array): RoomUri | undefined {
+  let text: string;
   try {
-    decoded = decoder(bytes, 0);
+    text = utf8Strict.decode(groupId);
+  } catch {
+    return undefined;
+  }
+  const parsed = parseMimiUri(text);
+  return parsed?.kind === 'g' ? (`mimi://${parsed.domain}/r/${parsed.local}` as RoomUri) : undefined;
+}
+
+function malformed<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
   } catch (e) {
-    throw new MlsGroupError(MlsErrorReason.Malformed, `${what}: cannot decode (${(e as Error).message})`, {
-      cause: e,
-    });
+    throw new MlsGroupError(MlsErrorReason.Malformed, `${what}: cannot decode (${(e as Error).message})`, { cause: e });
   }
-  if (decoded === undefined) throw new MlsGroupError(MlsErrorReason.Malformed, `${what}: cannot decode`);
-  if (decoded[1] !== bytes.length) {
-    throw new MlsGroupError(MlsErrorReason.Malformed, `${what}: ${bytes.length - decoded[1]} trailing bytes`);
-  }
-  return decoded[0];
 }
 
 /** Decode RFC 9420 §6 `MLSMessage` bytes. @throws MlsGroupError(Malformed) */
 export function decodeMlsMessageBytes(bytes: Uint8Array): MLSMessage {
-  return decodeWhole('MLSMessage', decodeMlsMessage, bytes);
+  return malformed('MLSMessage', () => decodeMlsMessage(bytes));
 }
 
-export const keyPackageToBytes = (kp: KeyPackage): Uint8Array => encodeKeyPackage(kp);
 /** @throws MlsGroupError(Malformed) */
-export const keyPackageFromBytes = (b: Uint8Array): KeyPackage => decodeWhole('KeyPackage', decodeKeyPackage, b);
-export const welcomeToBytes = (w: Welcome): Uint8Array => encodeWelcome(w);
+export const keyPackageFromBytes = (b: Uint8Array): KeyPackage => malformed('KeyPackage', () => decodeKeyPackage(b));
 /** @throws MlsGroupError(Malformed) */
-export const welcomeFromBytes = (b: Uint8Array): Welcome => decodeWhole('Welcome', decodeWelcome, b);
-export const groupInfoToBytes = (gi: GroupInfo): Uint8Array => encodeGroupInfo(gi);
+export const welcomeFromBytes = (b: Uint8Array): Welcome => malformed('Welcome', () => decodeAll(b, welcomeCodec));
 /** @throws MlsGroupError(Malformed) */
-export const groupInfoFromBytes = (b: Uint8Array): GroupInfo => decodeWhole('GroupInfo', decodeGroupInfo, b);
+export const groupInfoFromBytes = (b: Uint8Array): GroupInfo =>
+  malformed('GroupInfo', () => decodeAll(b, groupInfoCodec));
+
+/** The MIMI user a KeyPackage's credential names (bare or MLSMessage KeyPackage). */
+export function keyPackageUser(bytes: Uint8Array): UserUri | undefined {
+  return userOfCredential(keyPackageFromBytes(bytes).leafNode.credential);
+}
+
+/** RFC 9420 §5.2 KeyPackageRef of a KeyPackage (bare or MLSMessage). */
+export function keyPackageRef(keyPackage: Uint8Array | KeyPackage): Uint8Array {
+  return coreKeyPackageRef(keyPackage instanceof Uint8Array ? keyPackageFromBytes(keyPackage) : keyPackage);
+}
+
 /**
- * The signature keys of the `external_senders` of the group a GroupInfo (raw bytes) describes:
- * whom the group accepts as its hub (protocol-06 §7.4). Extensions that do not decode are skipped.
+ * The signature keys of the `external_senders` of the group a GroupInfo (bare or MLSMessage)
+ * describes: whom the group accepts as its hub (protocol-06 §7.4).
  * @throws MlsGroupError(Malformed) when the GroupInfo does not decode
  */
 export function externalSenderKeys(groupInfo: Uint8Array): Uint8Array[] {
-  return groupInfoFromBytes(groupInfo).groupContext.extensions.flatMap((e) => {
-    if (e.extensionType !== 'external_senders') return [];
-    const sender = decodeExternalSender(e.extensionData, 0);
-    return sender === undefined ? [] : [sender[0].signaturePublicKey];
-  });
+  const info = groupInfoOf(groupInfo);
+  return (findExtension(info.groupContext.extensions, externalSendersExtension) ?? []).map((s) => s.signatureKey);
 }
-/** `optional<Node> ratchet_tree<V>` (RFC 9420 §12.4.3.3), the `full` RatchetTreeOption payload. */
-export const ratchetTreeToBytes = (t: RatchetTree): Uint8Array => encodeRatchetTree(t);
-/** @throws MlsGroupError(Malformed) */
-export const ratchetTreeFromBytes = (b: Uint8Array): RatchetTree => decodeWhole('ratchet_tree', decodeRatchetTree, b);
+
+function groupInfoOf(bytes: Uint8Array): GroupInfo {
+  try {
+    const m = decodeMlsMessage(bytes);
+    if (m.wireFormat === WireFormat.mls_group_info) return m.groupInfo;
+  } catch {
+    // a bare GroupInfo
+  }
+  return groupInfoFromBytes(bytes);
+}
 
 /**
  * Wrap a bare Welcome, GroupInfo or KeyPackage in RFC 9420 §6 `MLSMessage` framing, for protocol
- * fields typed `MLSMessage` (e.g. a Welcome in protocol-06 §5.5 `FanoutMessage.message`).
- * @throws MlsGroupError(Malformed) when `bare` is not that struct.
+ * fields typed `MLSMessage` (e.g. a Welcome in protocol-06 §5.5 `FanoutMessage.message`). Bytes
+ * that already are such an MLSMessage are returned as they are.
+ * @throws MlsGroupError(Malformed) when `bytes` is not that struct.
  */
 export function frameMlsMessage(
   wireFormat: 'mls_welcome' | 'mls_group_info' | 'mls_key_package',
-  bare: Uint8Array,
+  bytes: Uint8Array,
 ): Uint8Array {
+  const wanted = WireFormat[wireFormat];
+  try {
+    if (decodeMlsMessage(bytes).wireFormat === wanted) return bytes;
+  } catch {
+    // bare
+  }
   switch (wireFormat) {
     case 'mls_welcome':
-      return encodeMlsMessage({ version: 'mls10', wireformat: wireFormat, welcome: welcomeFromBytes(bare) });
+      return encodeMlsMessage({ wireFormat: WireFormat.mls_welcome, welcome: welcomeFromBytes(bytes) });
     case 'mls_group_info':
-      return encodeMlsMessage({ version: 'mls10', wireformat: wireFormat, groupInfo: groupInfoFromBytes(bare) });
+      return encodeMlsMessage({ wireFormat: WireFormat.mls_group_info, groupInfo: groupInfoFromBytes(bytes) });
     case 'mls_key_package':
-      return encodeMlsMessage({ version: 'mls10', wireformat: wireFormat, keyPackage: keyPackageFromBytes(bare) });
+      return encodeMlsMessage({ wireFormat: WireFormat.mls_key_package, keyPackage: keyPackageFromBytes(bytes) });
   }
 }
 
-/**
- * RFC 9420 §5.2 KeyPackageRef = RefHash("MLS 1.0 KeyPackage Reference", KeyPackage). The hub maps
- * it to the target provider to route Welcomes (protocol-06 §5.2 "State to keep").
- */
-export async function keyPackageRef(keyPackage: Uint8Array | KeyPackage, cs: CiphersuiteImpl): Promise<Uint8Array> {
-  const kp = keyPackage instanceof Uint8Array ? keyPackageFromBytes(keyPackage) : keyPackage;
-  return makeKeyPackageRef(kp, cs.hash);
+/** The bare struct inside an MLSMessage Welcome / GroupInfo / KeyPackage (bare bytes are returned as they are). */
+export function unframeMlsMessage(bytes: Uint8Array): Uint8Array {
+  let m: MLSMessage;
+  try {
+    m = decodeMlsMessage(bytes);
+  } catch {
+    return bytes;
+  }
+  switch (m.wireFormat) {
+    case WireFormat.mls_welcome:
+      return encodeValue(m.welcome, welcomeCodec);
+    case WireFormat.mls_group_info:
+      return encodeValue(m.groupInfo, groupInfoCodec);
+    case WireFormat.mls_key_package:
+      return encodeValue(m.keyPackage, keyPackageCodec);
+    case WireFormat.mls_public_message:
+    case WireFormat.mls_private_message:
+      return bytes;
+  }
 }
 
-export type MlsWireFormat = MLSMessage['wireformat'];
+export type MlsWireFormat = keyof typeof WireFormat;
+export type MlsContentType = keyof typeof ContentType;
 
 /** Who sent a handshake message, as far as a PublicMessage says in the clear (RFC 9420 §6.1). */
 export type MlsSender =
@@ -123,7 +161,7 @@ export type MlsSender =
 /**
  * What a server can read from an MLSMessage without any group secret.
  * - PrivateMessage: group ID, epoch, content type (RFC 9420 §6.3); the sender is encrypted.
- * - PublicMessage: the same plus the sender (and, for commits and proposals, their content).
+ * - PublicMessage: the same plus the sender.
  * - Welcome: the KeyPackageRefs of the joiners, used to route it (protocol-06 §5.5).
  * - GroupInfo: group ID and epoch from its GroupContext. KeyPackage: neither.
  */
@@ -131,57 +169,55 @@ export interface MlsMessageHeader {
   readonly wireFormat: MlsWireFormat;
   readonly groupId?: Uint8Array;
   readonly epoch?: bigint;
-  readonly contentType?: ContentTypeName;
+  readonly contentType?: MlsContentType;
   readonly sender?: MlsSender;
   readonly keyPackageRefs?: readonly Uint8Array[];
   /** The decoded message, for callers that need more than the header. */
   readonly message: MLSMessage;
 }
 
+const CONTENT_TYPE_NAME: Record<number, MlsContentType> = { 1: 'application', 2: 'proposal', 3: 'commit' };
+
 /** Read the public header of MLSMessage bytes. @throws MlsGroupError(Malformed) */
 export function inspectMlsMessage(bytes: Uint8Array): MlsMessageHeader {
   const message = decodeMlsMessageBytes(bytes);
-  switch (message.wireformat) {
-    case 'mls_private_message': {
+  switch (message.wireFormat) {
+    case WireFormat.mls_private_message: {
       const pm = message.privateMessage;
       return {
-        wireFormat: message.wireformat,
+        wireFormat: 'mls_private_message',
         groupId: pm.groupId,
         epoch: pm.epoch,
-        contentType: pm.contentType,
+        contentType: CONTENT_TYPE_NAME[pm.contentType]!,
         message,
       };
     }
-    case 'mls_public_message': {
+    case WireFormat.mls_public_message: {
       const c = message.publicMessage.content;
       const s = c.sender;
       const sender: MlsSender =
-        s.senderType === 'member'
+        s.senderType === SenderType.member
           ? { type: 'member', leafIndex: s.leafIndex }
-          : s.senderType === 'external'
+          : s.senderType === SenderType.external
             ? { type: 'external', senderIndex: s.senderIndex }
-            : { type: s.senderType };
+            : { type: s.senderType === SenderType.new_member_commit ? 'new_member_commit' : 'new_member_proposal' };
       return {
-        wireFormat: message.wireformat,
+        wireFormat: 'mls_public_message',
         groupId: c.groupId,
         epoch: c.epoch,
-        contentType: c.contentType,
+        contentType: CONTENT_TYPE_NAME[c.contentType]!,
         sender,
         message,
       };
     }
-    case 'mls_welcome':
-      return {
-        wireFormat: message.wireformat,
-        keyPackageRefs: message.welcome.secrets.map((s) => s.newMember),
-        message,
-      };
-    case 'mls_group_info': {
+    case WireFormat.mls_welcome:
+      return { wireFormat: 'mls_welcome', keyPackageRefs: message.welcome.secrets.map((s) => s.newMember), message };
+    case WireFormat.mls_group_info: {
       const gc = message.groupInfo.groupContext;
-      return { wireFormat: message.wireformat, groupId: gc.groupId, epoch: gc.epoch, message };
+      return { wireFormat: 'mls_group_info', groupId: gc.groupId, epoch: gc.epoch, message };
     }
-    case 'mls_key_package':
-      return { wireFormat: message.wireformat, message };
+    case WireFormat.mls_key_package:
+      return { wireFormat: 'mls_key_package', message };
   }
 }
 
@@ -292,31 +328,4 @@ export class HubGroupView {
     if (error !== undefined) throw error;
     if (header.contentType === 'commit') this.currentEpoch += 1n;
   }
-}
-
-/** A leaf of the ratchet tree as anyone holding the (public) tree sees it. */
-export interface TreeMember {
-  readonly leafIndex: number;
-  /** The MIMI user URI in the leaf's credential, if it carries one. */
-  readonly user: UserUri | undefined;
-  readonly signaturePublicKey: Uint8Array;
-}
-
-/**
- * The members of a group from its ratchet tree (RFC 9420 §7.8: leaf L is node 2L). Needs no
- * secret: the hub gets the tree with every commit (`RatchetTreeOption`) or GroupInfo.
- */
-export function membersOfRatchetTree(tree: RatchetTree | Uint8Array): TreeMember[] {
-  const nodes = tree instanceof Uint8Array ? ratchetTreeFromBytes(tree) : tree;
-  const members: TreeMember[] = [];
-  for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 2) {
-    const node = nodes[nodeIndex];
-    if (node?.nodeType !== 'leaf') continue;
-    members.push({
-      leafIndex: nodeIndex / 2,
-      user: credentialUser(node.leaf.credential),
-      signaturePublicKey: node.leaf.signaturePublicKey,
-    });
-  }
-  return members;
 }

@@ -2,10 +2,8 @@
  * Where MLS client state lives between operations. A byte-valued key/value store is all the MLS
  * layer needs; src/persistence can back it with one table (`key TEXT PRIMARY KEY, value BLOB`).
  *
- * Records written by `MemberClient` (user URIs are percent-encoded so '/' separates fields):
- * - `mls/client/<user>`                 identity: user URI + signature key pair
- * - `mls/group/<user>/<groupId b64url>` one group's ts-mls ClientState (secrets included)
- * - `mls/kp/<user>/<KeyPackageRef b64url>` private keys of a published, not yet used KeyPackage
+ * The key layout of the records is `gateway/keys.ts`'s (`mls2/group/...`, `mls2/member/...`,
+ * `mls2/kp/...`).
  *
  * Every value holds secrets: encrypt at rest if the database is shared.
  */

@@ -1,5 +1,5 @@
-import { ErrorCode, GatewayError, GatewayErrorOptions } from '../common/errors';
-import { TsMlsError } from './ts-mls-internals';
+import { CodecError, ErrorCode, GatewayError, GatewayErrorOptions } from '../common/errors';
+import { MlsProtocolError } from './core/errors';
 
 /**
  * Why an MLS operation failed, finer than `ErrorCode`. The HTTP layer maps the code; logs and
@@ -76,17 +76,18 @@ export class MlsGroupError extends GatewayError {
 }
 
 /**
- * Turn whatever ts-mls threw into an `MlsGroupError` (ts-mls classifies its errors like STYLE §5:
- * `CodecError`, `ValidationError`, `CryptoVerificationError`, ...). Errors of ours pass through.
- * Anything else (e.g. a WebCrypto `OperationError` from a failed AEAD open) becomes
+ * Turn whatever the MLS core threw into an `MlsGroupError` (`CodecError` → Malformed,
+ * `MlsProtocolError` → Invalid). Gateway errors pass through. Anything else becomes
  * `fallbackReason` when given, else an internal error.
  */
 export function toMlsGroupError(e: unknown, context: string, fallbackReason?: MlsErrorReason): GatewayError {
-  if (e instanceof GatewayError) return e;
   const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  if (e instanceof TsMlsError) {
-    const reason = e.name === 'CodecError' ? MlsErrorReason.Malformed : MlsErrorReason.Invalid;
-    return new MlsGroupError(reason, `${context}: ${detail}`, { cause: e });
+  if (e instanceof CodecError) {
+    return new MlsGroupError(MlsErrorReason.Malformed, `${context}: ${detail}`, { cause: e });
+  }
+  if (e instanceof GatewayError) return e;
+  if (e instanceof MlsProtocolError) {
+    return new MlsGroupError(MlsErrorReason.Invalid, `${context}: ${detail}`, { cause: e });
   }
   if (fallbackReason !== undefined) return new MlsGroupError(fallbackReason, `${context}: ${detail}`, { cause: e });
   return new GatewayError(ErrorCode.Internal, `${context}: ${detail}`, { cause: e });

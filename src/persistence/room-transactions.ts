@@ -1,12 +1,12 @@
 /**
- * Transactions that MLS state writes can join. `MemberClient`s write their state through
+ * Transactions that MLS state writes can join. The MLS groups (src/mls `GroupStore`) write their state through
  * `MlsStorage` (src/mls) and know nothing of database transactions; `RoomTransactions.run` makes
  * the transaction ambient (AsyncLocalStorage), so `DbMlsStorage` writes into it: the MLS state
  * change of an event commits or rolls back together with the event and its outbox rows.
  *
- * A rollback leaves `MemberClient`s holding in-memory state that was never committed, so the
- * users whose MLS records were written are reported to `onRollback` listeners (the client
- * registry drops those clients; they reload from the database on next use).
+ * A rollback leaves groups holding in-memory state that was never committed, so the MLS keys
+ * written are reported to `onRollback` listeners (`MlsGroups` drops the touched groups and
+ * identities; they reload from the database on next use).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable } from '@nestjs/common';

@@ -13,7 +13,7 @@
  *   to the hub with `/update` (participant-list change, plus the Add of a joining user's client).
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, GatewayError, ValidationError, errorMessage } from '../common/errors';
+import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf } from '../common/ids';
 import { encodeMimiContentWithId, receiveMimiContent, toHex } from '../mimi/content';
 import {
@@ -21,39 +21,24 @@ import {
   type KeyMaterialRequest,
   type KeyMaterialResponse,
   type UpdateRoomResponse,
-  asCredential,
-  asGroupInfo,
-  asKeyPackage,
   asMlsMessage,
-  asWelcome,
   decodeAll,
   decodeFanoutBody,
   encodeValue,
-  groupInfoRatchetTreeTbeCodec,
-  groupInfoRequestCodec,
-  groupInfoRequestTbsCodec,
-  groupInfoResponseCodec,
-  groupInfoResponseTbs,
-  groupInfoResponseTbsCodec,
-  keyMaterialRequestTbsCodec,
   submitMessageRequestCodec,
   submitMessageResponseCodec,
-  updateRequestCodec,
-  updateRoomResponseCodec,
 } from '../mimi/wire';
 import {
   BANNED_ROLE_INDEX,
-  type MemberClient,
+  type GatewayGroup,
   MlsErrorReason,
   MlsGroupError,
   type Participant,
-  decodeMlsMessageBytes,
-  externalSenderKeys,
+  gatewayKeys,
   groupIdForRoom,
+  groupInfoFromBytes,
   inspectMlsMessage,
-  mlsCiphersuite,
-  mlsStorageKeys,
-  welcomeToBytes,
+  participantListFromExtensions,
 } from '../mls';
 import { InboundDedupeRepository, type Tx } from '../persistence';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
@@ -75,7 +60,9 @@ import {
 import { contentForAction, contentKind } from './content-mapping';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { legacyUserUri, parseLegacyUserUri } from './identity';
-import { MemberClients } from './member-clients';
+import { MlsGroups } from './mls-groups';
+import { HubRequests } from './hub-requests';
+import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
@@ -88,15 +75,6 @@ import {
   ROOMS_OPTIONS,
   type RoomsOptions,
 } from './rooms.tokens';
-import {
-  GROUP_INFO_LABEL,
-  MIMI_CIPHERSUITE_ID,
-  basicCredentialBytes,
-  basicCredentialIdentity,
-  credentialDomain,
-  decryptWithLabel,
-  verifyWithLabel,
-} from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 /** How often a submission is re-encrypted after `epochTooOld` before the user is told it failed. */
@@ -122,7 +100,9 @@ export class FollowerService {
     private readonly rooms: RoomRepository,
     private readonly events: RoomEventRepository,
     private readonly submissions: RoomSubmissionRepository,
-    private readonly clients: MemberClients,
+    private readonly groups: MlsGroups,
+    private readonly hubRequests: HubRequests,
+    private readonly keyMaterials: KeyMaterials,
     private readonly storage: DbMlsStorage,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
@@ -176,9 +156,7 @@ export class FollowerService {
       // Only handshakes change the participant list; application messages need no before/after view.
       const changesState = messages.some((m) => m.messageKind !== 'application');
       const before =
-        room === undefined || !changesState
-          ? []
-          : ((await this.support.groupView(undefined, roomUri))?.participants ?? []);
+        room === undefined || !changesState ? [] : ((await this.support.groupView(roomUri))?.participants ?? []);
       const processed = await this.transactions.run(async (tx) => {
         if (!(await this.dedupe.recordIfNew(tx, { sourceDomain: peer, roomUri, endpoint: 'notify', body }))) {
           return false;
@@ -203,7 +181,7 @@ export class FollowerService {
         return;
       }
       if (!changesState) return;
-      const after = (await this.support.groupView(undefined, roomUri))?.participants;
+      const after = (await this.support.groupView(roomUri))?.participants;
       if (after !== undefined) await this.renderMembership(room!, before, after);
     });
   }
@@ -214,7 +192,11 @@ export class FollowerService {
         return this.applyWelcome(tx, room, m);
       case 'commit':
       case 'proposal':
-        await this.support.processByLocalMembers(tx, room.roomUri, m.message);
+        try {
+          await this.support.processHandshake(tx, room.roomUri, m.message);
+        } catch (e) {
+          this.logger.error(`room=${room.roomUri}: cannot process a ${m.messageKind}: ${errorMessage(e)}`);
+        }
         return;
       case 'application':
         return this.applyApplication(tx, room, m);
@@ -231,16 +213,8 @@ export class FollowerService {
       this.logger.debug(`room=${room.roomUri}: a Welcome for none of our users`);
       return;
     }
-    const decoded = decodeMlsMessageBytes(m.message);
-    if (decoded.wireformat !== 'mls_welcome') return;
     const tree = m.ratchetTreeOption.representation === 'full' ? m.ratchetTreeOption.ratchetTree : undefined;
-    const client = await this.clients.client(joiner);
-    try {
-      await client.joinFromWelcome(welcomeToBytes(decoded.welcome), tree);
-    } catch (e) {
-      if (e instanceof GatewayError && e.code === ErrorCode.Conflict) return; // already a member
-      throw e;
-    }
+    await this.groups.store.joinFromWelcome(joiner, m.message, tree);
     await this.rooms.addLocalMember(tx, room.roomUri, joiner);
     this.logger.log(`room=${room.roomUri}: ${joiner} joined by Welcome`);
   }
@@ -253,20 +227,20 @@ export class FollowerService {
     const acceptedAt = Number(m.timestamp);
     let plaintext: Uint8Array | undefined;
     let sender: UserUri | undefined;
-    for (const client of await this.support.activeMembers(tx, room.roomUri)) {
+    const group = await this.groups.group(room.roomUri);
+    if (group !== undefined && group.summary().localMembers.length > 0) {
       let result;
       try {
-        result = await client.processMessage(m.message);
+        result = await group.processMessage(m.message);
       } catch (e) {
-        this.logger.error(`room=${room.roomUri}: ${client.user} cannot decrypt a message: ${errorMessage(e)}`);
+        this.logger.error(`room=${room.roomUri}: cannot decrypt a message: ${errorMessage(e)}`);
         return;
       }
       if (result.kind === 'application') {
         plaintext = result.plaintext;
-        sender = result.sender.user;
-        break;
+        sender = result.sender;
       }
-      // 'echo': this client sent it; another of our clients can read it, or the submission record can.
+      // 'echo': one of our members sent it; the submission record has it.
     }
     if (plaintext === undefined || sender === undefined || this.support.isOurs(sender)) {
       const own =
@@ -393,14 +367,14 @@ export class FollowerService {
   private async joinerOf(welcome: Uint8Array): Promise<UserUri | undefined> {
     const refs = inspectMlsMessage(welcome).keyPackageRefs ?? [];
     if (refs.length === 0) return undefined;
-    const prefix = 'mls/kp/';
+    const prefix = 'mls2/kp/';
     const keys = await this.storage.list(prefix);
     for (const ref of refs) {
       const suffix = `/${Buffer.from(ref).toString('base64url')}`;
       const key = keys.find((k) => k.endsWith(suffix));
       if (key === undefined) continue;
       const user = decodeURIComponent(key.slice(prefix.length, key.length - suffix.length)) as UserUri;
-      if (mlsStorageKeys.keyPackage(user, ref) === key) return user;
+      if (gatewayKeys.keyPackage(user, ref) === key) return user;
     }
     return undefined;
   }
@@ -445,8 +419,7 @@ export class FollowerService {
   private async submitLocal(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
     const user = legacyUserUri(this.domain, sender.platform, sender.userId);
     const client = await this.activeClient(room, user);
-    const groupId = groupIdForRoom(room.roomUri);
-    const may = client === undefined ? undefined : maySendMessage((await client.group(groupId)).participants, user);
+    const may = client === undefined ? undefined : maySendMessage(client.summary().participants, user);
     if (client === undefined || may?.allowed === false) {
       await this.support.tellUser(
         room,
@@ -475,7 +448,7 @@ export class FollowerService {
         return;
       }
       const { bytes, messageId } = encodeMimiContentWithId(content, user, room.roomUri);
-      const appMessage = await client.encrypt(groupId, bytes);
+      const appMessage = await client.encrypt(user, bytes);
       const id = toHex(messageId);
       await this.submissions.insert(tx, {
         roomUri: room.roomUri,
@@ -510,16 +483,27 @@ export class FollowerService {
       case 'leave':
       case 'kick':
         if (ghost && by === undefined) return; // a ghost leaving on its own is our render coming back
-        await this.requestListChange(room, event.platformEventId, retry, by ?? user, (list) =>
-          list.filter((p) => p.user !== user),
+        await this.requestListChange(
+          room,
+          event.platformEventId,
+          retry,
+          by ?? user,
+          (list) => list.filter((p) => p.user !== user),
+          user,
         );
         return;
       case 'ban':
         if (by === undefined) return;
-        await this.requestListChange(room, event.platformEventId, retry, by, (list) =>
-          participantOf(list, user)
-            ? list.map((p) => (p.user === user ? { user, roleIndex: BANNED_ROLE_INDEX } : p))
-            : [...list, { user, roleIndex: BANNED_ROLE_INDEX }],
+        await this.requestListChange(
+          room,
+          event.platformEventId,
+          retry,
+          by,
+          (list) =>
+            participantOf(list, user)
+              ? list.map((p) => (p.user === user ? { user, roleIndex: BANNED_ROLE_INDEX } : p))
+              : [...list, { user, roleIndex: BANNED_ROLE_INDEX }],
+          user,
         );
         return;
       case 'unban':
@@ -547,16 +531,21 @@ export class FollowerService {
   /** A local user joined the mirror room: one of our member clients commits their Add and participant entry. */
   private async requestJoin(room: RoomRecord, platformEventId: string, user: UserUri, retry: boolean): Promise<void> {
     if ((await this.activeClient(room, user)) !== undefined) return;
-    const [committer] = await this.support.activeMembers(undefined, room.roomUri);
+    const [committer] = await this.support.activeMembers(room.roomUri);
     if (committer === undefined) return this.externalJoin(room, platformEventId, user);
-    const published = await (await this.clients.client(user)).createKeyPackage();
+    const group = await this.groups.requireGroup(room.roomUri);
     const response = await this.requestChange(
       room,
+      group,
       committer,
       (list) => (participantOf(list, user) ? [...list] : [...list, { user, roleIndex: MEMBER_ROLE }]),
-      [published.keyPackage],
+      { addLocal: [user] },
     );
-    if (response.responseCode !== 'success') {
+    if (response.responseCode === 'success') {
+      // Our puppet is in the shared group state at once: no Welcome comes back for it.
+      await this.transactions.run((tx) => this.rooms.addLocalMember(tx, room.roomUri, user));
+      this.logger.log(`room=${room.roomUri}: ${user} joined (added by ${committer})`);
+    } else {
       if (retry) throwIfBehind(room, response);
       await this.support.tellUser(
         room,
@@ -573,7 +562,7 @@ export class FollowerService {
   async waitForEpoch(roomUri: RoomUri, epoch: bigint, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const view = await this.locks.run(roomUri, () => this.support.groupView(undefined, roomUri));
+      const view = await this.locks.run(roomUri, () => this.support.groupView(roomUri));
       if (view !== undefined && view.epoch >= epoch) return true;
       if (Date.now() >= deadline || this.stopped) return false;
       await new Promise((resolve) => setTimeout(resolve, EPOCH_POLL_MS));
@@ -598,7 +587,7 @@ export class FollowerService {
       const hub = domainOf(roomUri);
       if (hub === undefined) throw new GatewayError(ErrorCode.BadValue, `not a MIMI room URI: ${roomUri}`);
       if (hub === this.domain) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri} here`);
-      const probe = await this.fetchGroupInfo(hub, roomUri, await this.clients.bot());
+      const probe = await this.hubRequests.fetchGroupInfo(hub, roomUri, this.groups.botUser);
       if (probe.status === 'noSuchRoom') throw new GatewayError(ErrorCode.NotFound, `${hub} has no room ${roomUri}`);
       if (probe.status === 'notAuthorized') {
         throw new GatewayError(
@@ -634,34 +623,46 @@ export class FollowerService {
    * not in.
    */
   private async externalJoin(room: RoomRecord, platformEventId: string, user: UserUri): Promise<void> {
-    const client = await this.clients.client(user);
+    const store = this.groups.store;
     const groupId = groupIdForRoom(room.roomUri);
     let refusal: string | undefined;
     for (let attempt = 1; attempt <= MAX_EXTERNAL_JOIN_ATTEMPTS; attempt++) {
-      const info = await this.fetchGroupInfo(room.hubDomain, room.roomUri, client);
+      const info = await this.hubRequests.fetchGroupInfo(room.hubDomain, room.roomUri, user);
       if (info.status !== 'success') {
         refusal = info.status === 'notAuthorized' ? 'the room is not open to you' : 'the hub has no such room';
         break;
       }
       // State of an earlier membership (removed, or never recorded as a local member) is replaced.
-      if (await client.hasGroup(groupId)) await client.forgetGroup(groupId);
-      const joined = await client.joinExternal(info.groupInfo, info.ratchetTree);
-      const next = await client.groupInfo(groupId);
+      if (await store.hasGroup(groupId)) await store.deleteGroup(groupId);
+      // The joiner's own participant entry travels in the external commit (protocol-06 §5.3).
+      const list = participantListFromExtensions(groupInfoFromBytes(info.groupInfo).groupContext.extensions) ?? [];
+      const participants = participantOf(list, user) ? undefined : [...list, { user, roleIndex: MEMBER_ROLE }];
+      const joined = await this.transactions.run(() =>
+        store.joinExternal(user, info.groupInfo, {
+          ratchetTree: info.ratchetTree,
+          ...(participants ? { participants } : {}),
+        }),
+      );
       let response: UpdateRoomResponse;
       try {
-        response = await this.sendUpdate(room, { commit: joined.commit, ...next });
+        const next = await joined.group.groupInfo(user);
+        response = await this.hubRequests.sendUpdate(room, {
+          commit: joined.commit,
+          groupInfo: next.groupInfo,
+          ratchetTree: next.ratchetTree,
+        });
       } catch (e) {
-        await client.forgetGroup(groupId);
+        await this.transactions.run(() => store.deleteGroup(groupId));
         throw e;
       }
       if (response.responseCode === 'success') {
         await this.transactions.run((tx) => this.rooms.addLocalMember(tx, room.roomUri, user));
         this.logger.log(`room=${room.roomUri}: ${user} joined by external commit (epoch ${joined.group.epoch})`);
-        // Show who is there; the hub's next commit (our user's participant entry) follows by /notify.
-        await this.renderMembership(room, [], joined.group.participants);
+        // Show who is there (our user's participant entry came with the commit).
+        await this.renderMembership(room, [], joined.group.summary().participants);
         return;
       }
-      await client.forgetGroup(groupId);
+      await this.transactions.run(() => store.deleteGroup(groupId));
       refusal = `${response.responseCode} ${response.errorDescription}`.trim();
       if (response.responseCode !== 'wrongEpoch') break;
       this.logger.debug(`room=${room.roomUri}: external join of ${user}: ${refusal}; retrying`);
@@ -683,72 +684,6 @@ export class FollowerService {
     }
   }
 
-  /**
-   * protocol-06 §5.6 for `client`: a GroupInfoRequest signed with its key and a fresh HPKE key;
-   * the response must be signed by the hub's provider, and its GroupInfo and tree open with our key.
-   * @throws GatewayError PeerUnavailable (no usable answer), Malformed (a bad response)
-   */
-  private async fetchGroupInfo(
-    hub: ProviderDomain,
-    roomUri: RoomUri,
-    client: MemberClient,
-  ): Promise<
-    { status: 'success'; groupInfo: Uint8Array; ratchetTree: Uint8Array } | { status: 'notAuthorized' | 'noSuchRoom' }
-  > {
-    const cs = await mlsCiphersuite();
-    const hpke = await cs.hpke.generateKeyPair();
-    const head = {
-      protocol: 'mls10' as const,
-      cipherSuite: MIMI_CIPHERSUITE_ID,
-      requestingSignatureKey: client.signaturePublicKey,
-      requestingCredential: asCredential(basicCredentialBytes(client.user)),
-      groupInfoPublicKey: await cs.hpke.exportPublicKey(hpke.publicKey),
-    };
-    const signature = await client.signWithLabel('GroupInfoRequestTBS', encodeValue(head, groupInfoRequestTbsCodec));
-    const body = encodeValue({ ...head, joiningCode: new Uint8Array(0), signature }, groupInfoRequestCodec);
-    const answer = await this.requester.request(hub, 'groupInfo', roomUri, body);
-    if (answer.status < 200 || answer.status >= 300) {
-      throw new GatewayError(ErrorCode.PeerUnavailable, `groupInfo for ${roomUri} from ${hub}: HTTP ${answer.status}`, {
-        retryable: answer.status >= 500 || answer.status === 429,
-      });
-    }
-    const response = decodeAll(answer.body, groupInfoResponseCodec);
-    if (response.status !== 'success') return { status: response.status };
-    const signer = basicCredentialIdentity(response.hubSender.credential);
-    const signed = await verifyWithLabel(
-      cs,
-      response.hubSender.signatureKey,
-      'GroupInfoResponseTBS',
-      encodeValue(groupInfoResponseTbs(response), groupInfoResponseTbsCodec),
-      response.signature,
-    );
-    if (signer !== `mimi://${hub}` || !signed) {
-      throw new GatewayError(ErrorCode.Malformed, `the groupInfo response for ${roomUri} is not signed by ${hub}`);
-    }
-    const tbe = decodeAll(
-      await decryptWithLabel(
-        cs,
-        hpke.privateKey,
-        GROUP_INFO_LABEL,
-        new TextEncoder().encode(roomUri),
-        response.encryptedGroupInfoAndTree,
-      ),
-      groupInfoRatchetTreeTbeCodec,
-    );
-    if (tbe.ratchetTreeOption.representation !== 'full') {
-      throw new GatewayError(ErrorCode.Malformed, `the hub of ${roomUri} sent no ratchet tree`);
-    }
-    // The key that signed the response must be the group's own hub (protocol-06 §7.4).
-    const hubKey = Buffer.from(response.hubSender.signatureKey);
-    if (!externalSenderKeys(tbe.groupInfo).some((k) => hubKey.equals(k))) {
-      throw new GatewayError(
-        ErrorCode.Malformed,
-        `the groupInfo response for ${roomUri} is signed by a key the group does not name as its hub`,
-      );
-    }
-    return { status: 'success', groupInfo: tbe.groupInfo, ratchetTree: tbe.ratchetTreeOption.ratchetTree };
-  }
-
   /** A participant-list change made locally, committed by `committerUser`'s client and sent to the hub. */
   private async requestListChange(
     room: RoomRecord,
@@ -756,13 +691,23 @@ export class FollowerService {
     retry: boolean,
     committerUser: UserUri,
     change: (list: readonly Participant[]) => Participant[],
+    removeClientsOf?: UserUri,
   ): Promise<void> {
-    const committer = await this.activeClient(room, committerUser);
-    if (committer === undefined) {
+    const group = await this.activeClient(room, committerUser);
+    if (group === undefined) {
       this.logger.debug(`room=${room.roomUri}: ${committerUser} has no client in the group; change not sent`);
       return;
     }
-    const response = await this.requestChange(room, committer, change);
+    // The removed user's clients leave in the same commit (protocol-06 §5.3); a committer cannot
+    // remove its own leaf, so a user who leaves has the hub remove its clients afterwards.
+    const remove =
+      removeClientsOf === undefined || removeClientsOf === committerUser
+        ? []
+        : group
+            .summary()
+            .members.filter((m) => m.user === removeClientsOf)
+            .map((m) => m.leafIndex);
+    const response = await this.requestChange(room, group, committerUser, change, { remove });
     if (response.responseCode !== 'success') {
       if (retry) throwIfBehind(room, response);
       await this.support.tellUser(
@@ -779,68 +724,59 @@ export class FollowerService {
    */
   private async requestChange(
     room: RoomRecord,
-    committer: MemberClient,
+    group: GatewayGroup,
+    committer: UserUri,
     change: (list: readonly Participant[]) => Participant[],
-    add: readonly Uint8Array[] = [],
+    more: { addLocal?: readonly UserUri[]; remove?: readonly number[] } = {},
   ): Promise<UpdateRoomResponse> {
-    const groupId = groupIdForRoom(room.roomUri);
-    const current = (await committer.group(groupId)).participants;
+    const current = group.summary().participants;
     const next = change(current);
     const listChanged = diffParticipants(current, next);
     const participants =
       listChanged.added.length + listChanged.removed.length + listChanged.roleChanges.length > 0 ? next : undefined;
-    if (participants === undefined && add.length === 0) {
+    const addLocal = more.addLocal ?? [];
+    const remove = more.remove ?? [];
+    if (participants === undefined && addLocal.length === 0 && remove.length === 0) {
       return { responseCode: 'success', errorDescription: '', acceptedTimestamp: 0n };
     }
-    const staged = await committer.stageCommit(groupId, { participants, add });
+    const staged = await group.stageCommit(committer, {
+      ...(participants ? { participants } : {}),
+      addLocal,
+      remove,
+    });
     let response: UpdateRoomResponse;
     try {
-      response = await this.sendUpdate(room, staged);
+      // Our own joiners are in the shared group state already: their Welcome stays here.
+      response = await this.hubRequests.sendUpdate(room, {
+        commit: staged.commit,
+        groupInfo: staged.groupInfo,
+        ratchetTree: staged.ratchetTree,
+      });
     } catch (e) {
-      await committer.discardStagedCommit(groupId);
+      await group.discardStagedCommit();
       throw e;
     }
     if (response.responseCode === 'success') {
       try {
-        await committer.mergeStagedCommit(groupId);
+        const gone = group
+          .summary()
+          .localMembers.filter((m) => staged.effects.removedLocalLeaves.includes(m.leafIndex))
+          .map((m) => m.user);
+        await this.transactions.run(async (tx) => {
+          await group.mergeStagedCommit();
+          for (const user of gone) await this.rooms.removeLocalMember(tx, room.roomUri, user);
+        });
       } catch (e) {
         // The hub's /notify with this commit came first and merged it already.
         if (!(e instanceof MlsGroupError && e.reason === MlsErrorReason.NoCommitPending)) throw e;
       }
     } else {
-      await committer.discardStagedCommit(groupId);
+      await group.discardStagedCommit();
       this.logger.warn(
         `room=${room.roomUri}: the hub refused a change: ${response.responseCode} ${response.errorDescription}`,
       );
     }
     return response;
-  }
-
-  /**
-   * protocol-06 §5.3 `/update` with a commit of ours (full GroupInfo and ratchet tree of the new
-   * epoch, the Welcome when it adds clients). A non-2xx answer counts as `notAllowed`.
-   * @throws when the hub cannot be reached (the caller drops the commit)
-   */
-  private async sendUpdate(
-    room: RoomRecord,
-    c: { commit: Uint8Array; welcome?: Uint8Array; groupInfo: Uint8Array; ratchetTree: Uint8Array },
-  ): Promise<UpdateRoomResponse> {
-    const body = encodeValue(
-      {
-        bundle: {
-          proposalOrCommit: asMlsMessage(c.commit),
-          contentType: 'commit',
-          ...(c.welcome === undefined ? {} : { welcome: asWelcome(c.welcome) }),
-          groupInfoOption: { representation: 'full', groupInfo: asGroupInfo(c.groupInfo) },
-          ratchetTreeOption: { representation: 'full', ratchetTree: c.ratchetTree },
-        },
-      },
-      updateRequestCodec,
-    );
-    const answer = await this.requester.request(room.hubDomain, 'update', room.roomUri, body);
-    return answer.status >= 200 && answer.status < 300
-      ? decodeAll(answer.body, updateRoomResponseCodec)
-      : { responseCode: 'notAllowed', errorDescription: `HTTP ${answer.status}` };
   }
 
   // ---- submissions to the hub -----------------------------------------------------------------
@@ -963,7 +899,7 @@ export class FollowerService {
   private async localEpoch(room: RoomRecord, user: UserUri): Promise<bigint | undefined> {
     return this.locks.run(room.roomUri, async () => {
       const client = await this.activeClient(room, user);
-      return client === undefined ? undefined : (await client.group(groupIdForRoom(room.roomUri))).epoch;
+      return client?.epoch;
     });
   }
 
@@ -982,7 +918,7 @@ export class FollowerService {
         return;
       }
       await this.transactions.run(async (tx) => {
-        const appMessage = await client.encrypt(groupIdForRoom(room.roomUri), submission.content);
+        const appMessage = await client.encrypt(submission.senderUri, submission.content);
         await this.submissions.update(tx, room.roomUri, submission.bodySha256, {
           status: 'rejected',
           lastError: 'epochTooOld: encrypted again',
@@ -1013,59 +949,17 @@ export class FollowerService {
 
   // ---- /keyMaterial (target provider) ----------------------------------------------------------
 
-  /**
-   * protocol-06 §5.2 for one of our legacy users: a fresh KeyPackage of the user's puppet client,
-   * for a request signed by the calling provider. We only answer for our own users (no proxying
-   * for rooms we hub, README.md), and consent is implicit (any authenticated provider may ask).
-   */
-  async keyMaterial(
-    peer: ProviderDomain,
-    targetUser: UserUri,
-    request: KeyMaterialRequest,
-  ): Promise<KeyMaterialResponse> {
-    if (request.targetUser !== targetUser) {
-      throw new ValidationError(`the path names ${targetUser}, the body ${request.targetUser}`);
-    }
-    const reply = (
-      userStatus: KeyMaterialResponse['userStatus'],
-      clients: KeyMaterialResponse['clients'] = [],
-    ): KeyMaterialResponse => ({
-      protocol: 'mls10',
-      userStatus,
-      userUri: targetUser,
-      clients,
-    });
-    const legacy = parseLegacyUserUri(targetUser);
-    if (domainOf(targetUser) !== this.domain || legacy === undefined || !this.support.hasBridge(legacy.platform)) {
-      return reply('userUnknown');
-    }
-    const cs = await mlsCiphersuite();
-    const signed = await verifyWithLabel(
-      cs,
-      request.requesterSignatureKey,
-      'KeyMaterialRequestTBS',
-      encodeValue(request, keyMaterialRequestTbsCodec),
-      request.keyMaterialRequestSignature,
-    );
-    const requester = basicCredentialIdentity(request.requesterCredential);
-    if (!signed || credentialDomain(requester) !== peer || domainOf(request.requestingUser) !== peer) {
-      this.logger.warn(`keyMaterial for ${targetUser} from ${peer}: bad signature or requester; noConsent`);
-      return reply('noConsent');
-    }
-    if (!request.acceptableCiphersuites.includes(MIMI_CIPHERSUITE_ID)) return reply('noCompatibleMaterial');
-    const published = await (await this.clients.client(targetUser)).createKeyPackage();
-    this.logger.debug(`keyMaterial: a KeyPackage of ${targetUser} for ${peer} (room ${request.roomId || '-'})`);
-    return reply('success', [
-      { clientStatus: 'success', clientUri: targetUser, keyPackage: asKeyPackage(published.keyPackage) },
-    ]);
+  /** protocol-06 §5.2 for one of our legacy users: `KeyMaterials.keyMaterial` (key-materials.ts). */
+  keyMaterial(peer: ProviderDomain, targetUser: UserUri, request: KeyMaterialRequest): Promise<KeyMaterialResponse> {
+    return this.keyMaterials.keyMaterial(peer, targetUser, request);
   }
 
   // ---- helpers --------------------------------------------------------------------------------
 
-  private async activeClient(room: RoomRecord, user: UserUri): Promise<MemberClient | undefined> {
-    if (!(await this.rooms.localMembers(undefined, room.roomUri)).includes(user)) return undefined;
-    const client = await this.clients.client(user);
-    return (await client.isActive(groupIdForRoom(room.roomUri))) ? client : undefined;
+  /** The room's group when `user` is one of our members in it. */
+  private async activeClient(room: RoomRecord, user: UserUri): Promise<GatewayGroup | undefined> {
+    const group = await this.groups.group(room.roomUri);
+    return group?.isLocalMember(user) ? group : undefined;
   }
 
   private async tellUser(room: RoomRecord, platformEventId: string, text: string): Promise<void> {

@@ -2,15 +2,15 @@
  * The hub role (protocol-06 §3, §5; ARCHITECTURE §2 flows 1, 3, 4): for rooms linked to a legacy
  * room of ours, the legacy room is the source of truth and this gateway orders, authorises and
  * fans out. Servers cannot commit (protocol-06 §7.3), so every room change here is a commit of the
- * gateway bot's member client, which the hub then accepts at once; legacy users speak through
- * their own puppet clients, so followers see each of them as a distinct MLS member.
+ * gateway bot (`HubCommits`), which the hub then accepts at once; legacy users speak through their
+ * own puppets (leaves of the shared group state), so followers see each of them as a distinct MLS
+ * member. Followers' commits (`/update`) are `HubUpdates`'s.
  *
  * Every public method that touches a room runs inside that room's lock (RoomLocks) and writes
  * the MLS state, the room log and the outbox rows of one change in ONE transaction.
  */
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { FramedContentCommitData } from 'ts-mls';
 import { ErrorCode, GatewayError, PlatformError, ValidationError, errorMessage } from '../common/errors';
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf, roomUri as makeRoomUri } from '../common/ids';
 import {
@@ -42,21 +42,15 @@ import {
 import {
   BANNED_ROLE_INDEX,
   EpochVerdict,
-  type GroupChanges,
-  type GroupSummary,
+  type GatewayGroupSummary,
   MlsGroupError,
-  type MemberClient,
   type Participant,
-  RoomGroup,
-  type StagedCommit,
   checkEpoch,
-  credentialUser,
-  decodeMlsMessageBytes,
   groupIdForRoom,
   inspectMlsMessage,
-  keyPackageFromBytes,
-  mlsCiphersuite,
-  participantListFromExtensions,
+  keyPackageUser,
+  verifyWithLabel,
+  encryptWithLabel,
 } from '../mls';
 import type { Tx } from '../persistence';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
@@ -67,31 +61,20 @@ import {
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import {
   type InboundEvent,
-  type JoinRule,
   type LegacyUserRef,
   type MessageAction,
   ParticipantRole,
   type RemoteUser,
-  type Moderation,
-  type PuppetMembership,
-  canModerate,
-  hasJoinRules,
   hasPuppetMembership,
-  hasRoles,
 } from '../ports';
 import { actionForContent, contentForAction, contentKind } from './content-mapping';
 import { gatewayBotUri, legacyUserUri } from './identity';
-import { MemberClients } from './member-clients';
+import { MlsGroups } from './mls-groups';
+import { HubCommits } from './hub-commits';
+import { HubUpdates } from './hub-updates';
 import { RoomLocks } from './room-locks';
-import {
-  authoriseChange,
-  diffParticipants,
-  maySendMessage,
-  participantOf,
-  roleIndexOf,
-  roleOfIndex,
-} from './room-policy';
-import { type FanoutItem, RoomSupport, need, sha256Hex } from './room-support';
+import { maySendMessage, participantOf, roleIndexOf } from './room-policy';
+import { RoomSupport, need, sha256Hex } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import {
   DEFAULT_SUBMIT_POST_TIMEOUT_MS,
@@ -104,29 +87,15 @@ import {
   applicationFanout,
   basicCredentialBytes,
   basicCredentialIdentity,
-  commitFanout,
   credentialDomain,
   GROUP_INFO_LABEL,
-  encryptWithLabel,
   hubKeyMaterialRequest,
-  verifyWithLabel,
-  welcomeFanout,
 } from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 const OWNER_ROLE = roleIndexOf(ParticipantRole.Owner);
 
 type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind: K }>;
-
-/** What a follower's commit does, read from its PublicMessage before the hub applies it. */
-interface CommitContents {
-  readonly committer: UserUri;
-  readonly addedClients: UserUri[];
-  readonly removedClients: UserUri[];
-  readonly participants?: Participant[];
-  /** An external commit (RFC 9420 §12.4.3.2): `committer` joins with the client the commit adds. */
-  readonly external?: boolean;
-}
 
 @Injectable()
 export class HubService {
@@ -138,7 +107,9 @@ export class HubService {
     private readonly rooms: RoomRepository,
     private readonly events: RoomEventRepository,
     private readonly submissions: RoomSubmissionRepository,
-    private readonly clients: MemberClients,
+    private readonly groups: MlsGroups,
+    private readonly commits: HubCommits,
+    private readonly updates: HubUpdates,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
     @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
@@ -165,17 +136,22 @@ export class HubService {
     }
     const snapshot = await bridge.getRoomSnapshot({ platform: bridge.platform, roomId: legacyRoomId });
     const roomUri = makeRoomUri(this.domain, randomBytes(12).toString('hex'));
-    const bot = await this.clients.bot();
-    const participants: Participant[] = [{ user: bot.user, roleIndex: OWNER_ROLE }];
+    const bot = this.groups.botUser;
+    const participants: Participant[] = [{ user: bot, roleIndex: OWNER_ROLE }];
     for (const m of snapshot.members) {
       if ('userUri' in m.user) continue; // our ghosts of remote users are not carried over
       const user = legacyUserUri(this.domain, m.user.platform, m.user.userId);
       if (!participants.some((p) => p.user === user)) participants.push({ user, roleIndex: roleIndexOf(m.role) });
     }
-    const hub = await this.clients.hub();
+    const hub = await this.groups.hub();
     await this.locks.run(roomUri, () =>
       this.transactions.run(async (tx) => {
-        await RoomGroup.create(bot, { roomUri, hub, participants });
+        await this.groups.store.createGroup({
+          groupId: groupIdForRoom(roomUri),
+          creator: bot,
+          hub: hub.externalSender,
+          participants,
+        });
         await this.rooms.insert(tx, {
           roomUri,
           role: 'hub',
@@ -183,7 +159,7 @@ export class HubService {
           platform,
           legacyRoomId,
         });
-        await this.rooms.addLocalMember(tx, roomUri, bot.user);
+        await this.rooms.addLocalMember(tx, roomUri, bot);
       }),
     );
     this.logger.log(`linked ${platform} room ${legacyRoomId} as ${roomUri} (${participants.length} participants)`);
@@ -212,12 +188,12 @@ export class HubService {
 
   private async onNativeMessage(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
     const user = legacyUserUri(this.domain, sender.platform, sender.userId);
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     if (participantOf(view.participants, user)?.roleIndex === BANNED_ROLE_INDEX) {
       this.logger.warn(`room=${room.roomUri} event=${event.platformEventId}: ${user} is banned; not sent`);
       return this.recordOnly(room, event);
     }
-    const puppet = await this.ensureActiveMember(room, user, view);
+    await this.ensureActiveMember(room, user, view);
     await this.transactions.run(async (tx) => {
       const content = await contentForAction(event.action, {
         senderUri: user,
@@ -235,7 +211,7 @@ export class HubService {
         return;
       }
       const { bytes, messageId } = encodeMimiContentWithId(content, user, room.roomUri);
-      const ciphertext = await puppet.encrypt(groupIdForRoom(room.roomUri), bytes);
+      const ciphertext = await (await this.groups.requireGroup(room.roomUri)).encrypt(user, bytes);
       const acceptedAt = this.support.now();
       const id = toHex(messageId);
       await this.events.insert(tx, {
@@ -308,7 +284,7 @@ export class HubService {
     roleIndex: number,
     onlyIfPresent: boolean,
   ): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     const current = participantOf(view.participants, user);
     if (
       (current === undefined && onlyIfPresent) ||
@@ -320,7 +296,7 @@ export class HubService {
       ? view.participants.map((p) => (p.user === user ? { user, roleIndex } : p))
       : [...view.participants, { user, roleIndex }];
     await this.transactions.run(async (tx) => {
-      await this.commitByBot(tx, room, { participants: next });
+      await this.commits.commitByBot(tx, room, { participants: next });
       await this.recordLegacy(tx, room, event.platformEventId, null);
     });
   }
@@ -331,7 +307,7 @@ export class HubService {
    * change together with the Adds (§5.3) and the Welcome goes to that provider (§5.5).
    */
   private async addRemoteUser(room: RoomRecord, event: LegacyEvent<'membership'>, target: UserUri): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     const current = participantOf(view.participants, target);
     if (current?.roleIndex === BANNED_ROLE_INDEX) {
       this.logger.warn(`room=${room.roomUri}: ${target} is banned; invite ignored`);
@@ -339,8 +315,8 @@ export class HubService {
     }
     if (current !== undefined && view.members.some((m) => m.user === target)) return this.recordOnly(room, event);
     const targetDomain = domainOf(target)!;
-    const inviter = event.by ? legacyUserUri(this.domain, event.by.platform, event.by.userId) : this.clients.botUser;
-    const request = await hubKeyMaterialRequest(await this.clients.hub(), {
+    const inviter = event.by ? legacyUserUri(this.domain, event.by.platform, event.by.userId) : this.groups.botUser;
+    const request = hubKeyMaterialRequest(await this.groups.hub(), {
       requestingUser: inviter,
       targetUser: target,
       roomId: room.roomUri,
@@ -363,7 +339,7 @@ export class HubService {
       if (response.userStatus === 'success' || response.userStatus === 'partialSuccess') {
         for (const c of response.clients) {
           if (c.clientStatus !== 'success') continue;
-          const user = credentialUser(keyPackageFromBytes(c.keyPackage).leafNode.credential);
+          const user = keyPackageUser(c.keyPackage);
           if (user !== target) {
             this.logger.warn(`room=${room.roomUri}: ${targetDomain} sent a KeyPackage of ${user ?? '?'} for ${target}`);
             continue;
@@ -385,12 +361,11 @@ export class HubService {
       return this.recordOnly(room, event);
     }
     await this.transactions.run(async (tx) => {
-      const fresh = await this.botView(room.roomUri);
+      const fresh = await this.commits.botView(room.roomUri);
       const participants = participantOf(fresh.participants, target)
         ? undefined
         : [...fresh.participants, { user: target, roleIndex: MEMBER_ROLE }];
-      await this.commitByBot(tx, room, { add: keyPackages, participants });
-      await this.refreshBotPath(tx, room);
+      await this.commits.commitByBot(tx, room, { add: keyPackages, ...(participants ? { participants } : {}) });
       await this.recordLegacy(tx, room, event.platformEventId, null);
     });
     this.logger.log(`room=${room.roomUri}: added ${target} (${keyPackages.length} client(s))`);
@@ -406,16 +381,15 @@ export class HubService {
   }
 
   /**
-   * Remove a user's clients and then its participant entry (or make it banned): two commits,
-   * Removes first, because ts-mls 1.6.4 cannot put a list change and a Remove in one commit
-   * (src/mls README "Deviations" 3). Both commits go in one transaction.
+   * Remove a user's clients and its participant entry (or make it banned) in ONE commit of the
+   * bot: the Removes and the participant-list AppDataUpdate travel together (protocol-06 §5.3).
    */
   private async removeUser(room: RoomRecord, event: InboundEvent, user: UserUri, ban: boolean): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     const current = participantOf(view.participants, user);
     const leaves = view.members.filter((m) => m.user === user).map((m) => m.leafIndex);
     const listUnchanged = ban ? current?.roleIndex === BANNED_ROLE_INDEX : current === undefined;
-    if (user === this.clients.botUser || (leaves.length === 0 && listUnchanged)) return this.recordOnly(room, event);
+    if (user === this.groups.botUser || (leaves.length === 0 && listUnchanged)) return this.recordOnly(room, event);
     await this.transactions.run(async (tx) => {
       await this.removeClientsAndEntry(tx, room, user, ban);
       await this.recordLegacy(tx, room, event.platformEventId, null);
@@ -424,10 +398,9 @@ export class HubService {
   }
 
   private async removeClientsAndEntry(tx: Tx, room: RoomRecord, user: UserUri, ban: boolean): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     const leaves = view.members.filter((m) => m.user === user).map((m) => m.leafIndex);
-    if (leaves.length > 0) await this.commitByBot(tx, room, { remove: leaves });
-    const list = (await this.botView(room.roomUri)).participants;
+    const list = view.participants;
     const present = participantOf(list, user);
     let next: Participant[] | undefined;
     if (ban) {
@@ -439,80 +412,34 @@ export class HubService {
     } else if (present) {
       next = list.filter((p) => p.user !== user);
     }
-    if (next !== undefined) await this.commitByBot(tx, room, { participants: next });
+    if (leaves.length === 0 && next === undefined) return;
+    await this.commits.commitByBot(tx, room, { remove: leaves, ...(next ? { participants: next } : {}) });
+    if (leaves.length > 0) await this.rooms.removeLocalMember(tx, room.roomUri, user);
   }
 
   private async unban(room: RoomRecord, event: InboundEvent, user: UserUri): Promise<void> {
-    const view = await this.botView(room.roomUri);
+    const view = await this.commits.botView(room.roomUri);
     if (participantOf(view.participants, user)?.roleIndex !== BANNED_ROLE_INDEX) return this.recordOnly(room, event);
     await this.transactions.run(async (tx) => {
-      await this.commitByBot(tx, room, { participants: view.participants.filter((p) => p.user !== user) });
+      await this.commits.commitByBot(tx, room, { participants: view.participants.filter((p) => p.user !== user) });
       await this.recordLegacy(tx, room, event.platformEventId, null);
     });
   }
 
   /**
-   * Make sure `user` has a puppet client in the group (a legacy user speaking for the first
-   * time): the bot commits the Add (and the participant entry if missing) and the puppet joins by
-   * the Welcome, locally.
+   * Make sure `user` has a puppet in the group (a legacy user speaking for the first time): the
+   * bot commits the puppet's Add (and the participant entry if missing); a local puppet needs no
+   * Welcome, the shared group state has it at once.
    */
-  private async ensureActiveMember(room: RoomRecord, user: UserUri, view: GroupSummary): Promise<MemberClient> {
-    const puppet = await this.clients.client(user);
-    if (view.members.some((m) => m.user === user)) return puppet;
+  private async ensureActiveMember(room: RoomRecord, user: UserUri, view: GatewayGroupSummary): Promise<void> {
+    if (view.localMembers.some((m) => m.user === user)) return;
     await this.transactions.run(async (tx) => {
-      const published = await puppet.createKeyPackage();
       const participants = participantOf(view.participants, user)
         ? undefined
         : [...view.participants, { user, roleIndex: MEMBER_ROLE }];
-      const staged = await this.commitByBot(tx, room, { add: [published.keyPackage], participants });
-      await puppet.joinFromWelcome(staged.welcome!, staged.ratchetTree);
+      await this.commits.commitByBot(tx, room, { addLocal: [user], ...(participants ? { participants } : {}) });
       await this.rooms.addLocalMember(tx, room.roomUri, user);
-      await this.refreshBotPath(tx, room);
     });
-    return puppet;
-  }
-
-  /**
-   * The bot commits `changes` (accepted at once: we are the hub); our other clients in the room
-   * process the commit; the commit goes to every follower that had clients before it (so removed
-   * ones learn of it, protocol-06 §5.5) and the Welcome to the providers of remote joiners.
-   */
-  private async commitByBot(tx: Tx, room: RoomRecord, changes: GroupChanges): Promise<StagedCommit> {
-    const bot = await this.clients.bot();
-    const groupId = groupIdForRoom(room.roomUri);
-    const before = await bot.group(groupId);
-    const staged = await bot.commit(groupId, changes);
-    await this.support.processByLocalMembers(tx, room.roomUri, staged.commit, [bot.user]);
-    const now = this.support.now();
-    const items: FanoutItem[] = [
-      { destinations: this.support.followerDomains(before), message: commitFanout(staged, now) },
-    ];
-    const joinerDomains = new Set<ProviderDomain>();
-    for (const kp of changes.add ?? []) {
-      const d = domainOf(credentialUser(keyPackageFromBytes(kp).leafNode.credential) ?? '');
-      if (d !== undefined && d !== this.domain) joinerDomains.add(d);
-    }
-    if (staged.welcome !== undefined && joinerDomains.size > 0) {
-      items.push({ destinations: [...joinerDomains], message: welcomeFanout(staged.welcome, staged.ratchetTree, now) });
-    }
-    await this.support.fanout(tx, room.roomUri, items);
-    return staged;
-  }
-
-  /**
-   * An empty commit of the bot, after every commit that adds clients (once our new members have
-   * joined). Why: ts-mls 1.6.4 checks the ratchet tree of a Welcome (RFC 9420 §12.4.3.1) by
-   * requiring every non-blank parent on an unmerged leaf's direct path to have the SAME
-   * unmerged_leaves as the node listing it, where the RFC only asks the nodes between the leaf and
-   * that node to list the leaf. After two Adds under different parents no later Welcome could be
-   * joined ("non-blank intermediate node must list leaf node in its unmerged_leaves"), here or on a
-   * follower. An empty commit carries the bot's UpdatePath, which re-keys the bot's direct path
-   * (the only non-blank parents: nobody else commits with a path) and empties its unmerged_leaves,
-   * so the next single Add leaves a tree every joiner accepts. Later ts-mls releases check per the
-   * RFC; drop this with the upgrade.
-   */
-  private async refreshBotPath(tx: Tx, room: RoomRecord): Promise<void> {
-    await this.commitByBot(tx, room, {});
   }
 
   // ---- flow 3: /submitMessage -----------------------------------------------------------------
@@ -533,14 +460,14 @@ export class HubService {
     request: SubmitMessageRequest,
   ): Promise<SubmitMessageResponse> {
     return this.locks.run(roomUri, async () => {
-      const room = await this.hubRoom(roomUri);
+      const room = await this.commits.hubRoom(roomUri);
       const sendingUri = request.sendingUri as UserUri;
       const refuse = (reason: string): SubmitMessageResponse => {
         this.logger.debug(`submitMessage room=${roomUri} from=${peer} sender=${sendingUri}: notAllowed: ${reason}`);
         return { protocol: 'mls10', statusCode: 'notAllowed' };
       };
       if (domainOf(sendingUri) !== peer) return refuse(`${peer} may not send for ${sendingUri}`);
-      const view = await this.botView(roomUri);
+      const view = await this.commits.botView(roomUri);
       const may = maySendMessage(view.participants, sendingUri);
       if (!may.allowed) return refuse(may.reason);
       if (!view.members.some((m) => m.user === sendingUri)) return refuse(`${sendingUri} has no client in the group`);
@@ -589,13 +516,13 @@ export class HubService {
     request: SubmitMessageRequest,
     bodySha256: string,
   ): Promise<SubmissionRecord> {
-    const bot = await this.clients.bot();
-    const processed = await bot.processMessage(request.appMessage);
+    const group = await this.groups.requireGroup(room.roomUri);
+    const processed = await group.processMessage(request.appMessage);
     if (processed.kind !== 'application') {
       throw new ValidationError(`expected an application message, got ${processed.kind}`);
     }
-    if (processed.sender.user !== sendingUri) {
-      throw new ValidationError(`the MLS sender is ${processed.sender.user ?? '?'}, not ${sendingUri}`);
+    if (processed.sender !== sendingUri) {
+      throw new ValidationError(`the MLS sender is ${processed.sender ?? '?'}, not ${sendingUri}`);
     }
     const received = receiveMimiContent(processed.plaintext, { senderUri: sendingUri, roomUri: room.roomUri });
     if (
@@ -703,7 +630,7 @@ export class HubService {
         renderStatus: 'none',
       });
       await this.recordLegacy(tx, room, platformEventId, submission.messageId);
-      const destinations = this.support.followerDomains(await this.botView(room.roomUri));
+      const destinations = this.support.followerDomains(await this.commits.botView(room.roomUri));
       await this.support.fanout(tx, room.roomUri, [
         { destinations, message: applicationFanout(submission.appMessage, acceptedAt) },
       ]);
@@ -713,263 +640,9 @@ export class HubService {
 
   // ---- flow 4 from followers: /update ---------------------------------------------------------
 
-  /**
-   * protocol-06 §5.3 for a follower's commit: current epoch (else `wrongEpoch`), a member client of
-   * the calling provider as committer, and a change the room policy allows (`authoriseChange`,
-   * else `notAllowed`). The change is carried out on the legacy side first (ghost joins/leaves,
-   * kicks, roles); if the platform refuses, `notAllowed`. Then the bot and our puppets apply the
-   * commit, it is fanned out (the Welcome to the joiners' provider), and users the commit took
-   * off the participant list lose their clients in a follow-up commit of the bot.
-   */
-  async update(peer: ProviderDomain, roomUri: RoomUri, request: UpdateRequest): Promise<UpdateRoomResponse> {
-    return this.locks.run(roomUri, async () => {
-      const room = await this.hubRoom(roomUri);
-      const bundle = request.bundle;
-      const refuse = (reason: string): UpdateRoomResponse => {
-        this.logger.debug(`update room=${roomUri} from=${peer}: notAllowed: ${reason}`);
-        return { responseCode: 'notAllowed', errorDescription: reason };
-      };
-      if (bundle.contentType !== 'commit') {
-        return refuse('proposals are not accepted; send a commit (see the hub documentation)');
-      }
-      const view = await this.botView(roomUri);
-      const header = inspectMlsMessage(bundle.proposalOrCommit);
-      const check = checkEpoch(header, { groupId: groupIdForRoom(roomUri), epoch: view.epoch });
-      if (check.verdict === EpochVerdict.WrongEpoch) {
-        return { responseCode: 'wrongEpoch', errorDescription: check.reason, currentEpoch: check.currentEpoch };
-      }
-      if (check.verdict !== EpochVerdict.Ok) return refuse(check.reason);
-      let contents: CommitContents;
-      try {
-        contents = this.readCommit(bundle.proposalOrCommit, view);
-      } catch (e) {
-        return refuse(errorMessage(e));
-      }
-      let after = contents.participants ?? view.participants;
-      if (contents.external) {
-        const decision = await this.authoriseExternalJoin(room, peer, contents.committer, view);
-        if (!decision.allowed) return refuse(decision.reason);
-        // The joiner's participant entry: ts-mls 1.6.4 refuses any proposal but ExternalInit and
-        // Remove in an external commit, so the bot commits it right after (README "External joins").
-        if (participantOf(after, contents.committer) === undefined) {
-          after = [...after, { user: contents.committer, roleIndex: MEMBER_ROLE }];
-        }
-      } else {
-        const decision = authoriseChange({
-          peerDomain: peer,
-          committer: contents.committer,
-          before: view.participants,
-          after,
-          addedClients: contents.addedClients,
-          removedClients: contents.removedClients,
-        });
-        if (!decision.allowed) return refuse(decision.reason);
-      }
-      const diff = diffParticipants(view.participants, after);
-      try {
-        await this.applyOnLegacySide(room, diff, contents.committer);
-      } catch (e) {
-        return refuse(`the legacy room refused the change: ${errorMessage(e)}`);
-      }
-      const acceptedAt = this.support.now();
-      try {
-        await this.transactions.run(async (tx) => {
-          const bot = await this.clients.bot();
-          const processed = await bot.processMessage(bundle.proposalOrCommit);
-          if (processed.kind !== 'commit' || !processed.accepted) {
-            throw new ValidationError('the commit was not accepted');
-          }
-          await this.support.processByLocalMembers(tx, roomUri, bundle.proposalOrCommit, [bot.user]);
-          const items: FanoutItem[] = [
-            {
-              destinations: this.support.followerDomains(view),
-              message: commitFanout({ commit: bundle.proposalOrCommit }, acceptedAt),
-            },
-          ];
-          if (bundle.welcome !== undefined) {
-            const tree =
-              bundle.ratchetTreeOption.representation === 'full'
-                ? bundle.ratchetTreeOption.ratchetTree
-                : (await bot.groupInfo(groupIdForRoom(roomUri))).ratchetTree;
-            const joinerDomains = [...new Set(contents.addedClients.map((u) => domainOf(u)!))];
-            items.push({ destinations: joinerDomains, message: welcomeFanout(bundle.welcome, tree, acceptedAt) });
-          }
-          await this.support.fanout(tx, roomUri, items);
-          if (contents.external && diff.added.length > 0) {
-            // Same transaction: the joiner is never a member without its participant entry on disk.
-            await this.commitByBot(tx, room, { participants: after });
-          }
-        });
-      } catch (e) {
-        if (e instanceof GatewayError && e.code === ErrorCode.Internal) throw e;
-        return refuse(`invalid commit: ${errorMessage(e)}`);
-      }
-      // Participants the follower took off the list (or banned) must not keep clients (protocol-06 §5.3).
-      const gone = [
-        ...diff.removed.map((p) => p.user),
-        ...diff.roleChanges.filter((c) => c.to === BANNED_ROLE_INDEX).map((c) => c.user),
-      ];
-      const current = await this.botView(roomUri);
-      const leaves = current.members
-        .filter((m) => m.user !== undefined && gone.includes(m.user))
-        .map((m) => m.leafIndex);
-      if (leaves.length > 0) {
-        // Removes carry an UpdatePath of the bot, which also does what refreshBotPath does.
-        await this.transactions.run((tx) => this.commitByBot(tx, room, { remove: leaves }));
-      } else if (contents.addedClients.length > 0 && !contents.external) {
-        // An external joiner commits with its own UpdatePath and leaves no unmerged leaf.
-        await this.transactions.run((tx) => this.refreshBotPath(tx, room));
-      }
-      this.logger.log(
-        contents.external
-          ? `room=${roomUri}: ${contents.committer} (${peer}) joined by external commit`
-          : `room=${roomUri}: applied a commit of ${contents.committer} (${peer})`,
-      );
-      return { responseCode: 'success', errorDescription: '', acceptedTimestamp: BigInt(acceptedAt) };
-    });
-  }
-
-  private readCommit(commit: Uint8Array, view: GroupSummary): CommitContents {
-    const message = decodeMlsMessageBytes(commit);
-    if (message.wireformat !== 'mls_public_message') throw new ValidationError('a commit must be a PublicMessage');
-    const content = message.publicMessage.content;
-    if (content.contentType !== 'commit') throw new ValidationError('not a commit');
-    if (content.sender.senderType === 'new_member_commit') return this.readExternalCommit(content.commit, view);
-    if (content.sender.senderType !== 'member') {
-      throw new ValidationError(`commits from ${content.sender.senderType} are not accepted`);
-    }
-    const leafIndex = content.sender.leafIndex;
-    const committer = view.members.find((m) => m.leafIndex === leafIndex)?.user;
-    if (committer === undefined) throw new ValidationError(`no member at leaf ${leafIndex}`);
-    const addedClients: UserUri[] = [];
-    const removedClients: UserUri[] = [];
-    let participants: Participant[] | undefined;
-    for (const p of content.commit.proposals) {
-      if (p.proposalOrRefType !== 'proposal') throw new ValidationError('proposal references are not accepted');
-      const proposal = p.proposal;
-      if (proposal.proposalType === 'add') {
-        const user = credentialUser(proposal.add.keyPackage.leafNode.credential);
-        if (user === undefined) throw new ValidationError('an added client has no MIMI user credential');
-        addedClients.push(user);
-      } else if (proposal.proposalType === 'remove') {
-        const user = view.members.find((m) => m.leafIndex === proposal.remove.removed)?.user;
-        if (user === undefined) throw new ValidationError(`no member at leaf ${proposal.remove.removed}`);
-        removedClients.push(user);
-      } else if (proposal.proposalType === 'group_context_extensions') {
-        const list = participantListFromExtensions(proposal.groupContextExtensions.extensions);
-        if (list === undefined) throw new ValidationError('the new GroupContext has no participant list');
-        participants = list;
-      } else {
-        throw new ValidationError(`${String(proposal.proposalType)} proposals are not accepted from followers`);
-      }
-    }
-    return { committer, addedClients, removedClients, participants };
-  }
-
-  /**
-   * An external commit (RFC 9420 §12.4.3.2): the joiner is the credential of the commit's
-   * UpdatePath leaf; it may carry only the ExternalInit and, to resynchronise a client that lost
-   * its state, the Remove of that user's own old leaf.
-   */
-  private readExternalCommit(commit: FramedContentCommitData['commit'], view: GroupSummary): CommitContents {
-    const path = commit.path;
-    if (path === undefined) throw new ValidationError('an external commit must carry an UpdatePath');
-    const joiner = credentialUser(path.leafNode.credential);
-    if (joiner === undefined) throw new ValidationError('the external joiner has no MIMI user credential');
-    let externalInits = 0;
-    const removedClients: UserUri[] = [];
-    for (const p of commit.proposals) {
-      if (p.proposalOrRefType !== 'proposal') throw new ValidationError('proposal references are not accepted');
-      const proposal = p.proposal;
-      if (proposal.proposalType === 'external_init') externalInits += 1;
-      else if (proposal.proposalType === 'remove') {
-        const user = view.members.find((m) => m.leafIndex === proposal.remove.removed)?.user;
-        if (user !== joiner) throw new ValidationError('an external joiner may only remove its own old client');
-        removedClients.push(user);
-      } else {
-        throw new ValidationError(`${String(proposal.proposalType)} proposals are not accepted in an external commit`);
-      }
-    }
-    if (externalInits !== 1) throw new ValidationError('an external commit needs exactly one ExternalInit');
-    return { committer: joiner, addedClients: [joiner], removedClients, external: true };
-  }
-
-  /**
-   * Who may join by external commit (protocol-06 §5.6 "a new device of an existing participant;
-   * open rooms"): a user of the calling provider who is a participant that is not banned (a new
-   * or resynchronised client), or anybody not banned when the legacy room is public.
-   */
-  private async authoriseExternalJoin(
-    room: RoomRecord,
-    peer: ProviderDomain,
-    joiner: UserUri,
-    view: GroupSummary,
-  ): Promise<{ allowed: true } | { allowed: false; reason: string }> {
-    if (domainOf(joiner) !== peer) return { allowed: false, reason: `${joiner} is not a user of ${peer}` };
-    const entry = participantOf(view.participants, joiner);
-    if (entry?.roleIndex === BANNED_ROLE_INDEX) return { allowed: false, reason: `${joiner} is banned` };
-    if (entry !== undefined) return { allowed: true };
-    if ((await this.joinRuleOf(room)) !== 'public') {
-      return { allowed: false, reason: `${room.roomUri} is not open: ${joiner} needs an invitation` };
-    }
-    return { allowed: true };
-  }
-
-  /** The legacy room's join rule; `invite` when the bridge cannot tell. */
-  private async joinRuleOf(room: RoomRecord): Promise<JoinRule> {
-    const bridge = this.support.bridge(room.platform);
-    if (!hasJoinRules(bridge)) return 'invite';
-    try {
-      return await bridge.joinRule(this.support.legacyRoom(room));
-    } catch (e) {
-      this.logger.warn(`room=${room.roomUri}: join rule unknown (${errorMessage(e)}); treated as invite-only`);
-      return 'invite';
-    }
-  }
-
-  /**
-   * Carry a follower's participant change out in the legacy room (ARCHITECTURE §2 flow 4). A
-   * participant who leaves on their own makes their ghost leave; one removed or banned by somebody
-   * else is kicked or banned by the bridge's bot, with the MIMI user who did it as the reason (a
-   * bridge that cannot kick the ghost makes it leave instead).
-   */
-  private async applyOnLegacySide(
-    room: RoomRecord,
-    diff: ReturnType<typeof diffParticipants>,
-    committer: UserUri,
-  ): Promise<void> {
-    const bridge = this.support.bridge(room.platform);
-    const membership = (): PuppetMembership => need(bridge, hasPuppetMembership, 'puppet membership');
-    const moderation = (): Moderation => need(bridge, canModerate, 'moderation');
-    const legacyRoom = this.support.legacyRoom(room);
-    const reason = `by ${committer} (MIMI)`;
-    for (const p of diff.added) {
-      if (!this.support.isOurs(p.user)) await membership().setMembership(legacyRoom, { userUri: p.user }, 'join');
-    }
-    for (const p of diff.removed) {
-      const native = this.support.nativeUser(p.user);
-      if (native) {
-        await moderation().moderate(legacyRoom, native, p.roleIndex === BANNED_ROLE_INDEX ? 'unban' : 'kick', reason);
-      } else if (this.support.isOurs(p.user)) {
-        continue;
-      } else if (p.roleIndex === BANNED_ROLE_INDEX) {
-        await moderation().moderate(legacyRoom, { userUri: p.user }, 'unban', reason);
-      } else if (p.user === committer) {
-        await membership().setMembership(legacyRoom, { userUri: p.user }, 'leave');
-      } else {
-        await Promise.resolve()
-          .then(() => moderation().moderate(legacyRoom, { userUri: p.user }, 'kick', reason))
-          .catch(async (e: unknown) => {
-            this.logger.warn(`room=${room.roomUri}: kick of ${p.user}: ${errorMessage(e)}; its ghost leaves instead`);
-            await membership().setMembership(legacyRoom, { userUri: p.user }, 'leave');
-          });
-      }
-    }
-    for (const c of diff.roleChanges) {
-      const target: LegacyUserRef | RemoteUser = this.support.nativeUser(c.user) ?? { userUri: c.user };
-      if (c.to === BANNED_ROLE_INDEX) await moderation().moderate(legacyRoom, target, 'ban', reason);
-      else await need(bridge, hasRoles, 'roles').setRole(legacyRoom, target, roleOfIndex(c.to));
-    }
+  /** protocol-06 §5.3 for a follower's commit: `HubUpdates.update` (hub-updates.ts). */
+  update(peer: ProviderDomain, roomUri: RoomUri, request: UpdateRequest): Promise<UpdateRoomResponse> {
+    return this.updates.update(peer, roomUri, request);
   }
 
   // ---- /groupInfo -----------------------------------------------------------------------------
@@ -985,9 +658,7 @@ export class HubService {
       const room = await this.rooms.findByUri(undefined, roomUri);
       if (room?.role !== 'hub') return { protocol: 'mls10', roomId: roomUri, status: 'noSuchRoom' };
       const denied: GroupInfoResponse = { protocol: 'mls10', roomId: roomUri, status: 'notAuthorized' };
-      const cs = await mlsCiphersuite();
-      const signed = await verifyWithLabel(
-        cs,
+      const signed = verifyWithLabel(
         request.requestingSignatureKey,
         'GroupInfoRequestTBS',
         encodeValue(groupInfoRequestTbs(request), groupInfoRequestTbsCodec),
@@ -995,11 +666,11 @@ export class HubService {
       );
       const identity = basicCredentialIdentity(request.requestingCredential);
       if (!signed || identity === undefined || credentialDomain(identity) !== peer) return denied;
-      const view = await this.botView(roomUri);
+      const view = await this.commits.botView(roomUri);
       const p = participantOf(view.participants, identity);
       if (p?.roleIndex === BANNED_ROLE_INDEX) return denied;
-      if (p === undefined && (await this.joinRuleOf(room)) !== 'public') return denied;
-      const bundle = await (await this.clients.bot()).groupInfo(groupIdForRoom(roomUri));
+      if (p === undefined && (await this.support.joinRuleOf(room)) !== 'public') return denied;
+      const bundle = await (await this.groups.requireGroup(roomUri)).groupInfo(this.groups.botUser);
       const tbe = encodeValue(
         {
           groupInfo: asGroupInfo(bundle.groupInfo),
@@ -1008,14 +679,13 @@ export class HubService {
         },
         groupInfoRatchetTreeTbeCodec,
       );
-      const sealed = await encryptWithLabel(
-        cs,
+      const sealed = encryptWithLabel(
         request.groupInfoPublicKey,
         GROUP_INFO_LABEL,
         new TextEncoder().encode(roomUri),
         tbe,
       );
-      const hub = await this.clients.hub();
+      const hub = await this.groups.hub();
       const body = {
         cipherSuite: request.cipherSuite,
         hubSender: {
@@ -1033,22 +703,12 @@ export class HubService {
         roomId: roomUri,
         status: 'success',
         ...body,
-        signature: await hub.signWithLabel('GroupInfoResponseTBS', tbs),
+        signature: hub.signWithLabel('GroupInfoResponseTBS', tbs),
       };
     });
   }
 
   // ---- helpers --------------------------------------------------------------------------------
-
-  private async hubRoom(roomUri: RoomUri): Promise<RoomRecord> {
-    const room = await this.rooms.findByUri(undefined, roomUri);
-    if (room?.role !== 'hub') throw new GatewayError(ErrorCode.NotFound, `${roomUri} is not hosted here`);
-    return room;
-  }
-
-  private async botView(roomUri: RoomUri): Promise<GroupSummary> {
-    return (await this.clients.bot()).group(groupIdForRoom(roomUri));
-  }
 
   private async recordOnly(room: RoomRecord, event: InboundEvent): Promise<void> {
     await this.transactions.run((tx) => this.recordLegacy(tx, room, event.platformEventId, null));

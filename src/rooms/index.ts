@@ -4,7 +4,7 @@ export { RoomsService, type RoomInfo, type RoomEventInfo } from './rooms.service
 export { BridgeSinkService, type SinkOutcome } from './bridge-sink.service';
 export { HubService } from './hub.service';
 export { FollowerService } from './follower.service';
-export { MemberClients } from './member-clients';
+export { MlsGroups } from './mls-groups';
 export { RenderWorker } from './render.worker';
 export { MIMI_REQUESTER, type MimiRequester, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
 export { GATEWAY_BOT_LOCALPART, gatewayBotUri, legacyUserUri, parseLegacyUserUri } from './identity';

@@ -111,8 +111,12 @@ describe(authoriseChange.name, () => {
     expect(authoriseChange(change({ committer: CAROL, after: selfPromotion }))).toMatchObject({ allowed: false });
   });
 
-  it('refuses Remove proposals and banned committers', () => {
+  it('accepts Removes only of users the same commit takes off the list or bans; refuses banned committers', () => {
     expect(authoriseChange(change({ removedClients: [CAROL] }))).toMatchObject({ allowed: false });
+    const banBob = ROOM.map((p) => (p.user === BOB ? { ...p, roleIndex: BANNED } : p));
+    expect(authoriseChange(change({ committer: CAROL, after: banBob, removedClients: [BOB] }))).toEqual({
+      allowed: true,
+    });
     const bobBanned = ROOM.map((p) => (p.user === BOB ? { ...p, roleIndex: BANNED } : p));
     expect(authoriseChange(change({ before: bobBanned, after: bobBanned }))).toMatchObject({ allowed: false });
   });

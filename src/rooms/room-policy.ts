@@ -121,8 +121,8 @@ const deny = (reason: string): PolicyDecision => ({ allowed: false, reason });
  *   canRemoveParticipant and a role above the target's;
  * - role changes need canChangeUserRole (canBan / canUnBan for the banned role), a role above
  *   the target's old role and at least its new one; nobody changes their own role;
- * - Remove proposals are the hub's business: a follower removes a user from the participant
- *   list and the hub removes that user's clients.
+ * - Remove proposals travel with the participant-list change that removes (or bans) their
+ *   users, in the same commit (protocol-06 §5.3).
  */
 export function authoriseChange(change: ProposedChange): PolicyDecision {
   const { peerDomain, committer, before, after } = change;
@@ -131,8 +131,11 @@ export function authoriseChange(change: ProposedChange): PolicyDecision {
   if (actor === undefined) return deny(`${committer} is not a participant`);
   const actorRole = roleOfIndex(actor.roleIndex);
   if (actorRole === ParticipantRole.Banned) return deny(`${committer} is banned`);
-  if (change.removedClients.length > 0) {
-    return deny('followers may not send Remove proposals; change the participant list');
+  for (const user of change.removedClients) {
+    const p = participantOf(after, user);
+    if (p !== undefined && p.roleIndex !== roleIndexOf(ParticipantRole.Banned)) {
+      return deny(`a client of ${user} is removed but ${user} stays a participant`);
+    }
   }
 
   const diff = diffParticipants(before, after);

@@ -5,10 +5,17 @@ import { ErrorCode, GatewayError, PlatformError, errorMessage } from '../common/
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf } from '../common/ids';
 import { GatewayConfig } from '../config/gateway-config';
 import { type FanoutMessage, encodeFanoutBody } from '../mimi/wire';
-import { type GroupSummary, type MemberClient, type ProcessedMessage, groupIdForRoom } from '../mls';
+import type { GatewayGroupSummary, GatewayProcessed } from '../mls';
 import type { Tx } from '../persistence';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
-import { type LegacyRoomRef, type LegacyUserRef, PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
+import {
+  type JoinRule,
+  type LegacyRoomRef,
+  type LegacyUserRef,
+  PLATFORM_BRIDGES,
+  type PlatformBridge,
+  hasJoinRules,
+} from '../ports';
 
 /** A type guard of src/ports/capabilities.port.ts (`canModerate`, `hasPuppetMembership`, …). */
 export type CapabilityGuard<C> = (bridge: PlatformBridge) => bridge is PlatformBridge & C;
@@ -25,7 +32,7 @@ export function need<C>(bridge: PlatformBridge, has: CapabilityGuard<C>, capabil
 }
 import { OutboxService } from '../replication';
 import { parseLegacyUserUri } from './identity';
-import { MemberClients } from './member-clients';
+import { MlsGroups } from './mls-groups';
 
 /** One fan-out item and the providers it goes to. */
 export interface FanoutItem {
@@ -47,7 +54,7 @@ export class RoomSupport {
     config: GatewayConfig,
     @Inject(PLATFORM_BRIDGES) bridges: readonly PlatformBridge[],
     readonly rooms: RoomRepository,
-    readonly clients: MemberClients,
+    readonly groups: MlsGroups,
     private readonly outbox: OutboxService,
     @Inject(CLOCK) readonly clock: Clock,
   ) {
@@ -89,6 +96,18 @@ export class RoomSupport {
     return legacy && legacy.domain === this.domain ? { platform: legacy.platform, userId: legacy.userId } : undefined;
   }
 
+  /** The legacy room's join rule; `invite` when the bridge cannot tell. */
+  async joinRuleOf(room: RoomRecord): Promise<JoinRule> {
+    const bridge = this.bridge(room.platform);
+    if (!hasJoinRules(bridge)) return 'invite';
+    try {
+      return await bridge.joinRule(this.legacyRoom(room));
+    } catch (e) {
+      this.logger.warn(`room=${room.roomUri}: join rule unknown (${errorMessage(e)}); treated as invite-only`);
+      return 'invite';
+    }
+  }
+
   /** Tell the author of a platform event what went wrong (the port's `notifyFailure`), best effort. */
   async tellUser(room: RoomRecord, platformEventId: string, text: string): Promise<void> {
     try {
@@ -98,25 +117,19 @@ export class RoomSupport {
     }
   }
 
-  /** Our member clients in the room that still belong to its group. */
-  async activeMembers(tx: Tx | undefined, roomUri: RoomUri): Promise<MemberClient[]> {
-    const groupId = groupIdForRoom(roomUri);
-    const active: MemberClient[] = [];
-    for (const user of await this.rooms.localMembers(tx, roomUri)) {
-      const client = await this.clients.client(user);
-      if (await client.isActive(groupId)) active.push(client);
-    }
-    return active;
+  /** Our users who are members of the room's group (puppets, and the bot on a hub), in leaf order. */
+  async activeMembers(roomUri: RoomUri): Promise<UserUri[]> {
+    return ((await this.groups.view(roomUri))?.localMembers ?? []).map((m) => m.user);
   }
 
-  /** The group as one of our active members sees it (the bot on a hub), or `undefined` when we have none left. */
-  async groupView(tx: Tx | undefined, roomUri: RoomUri): Promise<GroupSummary | undefined> {
-    const [first] = await this.activeMembers(tx, roomUri);
-    return first === undefined ? undefined : first.group(groupIdForRoom(roomUri));
+  /** The room's group as we see it, or `undefined` when we have no member left in it. */
+  async groupView(roomUri: RoomUri): Promise<GatewayGroupSummary | undefined> {
+    const view = await this.groups.view(roomUri);
+    return view === undefined || view.localMembers.length === 0 ? undefined : view;
   }
 
   /** Other providers with clients in the group: where the hub fans out (protocol-06 §5.5). */
-  followerDomains(group: Pick<GroupSummary, 'members'>): ProviderDomain[] {
+  followerDomains(group: Pick<GatewayGroupSummary, 'members'>): ProviderDomain[] {
     const domains = new Set<ProviderDomain>();
     for (const m of group.members) {
       const d = m.user === undefined ? undefined : domainOf(m.user);
@@ -151,35 +164,22 @@ export class RoomSupport {
   }
 
   /**
-   * Let each of our clients in the room (except `except`) process a handshake message (commit or
-   * proposal), in `tx`. A client that the commit removed is dropped from the room's local members.
-   * Failures are logged per client and do not stop the others.
+   * Process a handshake message (commit or proposal) once for the room's group, in `tx`: the
+   * shared state serves all our members. Our users the commit removed are dropped from the room's
+   * local members. Undefined when we hold no group for the room.
+   * @throws MlsGroupError / MlsProtocolError when MLS refuses the message.
    */
-  async processByLocalMembers(
-    tx: Tx,
-    roomUri: RoomUri,
-    message: Uint8Array,
-    except: readonly UserUri[] = [],
-  ): Promise<{ user: UserUri; result?: ProcessedMessage; error?: unknown }[]> {
-    const outcomes: { user: UserUri; result?: ProcessedMessage; error?: unknown }[] = [];
-    const groupId = groupIdForRoom(roomUri);
-    for (const user of await this.rooms.localMembers(tx, roomUri)) {
-      if (except.includes(user)) continue;
-      const client = await this.clients.client(user);
-      if (!(await client.isActive(groupId))) continue;
-      try {
-        const result = await client.processMessage(message);
-        if (result.kind === 'commit' && result.removedSelf) {
-          await this.rooms.removeLocalMember(tx, roomUri, user);
-          this.logger.log(`${user} was removed from ${roomUri}`);
-        }
-        outcomes.push({ user, result });
-      } catch (error) {
-        this.logger.error(`room=${roomUri} user=${user}: cannot process handshake: ${errorMessage(error)}`);
-        outcomes.push({ user, error });
+  async processHandshake(tx: Tx, roomUri: RoomUri, message: Uint8Array): Promise<GatewayProcessed | undefined> {
+    const group = await this.groups.group(roomUri);
+    if (group === undefined) return undefined;
+    const result = await group.processMessage(message);
+    if (result.kind === 'commit') {
+      for (const user of result.removedLocalUsers) {
+        await this.rooms.removeLocalMember(tx, roomUri, user);
+        this.logger.log(`${user} was removed from ${roomUri}`);
       }
     }
-    return outcomes;
+    return result;
   }
 
   now(): number {

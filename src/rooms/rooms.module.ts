@@ -18,7 +18,11 @@ import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { BridgeSinkService } from './bridge-sink.service';
 import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
-import { MemberClients } from './member-clients';
+import { MlsGroups } from './mls-groups';
+import { HubCommits } from './hub-commits';
+import { HubUpdates } from './hub-updates';
+import { HubRequests } from './hub-requests';
+import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { RoomSupport } from './room-support';
@@ -63,16 +67,20 @@ export class RoomsModule {
         RoomSubmissionRepository,
         RoomTransactions,
         DbMlsStorage,
-        MemberClients,
+        MlsGroups,
         RoomLocks,
         RoomSupport,
         RenderWorker,
+        HubCommits,
+        HubUpdates,
         HubService,
+        HubRequests,
+        KeyMaterials,
         FollowerService,
         BridgeSinkService,
         RoomsService,
       ],
-      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MemberClients, RenderWorker],
+      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker],
     };
   }
 }

@@ -229,8 +229,8 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
   private async describe(room: RoomRecord): Promise<RoomInfo> {
     // Under the room's lock like every use of the room's MLS clients (README.md "Concurrency").
     const { view, local } = await this.locks.run(room.roomUri, async () => ({
-      view: await this.support.groupView(undefined, room.roomUri),
-      local: (await this.support.activeMembers(undefined, room.roomUri)).map((c) => c.user),
+      view: await this.support.groupView(room.roomUri),
+      local: await this.support.activeMembers(room.roomUri),
     }));
     return {
       roomUri: room.roomUri,

@@ -3,8 +3,6 @@
  * §5.5), basic credentials as wire bytes, the hub's key-material request (§5.2) and RFC 9420
  * §5.1.3 EncryptWithLabel for /groupInfo (§5.6).
  */
-import { type CiphersuiteImpl, encodeRequiredCapabilities } from 'ts-mls';
-import { CodecError } from '../common/errors';
 import { domainOf } from '../common/ids';
 import {
   type FanoutMessage,
@@ -20,10 +18,9 @@ import {
 } from '../mimi/wire';
 import {
   APP_DATA_DICTIONARY_EXTENSION_TYPE,
+  APP_DATA_UPDATE_PROPOSAL_TYPE,
   type HubExternalSender,
-  type StagedCommit,
   frameMlsMessage,
-  signContent,
 } from '../mls';
 
 /** The numeric cipher suite of our rooms (RFC 9420 §17.1: MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519). */
@@ -66,7 +63,7 @@ export function credentialDomain(identity: string | undefined): string | undefin
   return provider !== null ? provider[1]!.toLowerCase() : domainOf(identity);
 }
 
-export function commitFanout(staged: Pick<StagedCommit, 'commit'>, timestamp: number): FanoutMessage {
+export function commitFanout(staged: { readonly commit: Uint8Array }, timestamp: number): FanoutMessage {
   return {
     timestamp: BigInt(timestamp),
     message: asMlsMessage(staged.commit),
@@ -89,13 +86,16 @@ export function applicationFanout(privateMessage: Uint8Array, timestamp: number)
   return { timestamp: BigInt(timestamp), message: asMlsMessage(privateMessage), messageKind: 'application' };
 }
 
-/** The `required_capabilities` our rooms set (src/mls roomGroupExtensions), as KeyMaterialRequest wants them. */
+/**
+ * The `required_capabilities` our rooms set (src/mls/gateway roomExtensions), as KeyMaterialRequest
+ * wants them: RFC 9420 §7.2 RequiredCapabilities { extension_types<V>; proposal_types<V>; credential_types<V>; }.
+ */
 export function roomRequiredCapabilities(): Uint8Array {
-  return encodeRequiredCapabilities({
-    extensionTypes: [APP_DATA_DICTIONARY_EXTENSION_TYPE],
-    proposalTypes: [],
-    credentialTypes: ['basic'],
-  });
+  const w = new TlsWriter('RequiredCapabilities');
+  w.vector([APP_DATA_DICTIONARY_EXTENSION_TYPE], (v, t) => v.uint16(t));
+  w.vector([APP_DATA_UPDATE_PROPOSAL_TYPE], (v, t) => v.uint16(t));
+  w.vector([BASIC_CREDENTIAL], (v, t) => v.uint16(t));
+  return w.finish();
 }
 
 /**
@@ -103,10 +103,10 @@ export function roomRequiredCapabilities(): Uint8Array {
  * credential are the hub's external-sender identity (`mimi://<domain>`), which signs the TBS with
  * label "KeyMaterialRequestTBS".
  */
-export async function hubKeyMaterialRequest(
+export function hubKeyMaterialRequest(
   hub: HubExternalSender,
   fields: { requestingUser: string; targetUser: string; roomId: string },
-): Promise<KeyMaterialRequest> {
+): KeyMaterialRequest {
   const tbs: KeyMaterialRequestTBS = {
     protocol: 'mls10',
     requestingUser: fields.requestingUser,
@@ -117,66 +117,6 @@ export async function hubKeyMaterialRequest(
     requesterSignatureKey: hub.signaturePublicKey,
     requesterCredential: asCredential(basicCredentialBytes(`mimi://${hub.domain}`)),
   };
-  const signature = await hub.signWithLabel('KeyMaterialRequestTBS', encodeValue(tbs, keyMaterialRequestTbsCodec));
+  const signature = hub.signWithLabel('KeyMaterialRequestTBS', encodeValue(tbs, keyMaterialRequestTbsCodec));
   return { ...tbs, keyMaterialRequestSignature: signature };
-}
-
-/** RFC 9420 VerifyWithLabel. */
-export async function verifyWithLabel(
-  cs: CiphersuiteImpl,
-  publicKey: Uint8Array,
-  label: string,
-  content: Uint8Array,
-  signature: Uint8Array,
-): Promise<boolean> {
-  try {
-    return await cs.signature.verify(publicKey, signContent(label, content), signature);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * RFC 9420 §5.1.3 EncryptWithLabel: HPKE SealBase with
- * info = EncryptContext { opaque label<V> = "MLS 1.0 " + label; opaque context<V>; } and empty aad.
- */
-export async function encryptWithLabel(
-  cs: CiphersuiteImpl,
-  publicKey: Uint8Array,
-  label: string,
-  context: Uint8Array,
-  plaintext: Uint8Array,
-): Promise<{ kemOutput: Uint8Array; ciphertext: Uint8Array }> {
-  const info = new TlsWriter('EncryptContext');
-  info.opaque(utf8.encode(`MLS 1.0 ${label}`));
-  info.opaque(context);
-  let key;
-  try {
-    key = await cs.hpke.importPublicKey(publicKey);
-  } catch (e) {
-    throw new CodecError(`not an HPKE public key of the room's cipher suite`, { cause: e });
-  }
-  const { ct, enc } = await cs.hpke.seal(key, plaintext, info.finish(), new Uint8Array(0));
-  return { kemOutput: enc, ciphertext: ct };
-}
-
-/**
- * RFC 9420 §5.1.3 DecryptWithLabel, the inverse of `encryptWithLabel`.
- * @throws CodecError when the ciphertext does not open with `privateKey` under `label`/`context`.
- */
-export async function decryptWithLabel(
-  cs: CiphersuiteImpl,
-  privateKey: Parameters<CiphersuiteImpl['hpke']['open']>[0],
-  label: string,
-  context: Uint8Array,
-  sealed: { kemOutput: Uint8Array; ciphertext: Uint8Array },
-): Promise<Uint8Array> {
-  const info = new TlsWriter('EncryptContext');
-  info.opaque(utf8.encode(`MLS 1.0 ${label}`));
-  info.opaque(context);
-  try {
-    return await cs.hpke.open(privateKey, sealed.kemOutput, sealed.ciphertext, info.finish(), new Uint8Array(0));
-  } catch (e) {
-    throw new CodecError(`the HPKE ciphertext does not open (${label})`, { cause: e });
-  }
 }

@@ -1,13 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { type RoomUri, type UserUri } from '../../src/common/ids';
 import { validateConfig } from '../../src/config/load-config';
-import { RoomGroup, groupIdForRoom } from '../../src/mls';
+import { groupIdForRoom } from '../../src/mls';
 import { TransactionRunner } from '../../src/persistence';
 import { MlsKvRepository } from '../../src/persistence/repositories/mls-kv.repository';
 import { FakeClock } from '../support/fake-clock';
 import { DATABASE_KINDS, type TestDataSource, createTestDataSource } from '../support/test-data-source';
 import { DbMlsStorage } from '../../src/persistence/db-mls-storage';
-import { MemberClients } from '../../src/rooms/member-clients';
+import { MlsGroups } from '../../src/rooms/mls-groups';
 import { RoomTransactions } from '../../src/persistence/room-transactions';
 
 const DOMAIN = 'gw.test';
@@ -72,38 +72,41 @@ describe.each(DATABASE_KINDS)('DbMlsStorage on %s', (kind) => {
     expect(reported).toEqual([[KEY]]);
   });
 
-  describe(MemberClients.name, () => {
+  describe(MlsGroups.name, () => {
     const config = validateConfig({ provider: { domain: DOMAIN } }, { baseDir: '/', env: {} });
 
-    it('drops a client whose group state was rolled back and reopens it from the database', async () => {
-      const clients = new MemberClients(config, storage, transactions);
-      const bot = await clients.bot();
-      const hub = await clients.hub();
+    it('drops a group whose state was rolled back and reloads it from the database', async () => {
+      const groups = new MlsGroups(config, storage, transactions);
+      const hub = await groups.hub();
 
       await expect(
         transactions.run(async () => {
-          await RoomGroup.create(bot, { roomUri: ROOM, hub, participants: [{ user: bot.user, roleIndex: 6 }] });
-          expect(await bot.hasGroup(groupIdForRoom(ROOM))).toBe(true);
+          await groups.store.createGroup({
+            groupId: groupIdForRoom(ROOM),
+            creator: groups.botUser,
+            hub: hub.externalSender,
+            participants: [{ user: groups.botUser, roleIndex: 6 }],
+          });
+          expect(await groups.isActive(ROOM, groups.botUser)).toBe(true);
           throw BOOM;
         }),
       ).rejects.toBe(BOOM);
 
-      const reopened = await clients.bot();
-      expect(reopened).not.toBe(bot);
-      expect(await reopened.hasGroup(groupIdForRoom(ROOM))).toBe(false);
+      expect(await groups.group(ROOM)).toBeUndefined();
     });
 
     it('keeps one external-sender key for the provider across restarts', async () => {
-      const first = await new MemberClients(config, storage, transactions).hub();
-      const second = await new MemberClients(config, storage, transactions).hub();
+      const first = await new MlsGroups(config, storage, transactions).hub();
+      const second = await new MlsGroups(config, storage, transactions).hub();
       expect(second.signaturePublicKey).toEqual(first.signaturePublicKey);
       expect(first.domain).toBe(DOMAIN);
     });
 
-    it('gives the same client for the same user', async () => {
-      const clients = new MemberClients(config, storage, transactions);
+    it('gives the same identity for the same user across instances', async () => {
       const user = `mimi://${DOMAIN}/u/memory:alice` as UserUri;
-      expect(await clients.client(user)).toBe(await clients.client(user));
+      const first = await new MlsGroups(config, storage, transactions).identity(user);
+      const second = await new MlsGroups(config, storage, transactions).identity(user);
+      expect(second.signatureKey).toEqual(first.signatureKey);
     });
   });
 });

@@ -10,7 +10,6 @@ import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import {
-  TlsWriter,
   asCredential,
   asGroupInfo,
   asMlsMessage,
@@ -24,9 +23,17 @@ import {
   updateRequestCodec,
   updateRoomResponseCodec,
 } from '../../src/mimi/wire';
-import { groupIdForRoom, mlsCiphersuite } from '../../src/mls';
+import {
+  GroupStore,
+  InMemoryMlsStorage,
+  decryptWithLabel,
+  groupInfoFromBytes,
+  hpkeKeyPair,
+  participantListFromExtensions,
+  signWithLabel,
+} from '../../src/mls';
 import { type InboundEvent, type LegacyUserRef, type MessageAction, ParticipantRole } from '../../src/ports';
-import { MemberClients, type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
+import { type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { MIMI_CIPHERSUITE_ID, basicCredentialBytes } from '../../src/rooms/wire-support';
 import { GHOST_PREFIX, MIRROR_PREFIX, type MemoryRoom } from '../fakes/memory-platform';
 import { DATABASE_KINDS } from '../support/test-data-source';
@@ -309,17 +316,22 @@ describe.each(DATABASE_KINDS)('joining a remote MIMI room without an invitation 
 
   it('refuses at /update an external commit into a room that is not open (GroupInfo from when it was)', async () => {
     room(pair.a, CLOSED_ROOM_ID).joinRule = 'public';
-    const dave = await pair.b.running.app.get(MemberClients).client(DAVE_URI);
-    const cs = await mlsCiphersuite();
-    const hpke = await cs.hpke.generateKeyPair();
+    // Dave's client of its own (a scratch store): the hub sees only bytes.
+    const store = new GroupStore(new InMemoryMlsStorage());
+    const dave = await store.identities.getOrCreate(DAVE_URI);
+    const hpke = hpkeKeyPair();
     const head = {
       protocol: 'mls10' as const,
       cipherSuite: MIMI_CIPHERSUITE_ID,
-      requestingSignatureKey: dave.signaturePublicKey,
+      requestingSignatureKey: dave.signatureKey,
       requestingCredential: asCredential(basicCredentialBytes(DAVE_URI)),
-      groupInfoPublicKey: await cs.hpke.exportPublicKey(hpke.publicKey),
+      groupInfoPublicKey: hpke.publicKey,
     };
-    const signature = await dave.signWithLabel('GroupInfoRequestTBS', encodeValue(head, groupInfoRequestTbsCodec));
+    const signature = signWithLabel(
+      dave.signaturePrivateKey,
+      'GroupInfoRequestTBS',
+      encodeValue(head, groupInfoRequestTbsCodec),
+    );
     const peer = pair.b.running.app.get(MimiPeerClient);
     const res = await peer.request(
       DOMAIN_A,
@@ -330,21 +342,22 @@ describe.each(DATABASE_KINDS)('joining a remote MIMI room without an invitation 
     const granted = decodeAll(res.body, groupInfoResponseCodec);
     expect(granted.status).toBe('success');
     if (granted.status !== 'success') return;
-    const info = new TlsWriter('EncryptContext');
-    info.opaque(new TextEncoder().encode('MLS 1.0 GroupInfo and ratchet_tree encryption'));
-    info.opaque(new TextEncoder().encode(closedUri));
     const tbe = decodeAll(
-      await cs.hpke.open(
+      decryptWithLabel(
         hpke.privateKey,
-        granted.encryptedGroupInfoAndTree.kemOutput,
-        granted.encryptedGroupInfoAndTree.ciphertext,
-        info.finish(),
+        'GroupInfo and ratchet_tree encryption',
+        new TextEncoder().encode(closedUri),
+        granted.encryptedGroupInfoAndTree,
       ),
       groupInfoRatchetTreeTbeCodec,
     );
     if (tbe.ratchetTreeOption.representation !== 'full') throw new Error('no tree');
-    const joined = await dave.joinExternal(tbe.groupInfo, tbe.ratchetTreeOption.ratchetTree);
-    const next = await dave.groupInfo(groupIdForRoom(closedUri));
+    const list = participantListFromExtensions(groupInfoFromBytes(tbe.groupInfo).groupContext.extensions) ?? [];
+    const joined = await store.joinExternal(DAVE_URI, tbe.groupInfo, {
+      ratchetTree: tbe.ratchetTreeOption.ratchetTree,
+      participants: [...list, { user: DAVE_URI, roleIndex: 3 }],
+    });
+    const next = await joined.group.groupInfo(DAVE_URI);
     const epochBefore = (await roomInfo(pair.a, closedUri))!.epoch;
 
     room(pair.a, CLOSED_ROOM_ID).joinRule = 'invite';

@@ -8,7 +8,6 @@ import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import { DOMAIN_A, DOMAIN_B, DOMAIN_C } from '../kits/mimi/transport-fixtures';
 import {
-  TlsWriter,
   asCredential,
   asMlsMessage,
   decodeAll,
@@ -23,7 +22,15 @@ import {
   submitMessageRequestCodec,
   submitMessageResponseCodec,
 } from '../../src/mimi/wire';
-import { MlsErrorReason, frameMlsMessage, inspectMlsMessage, mlsCiphersuite, signContent } from '../../src/mls';
+import {
+  decryptWithLabel,
+  frameMlsMessage,
+  hpkeKeyPair,
+  inspectMlsMessage,
+  mimiSuite,
+  signWithLabel,
+  verifyWithLabel,
+} from '../../src/mls';
 import { MIMI_CIPHERSUITE_ID, basicCredentialBytes } from '../../src/rooms/wire-support';
 import { RoomSubmissionRepository } from '../../src/persistence/repositories/room-submission.repository';
 import {
@@ -33,7 +40,7 @@ import {
   ParticipantRole,
   type RemoteUser,
 } from '../../src/ports';
-import { MemberClients, RenderWorker, type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
+import { MlsGroups, RenderWorker, type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { GHOST_PREFIX, MIRROR_PREFIX, type MemoryRoom } from '../fakes/memory-platform';
 import { DataSource } from 'typeorm';
 import { DATABASE_KINDS } from '../support/test-data-source';
@@ -196,6 +203,8 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
     expect(info.participants).toContainEqual({ userUri: BOB_URI, role: ParticipantRole.Member });
     expect(room(pair.a, CLUB_ROOM_ID).members.has(ghostOf(BOB_URI))).toBe(true);
     await eventually(() => expect(room(pair.b, mirrorId()).members.has(ghostOf(ALICE_URI))).toBe(true));
+    // ONE commit: bob's Add and his participant entry (AppDataUpdate) together, no refresh commit after it.
+    expect((await roomInfo(pair.a))!.epoch).toBe(1);
   });
 
   it('carries A messages to B in order: post, reply, edit, reaction, delete', async () => {
@@ -420,19 +429,18 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
   });
 
   it('serves /groupInfo to a participant of the calling provider, encrypted to its key, and signed by the hub', async () => {
-    const cs = await mlsCiphersuite();
-    const signer = await cs.signature.keygen();
-    const hpke = await cs.hpke.generateKeyPair();
+    const signer = mimiSuite().signatureGenerateKeyPair();
+    const hpke = hpkeKeyPair();
     const ask = async (user: string) => {
       const head = {
         protocol: 'mls10' as const,
         cipherSuite: MIMI_CIPHERSUITE_ID,
         requestingSignatureKey: signer.publicKey,
         requestingCredential: asCredential(basicCredentialBytes(user)),
-        groupInfoPublicKey: await cs.hpke.exportPublicKey(hpke.publicKey),
+        groupInfoPublicKey: hpke.publicKey,
       };
       const tbs = encodeValue(head, groupInfoRequestTbsCodec);
-      const signature = await cs.signature.sign(signer.signKey, signContent('GroupInfoRequestTBS', tbs));
+      const signature = signWithLabel(signer.privateKey, 'GroupInfoRequestTBS', tbs);
       const body = encodeValue({ ...head, joiningCode: new Uint8Array(0), signature }, groupInfoRequestCodec);
       const res = await pair.b.running.app.get(MimiPeerClient).request(DOMAIN_A, 'groupInfo', roomUri, body);
       expect(res.status).toBe(200);
@@ -442,22 +450,20 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
     const granted = await ask(CAROL_URI);
     expect(granted.status).toBe('success');
     if (granted.status !== 'success') return;
-    const info = new TlsWriter('EncryptContext');
-    info.opaque(new TextEncoder().encode('MLS 1.0 GroupInfo and ratchet_tree encryption'));
-    info.opaque(new TextEncoder().encode(roomUri));
-    const plaintext = await cs.hpke.open(
+    const plaintext = decryptWithLabel(
       hpke.privateKey,
-      granted.encryptedGroupInfoAndTree.kemOutput,
-      granted.encryptedGroupInfoAndTree.ciphertext,
-      info.finish(),
+      'GroupInfo and ratchet_tree encryption',
+      new TextEncoder().encode(roomUri),
+      granted.encryptedGroupInfoAndTree,
     );
     const tbe = decodeAll(plaintext, groupInfoRatchetTreeTbeCodec);
     expect(inspectMlsMessage(frameMlsMessage('mls_group_info', tbe.groupInfo)).epoch).toBe(
       BigInt((await roomInfo(pair.a))!.epoch!),
     );
-    const signed = await cs.signature.verify(
+    const signed = verifyWithLabel(
       granted.hubSender.signatureKey,
-      signContent('GroupInfoResponseTBS', encodeValue(groupInfoResponseTbs(granted), groupInfoResponseTbsCodec)),
+      'GroupInfoResponseTBS',
+      encodeValue(groupInfoResponseTbs(granted), groupInfoResponseTbsCodec),
       granted.signature,
     );
     expect(signed).toBe(true);
@@ -582,9 +588,12 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
   });
 
   it('removes a user kicked on A: B no longer receives or can decrypt later messages', async () => {
+    const epochBefore = (await roomInfo(pair.a))!.epoch!;
     await pair.a.platform.emitEvent(membership(CLUB_ROOM_ID, { userUri: BOB_URI }, 'kick', ALICE));
 
     await eventually(async () => expect((await roomInfo(pair.b))!.localMembers).not.toContain(BOB_URI));
+    // ONE commit: the Remove of bob's client and his participant entry together (protocol-06 §5.3).
+    expect((await roomInfo(pair.a))!.epoch).toBe(epochBefore + 1);
     expect((await roomInfo(pair.a))!.participants.map((p) => p.userUri)).not.toContain(BOB_URI);
     expect((await roomInfo(pair.a))!.members).not.toContain(BOB_URI);
 
@@ -596,10 +605,12 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
       const [latest] = decodeFanoutBody(await deliveredNotifyBody());
       return latest?.messageKind === 'application' ? latest : undefined;
     }, 'the delivered message');
-    const bob = await pair.b.running.app.get(MemberClients).client(BOB_URI);
-    await expect(bob.processMessage(fanout.message)).rejects.toMatchObject({
-      reason: MlsErrorReason.RemovedFromGroup,
-    });
+    // B's gateway keeps no key of bob's: its group has carol only, and bob is no member.
+    const groupB = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
+    expect(groupB.isLocalMember(BOB_URI)).toBe(false);
+    expect(groupB.summary().members.map((m) => m.user)).not.toContain(BOB_URI);
+    // The message is of an epoch whose tree has no leaf of bob's: nothing he held opens it.
+    expect(inspectMlsMessage(fanout.message).epoch).toBe(groupB.epoch);
   });
 });
 

@@ -1,5 +1,5 @@
 'use strict';
-// jest runs CommonJS; several dependencies ship only as ESM (NestJS 12, ts-mls, @noble/*, @hpke/*,
+// jest runs CommonJS; several dependencies ship only as ESM (NestJS 12, @noble/*, @hpke/*,
 // uid, file-type). This transformer compiles them to CommonJS with ts-jest, after replacing
 // `import.meta.url` (not expressible in CommonJS) with the equivalent file URL of the module.
 const { createTransformer } = require('ts-jest').default;

@@ -1,6 +1,6 @@
 /**
  * Round trips, golden encodings and malformed input for every protocol-06 §5 struct, with
- * real MLS values produced by ts-mls embedded where the draft embeds MLS structures.
+ * real MLS values produced by our MLS core (src/mls/core) embedded where the draft embeds MLS structures.
  */
 import fc from 'fast-check';
 import { CodecError } from '../../common/errors';
@@ -719,7 +719,7 @@ describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     );
   });
 
-  it('round-trips the example built from real ts-mls values', () => {
+  it('round-trips the example built from real MLS values', () => {
     roundTrip(c.example(samples), c.codec);
   });
 

@@ -1,4 +1,4 @@
-import { decodeMlsMessage } from 'ts-mls';
+import { mlsMessageCodec as coreMlsMessageCodec } from '../../mls/core/structs';
 import { CodecError } from '../../common/errors';
 import {
   asCredential,
@@ -59,10 +59,12 @@ function publicProposal(proposal: (w: TlsWriter) => void): Uint8Array {
   return w.finish();
 }
 
-/** What ts-mls's own decoder says the MLSMessage at the start of `bytes` occupies. */
-function tsMlsLength(bytes: Uint8Array): number | undefined {
+/** What the MLS core's decoder (src/mls/core) says the MLSMessage at the start of `bytes` occupies. */
+function coreLength(bytes: Uint8Array): number | undefined {
   try {
-    return decodeMlsMessage(bytes, 0)?.[1];
+    const r = new TlsReader(bytes);
+    coreMlsMessageCodec.decode(r);
+    return r.offset;
   } catch {
     return undefined;
   }
@@ -84,7 +86,7 @@ beforeAll(async () => {
   samples = await makeMlsSamples();
 });
 
-describe('MLSMessage delimiting on real ts-mls output', () => {
+describe('MLSMessage delimiting on real output of our MLS core', () => {
   const cases: [keyof MlsSamples, Partial<MlsMessageInfo>][] = [
     ['publicCommit', { wireFormat: 'mls_public_message', contentType: 'commit', senderType: 'member' }],
     ['externalCommit', { wireFormat: 'mls_public_message', contentType: 'commit', senderType: 'new_member_commit' }],
@@ -97,13 +99,13 @@ describe('MLSMessage delimiting on real ts-mls output', () => {
     ['keyPackageMessage', { wireFormat: 'mls_key_package' }],
   ];
 
-  it.each(cases)('finds the end of %s exactly where ts-mls does', (name, expected) => {
+  it.each(cases)('finds the end of %s exactly where the MLS core does', (name, expected) => {
     const bytes = samples[name] as Uint8Array;
     const r = new TlsReader(concat(bytes, TRAILER));
     const { bytes: read, info } = readMlsMessage(r);
     expect(read).toEqual(bytes);
     expect(r.offset).toBe(bytes.length);
-    expect(tsMlsLength(concat(bytes, TRAILER))).toBe(bytes.length);
+    expect(coreLength(concat(bytes, TRAILER))).toBe(bytes.length);
     expect(info).toMatchObject(expected);
   });
 
@@ -129,20 +131,20 @@ describe('MLSMessage delimiting on real ts-mls output', () => {
   });
 });
 
-describe('bare RFC 9420 structs on real ts-mls output', () => {
+describe('bare RFC 9420 structs on real output of our MLS core', () => {
   const cases: [string, keyof MlsSamples, Pick<Codec<Uint8Array>, 'name' | 'decode'>, number][] = [
     ['KeyPackage', 'keyPackage', keyPackageCodec, 5],
     ['Welcome', 'welcome', welcomeCodec, 3],
     ['GroupInfo', 'groupInfo', groupInfoCodec, 4],
   ];
 
-  it.each(cases)('delimits a %s like ts-mls does', (_name, key, c, wireFormat) => {
+  it.each(cases)('delimits a %s like the MLS core does', (_name, key, c, wireFormat) => {
     const bytes = samples[key] as Uint8Array;
     const r = new TlsReader(concat(bytes, TRAILER));
     expect(c.decode(r)).toEqual(bytes);
     expect(r.offset).toBe(bytes.length);
     const header = Uint8Array.of(0, 1, 0, wireFormat);
-    expect(tsMlsLength(concat(header, bytes, TRAILER))).toBe(header.length + bytes.length);
+    expect(coreLength(concat(header, bytes, TRAILER))).toBe(header.length + bytes.length);
   });
 
   it.each(cases)('rejects a %s truncated at every offset', (_name, key, c) => {
@@ -167,7 +169,7 @@ describe('bare RFC 9420 structs on real ts-mls output', () => {
   });
 });
 
-describe('mls-extensions proposals (which ts-mls cannot delimit)', () => {
+describe('mls-extensions proposals', () => {
   const appDataUpdate = publicProposal((w) => {
     w.uint16(PROPOSAL_APP_DATA_UPDATE);
     w.uint16(COMPONENT_PARTICIPANT_LIST);
@@ -188,8 +190,8 @@ describe('mls-extensions proposals (which ts-mls cannot delimit)', () => {
     });
   });
 
-  it('is needed because ts-mls 1.6.4 reads the same bytes with a different length', () => {
-    expect(tsMlsLength(concat(appDataUpdate, TRAILER))).not.toBe(appDataUpdate.length);
+  it('is delimited the same way by the MLS core', () => {
+    expect(coreLength(concat(appDataUpdate, TRAILER))).toBe(appDataUpdate.length);
   });
 
   it.each([

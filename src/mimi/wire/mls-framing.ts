@@ -6,13 +6,12 @@
  * walk its structure. We keep each one as the exact bytes it occupied (a branded Uint8Array);
  * the MLS layer interprets them.
  *
- * Why not ts-mls's decoders: ts-mls 1.6.4 reads every proposal type it does not know as
- * `uint16 type + opaque<V>`, but the mls-extensions proposals MIMI relies on are not shaped
- * like that (AppDataUpdate is `uint16 component_id; uint8 op; ...`, SelfRemove is empty), so
- * it mis-delimits exactly the handshakes MIMI sends (see README.md). The walkers below follow
- * RFC 9420 §6 and draft-ietf-mls-extensions-09, and skip every length-prefixed part without
- * looking inside it (a Commit's proposal list is one `<V>` vector, so unknown proposal types
- * inside Commits are harmless). Tests check them against bytes produced by ts-mls.
+ * The walkers below follow RFC 9420 §6 and draft-ietf-mls-extensions-09 (AppDataUpdate,
+ * SelfRemove, ...), and skip every length-prefixed part without looking inside it (a Commit's
+ * proposal list is one `<V>` vector, so unknown proposal types inside Commits are harmless).
+ * They were written when the MLS layer was ts-mls, which mis-delimited the extensions
+ * proposals; src/mls/core decodes the same bytes now, and the tests check the two agree on
+ * bytes produced by src/mls/core.
  */
 import { CodecError } from '../../common/errors';
 import { TlsReader, codec, type Codec, type TlsWriter } from '../../codec/tls-codec';
@@ -509,7 +508,7 @@ function brand<K extends string>(bytes: Uint8Array, name: K, skip: (r: TlsReader
 }
 
 /**
- * Check that bytes (e.g. from ts-mls's `encodeMlsMessage`) are exactly one MLSMessage and type
+ * Check that bytes (e.g. an MLS core `encodeMlsMessage` output) are exactly one MLSMessage and type
  * them as such. @throws CodecError
  */
 export function asMlsMessage(bytes: Uint8Array): MlsMessageBytes {

@@ -1,38 +1,22 @@
 /**
- * Real MLS values produced by ts-mls, for the wire tests: a two-member group and the messages
- * it sends, encoded by ts-mls itself. Test support only (imported by *.spec.ts).
+ * Real MLS values produced by our own MLS (src/mls/core, src/mls/gateway), for the wire tests: a
+ * group (the creator adds a second member) and the messages it sends. Test support only (imported
+ * by *.spec.ts).
  */
-import {
-  createApplicationMessage,
-  createCommit,
-  createGroup,
-  createGroupInfoWithExternalPubAndRatchetTree,
-  createProposal,
-  defaultCapabilities,
-  defaultLifetime,
-  encodeMlsMessage,
-  generateKeyPackage,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
-  joinGroupExternal,
-  type ClientState,
-  type GroupInfo,
-  type KeyPackage,
-  type MLSMessage,
-  type Welcome,
-} from 'ts-mls';
+import type { ProviderDomain, UserUri } from '../../../src/common/ids';
 import { TlsWriter } from '../../../src/codec/tls-codec';
+import { GroupStore, InMemoryMlsStorage, unframeMlsMessage } from '../../../src/mls';
+import { cipherSuiteById } from '../../../src/mls/core/crypto';
+import { createCommit, epochKeys, propose, proposalMessage } from '../../../src/mls/core/group';
+import { hubExternalSender } from '../../../src/mls/gateway/room-extensions';
+import { decodeKeyPackage } from '../../../src/mls/core/key-package';
 
-const SAMPLE_CIPHERSUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
 export const SAMPLE_CIPHERSUITE_ID = 1;
 export const ALICE_URI = 'mimi://a.example/u/alice';
 export const BOB_URI = 'mimi://b.example/u/bob';
 const CAROL_URI = 'mimi://c.example/u/carol';
 const DAVE_URI = 'mimi://d.example/u/dave';
-export const SAMPLE_GROUP_ID = 'mimi://hub.example/r/wire-tests';
-
-/** The 4-byte MLSMessage header (version mls10, wire_format) that wraps bare structs. */
-const MLS_MESSAGE_HEADER_LENGTH = 4;
+export const SAMPLE_GROUP_ID = 'mimi://hub.example/g/wire-tests';
 
 export interface MlsSamples {
   /** MLSMessage encodings */
@@ -52,101 +36,68 @@ export interface MlsSamples {
   groupInfo: Uint8Array;
   /** `optional<Node> ratchet_tree<V>` as in the ratchet_tree extension, prefix included */
   ratchetTree: Uint8Array;
-  /** The ts-mls values, for cross-checks */
-  decoded: { keyPackage: KeyPackage; welcome: Welcome; groupInfo: GroupInfo };
 }
 
 const te = new TextEncoder();
-
-function encode(m: MLSMessage): Uint8Array {
-  return encodeMlsMessage(m);
-}
-
-function bare(m: MLSMessage): Uint8Array {
-  return encode(m).slice(MLS_MESSAGE_HEADER_LENGTH);
-}
-
-async function member(uri: string, cs: Awaited<ReturnType<typeof getCiphersuiteImpl>>) {
-  return generateKeyPackage(
-    { credentialType: 'basic', identity: te.encode(uri) },
-    defaultCapabilities(),
-    defaultLifetime,
-    [],
-    cs,
-  );
-}
+const u = (s: string): UserUri => s as UserUri;
 
 /** Build a group (Alice adds Bob), then record everything it produced. Takes well under a second. */
 export async function makeMlsSamples(): Promise<MlsSamples> {
-  const cs = await getCiphersuiteImpl(getCiphersuiteFromName(SAMPLE_CIPHERSUITE_NAME));
-  const alice = await member(ALICE_URI, cs);
-  const bob = await member(BOB_URI, cs);
-  const carol = await member(CAROL_URI, cs);
-  const dave = await member(DAVE_URI, cs);
+  const alice = new GroupStore(new InMemoryMlsStorage());
+  const others = new GroupStore(new InMemoryMlsStorage());
+  const joiner = new GroupStore(new InMemoryMlsStorage());
+  const hubKey = cipherSuiteById(SAMPLE_CIPHERSUITE_ID).signatureGenerateKeyPair();
+  const group = await alice.createGroup({
+    groupId: te.encode(SAMPLE_GROUP_ID),
+    creator: u(ALICE_URI),
+    hub: hubExternalSender('hub.example' as ProviderDomain, hubKey.publicKey),
+    participants: [
+      { user: u(ALICE_URI), roleIndex: 3 },
+      { user: u(BOB_URI), roleIndex: 3 },
+    ],
+  });
+  const bob = await others.createKeyPackage(u(BOB_URI));
+  const carol = await others.createKeyPackage(u(CAROL_URI));
+  const dave = await others.createKeyPackage(u(DAVE_URI));
+  const addBob = await group.commit(u(ALICE_URI), { add: [bob.keyPackage] });
+  if (addBob.welcome === undefined) throw new Error('no Welcome for an Add');
 
-  let state: ClientState = await createGroup(
-    te.encode(SAMPLE_GROUP_ID),
-    alice.publicPackage,
-    alice.privatePackage,
-    [],
-    cs,
-  );
+  const id = (await alice.identities.get(u(ALICE_URI)))!;
+  const signer = { leafIndex: 0, signaturePrivateKey: id.signaturePrivateKey };
+  const state = group.coreState;
+  const publicProposal = proposalMessage(state, signer, propose.remove(1));
+  const privateProposal = proposalMessage(publicProposal.state, signer, propose.add(decodeKp(dave.keyPackage)), {
+    privateWith: epochKeys(publicProposal.state),
+  });
+  const privateCommit = createCommit(privateProposal.state, {
+    committer: signer,
+    proposals: [propose.remove(1)],
+    privateWith: epochKeys(privateProposal.state),
+  });
+  const applicationMessage = await group.encrypt(u(ALICE_URI), te.encode('hello from the wire tests'));
+  const info = await group.groupInfo();
+  const external = await joiner.joinExternal(u(CAROL_URI), info.groupInfo, { ratchetTree: info.ratchetTree });
 
-  const addBob = await createCommit(
-    { state, cipherSuite: cs },
-    { wireAsPublicMessage: true, extraProposals: [{ proposalType: 'add', add: { keyPackage: bob.publicPackage } }] },
-  );
-  state = addBob.newState;
-  if (addBob.welcome === undefined) throw new Error('ts-mls produced no Welcome for an Add');
-  const welcome = addBob.welcome;
-
-  const publicProposal = await createProposal(
-    state,
-    true,
-    {
-      proposalType: 'remove',
-      remove: { removed: 1 },
-    },
-    cs,
-  );
-  const privateProposal = await createProposal(
-    publicProposal.newState,
-    false,
-    { proposalType: 'add', add: { keyPackage: dave.publicPackage } },
-    cs,
-  );
-  state = privateProposal.newState;
-
-  const privateCommit = await createCommit({ state, cipherSuite: cs }, { wireAsPublicMessage: false });
-  state = privateCommit.newState;
-
-  const app = await createApplicationMessage(state, te.encode('hello from the wire tests'), cs);
-  state = app.newState;
-
-  const groupInfo = await createGroupInfoWithExternalPubAndRatchetTree(state, [], cs);
-  const treeExtension = groupInfo.extensions.find((e) => e.extensionType === 'ratchet_tree');
-  if (treeExtension === undefined) throw new Error('ts-mls GroupInfo has no ratchet_tree extension');
-
-  const external = await joinGroupExternal(groupInfo, carol.publicPackage, carol.privatePackage, false, cs);
-
-  const version = 'mls10' as const;
   return {
-    publicCommit: encode(addBob.commit),
-    privateCommit: encode(privateCommit.commit),
-    externalCommit: encode({ version, wireformat: 'mls_public_message', publicMessage: external.publicMessage }),
-    publicProposal: encode(publicProposal.message),
-    privateProposal: encode(privateProposal.message),
-    applicationMessage: encode({ version, wireformat: 'mls_private_message', privateMessage: app.privateMessage }),
-    welcomeMessage: encode({ version, wireformat: 'mls_welcome', welcome }),
-    groupInfoMessage: encode({ version, wireformat: 'mls_group_info', groupInfo }),
-    keyPackageMessage: encode({ version, wireformat: 'mls_key_package', keyPackage: bob.publicPackage }),
-    keyPackage: bare({ version, wireformat: 'mls_key_package', keyPackage: bob.publicPackage }),
-    keyPackage2: bare({ version, wireformat: 'mls_key_package', keyPackage: carol.publicPackage }),
-    welcome: bare({ version, wireformat: 'mls_welcome', welcome }),
-    groupInfo: bare({ version, wireformat: 'mls_group_info', groupInfo }),
-    ratchetTree: treeExtension.extensionData,
-    decoded: { keyPackage: bob.publicPackage, welcome, groupInfo },
+    publicCommit: addBob.commit,
+    privateCommit: privateCommit.commitMessage,
+    externalCommit: external.commit,
+    publicProposal: publicProposal.message,
+    privateProposal: privateProposal.message,
+    applicationMessage,
+    welcomeMessage: addBob.welcome,
+    groupInfoMessage: info.groupInfoMessage,
+    keyPackageMessage: bob.mlsMessage,
+    keyPackage: bob.keyPackage,
+    keyPackage2: carol.keyPackage,
+    welcome: unframeMlsMessage(addBob.welcome),
+    groupInfo: info.groupInfo,
+    ratchetTree: info.ratchetTree,
   };
+}
+
+function decodeKp(bytes: Uint8Array) {
+  return decodeKeyPackage(bytes);
 }
 
 /** mls-extensions-09 proposal types, by their suggested values. */
@@ -155,7 +106,7 @@ const COMPONENT_PARTICIPANT_LIST = 0x0022;
 
 /**
  * A PublicMessage(proposal) from member 0 carrying a standard-encoded AppDataUpdate of the
- * participant_list component: what MIMI sends for roster changes, which ts-mls cannot produce.
+ * participant_list component: what MIMI sends for roster changes, built by hand so the bytes are exactly known.
  */
 export function appDataUpdateProposal(update: Uint8Array, epoch = 1n): Uint8Array {
   const w = new TlsWriter();

@@ -1,0 +1,96 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { ProviderDomain, RoomUri, UserUri } from '../common/ids';
+import { GatewayConfig } from '../config/gateway-config';
+import {
+  type GatewayGroup,
+  type GatewayGroupSummary,
+  GroupStore,
+  HubExternalSender,
+  MlsErrorReason,
+  MlsGroupError,
+  groupIdForRoom,
+} from '../mls';
+import { DbMlsStorage } from '../persistence/db-mls-storage';
+import { RoomTransactions } from '../persistence/room-transactions';
+import { hubCommitPolicy } from './hub-commit-policy';
+import { gatewayBotUri } from './identity';
+
+/** `mls_kv` key of this provider's external-sender key pair (protocol-06 §7.4). */
+export const HUB_SENDER_KEY = 'hub/external-sender';
+
+/**
+ * The MLS groups this gateway takes part in (src/mls/gateway `GroupStore`): ONE shared state per
+ * room group for all our puppets (one per legacy user who takes part) and the gateway bot that
+ * commits room changes on rooms we hub. State lives in `mls_kv`; after a rolled-back transaction
+ * the touched groups and identities are dropped and reloaded from the database on next use. The
+ * store runs the hub's commit policy (`hub-commit-policy.ts`) on every commit of a room we hub.
+ */
+@Injectable()
+export class MlsGroups {
+  private readonly logger = new Logger(MlsGroups.name);
+  private hubSender?: Promise<HubExternalSender>;
+  readonly store: GroupStore;
+  readonly domain: ProviderDomain;
+  readonly botUser: UserUri;
+
+  constructor(
+    config: GatewayConfig,
+    private readonly storage: DbMlsStorage,
+    transactions: RoomTransactions,
+  ) {
+    this.domain = config.provider.domain as ProviderDomain;
+    this.botUser = gatewayBotUri(this.domain);
+    this.store = new GroupStore(storage, { policy: hubCommitPolicy(this.domain) });
+    transactions.onRollback((keys) => this.forgetTouched(keys));
+  }
+
+  /** The room's group, or undefined when we hold none. */
+  group(roomUri: RoomUri): Promise<GatewayGroup | undefined> {
+    return this.store.group(groupIdForRoom(roomUri));
+  }
+
+  /** @throws MlsGroupError(UnknownGroup) */
+  async requireGroup(roomUri: RoomUri): Promise<GatewayGroup> {
+    const g = await this.group(roomUri);
+    if (g === undefined) throw new MlsGroupError(MlsErrorReason.UnknownGroup, `no MLS group for ${roomUri}`);
+    return g;
+  }
+
+  /** The room's group as we see it, or undefined when we hold none. */
+  async view(roomUri: RoomUri): Promise<GatewayGroupSummary | undefined> {
+    return (await this.group(roomUri))?.summary();
+  }
+
+  /** Whether `user` is one of our members of the room's group. */
+  async isActive(roomUri: RoomUri, user: UserUri): Promise<boolean> {
+    return (await this.group(roomUri))?.isLocalMember(user) ?? false;
+  }
+
+  /** This provider's external-sender identity, generated and stored on first use. */
+  hub(): Promise<HubExternalSender> {
+    if (this.hubSender === undefined) {
+      this.hubSender = this.loadHubSender();
+      this.hubSender.catch(() => (this.hubSender = undefined));
+    }
+    return this.hubSender;
+  }
+
+  /** `user`'s signature key and credential (identity made on first use). */
+  identity(user: UserUri): ReturnType<GroupStore['identities']['getOrCreate']> {
+    return this.store.identities.getOrCreate(user);
+  }
+
+  private async loadHubSender(): Promise<HubExternalSender> {
+    const stored = await this.storage.get(HUB_SENDER_KEY);
+    if (stored !== undefined) return HubExternalSender.fromBytes(stored);
+    const fresh = HubExternalSender.generate(this.domain);
+    await this.storage.put(HUB_SENDER_KEY, fresh.toBytes());
+    return fresh;
+  }
+
+  private forgetTouched(keys: ReadonlySet<string>): void {
+    if (keys.has(HUB_SENDER_KEY)) this.hubSender = undefined;
+    this.store.forgetTouched(keys);
+    this.logger.debug(`dropped cached MLS state of ${keys.size} record(s) after a rollback`);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Security at the hub (issue 9): a follower's commit may change the GroupContext only through the
+ * participant-list AppDataUpdates the room policy allows, and the legacy room changes only after
+ * the commit verified. Two in-process gateways (A hubs, B follows), memory platforms, real mTLS.
+ */
+import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
+import { MimiPeerClient } from '../../src/mimi/transport';
+import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
+import {
+  asGroupInfo,
+  asMlsMessage,
+  decodeAll,
+  encodeValue,
+  updateRequestCodec,
+  updateRoomResponseCodec,
+} from '../../src/mimi/wire';
+import { type GatewayStagedCommit, hpkeKeyPair } from '../../src/mls';
+import { propose } from '../../src/mls/core/group';
+import {
+  ExtensionType,
+  externalSendersExtension,
+  findExtension,
+  makeExtension,
+  requiredCapabilitiesExtension,
+  type Extension,
+} from '../../src/mls/core/structs';
+import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../src/ports';
+import { MlsGroups, type RoomInfo, legacyUserUri } from '../../src/rooms';
+import { GHOST_PREFIX, MIRROR_PREFIX } from '../fakes/memory-platform';
+import { DATABASE_KINDS } from '../support/test-data-source';
+import { GatewayPair, admin, eventually, found, memoryRoom } from './gateway-pair';
+
+const ROOM_ID = '!secure:a.example';
+const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
+const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
+const DAVE_URI = legacyUserUri(DOMAIN_B, 'memory', 'dave');
+
+let pair: GatewayPair;
+let roomUri: RoomUri;
+let seq = 0;
+
+async function roomInfo(gw: GatewayPair['a']): Promise<RoomInfo | undefined> {
+  return (await admin<RoomInfo[]>(gw, 'GET', '/provisioning/rooms')).body.find((r) => r.roomUri === roomUri);
+}
+
+const ghostOf = (user: UserUri): string => `${GHOST_PREFIX}${user}`;
+
+/** Send a staged commit of B's (as `/update` from B) and drop it on B, whatever the answer. */
+async function sendFromB(staged: GatewayStagedCommit, bytes = staged.commit) {
+  const group = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
+  try {
+    const body = encodeValue(
+      {
+        bundle: {
+          proposalOrCommit: asMlsMessage(bytes),
+          contentType: 'commit',
+          groupInfoOption: { representation: 'full', groupInfo: asGroupInfo(staged.groupInfo) },
+          ratchetTreeOption: { representation: 'full', ratchetTree: staged.ratchetTree },
+        },
+      },
+      updateRequestCodec,
+    );
+    const res = await pair.b.running.app.get(MimiPeerClient).request(DOMAIN_A, 'update', roomUri, body);
+    expect(res.status).toBe(200);
+    return decodeAll(res.body, updateRoomResponseCodec);
+  } finally {
+    await group.discardStagedCommit();
+  }
+}
+
+describe.each(DATABASE_KINDS)('security at the hub on %s', (kind) => {
+  beforeAll(async () => {
+    pair = await GatewayPair.start(kind);
+    const secure = pair.a.platform.createRoom(ROOM_ID, 'Secure');
+    secure.members.set(ALICE.userId, { user: ALICE, role: ParticipantRole.Owner });
+    roomUri = (
+      await admin<{ roomUri: RoomUri }>(pair.a, 'POST', '/provisioning/rooms', { platform: 'memory', roomId: ROOM_ID })
+    ).body.roomUri;
+    const invite: InboundEvent = {
+      kind: 'membership',
+      room: memoryRoom(ROOM_ID),
+      platformEventId: `$invite-${++seq}`,
+      user: { userUri: BOB_URI },
+      membership: 'invite',
+      by: ALICE,
+      timestamp: Date.now(),
+    };
+    await pair.a.platform.emitEvent(invite);
+    await found(() => roomInfo(pair.b), 'the room on B');
+    await eventually(async () => expect((await roomInfo(pair.b))!.localMembers).toContain(BOB_URI));
+  }, 60_000);
+
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it('refuses a follower commit that rewrites external_senders or another extension; the legacy room is unchanged', async () => {
+    const before = await roomInfo(pair.a);
+    const members = [...pair.a.platform.rooms.get(ROOM_ID)!.members.keys()];
+    const group = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
+    const extensions: Extension[] = [...group.coreState.context.extensions];
+    const senders = findExtension(extensions, externalSendersExtension)!;
+    const mallory = hpkeKeyPair(); // any 32 bytes: a key that is not the hub's
+    const rewritten = extensions.map((e) =>
+      e.extensionType === ExtensionType.external_senders
+        ? makeExtension(externalSendersExtension, [{ ...senders[0]!, signatureKey: mallory.publicKey }])
+        : e,
+    );
+    const duplicated = extensions.map((e) =>
+      e.extensionType === ExtensionType.external_senders
+        ? makeExtension(externalSendersExtension, [senders[0]!, { ...senders[0]!, signatureKey: mallory.publicKey }])
+        : e,
+    );
+    // The issue's other rewrite: required_capabilities replaced (here: emptied).
+    const capabilities = extensions.map((e) =>
+      e.extensionType === ExtensionType.required_capabilities
+        ? makeExtension(requiredCapabilitiesExtension, { extensionTypes: [], proposalTypes: [], credentialTypes: [] })
+        : e,
+    );
+    for (const next of [rewritten, duplicated, capabilities]) {
+      const staged = await group.stageCommit(BOB_URI, {
+        proposals: [propose.groupContextExtensions(next)],
+        includePending: false,
+      });
+      const answer = await sendFromB(staged);
+      expect(answer).toMatchObject({
+        responseCode: 'notAllowed',
+        errorDescription: expect.stringMatching(/GroupContext/),
+      });
+    }
+    const after = await roomInfo(pair.a);
+    expect(after!.epoch).toBe(before!.epoch);
+    expect(after!.participants).toEqual(before!.participants);
+    expect([...pair.a.platform.rooms.get(ROOM_ID)!.members.keys()]).toEqual(members);
+  });
+
+  it('changes nothing on the platform for a commit with a corrupted membership tag', async () => {
+    const before = await roomInfo(pair.a);
+    const group = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
+    // Bob adds dave (B's user) with his participant entry: a valid commit would make dave's ghost join on A.
+    const staged = await group.stageCommit(BOB_URI, {
+      addLocal: [DAVE_URI],
+      participants: [...group.summary().participants, { user: DAVE_URI, roleIndex: 3 }],
+    });
+    const corrupted = Uint8Array.from(staged.commit);
+    corrupted[corrupted.length - 1]! ^= 0x01; // the last byte of the membership tag
+    const answer = await sendFromB(staged, corrupted);
+    expect(answer).toMatchObject({
+      responseCode: 'notAllowed',
+      errorDescription: expect.stringMatching(/membership_tag does not verify/),
+    });
+    const after = await roomInfo(pair.a);
+    expect(after!.epoch).toBe(before!.epoch);
+    expect(after!.participants).toEqual(before!.participants);
+    expect(pair.a.platform.rooms.get(ROOM_ID)!.members.has(ghostOf(DAVE_URI))).toBe(false);
+    expect(pair.b.platform.rooms.get(`${MIRROR_PREFIX}${roomUri}`)).toBeDefined();
+  });
+});
