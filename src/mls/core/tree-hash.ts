@@ -9,17 +9,14 @@
 import { writeTls } from '../../codec/tls-codec';
 import type { CipherSuite } from './crypto/cipher-suite';
 import { MlsProtocolError } from './errors';
+import { bytesEqual } from './key-schedule';
 import { isLeafUnder, nodeParentHash, type LeafIndex, type NodeIndex, type RatchetTree } from './ratchet-tree';
 import { leafNodeCodec, NodeType, parentNodeCodec, type LeafNode, type ParentNode } from './structs/tree';
 import { isLeaf, leafToNode, left, right } from './tree-math';
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export { bytesEqual };
 
 // ---- §7.8 tree hash ---------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
  */
 import { encodeValue } from '../../../codec/tls-codec';
 import { mlsFail } from '../errors';
+import { bytesEqual } from '../key-schedule';
 import {
   AppDataUpdateOperation,
   appDataDictionaryExtension,
@@ -41,11 +42,7 @@ const PATHLESS_TYPES: ReadonlySet<number> = new Set([
   ProposalType.app_ephemeral,
 ]);
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export { bytesEqual };
 
 export function hexOf(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
