@@ -51,19 +51,7 @@ export class HubRequests {
   > {
     const id = await this.transactions.run(() => this.groups.identity(user));
     const hpke = hpkeKeyPair();
-    const head = {
-      protocol: 'mls10' as const,
-      cipherSuite: MIMI_CIPHERSUITE_ID,
-      requestingSignatureKey: id.signatureKey,
-      requestingCredential: asCredential(basicCredentialBytes(user)),
-      groupInfoPublicKey: hpke.publicKey,
-    };
-    const signature = signWithLabel(
-      id.signaturePrivateKey,
-      'GroupInfoRequestTBS',
-      encodeValue(head, groupInfoRequestTbsCodec),
-    );
-    const body = encodeValue({ ...head, joiningCode: new Uint8Array(0), signature }, groupInfoRequestCodec);
+    const body = signedGroupInfoRequest(user, id, hpke.publicKey);
     const answer = await this.requester.request(hub, 'groupInfo', roomUri, body);
     if (answer.status < 200 || answer.status >= 300) {
       throw new GatewayError(ErrorCode.PeerUnavailable, `groupInfo for ${roomUri} from ${hub}: HTTP ${answer.status}`, {
@@ -131,4 +119,25 @@ export class HubRequests {
       ? decodeAll(answer.body, updateRoomResponseCodec)
       : { responseCode: 'notAllowed', errorDescription: `HTTP ${answer.status}` };
   }
+}
+
+/** A protocol-06 §5.6 GroupInfoRequest of `user`, signed with its key, asking for the GroupInfo under `hpkePublicKey`. */
+export function signedGroupInfoRequest(
+  user: UserUri,
+  id: { signatureKey: Uint8Array; signaturePrivateKey: Uint8Array },
+  hpkePublicKey: Uint8Array,
+): Uint8Array {
+  const head = {
+    protocol: 'mls10' as const,
+    cipherSuite: MIMI_CIPHERSUITE_ID,
+    requestingSignatureKey: id.signatureKey,
+    requestingCredential: asCredential(basicCredentialBytes(user)),
+    groupInfoPublicKey: hpkePublicKey,
+  };
+  const signature = signWithLabel(
+    id.signaturePrivateKey,
+    'GroupInfoRequestTBS',
+    encodeValue(head, groupInfoRequestTbsCodec),
+  );
+  return encodeValue({ ...head, joiningCode: new Uint8Array(0), signature }, groupInfoRequestCodec);
 }

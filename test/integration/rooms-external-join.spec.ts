@@ -10,14 +10,11 @@ import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import {
-  asCredential,
   asGroupInfo,
   asMlsMessage,
   decodeAll,
   encodeValue,
   groupInfoRatchetTreeTbeCodec,
-  groupInfoRequestCodec,
-  groupInfoRequestTbsCodec,
   groupInfoResponseCodec,
   type UpdateRoomResponse,
   updateRequestCodec,
@@ -30,11 +27,10 @@ import {
   groupInfoFromBytes,
   hpkeKeyPair,
   participantListFromExtensions,
-  signWithLabel,
 } from '../../src/mls';
 import { type InboundEvent, type LegacyUserRef, type MessageAction, ParticipantRole } from '../../src/ports';
 import { type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
-import { MIMI_CIPHERSUITE_ID, basicCredentialBytes } from '../../src/rooms/wire-support';
+import { signedGroupInfoRequest } from '../../src/rooms/hub-requests';
 import { GHOST_PREFIX, MIRROR_PREFIX, type MemoryRoom } from '../fakes/memory-platform';
 import { DATABASE_KINDS } from '../support/test-data-source';
 import { GatewayPair, type GatewayUnderTest, admin, eventually, found, memoryRoom } from './gateway-pair';
@@ -320,24 +316,12 @@ describe.each(DATABASE_KINDS)('joining a remote MIMI room without an invitation 
     const store = new GroupStore(new InMemoryMlsStorage());
     const dave = await store.identities.getOrCreate(DAVE_URI);
     const hpke = hpkeKeyPair();
-    const head = {
-      protocol: 'mls10' as const,
-      cipherSuite: MIMI_CIPHERSUITE_ID,
-      requestingSignatureKey: dave.signatureKey,
-      requestingCredential: asCredential(basicCredentialBytes(DAVE_URI)),
-      groupInfoPublicKey: hpke.publicKey,
-    };
-    const signature = signWithLabel(
-      dave.signaturePrivateKey,
-      'GroupInfoRequestTBS',
-      encodeValue(head, groupInfoRequestTbsCodec),
-    );
     const peer = pair.b.running.app.get(MimiPeerClient);
     const res = await peer.request(
       DOMAIN_A,
       'groupInfo',
       closedUri,
-      encodeValue({ ...head, joiningCode: new Uint8Array(0), signature }, groupInfoRequestCodec),
+      signedGroupInfoRequest(DAVE_URI, dave, hpke.publicKey),
     );
     const granted = decodeAll(res.body, groupInfoResponseCodec);
     expect(granted.status).toBe('success');
