@@ -30,7 +30,7 @@ import YAML from 'yaml';
 import { writeDevPki } from '../../registration/dev-ca';
 import { ControlClient, ProviderIdentity, ProvisioningClient, RawMimiClient } from './e2e-clients';
 import { TapProxy } from './e2e-tap';
-import { withContext } from './e2e-wait';
+import { withContext, withFailureContext } from './e2e-wait';
 import type { ReadyInfo } from './memory-gateway';
 import { type ExitStatus, SupervisedChild } from './supervised-child';
 
@@ -418,13 +418,7 @@ export class GatewayCluster {
 
   /** Wrap a test body: when it fails, the error carries the tail of every gateway's log. */
   scenario(body: () => Promise<void>): () => Promise<void> {
-    return async () => {
-      try {
-        await body();
-      } catch (e) {
-        throw withContext(e, this.logTails());
-      }
-    };
+    return withFailureContext(body, () => this.logTails());
   }
 
   /**

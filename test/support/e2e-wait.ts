@@ -102,3 +102,14 @@ export function withContext(e: unknown, context: string): Error {
   err.message = `${err.message}\n${context}`;
   return err;
 }
+
+/** A test body that, when it fails, carries `context()` (e.g. log tails) in its error message. */
+export function withFailureContext(body: () => Promise<void>, context: () => string): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (e) {
+      throw withContext(e, context());
+    }
+  };
+}

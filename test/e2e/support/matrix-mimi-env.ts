@@ -20,66 +20,21 @@
  *
  * Needs a build first (`npx tsc -p tsconfig.build.json`): both gateways run compiled code.
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import YAML from 'yaml';
 import { MatrixIds } from '../../../bridges/matrix/matrix-ids';
 import { type MatrixTokens, readMatrixTokens } from '../../../registration/matrix-tokens';
 import type { UserUri } from '../../../src/common/ids';
 import type { OutboxTuning } from '../../support/e2e-gateways';
-import { GatewayCluster, GatewayProcess, LOOPBACK, freePorts, repoRoot, tailFile } from '../../support/e2e-gateways';
-import { waitFor, waitForValue, withContext } from '../../support/e2e-wait';
-import {
-  type ClientEvent,
-  type MatrixUserClient,
-  type SynapseServer,
-  registerUser,
-} from '../../servers/synapse/synapse-server';
-import { CliGatewayProcess, gatewayCliEntrypoint } from './cli-gateway-process';
-
-const run = promisify(execFile);
+import { GatewayCluster, GatewayProcess, tailFile } from '../../support/e2e-gateways';
+import { waitFor, waitForValue, withFailureContext } from '../../support/e2e-wait';
+import { type MatrixUserClient, type SynapseServer, registerUser } from '../../servers/synapse/synapse-server';
+import { CliGatewayProcess } from './cli-gateway-process';
+import { type LinkedRoom, MATRIX_IDS, linkMatrixRoom, startMatrixGateway } from './matrix-gateway';
 
 export const HUB_DOMAIN = 'a.example';
 export const FOLLOWER_DOMAIN = 'b.example';
-/** The homeserver's server_name (matrix.domain in A's config). */
-const MATRIX_SERVER_NAME = 'synapse.test';
-const GHOST_PREFIX = '_mimi_';
-const BOT_LOCALPART = 'mimibot';
-/** matrix.linkPowerLevel in A's config. */
-const LINK_POWER_LEVEL = 100;
-const SYNAPSE_START_TIMEOUT_MS = 600_000;
 const LOG_TAIL_LINES = 60;
-
-/** A Synapse started by scripts/synapse.sh on a port chosen by the caller (A's config names it first). */
-async function startSynapseOn(opts: {
-  readonly dir: string;
-  readonly port: number;
-  readonly registrationFile: string;
-  readonly serverName: string;
-}): Promise<SynapseServer> {
-  const script = join(repoRoot(), 'scripts', 'synapse.sh');
-  mkdirSync(opts.dir, { recursive: true });
-  const { stdout } = await run('bash', [script, 'start', opts.dir, opts.registrationFile], {
-    env: { ...process.env, SYNAPSE_SERVER_NAME: opts.serverName, SYNAPSE_PORT: String(opts.port) },
-    timeout: SYNAPSE_START_TIMEOUT_MS,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const url = stdout.trim().split('\n').pop()!;
-  if (url !== `http://${LOOPBACK}:${opts.port}`) {
-    throw new Error(`synapse.sh printed ${url}, expected port ${opts.port}`);
-  }
-  return {
-    url,
-    dir: opts.dir,
-    serverName: opts.serverName,
-    sharedSecret: readFileSync(join(opts.dir, 'shared-secret'), 'utf8').trim(),
-    stop: async () => {
-      await run('bash', [script, 'stop', opts.dir]);
-    },
-  };
-}
 
 export interface MatrixMimiEnvOptions {
   readonly logLevel?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -88,16 +43,8 @@ export interface MatrixMimiEnvOptions {
   readonly keepDir?: boolean;
 }
 
-export interface LinkedRoom {
-  /** The Matrix room ID. */
-  readonly roomId: string;
-  readonly roomUri: string;
-  /** The bot's answer to `!mimi link`. */
-  readonly linkNotice: ClientEvent;
-}
-
 export class MatrixMimiEnv {
-  readonly ids = new MatrixIds(GHOST_PREFIX, MATRIX_SERVER_NAME, BOT_LOCALPART);
+  readonly ids: MatrixIds = MATRIX_IDS;
   private disposed = false;
 
   private constructor(
@@ -126,47 +73,9 @@ export class MatrixMimiEnv {
     let synapse: SynapseServer | undefined;
     let a: CliGatewayProcess | undefined;
     try {
-      const [synapsePort, appservicePort] = await freePorts(2);
-      const hub = cluster.gateway(HUB_DOMAIN);
-      const aDir = hub.dir;
-      const config = YAML.parse(readFileSync(hub.configFile, 'utf8')) as Record<string, unknown>;
-      config['matrix'] = {
-        homeserverUrl: `http://${LOOPBACK}:${synapsePort}`,
-        domain: MATRIX_SERVER_NAME,
-        appserviceHost: LOOPBACK,
-        appservicePort,
-        prefix: GHOST_PREFIX,
-        botLocalpart: BOT_LOCALPART,
-        tokensFile: 'matrix-tokens.yaml',
-        linkPowerLevel: LINK_POWER_LEVEL,
-      };
-      const configFile = join(aDir, 'gateway-matrix.yaml');
-      writeFileSync(configFile, YAML.stringify(config));
-
-      // The registration comes from our generator, run exactly as a newcomer would.
-      const registrationFile = join(cluster.dir, 'mimi-registration.yaml');
-      await run(process.execPath, [
-        gatewayCliEntrypoint(),
-        'generate-registration',
-        '-c',
-        configFile,
-        '-o',
-        registrationFile,
-      ]);
-      synapse = await startSynapseOn({
-        dir: join(cluster.dir, 'synapse'),
-        port: synapsePort!,
-        registrationFile,
-        serverName: MATRIX_SERVER_NAME,
-      });
-      const adminToken = readFileSync(join(aDir, 'admin.token'), 'utf8').trim();
-      a = new CliGatewayProcess({
-        domain: HUB_DOMAIN,
-        dir: aDir,
-        configFile,
-        adminUrl: `http://${LOOPBACK}:${hub.ports.admin}`,
-        adminToken,
-      });
+      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN);
+      synapse = matrix.synapse;
+      a = matrix.gateway;
       const b = cluster.gateway(FOLLOWER_DOMAIN);
       await Promise.all([a.start(), b.start()]);
       return new MatrixMimiEnv(
@@ -174,9 +83,9 @@ export class MatrixMimiEnv {
         a,
         b,
         synapse,
-        `http://${LOOPBACK}:${appservicePort}`,
-        registrationFile,
-        join(aDir, 'matrix-tokens.yaml'),
+        matrix.appserviceUrl,
+        matrix.registrationFile,
+        matrix.tokensFile,
         opts,
       );
     } catch (e) {
@@ -213,25 +122,8 @@ export class MatrixMimiEnv {
    * carry out kicks and role changes), waits for the bot to join, and links the room with
    * `!mimi link`. Resolves with the room URI from the bot's answer.
    */
-  async createLinkedRoom(admin: MatrixUserClient, name: string): Promise<LinkedRoom> {
-    const bot = this.botUserId;
-    const roomId = await admin.createRoom({
-      name,
-      preset: 'private_chat',
-      invite: [bot],
-      // Room version 12 (Synapse's default): the creator has unlimited power and must not be listed.
-      power_level_content_override: { users: { [bot]: 100 } },
-    });
-    await admin.waitForEvent(
-      (e) =>
-        e.room_id === roomId && e.type === 'm.room.member' && e.state_key === bot && e.content['membership'] === 'join',
-      60_000,
-    );
-    const command = await admin.sendText(roomId, '!mimi link');
-    const linkNotice = await admin.waitForEvent((e) => isNoticeReplyTo(e, roomId, bot, command), 60_000);
-    const roomUri = /mimi:\/\/[a-z0-9.-]+\/r\/[0-9a-f]+/.exec(String(linkNotice.content['body']))?.[0];
-    if (roomUri === undefined) throw new Error(`no room URI in the link answer: ${String(linkNotice.content['body'])}`);
-    return { roomId, roomUri, linkNotice };
+  createLinkedRoom(admin: MatrixUserClient, name: string): Promise<LinkedRoom> {
+    return linkMatrixRoom(admin, name);
   }
 
   /**
@@ -272,13 +164,7 @@ export class MatrixMimiEnv {
 
   /** A test body that, when it fails, carries the log tails. */
   scenario(body: () => Promise<void>): () => Promise<void> {
-    return async () => {
-      try {
-        await body();
-      } catch (e) {
-        throw withContext(e, this.logTails());
-      }
-    };
+    return withFailureContext(body, () => this.logTails());
   }
 
   /** Stop A, B and Synapse; remove the temp dir unless keepDir / MIMI_E2E_KEEP=1. */
@@ -293,15 +179,4 @@ export class MatrixMimiEnv {
       rmSync(this.cluster.dir, { recursive: true, force: true });
     }
   }
-}
-
-/** An m.notice of `sender` in `roomId` that replies to `eventId` (the bot's command answers, failure notices). */
-function isNoticeReplyTo(e: ClientEvent, roomId: string, sender: string, eventId: string): boolean {
-  const relates = e.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined;
-  return (
-    e.room_id === roomId &&
-    e.sender === sender &&
-    e.content['msgtype'] === 'm.notice' &&
-    relates?.['m.in_reply_to']?.event_id === eventId
-  );
 }

@@ -33,8 +33,8 @@ export const HUB_DOMAIN = 'a.example';
 const FOLLOWER_DOMAIN = 'b.example';
 export const RELAY_HUB_DOMAIN = 'c.example';
 export const COMPONENT_DOMAIN = 'mimi.localhost';
-const BOT_JID = `mimibot@${COMPONENT_DOMAIN}`;
-const BOT_NICK = 'MIMI';
+export const BOT_JID = `mimibot@${COMPONENT_DOMAIN}`;
+export const BOT_NICK = 'MIMI';
 export const RELAY_NICK = 'MIMI relay';
 const MEMORY_PLATFORM = Platform.Memory;
 
