@@ -236,9 +236,10 @@ export class HeadlineEnv {
     add(`gateway ${XMPP_GATEWAY}`, this.b.pid);
     add('prosody', this.prosody.pid);
     try {
-      add('synapse', Number(readFileSync(join(this.synapse.dir, 'homeserver.pid'), 'utf8').trim()));
+      // scripts/synapse.sh: the pid of the Synapse it started in its own session.
+      add('synapse', Number(readFileSync(join(this.synapse.dir, 'launcher.pid'), 'utf8').trim()));
     } catch {
-      // not written (yet)
+      // not written: not started by synapse.sh
     }
     return out;
   }

@@ -24,7 +24,7 @@ import { CliGatewayProcess, gatewayCliEntrypoint } from './cli-gateway-process';
 const run = promisify(execFile);
 
 /** The homeserver's server_name (matrix.domain in the gateway's config). */
-export const MATRIX_SERVER_NAME = 'synapse.test';
+const MATRIX_SERVER_NAME = 'synapse.test';
 const GHOST_PREFIX = '_mimi_';
 const BOT_LOCALPART = 'mimibot';
 /** matrix.linkPowerLevel in the gateway's config. */
@@ -44,11 +44,21 @@ async function startSynapseOn(opts: {
 }): Promise<SynapseServer> {
   const script = join(repoRoot(), 'scripts', 'synapse.sh');
   mkdirSync(opts.dir, { recursive: true });
-  const { stdout } = await run('bash', [script, 'start', opts.dir, opts.registrationFile], {
-    env: { ...process.env, SYNAPSE_SERVER_NAME: opts.serverName, SYNAPSE_PORT: String(opts.port) },
-    timeout: SYNAPSE_START_TIMEOUT_MS,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const stop = async (): Promise<void> => {
+    await run('bash', [script, 'stop', opts.dir]);
+  };
+  let stdout: string;
+  try {
+    ({ stdout } = await run('bash', [script, 'start', opts.dir, opts.registrationFile], {
+      env: { ...process.env, SYNAPSE_SERVER_NAME: opts.serverName, SYNAPSE_PORT: String(opts.port) },
+      timeout: SYNAPSE_START_TIMEOUT_MS,
+      maxBuffer: 16 * 1024 * 1024,
+    }));
+  } catch (e) {
+    // The script may have died (a signal, the timeout) after Synapse, in its own session, started.
+    await stop().catch(() => undefined);
+    throw e;
+  }
   const url = stdout.trim().split('\n').pop()!;
   if (url !== `http://${LOOPBACK}:${opts.port}`) {
     throw new Error(`synapse.sh printed ${url}, expected port ${opts.port}`);
@@ -58,9 +68,7 @@ async function startSynapseOn(opts: {
     dir: opts.dir,
     serverName: opts.serverName,
     sharedSecret: readFileSync(join(opts.dir, 'shared-secret'), 'utf8').trim(),
-    stop: async () => {
-      await run('bash', [script, 'stop', opts.dir]);
-    },
+    stop,
   };
 }
 

@@ -1,0 +1,158 @@
+/**
+ * `npm run demo` (scripts/demo.sh → test/demo/demo.ts) as a newcomer runs it: its transcript
+ * shows each scripted line on both sides, as each person's client received it, and it leaves no
+ * process running, whether it stops by itself (`--once`) or by Ctrl-C (SIGINT to its process
+ * group, as a terminal sends it). Needs a build first (`npx nest build`; the script builds only
+ * when the sources are newer than dist/).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { repoRoot } from '../support/e2e-gateways';
+import { waitFor } from '../support/e2e-wait';
+
+const DEMO_TIMEOUT_MS = 400_000;
+const ALICE = '[matrix @alice:synapse.test]';
+const BOB = '[xmpp bob@localhost]';
+/** Anyone's name as a client shows it. */
+const WHO = '<[^>]+>';
+
+interface DemoRun {
+  readonly child: ChildProcess;
+  output(): string;
+  /** npm's exit code. */
+  readonly exited: Promise<number | null>;
+  /** Every process holding the output pipes has exited (the demo too, after npm). */
+  readonly closed: Promise<unknown>;
+}
+
+/** `npm run demo -- …args` in its own process group, its output collected. */
+function startDemo(args: readonly string[]): DemoRun {
+  let text = '';
+  const child = spawn('npm', ['run', '--silent', 'demo', '--', ...args], {
+    cwd: repoRoot(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  child.stdout!.on('data', (c: Buffer) => (text += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (text += c.toString('utf8')));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, output: () => text, exited, closed: once(child, 'close') };
+}
+
+/** Kill what is left of a demo run (its process group) when a test fails half-way. */
+function killGroup(run: DemoRun | undefined): void {
+  if (run?.child.pid === undefined || run.child.exitCode !== null) return;
+  try {
+    process.kill(-run.child.pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+/** The pids the demo said it started (`demo: processes: gateway a.example pid 1, …`). */
+function startedPids(output: string): number[] {
+  const line = output.split('\n').find((l) => l.startsWith('demo: processes: '));
+  if (line === undefined) throw new Error(`no process line in the demo's output:\n${output}`);
+  return [...line.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `s` as a regular expression that matches it literally. */
+function q(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A line of the transcript, exactly: `[client] <name> text` (`text` a regular expression). */
+function line(client: string, text: string): RegExp {
+  return new RegExp(`^${q(client)} ${WHO} ${text}$`, 'm');
+}
+
+/** Both sides of the scripted conversation, as each client shows them. */
+function expectTranscript(output: string): void {
+  const lobby = q('Hi Bob! This room lives on Matrix.');
+  const bobAnswer = q('Hi Alice, I am reading you from XMPP.');
+  const welcome = q('Welcome to my MUC, Alice. It lives on XMPP.');
+  const thanks = q('Thanks Bob, I am here from Matrix.');
+  const expected = [
+    // The Matrix room, hubbed by A, mirrored into a MUC by B.
+    line(ALICE, lobby),
+    line(BOB, lobby),
+    line(BOB, `\\(replying to "${lobby}"\\) ${bobAnswer}`),
+    line(ALICE, `\\(replying to "${lobby}"\\) ${bobAnswer}`),
+    line(ALICE, `reacted 👍 to "${bobAnswer}"`),
+    line(BOB, `reacted 👍 to "${bobAnswer}"`),
+    line(BOB, `edited "${lobby}" → "${q('Hi Bob! This room lives on Matrix, and MIMI brings it to you.')}"`),
+    // The MUC, hubbed by B, mirrored into a Matrix room by A.
+    line(BOB, welcome),
+    line(ALICE, welcome),
+    line(ALICE, `\\(replying to "${welcome}"\\) ${thanks}`),
+    line(BOB, `\\(replying to "${welcome}"\\) ${thanks}`),
+    line(ALICE, `reacted 🎉 to "${thanks}"`),
+    line(ALICE, `edited "${welcome}" → "${q('Welcome to my MUC, Alice. It lives on XMPP, hubbed by gateway B.')}"`),
+    line(ALICE, q('(a message bob will delete)')),
+    line(ALICE, `deleted "${q('(a message bob will delete)')}"`),
+  ];
+  for (const re of expected) expect(output).toMatch(re);
+  // In the order the script plays it.
+  const at = expected.map((re) => output.search(re));
+  expect(at).toEqual([...at].sort((x, y) => x - y));
+}
+
+describe('npm run demo', () => {
+  let run: DemoRun | undefined;
+
+  afterEach(() => killGroup(run));
+
+  it(
+    '`--once` prints the conversation as both clients saw it, then stops everything it started',
+    async () => {
+      run = startDemo(['--once']);
+      const code = await run.exited;
+      const output = run.output();
+      expect({ code, output }).toMatchObject({ code: 0 });
+      expectTranscript(output);
+      expect(output).toMatch(/^demo: stopped; nothing left running/m);
+      const pids = startedPids(output);
+      expect(pids).toHaveLength(4); // two gateways, Prosody, Synapse
+      expect(pids.filter(alive)).toEqual([]);
+    },
+    DEMO_TIMEOUT_MS,
+  );
+
+  it(
+    'stays up with instructions to join in; Ctrl-C stops everything it started',
+    async () => {
+      run = startDemo([]);
+      const r = run;
+      await waitFor(() => r.output().includes('Ctrl-C stops everything.') || r.child.exitCode !== null, {
+        timeoutMs: DEMO_TIMEOUT_MS - 60_000,
+        intervalMs: 200,
+        what: 'the join-in instructions',
+      });
+      const output = r.output();
+      expect(output).toMatch(/Matrix: homeserver http:\/\/127\.0\.0\.1:\d+ /);
+      expect(output).toMatch(/user @guest:synapse\.test .*password pw-guest-secret/);
+      expect(output).toMatch(/XMPP: {3}JID guest@localhost, password guest-pw/);
+      expect(output).toMatch(/server 127\.0\.0\.1 port \d+/);
+      const pids = startedPids(output);
+      expect(pids.filter(alive)).toHaveLength(4);
+
+      // npm itself exits at once on SIGINT; the demo stops its processes, then closes the pipes.
+      process.kill(-r.child.pid!, 'SIGINT');
+      await r.closed;
+      expect(r.output()).toMatch(/^==> stopping \(SIGINT\)/m);
+      expect(r.output()).toMatch(/^demo: stopped; nothing left running/m);
+      expect(pids.filter(alive)).toEqual([]);
+    },
+    DEMO_TIMEOUT_MS,
+  );
+});
