@@ -22,6 +22,15 @@ if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src bridges registration test/s
   npx nest build
 fi
 step "Synapse (pinned, in .test-servers/) and Prosody (Debian package): installed when missing"
+# Synapse's virtualenv needs Python's venv module (Debian: python3-venv), as in .ci/run.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "demo: Python's venv module is missing; run as root, or: sudo apt-get install python3-venv" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
+fi
 bash scripts/synapse.sh install
 bash scripts/prosody.sh install
 exec npx ts-node --transpile-only -P tsconfig.json test/demo/demo.ts "$@"
