@@ -301,6 +301,11 @@ async function run(once: boolean, life: Lifecycle): Promise<void> {
   out('\n==> transcript done');
   if (once) return;
 
+  // The guests, invited on both sides: their clients can enter every room at once.
+  await env.inviteXmppUser(aliceClient, lobby.roomId, lobby.roomUri, `${GUEST_XMPP.username}@localhost`);
+  await env.epochsSettled(lobby.roomUri);
+  await env.inviteMatrixUser(bobUser, lounge, loungeUri, guest.userId);
+  await env.epochsSettled(loungeUri);
   const c2s = new URL(env.prosody.c2sService);
   out(
     [
@@ -308,10 +313,10 @@ async function run(once: boolean, life: Lifecycle): Promise<void> {
       'The demo stays up: join in with any client.',
       `  Matrix: homeserver ${env.synapse.url} (server name ${env.synapse.serverName}, plain HTTP on loopback)`,
       `          user ${guest.userId} (log in as "${GUEST_MATRIX}"), password pw-${GUEST_MATRIX}-secret`,
-      `          rooms: "Matrix lobby" ${lobby.roomId} (you are invited); the MUC's mirror: ${alias}`,
+      `          rooms: "Matrix lobby" ${lobby.roomId} (you are invited); the MUC's mirror: ${alias} (join it)`,
       `  XMPP:   JID ${GUEST_XMPP.username}@localhost, password ${GUEST_XMPP.password}`,
       `          server ${c2s.hostname} port ${c2s.port} (no TLS: allow plain-text login in your client)`,
-      `          rooms: ${lounge} (bob's MUC); the Matrix lobby's mirror: ${mirrorMuc}`,
+      `          rooms (join them): ${lounge} (bob's MUC); the Matrix lobby's mirror: ${mirrorMuc}`,
       'Ctrl-C stops everything.',
     ].join('\n'),
   );
