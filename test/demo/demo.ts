@@ -157,7 +157,7 @@ async function converse(
   await m.own(await m.side.react(bobOnMatrix.event_id, '👍'));
   await x.other((el) => el.getChild('reactions', NS.REACTIONS) !== undefined, "alice's reaction", since);
 
-  await m.side.edit(aliceId, lines.edit);
+  await m.own(await m.side.edit(aliceId, lines.edit));
   await x.other((el) => el.getChild('replace', NS.CORRECT) !== undefined, "alice's edit", since);
 }
 
@@ -176,14 +176,15 @@ async function converseFromXmpp(
   await m.own(aliceId);
   const aliceOnXmpp = await x.other(hasBody(lines.alice), "alice's reply", since);
 
-  await x.side.react(stanzaIdOf(aliceOnXmpp, x.side.muc)!, '🎉');
+  x.own((await x.side.react(stanzaIdOf(aliceOnXmpp, x.side.muc)!, '🎉')).id);
   await m.other((e) => e.type === 'm.reaction');
 
-  await x.side.correct(bobSent.id, lines.edit);
+  x.own((await x.side.correct(bobSent.id, lines.edit)).id);
   await m.other((e) => relatesTo(e)?.['rel_type'] === 'm.replace');
   const deleted = await x.side.say('(a message bob will delete)');
+  x.own(deleted.id);
   const seenThere = await m.other(matrixBody('(a message bob will delete)'));
-  await x.side.retract(deleted.stanzaId);
+  x.own((await x.side.retract(deleted.stanzaId)).id);
   await m.other((e) => e.type === 'm.room.redaction' && redactedBy(e) === seenThere.event_id);
 }
 
