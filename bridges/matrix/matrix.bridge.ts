@@ -203,6 +203,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
       homeserverUrl: this.homeserverUrl,
       mentions: this.mentions,
       displayNameOf: (roomId, mxid) => this.membership.getMemberProfile(roomId, mxid)?.displayname,
+      avatarOf: (roomId, mxid) => this.membership.getMemberProfile(roomId, mxid)?.avatar_url,
     };
   }
 

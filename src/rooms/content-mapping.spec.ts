@@ -8,7 +8,14 @@ import {
   toHex,
 } from '../mimi/content';
 import type { MessageAction } from '../ports';
-import { type ContentContext, actionForContent, contentForAction, contentKind, contentToJson } from './content-mapping';
+import {
+  type ContentContext,
+  actionForContent,
+  contentForAction,
+  contentKind,
+  contentToJson,
+  senderProfileOf,
+} from './content-mapping';
 
 const SENDER = 'mimi://a.example/u/memory:alice';
 const ROOM = 'mimi://a.example/r/club';
@@ -169,5 +176,16 @@ describe('attachments', () => {
       body: { kind: 'text', text: 'look at this', attachments: [IMAGE] },
       inReplyTo: { platformEventId: '$b-original' },
     });
+  });
+});
+
+describe('the sender profile (docs/EXTENSIONS.md)', () => {
+  it('a legacy sender’s name and avatar ride on the message and are read back by the receiver', async () => {
+    const post: MessageAction = { type: 'post', body: { kind: 'text', text: HELLO } };
+    const profile = { displayName: 'Alice Liddell', avatarUrl: 'https://hs.example/a.png' };
+    const content = (await contentForAction(post, { ...ctx, senderProfile: profile }))!;
+    const { bytes } = encodeMimiContentWithId(content, SENDER, ROOM);
+    expect(senderProfileOf(decodeMimiContent(bytes))).toEqual(profile);
+    expect(senderProfileOf((await contentForAction(post, ctx))!)).toBeUndefined();
   });
 });

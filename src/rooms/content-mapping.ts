@@ -32,6 +32,9 @@ import {
   getRoomUri,
   getSenderUri,
   senderTimestampFromMillis,
+  type SenderProfile,
+  getSenderProfile,
+  senderProfileExtensions,
   toHex,
 } from '../mimi/content';
 import type { Attachment, MessageAction, MessageBody } from '../ports';
@@ -47,6 +50,8 @@ export interface ContentContext {
   readonly scopeDomain?: string;
   /** Legacy origin time (ms), as more-extensions-00 §3 senderTimestamp. */
   readonly timestamp?: number;
+  /** The sender's display name and avatar, as the `senderProfile` extension (docs/EXTENSIONS.md). */
+  readonly senderProfile?: SenderProfile;
   /** The MIMI message ID (hex) of a legacy event of the same room, if known. */
   readonly messageIdOf: (platformEventId: string) => Promise<string | undefined>;
 }
@@ -71,6 +76,7 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
         }
       : {}),
     ...(ctx.timestamp !== undefined ? { senderTimestamp: senderTimestampFromMillis(ctx.timestamp) } : {}),
+    extraExtensions: senderProfileExtensions(ctx.senderProfile),
   };
   const ref = async (platformEventId: string): Promise<Uint8Array | undefined> => {
     const hex = await ctx.messageIdOf(platformEventId);
@@ -245,6 +251,11 @@ export async function actionForContent(
     case 'text':
       return { type: 'post', body: messageBody(content) };
   }
+}
+
+/** The sender's profile the message carries (docs/EXTENSIONS.md); undefined when absent or malformed. */
+export function senderProfileOf(content: MimiContent): SenderProfile | undefined {
+  return safely(() => getSenderProfile(content.extensions));
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

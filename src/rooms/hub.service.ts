@@ -67,7 +67,7 @@ import {
   type RemoteUser,
   hasPuppetMembership,
 } from '../ports';
-import { actionForContent, contentForAction, contentKind } from './content-mapping';
+import { actionForContent, contentForAction, contentKind, senderProfileOf } from './content-mapping';
 import { gatewayBotUri, legacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
@@ -201,6 +201,7 @@ export class HubService {
         platformEventId: event.platformEventId,
         scopeDomain: this.domain,
         timestamp: event.timestamp,
+        senderProfile: sender,
         messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
       });
       if (content === undefined) {
@@ -553,6 +554,11 @@ export class HubService {
   /** Post a submission as its sender's ghost, within the bounded wait; complete it on success. */
   private async postSubmission(room: RoomRecord, submission: SubmissionRecord): Promise<SubmissionRecord | undefined> {
     const content = decodeMimiContent(submission.content);
+    const sender = await this.support.profiles.remoteUser(
+      room.platform,
+      submission.senderUri,
+      senderProfileOf(content),
+    );
     const action: MessageAction | undefined = await actionForContent(content, (id) =>
       this.events.findPlatformEventId(undefined, room.roomUri, room.platform, id),
     );
@@ -561,12 +567,10 @@ export class HubService {
       return undefined;
     }
     try {
-      const result = await this.support
-        .bridge(room.platform)
-        .post(this.support.legacyRoom(room), { userUri: submission.senderUri }, action, {
-          idempotencyKey: `mimi:${submission.messageId}`,
-          timeoutMs: this.submitPostTimeoutMs,
-        });
+      const result = await this.support.bridge(room.platform).post(this.support.legacyRoom(room), sender, action, {
+        idempotencyKey: `mimi:${submission.messageId}`,
+        timeoutMs: this.submitPostTimeoutMs,
+      });
       return await this.completeSubmission(room, submission, result.platformEventId, result.acceptedAt);
     } catch (e) {
       if (e instanceof GatewayError && !e.retryable) {
