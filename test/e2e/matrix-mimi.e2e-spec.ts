@@ -46,6 +46,13 @@ const EDITED_M = `hello from Matrix, edited ${RUN}`;
 const HELLO_B = `hello from B ${RUN}`;
 const REPLY_B = `bob replies to alice ${RUN}`;
 const EDITED_B = `hello from B, edited ${RUN}`;
+const ALICE_NAME = 'Alice Liddell';
+const ALICE_RENAMED = 'Alice L.';
+const BOB_RENAMED = 'Robert';
+const NAMED_M = `alice with a name ${RUN}`;
+const RENAMED_M = `alice renamed ${RUN}`;
+const NAMED_B = `bob with a name ${RUN}`;
+const RENAMED_B = `bob renamed ${RUN}`;
 const THUMBS = '👍';
 const PARTY = '🎉';
 const ERIN_AFTER_KICK = `erin tries after the kick ${RUN}`;
@@ -374,6 +381,68 @@ describe('Matrix rooms as MIMI rooms: Synapse, `mimi-gateway start` (A, hub) and
       expect(bobPosts.filter((x) => x.content['body'] === HELLO_B)).toHaveLength(1);
       expect(bobPosts.filter((x) => x.content['body'] === REPLY_B)).toHaveLength(1);
       expect(bobPosts.filter((x) => x.type === 'm.reaction')).toHaveLength(1);
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'display names cross both ways, and a rename shows with the next message (senderProfile, docs/EXTENSIONS.md)',
+    scenario(async (e) => {
+      // Synapse copies a profile change into the room's member event in the background: wait for it.
+      const setName = async (name: string) => {
+        await alice.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/displayname`, {
+          displayname: name,
+        });
+        await alice.waitForEvent(
+          inRoom(
+            (x) => x.type === 'm.room.member' && x.state_key === alice.userId && x.content['displayname'] === name,
+          ),
+          MATRIX_WAIT_MS,
+        );
+      };
+      const sentAs = async (text: string): Promise<unknown> => {
+        await alice.sendText(roomId, text);
+        const shown = await renderedOnB((x) => postText(x) === text, text);
+        return shown.kind === 'message' ? shown.sender : undefined;
+      };
+      // Matrix → B: alice's display name is her ghost's name on B, and follows her rename.
+      await setName(ALICE_NAME);
+      expect(await sentAs(NAMED_M)).toEqual({ userUri: aliceUri, displayName: ALICE_NAME });
+      const named = await stored((x) => storedText(x) === NAMED_M, 'alice’s named message');
+      expect(named.content?.['extensions']).toContainEqual({
+        key: 'org.mimi-gateway.senderProfile',
+        value: { map: [['name', ALICE_NAME]] },
+      });
+      await setName(ALICE_RENAMED);
+      expect(await sentAs(RENAMED_M)).toEqual({ userUri: aliceUri, displayName: ALICE_RENAMED });
+
+      // B → Matrix: Bob's ghost carries his name, in its profile and in its room member event.
+      const ghostName = async () =>
+        (
+          await alice.request<{ displayname?: string }>(
+            'GET',
+            `/_matrix/client/v3/profile/${encodeURIComponent(bobGhost)}/displayname`,
+          )
+        ).displayname;
+      const memberName = async () =>
+        (await alice.getState<{ displayname?: string }>(roomId, 'm.room.member', bobGhost)).displayname;
+      await e.b.control.say(mirror, BOB, NAMED_B);
+      await alice.waitForEvent(
+        inRoom((x) => x.content['body'] === NAMED_B && x.sender === bobGhost),
+        MATRIX_WAIT_MS,
+      );
+      expect(await ghostName()).toBe(BOB.displayName);
+      expect(await memberName()).toBe(BOB.displayName);
+      await e.b.control.say(mirror, { ...BOB, displayName: BOB_RENAMED }, RENAMED_B);
+      await alice.waitForEvent(
+        inRoom((x) => x.content['body'] === RENAMED_B && x.sender === bobGhost),
+        MATRIX_WAIT_MS,
+      );
+      expect(await ghostName()).toBe(BOB_RENAMED);
+      await waitFor(async () => (await memberName()) === BOB_RENAMED, {
+        timeoutMs: MATRIX_WAIT_MS,
+        what: 'the ghost’s member event renamed',
+      });
     }),
     STEP_TIMEOUT_MS,
   );
