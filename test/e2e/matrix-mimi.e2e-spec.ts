@@ -448,6 +448,51 @@ describe('Matrix rooms as MIMI rooms: Synapse, `mimi-gateway start` (A, hub) and
   );
 
   it(
+    'nothing is lost in silence: `!mimi link` in an encrypted room is refused with the reason; an upgraded linked room is told',
+    scenario(async (e) => {
+      const bot = e.botUserId;
+      const botJoined = (id: string) => (x: ClientEvent) =>
+        x.room_id === id && x.type === 'm.room.member' && x.state_key === bot && x.content['membership'] === 'join';
+      const answerTo = (id: string, command: string) => (x: ClientEvent) =>
+        x.room_id === id &&
+        x.sender === bot &&
+        x.content['msgtype'] === 'm.notice' &&
+        (relatesTo(x)?.['m.in_reply_to'] as { event_id?: string } | undefined)?.event_id === command;
+
+      const secret = await alice.createRoom({
+        name: `Encrypted ${RUN}`,
+        preset: 'private_chat',
+        invite: [bot],
+        power_level_content_override: { users: { [bot]: 100 } },
+        initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+      });
+      await alice.waitForEvent(botJoined(secret), MATRIX_WAIT_MS);
+      const command = await alice.sendText(secret, '!mimi link');
+      const answer = await alice.waitForEvent(answerTo(secret, command), MATRIX_WAIT_MS);
+      expect(String(answer.content['body'])).toMatch(
+        /^This room is end-to-end encrypted \(m\.megolm\.v1\.aes-sha2\)\. .*does not link encrypted rooms/,
+      );
+      expect((await e.a.provisioning.rooms()).map((r) => r.roomId)).not.toContain(secret);
+
+      // A linked room upgraded to a new version: the old room says where the conversation went.
+      const old = await e.createLinkedRoom(alice, `Upgraded ${RUN}`);
+      const { replacement_room: upgraded } = await alice.request<{ replacement_room: string }>(
+        'POST',
+        `/_matrix/client/v3/rooms/${encodeURIComponent(old.roomId)}/upgrade`,
+        { new_version: '12' },
+      );
+      const tombstone = await alice.waitForEvent(
+        (x) => x.room_id === old.roomId && x.type === 'm.room.tombstone',
+        MATRIX_WAIT_MS,
+      );
+      const told = await alice.waitForEvent(answerTo(old.roomId, tombstone.event_id), MATRIX_WAIT_MS);
+      expect(String(told.content['body'])).toContain(`This room was upgraded to ${upgraded}.`);
+      expect(String(told.content['body'])).toContain('does not follow room upgrades yet');
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
     'joins, leaves, kicks and power-level changes cross both ways',
     scenario(async (e) => {
       const onB = (user: string, role?: ParticipantRole) => async () => {
