@@ -158,10 +158,17 @@ function toAttachment(part: ExternalPart): Attachment {
   };
 }
 
+/**
+ * Emotes in MIMI (docs/EXTENSIONS.md "Emotes"): content-08 has no emote, so an emote is a text body
+ * that starts with `/me ` (XEP-0245's convention, readable as it is by a peer that does not know it).
+ */
+const EMOTE_PREFIX = '/me ';
+
 function textBody(body: MessageBody): { text: string; contentType: string } {
+  const prefix = body.kind === 'emote' ? EMOTE_PREFIX : '';
   return body.markdown !== undefined
-    ? { text: body.markdown, contentType: MEDIA_TYPE_MARKDOWN_GFM_MIMI }
-    : { text: body.text, contentType: MEDIA_TYPE_TEXT_PLAIN };
+    ? { text: prefix + body.markdown, contentType: MEDIA_TYPE_MARKDOWN_GFM_MIMI }
+    : { text: prefix + body.text, contentType: MEDIA_TYPE_TEXT_PLAIN };
 }
 
 export function contentKind(content: MimiContent): ContentKind {
@@ -205,9 +212,12 @@ function messageBody(content: MimiContent): MessageBody {
   const withFiles = attachments.length > 0 ? { attachments } : {};
   const t = contentText(content.nestedPart);
   if (t === undefined) return { kind: 'text', text: attachments[0]?.filename ?? '', ...withFiles };
+  const emote = t.text.startsWith(EMOTE_PREFIX) && t.text.length > EMOTE_PREFIX.length;
+  const kind = emote ? 'emote' : 'text';
+  const text = emote ? t.text.slice(EMOTE_PREFIX.length) : t.text;
   return t.contentType.toLowerCase().startsWith('text/markdown')
-    ? { kind: 'text', text: t.text, markdown: t.text, ...withFiles }
-    : { kind: 'text', text: t.text, ...withFiles };
+    ? { kind, text, markdown: text, ...withFiles }
+    : { kind, text, ...withFiles };
 }
 
 /**
