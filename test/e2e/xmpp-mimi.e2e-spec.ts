@@ -96,6 +96,12 @@ const NAMED_B = `grace with a name ${RUN}`;
 const RENAMED_B = `grace renamed ${RUN}`;
 const NAMED_X = `amy with her nick ${RUN}`;
 const RENAMED_X = `amy after a nick change ${RUN}`;
+const STYLED_MD = `styled **bold** and ~~gone~~ ${RUN}`;
+const STYLED_XMPP = `styled *bold* and ~gone~ ${RUN}`;
+const WAVES = `waves ${RUN}`;
+const STYLED_FROM_XMPP = `a *strong* word ${RUN}`;
+const STYLED_FROM_XMPP_MD = `a **strong** word ${RUN}`;
+const NODS = `nods ${RUN}`;
 const THUMBS = '👍';
 const PARTY = '🎉';
 
@@ -514,6 +520,44 @@ describe('XMPP MUC ↔ MIMI: Prosody, gateway A (mimi-gateway start, component m
       await amy.join(ROOM, AMY_RENAMED);
       expect(await sentBy(RENAMED_X)).toEqual({ userUri: AMY_URI, displayName: AMY_RENAMED });
       await amy.join(ROOM, AMY_NICK);
+    }),
+  );
+
+  it(
+    'formatting and emotes cross both ways: Markdown as XEP-0393 styling, `/me` as an emote (docs/EXTENSIONS.md)',
+    scenario(async (e) => {
+      const since = alice.mark();
+      const grace = { ...GRACE, displayName: GRACE_RENAMED };
+      const fromGrace = (text: string) =>
+        alice.waitFor((el) => isGroupchatFrom(el, GRACE_RENAMED) && el.getChildText('body') === text, text, {
+          since,
+        });
+      // B → XMPP.
+      await e.b.control.send(mirror, grace, {
+        type: 'post',
+        body: { kind: 'text', text: STYLED_MD, markdown: STYLED_MD },
+      });
+      await fromGrace(STYLED_XMPP);
+      await e.b.control.send(mirror, grace, { type: 'post', body: { kind: 'emote', text: WAVES } });
+      await fromGrace(`/me ${WAVES}`);
+
+      // XMPP → B: styling becomes Markdown, a `/me ` body an emote; MIMI carries them as GFM-MIMI and "/me ".
+      const shownOnB = async (text: string) => {
+        const shown = await rendered(e, mirror, (x) => actionOf(x)?.type === 'post' && postText(x) === text, text);
+        return (actionOf(shown) as Extract<MessageAction, { type: 'post' }>).body;
+      };
+      await amy.say(ROOM, STYLED_FROM_XMPP);
+      expect(await shownOnB(STYLED_FROM_XMPP_MD)).toEqual({
+        kind: 'text',
+        text: STYLED_FROM_XMPP_MD,
+        markdown: STYLED_FROM_XMPP_MD,
+      });
+      expect((await stored(e.b, roomUri, byText(STYLED_FROM_XMPP_MD), 'amy’s styled message')).content).toMatchObject({
+        contentType: expect.stringMatching(/^text\/markdown/),
+      });
+      await amy.say(ROOM, `/me ${NODS}`);
+      expect(await shownOnB(NODS)).toEqual({ kind: 'emote', text: NODS });
+      await stored(e.b, roomUri, byText(`/me ${NODS}`), 'amy’s emote');
     }),
   );
 
