@@ -75,6 +75,7 @@ import { HubUpdates } from './hub-updates';
 import { RoomLocks } from './room-locks';
 import { maySendMessage, participantOf, roleIndexOf } from './room-policy';
 import { RoomSupport, need, sha256Hex } from './room-support';
+import { type KeyMaterialOutcome, RefusalLog, keyMaterialRefusal } from './key-material-refusal';
 import { RoomTransactions } from '../persistence/room-transactions';
 import {
   DEFAULT_SUBMIT_POST_TIMEOUT_MS,
@@ -101,6 +102,8 @@ type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind:
 export class HubService {
   private readonly logger = new Logger(HubService.name);
   private readonly submitPostTimeoutMs: number;
+  /** Why remote users could not be added (read once by the provisioning API). */
+  readonly refusals = new RefusalLog();
 
   constructor(
     private readonly support: RoomSupport,
@@ -335,9 +338,16 @@ export class HubService {
       });
     }
     const keyPackages: Uint8Array[] = [];
+    let outcome: KeyMaterialOutcome = {
+      kind: 'http',
+      status: answer.status,
+      body: Buffer.from(answer.body).toString(),
+    };
     if (answer.status >= 200 && answer.status < 300) {
       const response = decodeAll(answer.body, keyMaterialResponseCodec);
+      outcome = { kind: 'user', userStatus: response.userStatus };
       if (response.userStatus === 'success' || response.userStatus === 'partialSuccess') {
+        outcome = { kind: 'clients', clientStatuses: response.clients.map((c) => c.clientStatus) };
         for (const c of response.clients) {
           if (c.clientStatus !== 'success') continue;
           const user = keyPackageUser(c.keyPackage);
@@ -347,18 +357,13 @@ export class HubService {
           }
           keyPackages.push(c.keyPackage);
         }
-      } else {
-        this.logger.warn(`room=${room.roomUri}: keyMaterial for ${target}: ${response.userStatus}`);
       }
-    } else {
-      this.logger.warn(`room=${room.roomUri}: keyMaterial for ${target}: HTTP ${answer.status}`);
     }
     if (keyPackages.length === 0) {
-      await this.support.tellUser(
-        room,
-        event.platformEventId,
-        `${target} cannot be added: its provider gave no key material`,
-      );
+      const refusal = keyMaterialRefusal(target, targetDomain, outcome);
+      this.logger.warn(`room=${room.roomUri}: ${refusal.message}`);
+      this.refusals.remember(room.roomUri, target, refusal);
+      await this.support.tellUser(room, event.platformEventId, refusal.message);
       return this.recordOnly(room, event);
     }
     await this.transactions.run(async (tx) => {
