@@ -54,6 +54,8 @@ export interface MapperContext {
   readonly mentions: MentionResolver;
   /** The display name the room knows for a user (from m.room.member), when known. */
   readonly displayNameOf?: (roomId: string, mxid: string) => string | undefined;
+  /** The avatar (mxc URI) the room knows for a user (from m.room.member), when known. */
+  readonly avatarOf?: (roomId: string, mxid: string) => string | undefined;
 }
 
 export type CommandName = 'link' | 'unlink' | 'status' | 'help';
@@ -115,9 +117,14 @@ export function userRef(
   const uri = ctx.ids.userUriOfGhost(mxid);
   if (uri !== undefined) return { userUri: uri };
   const name = displayName ?? ctx.displayNameOf?.(roomId, mxid);
-  return name === undefined
-    ? { platform: Platform.Matrix, userId: mxid }
-    : { platform: Platform.Matrix, userId: mxid, displayName: name };
+  const mxc = ctx.avatarOf?.(roomId, mxid);
+  const avatarUrl = mxc === undefined ? undefined : mediaDownloadUrl(ctx.homeserverUrl, mxc);
+  return {
+    platform: Platform.Matrix,
+    userId: mxid,
+    ...(name !== undefined ? { displayName: name } : {}),
+    ...(avatarUrl !== undefined ? { avatarUrl } : {}),
+  };
 }
 
 function legacyUser(mxid: string): LegacyUserRef {

@@ -57,6 +57,7 @@ import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../kit/echo-key
 import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
 import { TransactionProcessor } from './transaction-processor';
+import { encryptedRoomRefusal, lifecycleNotice } from './room-lifecycle';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -203,6 +204,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
       homeserverUrl: this.homeserverUrl,
       mentions: this.mentions,
       displayNameOf: (roomId, mxid) => this.membership.getMemberProfile(roomId, mxid)?.displayname,
+      avatarOf: (roomId, mxid) => this.membership.getMemberProfile(roomId, mxid)?.avatar_url,
     };
   }
 
@@ -351,6 +353,11 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
       for (const e of mapPowerLevels(ev, this.ctx, previous)) await this.record(e);
       return;
     }
+    const notice = lifecycleNotice(ev);
+    if (notice !== undefined && (await this.host?.status(roomRef(ev.room_id)))) {
+      this.logger.warn(`room ${ev.room_id} event ${ev.event_id} (${ev.type}): ${notice}`);
+      await this.sendNotice(ev.room_id, ev.event_id, notice, txnIdFor('lifecycle', ev.event_id));
+    }
     const mapped = mapMatrixEvent(ev, this.ctx);
     switch (mapped.kind) {
       case 'inbound':
@@ -426,7 +433,9 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
         } else if (!this.host) {
           reply = 'Linking is not available on this gateway.';
         } else if (command === 'link') {
-          reply = `Linked. ${describeStatus(await this.host.link(room, requestedBy))}`;
+          reply =
+            (await encryptedRoomRefusal(this.bot.matrixClient, ev.room_id)) ??
+            `Linked. ${describeStatus(await this.host.link(room, requestedBy))}`;
         } else if (command === 'unlink') {
           await this.host.unlink(room, requestedBy);
           reply = 'Unlinked: this room is no longer bridged to MIMI.';

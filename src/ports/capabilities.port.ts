@@ -22,6 +22,17 @@ export interface PuppetMembership {
   setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void>;
 }
 
+/** Display names and avatars of ghosts/puppets (a MIMI user's name learned or changed). */
+export interface Profiles {
+  /**
+   * Give the ghost/puppet of `user` its `displayName` (Matrix: the ghost's profile; XMPP: the
+   * puppet's nick in every room, with the nick-conflict handling) and, where the platform can
+   * use it without fetching a URL, its `avatarUrl`. Fields left undefined are left unchanged.
+   * @throws PlatformError
+   */
+  setProfile(user: RemoteUser): Promise<void>;
+}
+
 /** Kicks and bans carried out by the bridge's own bot (a MIMI moderator removed someone). */
 export interface Moderation {
   /** @throws PlatformError code PlatformRejected when the bot lacks the rights. */
@@ -69,6 +80,10 @@ function hasMethod(bridge: PlatformBridge, name: string): boolean {
 
 export function hasPuppetMembership(bridge: PlatformBridge): bridge is PlatformBridge & PuppetMembership {
   return hasMethod(bridge, 'setMembership');
+}
+
+export function hasProfiles(bridge: PlatformBridge): bridge is PlatformBridge & Profiles {
+  return hasMethod(bridge, 'setProfile');
 }
 
 export function canModerate(bridge: PlatformBridge): bridge is PlatformBridge & Moderation {

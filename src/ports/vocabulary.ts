@@ -21,6 +21,8 @@ export interface LegacyUserRef {
   readonly userId: string;
   /** Best known display name (Matrix displayname, MUC nick). */
   readonly displayName?: string;
+  /** Avatar as an https URL others can open (a Matrix mxc:// turned into its download URL), when known. */
+  readonly avatarUrl?: string;
 }
 
 /**

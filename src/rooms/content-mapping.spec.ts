@@ -8,7 +8,14 @@ import {
   toHex,
 } from '../mimi/content';
 import type { MessageAction } from '../ports';
-import { type ContentContext, actionForContent, contentForAction, contentKind, contentToJson } from './content-mapping';
+import {
+  type ContentContext,
+  actionForContent,
+  contentForAction,
+  contentKind,
+  contentToJson,
+  senderProfileOf,
+} from './content-mapping';
 
 const SENDER = 'mimi://a.example/u/memory:alice';
 const ROOM = 'mimi://a.example/r/club';
@@ -55,6 +62,24 @@ const ACTIONS: readonly { name: string; action: MessageAction; kind: string; ren
     rendered: { type: 'edit', target: { platformEventId: '$b-original' }, body: { kind: 'text', text: HELLO } },
   },
   {
+    name: 'emote (MIMI text "/me …", docs/EXTENSIONS.md)',
+    action: { type: 'post', body: { kind: 'emote', text: 'waves' } },
+    kind: 'text',
+    rendered: { type: 'post', body: { kind: 'emote', text: 'waves' } },
+  },
+  {
+    name: 'formatted emote',
+    action: { type: 'post', body: { kind: 'emote', text: 'waves', markdown: '*waves*' } },
+    kind: 'text',
+    rendered: { type: 'post', body: { kind: 'emote', text: '*waves*', markdown: '*waves*' } },
+  },
+  {
+    name: 'edit of an emote',
+    action: { type: 'edit', target: { platformEventId: ORIGINAL_EVENT }, body: { kind: 'emote', text: 'nods' } },
+    kind: 'edit',
+    rendered: { type: 'edit', target: { platformEventId: '$b-original' }, body: { kind: 'emote', text: 'nods' } },
+  },
+  {
     name: 'delete',
     action: { type: 'delete', target: { platformEventId: ORIGINAL_EVENT } },
     kind: 'delete',
@@ -91,7 +116,7 @@ describe(contentForAction.name, () => {
   it('points references at the message IDs of the legacy events', async () => {
     const reply = await contentForAction(ACTIONS[1]!.action, ctx);
     expect(toHex(reply!.inReplyTo!)).toBe(ORIGINAL_ID);
-    const unlike = await contentForAction(ACTIONS[5]!.action, ctx);
+    const unlike = await contentForAction(ACTIONS.find((a) => a.name === 'unreact')!.action, ctx);
     expect(toHex(unlike!.replaces!)).toBe(REACTION_ID);
   });
 
@@ -128,7 +153,7 @@ describe(contentForAction.name, () => {
 
 describe(actionForContent.name, () => {
   it('cannot render a reaction to a message this side never showed', async () => {
-    const content = await contentForAction(ACTIONS[4]!.action, ctx);
+    const content = await contentForAction(ACTIONS.find((a) => a.name === 'react')!.action, ctx);
     expect(await actionForContent(content!, async () => undefined)).toBeUndefined();
   });
 });
@@ -169,5 +194,31 @@ describe('attachments', () => {
       body: { kind: 'text', text: 'look at this', attachments: [IMAGE] },
       inReplyTo: { platformEventId: '$b-original' },
     });
+  });
+});
+
+describe('emotes (docs/EXTENSIONS.md)', () => {
+  it('a MIMI text that starts with "/me " is an emote; "/me" alone or "/mean" is not', async () => {
+    const text = async (t: string) =>
+      actionForContent((await contentForAction({ type: 'post', body: { kind: 'text', text: t } }, ctx))!, renderedIdOf);
+    expect(await text('/me waves')).toEqual({ type: 'post', body: { kind: 'emote', text: 'waves' } });
+    expect(await text('/me ')).toEqual({ type: 'post', body: { kind: 'text', text: '/me ' } });
+    expect(await text('/meaning')).toEqual({ type: 'post', body: { kind: 'text', text: '/meaning' } });
+  });
+
+  it('an emote is sent as "/me " + its text, so a peer without the mapping shows it readably', async () => {
+    const content = await contentForAction({ type: 'post', body: { kind: 'emote', text: 'waves' } }, ctx);
+    expect(contentToJson(content!)).toMatchObject({ text: '/me waves', contentType: MEDIA_TYPE_TEXT_PLAIN });
+  });
+});
+
+describe('the sender profile (docs/EXTENSIONS.md)', () => {
+  it('a legacy sender’s name and avatar ride on the message and are read back by the receiver', async () => {
+    const post: MessageAction = { type: 'post', body: { kind: 'text', text: HELLO } };
+    const profile = { displayName: 'Alice Liddell', avatarUrl: 'https://hs.example/a.png' };
+    const content = (await contentForAction(post, { ...ctx, senderProfile: profile }))!;
+    const { bytes } = encodeMimiContentWithId(content, SENDER, ROOM);
+    expect(senderProfileOf(decodeMimiContent(bytes))).toEqual(profile);
+    expect(senderProfileOf((await contentForAction(post, ctx))!)).toBeUndefined();
   });
 });

@@ -32,6 +32,9 @@ import {
   getRoomUri,
   getSenderUri,
   senderTimestampFromMillis,
+  type SenderProfile,
+  getSenderProfile,
+  senderProfileExtensions,
   toHex,
 } from '../mimi/content';
 import type { Attachment, MessageAction, MessageBody } from '../ports';
@@ -47,6 +50,8 @@ export interface ContentContext {
   readonly scopeDomain?: string;
   /** Legacy origin time (ms), as more-extensions-00 §3 senderTimestamp. */
   readonly timestamp?: number;
+  /** The sender's display name and avatar, as the `senderProfile` extension (docs/EXTENSIONS.md). */
+  readonly senderProfile?: SenderProfile;
   /** The MIMI message ID (hex) of a legacy event of the same room, if known. */
   readonly messageIdOf: (platformEventId: string) => Promise<string | undefined>;
 }
@@ -71,6 +76,7 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
         }
       : {}),
     ...(ctx.timestamp !== undefined ? { senderTimestamp: senderTimestampFromMillis(ctx.timestamp) } : {}),
+    extraExtensions: senderProfileExtensions(ctx.senderProfile),
   };
   const ref = async (platformEventId: string): Promise<Uint8Array | undefined> => {
     const hex = await ctx.messageIdOf(platformEventId);
@@ -152,10 +158,17 @@ function toAttachment(part: ExternalPart): Attachment {
   };
 }
 
+/**
+ * Emotes in MIMI (docs/EXTENSIONS.md "Emotes"): content-08 has no emote, so an emote is a text body
+ * that starts with `/me ` (XEP-0245's convention, readable as it is by a peer that does not know it).
+ */
+const EMOTE_PREFIX = '/me ';
+
 function textBody(body: MessageBody): { text: string; contentType: string } {
+  const prefix = body.kind === 'emote' ? EMOTE_PREFIX : '';
   return body.markdown !== undefined
-    ? { text: body.markdown, contentType: MEDIA_TYPE_MARKDOWN_GFM_MIMI }
-    : { text: body.text, contentType: MEDIA_TYPE_TEXT_PLAIN };
+    ? { text: prefix + body.markdown, contentType: MEDIA_TYPE_MARKDOWN_GFM_MIMI }
+    : { text: prefix + body.text, contentType: MEDIA_TYPE_TEXT_PLAIN };
 }
 
 export function contentKind(content: MimiContent): ContentKind {
@@ -199,9 +212,12 @@ function messageBody(content: MimiContent): MessageBody {
   const withFiles = attachments.length > 0 ? { attachments } : {};
   const t = contentText(content.nestedPart);
   if (t === undefined) return { kind: 'text', text: attachments[0]?.filename ?? '', ...withFiles };
+  const emote = t.text.startsWith(EMOTE_PREFIX) && t.text.length > EMOTE_PREFIX.length;
+  const kind = emote ? 'emote' : 'text';
+  const text = emote ? t.text.slice(EMOTE_PREFIX.length) : t.text;
   return t.contentType.toLowerCase().startsWith('text/markdown')
-    ? { kind: 'text', text: t.text, markdown: t.text, ...withFiles }
-    : { kind: 'text', text: t.text, ...withFiles };
+    ? { kind, text, markdown: text, ...withFiles }
+    : { kind, text, ...withFiles };
 }
 
 /**
@@ -245,6 +261,11 @@ export async function actionForContent(
     case 'text':
       return { type: 'post', body: messageBody(content) };
   }
+}
+
+/** The sender's profile the message carries (docs/EXTENSIONS.md); undefined when absent or malformed. */
+export function senderProfileOf(content: MimiContent): SenderProfile | undefined {
+  return safely(() => getSenderProfile(content.extensions));
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

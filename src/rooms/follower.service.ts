@@ -324,8 +324,12 @@ export class FollowerService {
     };
     for (const p of diff.added) {
       if (this.support.isOurs(p.user)) continue;
-      await attempt(`ghost join of ${p.user}`, () =>
-        need(bridge, hasPuppetMembership, 'puppet membership').setMembership(legacyRoom, { userUri: p.user }, 'join'),
+      await attempt(`ghost join of ${p.user}`, async () =>
+        need(bridge, hasPuppetMembership, 'puppet membership').setMembership(
+          legacyRoom,
+          await this.support.profiles.remoteUser(room.platform, p.user),
+          'join',
+        ),
       );
       if (p.roleIndex !== MEMBER_ROLE) {
         await attempt(`role of ${p.user}`, () =>
@@ -436,6 +440,7 @@ export class FollowerService {
         platformEventId: event.platformEventId,
         scopeDomain: this.domain,
         timestamp: event.timestamp,
+        senderProfile: sender,
         messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
       });
       if (content === undefined) {

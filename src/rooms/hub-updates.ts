@@ -237,7 +237,13 @@ export class HubUpdates {
     const legacyRoom = this.support.legacyRoom(room);
     const reason = `by ${committer} (MIMI)`;
     for (const p of diff.added) {
-      if (!this.support.isOurs(p.user)) await membership().setMembership(legacyRoom, { userUri: p.user }, 'join');
+      if (!this.support.isOurs(p.user)) {
+        await membership().setMembership(
+          legacyRoom,
+          await this.support.profiles.remoteUser(room.platform, p.user),
+          'join',
+        );
+      }
     }
     for (const p of diff.removed) {
       const native = this.support.nativeUser(p.user);

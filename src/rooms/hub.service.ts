@@ -67,7 +67,7 @@ import {
   type RemoteUser,
   hasPuppetMembership,
 } from '../ports';
-import { actionForContent, contentForAction, contentKind } from './content-mapping';
+import { actionForContent, contentForAction, contentKind, senderProfileOf } from './content-mapping';
 import { gatewayBotUri, legacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
@@ -75,6 +75,7 @@ import { HubUpdates } from './hub-updates';
 import { RoomLocks } from './room-locks';
 import { maySendMessage, participantOf, roleIndexOf } from './room-policy';
 import { RoomSupport, need, sha256Hex } from './room-support';
+import { type KeyMaterialOutcome, RefusalLog, keyMaterialRefusal } from './key-material-refusal';
 import { RoomTransactions } from '../persistence/room-transactions';
 import {
   DEFAULT_SUBMIT_POST_TIMEOUT_MS,
@@ -101,6 +102,8 @@ type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind:
 export class HubService {
   private readonly logger = new Logger(HubService.name);
   private readonly submitPostTimeoutMs: number;
+  /** Why remote users could not be added (read once by the provisioning API). */
+  readonly refusals = new RefusalLog();
 
   constructor(
     private readonly support: RoomSupport,
@@ -201,6 +204,7 @@ export class HubService {
         platformEventId: event.platformEventId,
         scopeDomain: this.domain,
         timestamp: event.timestamp,
+        senderProfile: sender,
         messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
       });
       if (content === undefined) {
@@ -334,9 +338,16 @@ export class HubService {
       });
     }
     const keyPackages: Uint8Array[] = [];
+    let outcome: KeyMaterialOutcome = {
+      kind: 'http',
+      status: answer.status,
+      body: Buffer.from(answer.body).toString(),
+    };
     if (answer.status >= 200 && answer.status < 300) {
       const response = decodeAll(answer.body, keyMaterialResponseCodec);
+      outcome = { kind: 'user', userStatus: response.userStatus };
       if (response.userStatus === 'success' || response.userStatus === 'partialSuccess') {
+        outcome = { kind: 'clients', clientStatuses: response.clients.map((c) => c.clientStatus) };
         for (const c of response.clients) {
           if (c.clientStatus !== 'success') continue;
           const user = keyPackageUser(c.keyPackage);
@@ -346,18 +357,13 @@ export class HubService {
           }
           keyPackages.push(c.keyPackage);
         }
-      } else {
-        this.logger.warn(`room=${room.roomUri}: keyMaterial for ${target}: ${response.userStatus}`);
       }
-    } else {
-      this.logger.warn(`room=${room.roomUri}: keyMaterial for ${target}: HTTP ${answer.status}`);
     }
     if (keyPackages.length === 0) {
-      await this.support.tellUser(
-        room,
-        event.platformEventId,
-        `${target} cannot be added: its provider gave no key material`,
-      );
+      const refusal = keyMaterialRefusal(target, targetDomain, outcome);
+      this.logger.warn(`room=${room.roomUri}: ${refusal.message}`);
+      this.refusals.remember(room.roomUri, target, refusal);
+      await this.support.tellUser(room, event.platformEventId, refusal.message);
       return this.recordOnly(room, event);
     }
     await this.transactions.run(async (tx) => {
@@ -553,6 +559,11 @@ export class HubService {
   /** Post a submission as its sender's ghost, within the bounded wait; complete it on success. */
   private async postSubmission(room: RoomRecord, submission: SubmissionRecord): Promise<SubmissionRecord | undefined> {
     const content = decodeMimiContent(submission.content);
+    const sender = await this.support.profiles.remoteUser(
+      room.platform,
+      submission.senderUri,
+      senderProfileOf(content),
+    );
     const action: MessageAction | undefined = await actionForContent(content, (id) =>
       this.events.findPlatformEventId(undefined, room.roomUri, room.platform, id),
     );
@@ -561,12 +572,10 @@ export class HubService {
       return undefined;
     }
     try {
-      const result = await this.support
-        .bridge(room.platform)
-        .post(this.support.legacyRoom(room), { userUri: submission.senderUri }, action, {
-          idempotencyKey: `mimi:${submission.messageId}`,
-          timeoutMs: this.submitPostTimeoutMs,
-        });
+      const result = await this.support.bridge(room.platform).post(this.support.legacyRoom(room), sender, action, {
+        idempotencyKey: `mimi:${submission.messageId}`,
+        timeoutMs: this.submitPostTimeoutMs,
+      });
       return await this.completeSubmission(room, submission, result.platformEventId, result.acceptedAt);
     } catch (e) {
       if (e instanceof GatewayError && !e.retryable) {

@@ -4,7 +4,7 @@ import type { RoomUri } from '../common/ids';
 import { decodeMimiContent } from '../mimi/content';
 import { type RoomEventRecord, RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
-import { actionForContent } from './content-mapping';
+import { actionForContent, senderProfileOf } from './content-mapping';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { DEFAULT_RENDER_RETRY_MS, DEFAULT_RENDER_TIMEOUT_MS, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
@@ -130,7 +130,8 @@ export class RenderWorker implements BeforeApplicationShutdown {
           });
         }
       });
-    const action = await actionForContent(decodeMimiContent(event.content), (id) =>
+    const content = decodeMimiContent(event.content);
+    const action = await actionForContent(content, (id) =>
       this.events.findPlatformEventId(undefined, event.roomUri, platform, id),
     );
     if (action === undefined) {
@@ -139,12 +140,11 @@ export class RenderWorker implements BeforeApplicationShutdown {
       return 'done';
     }
     try {
-      const result = await this.support
-        .bridge(platform)
-        .post(this.support.legacyRoom(room), { userUri: event.senderUri }, action, {
-          idempotencyKey: `mimi:${event.messageId}`,
-          timeoutMs: this.timeoutMs,
-        });
+      const as = await this.support.profiles.remoteUser(platform, event.senderUri, senderProfileOf(content));
+      const result = await this.support.bridge(platform).post(this.support.legacyRoom(room), as, action, {
+        idempotencyKey: `mimi:${event.messageId}`,
+        timeoutMs: this.timeoutMs,
+      });
       await setStatus('done', result.platformEventId);
       this.logger.debug(`${ids}: rendered as ${result.platformEventId}`);
       return 'done';

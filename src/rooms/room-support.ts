@@ -33,6 +33,7 @@ export function need<C>(bridge: PlatformBridge, has: CapabilityGuard<C>, capabil
 import { OutboxService } from '../replication';
 import { parseLegacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
+import { ProfileSync } from './profile-sync';
 
 /** One fan-out item and the providers it goes to. */
 export interface FanoutItem {
@@ -49,6 +50,8 @@ export class RoomSupport {
   private readonly logger = new Logger(RoomSupport.name);
   readonly domain: ProviderDomain;
   private readonly bridges = new Map<string, PlatformBridge>();
+  /** Names and avatars of the MIMI users our ghosts/puppets stand for. */
+  readonly profiles = new ProfileSync((platform) => this.bridge(platform), this.logger);
 
   constructor(
     config: GatewayConfig,

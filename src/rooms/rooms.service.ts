@@ -149,7 +149,8 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
    * relay mode). Resolves once the user is a participant: key material fetched from their
    * provider, the Add committed, the Welcome queued for them.
    * @throws GatewayError BadValue (not a remote user URI), NotFound (no such room), NotAllowed (hubbed
-   *   elsewhere), PeerUnavailable (their provider gave no key material)
+   *   elsewhere), or — with their provider's reason — NotFound (no such user), Forbidden (no consent),
+   *   PeerUnavailable (no usable key material)
    */
   async inviteRemote(roomUri: RoomUri, userUri: UserUri): Promise<void> {
     const parsed = parseMimiUri(userUri);
@@ -175,11 +176,12 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
       if (current === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
       await this.hub.onLegacyEvent(current, event);
     });
+    const refusal = this.hub.refusals.take(roomUri, userUri);
     const info = await this.describe(room);
     if (!info.participants.some((p) => p.userUri === userUri)) {
       throw new GatewayError(
-        ErrorCode.PeerUnavailable,
-        `${userUri} could not be added: their provider gave no key material`,
+        refusal?.code ?? ErrorCode.PeerUnavailable,
+        refusal?.message ?? `${userUri} could not be added: their provider gave no key material`,
       );
     }
     this.logger.log(`room=${roomUri}: invited ${userUri} through provisioning`);

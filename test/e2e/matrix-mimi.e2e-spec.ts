@@ -46,6 +46,13 @@ const EDITED_M = `hello from Matrix, edited ${RUN}`;
 const HELLO_B = `hello from B ${RUN}`;
 const REPLY_B = `bob replies to alice ${RUN}`;
 const EDITED_B = `hello from B, edited ${RUN}`;
+const ALICE_NAME = 'Alice Liddell';
+const ALICE_RENAMED = 'Alice L.';
+const BOB_RENAMED = 'Robert';
+const NAMED_M = `alice with a name ${RUN}`;
+const RENAMED_M = `alice renamed ${RUN}`;
+const NAMED_B = `bob with a name ${RUN}`;
+const RENAMED_B = `bob renamed ${RUN}`;
 const THUMBS = '👍';
 const PARTY = '🎉';
 const ERIN_AFTER_KICK = `erin tries after the kick ${RUN}`;
@@ -374,6 +381,113 @@ describe('Matrix rooms as MIMI rooms: Synapse, `mimi-gateway start` (A, hub) and
       expect(bobPosts.filter((x) => x.content['body'] === HELLO_B)).toHaveLength(1);
       expect(bobPosts.filter((x) => x.content['body'] === REPLY_B)).toHaveLength(1);
       expect(bobPosts.filter((x) => x.type === 'm.reaction')).toHaveLength(1);
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'display names cross both ways, and a rename shows with the next message (senderProfile, docs/EXTENSIONS.md)',
+    scenario(async (e) => {
+      // Synapse copies a profile change into the room's member event in the background: wait for it.
+      const setName = async (name: string) => {
+        await alice.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/displayname`, {
+          displayname: name,
+        });
+        await alice.waitForEvent(
+          inRoom(
+            (x) => x.type === 'm.room.member' && x.state_key === alice.userId && x.content['displayname'] === name,
+          ),
+          MATRIX_WAIT_MS,
+        );
+      };
+      const sentAs = async (text: string): Promise<unknown> => {
+        await alice.sendText(roomId, text);
+        const shown = await renderedOnB((x) => postText(x) === text, text);
+        return shown.kind === 'message' ? shown.sender : undefined;
+      };
+      // Matrix → B: alice's display name is her ghost's name on B, and follows her rename.
+      await setName(ALICE_NAME);
+      expect(await sentAs(NAMED_M)).toEqual({ userUri: aliceUri, displayName: ALICE_NAME });
+      const named = await stored((x) => storedText(x) === NAMED_M, 'alice’s named message');
+      expect(named.content?.['extensions']).toContainEqual({
+        key: 'org.mimi-gateway.senderProfile',
+        value: { map: [['name', ALICE_NAME]] },
+      });
+      await setName(ALICE_RENAMED);
+      expect(await sentAs(RENAMED_M)).toEqual({ userUri: aliceUri, displayName: ALICE_RENAMED });
+
+      // B → Matrix: Bob's ghost carries his name, in its profile and in its room member event.
+      const ghostName = async () =>
+        (
+          await alice.request<{ displayname?: string }>(
+            'GET',
+            `/_matrix/client/v3/profile/${encodeURIComponent(bobGhost)}/displayname`,
+          )
+        ).displayname;
+      const memberName = async () =>
+        (await alice.getState<{ displayname?: string }>(roomId, 'm.room.member', bobGhost)).displayname;
+      await e.b.control.say(mirror, BOB, NAMED_B);
+      await alice.waitForEvent(
+        inRoom((x) => x.content['body'] === NAMED_B && x.sender === bobGhost),
+        MATRIX_WAIT_MS,
+      );
+      expect(await ghostName()).toBe(BOB.displayName);
+      expect(await memberName()).toBe(BOB.displayName);
+      await e.b.control.say(mirror, { ...BOB, displayName: BOB_RENAMED }, RENAMED_B);
+      await alice.waitForEvent(
+        inRoom((x) => x.content['body'] === RENAMED_B && x.sender === bobGhost),
+        MATRIX_WAIT_MS,
+      );
+      expect(await ghostName()).toBe(BOB_RENAMED);
+      await waitFor(async () => (await memberName()) === BOB_RENAMED, {
+        timeoutMs: MATRIX_WAIT_MS,
+        what: 'the ghost’s member event renamed',
+      });
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    'nothing is lost in silence: `!mimi link` in an encrypted room is refused with the reason; an upgraded linked room is told',
+    scenario(async (e) => {
+      const bot = e.botUserId;
+      const botJoined = (id: string) => (x: ClientEvent) =>
+        x.room_id === id && x.type === 'm.room.member' && x.state_key === bot && x.content['membership'] === 'join';
+      const answerTo = (id: string, command: string) => (x: ClientEvent) =>
+        x.room_id === id &&
+        x.sender === bot &&
+        x.content['msgtype'] === 'm.notice' &&
+        (relatesTo(x)?.['m.in_reply_to'] as { event_id?: string } | undefined)?.event_id === command;
+
+      const secret = await alice.createRoom({
+        name: `Encrypted ${RUN}`,
+        preset: 'private_chat',
+        invite: [bot],
+        power_level_content_override: { users: { [bot]: 100 } },
+        initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+      });
+      await alice.waitForEvent(botJoined(secret), MATRIX_WAIT_MS);
+      const command = await alice.sendText(secret, '!mimi link');
+      const answer = await alice.waitForEvent(answerTo(secret, command), MATRIX_WAIT_MS);
+      expect(String(answer.content['body'])).toMatch(
+        /^This room is end-to-end encrypted \(m\.megolm\.v1\.aes-sha2\)\. .*does not link encrypted rooms/,
+      );
+      expect((await e.a.provisioning.rooms()).map((r) => r.roomId)).not.toContain(secret);
+
+      // A linked room upgraded to a new version: the old room says where the conversation went.
+      const old = await e.createLinkedRoom(alice, `Upgraded ${RUN}`);
+      const { replacement_room: upgraded } = await alice.request<{ replacement_room: string }>(
+        'POST',
+        `/_matrix/client/v3/rooms/${encodeURIComponent(old.roomId)}/upgrade`,
+        { new_version: '12' },
+      );
+      const tombstone = await alice.waitForEvent(
+        (x) => x.room_id === old.roomId && x.type === 'm.room.tombstone',
+        MATRIX_WAIT_MS,
+      );
+      const told = await alice.waitForEvent(answerTo(old.roomId, tombstone.event_id), MATRIX_WAIT_MS);
+      expect(String(told.content['body'])).toContain(`This room was upgraded to ${upgraded}.`);
+      expect(String(told.content['body'])).toContain('does not follow room upgrades yet');
     }),
     STEP_TIMEOUT_MS,
   );

@@ -52,6 +52,10 @@ const BOB: NativeUser = { userId: 'bob' };
 const CAROL: NativeUser = { userId: 'carol' };
 const ERIN: NativeUser = { userId: 'erin' };
 const FRANK: NativeUser = { userId: 'frank' };
+const GRACE: NativeUser = { userId: 'grace', displayName: 'Grace Hopper' };
+const GRACE_NICK = 'memory:grace';
+const GRACE_RENAMED = 'Amazing Grace';
+const AMY_RENAMED = 'Amy Pond';
 const BOB_NICK = 'memory:bob';
 const CAROL_NICK = 'memory:carol';
 const ERIN_NICK = 'memory:erin';
@@ -73,6 +77,7 @@ const BOB_URI = memoryUserUri(BOB.userId);
 const CAROL_URI = memoryUserUri(CAROL.userId);
 const ERIN_URI = memoryUserUri(ERIN.userId);
 const FRANK_URI = memoryUserUri(FRANK.userId);
+const GRACE_URI = memoryUserUri(GRACE.userId);
 
 const HELLO = `hello from the MUC ${RUN}`;
 const EDITED = `hello from the MUC, corrected ${RUN}`;
@@ -87,6 +92,16 @@ const BOB_MOVED = `bob after his nick moved aside ${RUN}`;
 const RELAYED = `alice, relayed to C ${RUN}`;
 const RELAYED_EDIT = `alice, relayed to C, corrected ${RUN}`;
 const FINAL = `final sentinel ${RUN}`;
+const NAMED_B = `grace with a name ${RUN}`;
+const RENAMED_B = `grace renamed ${RUN}`;
+const NAMED_X = `amy with her nick ${RUN}`;
+const RENAMED_X = `amy after a nick change ${RUN}`;
+const STYLED_MD = `styled **bold** and ~~gone~~ ${RUN}`;
+const STYLED_XMPP = `styled *bold* and ~gone~ ${RUN}`;
+const WAVES = `waves ${RUN}`;
+const STYLED_FROM_XMPP = `a *strong* word ${RUN}`;
+const STYLED_FROM_XMPP_MD = `a **strong** word ${RUN}`;
+const NODS = `nods ${RUN}`;
 const THUMBS = '👍';
 const PARTY = '🎉';
 
@@ -462,6 +477,87 @@ describe('XMPP MUC ↔ MIMI: Prosody, gateway A (mimi-gateway start, component m
       const fromBob = alice.groupchats(ROOM, since).filter((el) => el.attrs.from === occupant(BOB_NICK));
       expect(fromBob).toHaveLength(5);
       expect((await e.b.control.timeline(mirror)).filter((t) => postText(t.event) === HELLO_B)).toHaveLength(1);
+    }),
+  );
+
+  it(
+    'display names cross both ways: a B user’s name is its puppet’s nick, an occupant’s nick its name on B, renames follow the next message',
+    scenario(async (e) => {
+      // B → XMPP: grace's puppet joins under her URI's nick (no name known yet), then takes her name.
+      const since = alice.mark();
+      await invitePuppet(alice, ROOM, GRACE_URI);
+      await roleBecomes(e.b, roomUri, GRACE_URI, ParticipantRole.Member);
+      await alice.waitFor((el) => isPresence(el, GRACE_NICK), 'grace’s puppet joining', { since });
+      await e.b.control.say(mirror, GRACE, NAMED_B);
+      const named = await alice.waitFor(
+        (el) => el.name === 'message' && el.getChildText('body') === NAMED_B,
+        'grace’s named message',
+        { since },
+      );
+      expect(named.attrs.from).toBe(occupant(GRACE.displayName!));
+      await e.b.control.say(mirror, { ...GRACE, displayName: GRACE_RENAMED }, RENAMED_B);
+      const renamed = await alice.waitFor(
+        (el) => el.name === 'message' && el.getChildText('body') === RENAMED_B,
+        'grace’s renamed message',
+        { since },
+      );
+      expect(renamed.attrs.from).toBe(occupant(GRACE_RENAMED));
+      // The nick change was an ordinary XEP-0045 one (status 303), so clients show it as a rename.
+      const moved = await alice.waitFor(
+        (el) => isPresence(el, GRACE.displayName!, 'unavailable') && statusCodes(el).includes('303'),
+        'grace’s nick change',
+        { since },
+      );
+      expect(mucItem(moved)?.attrs.nick).toBe(GRACE_RENAMED);
+
+      // XMPP → B: amy's nick is her name on B; after a nick change her next message carries the new one.
+      const sentBy = async (text: string): Promise<unknown> => {
+        await amy.say(ROOM, text);
+        const shown = await rendered(e, mirror, (x) => postText(x) === text, text);
+        return shown.kind === 'message' ? shown.sender : undefined;
+      };
+      expect(await sentBy(NAMED_X)).toEqual({ userUri: AMY_URI, displayName: AMY_NICK });
+      await amy.join(ROOM, AMY_RENAMED);
+      expect(await sentBy(RENAMED_X)).toEqual({ userUri: AMY_URI, displayName: AMY_RENAMED });
+      await amy.join(ROOM, AMY_NICK);
+    }),
+  );
+
+  it(
+    'formatting and emotes cross both ways: Markdown as XEP-0393 styling, `/me` as an emote (docs/EXTENSIONS.md)',
+    scenario(async (e) => {
+      const since = alice.mark();
+      const grace = { ...GRACE, displayName: GRACE_RENAMED };
+      const fromGrace = (text: string) =>
+        alice.waitFor((el) => isGroupchatFrom(el, GRACE_RENAMED) && el.getChildText('body') === text, text, {
+          since,
+        });
+      // B → XMPP.
+      await e.b.control.send(mirror, grace, {
+        type: 'post',
+        body: { kind: 'text', text: STYLED_MD, markdown: STYLED_MD },
+      });
+      await fromGrace(STYLED_XMPP);
+      await e.b.control.send(mirror, grace, { type: 'post', body: { kind: 'emote', text: WAVES } });
+      await fromGrace(`/me ${WAVES}`);
+
+      // XMPP → B: styling becomes Markdown, a `/me ` body an emote; MIMI carries them as GFM-MIMI and "/me ".
+      const shownOnB = async (text: string) => {
+        const shown = await rendered(e, mirror, (x) => actionOf(x)?.type === 'post' && postText(x) === text, text);
+        return (actionOf(shown) as Extract<MessageAction, { type: 'post' }>).body;
+      };
+      await amy.say(ROOM, STYLED_FROM_XMPP);
+      expect(await shownOnB(STYLED_FROM_XMPP_MD)).toEqual({
+        kind: 'text',
+        text: STYLED_FROM_XMPP_MD,
+        markdown: STYLED_FROM_XMPP_MD,
+      });
+      expect((await stored(e.b, roomUri, byText(STYLED_FROM_XMPP_MD), 'amy’s styled message')).content).toMatchObject({
+        contentType: expect.stringMatching(/^text\/markdown/),
+      });
+      await amy.say(ROOM, `/me ${NODS}`);
+      expect(await shownOnB(NODS)).toEqual({ kind: 'emote', text: NODS });
+      await stored(e.b, roomUri, byText(`/me ${NODS}`), 'amy’s emote');
     }),
   );
 

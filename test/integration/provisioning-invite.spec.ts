@@ -67,6 +67,13 @@ describe('provisioning invite of a remote MIMI user', () => {
     expect(bad).toMatchObject({ status: 400, body: { errcode: 'MIMI_BAD_VALUE' } });
   });
 
+  it('refuses a user their provider does not know, with the provider’s reason', async () => {
+    const nobody = `mimi://${DOMAIN_B}/u/nobody`;
+    const res = await admin(pair.a, 'POST', invitePath(roomUri), { userUri: nobody });
+    expect(res).toMatchObject({ status: 404, body: { errcode: 'MIMI_NOT_FOUND' } });
+    expect(JSON.stringify(res.body)).toContain(`${nobody} cannot be added: ${DOMAIN_B} has no such user (userUnknown)`);
+  });
+
   it('tells the operator to invite at the hub for a room hubbed elsewhere', async () => {
     const res = await admin(pair.b, 'POST', invitePath(roomUri), {
       userUri: legacyUserUri('c.example', 'memory', 'cy'),

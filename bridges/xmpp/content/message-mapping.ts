@@ -4,6 +4,7 @@
  *
  *   XMPP                                     port
  *   <body/>                                  post { body.text }       ('/me ' prefix ↔ kind 'emote')
+ *   XEP-0393 styling in <body/>              body.markdown            (styling.ts)
  *   XEP-0308 <replace id=msg-id/>            edit { target }
  *   XEP-0424 <retract id=stanza-id/>         delete { target }
  *   XEP-0461 <reply id=stanza-id/>           post { inReplyTo }       (XEP-0428 fallback quote removed)
@@ -13,6 +14,7 @@
 import type { Attachment, MessageAction, MessageBody } from '../../../src/ports';
 import { NS } from '../protocol/namespaces';
 import { type FileRef, type ParsedGroupchat, stripFallback } from '../protocol/stanzas';
+import { markdownToStyling, stylingToMarkdown } from './styling';
 
 /** What the bridge needs to know about an earlier message to reference it. */
 export interface MessageRef {
@@ -122,9 +124,11 @@ function bodyOf(p: ParsedGroupchat, lookups: InboundLookups): MessageBody {
   const attachments = p.files.filter((f) => lookups.isAllowedUrl(f.url)).map(fileToAttachment);
   const emote = raw.startsWith(EMOTE_PREFIX);
   const text = emote ? raw.slice(EMOTE_PREFIX.length) : raw;
+  const markdown = stylingToMarkdown(text);
   return {
     kind: emote ? 'emote' : 'text',
     text,
+    ...(markdown !== undefined ? { markdown } : {}),
     ...(attachments.length > 0 ? { attachments } : {}),
   };
 }
@@ -160,11 +164,15 @@ export function mapInbound(p: ParsedGroupchat, lookups: InboundLookups): Inbound
   };
 }
 
-/** Plain text of a MessageBody on XMPP: emotes as '/me …'; in relay mode prefixed with the author's name. */
+/**
+ * Text of a MessageBody on XMPP: Markdown as XEP-0393 styling (styling.ts); emotes as '/me …';
+ * in relay mode prefixed with the author's name.
+ */
 export function outboundText(body: MessageBody, relayAuthor?: string): string {
-  if (relayAuthor === undefined) return body.kind === 'emote' ? `${EMOTE_PREFIX}${body.text}` : body.text;
-  if (body.kind === 'emote') return `* ${relayAuthor} ${body.text}`;
-  return `${relayAuthor}: ${body.text}`;
+  const text = body.markdown !== undefined ? markdownToStyling(body.markdown) : body.text;
+  if (relayAuthor === undefined) return body.kind === 'emote' ? `${EMOTE_PREFIX}${text}` : text;
+  if (body.kind === 'emote') return `* ${relayAuthor} ${text}`;
+  return `${relayAuthor}: ${text}`;
 }
 
 /** Remove the relay prefix `outboundText` added, when present. */

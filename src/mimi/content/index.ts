@@ -21,5 +21,7 @@ export {
 } from './content-builders';
 export type { MessageEnvelope } from './content-builders';
 export { receiveMimiContent } from './validate';
+export { getSenderProfile, senderProfileExtensions } from './sender-profile';
+export type { SenderProfile } from './sender-profile';
 export { cborJson } from './inspect';
 export { fromHex, toHex } from './hex';
