@@ -17,7 +17,8 @@ export const LAYERS = {
   'src/config': ['src/common'],
   'src/persistence': ['src/common', 'src/config'],
   'src/mls': ['src/common', 'src/codec'],
-  'src/mimi': ['src/common', 'src/config', 'src/codec', 'src/ports/delivery-target.port.ts'],
+  // src/mls/core/structs: the RFC 9420 codecs that delimit the MLS values MIMI structs embed.
+  'src/mimi': ['src/common', 'src/config', 'src/codec', 'src/mls/core/structs', 'src/ports/delivery-target.port.ts'],
   'src/replication': ['src/common', 'src/config', 'src/ports', 'src/persistence'],
   'src/rooms': [
     'src/common',

@@ -21,6 +21,7 @@ import {
   vectorOf,
   type Codec,
 } from './tls-codec';
+import { expectCodecError, thrownBy } from '../../test/support/codec-errors';
 
 const SAMPLE_ENUM = { reserved: 0, alpha: 1, beta: 7 } as const;
 const sampleEnum = enumCodec('SampleEnum', SAMPLE_ENUM);
@@ -64,21 +65,6 @@ const sampleArb: fc.Arbitrary<Sample> = fc
     const { note, ...rest } = s;
     return note === undefined ? rest : { ...rest, note };
   });
-
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
-
-function expectCodecError(fn: () => unknown, pattern?: RegExp): void {
-  const e = thrownBy(fn);
-  expect(e).toBeInstanceOf(CodecError);
-  if (pattern) expect((e as Error).message).toMatch(pattern);
-}
 
 function decodeVarint(bytes: number[]): number {
   const r = new TlsReader(Uint8Array.from(bytes), 'V');

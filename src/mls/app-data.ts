@@ -18,14 +18,16 @@ export const APP_DATA_UPDATE_PROPOSAL_TYPE = 0x0008;
 
 /** MIMI component IDs (protocol-06 §10.1-10.4). */
 export enum MimiComponentId {
+  /** Franking (protocol-06 §10.1), not used yet; listed so the table is the registry's. @public */
   FrankAad = 0x0020,
+  /** Franking (protocol-06 §10.2), not used yet; listed so the table is the registry's. @public */
   FrankingSignatureKey = 0x0021,
   ParticipantList = 0x0022,
   RoomMetadata = 0x0023,
 }
 
 /** room-policy-03: role index 0 means "not in the participant list" and never appears in it. */
-export const NO_ROLE_INDEX = 0;
+const NO_ROLE_INDEX = 0;
 /** room-policy-03: role index 1 is the capability-less "banned" role. */
 export const BANNED_ROLE_INDEX = 1;
 

@@ -23,7 +23,7 @@ const RECORD_VERSION = 1;
 const utf8 = new TextEncoder();
 
 /** MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519, the suite of every MIMI room here. */
-export const MIMI_CIPHERSUITE = 1;
+const MIMI_CIPHERSUITE = 1;
 
 let suite: CipherSuite | undefined;
 /** The implementation of `MIMI_CIPHERSUITE` (node:crypto). */

@@ -10,7 +10,7 @@ import { ValidationError } from '../common/errors';
 import { type RoomUri, type UserUri, parseMimiUri } from '../common/ids';
 import { decodeAll, encodeValue } from '../codec/tls-codec';
 import { decodeMlsMessage, encodeMlsMessage } from './core/framing';
-import { decodeKeyPackage, keyPackageRef as coreKeyPackageRef } from './core/key-package';
+import { decodeKeyPackage } from './core/key-package';
 import {
   ContentType,
   SenderType,
@@ -59,12 +59,12 @@ function malformed<T>(what: string, fn: () => T): T {
 }
 
 /** Decode RFC 9420 §6 `MLSMessage` bytes. @throws MlsGroupError(Malformed) */
-export function decodeMlsMessageBytes(bytes: Uint8Array): MLSMessage {
+function decodeMlsMessageBytes(bytes: Uint8Array): MLSMessage {
   return malformed('MLSMessage', () => decodeMlsMessage(bytes));
 }
 
 /** @throws MlsGroupError(Malformed) */
-export const keyPackageFromBytes = (b: Uint8Array): KeyPackage => malformed('KeyPackage', () => decodeKeyPackage(b));
+const keyPackageFromBytes = (b: Uint8Array): KeyPackage => malformed('KeyPackage', () => decodeKeyPackage(b));
 /** @throws MlsGroupError(Malformed) */
 export const welcomeFromBytes = (b: Uint8Array): Welcome => malformed('Welcome', () => decodeAll(b, welcomeCodec));
 /** @throws MlsGroupError(Malformed) */
@@ -74,11 +74,6 @@ export const groupInfoFromBytes = (b: Uint8Array): GroupInfo =>
 /** The MIMI user a KeyPackage's credential names (bare or MLSMessage KeyPackage). */
 export function keyPackageUser(bytes: Uint8Array): UserUri | undefined {
   return userOfCredential(keyPackageFromBytes(bytes).leafNode.credential);
-}
-
-/** RFC 9420 §5.2 KeyPackageRef of a KeyPackage (bare or MLSMessage). */
-export function keyPackageRef(keyPackage: Uint8Array | KeyPackage): Uint8Array {
-  return coreKeyPackageRef(keyPackage instanceof Uint8Array ? keyPackageFromBytes(keyPackage) : keyPackage);
 }
 
 /**
@@ -148,11 +143,11 @@ export function unframeMlsMessage(bytes: Uint8Array): Uint8Array {
   }
 }
 
-export type MlsWireFormat = keyof typeof WireFormat;
-export type MlsContentType = keyof typeof ContentType;
+type MlsWireFormat = keyof typeof WireFormat;
+type MlsContentType = keyof typeof ContentType;
 
 /** Who sent a handshake message, as far as a PublicMessage says in the clear (RFC 9420 §6.1). */
-export type MlsSender =
+type MlsSender =
   | { readonly type: 'member'; readonly leafIndex: number }
   | { readonly type: 'external'; readonly senderIndex: number }
   | { readonly type: 'new_member_proposal' }

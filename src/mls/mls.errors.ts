@@ -1,5 +1,4 @@
-import { CodecError, ErrorCode, GatewayError, GatewayErrorOptions } from '../common/errors';
-import { MlsProtocolError } from './core/errors';
+import { ErrorCode, GatewayError, GatewayErrorOptions } from '../common/errors';
 
 /**
  * Why an MLS operation failed, finer than `ErrorCode`. The HTTP layer maps the code; logs and
@@ -73,22 +72,4 @@ export class MlsGroupError extends GatewayError {
     this.currentEpoch = opts.currentEpoch;
     this.messageEpoch = opts.messageEpoch;
   }
-}
-
-/**
- * Turn whatever the MLS core threw into an `MlsGroupError` (`CodecError` → Malformed,
- * `MlsProtocolError` → Invalid). Gateway errors pass through. Anything else becomes
- * `fallbackReason` when given, else an internal error.
- */
-export function toMlsGroupError(e: unknown, context: string, fallbackReason?: MlsErrorReason): GatewayError {
-  const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  if (e instanceof CodecError) {
-    return new MlsGroupError(MlsErrorReason.Malformed, `${context}: ${detail}`, { cause: e });
-  }
-  if (e instanceof GatewayError) return e;
-  if (e instanceof MlsProtocolError) {
-    return new MlsGroupError(MlsErrorReason.Invalid, `${context}: ${detail}`, { cause: e });
-  }
-  if (fallbackReason !== undefined) return new MlsGroupError(fallbackReason, `${context}: ${detail}`, { cause: e });
-  return new GatewayError(ErrorCode.Internal, `${context}: ${detail}`, { cause: e });
 }

@@ -352,20 +352,24 @@ describe.each(DATABASE_KINDS)('OutboxWorker on %s', (kind: TestDatabaseKind) => 
     });
 
     it('keeps a combined request under coalesceMaxBytes, and sends a larger message alone', async () => {
-      const size = bodyFor(FOLLOWER_A, ROOM_ONE, 1).length;
-      const gw = gateway(gatewayConfig({ coalesceMaxMessages: 10, coalesceMaxBytes: Math.max(1024, 2 * size) }));
-      const big: OutboundMessage = {
-        ...message(FOLLOWER_A, ROOM_ONE, 99),
-        body: Buffer.alloc(4096, 0x61),
-        idempotencyKey: 'big',
-      };
-      await gw.enqueue([message(FOLLOWER_A, ROOM_ONE, 1), big, message(FOLLOWER_A, ROOM_ONE, 2)]);
+      const limit = 1024; // the smallest coalesceMaxBytes the config takes
+      const gw = gateway(gatewayConfig({ coalesceMaxMessages: 10, coalesceMaxBytes: limit }));
+      const sized = (n: number, bytes: number): OutboundMessage => ({
+        ...message(FOLLOWER_A, ROOM_ONE, n),
+        body: Buffer.alloc(bytes, 0x60 + n),
+      });
+      // Two 400-byte messages fit under the limit and a third does not; 4096 bytes exceed it alone.
+      await gw.enqueue([sized(1, 400), sized(2, 400), sized(3, 400), sized(4, 4096), sized(5, 400)]);
 
       await gw.worker.drainUntilIdle();
 
-      const sent = target.attemptsTo(FOLLOWER_A).map((a) => a.body.length);
-      expect(sent).toEqual([size, 4096, size]);
-      for (const length of sent.filter((l) => l !== 4096)) expect(length).toBeLessThanOrEqual(Math.max(1024, 2 * size));
+      const sent = target.attemptsTo(FOLLOWER_A).map((a) => a.body);
+      expect(sent.map((b) => b.length)).toEqual([800, 400, 4096, 400]);
+      expect(Buffer.concat(sent)).toEqual(
+        Buffer.concat(
+          [1, 2, 3].map((n) => Buffer.alloc(400, 0x60 + n)).concat([Buffer.alloc(4096, 0x64), Buffer.alloc(400, 0x65)]),
+        ),
+      );
     });
 
     it('resends a combined request byte for byte, even when more messages arrived meanwhile', async () => {

@@ -183,7 +183,7 @@ export function contentKind(content: MimiContent): ContentKind {
 }
 
 /** The first displayable text of a body: a text/* single part, or the first one inside a MultiPart. */
-export function contentText(part: NestedPart): { text: string; contentType: string } | undefined {
+function contentText(part: NestedPart): { text: string; contentType: string } | undefined {
   switch (part.cardinality) {
     case Cardinality.Single: {
       if (!/^text\//i.test(part.contentType)) return undefined;

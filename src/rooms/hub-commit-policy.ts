@@ -24,7 +24,7 @@ import {
 import { authoriseChange } from './room-policy';
 
 /** What a follower's commit does to the room, read from its proposals. */
-export interface FollowerCommitChanges {
+interface FollowerCommitChanges {
   readonly participants?: Participant[];
   readonly addedClients: UserUri[];
   readonly removedClients: UserUri[];
@@ -33,7 +33,7 @@ export interface FollowerCommitChanges {
 type Tree = Parameters<CommitPolicy>[0]['tree'];
 
 /** The participant list, added and removed clients of a commit's proposals; a reason string when one is not allowed. */
-export function followerCommitChanges(
+function followerCommitChanges(
   proposals: readonly CommittedProposal[],
   tree: Tree,
   external: boolean,

@@ -489,6 +489,10 @@ export class HubService {
 
       const bodySha256 = sha256Hex(request.appMessage);
       let submission = await this.submissions.findByHash(undefined, roomUri, bodySha256);
+      // Known bytes were checked against their MLS sender when first admitted; not this sender's.
+      if (submission !== undefined && submission.senderUri !== sendingUri) {
+        return refuse(`these bytes were submitted by ${submission.senderUri}`);
+      }
       if (submission === undefined) {
         try {
           submission = await this.transactions.run((tx) =>

@@ -16,7 +16,7 @@ import { hubCommitPolicy } from './hub-commit-policy';
 import { gatewayBotUri } from './identity';
 
 /** `mls_kv` key of this provider's external-sender key pair (protocol-06 §7.4). */
-export const HUB_SENDER_KEY = 'hub/external-sender';
+const HUB_SENDER_KEY = 'hub/external-sender';
 
 /**
  * The MLS groups this gateway takes part in (src/mls/gateway `GroupStore`): ONE shared state per

@@ -90,7 +90,7 @@ export function applicationFanout(privateMessage: Uint8Array, timestamp: number)
  * The `required_capabilities` our rooms set (src/mls/gateway roomExtensions), as KeyMaterialRequest
  * wants them: RFC 9420 §7.2 RequiredCapabilities { extension_types<V>; proposal_types<V>; credential_types<V>; }.
  */
-export function roomRequiredCapabilities(): Uint8Array {
+function roomRequiredCapabilities(): Uint8Array {
   const w = new TlsWriter('RequiredCapabilities');
   w.vector([APP_DATA_DICTIONARY_EXTENSION_TYPE], (v, t) => v.uint16(t));
   w.vector([APP_DATA_UPDATE_PROPOSAL_TYPE], (v, t) => v.uint16(t));

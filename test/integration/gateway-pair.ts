@@ -7,6 +7,15 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
 import { Platform } from '../../src/common/ids';
+import { MimiPeerClient } from '../../src/mimi/transport';
+import {
+  type SubmitMessageResponse,
+  asMlsMessage,
+  decodeAll,
+  encodeValue,
+  submitMessageRequestCodec,
+  submitMessageResponseCodec,
+} from '../../src/mimi/wire';
 import type { GatewayConfig } from '../../src/config/gateway-config';
 import { type RunningGateway, startGateway } from '../../src/main';
 import {
@@ -175,6 +184,22 @@ export async function found<T>(
     if (value === undefined) throw new Error(`${what} not there yet`);
     return value;
   }, timeoutMs);
+}
+
+/** `/submitMessage` of `appMessage` as `sendingUri`, sent by B's peer client to A (the hub of `roomUri`). */
+export async function submitFromB(
+  pair: GatewayPair,
+  roomUri: string,
+  sendingUri: string,
+  appMessage: Uint8Array,
+): Promise<SubmitMessageResponse> {
+  const body = encodeValue(
+    { protocol: 'mls10', appMessage: asMlsMessage(appMessage), sendingUri },
+    submitMessageRequestCodec,
+  );
+  const res = await pair.b.running.app.get(MimiPeerClient).request(DOMAIN_A, 'submitMessage', roomUri, body);
+  expect(res.status).toBe(200);
+  return decodeAll(res.body, submitMessageResponseCodec);
 }
 
 export const memoryRoom = (roomId: string) => ({ platform: Platform.Memory, roomId });

@@ -13,7 +13,8 @@ import { ProviderDomain, RoomUri, roomUri } from '../../src/common/ids';
 import { resolveConfigPath, validateConfig } from '../../src/config/load-config';
 import { matchesDomain } from '../../src/mimi/transport';
 import { createTestPki, TestPki } from '../kits/mimi/transport-fixtures';
-import { TransactionRunner } from '../../src/persistence';
+import { OutboxRepository, TransactionRunner } from '../../src/persistence';
+import { OutboxStatus } from '../../src/persistence/repositories/outbox.repository';
 import { OutboxService } from '../../src/replication';
 import { DATABASE_KINDS, TestDatabase } from '../support/test-data-source';
 
@@ -114,12 +115,19 @@ class ReceivingPeer {
   }
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/** Poll `probe` until it returns a value. */
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
   const started = Date.now();
-  while (!check()) {
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  await eventually(async () => (check() ? true : undefined), what, timeoutMs);
 }
 
 function message(room: RoomUri, i: number): Buffer {
@@ -225,9 +233,17 @@ describe.each(DATABASE_KINDS)('outbox over mutual TLS (%s)', (kind) => {
       );
     }
 
-    // The healthy destination is served while the other is down.
+    // The healthy destination is served while the other is down; the down one was tried (its
+    // connection refused) and its messages wait, neither delivered nor parked.
     await waitFor(() => healthy.accepted().length === perRoom, 10_000, 'the healthy peer');
-    expect(slow.arrivals).toHaveLength(0);
+    const rows = app!.get(OutboxRepository);
+    for (const key of ['r1-0@b', 'r2-0@b']) {
+      const tried = await eventually(async () => {
+        const row = await rows.findByIdempotencyKey(key);
+        return row !== undefined && row.attempts >= 1 ? row : undefined;
+      }, `an attempt at ${key}`);
+      expect(tried).toMatchObject({ status: OutboxStatus.Pending, deliveredAt: null, lastError: expect.any(String) });
+    }
 
     // The slow peer comes back answering 500 twice, then 503 with Retry-After, then normally.
     slow.script = ['error500', 'error500', 'busy503'];

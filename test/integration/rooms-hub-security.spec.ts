@@ -1,7 +1,9 @@
 /**
  * Security at the hub (issue 9): a follower's commit may change the GroupContext only through the
  * participant-list AppDataUpdates the room policy allows, and the legacy room changes only after
- * the commit verified. Two in-process gateways (A hubs, B follows), memory platforms, real mTLS.
+ * the commit verified. And who may submit a message (issue 14 item 6): every sender check of
+ * `HubService.submitMessage` has a test that fails without it. Two in-process gateways (A hubs,
+ * B follows), memory platforms, real mTLS.
  */
 import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
@@ -24,16 +26,20 @@ import {
   requiredCapabilitiesExtension,
   type Extension,
 } from '../../src/mls/core/structs';
+import { encodeMimiContentWithId } from '../../src/mimi/content';
 import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../src/ports';
-import { MlsGroups, type RoomInfo, legacyUserUri } from '../../src/rooms';
+import { MlsGroups, type RoomInfo, contentForAction, legacyUserUri } from '../../src/rooms';
 import { GHOST_PREFIX, MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DATABASE_KINDS } from '../support/test-data-source';
-import { GatewayPair, admin, eventually, found, memoryRoom } from './gateway-pair';
+import { GatewayPair, admin, eventually, found, memoryRoom, submitFromB } from './gateway-pair';
 
 const ROOM_ID = '!secure:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
 const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 const DAVE_URI = legacyUserUri(DOMAIN_B, 'memory', 'dave');
+const CAROL_URI = legacyUserUri(DOMAIN_B, 'memory', 'carol');
+const MEMBER_ROLE_INDEX = 3;
+const NOT_ALLOWED = { protocol: 'mls10', statusCode: 'notAllowed' };
 
 let pair: GatewayPair;
 let roomUri: RoomUri;
@@ -44,6 +50,29 @@ async function roomInfo(gw: GatewayPair['a']): Promise<RoomInfo | undefined> {
 }
 
 const ghostOf = (user: UserUri): string => `${GHOST_PREFIX}${user}`;
+
+/** A post of `user` encrypted by `user`'s client on B, never submitted: new bytes for the hub. */
+async function newMessage(user: UserUri, text: string): Promise<Uint8Array> {
+  const content = await contentForAction(
+    { type: 'post', body: { kind: 'text', text } },
+    { senderUri: user, roomUri, messageIdOf: async () => undefined },
+  );
+  const group = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
+  return group.encrypt(user, encodeMimiContentWithId(content!, user, roomUri).bytes);
+}
+
+/** The texts posted in the legacy room on A. */
+function postedOnA(): string[] {
+  return pair.a.platform.rooms
+    .get(ROOM_ID)!
+    .timeline.flatMap((e) => (e.kind === 'message' && e.action.type === 'post' ? [e.action.body.text] : []));
+}
+
+/** Wait until B's group is at A's epoch (the hub's last commit arrived). */
+async function bCaughtUp(): Promise<void> {
+  const epoch = (await roomInfo(pair.a))!.epoch;
+  await eventually(async () => expect((await roomInfo(pair.b))!.epoch).toBe(epoch));
+}
 
 /** Send a staged commit of B's (as `/update` from B) and drop it on B, whatever the answer. */
 async function sendFromB(staged: GatewayStagedCommit, bytes = staged.commit) {
@@ -88,6 +117,9 @@ describe.each(DATABASE_KINDS)('security at the hub on %s', (kind) => {
     await pair.a.platform.emitEvent(invite);
     await found(() => roomInfo(pair.b), 'the room on B');
     await eventually(async () => expect((await roomInfo(pair.b))!.localMembers).toContain(BOB_URI));
+    await pair.a.platform.emitEvent({ ...invite, platformEventId: `$invite-${++seq}`, user: { userUri: CAROL_URI } });
+    await eventually(async () => expect((await roomInfo(pair.b))!.localMembers).toContain(CAROL_URI));
+    await bCaughtUp();
   }, 60_000);
 
   afterAll(async () => {
@@ -154,5 +186,59 @@ describe.each(DATABASE_KINDS)('security at the hub on %s', (kind) => {
     expect(after!.participants).toEqual(before!.participants);
     expect(pair.a.platform.rooms.get(ROOM_ID)!.members.has(ghostOf(DAVE_URI))).toBe(false);
     expect(pair.b.platform.rooms.get(`${MIRROR_PREFIX}${roomUri}`)).toBeDefined();
+  });
+  it('refuses identical bytes sent again under another sender (the sender is checked before the hash dedupe)', async () => {
+    const text = 'carol, once';
+    const bytes = await newMessage(CAROL_URI, text);
+    expect(await submitFromB(pair, roomUri, CAROL_URI, bytes)).toMatchObject({ statusCode: 'accepted' });
+
+    expect(await submitFromB(pair, roomUri, BOB_URI, bytes)).toEqual(NOT_ALLOWED);
+    // Carol's own retry is still answered from the dedupe, and the message is posted once.
+    expect(await submitFromB(pair, roomUri, CAROL_URI, bytes)).toMatchObject({ statusCode: 'accepted' });
+    expect(postedOnA().filter((t) => t === text)).toHaveLength(1);
+  });
+
+  it('refuses a visitor with a client who submits straight to the hub', async () => {
+    await pair.a.platform.emitEvent({
+      kind: 'role',
+      room: memoryRoom(ROOM_ID),
+      platformEventId: `$role-${++seq}`,
+      user: { userUri: BOB_URI },
+      role: ParticipantRole.Visitor,
+      by: ALICE,
+      timestamp: Date.now(),
+    });
+    await eventually(async () =>
+      expect((await roomInfo(pair.b))!.participants).toContainEqual({
+        userUri: BOB_URI,
+        role: ParticipantRole.Visitor,
+      }),
+    );
+    await bCaughtUp();
+    expect((await roomInfo(pair.a))!.members).toContain(BOB_URI);
+    const text = 'a visitor speaks';
+
+    expect(await submitFromB(pair, roomUri, BOB_URI, await newMessage(BOB_URI, text))).toEqual(NOT_ALLOWED);
+    expect(postedOnA()).not.toContain(text);
+  });
+
+  it('refuses a participant without a client, also for new bytes of an earlier epoch (no epochTooOld)', async () => {
+    const earlier = await newMessage(CAROL_URI, 'carol, before dave was listed');
+    // Carol lists dave (a B user) as a member without adding a client of his.
+    const group = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
+    const staged = await group.stageCommit(CAROL_URI, {
+      participants: [...group.summary().participants, { user: DAVE_URI, roleIndex: MEMBER_ROLE_INDEX }],
+    });
+    expect(await sendFromB(staged)).toMatchObject({ responseCode: 'success' });
+    await bCaughtUp();
+    const info = (await roomInfo(pair.a))!;
+    expect(info.participants).toContainEqual({ userUri: DAVE_URI, role: ParticipantRole.Member });
+    expect(info.members).not.toContain(DAVE_URI);
+
+    expect(await submitFromB(pair, roomUri, DAVE_URI, earlier)).toEqual(NOT_ALLOWED);
+    const current = await newMessage(CAROL_URI, 'carol, after dave was listed');
+    expect(await submitFromB(pair, roomUri, DAVE_URI, current)).toEqual(NOT_ALLOWED);
+    // Nothing of carol's message was used up by the refusal.
+    expect(await submitFromB(pair, roomUri, CAROL_URI, current)).toMatchObject({ statusCode: 'accepted' });
   });
 });

@@ -9,7 +9,6 @@ import { MimiPeerClient } from '../../src/mimi/transport';
 import { DOMAIN_A, DOMAIN_B, DOMAIN_C } from '../kits/mimi/transport-fixtures';
 import {
   asCredential,
-  asMlsMessage,
   decodeAll,
   decodeFanoutBody,
   groupInfoRatchetTreeTbeCodec,
@@ -19,8 +18,6 @@ import {
   groupInfoResponseTbs,
   groupInfoResponseTbsCodec,
   encodeValue,
-  submitMessageRequestCodec,
-  submitMessageResponseCodec,
 } from '../../src/mimi/wire';
 import {
   decryptWithLabel,
@@ -44,7 +41,16 @@ import { MlsGroups, RenderWorker, type RoomEventInfo, type RoomInfo, legacyUserU
 import { GHOST_PREFIX, MIRROR_PREFIX, type MemoryRoom } from '../fakes/memory-platform';
 import { DataSource } from 'typeorm';
 import { DATABASE_KINDS } from '../support/test-data-source';
-import { GatewayPair, type GatewayUnderTest, admin, eventually, found, memoryRoom, mimiPost } from './gateway-pair';
+import {
+  GatewayPair,
+  type GatewayUnderTest,
+  admin,
+  eventually,
+  found,
+  memoryRoom,
+  mimiPost,
+  submitFromB,
+} from './gateway-pair';
 
 const CLUB_ROOM_ID = '!club:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -145,18 +151,7 @@ function membership(
   };
 }
 
-async function submitAs(sendingUri: string, appMessage: Uint8Array): Promise<ReturnType<typeof decodeSubmit>> {
-  const client = pair.b.running.app.get(MimiPeerClient);
-  const body = encodeValue(
-    { protocol: 'mls10', appMessage: asMlsMessage(appMessage), sendingUri },
-    submitMessageRequestCodec,
-  );
-  const res = await client.request(DOMAIN_A, 'submitMessage', roomUri, body);
-  expect(res.status).toBe(200);
-  return decodeSubmit(res.body);
-}
-
-const decodeSubmit = (bytes: Uint8Array) => decodeAll(bytes, submitMessageResponseCodec);
+const submitAs = (sendingUri: string, appMessage: Uint8Array) => submitFromB(pair, roomUri, sendingUri, appMessage);
 
 /** Bob's submissions as B stored them, oldest first. */
 async function bobSubmissions() {

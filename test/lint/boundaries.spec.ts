@@ -72,6 +72,18 @@ const CASES: readonly { name: string; filePath: string; code: string; allowed: b
     allowed: true,
   },
   {
+    name: "src/mimi importing the MLS core's struct codecs",
+    filePath: 'src/mimi/wire/lint-probe.ts',
+    code: "import { mlsMessageCodec } from '../../mls/core/structs';\nexport const probe = mlsMessageCodec;\n",
+    allowed: true,
+  },
+  {
+    name: 'src/mimi importing the rest of src/mls',
+    filePath: 'src/mimi/wire/lint-probe.ts',
+    code: "import { inspectMlsMessage } from '../../mls';\nexport const probe = inspectMlsMessage;\n",
+    allowed: false,
+  },
+  {
     name: 'the composition root importing the bridge modules',
     filePath: 'src/app.module.ts',
     code: "import { matrixBridgeModule } from '../bridges/matrix/matrix.module';\nexport const probe = matrixBridgeModule;\n",

@@ -86,6 +86,48 @@ describe(XmppBridge.name, () => {
       expect(h.transport.sent.filter((el) => el.name === 'message')).toEqual([]);
     });
 
+    describe("the stanza size limit (the default: Prosody's 512 KiB for component streams), in UTF-8 bytes", () => {
+      const LIMIT = 512 * 1024;
+      /** 3 bytes of UTF-8 and one UTF-16 code unit: counting code units would see a third of the size. */
+      const EURO = '\u20ac';
+      const sentMessages = () => h.transport.sent.filter((el) => el.name === 'message');
+      const post = (text: string, idempotencyKey: string) =>
+        h.bridge.post(
+          ROOM_REF,
+          DAVE,
+          { type: 'post', body: { kind: 'text', text } },
+          { idempotencyKey, timeoutMs: 5000 },
+        );
+      /** Text of exactly `bytes` UTF-8 bytes, nearly all of them in multi-byte characters. */
+      const textOfBytes = (bytes: number) => EURO.repeat(Math.floor(bytes / 3)) + 'a'.repeat(bytes % 3);
+
+      it.each([
+        ['just under', -1],
+        ['at', 0],
+        ['over', 1],
+      ])('multi-byte text %s the limit', async (_where, offset) => {
+        // The stanza around the body: a probe post's size less its one-byte body (same key length, same ids).
+        await post('x', 'probe-000');
+        const envelope = Buffer.byteLength(sentMessages()[0]!.toString(), 'utf8') - 1;
+        const text = textOfBytes(LIMIT - envelope + offset);
+
+        const outcome = await post(text, 'sized-000').catch((e: unknown) => e);
+
+        if (offset <= 0) {
+          expect(outcome).toMatchObject({ platformEventId: expect.any(String) });
+          expect(Buffer.byteLength(sentMessages()[1]!.toString(), 'utf8')).toBe(LIMIT + offset);
+        } else {
+          expect(outcome).toBeInstanceOf(PlatformError);
+          expect(outcome).toMatchObject({
+            code: ErrorCode.PlatformRejected,
+            retryable: false,
+            message: `stanza of ${LIMIT + 1} bytes exceeds the XMPP server's limit of ${LIMIT} bytes`,
+          });
+          expect(sentMessages()).toHaveLength(1);
+        }
+      });
+    });
+
     it('maps a MUC refusal (no voice) to a permanent PlatformRejected', async () => {
       h.muc.messageError = () => 'forbidden';
       const err = await h.bridge

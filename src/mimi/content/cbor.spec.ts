@@ -12,6 +12,7 @@ import {
   encodeCbor,
 } from './cbor';
 import { compareBytes, fromHex, toHex } from './hex';
+import { expectCodecError } from '../../../test/support/codec-errors';
 
 /** RFC 8949 Appendix A examples that are in deterministic encoding, as [value, hex]. */
 const RFC8949_APPENDIX_A: readonly (readonly [CborValue, string])[] = [
@@ -82,17 +83,6 @@ const RFC8949_APPENDIX_A: readonly (readonly [CborValue, string])[] = [
   ],
   [['a', new CborMap([['b', 'c']])], '826161a161626163'],
 ];
-
-function expectCodecError(fn: () => unknown, pattern: RegExp): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown).toBeInstanceOf(CodecError);
-  expect((thrown as Error).message).toMatch(pattern);
-}
 
 /** Recursively sort map entries the way the deterministic encoder does, for equality checks. */
 function normalize(v: CborValue): CborValue {

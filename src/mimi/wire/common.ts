@@ -3,7 +3,7 @@
  * ratchet-tree-options structs the draft borrows (draft-ietf-mls-ratchet-tree-options-00 §3),
  * and AppDataDictionary (draft-ietf-mls-extensions-09 §4.6).
  */
-import { groupInfoCodec, type GroupInfoBytes } from './mls-framing';
+import { groupInfoCodec, type GroupInfoBytes } from './mls-values';
 import {
   codec,
   enumCodec,

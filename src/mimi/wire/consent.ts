@@ -1,6 +1,6 @@
 /** protocol-06 §5.7 Convey explicit consent: `POST /requestConsent/{targetDomain}`, `POST /updateConsent/{requesterDomain}`. */
 import { appDataDictionaryCodec, identifierUriCodec, type AppDataDictionary, type IdentifierUri } from './common';
-import { keyPackageCodec, type KeyPackageBytes } from './mls-framing';
+import { keyPackageCodec, type KeyPackageBytes } from './mls-values';
 import { codec, enumCodec, optionalOf, vectorOf, type TlsReader, type TlsWriter } from '../../codec/tls-codec';
 
 /** protocol-06 §5.7 ConsentOperation. */

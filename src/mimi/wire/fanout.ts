@@ -7,7 +7,7 @@ import {
   readMlsMessage,
   type MlsMessageBytes,
   type MlsMessageInfo,
-} from './mls-framing';
+} from './mls-values';
 import {
   codec,
   decodeConcatenated,

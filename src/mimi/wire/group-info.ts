@@ -17,7 +17,7 @@ import {
   type CredentialBytes,
   type GroupInfoBytes,
   type MlsMessageBytes,
-} from './mls-framing';
+} from './mls-values';
 import {
   codec,
   enumCodec,

@@ -15,7 +15,7 @@ export {
   asWelcome,
   inspectMlsMessage,
   type MlsMessageBytes,
-} from './mls-framing';
+} from './mls-values';
 export * from './common';
 export * from './key-material';
 export * from './update';

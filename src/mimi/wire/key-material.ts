@@ -17,7 +17,7 @@ import {
   type CredentialBytes,
   type KeyPackageBytes,
   type RequiredCapabilitiesBytes,
-} from './mls-framing';
+} from './mls-values';
 import { codec, enumCodec, opaque, optionalOf, vectorOf, type TlsReader, type TlsWriter } from '../../codec/tls-codec';
 
 /** The fields shared by KeyMaterialRequest and KeyMaterialRequestTBS. */

@@ -79,6 +79,7 @@ import {
   uint16Lists,
   type MlsSamples,
 } from '../../../test/kits/mimi/mls-samples';
+import { expectCodecError, thrownBy } from '../../../test/support/codec-errors';
 
 const te = new TextEncoder();
 const ROOM_URI = 'mimi://hub.example/r/Rl33FWLCYWOwxHrYnpWDQg';
@@ -90,21 +91,6 @@ const PROPERTY_RUNS = 60;
 const FUZZ_RUNS = 300;
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
-
-function expectCodecError(fn: () => unknown, pattern?: RegExp): void {
-  const e = thrownBy(fn);
-  expect(e).toBeInstanceOf(CodecError);
-  if (pattern) expect((e as Error).message).toMatch(pattern);
-}
 
 /** Hand-assembled wire bytes: numbers are single octets, strings are `<V>` UTF-8, arrays are spliced. */
 function wire(...parts: (number | string | Uint8Array | number[])[]): Uint8Array {

@@ -11,7 +11,7 @@ import {
   type IdentifierUri,
   type Protocol,
 } from './common';
-import { credentialCodec, mlsMessageWhere, type CredentialBytes, type MlsMessageBytes } from './mls-framing';
+import { credentialCodec, mlsMessageWhere, type CredentialBytes, type MlsMessageBytes } from './mls-values';
 import { codec, enumCodec, fixedOpaque, optionalOf, uint64 } from '../../codec/tls-codec';
 
 /** "a PrivateMessage containing an application message" (protocol-06 §5.4). */

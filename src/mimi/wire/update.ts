@@ -15,7 +15,7 @@ import {
   welcomeCodec,
   type MlsMessageBytes,
   type WelcomeBytes,
-} from './mls-framing';
+} from './mls-values';
 import { codec, enumCodec, optionalOf, uint64, utf8, vectorOf, type Codec } from '../../codec/tls-codec';
 
 /** "a list of additional proposals, each represented as either PublicMessage or SemiPrivateMessage" */

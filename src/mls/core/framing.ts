@@ -48,7 +48,7 @@ import {
 export type PaddingPolicy = (unpaddedLength: number) => number;
 
 /** Pad the PrivateMessageContent to a multiple of `n` bytes. */
-export function padToMultipleOf(n: number): PaddingPolicy {
+function padToMultipleOf(n: number): PaddingPolicy {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`padding block ${n}`);
   return (len) => (n - (len % n)) % n;
 }
@@ -56,7 +56,7 @@ export function padToMultipleOf(n: number): PaddingPolicy {
 export const noPadding: PaddingPolicy = () => 0;
 
 /** The default: PrivateMessageContent padded to a multiple of 32 bytes. */
-export const defaultPadding: PaddingPolicy = padToMultipleOf(32);
+const defaultPadding: PaddingPolicy = padToMultipleOf(32);
 
 // ---- secret tree (the ratchet state the caller owns) ----------------------------------------------
 
@@ -65,10 +65,10 @@ export const defaultPadding: PaddingPolicy = padToMultipleOf(32);
  * advances our ratchet (`next`), receiving forgets the generation's key once it decrypted
  * (`use`); the caller saves the changed leaf (`takeChanges` / `exportLeaf`).
  */
-export type MessageKeySource = Pick<SecretTree, 'next' | 'use'>;
+type MessageKeySource = Pick<SecretTree, 'next' | 'use'>;
 
 /** The ratchet of a content type (§6.3.1): application data or handshake (proposal, commit). */
-export function ratchetTypeFor(contentType: ContentType): RatchetType {
+function ratchetTypeFor(contentType: ContentType): RatchetType {
   return contentType === ContentType.application ? 'application' : 'handshake';
 }
 
@@ -156,23 +156,6 @@ function withSignContent<T>(
   return withJoined(parts, fn);
 }
 
-/** Serialized FramedContentTBS; `groupContext` is required for member and new_member_commit senders. */
-export function framedContentTbsBytes(
-  wireFormat: WireFormat,
-  content: FramedContent,
-  groupContext: Uint8Array | undefined,
-): Uint8Array {
-  const head = tbsHead(wireFormat, content, groupContext);
-  return groupContext ? concatBytes(head, groupContext) : head;
-}
-
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 export interface SignContentInput {
   /** `mls_public_message` or `mls_private_message`: the signature covers it. */
   wireFormat: WireFormat;
@@ -226,7 +209,7 @@ export interface SignatureKeyLookup {
 }
 
 /** The key that must have signed `content` (§6.1); throws 'notFound' or 'invalid'. */
-export function senderSignatureKey(content: FramedContent, keys: SignatureKeyLookup): Uint8Array {
+function senderSignatureKey(content: FramedContent, keys: SignatureKeyLookup): Uint8Array {
   const sender = content.sender;
   switch (sender.senderType) {
     case SenderType.member:

@@ -56,7 +56,7 @@ import { verifyLeafNodeSignature } from './tree-validation';
 export const DEFAULT_KEY_PACKAGE_LIFETIME_SECONDS = 28 * 24 * 60 * 60;
 
 /** `not_before` is set this far in the past, for receivers whose clocks run behind: 1 hour. */
-export const KEY_PACKAGE_NOT_BEFORE_MARGIN_SECONDS = 60 * 60;
+const KEY_PACKAGE_NOT_BEFORE_MARGIN_SECONDS = 60 * 60;
 
 /**
  * The longest total lifetime (`not_after - not_before`) a received KeyPackage may have (§7.2:

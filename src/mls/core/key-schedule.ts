@@ -26,7 +26,7 @@ export interface EpochSecrets {
 }
 
 /** joiner_secret = ExpandWithLabel(KDF.Extract(init_secret, commit_secret), "joiner", GroupContext, Nh). */
-export function computeJoinerSecret(
+function computeJoinerSecret(
   suite: CipherSuite,
   initSecret: Uint8Array,
   commitSecret: Uint8Array,

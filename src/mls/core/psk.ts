@@ -19,7 +19,7 @@ export interface PskInput {
 }
 
 /** The all-zero psk_secret (KDF.Nh zero bytes) used when there are no PSKs. */
-export function zeroSecret(suite: CipherSuite): Uint8Array {
+function zeroSecret(suite: CipherSuite): Uint8Array {
   return new Uint8Array(suite.hashLength);
 }
 

@@ -104,7 +104,7 @@ export function originalSiblingTreeHash(
 // ---- §7.9 parent hash -------------------------------------------------------------------------------
 
 /** Hash(ParentHashInput { encryption_key, parent_hash, original_sibling_tree_hash }). */
-export function parentHash(
+function parentHash(
   suite: CipherSuite,
   encryptionKey: Uint8Array,
   parentHashAbove: Uint8Array,
@@ -120,7 +120,7 @@ export function parentHash(
 }
 
 /** The parent hash of parent node p "with copath child" s (§7.9): what the node below p on the path carries. */
-export function parentHashOf(suite: CipherSuite, tree: RatchetTree, p: NodeIndex, s: NodeIndex): Uint8Array {
+function parentHashOf(suite: CipherSuite, tree: RatchetTree, p: NodeIndex, s: NodeIndex): Uint8Array {
   const pn = tree.parentNode(p);
   if (!pn) throw new MlsProtocolError('invalid', `parent hash of blank node ${p}`);
   return parentHash(suite, pn.encryptionKey, pn.parentHash, originalSiblingTreeHash(suite, tree, s, pn.unmergedLeaves));

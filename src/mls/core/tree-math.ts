@@ -7,7 +7,7 @@
 import { MlsProtocolError } from './errors';
 
 /** Floor of log2(x); 0 for x = 0. */
-export function log2(x: number): number {
+function log2(x: number): number {
   if (x === 0) return 0;
   let k = 0;
   while (2 ** (k + 1) <= x) k++;

@@ -43,7 +43,7 @@ export interface PathSecrets {
   privateKeys: Map<NodeIndex, KeyPair>;
 }
 
-export interface UpdatePathSecrets extends PathSecrets {
+interface UpdatePathSecrets extends PathSecrets {
   /** The `commit_secret` for the key schedule (§8). */
   commitSecret: Uint8Array;
 }
@@ -56,7 +56,7 @@ export function nodeKeyPair(suite: CipherSuite, pathSecret: Uint8Array): KeyPair
 }
 
 /** path_secret[n+1] = DeriveSecret(path_secret[n], "path") (§7.4). */
-export function nextPathSecret(suite: CipherSuite, pathSecret: Uint8Array): Uint8Array {
+function nextPathSecret(suite: CipherSuite, pathSecret: Uint8Array): Uint8Array {
   return deriveSecret(suite, pathSecret, 'path');
 }
 

@@ -96,7 +96,7 @@ export function decryptGroupInfo(
 // ---- GroupSecrets encryption (§12.4.3.1) --------------------------------------------------------------
 
 /** EncryptWithLabel(init_key, "Welcome", encrypted_group_info, GroupSecrets). */
-export function encryptGroupSecrets(
+function encryptGroupSecrets(
   suite: CipherSuite,
   initKey: Uint8Array,
   encryptedGroupInfo: Uint8Array,
@@ -131,7 +131,7 @@ export function findGroupSecrets(welcome: Welcome, keyPackageRef: KeyPackageRef)
 
 // ---- whole Welcome ---------------------------------------------------------------------------------
 
-export interface WelcomeRecipient {
+interface WelcomeRecipient {
   keyPackageRef: KeyPackageRef;
   initKey: Uint8Array;
   /** The path secret of the lowest common ancestor with the committer, when the commit had a path. */

@@ -30,7 +30,7 @@ export interface PreparedChanges {
 }
 
 /** The users of the tree's leaves (MIMI basic credentials). */
-export function leavesOfUsers(state: GroupState, users: readonly UserUri[]): number[] {
+function leavesOfUsers(state: GroupState, users: readonly UserUri[]): number[] {
   const out: number[] = [];
   for (const [leaf, node] of state.tree.leaves()) {
     const user = userOfCredential(node.credential);

@@ -14,7 +14,7 @@ import type { GatewayOptions } from './types';
 
 export const HUB = 'hub.example' as ProviderDomain;
 export const FOLLOWER = 'follower.example' as ProviderDomain;
-export const ROLE_MEMBER = 2;
+const ROLE_MEMBER = 2;
 export const TEXT = new TextEncoder();
 export const UTF8 = new TextDecoder();
 

@@ -44,7 +44,7 @@ import { welcomeGroupId } from './welcome-peek';
 import type { GatewayOptions } from './types';
 
 /** MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519. */
-export const GATEWAY_CIPHER_SUITE = 1;
+const GATEWAY_CIPHER_SUITE = 1;
 
 export interface CreateRoomGroupInput {
   readonly groupId: Uint8Array;

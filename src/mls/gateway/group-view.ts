@@ -13,7 +13,7 @@ import type { GatewayGroupSummary, GatewayMember, GroupInfoBundle } from './type
 const membersCache = new WeakMap<GroupState['tree'], GatewayMember[]>();
 
 /** The tree's members (cached per tree object: trees in a state are never mutated). */
-export function membersOf(state: GroupState): GatewayMember[] {
+function membersOf(state: GroupState): GatewayMember[] {
   let members = membersCache.get(state.tree);
   if (!members) {
     const local = new Set(state.localLeaves);

@@ -12,7 +12,7 @@ import type { JoinerKeys } from '../core/group';
 import { createKeyPackage, decodeKeyPackage, keyPackageRef, validateKeyPackage } from '../core/key-package';
 import { CredentialType, type Credential, type KeyPackage } from '../core/structs';
 import type { MlsStorage } from '../mls-storage';
-import { b64url, gatewayKeys } from './keys';
+import { gatewayKeys } from './keys';
 
 const VERSION = 1;
 const utf8 = new TextEncoder();
@@ -36,7 +36,7 @@ export interface PublishedKeyPackage {
 }
 
 /** The basic credential of a MIMI user: its URI in UTF-8. */
-export function userCredential(user: UserUri): Credential {
+function userCredential(user: UserUri): Credential {
   if (parseMimiUri(user)?.kind !== 'u') throw new ValidationError(`not a MIMI user URI: ${user}`);
   return { credentialType: CredentialType.basic, identity: utf8.encode(user) };
 }
@@ -176,5 +176,3 @@ export class Identities {
     else this.cache.delete(user);
   }
 }
-
-export { b64url };

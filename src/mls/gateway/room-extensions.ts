@@ -12,7 +12,6 @@ import {
   CredentialType,
   ExtensionType,
   externalSendersExtension,
-  findExtension,
   makeExtension,
   ProposalType,
   requiredCapabilitiesExtension,
@@ -53,9 +52,4 @@ export function roomExtensions(
 export function participantsOf(extensions: readonly Extension[]): Participant[] {
   const data = appDataComponent(extensions, MimiComponentId.ParticipantList);
   return data === undefined ? [] : decodeParticipantList(data);
-}
-
-/** The external senders of GroupContext extensions. */
-export function externalSendersOf(extensions: readonly Extension[]): ExternalSender[] {
-  return findExtension(extensions, externalSendersExtension) ?? [];
 }

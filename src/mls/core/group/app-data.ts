@@ -24,7 +24,7 @@ export type AppDataMerge = (
   updates: readonly Uint8Array[],
 ) => Uint8Array | undefined;
 
-export const replaceWithLast: AppDataMerge = (_id, _current, updates) => updates[updates.length - 1];
+const replaceWithLast: AppDataMerge = (_id, _current, updates) => updates[updates.length - 1];
 
 /** The data of one component in `extensions`' app_data_dictionary, or undefined. */
 export function appDataComponent(extensions: readonly Extension[], componentId: number): Uint8Array | undefined {

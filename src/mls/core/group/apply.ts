@@ -14,7 +14,6 @@ import {
   LeafNodeSource,
   ProposalType,
   requiredCapabilitiesExtension,
-  SenderType,
   type AppDataUpdate,
   type Extension,
   type GroupContext,
@@ -55,7 +54,7 @@ export interface ApplyOptions {
 
 type Known = KnownProposal;
 /** The proposals of one modelled type, narrowed, with their CommittedProposal. */
-export function ofType<T extends Known['proposalType']>(
+function ofType<T extends Known['proposalType']>(
   list: readonly CommittedProposal[],
   type: T,
 ): { p: CommittedProposal; body: Extract<Known, { proposalType: T }> }[] {
@@ -73,7 +72,7 @@ export function ofType<T extends Known['proposalType']>(
  * check on a received one, §7.3 makes it RECOMMENDED only and the working group's vectors use
  * not_after = 2^64-1) plus the group-level LeafNode checks against the (new) extensions.
  */
-export function validateAddedKeyPackage(
+function validateAddedKeyPackage(
   keyPackage: KeyPackage,
   context: { cipherSuite: number; groupId: Uint8Array; extensions: readonly Extension[] },
   tree: RatchetTree,
@@ -168,11 +167,6 @@ export function applyProposals(
     groupContextExtensionsChanged: gceChanged,
     ...reinitOf(list),
   };
-}
-
-/** Whether the commit is external (sender new_member_commit). */
-export function isExternalSender(sender: { senderType: number }): boolean {
-  return sender.senderType === SenderType.new_member_commit;
 }
 
 /** The provisional GroupContext of the next epoch (§12.4.1) before its tree hash is known. */

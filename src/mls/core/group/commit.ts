@@ -5,7 +5,7 @@
  * confirmation tag, the PublicMessage, the GroupInfo of the new epoch and a Welcome for joiners.
  */
 import { encodeValue } from '../../../codec/tls-codec';
-import { makeKeyPackageRef, type CipherSuite, type KeyPair } from '../crypto';
+import { makeKeyPackageRef, type KeyPair } from '../crypto';
 import { mlsFail } from '../errors';
 import { encodeMlsMessage } from '../framing';
 import type { SecretTree } from '../secret-tree';
@@ -35,7 +35,7 @@ import { createGroupInfo, createWelcome } from '../welcome';
 import type { AppDataMerge } from './app-data';
 import { applyProposals, commitEffects, provisionalContextBase } from './apply';
 import { contextBytes, frameHandshake, handshakeWireFormat, signInGroup, suiteOf } from './common';
-import { advanceEpoch, pskSecretFor, signatureKeyList } from './epoch';
+import { advanceEpoch, pskSecretFor } from './epoch';
 import { findCachedProposal } from './proposals';
 import { leafAt, pathRequired, validateProposalList } from './proposal-list';
 import type {
@@ -295,6 +295,3 @@ export function takeLeftmostBlankLeaf(tree: GroupState['tree'], fields: CommitLe
   tree.blankDirectPath(leaf);
   return leaf;
 }
-
-export { signatureKeyList };
-export type { CipherSuite };

@@ -17,7 +17,7 @@ import {
   type GroupInfo,
   type PreSharedKeyID,
 } from '../structs';
-import { reconcilePrivateKeys, type PrivateTreeKeys } from '../treekem';
+import { reconcilePrivateKeys } from '../treekem';
 import { createGroupInfo } from '../welcome';
 import { suiteOf } from './common';
 import { bytesEqual, hexOf } from './proposal-list';
@@ -74,7 +74,7 @@ export function advanceEpoch(prev: GroupState, next: NextEpoch): GroupState {
   };
 }
 
-export function signatureKeyList(tree: RatchetTree): (Uint8Array | undefined)[] {
+function signatureKeyList(tree: RatchetTree): (Uint8Array | undefined)[] {
   const out: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(tree.leafCount);
   for (const [i, leaf] of tree.leaves()) out[i] = leaf.signatureKey;
   return out;
@@ -142,5 +142,3 @@ export function groupInfo(state: GroupState, signer: LocalSigner, options: Group
     ...(options.externalPub === false ? {} : { externalSecret: state.secrets.externalSecret }),
   });
 }
-
-export type { PrivateTreeKeys };

@@ -1,7 +1,7 @@
 /** The MLS group state machine for a gateway: see README.md. */
 export * from './types';
-export { applyAppDataUpdates, appDataComponent, replaceWithLast, type AppDataMerge } from './app-data';
-export { createGroup, type CreateGroupInput } from './create';
+export { appDataComponent } from './app-data';
+export { createGroup } from './create';
 export {
   propose,
   proposalMessage,
@@ -9,22 +9,11 @@ export {
   externalProposalMessage,
   processProposal,
   acceptProposal,
-  cacheProposal,
-  findCachedProposal,
-  type ProposalMessage,
   type ReceivedProposal,
 } from './proposals';
 export { createCommit, type CreateCommitOptions, type CreatedCommit } from './commit';
-export { processCommit, applyCommitContent, type ProcessCommitOptions, type ProcessedCommit } from './process-commit';
-export {
-  joinFromWelcome,
-  addLocalMemberFromWelcome,
-  checkJoinerKeys,
-  type JoinerKeys,
-  type JoinOptions,
-  type Joined,
-} from './join';
-export { joinByExternalCommit, type ExternalJoiner, type ExternalCommitOptions } from './external';
-export { epochKeys, protect, unprotect, type ProtectOptions, type Unprotected } from './messages';
-export { exportSecret, epochAuthenticator, groupInfo, type GroupInfoOptions } from './epoch';
-export { pathRequired, validateProposalList } from './proposal-list';
+export { processCommit, applyCommitContent, type ProcessedCommit } from './process-commit';
+export { joinFromWelcome, addLocalMemberFromWelcome, checkJoinerKeys, type JoinerKeys } from './join';
+export { joinByExternalCommit, type ExternalCommitOptions } from './external';
+export { epochKeys, protect, unprotect } from './messages';
+export { exportSecret, epochAuthenticator, groupInfo } from './epoch';

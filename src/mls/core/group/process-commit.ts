@@ -30,7 +30,7 @@ import { advanceEpoch, pskSecretFor } from './epoch';
 import { checkLeafInGroup } from './leaf-validation';
 import { unprotect } from './messages';
 import { checkEpoch, publicMessageOf } from './proposals';
-import { bytesEqual, leafAt, pathRequired, resolveProposals, validateProposalList } from './proposal-list';
+import { leafAt, pathRequired, resolveProposals, validateProposalList } from './proposal-list';
 import type { CachedProposal, CommitEffects, CommitPolicy, ExternalPskLookup, GroupState } from './types';
 
 export interface ProcessCommitOptions {
@@ -215,8 +215,6 @@ export function applyCommitContent(
   });
   return { state: next, effects, content: ac, newPrivateKeys: newKeys ?? new Map() };
 }
-
-export { bytesEqual };
 
 /**
  * The private keys a committer's path may be encrypted to: ours, plus the fresh leaf keys of

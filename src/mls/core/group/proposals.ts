@@ -86,7 +86,7 @@ export const propose = {
 // ---- cache --------------------------------------------------------------------------------------------
 
 /** The state with `entry` in its proposal cache (a proposal already cached is not added twice). */
-export function cacheProposal(state: GroupState, entry: CachedProposal): GroupState {
+function cacheProposal(state: GroupState, entry: CachedProposal): GroupState {
   if (state.proposals.some((p) => bytesEqual(p.ref, entry.ref))) return state;
   return { ...state, proposals: [...state.proposals, entry] };
 }

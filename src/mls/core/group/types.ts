@@ -28,7 +28,6 @@ export type EpochSecrets = Omit<ScheduleSecrets, 'joinerSecret' | 'welcomeSecret
  * of local members and the nodes above them): treekem's `PrivateTreeKeys`. Shared by all local
  * members: a commit costs one path decryption for the whole gateway.
  */
-export type { PrivateTreeKeys } from '../treekem';
 
 /** A local member as far as signing goes. */
 export interface LocalSigner {

@@ -135,7 +135,7 @@ export interface Extension {
   extensionType: ExtensionType;
   extensionData: Uint8Array;
 }
-export const extensionCodec = codec<Extension>(
+const extensionCodec = codec<Extension>(
   'Extension',
   (w, v) => {
     w.field('extension_type', uint16, v.extensionType);
@@ -189,12 +189,12 @@ export const lifetimeCodec = codec<Lifetime>(
 
 // ---- Credential ------------------------------------------------------------------------------
 
-export interface BasicCredential {
+interface BasicCredential {
   credentialType: typeof CredentialType.basic;
   identity: Uint8Array;
 }
 /** `Certificate certificates<V>` with `struct { opaque cert_data<V>; } Certificate`: DER bytes. */
-export interface X509Credential {
+interface X509Credential {
   credentialType: typeof CredentialType.x509;
   certificates: Uint8Array[];
 }
@@ -210,7 +210,7 @@ export interface CustomCredential {
 }
 export type Credential = BasicCredential | X509Credential | CustomCredential;
 
-export function isCustomCredential(c: Credential): c is CustomCredential {
+function isCustomCredential(c: Credential): c is CustomCredential {
   return 'data' in c;
 }
 

@@ -20,7 +20,7 @@ import {
 import { ratchetTreeCodec, type RatchetTree } from './tree';
 
 /** §5.3.3 `opaque application_id<V>`. */
-export const applicationIdCodec: Codec<Uint8Array> = codec('ApplicationId', opaque.encode, opaque.decode);
+const applicationIdCodec: Codec<Uint8Array> = codec('ApplicationId', opaque.encode, opaque.decode);
 
 /** §11.1 RequiredCapabilities. */
 export interface RequiredCapabilities {
@@ -46,7 +46,7 @@ export const requiredCapabilitiesCodec = codec<RequiredCapabilities>(
 export interface ExternalPub {
   externalPub: Uint8Array;
 }
-export const externalPubCodec = codec<ExternalPub>(
+const externalPubCodec = codec<ExternalPub>(
   'ExternalPub',
   (w, v) => w.field('external_pub', hpkePublicKeyCodec, v.externalPub),
   (r) => ({ externalPub: r.field('external_pub', hpkePublicKeyCodec) }),
@@ -57,7 +57,7 @@ export interface ExternalSender {
   signatureKey: Uint8Array;
   credential: Credential;
 }
-export const externalSenderCodec = codec<ExternalSender>(
+const externalSenderCodec = codec<ExternalSender>(
   'ExternalSender',
   (w, v) => {
     w.field('signature_key', signaturePublicKeyCodec, v.signatureKey);
@@ -69,14 +69,14 @@ export const externalSenderCodec = codec<ExternalSender>(
   }),
 );
 /** §12.1.8.1 `ExternalSender external_senders<V>`. */
-export const externalSendersCodec: Codec<ExternalSender[]> = vectorOf(externalSenderCodec);
+const externalSendersCodec: Codec<ExternalSender[]> = vectorOf(externalSenderCodec);
 
 /** mls-extensions-09 ComponentData (ComponentID is uint16). */
 export interface ComponentData {
   componentId: number;
   data: Uint8Array;
 }
-export const componentDataCodec = codec<ComponentData>(
+const componentDataCodec = codec<ComponentData>(
   'ComponentData',
   (w, v) => {
     w.field('component_id', uint16, v.componentId);

@@ -6,7 +6,7 @@
  * A struct whose `select` reads a field of an enclosing struct (FramedContentAuthData on the
  * content type) has a codec factory taking that value.
  */
-import { codec, opaque, uint32, uint64, type Codec, type TlsReader, type TlsWriter } from '../../../codec/tls-codec';
+import { codec, opaque, uint32, uint64, type TlsReader, type TlsWriter } from '../../../codec/tls-codec';
 import { macCodec, numericEnum, protocolVersionCodec, type ProtocolVersion } from './basics';
 import { groupContextCodec, type GroupContext } from './group-context';
 import { commitCodec, proposalCodec, type Commit, type Proposal } from './proposals';
@@ -30,7 +30,7 @@ export const contentTypeCodec = numericEnum('ContentType', ContentType);
 /** §6 SenderType. */
 export const SenderType = { member: 1, external: 2, new_member_proposal: 3, new_member_commit: 4 } as const;
 export type SenderType = (typeof SenderType)[keyof typeof SenderType];
-export const senderTypeCodec = numericEnum('SenderType', SenderType);
+const senderTypeCodec = numericEnum('SenderType', SenderType);
 
 /** §6 Sender. */
 export type Sender =
@@ -118,7 +118,7 @@ export const framedContentCodec = codec<FramedContent>(
 );
 
 /** Whether FramedContentTBS carries the GroupContext, and PublicMessage a membership tag, for this sender. */
-export function senderIsMember(sender: Sender): boolean {
+function senderIsMember(sender: Sender): boolean {
   return sender.senderType === SenderType.member;
 }
 function tbsHasContext(sender: Sender): boolean {
@@ -177,21 +177,6 @@ export function decodeAuthData(r: TlsReader, contentType: ContentType): FramedCo
   return { signature, confirmationTag: r.field('confirmation_tag', macCodec) };
 }
 
-const authCodecs = new Map<ContentType, Codec<FramedContentAuthData>>();
-/** The FramedContentAuthData codec for content of type `contentType`. */
-export function framedContentAuthDataCodec(contentType: ContentType): Codec<FramedContentAuthData> {
-  let c = authCodecs.get(contentType);
-  if (!c) {
-    c = codec(
-      'FramedContentAuthData',
-      (w, v) => encodeAuthData(w, v, contentType),
-      (r) => decodeAuthData(r, contentType),
-    );
-    authCodecs.set(contentType, c);
-  }
-  return c;
-}
-
 /** §6 AuthenticatedContent. */
 export interface AuthenticatedContent {
   wireFormat: WireFormat;
@@ -209,23 +194,6 @@ export const authenticatedContentCodec = codec<AuthenticatedContent>(
     const wireFormat = r.field('wire_format', wireFormatCodec);
     const content = r.field('content', framedContentCodec);
     return { wireFormat, content, auth: r.field('auth', (rr) => decodeAuthData(rr, content.contentType)) };
-  },
-);
-
-/** §6.2 AuthenticatedContentTBM, the input of the membership tag MAC. */
-export interface AuthenticatedContentTBM {
-  contentTbs: FramedContentTBS;
-  auth: FramedContentAuthData;
-}
-export const authenticatedContentTbmCodec = codec<AuthenticatedContentTBM>(
-  'AuthenticatedContentTBM',
-  (w, v) => {
-    w.field('content_tbs', framedContentTbsCodec, v.contentTbs);
-    w.field('auth', (ww, a: FramedContentAuthData) => encodeAuthData(ww, a, v.contentTbs.content.contentType), v.auth);
-  },
-  (r) => {
-    const contentTbs = r.field('content_tbs', framedContentTbsCodec);
-    return { contentTbs, auth: r.field('auth', (rr) => decodeAuthData(rr, contentTbs.content.contentType)) };
   },
 );
 

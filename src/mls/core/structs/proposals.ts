@@ -48,12 +48,12 @@ import {
 /** §8.4 PSKType. */
 export const PSKType = { external: 1, resumption: 2 } as const;
 export type PSKType = (typeof PSKType)[keyof typeof PSKType];
-export const pskTypeCodec = numericEnum('PSKType', PSKType);
+const pskTypeCodec = numericEnum('PSKType', PSKType);
 
 /** §8.4 ResumptionPSKUsage. */
 export const ResumptionPSKUsage = { application: 1, reinit: 2, branch: 3 } as const;
 export type ResumptionPSKUsage = (typeof ResumptionPSKUsage)[keyof typeof ResumptionPSKUsage];
-export const resumptionPskUsageCodec = numericEnum('ResumptionPSKUsage', ResumptionPSKUsage);
+const resumptionPskUsageCodec = numericEnum('ResumptionPSKUsage', ResumptionPSKUsage);
 
 /** §8.4 PreSharedKeyID. */
 export type PreSharedKeyID = (
@@ -85,22 +85,6 @@ export const preSharedKeyIdCodec = codec<PreSharedKeyID>(
     const pskEpoch = r.field('psk_epoch', uint64);
     return { pskType, usage, pskGroupId, pskEpoch, pskNonce: r.field('psk_nonce', opaque) };
   },
-);
-
-/** §8.4 PSKLabel, the context of each PSK's ExpandWithLabel("derived psk", ...). */
-export interface PSKLabel {
-  id: PreSharedKeyID;
-  index: number;
-  count: number;
-}
-export const pskLabelCodec = codec<PSKLabel>(
-  'PSKLabel',
-  (w, v) => {
-    w.field('id', preSharedKeyIdCodec, v.id);
-    w.field('index', uint16, v.index);
-    w.field('count', uint16, v.count);
-  },
-  (r) => ({ id: r.field('id', preSharedKeyIdCodec), index: r.field('index', uint16), count: r.field('count', uint16) }),
 );
 
 // ---- proposal bodies -----------------------------------------------------------------------------
@@ -140,19 +124,19 @@ export interface GroupContextExtensions {
 /** mls-extensions-09 AppDataUpdateOperation. */
 export const AppDataUpdateOperation = { update: 1, remove: 2 } as const;
 export type AppDataUpdateOperation = (typeof AppDataUpdateOperation)[keyof typeof AppDataUpdateOperation];
-export const appDataUpdateOperationCodec = numericEnum('AppDataUpdateOperation', AppDataUpdateOperation);
+const appDataUpdateOperationCodec = numericEnum('AppDataUpdateOperation', AppDataUpdateOperation);
 
 /** mls-extensions-09 §"Updating Application Data in the GroupContext": AppDataUpdate (ComponentID is uint16). */
 export type AppDataUpdate = { componentId: number } & (
   { op: typeof AppDataUpdateOperation.update; update: Uint8Array } | { op: typeof AppDataUpdateOperation.remove }
 );
 /** mls-extensions-09 §"Attaching Application Data to a Commit": AppEphemeral. */
-export interface AppEphemeral {
+interface AppEphemeral {
   componentId: number;
   data: Uint8Array;
 }
 /** mls-extensions-09 §"SelfRemove Proposal": `struct {} SelfRemove;` (nothing on the wire). */
-export type SelfRemove = Record<string, never>;
+type SelfRemove = Record<string, never>;
 
 export const addCodec = codec<Add>(
   'Add',
@@ -199,7 +183,7 @@ export const groupContextExtensionsCodec = codec<GroupContextExtensions>(
   (w, v) => w.field('extensions', extensionsCodec, v.extensions),
   (r) => ({ extensions: r.field('extensions', extensionsCodec) }),
 );
-export const appDataUpdateCodec = codec<AppDataUpdate>(
+const appDataUpdateCodec = codec<AppDataUpdate>(
   'AppDataUpdate',
   (w, v) => {
     w.field('component_id', uint16, v.componentId);
@@ -213,7 +197,7 @@ export const appDataUpdateCodec = codec<AppDataUpdate>(
     return { componentId, op };
   },
 );
-export const appEphemeralCodec = codec<AppEphemeral>(
+const appEphemeralCodec = codec<AppEphemeral>(
   'AppEphemeral',
   (w, v) => {
     w.field('component_id', uint16, v.componentId);
@@ -221,7 +205,7 @@ export const appEphemeralCodec = codec<AppEphemeral>(
   },
   (r) => ({ componentId: r.field('component_id', uint16), data: r.field('data', opaque) }),
 );
-export const selfRemoveCodec = codec<SelfRemove>(
+const selfRemoveCodec = codec<SelfRemove>(
   'SelfRemove',
   () => undefined,
   () => ({}),
@@ -271,11 +255,6 @@ const BODIES: ReadonlyMap<number, readonly [string, Codec<unknown>]> = new Map([
   [ProposalType.self_remove, body('selfRemove', selfRemoveCodec)],
 ]);
 
-/** Whether a proposal type is one of the modelled ones (any other is read as a CustomProposal). */
-export function isKnownProposalType(type: number): boolean {
-  return BODIES.has(type);
-}
-
 export const proposalCodec = codec<Proposal>(
   'Proposal',
   (w: TlsWriter, v) => {
@@ -305,22 +284,18 @@ export const proposalCodec = codec<Proposal>(
 
 /** §5.2 `HashReference ProposalRef`. */
 export type ProposalRef = Uint8Array;
-export const proposalRefCodec: Codec<ProposalRef> = codec(
-  'ProposalRef',
-  hashReferenceCodec.encode,
-  hashReferenceCodec.decode,
-);
+const proposalRefCodec: Codec<ProposalRef> = codec('ProposalRef', hashReferenceCodec.encode, hashReferenceCodec.decode);
 
 /** §12.4 ProposalOrRefType. */
 export const ProposalOrRefType = { proposal: 1, reference: 2 } as const;
 export type ProposalOrRefType = (typeof ProposalOrRefType)[keyof typeof ProposalOrRefType];
-export const proposalOrRefTypeCodec = numericEnum('ProposalOrRefType', ProposalOrRefType);
+const proposalOrRefTypeCodec = numericEnum('ProposalOrRefType', ProposalOrRefType);
 
 /** §12.4 ProposalOrRef. */
 export type ProposalOrRef =
   | { type: typeof ProposalOrRefType.proposal; proposal: Proposal }
   | { type: typeof ProposalOrRefType.reference; reference: ProposalRef };
-export const proposalOrRefCodec = codec<ProposalOrRef>(
+const proposalOrRefCodec = codec<ProposalOrRef>(
   'ProposalOrRef',
   (w, v) => {
     w.field('type', proposalOrRefTypeCodec, v.type);

@@ -39,10 +39,10 @@ import {
 /** §7.2 LeafNodeSource. */
 export const LeafNodeSource = { key_package: 1, update: 2, commit: 3 } as const;
 export type LeafNodeSource = (typeof LeafNodeSource)[keyof typeof LeafNodeSource];
-export const leafNodeSourceCodec = numericEnum('LeafNodeSource', LeafNodeSource);
+const leafNodeSourceCodec = numericEnum('LeafNodeSource', LeafNodeSource);
 
 /** The `select (leaf_node_source)` part of a LeafNode. */
-export type LeafNodeSourceFields =
+type LeafNodeSourceFields =
   | { leafNodeSource: typeof LeafNodeSource.key_package; lifetime: Lifetime }
   | { leafNodeSource: typeof LeafNodeSource.update }
   | { leafNodeSource: typeof LeafNodeSource.commit; parentHash: Uint8Array };
@@ -106,7 +106,7 @@ export const leafNodeCodec: Codec<LeafNode> = signedCodec(
 );
 
 /** The group context a LeafNodeTBS carries for the `update` and `commit` sources. */
-export interface LeafNodeGroupBinding {
+interface LeafNodeGroupBinding {
   groupId: Uint8Array;
   leafIndex: number;
 }
@@ -173,12 +173,12 @@ export const parentNodeCodec = codec<ParentNode>(
 /** §7.8 NodeType. */
 export const NodeType = { leaf: 1, parent: 2 } as const;
 export type NodeType = (typeof NodeType)[keyof typeof NodeType];
-export const nodeTypeCodec = numericEnum('NodeType', NodeType);
+const nodeTypeCodec = numericEnum('NodeType', NodeType);
 
 /** §7.8 Node. */
 export type Node =
   { nodeType: typeof NodeType.leaf; leafNode: LeafNode } | { nodeType: typeof NodeType.parent; parentNode: ParentNode };
-export const nodeCodec = codec<Node>(
+const nodeCodec = codec<Node>(
   'Node',
   (w, v) => {
     w.field('node_type', nodeTypeCodec, v.nodeType);
@@ -212,7 +212,7 @@ export interface UpdatePathNode {
   encryptedPathSecret: HPKECiphertext[];
 }
 const hpkeCiphertextsCodec = vectorOf(hpkeCiphertextCodec);
-export const updatePathNodeCodec = codec<UpdatePathNode>(
+const updatePathNodeCodec = codec<UpdatePathNode>(
   'UpdatePathNode',
   (w, v) => {
     w.field('encryption_key', hpkePublicKeyCodec, v.encryptionKey);

@@ -28,11 +28,7 @@ import { preSharedKeyIdCodec, type PreSharedKeyID } from './proposals';
 
 /** §5.2 `HashReference KeyPackageRef`. */
 export type KeyPackageRef = Uint8Array;
-export const keyPackageRefCodec = codec<KeyPackageRef>(
-  'KeyPackageRef',
-  hashReferenceCodec.encode,
-  hashReferenceCodec.decode,
-);
+const keyPackageRefCodec = codec<KeyPackageRef>('KeyPackageRef', hashReferenceCodec.encode, hashReferenceCodec.decode);
 
 // ---- GroupInfo -------------------------------------------------------------------------------------
 
@@ -70,10 +66,10 @@ export const groupInfoCodec: Codec<GroupInfo> = signedCodec('GroupInfo', groupIn
 // ---- GroupSecrets ----------------------------------------------------------------------------------
 
 /** §12.4.3.1 PathSecret. */
-export interface PathSecret {
+interface PathSecret {
   pathSecret: Uint8Array;
 }
-export const pathSecretCodec = codec<PathSecret>(
+const pathSecretCodec = codec<PathSecret>(
   'PathSecret',
   (w, v) => w.field('path_secret', opaque, v.pathSecret),
   (r) => ({ pathSecret: r.field('path_secret', opaque) }),
@@ -109,7 +105,7 @@ export interface EncryptedGroupSecrets {
   newMember: KeyPackageRef;
   encryptedGroupSecrets: HPKECiphertext;
 }
-export const encryptedGroupSecretsCodec = codec<EncryptedGroupSecrets>(
+const encryptedGroupSecretsCodec = codec<EncryptedGroupSecrets>(
   'EncryptedGroupSecrets',
   (w, v) => {
     w.field('new_member', keyPackageRefCodec, v.newMember);
