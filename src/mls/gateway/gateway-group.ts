@@ -30,6 +30,7 @@ import { ContentType, WireFormat, type MLSMessage } from '../core/structs';
 import { bytesEqual } from '../core/tree-hash';
 import { nextLocals, prepareChanges, registerJoiners, stagedCommitOf, type LocalJoiner } from './commit-changes';
 import { digestOf, previewCommit, type CommitPreview } from './commit-preview';
+import { pathFillOrder } from './path-fill';
 import { RecentDigests } from './recent-digests';
 import { deleteRatchetRows, EpochKeyRing } from './epoch-keys';
 import { deleteGroupRecords, writeEpoch, writeProposals } from './group-records';
@@ -287,6 +288,16 @@ export class GatewayGroup {
         return now - m.leafKeySince >= leafKeyMaxAgeMs || sent >= leafKeyMaxMessages;
       })
       .map((m) => m.user);
+  }
+
+  /**
+   * Local members whose rotation would give blank parent nodes of level `minLevel` or above keys
+   * again, best first (`path-fill.ts`): after adds and removes, rotating them makes the next
+   * path commits encrypt to one node per level instead of to nearly every leaf. At most `limit`.
+   */
+  pathFillCandidates(limit?: number, minLevel = 1): UserUri[] {
+    const byLeaf = new Map([...this.locals.values()].map((m) => [m.leafIndex, m.user]));
+    return pathFillOrder(this.state.tree, [...byLeaf.keys()], minLevel, limit).map((l) => byLeaf.get(l)!);
   }
 
   /** Stage an UpdatePath commit by `user` (fresh leaf and path keys); merge or discard it as usual. */
