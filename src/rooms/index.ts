@@ -5,6 +5,7 @@ export { BridgeSinkService, type SinkOutcome } from './bridge-sink.service';
 export { HubService } from './hub.service';
 export { FollowerService } from './follower.service';
 export { MlsGroups } from './mls-groups';
+export { LeafKeyRotation } from './leaf-key-rotation';
 export { RenderWorker } from './render.worker';
 export { MIMI_REQUESTER, type MimiRequester, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
 export { GATEWAY_BOT_LOCALPART, gatewayBotUri, legacyUserUri, parseLegacyUserUri } from './identity';

@@ -123,6 +123,7 @@ export class GatewayGroup {
       const bytes = protect(this.state, keys, signer, plaintext, authenticatedData ? { authenticatedData } : {});
       await this.ring.save(this.deps.storage, this.groupId, epoch);
       this.rememberSent(bytes);
+      this.deps.options.onMessageSent?.(this.groupId, user);
       return bytes;
     });
   }
