@@ -46,6 +46,8 @@ import type {
 } from './types';
 
 const ECHO_MEMORY = 512;
+/** Local members whose ratchets one locked step prepares. */
+const PREPARE_CHUNK = 64;
 
 interface Staged {
   readonly created: CreatedCommit;
@@ -71,6 +73,7 @@ export class GatewayGroup {
     private readonly ring: EpochKeyRing,
   ) {
     this.locals = new Map(locals.map((l) => [l.user, l]));
+    this.prepareRatchets();
   }
 
   get groupId(): Uint8Array {
@@ -330,6 +333,31 @@ export class GatewayGroup {
     const dropped = this.ring.advance(state);
     await writeEpoch(this.deps.storage, state, [...locals.values()]);
     await deleteRatchetRows(this.deps.storage, this.groupId, dropped);
+    this.prepareRatchets();
+  }
+
+  /**
+   * Soon after a load or an epoch change, derive the sending ratchets of the local members in
+   * the new epoch's secret tree, a few at a time under the lock, so that a member's first message
+   * of the epoch does not expand the tree. Nothing is written (see `SecretTree.prepare`).
+   */
+  private prepareRatchets(): void {
+    const epoch = this.state.context.epoch;
+    const leaves = [...this.locals.values()].map((m) => m.leafIndex);
+    const step = (from: number): void => {
+      if (from >= leaves.length) return;
+      setImmediate(() => {
+        this.locked(async () => {
+          if (this.state.context.epoch !== epoch) return false;
+          this.ring.keysFor(epoch)?.prepare(leaves.slice(from, from + PREPARE_CHUNK));
+          return true;
+        }).then(
+          (more) => more && step(from + PREPARE_CHUNK),
+          () => undefined,
+        );
+      });
+    };
+    step(0);
   }
 
   /**
