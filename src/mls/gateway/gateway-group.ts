@@ -73,7 +73,6 @@ export class GatewayGroup {
     private readonly ring: EpochKeyRing,
   ) {
     this.locals = new Map(locals.map((l) => [l.user, l]));
-    this.prepareRatchets();
   }
 
   get groupId(): Uint8Array {
@@ -328,22 +327,25 @@ export class GatewayGroup {
       this.ring.sentIn(prev.context.epoch, leaf),
     );
     for (const a of added.added) locals.set(a.user, a);
+    const active = [...locals.values()]
+      .filter((m) => this.ring.sentIn(prev.context.epoch, m.leafIndex) > 0)
+      .map((m) => m.leafIndex);
     this.state = state;
     this.locals = locals;
     const dropped = this.ring.advance(state);
     await writeEpoch(this.deps.storage, state, [...locals.values()]);
     await deleteRatchetRows(this.deps.storage, this.groupId, dropped);
-    this.prepareRatchets();
+    this.prepareRatchets(active);
   }
 
   /**
-   * Soon after a load or an epoch change, derive the sending ratchets of the local members in
-   * the new epoch's secret tree, a few at a time under the lock, so that a member's first message
-   * of the epoch does not expand the tree. Nothing is written (see `SecretTree.prepare`).
+   * Soon after an epoch change, derive the sending ratchets of the local members who sent in the
+   * previous epoch (`leaves`: likely to send again) in the new epoch's secret tree, a few at a
+   * time under the lock, so that their first message of the epoch does not expand the tree.
+   * Nothing is written (see `SecretTree.prepare`).
    */
-  private prepareRatchets(): void {
+  private prepareRatchets(leaves: readonly number[]): void {
     const epoch = this.state.context.epoch;
-    const leaves = [...this.locals.values()].map((m) => m.leafIndex);
     const step = (from: number): void => {
       if (from >= leaves.length) return;
       setImmediate(() => {
