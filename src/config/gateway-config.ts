@@ -180,6 +180,28 @@ export class AdminConfig {
   tokenFile?: string;
 }
 
+export class MlsConfig {
+  /** A puppet's leaf key is rotated (an UpdatePath commit of that puppet) once it is this old. */
+  @IntRange(1, 100_000, 'hours')
+  leafKeyMaxAgeHours: number = 168;
+
+  /** ... or once it protected this many application messages (checked after each send). */
+  @IntRange(1, Number.MAX_SAFE_INTEGER, 'a whole number of messages')
+  leafKeyMaxMessages: number = 10000;
+
+  /** How often the groups in memory are checked for leaf keys past their age (0: only after sends). */
+  @IntRange(0, 100_000, 'seconds')
+  rotationSweepSeconds: number = 300;
+
+  /**
+   * Per sweep and group, at most this many further rotations of puppets whose UpdatePath gives
+   * blank tree nodes keys again (after adds and removes), which keeps later commits small in
+   * large rooms. 0: none.
+   */
+  @IntRange(0, 1000, 'a whole number of rotations')
+  pathFillPerSweep: number = 0;
+}
+
 export class GatewayConfig {
   @IsDefined({ message: "a mapping with at least `domain`, this provider's MIMI domain" })
   @ValidateNested()
@@ -218,6 +240,10 @@ export class GatewayConfig {
   @ValidateNested()
   @Type(() => AdminConfig)
   admin: AdminConfig = new AdminConfig();
+
+  @ValidateNested()
+  @Type(() => MlsConfig)
+  mls: MlsConfig = new MlsConfig();
 
   /**
    * The validated sections owned by others (one per bridge module, named after its platform), by key: see

@@ -4,6 +4,7 @@ export { RoomsService, type RoomInfo, type RoomEventInfo } from './rooms.service
 export { HubService } from './hub.service';
 export { FollowerService } from './follower.service';
 export { MlsGroups } from './mls-groups';
+export { LeafKeyRotation } from './leaf-key-rotation';
 export { RenderWorker } from './render.worker';
 export { type RoomsOptions } from './rooms.tokens';
 export { legacyUserUri, parseLegacyUserUri } from './identity';

@@ -29,6 +29,7 @@ const HUB_SENDER_KEY = 'hub/external-sender';
 export class MlsGroups {
   private readonly logger = new Logger(MlsGroups.name);
   private hubSender?: Promise<HubExternalSender>;
+  private sentListener?: (groupId: Uint8Array, user: UserUri) => void;
   readonly store: GroupStore;
   readonly domain: ProviderDomain;
   readonly botUser: UserUri;
@@ -40,8 +41,19 @@ export class MlsGroups {
   ) {
     this.domain = config.provider.domain as ProviderDomain;
     this.botUser = gatewayBotUri(this.domain);
-    this.store = new GroupStore(storage, { policy: hubCommitPolicy(this.domain) });
+    const { leafKeyMaxAgeHours, leafKeyMaxMessages } = config.mls;
+    this.store = new GroupStore(storage, {
+      policy: hubCommitPolicy(this.domain),
+      leafKeyMaxAgeMs: leafKeyMaxAgeHours * 3_600_000,
+      leafKeyMaxMessages,
+      onMessageSent: (groupId, user) => this.sentListener?.(groupId, user),
+    });
     transactions.onRollback((keys) => this.forgetTouched(keys));
+  }
+
+  /** `listener` hears of every message a local member sent (`LeafKeyRotation` checks its key). */
+  onMessageSent(listener: (groupId: Uint8Array, user: UserUri) => void): void {
+    this.sentListener = listener;
   }
 
   /** The room's group, or undefined when we hold none. */

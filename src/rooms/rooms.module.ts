@@ -22,6 +22,7 @@ import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
 import { HubRequests } from './hub-requests';
+import { LeafKeyRotation } from './leaf-key-rotation';
 import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
@@ -75,6 +76,7 @@ export class RoomsModule {
         HubUpdates,
         HubService,
         HubRequests,
+        LeafKeyRotation,
         KeyMaterials,
         FollowerService,
         BridgeSinkService,

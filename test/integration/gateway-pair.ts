@@ -66,8 +66,11 @@ export class GatewayPair {
     private readonly databases: readonly TestDatabase[],
   ) {}
 
-  /** Start A and B on fresh databases of `kind` (PostgreSQL needs the test cluster of the jest global setup). */
-  static async start(kind: TestDatabaseKind = 'sqlite'): Promise<GatewayPair> {
+  /**
+   * Start A and B on fresh databases of `kind` (PostgreSQL needs the test cluster of the jest
+   * global setup); `extra` adds config sections to both (e.g. `{ mls: {...} }`).
+   */
+  static async start(kind: TestDatabaseKind = 'sqlite', extra: Record<string, unknown> = {}): Promise<GatewayPair> {
     const pki = await createTestPki();
     const dir = new PemDir();
     const [portA, portB] = [await freePort(), await freePort()];
@@ -87,6 +90,7 @@ export class GatewayPair {
         peers: [{ domain: peer, baseUrl: `https://${LOOPBACK_HOST}:${peerPort}` }],
         outbox: FAST_OUTBOX,
         logging: { level: (process.env.ROOMS_TEST_LOG_LEVEL ?? 'error') as 'error' },
+        ...extra,
       });
     const start = async (domain: string, cfg: GatewayConfig, port: number): Promise<GatewayUnderTest> => {
       const platform = new MemoryPlatform();

@@ -104,7 +104,7 @@ function tbsHead(wireFormat: WireFormat, content: FramedContent, groupContext: U
 let scratch = new Uint8Array(4096);
 const SCRATCH_MAX = 1 << 20;
 
-function withJoined<T>(parts: readonly Uint8Array[], fn: (joined: Uint8Array) => T): T {
+function withJoined<T>(parts: readonly Uint8Array[], fn: (joined: Uint8Array) => T, wipe?: number): T {
   let total = 0;
   for (const p of parts) total += p.length;
   let out = scratch;
@@ -120,8 +120,9 @@ function withJoined<T>(parts: readonly Uint8Array[], fn: (joined: Uint8Array) =>
   try {
     return fn(out.subarray(0, total));
   } finally {
-    // The signed content holds the application data: do not leave it behind.
-    out.fill(0, 0, total);
+    // The signed content holds the application data: do not leave it behind (the GroupContext
+    // at the end is public, `wipe` stops before it).
+    out.fill(0, 0, wipe ?? total);
   }
 }
 
@@ -153,7 +154,7 @@ function withSignContent<T>(
   const tbsLength = head.length + (groupContext?.length ?? 0);
   const parts = [TBS_SIGN_LABEL, varintBytes(tbsLength), head];
   if (groupContext) parts.push(groupContext);
-  return withJoined(parts, fn);
+  return withJoined(parts, fn, TBS_SIGN_LABEL.length + parts[1]!.length + head.length);
 }
 
 export interface SignContentInput {

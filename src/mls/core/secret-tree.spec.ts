@@ -156,3 +156,33 @@ describe('SecretTree', () => {
     expect(senderDataKeyNonce(suite, sds, long.subarray(0, 5)).key).toHaveLength(16);
   });
 });
+
+describe('SecretTree.prepare', () => {
+  const suite = cipherSuiteById(1);
+  const secret = new Uint8Array(32).fill(7);
+
+  it('derives the same keys as the lazy path, and is no change to save', () => {
+    const lazy = SecretTree.create(suite, secret, 16);
+    const prepared = SecretTree.create(suite, secret, 16);
+    prepared.takeChanges();
+    prepared.prepare([3, 9, 15, 99, -1]);
+    expect(prepared.takeChanges()).toEqual({ nodes: true, leaves: [] });
+    expect(prepared.exportLeaf(3)).toBeDefined();
+    expect(prepared.exportLeaf(99)).toBeUndefined();
+    for (const leaf of [3, 9, 15, 4]) {
+      const [a, b] = [lazy.next(leaf, 'application'), prepared.next(leaf, 'application')];
+      expect(toHex(b.key)).toBe(toHex(a.key));
+      expect(toHex(b.nonce)).toBe(toHex(a.nonce));
+    }
+    expect(prepared.takeChanges().leaves).toEqual([3, 4, 9, 15]);
+  });
+
+  it('a prepared tree restored from its saved rows gives the next generation again', () => {
+    const tree = SecretTree.create(suite, secret, 8);
+    tree.prepare([2]);
+    tree.next(2, 'application');
+    const rows = tree.takeChanges().leaves.map((l) => tree.exportLeaf(l)!);
+    const restored = SecretTree.restore(suite, SecretTree.create(suite, secret, 8).exportNodes(), {}, rows);
+    expect(toHex(restored.next(2, 'application').key)).toBe(toHex(tree.next(2, 'application').key));
+  });
+});

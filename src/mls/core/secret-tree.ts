@@ -204,6 +204,20 @@ export class SecretTree {
 
   // ---- persistence ------------------------------------------------------------------------
 
+  /**
+   * Derive the ratchets of `leaves` now (their senders' first messages then cost no tree
+   * expansion). Not a change to save: generation 0 of a leaf is derived again, identically, from
+   * the saved node secrets. Leaves out of range or already present are skipped.
+   */
+  prepare(leaves: Iterable<number>): void {
+    for (const leaf of leaves) {
+      if (this.leaves.has(leaf) || !Number.isInteger(leaf) || leaf < 0 || leaf >= this.leafCount) continue;
+      const saved = this.loadLeaf?.(leaf);
+      if (saved !== undefined) this.leafRatchets(leaf);
+      else this.leaves.set(leaf, this.deriveLeaf(leaf));
+    }
+  }
+
   /** Which records changed since the last call (and forget that they did). */
   takeChanges(): { nodes: boolean; leaves: number[] } {
     const out = { nodes: this.nodesChanged, leaves: [...this.changedLeaves].sort((a, b) => a - b) };

@@ -16,7 +16,7 @@
  */
 import { encodeValue } from '../../codec/tls-codec';
 import type { CipherSuite, KeyPair } from './crypto/cipher-suite';
-import { decryptWithLabel, deriveSecret, encryptWithLabel, signWithLabel } from './crypto/labeled';
+import { decryptWithLabel, deriveSecret, encryptWithLabelToEach, signWithLabel } from './crypto/labeled';
 import { MlsProtocolError } from './errors';
 import { keyId, nodeEncryptionKey, type LeafIndex, type NodeIndex, type RatchetTree } from './ratchet-tree';
 import { groupContextCodec, type GroupContext } from './structs/group-context';
@@ -139,16 +139,13 @@ export function createUpdatePath(input: CreateUpdatePathInput): CreatedUpdatePat
   const excluded = new Set(input.excludedLeaves ?? []);
   const nodes: UpdatePathNode[] = path.map(({ node, copathChild }) => ({
     encryptionKey: privateKeys.get(node)!.publicKey,
-    encryptedPathSecret: tree.resolution(copathChild, excluded).map((r) => {
-      const { kemOutput, ciphertext } = encryptWithLabel(
-        suite,
-        nodeEncryptionKey(tree.node(r)!),
-        UPDATE_PATH_NODE,
-        context,
-        pathSecrets.get(node)!,
-      );
-      return { kemOutput, ciphertext };
-    }),
+    encryptedPathSecret: encryptWithLabelToEach(
+      suite,
+      tree.resolution(copathChild, excluded).map((r) => nodeEncryptionKey(tree.node(r)!)),
+      UPDATE_PATH_NODE,
+      context,
+      pathSecrets.get(node)!,
+    ).map(({ kemOutput, ciphertext }) => ({ kemOutput, ciphertext })),
   }));
   return { updatePath: { leafNode, nodes }, groupContext, commitSecret, pathSecrets, privateKeys };
 }

@@ -18,6 +18,8 @@ export type WrittenBytes = number;
 
 export class EpochKeyRing {
   private readonly trees = new Map<bigint, SecretTree>();
+  /** Storage key prefix of each epoch's ratchet rows (`gatewayKeys.ratchet` without the leaf). */
+  private readonly prefixes = new Map<bigint, string>();
 
   private constructor(private readonly suite: CipherSuite) {}
 
@@ -66,10 +68,15 @@ export class EpochKeyRing {
     const tree = this.trees.get(epoch);
     if (!tree) return 0;
     let bytes = 0;
+    let prefix = this.prefixes.get(epoch);
+    if (prefix === undefined) {
+      prefix = gatewayKeys.ratchetPrefix(groupId, epoch);
+      this.prefixes.set(epoch, prefix);
+    }
     for (const leaf of tree.takeChanges().leaves) {
       const row = tree.exportLeaf(leaf);
       if (row === undefined) continue;
-      await storage.put(gatewayKeys.ratchet(groupId, epoch, leaf), row);
+      await storage.put(`${prefix}${leaf}`, row);
       bytes += row.length;
     }
     return bytes;
@@ -82,7 +89,10 @@ export class EpochKeyRing {
   advance(next: GroupState): bigint[] {
     const keep = new Set(epochsOf(next).map((e) => e.epoch));
     const dropped = [...this.trees.keys()].filter((e) => !keep.has(e));
-    for (const e of dropped) this.trees.delete(e);
+    for (const e of dropped) {
+      this.trees.delete(e);
+      this.prefixes.delete(e);
+    }
     if (!this.trees.has(next.context.epoch)) {
       this.trees.set(next.context.epoch, this.tree(next.secrets.encryptionSecret, next.tree.leafCount, []));
     }

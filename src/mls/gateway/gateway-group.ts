@@ -30,6 +30,7 @@ import { ContentType, WireFormat, type MLSMessage } from '../core/structs';
 import { bytesEqual } from '../core/tree-hash';
 import { nextLocals, prepareChanges, registerJoiners, stagedCommitOf, type LocalJoiner } from './commit-changes';
 import { digestOf, previewCommit, type CommitPreview } from './commit-preview';
+import { pathFillOrder } from './path-fill';
 import { RecentDigests } from './recent-digests';
 import { deleteRatchetRows, EpochKeyRing } from './epoch-keys';
 import { deleteGroupRecords, writeEpoch, writeProposals } from './group-records';
@@ -45,6 +46,8 @@ import type {
 } from './types';
 
 const ECHO_MEMORY = 512;
+/** Local members whose ratchets one locked step prepares. */
+const PREPARE_CHUNK = 64;
 
 interface Staged {
   readonly created: CreatedCommit;
@@ -122,6 +125,7 @@ export class GatewayGroup {
       const bytes = protect(this.state, keys, signer, plaintext, authenticatedData ? { authenticatedData } : {});
       await this.ring.save(this.deps.storage, this.groupId, epoch);
       this.rememberSent(bytes);
+      this.deps.options.onMessageSent?.(this.groupId, user);
       return bytes;
     });
   }
@@ -289,6 +293,16 @@ export class GatewayGroup {
       .map((m) => m.user);
   }
 
+  /**
+   * Local members whose rotation would give blank parent nodes of level `minLevel` or above keys
+   * again, best first (`path-fill.ts`): after adds and removes, rotating them makes the next
+   * path commits encrypt to one node per level instead of to nearly every leaf. At most `limit`.
+   */
+  pathFillCandidates(limit?: number, minLevel = 1): UserUri[] {
+    const byLeaf = new Map([...this.locals.values()].map((m) => [m.leafIndex, m.user]));
+    return pathFillOrder(this.state.tree, [...byLeaf.keys()], minLevel, limit).map((l) => byLeaf.get(l)!);
+  }
+
   /** Stage an UpdatePath commit by `user` (fresh leaf and path keys); merge or discard it as usual. */
   rotateLeafKey(user: UserUri): Promise<GatewayStagedCommit> {
     return this.stageCommit(user, { forcePath: true, includePending: false });
@@ -313,11 +327,39 @@ export class GatewayGroup {
       this.ring.sentIn(prev.context.epoch, leaf),
     );
     for (const a of added.added) locals.set(a.user, a);
+    const active = [...locals.values()]
+      .filter((m) => this.ring.sentIn(prev.context.epoch, m.leafIndex) > 0)
+      .map((m) => m.leafIndex);
     this.state = state;
     this.locals = locals;
     const dropped = this.ring.advance(state);
     await writeEpoch(this.deps.storage, state, [...locals.values()]);
     await deleteRatchetRows(this.deps.storage, this.groupId, dropped);
+    this.prepareRatchets(active);
+  }
+
+  /**
+   * Soon after an epoch change, derive the sending ratchets of the local members who sent in the
+   * previous epoch (`leaves`: likely to send again) in the new epoch's secret tree, a few at a
+   * time under the lock, so that their first message of the epoch does not expand the tree.
+   * Nothing is written (see `SecretTree.prepare`).
+   */
+  private prepareRatchets(leaves: readonly number[]): void {
+    const epoch = this.state.context.epoch;
+    const step = (from: number): void => {
+      if (from >= leaves.length) return;
+      setImmediate(() => {
+        this.locked(async () => {
+          if (this.state.context.epoch !== epoch) return false;
+          this.ring.keysFor(epoch)?.prepare(leaves.slice(from, from + PREPARE_CHUNK));
+          return true;
+        }).then(
+          (more) => more && step(from + PREPARE_CHUNK),
+          () => undefined,
+        );
+      });
+    };
+    step(0);
   }
 
   /**

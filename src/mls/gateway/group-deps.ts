@@ -1,4 +1,5 @@
 /** What a `GatewayGroup` needs from its store. */
+import type { UserUri } from '../../common/ids';
 import type { CipherSuite } from '../core/crypto';
 import type { CommitPolicy } from '../core/group';
 import type { MlsStorage } from '../mls-storage';
@@ -11,6 +12,7 @@ export interface ResolvedOptions {
   readonly maxLoadedGroups: number;
   readonly ratchetTreeInWelcome: boolean;
   readonly policy?: CommitPolicy;
+  readonly onMessageSent?: (groupId: Uint8Array, user: UserUri) => void;
 }
 
 export interface GroupDeps {

@@ -87,6 +87,7 @@ export class GroupStore {
       maxLoadedGroups: options.maxLoadedGroups ?? 256,
       ratchetTreeInWelcome: options.ratchetTreeInWelcome ?? true,
       ...(options.policy ? { policy: options.policy } : {}),
+      ...(options.onMessageSent ? { onMessageSent: options.onMessageSent } : {}),
     };
     this.deps = {
       storage,
@@ -101,6 +102,11 @@ export class GroupStore {
   /** Groups currently in memory. */
   get loadedCount(): number {
     return this.groups.size;
+  }
+
+  /** The groups in memory now (a periodic check visits these, not every group in storage). */
+  loadedGroups(): GatewayGroup[] {
+    return [...this.settled.values()];
   }
 
   // ---- KeyPackages ------------------------------------------------------------------------------

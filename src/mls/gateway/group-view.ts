@@ -12,6 +12,17 @@ import type { GatewayGroupSummary, GatewayMember, GroupInfoBundle } from './type
 
 const membersCache = new WeakMap<GroupState['tree'], GatewayMember[]>();
 
+/** The user of a leaf's credential, by LeafNode object (never mutated, shared by successive trees). */
+const leafUsers = new WeakMap<object, UserUri | null>();
+function userOfLeaf(node: { readonly credential: Parameters<typeof userOfCredential>[0] }): UserUri | undefined {
+  let user = leafUsers.get(node);
+  if (user === undefined) {
+    user = userOfCredential(node.credential) ?? null;
+    leafUsers.set(node, user);
+  }
+  return user ?? undefined;
+}
+
 /** The tree's members (cached per tree object: trees in a state are never mutated). */
 function membersOf(state: GroupState): GatewayMember[] {
   let members = membersCache.get(state.tree);
@@ -19,7 +30,7 @@ function membersOf(state: GroupState): GatewayMember[] {
     const local = new Set(state.localLeaves);
     members = [];
     for (const [leafIndex, node] of state.tree.leaves()) {
-      const user = userOfCredential(node.credential);
+      const user = userOfLeaf(node);
       members.push({
         leafIndex,
         ...(user ? { user } : {}),

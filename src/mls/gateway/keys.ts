@@ -29,7 +29,6 @@ export const gatewayKeys = {
   proposals: (groupId: Uint8Array): string => `${group(groupId)}proposals`,
   ratchetPrefix: (groupId: Uint8Array, epoch?: bigint): string =>
     epoch === undefined ? `${group(groupId)}ratchet/` : `${group(groupId)}ratchet/${epoch}/`,
-  ratchet: (groupId: Uint8Array, epoch: bigint, leaf: number): string => `${group(groupId)}ratchet/${epoch}/${leaf}`,
   member: (user: UserUri): string => `mls2/member/${encodeURIComponent(user)}`,
   keyPackagePrefix: (user: UserUri): string => `mls2/kp/${encodeURIComponent(user)}/`,
   keyPackage: (user: UserUri, ref: Uint8Array): string => `mls2/kp/${encodeURIComponent(user)}/${b64url(ref)}`,

@@ -19,6 +19,11 @@ export interface GatewayOptions {
   readonly policy?: CommitPolicy;
   /** Wall clock in ms (KeyPackage lifetimes, leaf key age). Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * Called after local member `user` protected an application message in the group (its ratchet
+   * is stored), inside the group's lock: schedule work (a leaf-key rotation check), do not await it.
+   */
+  readonly onMessageSent?: (groupId: Uint8Array, user: UserUri) => void;
 }
 
 /** A member of the group's tree. */

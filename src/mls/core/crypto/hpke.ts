@@ -19,6 +19,8 @@ const MODE_BASE = 0x00;
 /** HPKE base mode for one (KEM, KDF, AEAD) triple. */
 export class Hpke {
   private readonly suiteId: Uint8Array;
+  private pskIdHash: Uint8Array | undefined;
+  private readonly contexts = new WeakMap<Uint8Array, Uint8Array>();
 
   constructor(
     readonly kem: Kem,
@@ -28,12 +30,27 @@ export class Hpke {
     this.suiteId = concat(ascii('HPKE'), i2osp(kem.id, 2), i2osp(kdf.id, 2), i2osp(aead.id, 2));
   }
 
+  /**
+   * `mode || psk_id_hash || info_hash`, the key schedule context of base mode: psk_id_hash is a
+   * constant, and one info (an UpdatePath's EncryptContext, which holds the whole GroupContext)
+   * is hashed once for all the recipients it is sealed to. Infos are never mutated.
+   */
+  private scheduleContext(info: Uint8Array): Uint8Array {
+    let context = this.contexts.get(info);
+    if (context === undefined) {
+      const { kdf, suiteId: s } = this;
+      this.pskIdHash ??= labeledExtract(kdf, s, EMPTY, 'psk_id_hash', EMPTY);
+      const infoHash = labeledExtract(kdf, s, EMPTY, 'info_hash', info);
+      context = concat(Uint8Array.of(MODE_BASE), this.pskIdHash, infoHash);
+      this.contexts.set(info, context);
+    }
+    return context;
+  }
+
   /** KeySchedule(mode_base, shared_secret, info, default_psk, default_psk_id) (RFC 9180 §5.1). */
   keySchedule(sharedSecret: Uint8Array, info: Uint8Array): HpkeContext {
     const { kdf, suiteId: s } = this;
-    const pskIdHash = labeledExtract(kdf, s, EMPTY, 'psk_id_hash', EMPTY);
-    const infoHash = labeledExtract(kdf, s, EMPTY, 'info_hash', info);
-    const context = concat(Uint8Array.of(MODE_BASE), pskIdHash, infoHash);
+    const context = this.scheduleContext(info);
     const secret = labeledExtract(kdf, s, sharedSecret, 'secret', EMPTY);
     return {
       key: labeledExpand(kdf, s, secret, 'key', context, this.aead.keyLength),

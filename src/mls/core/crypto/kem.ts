@@ -3,7 +3,14 @@
  * DeriveKeyPair of §7.1: DHKEM(X25519, HKDF-SHA256), DHKEM(X448, HKDF-SHA512),
  * DHKEM(P-256, HKDF-SHA256), DHKEM(P-384, HKDF-SHA384) and DHKEM(P-521, HKDF-SHA512).
  */
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { MlsProtocolError } from '../errors';
 import type { KeyPair } from './cipher-suite';
 import {
@@ -129,19 +136,16 @@ function dhKem(g: DhGroup): Kem {
  * 20.20: a GC during the export ran the finished KeyGenJob's destructor, which waited for the
  * mutex the export held (gdb: ExportJWKEdKey → … → ~KeyGenJob → uv_mutex_lock).
  */
-function generatedKey(type: 'x25519' | 'x448' | 'ec', namedCurve?: string): KeyObject {
+function generatedKey(namedCurve: string): KeyObject {
   const privateKeyEncoding = { format: 'der', type: 'pkcs8' } as const;
   const publicKeyEncoding = { format: 'der', type: 'spki' } as const;
-  const privateKey: Buffer =
-    type === 'ec'
-      ? generateKeyPairSync('ec', { namedCurve: namedCurve!, privateKeyEncoding, publicKeyEncoding }).privateKey
-      : generateKeyPairSync(type as 'x25519', { privateKeyEncoding, publicKeyEncoding }).privateKey;
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve, privateKeyEncoding, publicKeyEncoding });
   return createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' });
 }
 
 // ---- X25519, X448 (RFC 7748): keys are the raw strings, the JWK's 'x' and 'd' -------------
 
-function montgomeryKem(kemId: number, kdf: Kdf, type: 'x25519' | 'x448', n: number, keys: RawKeyCaches): Kem {
+function montgomeryKem(kemId: number, kdf: Kdf, n: number, keys: RawKeyCaches): Kem {
   return dhKem({
     kemId,
     kdf,
@@ -150,7 +154,9 @@ function montgomeryKem(kemId: number, kdf: Kdf, type: 'x25519' | 'x448', n: numb
     keys,
     serializePublic: (key) => b64url(key.export({ format: 'jwk' }).x),
     serializePrivate: (key) => b64url(key.export({ format: 'jwk' }).d),
-    generate: () => generatedKey(type),
+    // §7.1.3: every string of Nsk bytes is a private key, so a random one is a fresh key pair;
+    // no key-generation job (see `generatedKey`) and a fast raw import.
+    generate: () => keys.private.once(u8(randomBytes(n))),
     skFromIkm(suiteId, ikm) {
       // §7.1.3: every string of Nsk bytes is a private key.
       const prk = labeledExtract(kdf, suiteId, EMPTY, 'dkp_prk', ikm);
@@ -159,8 +165,8 @@ function montgomeryKem(kemId: number, kdf: Kdf, type: 'x25519' | 'x448', n: numb
   });
 }
 
-export const DHKEM_X25519_HKDF_SHA256: Kem = montgomeryKem(0x0020, HKDF_SHA256, 'x25519', 32, X25519_KEYS);
-export const DHKEM_X448_HKDF_SHA512: Kem = montgomeryKem(0x0021, HKDF_SHA512, 'x448', 56, X448_KEYS);
+export const DHKEM_X25519_HKDF_SHA256: Kem = montgomeryKem(0x0020, HKDF_SHA256, 32, X25519_KEYS);
+export const DHKEM_X448_HKDF_SHA512: Kem = montgomeryKem(0x0021, HKDF_SHA512, 56, X448_KEYS);
 
 // ---- NIST curves: scalar of Nsk bytes, uncompressed point ---------------------------------
 
@@ -190,7 +196,7 @@ function nistKem(kemId: number, kdf: Kdf, curve: NistCurve, keys: RawKeyCaches):
     serializePublic: serializeUncompressed,
     // JWK 'd' is the big-endian scalar padded to Nsk bytes (Field-Element-to-Octet-String).
     serializePrivate: (key) => b64url(key.export({ format: 'jwk' }).d),
-    generate: () => generatedKey('ec', curve.name),
+    generate: () => generatedKey(curve.name),
     skFromIkm(suiteId, ikm) {
       // §7.1.3: rejection sampling of candidates until one lies in [1, n-1].
       const prk = labeledExtract(kdf, suiteId, EMPTY, 'dkp_prk', ikm);

@@ -69,10 +69,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * the scalar only; their SPKI prefixes end in the BIT STRING header before the 04 of the point.
  */
 const DER = {
-  x25519: { private: '302e020100300506032b656e04220420', public: '302a300506032b656e032100' },
-  x448: { private: '3046020100300506032b656f043a0438', public: '3042300506032b656f033900' },
-  ed25519: { private: '302e020100300506032b657004220420', public: '302a300506032b6570032100' },
-  ed448: { private: '3047020100300506032b6571043b0439', public: '3043300506032b6571033a00' },
   p256: {
     private: '3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420',
     public: '3059301306072a8648ce3d020106082a8648ce3d030107034200',
@@ -97,6 +93,36 @@ function derKey(kind: 'private' | 'public', prefix: Buffer, raw: Uint8Array, wha
   } catch (cause) {
     throw new MlsProtocolError('invalid', `${what}: not a valid key`, { cause });
   }
+}
+
+/**
+ * Raw X25519 / X448 / Ed25519 / Ed448 keys as KeyObjects through node's JWK import (OKP,
+ * RFC 8037), which hands the bytes to OpenSSL as they are: an order of magnitude faster than
+ * parsing the same key as a DER document (OpenSSL's decoder framework tries decoder after
+ * decoder). For a private key node requires an `x` member but derives the public key from `d`
+ * alone, so `x` is a placeholder of the right length (`keys.spec.ts` checks that the public key
+ * comes out right).
+ */
+function okpKey(kind: 'private' | 'public', crv: string, raw: Uint8Array, what: string, len: number): KeyObject {
+  if (raw.length !== len) throw new MlsProtocolError('invalid', `${what}: expected ${len} bytes, got ${raw.length}`);
+  const encoded = buf(raw).toString('base64url');
+  try {
+    return kind === 'private'
+      ? createPrivateKey({ key: { kty: 'OKP', crv, d: encoded, x: placeholderX(len) }, format: 'jwk' })
+      : createPublicKey({ key: { kty: 'OKP', crv, x: encoded }, format: 'jwk' });
+  } catch (cause) {
+    throw new MlsProtocolError('invalid', `${what}: not a valid key`, { cause });
+  }
+}
+
+const placeholders = new Map<number, string>();
+function placeholderX(len: number): string {
+  let x = placeholders.get(len);
+  if (x === undefined) {
+    x = Buffer.alloc(len).toString('base64url');
+    placeholders.set(len, x);
+  }
+  return x;
 }
 
 export interface RawKeyCaches {
@@ -143,10 +169,18 @@ function rawKeyCaches(
   };
 }
 
-export const X25519_KEYS = rawKeyCaches('x25519', 'X25519', 32, 32);
-export const X448_KEYS = rawKeyCaches('x448', 'X448', 56, 56);
-export const ED25519_KEYS = rawKeyCaches('ed25519', 'Ed25519', 32, 32);
-export const ED448_KEYS = rawKeyCaches('ed448', 'Ed448', 57, 57);
+/** KeyObject caches for an OKP algorithm (RFC 8037 `crv`), private and public keys of `len` bytes. */
+function okpKeyCaches(crv: string, len: number): RawKeyCaches {
+  return {
+    private: new KeyObjectCache((k) => okpKey('private', crv, k, `${crv} private key`, len)),
+    public: new KeyObjectCache((k) => okpKey('public', crv, k, `${crv} public key`, len)),
+  };
+}
+
+export const X25519_KEYS = okpKeyCaches('X25519', 32);
+export const X448_KEYS = okpKeyCaches('X448', 56);
+export const ED25519_KEYS = okpKeyCaches('Ed25519', 32);
+export const ED448_KEYS = okpKeyCaches('Ed448', 57);
 /** NIST-curve keys serve ECDH and ECDSA alike. */
 export const P256_KEYS = rawKeyCaches('p256', 'P-256', 32, 65, true);
 export const P384_KEYS = rawKeyCaches('p384', 'P-384', 48, 97, true);

@@ -170,6 +170,21 @@ export function encryptWithLabel(
   return suite.hpkeSeal(publicKey, labeledPair(label, true, context), EMPTY, plaintext);
 }
 
+/**
+ * EncryptWithLabel of one plaintext to each of `publicKeys` (an UpdatePath node's secret to its
+ * copath resolution): the EncryptContext, and with it HPKE's info hash, is built once.
+ */
+export function encryptWithLabelToEach(
+  suite: CipherSuite,
+  publicKeys: readonly Uint8Array[],
+  label: Label,
+  context: Uint8Array,
+  plaintext: Uint8Array,
+): HpkeCiphertextParts[] {
+  const info = labeledPair(label, true, context);
+  return publicKeys.map((publicKey) => suite.hpkeSeal(publicKey, info, EMPTY, plaintext));
+}
+
 /** DecryptWithLabel = OpenBase(kem_output, sk, EncryptContext, "", ciphertext); throws 'decryptFailed'. */
 export function decryptWithLabel(
   suite: CipherSuite,

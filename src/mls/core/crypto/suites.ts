@@ -11,7 +11,7 @@
  * the RFC 8032 private key and public key, 32 / 57 bytes; ECDSA: the scalar and the uncompressed
  * point); ECDSA signatures are DER-encoded (RFC 9420 §5.1.3) over the suite's hash.
  */
-import { generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { MlsProtocolError } from '../errors';
 import { AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305, type Aead } from './aead';
 import { CipherSuiteId, type CipherSuite, type KeyPair } from './cipher-suite';
@@ -25,7 +25,7 @@ import {
   DHKEM_X448_HKDF_SHA512,
   type Kem,
 } from './kem';
-import { ED25519_KEYS, ED448_KEYS, P256_KEYS, P384_KEYS, P521_KEYS, type RawKeyCaches } from './keys';
+import { b64url, ED25519_KEYS, ED448_KEYS, P256_KEYS, P384_KEYS, P521_KEYS, type RawKeyCaches } from './keys';
 
 interface SignatureScheme {
   /** Digest for node's sign/verify: undefined for EdDSA (pure, no context). */
@@ -35,24 +35,20 @@ interface SignatureScheme {
 }
 
 /**
- * EdDSA key pairs come out of the generating job already DER-encoded (PKCS#8 / SPKI, the raw key
- * at the end). Exporting the fresh KeyObject as a JWK instead was seen to hang node 20 (v20.20):
- * a GC during the export ran the finished KeyGenJob's destructor, which waited for the mutex the
- * export held (gdb: ExportJWKEdKey → … → ~KeyGenJob → uv_mutex_lock).
+ * An EdDSA private key is a random string (RFC 8032 §5.1.5, §5.2.5); its public key comes from
+ * the KeyObject it makes (kept in the cache for signing). No key-generation job is involved:
+ * exporting a job's fresh KeyObject as JWK was seen to hang node 20 (v20.20), a GC during the
+ * export running the finished KeyGenJob's destructor, which waited for the mutex the export held
+ * (gdb: ExportJWKEdKey → … → ~KeyGenJob → uv_mutex_lock).
  */
-function eddsa(type: 'ed25519' | 'ed448', keys: RawKeyCaches, length: number): SignatureScheme {
+function eddsa(keys: RawKeyCaches, length: number): SignatureScheme {
   return {
     digest: undefined,
     keys,
     generateKeyPair() {
-      const { privateKey, publicKey } = generateKeyPairSync(type as 'ed25519', {
-        privateKeyEncoding: { format: 'der', type: 'pkcs8' },
-        publicKeyEncoding: { format: 'der', type: 'spki' },
-      });
-      return {
-        privateKey: u8(privateKey.subarray(privateKey.length - length)),
-        publicKey: u8(publicKey.subarray(publicKey.length - length)),
-      };
+      const privateKey = u8(randomBytes(length));
+      const jwk = createPublicKey(keys.private.get(privateKey)).export({ format: 'jwk' });
+      return { privateKey, publicKey: b64url(jwk.x) };
     },
   };
 }
@@ -62,8 +58,8 @@ function ecdsa(digest: 'sha256' | 'sha384' | 'sha512', keys: RawKeyCaches, kem: 
   return { digest, keys, generateKeyPair: () => kem.generateKeyPair() };
 }
 
-const ED25519 = eddsa('ed25519', ED25519_KEYS, 32);
-const ED448 = eddsa('ed448', ED448_KEYS, 57);
+const ED25519 = eddsa(ED25519_KEYS, 32);
+const ED448 = eddsa(ED448_KEYS, 57);
 const ECDSA_P256_SHA256 = ecdsa('sha256', P256_KEYS, DHKEM_P256_HKDF_SHA256);
 const ECDSA_P384_SHA384 = ecdsa('sha384', P384_KEYS, DHKEM_P384_HKDF_SHA384);
 const ECDSA_P521_SHA512 = ecdsa('sha512', P521_KEYS, DHKEM_P521_HKDF_SHA512);

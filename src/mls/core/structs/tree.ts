@@ -5,6 +5,7 @@
  */
 import {
   codec,
+  encodeValue,
   opaque,
   optionalOf,
   uint32,
@@ -198,9 +199,30 @@ const nodeCodec = codec<Node>(
  * indices, no trailing blank) belong to the ratchet-tree layer.
  */
 export type RatchetTree = (Node | undefined)[];
+
+/**
+ * Node encodings by node object. Nodes are never mutated (a change makes a new node object) and
+ * successive epochs' trees share all but a few, while a commit in a large group writes its tree
+ * several times (GroupInfo extension, epoch record, the tree sent beside the commit): each node
+ * is encoded once and then copied.
+ */
+const nodeEncodings = new WeakMap<Node, Uint8Array>();
+const cachedNodeCodec = codec<Node>(
+  'Node',
+  (w, v) => {
+    let bytes = nodeEncodings.get(v);
+    if (bytes === undefined) {
+      bytes = encodeValue(v, nodeCodec);
+      nodeEncodings.set(v, bytes);
+    }
+    w.raw(bytes);
+  },
+  nodeCodec.decode,
+);
+
 export const ratchetTreeCodec: Codec<RatchetTree> = codec(
   'RatchetTree',
-  vectorOf(optionalOf(nodeCodec)).encode,
+  vectorOf(optionalOf(cachedNodeCodec)).encode,
   vectorOf(optionalOf(nodeCodec)).decode,
 );
 
