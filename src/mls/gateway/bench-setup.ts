@@ -20,7 +20,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; resu
   return { ms: ms(t0), result };
 }
 
-export const pct = (xs: readonly number[], p: number): number => {
+const pct = (xs: readonly number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
