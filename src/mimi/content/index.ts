@@ -20,6 +20,6 @@ export {
   MEDIA_TYPE_TEXT_PLAIN,
 } from './content-builders';
 export type { MessageEnvelope } from './content-builders';
-export { receiveMimiContent } from './validate';
+export { receiveMimiContent, validateAcceptedTimestamp } from './validate';
 export { cborJson } from './inspect';
 export { fromHex, toHex } from './hex';
