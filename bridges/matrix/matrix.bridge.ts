@@ -56,6 +56,7 @@ import { BoundedMap } from '../kit/bounded-map';
 import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../kit/echo-keys';
 import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
+import { rateLimitWaitMs, retryRateLimited } from './rate-limit';
 import { TransactionProcessor } from './transaction-processor';
 
 /**
@@ -132,14 +133,20 @@ function matrixErrcode(e: unknown): string | undefined {
   return x?.errcode ?? x?.body?.errcode;
 }
 
-/** Homeserver answers → port errors: 429/5xx/network are retryable, other 4xx are permanent. */
+/**
+ * Homeserver answers → port errors: 429/5xx/network are retryable, other 4xx are permanent. A
+ * 429's wait (rate-limit.ts) goes into `retryAfterMs`.
+ */
 export function toPlatformError(e: unknown, what: string): PlatformError {
   if (e instanceof PlatformError) return e;
   const status = matrixStatus(e);
   const code = matrixErrcode(e);
   const detail = `${what}: ${status ?? 'network'}${code ? ` ${code}` : ''} ${errorMessage(e)}`.trim();
   if (status === undefined || status === 429 || status >= 500) {
-    return new PlatformError(ErrorCode.PlatformUnavailable, detail, { cause: e });
+    return new PlatformError(ErrorCode.PlatformUnavailable, detail, {
+      cause: e,
+      retryAfterMs: rateLimitWaitMs(e) || undefined,
+    });
   }
   return new PlatformError(ErrorCode.PlatformRejected, detail, { retryable: false, cause: e });
 }
@@ -178,7 +185,7 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   /** Creators of rooms of version 12 and later (infinite power level), per room; m.room.create never changes. */
   private readonly creators = new BoundedMap<string, ReadonlySet<string>>(BOUNDED);
   /** Deadlines of every homeserver request; stop() fails them at once. */
-  private readonly guard = new PostGuard(toPlatformError);
+  private readonly guard = new PostGuard(toPlatformError, (fn, deadline) => retryRateLimited(fn, deadline));
   private stopping = false;
 
   constructor(private readonly opts: MatrixBridgeOptions) {

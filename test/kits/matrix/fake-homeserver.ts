@@ -20,6 +20,8 @@ export interface RecordedRequest {
   /** The user the appservice acts as (`?user_id=`), or the bot when absent. */
   readonly userId: string;
   readonly body: Record<string, unknown>;
+  /** When it arrived (Date.now()). */
+  readonly at: number;
 }
 
 export interface FakeEvent {
@@ -47,6 +49,7 @@ interface ScriptedFailure {
   /** An HTTP answer, or 'hold': no answer until the server closes. */
   readonly status: number | 'hold';
   readonly body: Record<string, unknown>;
+  readonly headers?: Record<string, string>;
 }
 
 export interface FakeHomeserverOptions {
@@ -114,9 +117,15 @@ export class FakeHomeserver {
     while (this.pushes.size > 0) await Promise.allSettled([...this.pushes]);
   }
 
-  /** The next request matching `method` and `path` is answered `status` with `body`. */
-  failNext(method: string, path: RegExp, status: number, body: Record<string, unknown>): void {
-    this.failures.push({ method, path, status, body });
+  /** The next request matching `method` and `path` is answered `status` with `body` (and `headers`). */
+  failNext(
+    method: string,
+    path: RegExp,
+    status: number,
+    body: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): void {
+    this.failures.push({ method, path, status, body, headers });
   }
 
   /**
@@ -259,9 +268,9 @@ export class FakeHomeserver {
     const method = req.method ?? 'GET';
     const path = decodeURIComponent(url.pathname);
     const userId = url.searchParams.get('user_id') ?? this.opts.botUserId;
-    this.requests.push({ method, path, userId, body });
-    const send = (status: number, json: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    this.requests.push({ method, path, userId, body, at: Date.now() });
+    const send = (status: number, json: unknown, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(json));
     };
     const auth = req.headers.authorization ?? `Bearer ${url.searchParams.get('access_token') ?? ''}`;
@@ -272,7 +281,7 @@ export class FakeHomeserver {
     if (f >= 0) {
       const failure = this.failures.splice(f, 1)[0]!;
       if (failure.status === 'hold') return;
-      return send(failure.status, failure.body);
+      return send(failure.status, failure.body, failure.headers);
     }
     try {
       send(200, this.route(method, url.pathname.split('/').map(decodeURIComponent), userId, body));
