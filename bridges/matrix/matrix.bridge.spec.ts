@@ -275,6 +275,32 @@ describe('MatrixBridge (fake homeserver)', () => {
       await expect(dead.start(async () => undefined)).rejects.toMatchObject({ code: ErrorCode.PlatformUnavailable });
     });
 
+    it('retries the start-up ping until the homeserver reaches us, and reports its state for /health (T10)', async () => {
+      const opts = (h.bridge as unknown as { opts: ConstructorParameters<typeof MatrixBridge>[0] }).opts;
+      const until = async (pred: () => boolean): Promise<void> => {
+        while (!pred()) await new Promise((r) => setTimeout(r, 20));
+      };
+      await until(() => h.bridge.health().state === 'ok'); // the harness's bridge: pinged once, done
+      const second = new MatrixBridge(opts);
+      h.hs.appserviceUrl = 'http://127.0.0.1:1'; // the homeserver cannot reach us yet
+      const pings = () => h.hs.calls(/\/appservice\/.*\/ping$/, 'POST').length;
+      const before = pings();
+      try {
+        expect(second.health().state).toBe('pending');
+        await second.start(async () => undefined);
+        await until(() => second.health().state !== 'pending');
+        expect(second.health()).toEqual({
+          state: 'failing',
+          detail: expect.stringMatching(/^homeserver ping: 502 .*M_CONNECTION_FAILED.*\(attempt 1, next in 1 s\)$/),
+        });
+        h.hs.appserviceUrl = `http://127.0.0.1:${second.port}`;
+        await until(() => second.health().state === 'ok');
+        expect(pings() - before).toBe(2);
+      } finally {
+        await second.stop();
+      }
+    });
+
     it('after stop, posting is refused as PlatformUnavailable', async () => {
       await h.bridge.stop();
       await expect(post(text('late'))).rejects.toMatchObject({ code: ErrorCode.PlatformUnavailable });

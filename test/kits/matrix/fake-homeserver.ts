@@ -254,6 +254,29 @@ export class FakeHomeserver {
     void p.finally(() => this.pushes.delete(p));
   }
 
+  /**
+   * Client-server API v1.7 appservice ping, as Synapse answers it: we call the appservice's
+   * `/_matrix/app/v1/ping` with the hs_token; 200 with `duration_ms`, or 502 M_CONNECTION_FAILED
+   * (unreachable, or no appserviceUrl yet) / M_BAD_STATUS (it answered non-200).
+   */
+  private async pingAppservice(transactionId: unknown): Promise<[number, Record<string, unknown>]> {
+    const started = Date.now();
+    const url = this.appserviceUrl;
+    if (url === undefined) return [502, { errcode: 'M_CONNECTION_FAILED', error: 'no appservice URL' }];
+    try {
+      const res = await fetch(`${url}/_matrix/app/v1/ping`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.opts.hsToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(transactionId === undefined ? {} : { transaction_id: transactionId }),
+      });
+      const text = await res.text();
+      if (!res.ok) return [502, { errcode: 'M_BAD_STATUS', error: 'ping failed', status: res.status, body: text }];
+      return [200, { duration_ms: Date.now() - started }];
+    } catch (e) {
+      return [502, { errcode: 'M_CONNECTION_FAILED', error: String(e) }];
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -282,6 +305,10 @@ export class FakeHomeserver {
       const failure = this.failures.splice(f, 1)[0]!;
       if (failure.status === 'hold') return;
       return send(failure.status, failure.body, failure.headers);
+    }
+    if (method === 'POST' && /^\/_matrix\/client\/v1\/appservice\/[^/]+\/ping$/.test(path)) {
+      const [status, answer] = await this.pingAppservice(body['transaction_id']);
+      return send(status, answer);
     }
     try {
       send(200, this.route(method, url.pathname.split('/').map(decodeURIComponent), userId, body));
