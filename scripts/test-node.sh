@@ -46,6 +46,8 @@ version=$("$node_bin" --version)
 work=$cache/project-node$major
 step "copying the project to $work (Node $version)"
 mkdir -p "$work"
+# A fresh copy each run (a file deleted here must not linger there); node_modules is kept.
+find "$work" -mindepth 1 -maxdepth 1 ! -name node_modules -exec rm -rf {} +
 # Sources only: no node_modules, VCS data, build output, test servers or Rust build folders.
 tar -C "$root" -cf - \
   --exclude=./node_modules --exclude=./.git --exclude=./dist --exclude=./.test-servers \
@@ -62,10 +64,15 @@ if [ ! -f "$stamp" ]; then
   # npm's bundled node-gyp, run by the new Node, with that Node's headers from the package (no
   # download, no prebuilt binary).
   node_gyp=$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js
-  (
+  build_log=$work/better-sqlite3-build.log
+  if ! (
     cd "$work/node_modules/better-sqlite3"
     PATH="$nodedir/bin:$PATH" "$node_bin" "$node_gyp" rebuild --release --nodedir="$nodedir" --loglevel=warn -j 2
-  )
+  ) >"$build_log" 2>&1; then
+    tail -n 50 "$build_log" >&2
+    echo "test-node.sh: building better-sqlite3 for Node $version failed (log: $build_log)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
 "$node_bin" -e "const D = require('$work/node_modules/better-sqlite3'); new D(':memory:').prepare('select 1').get();" ||
