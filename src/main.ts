@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { ensureDevTls } from '../registration/dev-ca';
 import { AdminModule } from './api/admin/admin.module';
 import { HealthCheck } from './api/admin/admin.controller';
+import { bridgeHealthChecks } from './api/admin/bridge-health';
 import { AppModule, type AppModuleOptions, bridgesFromConfig } from './app.module';
 import { errorMessage } from './common/errors';
 import { createLogger } from './common/logging';
@@ -74,6 +75,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     const outbox = app.get(OutboxRepository);
     const checks: HealthCheck[] = [
       { name: 'database', check: async () => void (await outbox.pendingDepthByDestination()) },
+      ...bridgeHealthChecks(bridges),
     ];
     try {
       const token = config.admin.tokenFile

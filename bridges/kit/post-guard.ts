@@ -64,7 +64,14 @@ export async function withDeadline<T>(
 export class PostGuard {
   private readonly pending = new Set<(e: Error) => void>();
 
-  constructor(private readonly mapError: (e: unknown, what: string) => Error = asPlatformUnavailable) {}
+  /**
+   * @param retry runs `fn` (the platform's own retry rules, e.g. waiting out a rate limit) while
+   *   `deadline` (ms since the epoch) allows; default: once.
+   */
+  constructor(
+    private readonly mapError: (e: unknown, what: string) => Error = asPlatformUnavailable,
+    private readonly retry: <T>(fn: () => Promise<T>, deadline: number) => Promise<T> = (fn) => fn(),
+  ) {}
 
   /** Run `fn`, rejecting with a retryable Timeout after `timeoutMs` and with `failAll`'s error. */
   async run<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
@@ -76,10 +83,11 @@ export class PostGuard {
     };
     this.pending.add(stop);
     try {
+      const deadline = Date.now() + timeoutMs;
       return await withDeadline(
-        Date.now() + timeoutMs,
+        deadline,
         what,
-        () => Promise.race([fn(), stopped.promise]),
+        () => Promise.race([this.retry(fn, deadline), stopped.promise]),
         (e, w) => (stopError !== undefined && e === stopError ? stopError : this.mapError(e, w)),
       );
     } finally {

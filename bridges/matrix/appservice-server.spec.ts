@@ -75,6 +75,13 @@ describe('AppserviceServer', () => {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
+  /** Resolves once the handler has been given `n` transactions. */
+  const handedOver = (n: number) =>
+    new Promise<void>((resolve) => {
+      const check = (): void => (handlers.transactions.length >= n ? resolve() : void setImmediate(check));
+      check();
+    });
+
   it('hands the events over and answers 200 afterwards', async () => {
     const res = await put('t1', { events: EVENTS });
     expect(res.status).toBe(200);
@@ -88,15 +95,44 @@ describe('AppserviceServer', () => {
     expect(handlers.transactions).toHaveLength(1);
   });
 
+  it('processes a reused transaction ID that carries different events (T03: homeserver database reset)', async () => {
+    await put('t1', { events: EVENTS });
+    const fresh = [{ event_id: '$c' }];
+    expect((await put('t1', { events: fresh })).status).toBe(200);
+    expect(handlers.transactions).toEqual([
+      { txnId: 't1', events: EVENTS },
+      { txnId: 't1', events: fresh },
+    ]);
+    // The new content is what is remembered now: its replay is idempotent again.
+    expect((await put('t1', { events: fresh })).status).toBe(200);
+    expect(handlers.transactions).toHaveLength(2);
+  });
+
+  it('treats a replay whose events differ only outside their IDs (unsigned.age) as the same transaction', async () => {
+    await put('t1', { events: [{ event_id: '$a', unsigned: { age: 1 } }] });
+    expect((await put('t1', { events: [{ event_id: '$a', unsigned: { age: 900 } }] })).status).toBe(200);
+    expect(handlers.transactions).toHaveLength(1);
+  });
+
+  it('does not let a reused ID with different events wait on the one in flight', async () => {
+    let open!: () => void;
+    handlers.gate = new Promise<void>((r) => (open = r));
+    const first = put('t2', { events: EVENTS });
+    await handedOver(1);
+    const second = put('t2', { events: [{ event_id: '$z' }] });
+    await handedOver(2);
+    open();
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    expect(handlers.transactions.map((t) => t.events)).toEqual([EVENTS, [{ event_id: '$z' }]]);
+  }, 5000);
+
   it('lets a duplicate of a transaction in flight wait for the first', async () => {
     let open!: () => void;
     handlers.gate = new Promise<void>((r) => (open = r));
     const first = put('t2', { events: EVENTS });
     const second = put('t2', { events: EVENTS });
-    await new Promise<void>((resolve) => {
-      const check = (): void => (handlers.transactions.length > 0 ? resolve() : void setImmediate(check));
-      check();
-    });
+    await handedOver(1);
     open();
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);

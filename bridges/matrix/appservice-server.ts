@@ -20,7 +20,10 @@ import { errorMessage } from '../../src/common/errors';
  * if also present, must match too (AS API: "ensure both match"); a token only in the query is
  * refused (401), as Synapse ≥ 1.90 never sends one by default. A transaction is answered 200 only
  * once its handler resolved; duplicates of a transaction in flight wait for it; completed IDs
- * are remembered (bounded), so a replay has no second effect.
+ * are remembered (bounded) with a digest of their events' IDs, so a replay has no second effect.
+ * A remembered ID arriving with other events is not a replay: after a homeserver database reset
+ * Synapse numbers its transactions from 1 again, and answering those from memory would drop them
+ * (RELIABILITY T03). They are handled, with a warning.
  */
 
 export type TransactionOutcome = 'ack' | 'retry';
@@ -61,6 +64,21 @@ class HttpError extends Error {
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/**
+ * What identifies a transaction's content: its events' IDs in order (an event without one, such
+ * as an ephemeral event, by its JSON). Not the raw body: a homeserver's retry of the same
+ * transaction may serialise fields like `unsigned.age` differently.
+ */
+function transactionDigest(events: readonly unknown[]): string {
+  const h = createHash('sha256');
+  for (const ev of events) {
+    const id = typeof ev === 'object' && ev !== null ? (ev as { event_id?: unknown }).event_id : undefined;
+    h.update(typeof id === 'string' ? `id:${id}` : `json:${JSON.stringify(ev)}`, 'utf8');
+    h.update('\0');
+  }
+  return h.digest('base64url');
 }
 
 /** Constant-time string equality (the digests have a fixed length, so the length does not leak). */
@@ -109,7 +127,8 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export class AppserviceServer {
   private readonly logger = new Logger(AppserviceServer.name);
   private server?: Server;
-  private readonly completed = new Set<string>();
+  /** Completed transaction ID → digest of its events (transactionDigest), oldest first. */
+  private readonly completed = new Map<string, string>();
   private readonly inFlight = new Map<string, Promise<TransactionOutcome>>();
   private readonly maxBody: number;
   private readonly remember: number;
@@ -201,11 +220,6 @@ export class AppserviceServer {
 
   private async transaction(txnId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req, this.maxBody);
-    if (this.completed.has(txnId)) {
-      this.logger.debug(`transaction ${txnId} replayed: already handled`);
-      send(res, 200, {});
-      return;
-    }
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
@@ -214,19 +228,31 @@ export class AppserviceServer {
     }
     const events = typeof body === 'object' && body !== null ? (body as { events?: unknown }).events : undefined;
     if (!Array.isArray(events)) throw new HttpError(400, 'M_BAD_JSON', 'events must be a list');
-    let pending = this.inFlight.get(txnId);
+    const contentDigest = transactionDigest(events);
+    const seen = this.completed.get(txnId);
+    if (seen === contentDigest) {
+      this.logger.debug(`transaction ${txnId} replayed: already handled`);
+      send(res, 200, {});
+      return;
+    }
+    if (seen !== undefined) {
+      this.logger.warn(`transaction ${txnId} reused with different events (homeserver database reset?): handling them`);
+    }
+    const key = `${txnId}\0${contentDigest}`;
+    let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.opts.handlers.onTransaction(txnId, events).finally(() => this.inFlight.delete(txnId));
-      this.inFlight.set(txnId, pending);
+      pending = this.opts.handlers.onTransaction(txnId, events).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
     }
     const outcome = await pending;
     if (outcome === 'retry') {
       send(res, 503, { errcode: 'M_UNKNOWN', error: 'not all events could be recorded; send the transaction again' });
       return;
     }
-    this.completed.add(txnId);
+    this.completed.delete(txnId);
+    this.completed.set(txnId, contentDigest);
     if (this.completed.size > this.remember) {
-      const oldest = this.completed.values().next().value;
+      const oldest = this.completed.keys().next().value;
       if (oldest !== undefined) this.completed.delete(oldest);
     }
     send(res, 200, {});

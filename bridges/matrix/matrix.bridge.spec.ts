@@ -182,19 +182,51 @@ describe('MatrixBridge (fake homeserver)', () => {
   });
 
   describe('errors from the homeserver', () => {
-    it('429 M_LIMIT_EXCEEDED is a retryable PlatformUnavailable that names the status and errcode', async () => {
+    it('waits out a 429 retry_after_ms and sends the same transaction again (T12)', async () => {
       await post(text('warm up')); // the ghost is registered and joined
+      const before = h.hs.calls(/\/send\//, 'PUT').length;
       h.hs.failNext('PUT', /\/send\//, 429, {
         errcode: 'M_LIMIT_EXCEEDED',
         error: 'Too many requests',
-        retry_after_ms: 2000,
+        retry_after_ms: 400,
+      });
+      const result = await post(text('too fast'), 'fast-1');
+      const sends = h.hs.calls(/\/send\//, 'PUT').slice(before);
+      expect(sends.map((s) => s.path)).toEqual([sends[0]!.path, sends[0]!.path]);
+      expect(sends[0]!.path).toContain(txnIdFor('post', 'fast-1'));
+      expect(sends[1]!.at - sends[0]!.at).toBeGreaterThanOrEqual(400);
+      expect(stored(result.platformEventId).content['body']).toBe('too fast');
+    });
+
+    it('waits out a 429 Retry-After header (seconds) too (T12)', async () => {
+      await post(text('warm up'));
+      const before = h.hs.calls(/\/send\//, 'PUT').length;
+      h.hs.failNext(
+        'PUT',
+        /\/send\//,
+        429,
+        { errcode: 'M_LIMIT_EXCEEDED', error: 'slow down' },
+        { 'retry-after': '1' },
+      );
+      await post(text('later'));
+      const sends = h.hs.calls(/\/send\//, 'PUT').slice(before);
+      expect(sends).toHaveLength(2);
+      expect(sends[1]!.at - sends[0]!.at).toBeGreaterThanOrEqual(1000);
+    });
+
+    it('fails a 429 whose wait passes the deadline at once, retryable, carrying the wait for the caller (T12)', async () => {
+      await post(text('warm up'));
+      const before = h.hs.calls(/\/send\//, 'PUT').length;
+      h.hs.failNext('PUT', /\/send\//, 429, {
+        errcode: 'M_LIMIT_EXCEEDED',
+        error: 'Too many requests',
+        retry_after_ms: 2 * TIMEOUT_MS,
       });
       const err = await post(text('too fast')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PlatformError);
-      expect(err).toMatchObject({ code: ErrorCode.PlatformUnavailable, retryable: true });
+      expect(err).toMatchObject({ code: ErrorCode.PlatformUnavailable, retryable: true, retryAfterMs: 2 * TIMEOUT_MS });
       expect((err as Error).message).toMatch(/429 M_LIMIT_EXCEEDED/);
-      // The port has no retry-after field: the core's own backoff decides when to retry.
-      expect(h.hs.calls(/\/send\//, 'PUT')).toHaveLength(2);
+      expect(h.hs.calls(/\/send\//, 'PUT').slice(before)).toHaveLength(1);
     });
 
     it('403 M_FORBIDDEN on a send is a permanent PlatformRejected that names the status and errcode', async () => {
@@ -241,6 +273,32 @@ describe('MatrixBridge (fake homeserver)', () => {
       const opts = (h.bridge as unknown as { opts: ConstructorParameters<typeof MatrixBridge>[0] }).opts;
       const dead = new MatrixBridge({ ...opts, matrix: { ...opts.matrix, homeserverUrl: 'http://127.0.0.1:1' } });
       await expect(dead.start(async () => undefined)).rejects.toMatchObject({ code: ErrorCode.PlatformUnavailable });
+    });
+
+    it('retries the start-up ping until the homeserver reaches us, and reports its state for /health (T10)', async () => {
+      const opts = (h.bridge as unknown as { opts: ConstructorParameters<typeof MatrixBridge>[0] }).opts;
+      const until = async (pred: () => boolean): Promise<void> => {
+        while (!pred()) await new Promise((r) => setTimeout(r, 20));
+      };
+      await until(() => h.bridge.health().state === 'ok'); // the harness's bridge: pinged once, done
+      const second = new MatrixBridge(opts);
+      h.hs.appserviceUrl = 'http://127.0.0.1:1'; // the homeserver cannot reach us yet
+      const pings = () => h.hs.calls(/\/appservice\/.*\/ping$/, 'POST').length;
+      const before = pings();
+      try {
+        expect(second.health().state).toBe('pending');
+        await second.start(async () => undefined);
+        await until(() => second.health().state !== 'pending');
+        expect(second.health()).toEqual({
+          state: 'failing',
+          detail: expect.stringMatching(/^homeserver ping: 502 .*M_CONNECTION_FAILED.*\(attempt 1, next in 1 s\)$/),
+        });
+        h.hs.appserviceUrl = `http://127.0.0.1:${second.port}`;
+        await until(() => second.health().state === 'ok');
+        expect(pings() - before).toBe(2);
+      } finally {
+        await second.stop();
+      }
     });
 
     it('after stop, posting is refused as PlatformUnavailable', async () => {

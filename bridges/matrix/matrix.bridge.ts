@@ -22,6 +22,8 @@ import {
   type MessageAction,
   ParticipantRole,
   type PlatformBridge,
+  type HealthReporting,
+  type PlatformHealth,
   type PuppetMembership,
   type Moderation,
   type Roles,
@@ -56,6 +58,8 @@ import { BoundedMap } from '../kit/bounded-map';
 import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../kit/echo-keys';
 import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
+import { HomeserverPing } from './homeserver-ping';
+import { rateLimitWaitMs, retryRateLimited } from './rate-limit';
 import { TransactionProcessor } from './transaction-processor';
 import { encryptedRoomRefusal, lifecycleNotice } from './room-lifecycle';
 
@@ -133,14 +137,20 @@ function matrixErrcode(e: unknown): string | undefined {
   return x?.errcode ?? x?.body?.errcode;
 }
 
-/** Homeserver answers → port errors: 429/5xx/network are retryable, other 4xx are permanent. */
+/**
+ * Homeserver answers → port errors: 429/5xx/network are retryable, other 4xx are permanent. A
+ * 429's wait (rate-limit.ts) goes into `retryAfterMs`.
+ */
 export function toPlatformError(e: unknown, what: string): PlatformError {
   if (e instanceof PlatformError) return e;
   const status = matrixStatus(e);
   const code = matrixErrcode(e);
   const detail = `${what}: ${status ?? 'network'}${code ? ` ${code}` : ''} ${errorMessage(e)}`.trim();
   if (status === undefined || status === 429 || status >= 500) {
-    return new PlatformError(ErrorCode.PlatformUnavailable, detail, { cause: e });
+    return new PlatformError(ErrorCode.PlatformUnavailable, detail, {
+      cause: e,
+      retryAfterMs: rateLimitWaitMs(e) || undefined,
+    });
   }
   return new PlatformError(ErrorCode.PlatformRejected, detail, { retryable: false, cause: e });
 }
@@ -157,7 +167,9 @@ const HELP_TEXT =
   'MIMI bridge commands (room admins): `!mimi link` bridges this room to MIMI, `!mimi unlink` stops, ' +
   '`!mimi status` shows the link.';
 
-export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules {
+export class MatrixBridge
+  implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules, HealthReporting
+{
   readonly platform = Platform.Matrix;
   readonly ids: MatrixIds;
   private readonly logger = new Logger(MatrixBridge.name);
@@ -179,8 +191,9 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
   /** Creators of rooms of version 12 and later (infinite power level), per room; m.room.create never changes. */
   private readonly creators = new BoundedMap<string, ReadonlySet<string>>(BOUNDED);
   /** Deadlines of every homeserver request; stop() fails them at once. */
-  private readonly guard = new PostGuard(toPlatformError);
+  private readonly guard = new PostGuard(toPlatformError, (fn, deadline) => retryRateLimited(fn, deadline));
   private stopping = false;
+  private ping?: HomeserverPing;
 
   constructor(private readonly opts: MatrixBridgeOptions) {
     this.ids = new MatrixIds(opts.matrix.prefix, opts.matrix.domain, opts.registration.sender_localpart);
@@ -284,38 +297,24 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
       this.opts.listenHost ?? this.opts.matrix.appserviceHost,
     );
     this.logger.log(`appservice listening on port ${this.boundPort} for ${this.opts.matrix.domain}`);
-    void this.pingHomeserver();
+    this.ping = new HomeserverPing({
+      homeserverUrl: this.homeserverUrl,
+      appserviceId: this.opts.registration.id,
+      asToken: this.opts.registration.as_token,
+    });
+    this.ping.start();
   }
 
-  /**
-   * Ask the homeserver to ping us (client-server API v1.7, `POST /appservice/{id}/ping`). Besides
-   * proving both directions work, a successful ping makes Synapse retry the transactions it queued
-   * while we were down at once (`force_retry`), instead of after its backoff (up to ~8.5 min).
-   * Best effort: an older homeserver without the endpoint simply redelivers on its own schedule.
-   */
-  private async pingHomeserver(): Promise<void> {
-    const id = encodeURIComponent(this.opts.registration.id);
-    try {
-      const res = await fetch(`${this.homeserverUrl}/_matrix/client/v1/appservice/${id}/ping`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${this.opts.registration.as_token}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({ transaction_id: `mimi-start-${Date.now()}` }),
-        signal: AbortSignal.timeout(15_000),
-      });
-      if (res.ok) this.logger.log('homeserver ping ok: queued transactions are redelivered now');
-      else this.logger.warn(`homeserver ping answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    } catch (e) {
-      this.logger.warn(`homeserver ping failed: ${errorMessage(e)}`);
-    }
+  /** The homeserver's state for `/health`: the background start-up ping (homeserver-ping.ts). */
+  health(): PlatformHealth {
+    return this.ping?.health() ?? { state: 'pending', detail: 'bridge not started' };
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     const stopped = new PlatformError(ErrorCode.PlatformUnavailable, 'Matrix bridge stopping');
     this.guard.failAll(stopped);
+    this.ping?.stop();
     await this.server?.close();
     await this.bridge?.close().catch(() => undefined);
     this.server = undefined;

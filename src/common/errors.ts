@@ -48,11 +48,14 @@ export interface GatewayErrorOptions {
   cause?: unknown;
   /** A message fit to show a chat user (never contains internals). */
   humanMessage?: string;
+  /** For a retryable error: the far side asked not to be retried sooner (429 retry_after_ms, Retry-After). */
+  retryAfterMs?: number;
 }
 
 export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly humanMessage?: string;
+  readonly retryAfterMs?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -62,6 +65,7 @@ export class GatewayError extends Error {
     this.name = new.target.name;
     this.retryable = opts.retryable ?? false;
     this.humanMessage = opts.humanMessage;
+    this.retryAfterMs = opts.retryAfterMs;
   }
 }
 

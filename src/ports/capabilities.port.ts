@@ -74,6 +74,19 @@ export interface JoinRules {
   joinRule(room: LegacyRoomRef): Promise<JoinRule>;
 }
 
+/** What a bridge knows about its platform's reachability, for `/health`. */
+export interface PlatformHealth {
+  /** `pending`: not known yet (first check in progress); `failing`: the last check failed. */
+  readonly state: 'ok' | 'pending' | 'failing';
+  /** Why, for operators (the platform's error, the attempt, when it is tried again). */
+  readonly detail: string;
+}
+
+/** A bridge that checks its platform in the background and reports the result (`/health`). */
+export interface HealthReporting {
+  health(): PlatformHealth;
+}
+
 function hasMethod(bridge: PlatformBridge, name: string): boolean {
   return typeof (bridge as unknown as Record<string, unknown>)[name] === 'function';
 }
@@ -100,4 +113,8 @@ export function hasMirrorRooms(bridge: PlatformBridge): bridge is PlatformBridge
 
 export function hasJoinRules(bridge: PlatformBridge): bridge is PlatformBridge & JoinRules {
   return hasMethod(bridge, 'joinRule');
+}
+
+export function reportsHealth(bridge: PlatformBridge): bridge is PlatformBridge & HealthReporting {
+  return hasMethod(bridge, 'health');
 }

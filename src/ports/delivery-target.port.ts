@@ -23,13 +23,22 @@ export interface OutboundDelivery {
  * What happened to one delivery attempt.
  * - `delivered`: the peer acknowledged it (2xx); the row is done.
  * - `retry`: transient (network error, timeout, 5xx, 429, 408); retry later, no sooner than
- *   `retryAfterMs` when the peer said `Retry-After`.
+ *   `retryAfterMs` when the peer said `Retry-After`. Also a 401, or a 403 other than
+ *   MIMI_NOT_ALLOWED, from the peer (`peerAuthStatus`): the peer does not accept *us* (our
+ *   certificate, its trust anchors or its directory), which an operator fixes; the rows wait
+ *   with backoff and an alert instead of being parked (RELIABILITY T21).
  * - `permanent`: the peer rejected the body itself (other 4xx); retrying the same bytes is
  *   pointless, so the row is parked with the reason.
  */
 export type DeliveryOutcome =
   | { readonly kind: 'delivered'; readonly status: number; readonly responseBody?: Uint8Array }
-  | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
+  | {
+      readonly kind: 'retry';
+      readonly reason: string;
+      readonly retryAfterMs?: number;
+      /** Set when the peer refused to authenticate or authorise us (401/403). */
+      readonly peerAuthStatus?: 401 | 403;
+    }
   | { readonly kind: 'permanent'; readonly reason: string; readonly status?: number };
 
 /** Sends outbox rows to peers. Implemented by the MIMI peer client (mutual TLS). */

@@ -28,6 +28,7 @@ import {
   TestDataSource,
   createTestDataSource,
 } from '../../test/support/test-data-source';
+import { MetricsRegistry } from '../common/metrics';
 import { OutboxMetrics } from './outbox-metrics';
 import { OutboxNotifier } from './outbox-notifier';
 import { OutboundMessage, OutboxService } from './outbox.service';
@@ -113,6 +114,7 @@ class Gateway {
   readonly outbox: OutboxRepository;
   readonly notifier = new OutboxNotifier();
   readonly metrics: OutboxMetrics;
+  readonly registry = new MetricsRegistry();
   readonly service: OutboxService;
   readonly worker: OutboxWorker;
 
@@ -125,7 +127,7 @@ class Gateway {
   ) {
     this.transactions = new TransactionRunner(dataSource);
     this.outbox = new OutboxRepository(this.transactions, clock);
-    this.metrics = new OutboxMetrics(this.outbox);
+    this.metrics = new OutboxMetrics(this.outbox, this.registry);
     this.service = new OutboxService(this.outbox, this.notifier);
     this.worker = new OutboxWorker(config, this.outbox, target, this.notifier, this.metrics, clock, options);
   }
@@ -313,6 +315,35 @@ describe.each(DATABASE_KINDS)('OutboxWorker on %s', (kind: TestDatabaseKind) => 
       expect(await gw.service.requeue(parked[0]!.id)).toBe(true);
       await gw.worker.drainUntilIdle();
       expect(receivers.effectsOf(FOLLOWER_A, ROOM_ONE)).toEqual([expected[0], expected[2], expected[3], expected[1]]);
+    });
+  });
+
+  describe('a destination refusing us (401/403, T21)', () => {
+    it('backs off instead of parking, raises the auth-failure metric and logs an error, then delivers in order', async () => {
+      const error = jest.spyOn(Logger.prototype, 'error');
+      const gw = gateway();
+      await gw.enqueue(range(2).map((n) => message(FOLLOWER_A, ROOM_ONE, n)));
+      const refused = (status: 401 | 403) =>
+        ({ kind: 'retry', reason: `HTTP ${status} MIMI_UNAUTHENTICATED`, peerAuthStatus: status }) as const;
+      target.script(FOLLOWER_A, refused(401), refused(403));
+      const metric = async (name: string) =>
+        new RegExp(`^${name}\\{destination="${FOLLOWER_A}"\\} (\\d+)$`, 'm').exec(await gw.registry.render())?.[1];
+
+      await gw.worker.drainUntilIdle();
+      clock.advance(INITIAL_BACKOFF_MS);
+      await gw.worker.drainUntilIdle();
+
+      expect(await gw.service.listParked({ limit: 10 })).toEqual([]);
+      expect(await metric('mimi_outbox_peer_auth_failures_total')).toBe('2');
+      expect(await metric('mimi_outbox_peer_auth_failing')).toBe('1');
+      expect(error).toHaveBeenCalledWith(expect.stringContaining(`${FOLLOWER_A} refused us (HTTP 401`));
+      error.mockRestore();
+
+      clock.advance(2 * INITIAL_BACKOFF_MS);
+      await gw.worker.drainUntilIdle();
+      expect(receivers.effectsOf(FOLLOWER_A, ROOM_ONE)).toEqual(expectedBodies(FOLLOWER_A, ROOM_ONE, 2));
+      expect(gw.metrics.counts()).toEqual({ delivered: 2, retried: 2, parked: 0 });
+      expect(await metric('mimi_outbox_peer_auth_failing')).toBe('0');
     });
   });
 

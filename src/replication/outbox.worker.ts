@@ -58,7 +58,8 @@ type State = 'idle' | 'running' | 'stopping' | 'stopped';
  * - up to `outbox.concurrency` streams at once, other destinations and rooms in parallel;
  * - retries with exponential backoff and full jitter (retry-policy.ts), never sooner than the
  *   peer's Retry-After, always with the same stored bytes;
- * - a permanent rejection parks the row with its reason and the stream goes on;
+ * - a permanent rejection parks the row with its reason and the stream goes on; a 401/403 (the
+ *   peer does not accept us) is retried like a 5xx, logged at error and counted for alerting;
  * - woken at once by OutboxNotifier for local rows, polling every `outbox.pollIntervalMs` for
  *   due retries and other processes' rows; streams held by a crashed process come back when
  *   its lease expires.
@@ -262,7 +263,16 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
           }
           case 'retry': {
             const delay = nextRetryDelayMs(entry.attempts + 1, this.settings, this.random, outcome.retryAfterMs);
-            this.logger.debug(`retrying ${ids} in ${delay} ms: ${outcome.reason}`);
+            if (outcome.peerAuthStatus === undefined) {
+              this.logger.debug(`retrying ${ids} in ${delay} ms: ${outcome.reason}`);
+            } else {
+              // Not the row's fault: the peer does not accept us. An operator must act; the
+              // stream waits (RELIABILITY T21).
+              this.logger.error(
+                `${lease.destination} refused us (${outcome.reason}): check our certificate and its directory; retrying ${ids} in ${delay} ms`,
+              );
+              this.metrics.recordPeerAuthFailure(lease.destination);
+            }
             await this.outbox.scheduleRetry(entry, this.clock.now() + delay, outcome.reason, this.owner);
             this.metrics.recordRetried(lease.destination);
             keepLease = false;

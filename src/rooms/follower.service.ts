@@ -58,6 +58,7 @@ import {
   hasRoles,
 } from '../ports';
 import { contentForAction, contentKind } from './content-mapping';
+import { assertFanoutTimestamps } from './fanout-timestamps';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { legacyUserUri, parseLegacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
@@ -124,10 +125,12 @@ export class FollowerService {
    * protocol-06 §5.5 fan-out from the hub. Resolves when the body is processed (or recognised as a
    * duplicate): the endpoint then answers 201.
    * @throws GatewayError Forbidden (the caller is not this room's hub, or we host the room),
-   *   NotFound (an unknown room and no Welcome for one of our users), Malformed (bad body).
+   *   NotFound (an unknown room and no Welcome for one of our users), Malformed (bad body),
+   *   BadValue (an application message dated in the future, content-08 §9.1: fanout-timestamps.ts).
    */
   async notify(peer: ProviderDomain, roomUri: RoomUri, body: Uint8Array): Promise<void> {
     const messages = decodeFanoutBody(body);
+    assertFanoutTimestamps(messages, this.support.now());
     await this.locks.run(roomUri, async () => {
       let room = await this.rooms.findByUri(undefined, roomUri);
       if (room !== undefined && room.role !== 'follower') {

@@ -13,7 +13,8 @@ import { DEFAULT_RENDER_RETRY_MS, DEFAULT_RENDER_TIMEOUT_MS, ROOMS_OPTIONS, type
  * Follower rendering (ARCHITECTURE §2 flow 5): messages stored from `/notify` with render status
  * `pending` are posted into the local mirror room as their senders' ghosts, one room at a time
  * in log order, so replies and edits find the platform IDs of what they refer to. A render that
- * fails for a retryable reason (platform down) is retried after a delay, keeping the order; one
+ * fails for a retryable reason (platform down) is retried after a delay (no sooner than the
+ * platform's rate-limit wait, GatewayError.retryAfterMs), keeping the order; one
  * the platform refuses for good is marked `failed` and skipped. Rendering survives restarts: the
  * pending rows are the queue.
  */
@@ -93,8 +94,8 @@ export class RenderWorker implements BeforeApplicationShutdown {
         const event = await this.events.nextToRender(roomUri);
         if (event === undefined) return;
         const outcome = await this.renderOne(room, event);
-        if (outcome === 'retry') {
-          this.scheduleRetry(roomUri);
+        if (outcome !== 'done') {
+          this.scheduleRetry(roomUri, outcome.retryAfterMs);
           return;
         }
       }
@@ -104,18 +105,25 @@ export class RenderWorker implements BeforeApplicationShutdown {
     }
   }
 
-  private scheduleRetry(roomUri: RoomUri): void {
+  /** Try the room again after renderRetryMs, or later when the platform asked for that (a 429's wait). */
+  private scheduleRetry(roomUri: RoomUri, retryAfterMs = 0): void {
     if (this.stopped || this.timers.has(roomUri)) return;
     this.timers.set(
       roomUri,
-      setTimeout(() => {
-        this.timers.delete(roomUri);
-        this.kick(roomUri);
-      }, this.retryMs),
+      setTimeout(
+        () => {
+          this.timers.delete(roomUri);
+          this.kick(roomUri);
+        },
+        Math.max(this.retryMs, retryAfterMs),
+      ),
     );
   }
 
-  private async renderOne(room: RoomRecord, event: RoomEventRecord): Promise<'done' | 'retry'> {
+  private async renderOne(
+    room: RoomRecord,
+    event: RoomEventRecord,
+  ): Promise<'done' | { readonly retryAfterMs?: number }> {
     const platform = room.platform;
     const ids = `room=${event.roomUri} seq=${event.seq} message=${event.messageId}`;
     const setStatus = (status: 'done' | 'failed', platformEventId?: string): Promise<void> =>
@@ -156,7 +164,7 @@ export class RenderWorker implements BeforeApplicationShutdown {
       }
       this.logger.warn(`${ids}: render failed, will retry: ${errorMessage(e)}`);
       await this.events.countRenderAttempt(event.roomUri, event.seq);
-      return 'retry';
+      return { retryAfterMs: e instanceof GatewayError ? e.retryAfterMs : undefined };
     }
   }
 }

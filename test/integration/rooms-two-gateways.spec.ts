@@ -11,6 +11,7 @@ import {
   asCredential,
   decodeAll,
   decodeFanoutBody,
+  encodeFanoutBody,
   groupInfoRatchetTreeTbeCodec,
   groupInfoRequestCodec,
   groupInfoRequestTbsCodec,
@@ -375,6 +376,27 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
     expect(room(pair.b, mirrorId()).timeline).toHaveLength(timeline);
   });
 
+  it('refuses a /notify whose application message the hub dated an hour ahead, and stores nothing of it (T32/T45)', async () => {
+    const delivered = decodeFanoutBody(await deliveredNotifyBody('application'));
+    const hourAhead = BigInt(Date.now() + 60 * 60_000);
+    const before = await history(pair.b);
+
+    const res = await mimiPost(
+      pair.b,
+      { domain: DOMAIN_A, identity: pair.pki.a, ca: pair.pki.ca },
+      `/notify/${encodeURIComponent(roomUri)}`,
+      encodeFanoutBody(delivered.map((m) => ({ ...m, timestamp: hourAhead }))),
+    );
+
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString('utf8'))).toMatchObject({
+      errcode: 'MIMI_BAD_VALUE',
+      error: expect.stringMatching(/accepted timestamp is more than 5 minutes in the future/),
+    });
+    await pair.b.running.app.get(RenderWorker).idle();
+    expect(await history(pair.b)).toEqual(before);
+  });
+
   it('adds a user who joins the mirror on B through /update, and that user can post', async () => {
     await pair.b.platform.emitEvent(membership(mirrorId(), CAROL, 'join'));
 
@@ -609,15 +631,18 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
   });
 });
 
-/** A /notify body A delivered to B (from A's outbox). */
-async function deliveredNotifyBody(): Promise<Uint8Array> {
+/** The latest /notify body A delivered to B (from A's outbox), or the latest with a message of `kind`. */
+async function deliveredNotifyBody(kind?: 'application'): Promise<Uint8Array> {
   const dataSource = pair.a.running.app.get(DataSource, { strict: false });
   const [p1, p2] = dataSource.options.type === 'postgres' ? ['$1', '$2'] : ['?', '?'];
   const rows = (await dataSource.query(
     `SELECT body FROM outbox_entry WHERE destination = ${p1} AND room_uri = ${p2} AND status = 'delivered'
-     ORDER BY stream_seq DESC LIMIT 1`,
+       AND endpoint = 'notify' ORDER BY stream_seq DESC`,
     [DOMAIN_B, roomUri],
   )) as { body: Buffer }[];
-  expect(rows).toHaveLength(1);
-  return new Uint8Array(rows[0]!.body);
+  const bodies = rows.map((r) => new Uint8Array(r.body));
+  const body =
+    kind === undefined ? bodies[0] : bodies.find((b) => decodeFanoutBody(b).some((m) => m.messageKind === kind));
+  if (body === undefined) throw new Error(`A delivered no /notify body${kind === undefined ? '' : ` with a ${kind}`}`);
+  return body;
 }

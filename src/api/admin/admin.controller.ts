@@ -5,7 +5,8 @@ import { MetricsRegistry } from '../../common/metrics';
 /** What /health reports about one dependency. */
 export interface HealthCheck {
   readonly name: string;
-  check(): Promise<void>;
+  /** Rejects when failing; may resolve with a detail to show instead of `ok` (e.g. `pending: …`). */
+  check(): Promise<void | string>;
 }
 
 export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
@@ -28,8 +29,7 @@ export class AdminController {
     let ok = true;
     for (const c of this.checks) {
       try {
-        await c.check();
-        results[c.name] = 'ok';
+        results[c.name] = (await c.check()) || 'ok';
       } catch (e) {
         ok = false;
         results[c.name] = `failing: ${errorMessage(e)}`;

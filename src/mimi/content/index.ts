@@ -20,7 +20,7 @@ export {
   MEDIA_TYPE_TEXT_PLAIN,
 } from './content-builders';
 export type { MessageEnvelope } from './content-builders';
-export { receiveMimiContent } from './validate';
+export { receiveMimiContent, validateAcceptedTimestamp } from './validate';
 export { getSenderProfile, senderProfileExtensions } from './sender-profile';
 export type { SenderProfile } from './sender-profile';
 export { cborJson } from './inspect';

@@ -117,6 +117,28 @@ describe(MimiPeerClient.name, () => {
       await expect(send(clientTo(peer.port))).resolves.toEqual(expected);
     });
 
+    it.each([
+      [401, 'MIMI_UNAUTHENTICATED', { kind: 'retry', reason: 'HTTP 401 MIMI_UNAUTHENTICATED: x', peerAuthStatus: 401 }],
+      [403, 'MIMI_FORBIDDEN', { kind: 'retry', reason: 'HTTP 403 MIMI_FORBIDDEN: x', peerAuthStatus: 403 }],
+      [403, 'MIMI_NOT_ALLOWED', { kind: 'permanent', reason: 'HTTP 403 MIMI_NOT_ALLOWED: x', status: 403 }],
+    ])(
+      'backs off on a peer refusing us with %i %s instead of parking the row (T21)',
+      async (status, errcode, expected) => {
+        peer.script = (res) =>
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ errcode, error: 'x' }));
+        await expect(send(clientTo(peer.port))).resolves.toEqual(expected);
+      },
+    );
+
+    it('backs off on a bare 403 without an error body (T21)', async () => {
+      peer.script = (res) => res.writeHead(403).end();
+      await expect(send(clientTo(peer.port))).resolves.toEqual({
+        kind: 'retry',
+        reason: 'HTTP 403',
+        peerAuthStatus: 403,
+      });
+    });
+
     it("makes other 4xx permanent with the status and the peer's errcode", async () => {
       peer.script = (res) =>
         res

@@ -59,8 +59,10 @@ export class MimiPeerClient implements DeliveryTarget {
 
   /**
    * Send one outbox row: 2xx → delivered; 408, 429, 5xx, network errors, timeouts and TLS
-   * failures → retry (with the peer's Retry-After); any other status → permanent with the status
-   * and the peer's errcode. Never throws.
+   * failures → retry (with the peer's Retry-After); 401, and 403 unless its errcode is
+   * MIMI_NOT_ALLOWED (a refusal of the content itself) → retry marked `peerAuthStatus` (the peer
+   * does not accept our certificate or its directory disagrees: an operator's fix, not a bad
+   * row); any other status → permanent with the status and the peer's errcode. Never throws.
    */
   async deliver(delivery: OutboundDelivery, signal: AbortSignal): Promise<DeliveryOutcome> {
     const ids = `delivery=${delivery.id} dest=${delivery.destination} endpoint=${delivery.endpoint} attempt=${delivery.attempt}`;
@@ -150,6 +152,9 @@ function classifyResponse(res: MimiResponse, nowMs: number): DeliveryOutcome {
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'], nowMs);
     return retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs };
   }
+  if (status === 401 || (status === 403 && peerErrcode(res.body) !== ErrorCode.NotAllowed)) {
+    return { kind: 'retry', reason, peerAuthStatus: status };
+  }
   return { kind: 'permanent', reason, status };
 }
 
@@ -162,18 +167,32 @@ function classifyFailure(e: unknown): DeliveryOutcome {
   return { kind: 'retry', reason: `unexpected error: ${errorMessage(e)}` };
 }
 
+/** The `{ errcode, error }` of a JSON error body, if it is one. */
+function peerErrorJson(text: string): { errcode: string; error?: unknown } | undefined {
+  try {
+    const json = JSON.parse(text) as { errcode?: unknown; error?: unknown } | null;
+    return typeof json?.errcode === 'string' ? { errcode: json.errcode, error: json.error } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function bodyText(body: Uint8Array): string {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+}
+
+function peerErrcode(body: Uint8Array): string | undefined {
+  return body.length === 0 ? undefined : peerErrorJson(bodyText(body))?.errcode;
+}
+
 /** ` MIMI_X: message` from a `{ errcode, error }` body, or a short excerpt of a text body. */
 function peerErrorDetail(body: Uint8Array): string {
   if (body.length === 0) return '';
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  try {
-    const json = JSON.parse(text) as { errcode?: unknown; error?: unknown };
-    if (typeof json.errcode === 'string') {
-      const msg = typeof json.error === 'string' ? `: ${json.error.slice(0, MAX_REASON_DETAIL)}` : '';
-      return ` ${json.errcode}${msg}`;
-    }
-  } catch {
-    // not JSON: fall through
+  const text = bodyText(body);
+  const json = peerErrorJson(text);
+  if (json) {
+    const msg = typeof json.error === 'string' ? `: ${json.error.slice(0, MAX_REASON_DETAIL)}` : '';
+    return ` ${json.errcode}${msg}`;
   }
   const printable = text
     .replace(/[^\x20-\x7e]+/g, ' ')

@@ -20,6 +20,8 @@ export interface RecordedRequest {
   /** The user the appservice acts as (`?user_id=`), or the bot when absent. */
   readonly userId: string;
   readonly body: Record<string, unknown>;
+  /** When it arrived (Date.now()). */
+  readonly at: number;
 }
 
 export interface FakeEvent {
@@ -47,6 +49,7 @@ interface ScriptedFailure {
   /** An HTTP answer, or 'hold': no answer until the server closes. */
   readonly status: number | 'hold';
   readonly body: Record<string, unknown>;
+  readonly headers?: Record<string, string>;
 }
 
 export interface FakeHomeserverOptions {
@@ -114,9 +117,15 @@ export class FakeHomeserver {
     while (this.pushes.size > 0) await Promise.allSettled([...this.pushes]);
   }
 
-  /** The next request matching `method` and `path` is answered `status` with `body`. */
-  failNext(method: string, path: RegExp, status: number, body: Record<string, unknown>): void {
-    this.failures.push({ method, path, status, body });
+  /** The next request matching `method` and `path` is answered `status` with `body` (and `headers`). */
+  failNext(
+    method: string,
+    path: RegExp,
+    status: number,
+    body: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): void {
+    this.failures.push({ method, path, status, body, headers });
   }
 
   /**
@@ -245,6 +254,29 @@ export class FakeHomeserver {
     void p.finally(() => this.pushes.delete(p));
   }
 
+  /**
+   * Client-server API v1.7 appservice ping, as Synapse answers it: we call the appservice's
+   * `/_matrix/app/v1/ping` with the hs_token; 200 with `duration_ms`, or 502 M_CONNECTION_FAILED
+   * (unreachable, or no appserviceUrl yet) / M_BAD_STATUS (it answered non-200).
+   */
+  private async pingAppservice(transactionId: unknown): Promise<[number, Record<string, unknown>]> {
+    const started = Date.now();
+    const url = this.appserviceUrl;
+    if (url === undefined) return [502, { errcode: 'M_CONNECTION_FAILED', error: 'no appservice URL' }];
+    try {
+      const res = await fetch(`${url}/_matrix/app/v1/ping`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.opts.hsToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(transactionId === undefined ? {} : { transaction_id: transactionId }),
+      });
+      const text = await res.text();
+      if (!res.ok) return [502, { errcode: 'M_BAD_STATUS', error: 'ping failed', status: res.status, body: text }];
+      return [200, { duration_ms: Date.now() - started }];
+    } catch (e) {
+      return [502, { errcode: 'M_CONNECTION_FAILED', error: String(e) }];
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -259,9 +291,9 @@ export class FakeHomeserver {
     const method = req.method ?? 'GET';
     const path = decodeURIComponent(url.pathname);
     const userId = url.searchParams.get('user_id') ?? this.opts.botUserId;
-    this.requests.push({ method, path, userId, body });
-    const send = (status: number, json: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    this.requests.push({ method, path, userId, body, at: Date.now() });
+    const send = (status: number, json: unknown, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(json));
     };
     const auth = req.headers.authorization ?? `Bearer ${url.searchParams.get('access_token') ?? ''}`;
@@ -272,7 +304,11 @@ export class FakeHomeserver {
     if (f >= 0) {
       const failure = this.failures.splice(f, 1)[0]!;
       if (failure.status === 'hold') return;
-      return send(failure.status, failure.body);
+      return send(failure.status, failure.body, failure.headers);
+    }
+    if (method === 'POST' && /^\/_matrix\/client\/v1\/appservice\/[^/]+\/ping$/.test(path)) {
+      const [status, answer] = await this.pingAppservice(body['transaction_id']);
+      return send(status, answer);
     }
     try {
       send(200, this.route(method, url.pathname.split('/').map(decodeURIComponent), userId, body));
