@@ -60,6 +60,21 @@ export interface TimelineEntry {
   readonly ackedAt?: number;
 }
 
+/**
+ * One change of a room's member list as the platform made it (a ghost joined or left, a native user
+ * joined, was kicked, banned or given a role), with its time: what latency benches wait for. Kept in
+ * memory only (not journaled): a restarted process starts an empty log.
+ */
+export interface MemberChange {
+  readonly index: number;
+  /** Member key: the native user ID, or the ghost ID of a MIMI user. */
+  readonly id: string;
+  readonly user: LegacyUserRef | RemoteUser;
+  readonly change: 'join' | 'leave' | 'kick' | 'ban' | 'unban' | 'role';
+  /** Wall-clock milliseconds with sub-ms resolution (preciseNow). */
+  readonly at: number;
+}
+
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
 export function preciseNow(): number {
   return performance.timeOrigin + performance.now();
@@ -88,6 +103,7 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   private readonly entries = new Map<string, { event: InboundEvent; recordedAt: number; ackedAt?: number }>();
   private readonly journaledRooms = new Set<string>();
   private readonly durablePosts = new Map<string, EchoKeyedPostResult>();
+  private readonly memberChanges = new Map<string, MemberChange[]>();
   private gatewaySink?: InboundSink;
   /** Redelivery of events left unacknowledged by an earlier process; new deliveries queue behind it. */
   private redelivery: Promise<void> = Promise.resolve();
@@ -181,8 +197,8 @@ export class DurableMemoryPlatform extends MemoryPlatform {
       throw new PlatformError(ErrorCode.Conflict, `event ${event.platformEventId} exists`, { retryable: false });
     }
     room.timeline.push(event);
-    this.applyToMembers(room, event);
     this.journalEvent(event);
+    this.applyToMembers(room, event);
     if (event.kind === 'membership' || event.kind === 'role') this.journalMembers(room.roomId);
     await this.redelivery;
     if (!this.gatewaySink) throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge not started by the gateway');
@@ -213,6 +229,7 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   override async setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
     this.syncRooms();
     await super.setMembership(room, user, membership);
+    this.logMemberChange(room.roomId, user, membership);
     this.journalMembers(room.roomId);
   }
 
@@ -223,12 +240,14 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   ): Promise<void> {
     this.syncRooms();
     await super.moderate(room, target, action);
+    this.logMemberChange(room.roomId, target, action);
     this.journalMembers(room.roomId);
   }
 
   override async setRole(room: LegacyRoomRef, user: LegacyUserRef | RemoteUser, role: ParticipantRole): Promise<void> {
     this.syncRooms();
     await super.setRole(room, user, role);
+    this.logMemberChange(room.roomId, user, 'role');
     this.journalMembers(room.roomId);
   }
 
@@ -255,6 +274,12 @@ export class DurableMemoryPlatform extends MemoryPlatform {
 
   members(roomId: string): MemberEntry[] {
     return [...this.room(roomId).members.entries()].map(([id, m]) => ({ id, user: m.user, role: m.role }));
+  }
+
+  /** A room's member changes made in this process, from index `since`. */
+  memberLog(roomId: string, since = 0): MemberChange[] {
+    this.room(roomId);
+    return (this.memberChanges.get(roomId) ?? []).slice(since);
   }
 
   /** Events not (yet) acknowledged by the gateway, in timeline order. */
@@ -318,8 +343,10 @@ export class DurableMemoryPlatform extends MemoryPlatform {
     const current = room.members.get(id);
     if (event.kind === 'role') {
       room.members.set(id, { user: event.user, role: event.role });
+      this.logMemberChange(room.roomId, event.user, 'role');
       return;
     }
+    if (event.membership !== 'invite') this.logMemberChange(room.roomId, event.user, event.membership);
     switch (event.membership) {
       case 'join':
         room.members.set(id, { user: event.user, role: current?.role ?? Role.Member });
@@ -335,6 +362,13 @@ export class DurableMemoryPlatform extends MemoryPlatform {
       case 'invite':
         break;
     }
+  }
+
+  private logMemberChange(roomId: string, user: LegacyUserRef | RemoteUser, change: MemberChange['change']): void {
+    let log = this.memberChanges.get(roomId);
+    if (!log) this.memberChanges.set(roomId, (log = []));
+    const id = 'userUri' in user ? this.ghostId(user) : user.userId;
+    log.push({ index: log.length, id, user, change, at: preciseNow() });
   }
 
   private room(roomId: string): MemoryRoom {
