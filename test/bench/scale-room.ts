@@ -129,6 +129,7 @@ export class ScaleRoom {
   private readonly followerLog: PlatformLog;
   private readonly tag = randomBytes(3).toString('hex');
   private samples = 0;
+  private ingestRounds = 0;
 
   private constructor(
     readonly hub: Side,
@@ -238,19 +239,16 @@ export class ScaleRoom {
 
   /**
    * One sender of the hub's side posts `count` messages, each acknowledged by the hub before the
-   * next. posts/s = count / (first post entering the platform → last acknowledged by the hub);
-   * delivered/s the same up to the last one rendered on the follower.
+   * next. Returns the milliseconds from the first post entering the platform to the last one
+   * acknowledged by the hub, and to the last one rendered on the follower.
    */
-  async ingest(count: number): Promise<{ postsPerSecond: number; deliveredPerSecond: number }> {
-    const texts = Array.from({ length: count }, (_, i) => `ingest ${i} ${this.tag}`);
+  async ingest(count: number): Promise<{ ackedMs: number; deliveredMs: number }> {
+    const round = this.ingestRounds++;
+    const texts = Array.from({ length: count }, (_, i) => `ingest ${round}.${i} ${this.tag}`);
     const sent = await this.hub.control.sayMany(this.hub.roomId, this.hubUsers[0]!, texts);
     const start = sent[0]!.recordedAt;
-    const acked = sent[sent.length - 1]!.ackedAt;
     const delivered = await this.followerLog.posts(texts);
-    return {
-      postsPerSecond: (count / (acked - start)) * 1000,
-      deliveredPerSecond: (count / (delivered - start)) * 1000,
-    };
+    return { ackedMs: sent[sent.length - 1]!.ackedAt - start, deliveredMs: delivered - start };
   }
 
   /**

@@ -12,7 +12,9 @@
  * --quick: sizes 1,10,100, 5 samples, 100 ingest posts. The size-1 room is always measured: it is
  * the ingest baseline. --cpu-prof DIR: the gateway processes write V8 CPU profiles into DIR on exit.
  *
- * Per size, on a room that has reached that size (every member posted once):
+ * Every room is built first (one per size, in the same two processes), then the measurements take
+ * turns between the rooms, so that the load of a shared machine weighs on every size alike. Per
+ * size, on a room that has reached that size (every member posted once):
  * - first post: a new user joins, posts for the first time, and leaves again (so the room keeps its
  *   size); latency from the post entering the sender's platform to the message rendered on the
  *   other gateway's platform (after that gateway stored it). A hub user's first post makes the hub
@@ -24,7 +26,7 @@
  * - MLS state: bytes (keys + values) of the group's rows in `mls_kv` at each gateway, and per member.
  */
 import { mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { E2E_DOMAINS, GatewayCluster } from '../support/e2e-gateways';
 import { argValue, formatTable, numberArg, percentile } from './bench-support';
@@ -36,6 +38,7 @@ const FOLLOWER = E2E_DOMAINS[1];
 const QUICK = process.argv.includes('--quick');
 const SAMPLES = numberArg('samples', QUICK ? 5 : 20);
 const INGEST = numberArg('ingest', QUICK ? 100 : 300);
+const INGEST_ROUNDS = 5;
 const CPU_PROF = argValue('cpu-prof');
 
 /** `--sizes 10,100` (always with 1, the ingest baseline), ascending. */
@@ -64,36 +67,65 @@ const ms = (xs: readonly number[], p: number): string => {
   return Number.isNaN(v) ? '-' : v < 10 ? v.toFixed(1) : v.toFixed(0);
 };
 const kb = (b: number): string => (b / 1024).toFixed(b < 10_240 ? 1 : 0);
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
-async function measure(cluster: GatewayCluster, size: number): Promise<Row> {
-  const { hub, follower } = split(size);
-  progress(`\n[${size} members: ${hub} on ${HUB}, ${follower} on ${FOLLOWER}] building the room`);
-  const t0 = performance.now();
-  const room = await ScaleRoom.build(cluster, [HUB, FOLLOWER], size, progress);
-  const buildSeconds = (performance.now() - t0) / 1000;
-  progress(`  built in ${buildSeconds.toFixed(1)} s; ingest of ${INGEST} posts`);
-  const ingest = await room.ingest(INGEST);
-  await room.settle();
-  const hubSamples: Sample[] = [];
-  const followerSamples: Sample[] = [];
-  for (let i = 0; i < SAMPLES; i += 1) {
-    hubSamples.push(await room.hubNewcomer());
-    followerSamples.push(await room.followerNewcomer());
-    if ((i + 1) % 5 === 0 || i + 1 === SAMPLES) progress(`  newcomers: ${i + 1}/${SAMPLES} on each side`);
+/**
+ * Every room is built first; then the measurements take turns between the rooms (ingest in
+ * INGEST_ROUNDS rounds, newcomers one per room at a time), so that a load that comes and goes on
+ * the machine weighs on every size alike and the ratios stay fair.
+ */
+async function measure(cluster: GatewayCluster, sizes: readonly number[]): Promise<Row[]> {
+  const rooms: { room: ScaleRoom; buildSeconds: number; hub: Sample[]; follower: Sample[] }[] = [];
+  for (const size of sizes) {
+    const { hub, follower } = split(size);
+    progress(`[${size} members: ${hub} on ${HUB}, ${follower} on ${FOLLOWER}] building the room (load ${load()})`);
+    const t0 = performance.now();
+    const room = await ScaleRoom.build(cluster, [HUB, FOLLOWER], size, progress);
+    const buildSeconds = (performance.now() - t0) / 1000;
+    progress(`  built in ${buildSeconds.toFixed(1)} s`);
+    rooms.push({ room, buildSeconds, hub: [], follower: [] });
   }
-  const state = {
-    hub: groupStateBytes(cluster.gateway(HUB).databaseFile, room.roomUri),
-    follower: groupStateBytes(cluster.gateway(FOLLOWER).databaseFile, room.roomUri),
-  };
-  return {
-    size,
-    leaves: await room.groupMembers(),
-    buildSeconds,
-    hub: hubSamples,
-    follower: followerSamples,
-    ingest,
-    state,
-  };
+  progress(`ingest: ${INGEST} posts per room in ${INGEST_ROUNDS} rounds (load ${load()})`);
+  const ingest = rooms.map(() => ({ posts: 0, ackedMs: 0, deliveredMs: 0 }));
+  for (let round = 0; round < INGEST_ROUNDS; round += 1) {
+    const count = Math.ceil(INGEST / INGEST_ROUNDS);
+    for (const [i, r] of rooms.entries()) {
+      const t = await r.room.ingest(count);
+      ingest[i]!.posts += count;
+      ingest[i]!.ackedMs += t.ackedMs;
+      ingest[i]!.deliveredMs += t.deliveredMs;
+      await r.room.settle();
+    }
+  }
+  progress(`newcomers: ${SAMPLES} per side and room (load ${load()})`);
+  for (let n = 0; n < SAMPLES; n += 1) {
+    for (const r of rooms) {
+      r.hub.push(await r.room.hubNewcomer());
+      r.follower.push(await r.room.followerNewcomer());
+    }
+    if ((n + 1) % 5 === 0 || n + 1 === SAMPLES) progress(`  ${n + 1}/${SAMPLES}`);
+  }
+  const rows: Row[] = [];
+  for (const [i, r] of rooms.entries()) {
+    const { posts, ackedMs, deliveredMs } = ingest[i]!;
+    rows.push({
+      size: sizes[i]!,
+      leaves: await r.room.groupMembers(),
+      buildSeconds: r.buildSeconds,
+      hub: r.hub,
+      follower: r.follower,
+      ingest: { postsPerSecond: (posts / ackedMs) * 1000, deliveredPerSecond: (posts / deliveredMs) * 1000 },
+      state: {
+        hub: groupStateBytes(cluster.gateway(HUB).databaseFile, r.room.roomUri),
+        follower: groupStateBytes(cluster.gateway(FOLLOWER).databaseFile, r.room.roomUri),
+      },
+    });
+  }
+  progress(`done (load ${load()})`);
+  return rows;
 }
 
 function report(rows: readonly Row[]): string {
@@ -165,7 +197,8 @@ function report(rows: readonly Row[]): string {
     '',
     `a = ${HUB} (hub), b = ${FOLLOWER} (follower); members (a+b) had all posted. ${SAMPLES} newcomers per side and size.`,
     "first post / join: from the event on the sender's platform to the message rendered / the ghost joined on the",
-    'other gateway. ingest: one a user, each post acknowledged before the next; x 1-member = ratio to the size-1 rate.',
+    'other gateway (b->a: the puppet was added at the join, so the first post is a plain message). ingest: one a user,',
+    'each post acknowledged before the next, in rounds taking turns with the other rooms; x 1-member = ratio to size 1.',
     "leaves: users with clients in the group (the hub's bot included). MLS KB: the group's mls_kv rows (keys+values).",
     'Goals (issue 9): first post and join < 50 ms at 1,000; ingest at 1,000 >= 0.8 x 1-member; state ~ tree, not tree x puppets.',
   ].join('\n');
@@ -180,13 +213,14 @@ async function main(): Promise<void> {
   }
   console.log(
     `scale bench: sizes ${sizes.join(', ')}, ${SAMPLES} samples, ${INGEST} ingest posts, node ${process.version}, ` +
-      `${cpus().length} CPUs, SQLite (WAL), two gateway processes, mutual TLS on loopback`,
+      `${cpus().length} CPUs (load ${load()}), SQLite (WAL, synchronous=FULL), two gateway processes, ` +
+      'mutual TLS on loopback',
   );
   const cluster = await GatewayCluster.create({ domains: [HUB, FOLLOWER], logLevel: 'warn' });
   const rows: Row[] = [];
   try {
     await cluster.startAll();
-    for (const size of sizes) rows.push(await measure(cluster, size));
+    rows.push(...(await measure(cluster, sizes)));
   } catch (e) {
     console.error(cluster.logTails(40));
     throw e;
@@ -195,6 +229,7 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(report(rows));
+  console.log(`load average at the end: ${load()}`);
 }
 
 if (require.main === module) {
