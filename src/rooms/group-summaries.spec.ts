@@ -1,7 +1,8 @@
 import { InMemoryMlsStorage } from '../mls';
 import { GroupStore } from '../mls/gateway/group-store';
 import { bot, groupIdOf, hubSender, participant, puppet } from '../mls/gateway/gateway.fixtures';
-import { GroupSummaries } from './group-summaries';
+import type { ProviderDomain, UserUri } from '../common/ids';
+import { GroupSummaries, otherDomains } from './group-summaries';
 
 describe(GroupSummaries.name, () => {
   async function room(): Promise<{ store: GroupStore; group: Awaited<ReturnType<GroupStore['createGroup']>> }> {
@@ -42,5 +43,34 @@ describe(GroupSummaries.name, () => {
     const summaries = new GroupSummaries();
     expect(summaries.of(a.group).localMembers).toHaveLength(1);
     expect(summaries.of(b.group).localMembers).toHaveLength(2);
+  });
+});
+
+describe(otherDomains.name, () => {
+  const member = (leafIndex: number, user?: string) => ({
+    leafIndex,
+    ...(user ? { user: user as UserUri } : {}),
+    signatureKey: new Uint8Array(32),
+    local: false,
+  });
+  const A = 'a.example' as ProviderDomain;
+
+  it('lists the other providers with members, sorted, once per members list', () => {
+    const members = [
+      member(0, 'mimi://a.example/u/gateway-bot'),
+      member(1, 'mimi://c.example/u/carol'),
+      member(2),
+      member(3, 'mimi://b.example/u/bob'),
+      member(4, 'mimi://c.example/u/cid'),
+    ];
+    const first = otherDomains(members, A);
+    expect(first).toEqual(['b.example', 'c.example']);
+    expect(otherDomains(members, A)).toBe(first);
+    expect(otherDomains(members, 'b.example' as ProviderDomain)).toEqual(['a.example', 'c.example']);
+    expect(otherDomains([...members, member(5, 'mimi://d.example/u/dan')], A)).toEqual([
+      'b.example',
+      'c.example',
+      'd.example',
+    ]);
   });
 });

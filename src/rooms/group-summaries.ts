@@ -1,3 +1,4 @@
+import { type ProviderDomain, domainOf } from '../common/ids';
 import type { GatewayGroup, GatewayGroupSummary } from '../mls';
 
 /**
@@ -21,4 +22,24 @@ export class GroupSummaries {
     }
     return summary;
   }
+}
+
+const domainsByMembers = new WeakMap<object, { own: ProviderDomain; others: readonly ProviderDomain[] }>();
+
+/**
+ * The providers other than `own` with clients among `members`, sorted: where the hub fans out.
+ * Kept per members array (a summary's, shared until the group changes): parsing 1,000 member URIs
+ * took about a millisecond, on every message.
+ */
+export function otherDomains(members: GatewayGroupSummary['members'], own: ProviderDomain): readonly ProviderDomain[] {
+  const known = domainsByMembers.get(members);
+  if (known?.own === own) return known.others;
+  const domains = new Set<ProviderDomain>();
+  for (const m of members) {
+    const d = m.user === undefined ? undefined : domainOf(m.user);
+    if (d !== undefined && d !== own) domains.add(d);
+  }
+  const others = [...domains].sort();
+  domainsByMembers.set(members, { own, others });
+  return others;
 }
