@@ -231,7 +231,7 @@ export class FollowerService {
     let plaintext: Uint8Array | undefined;
     let sender: UserUri | undefined;
     const group = await this.groups.group(room.roomUri);
-    if (group !== undefined && group.summary().localMembers.length > 0) {
+    if (group !== undefined && this.groups.summaryOf(group).localMembers.length > 0) {
       let result;
       try {
         result = await group.processMessage(m.message);
@@ -426,7 +426,7 @@ export class FollowerService {
   private async submitLocal(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
     const user = legacyUserUri(this.domain, sender.platform, sender.userId);
     const client = await this.activeClient(room, user);
-    const may = client === undefined ? undefined : maySendMessage(client.summary().participants, user);
+    const may = client === undefined ? undefined : maySendMessage(this.groups.summaryOf(client).participants, user);
     if (client === undefined || may?.allowed === false) {
       await this.support.tellUser(
         room,

@@ -29,7 +29,7 @@ export class HubCommits {
    */
   async commitByBot(tx: Tx, room: RoomRecord, changes: GatewayChanges): Promise<GatewayStagedCommit> {
     const group = await this.groups.requireGroup(room.roomUri);
-    const before = group.summary();
+    const before = this.groups.summaryOf(group);
     const staged = await group.commit(this.groups.botUser, changes);
     const now = this.support.now();
     const items: FanoutItem[] = [
@@ -55,6 +55,6 @@ export class HubCommits {
   }
 
   async botView(roomUri: RoomUri): Promise<GatewayGroupSummary> {
-    return (await this.groups.requireGroup(roomUri)).summary();
+    return this.groups.summaryOf(await this.groups.requireGroup(roomUri));
   }
 }

@@ -12,6 +12,7 @@ import {
 } from '../mls';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { RoomTransactions } from '../persistence/room-transactions';
+import { GroupSummaries } from './group-summaries';
 import { hubCommitPolicy } from './hub-commit-policy';
 import { gatewayBotUri } from './identity';
 
@@ -33,6 +34,7 @@ export class MlsGroups {
   readonly store: GroupStore;
   readonly domain: ProviderDomain;
   readonly botUser: UserUri;
+  private readonly summaries = new GroupSummaries();
 
   constructor(
     config: GatewayConfig,
@@ -70,7 +72,13 @@ export class MlsGroups {
 
   /** The room's group as we see it, or undefined when we hold none. */
   async view(roomUri: RoomUri): Promise<GatewayGroupSummary | undefined> {
-    return (await this.group(roomUri))?.summary();
+    const group = await this.group(roomUri);
+    return group && this.summaryOf(group);
+  }
+
+  /** `group.summary()`, computed once per group state (`GroupSummaries`): O(members), so not per message. */
+  summaryOf(group: GatewayGroup): GatewayGroupSummary {
+    return this.summaries.of(group);
   }
 
   /** Whether `user` is one of our members of the room's group. */

@@ -139,4 +139,24 @@ describe(diffParticipants.name, () => {
       roleChanges: [{ user: BOB, from: MEMBER, to: MODERATOR }],
     });
   });
+
+  it('diffs a room of thousands in list order, comparing against the first entry of a user', () => {
+    const user = (i: number): UserUri => `mimi://b.example/u/memory:u${i}` as UserUri;
+    const before = Array.from({ length: 3000 }, (_, i) => ({ user: user(i), roleIndex: MEMBER }));
+    const after = [
+      ...before.filter((_, i) => i % 1000 !== 7).map((p, i) => (i === 2500 ? { ...p, roleIndex: MODERATOR } : p)),
+      { user: user(3001), roleIndex: MEMBER },
+      { user: user(3000), roleIndex: VISITOR },
+      { user: user(3001), roleIndex: OWNER },
+    ];
+    expect(diffParticipants(before, after)).toEqual({
+      added: [
+        { user: user(3001), roleIndex: MEMBER },
+        { user: user(3000), roleIndex: VISITOR },
+        { user: user(3001), roleIndex: OWNER },
+      ],
+      removed: [7, 1007, 2007].map((i) => ({ user: user(i), roleIndex: MEMBER })),
+      roleChanges: [{ user: user(2503), from: MEMBER, to: MODERATOR }],
+    });
+  });
 });

@@ -31,6 +31,7 @@ export function need<C>(bridge: PlatformBridge, has: CapabilityGuard<C>, capabil
   });
 }
 import { OutboxService } from '../replication';
+import { otherDomains } from './group-summaries';
 import { parseLegacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
 import { ProfileSync } from './profile-sync';
@@ -132,13 +133,8 @@ export class RoomSupport {
   }
 
   /** Other providers with clients in the group: where the hub fans out (protocol-06 §5.5). */
-  followerDomains(group: Pick<GatewayGroupSummary, 'members'>): ProviderDomain[] {
-    const domains = new Set<ProviderDomain>();
-    for (const m of group.members) {
-      const d = m.user === undefined ? undefined : domainOf(m.user);
-      if (d !== undefined && d !== this.domain) domains.add(d);
-    }
-    return [...domains].sort();
+  followerDomains(group: Pick<GatewayGroupSummary, 'members'>): readonly ProviderDomain[] {
+    return otherDomains(group.members, this.domain);
   }
 
   /**

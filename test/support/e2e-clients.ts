@@ -112,6 +112,15 @@ export interface ControlEmitResult {
   readonly ackedAt: number;
 }
 
+/** One member-list change made by a memory platform (GET /rooms/:roomId/member-log). */
+export interface ControlMemberChange {
+  readonly index: number;
+  readonly id: string;
+  readonly user: NativeUser | MimiUser;
+  readonly change: 'join' | 'leave' | 'kick' | 'ban' | 'unban' | 'role';
+  readonly at: number;
+}
+
 export interface ControlNotice {
   readonly room: string;
   readonly about: string;
@@ -172,6 +181,11 @@ export class ControlClient {
     return this.send(roomId, sender, { type: 'post', body: { kind: 'text', text } });
   }
 
+  /** The room's member changes made by the platform (ghost joins and leaves too), from index `since`. */
+  memberLog(roomId: string, since = 0): Promise<ControlMemberChange[]> {
+    return this.http.call('GET', `/rooms/${enc(roomId)}/member-log?since=${since}`);
+  }
+
   sayMany(roomId: string, sender: NativeUser, texts: readonly string[]): Promise<ControlEmitResult[]> {
     return this.http.call('POST', `/rooms/${enc(roomId)}/messages/batch`, { sender, texts });
   }
@@ -181,7 +195,7 @@ export class ControlClient {
     user: NativeUser | MimiUser,
     membership: Membership,
     opts: { by?: NativeUser; reason?: string } = {},
-  ): Promise<{ platformEventId: string }> {
+  ): Promise<ControlEmitResult> {
     return this.http.call('POST', `/rooms/${enc(roomId)}/membership`, { user, membership, ...opts });
   }
 

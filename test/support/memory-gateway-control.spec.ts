@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, GatewayError } from '../../src/common/errors';
-import { Platform } from '../../src/common/ids';
+import { Platform, type UserUri } from '../../src/common/ids';
 import { InboundEvent, ParticipantRole } from '../../src/ports';
 import { ControlClient, HttpError } from './e2e-clients';
 import { startControlServer } from './memory-gateway-control';
@@ -202,6 +202,29 @@ describe('memory gateway control API', () => {
       await client.membership(ROOM, AMY, 'kick', { by: ALICE, reason: 'spam' });
       expect((await client.room(ROOM)).members.map((m) => m.id)).toEqual([ALICE.userId]);
       expect(seen.map((e) => e.kind)).toEqual(['membership', 'role', 'membership']);
+    });
+
+    it('logs member changes with their times, ghost joins by the gateway included', async () => {
+      const before = performance.timeOrigin + performance.now();
+      const joined = await client.membership(ROOM, AMY, 'join');
+      expect(joined.recordedAt).toBeGreaterThanOrEqual(before);
+      await platform.setMembership(
+        { platform: Platform.Memory, roomId: ROOM },
+        { userUri: BOB_URI as UserUri },
+        'join',
+      );
+      await client.membership(ROOM, AMY, 'leave');
+      const log = await client.memberLog(ROOM);
+      expect(log.map((c) => [c.index, c.id, c.change])).toEqual([
+        [0, AMY.userId, 'join'],
+        [1, `ghost:${BOB_URI}`, 'join'],
+        [2, AMY.userId, 'leave'],
+      ]);
+      expect(log[1]!.user).toEqual({ userUri: BOB_URI });
+      expect(log[0]!.at).toBeGreaterThanOrEqual(joined.recordedAt);
+      expect(log[2]!.at).toBeGreaterThanOrEqual(log[1]!.at);
+      expect((await client.memberLog(ROOM, 2)).map((c) => c.index)).toEqual([2]);
+      expect(await httpError(client.memberLog('!nowhere'))).toMatchObject({ status: 404 });
     });
 
     it('rejects an unknown membership or role with 400', async () => {

@@ -11,7 +11,10 @@
  *                                                    → 201 { platformEventId, recordedAt, ackedAt }
  *   POST /rooms/:roomId/messages/batch { sender, texts: string[] }
  *                                                    → 201 [{ platformEventId, recordedAt, ackedAt }] (in order)
- *   POST /rooms/:roomId/membership { user, membership, by?, reason?, platformEventId? } → 201 { platformEventId }
+ *   GET  /rooms/:roomId/member-log?since=N          [{ index, id, user, change, at }] member changes made by
+ *                                                    the platform (ghost joins too), with their times
+ *   POST /rooms/:roomId/membership { user, membership, by?, reason?, platformEventId? }
+ *                                                    → 201 { platformEventId, recordedAt, ackedAt }
  *   POST /rooms/:roomId/role       { user, role, by?, platformEventId? }                 → 201 { platformEventId }
  *   GET  /notices                                    failures the gateway reported to users (notifyFailure)
  *   GET  /unacknowledged                             events the gateway has not acknowledged
@@ -105,6 +108,12 @@ function messageAction(v: unknown): MessageAction {
   return v as unknown as MessageAction;
 }
 
+function sinceOf(query: URLSearchParams): number {
+  const since = Number(query.get('since') ?? '0');
+  if (!Number.isInteger(since) || since < 0) throw new BadRequest('since: a whole number');
+  return since;
+}
+
 async function readJson(req: IncomingMessage): Promise<Json> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -171,9 +180,10 @@ class ControlApi {
     if (top === 'rooms' && roomId !== undefined) {
       if (method === 'GET' && sub === undefined) return [200, this.describeRoom(roomId)];
       if (method === 'GET' && sub === 'timeline' && subsub === undefined) {
-        const since = Number(query.get('since') ?? '0');
-        if (!Number.isInteger(since) || since < 0) throw new BadRequest('since: a whole number');
-        return [200, p.timeline(roomId, since)];
+        return [200, p.timeline(roomId, sinceOf(query))];
+      }
+      if (method === 'GET' && sub === 'member-log' && subsub === undefined) {
+        return [200, p.memberLog(roomId, sinceOf(query))];
       }
       if (method === 'POST' && sub === 'messages' && subsub === undefined) {
         return [201, await this.emitMessage(roomId, body)];
@@ -261,7 +271,7 @@ class ControlApi {
     return results;
   }
 
-  private async emitMembership(roomId: string, body: Json): Promise<{ platformEventId: string }> {
+  private async emitMembership(roomId: string, body: Json): Promise<EmitResult> {
     const membership = body.membership;
     if (typeof membership !== 'string' || !MEMBERSHIPS.includes(membership as Membership)) {
       throw new BadRequest(`membership: one of ${MEMBERSHIPS.join(', ')}`);
@@ -277,7 +287,7 @@ class ControlApi {
       timestamp: Date.now(),
     };
     await this.platform.emitEvent(event);
-    return { platformEventId: event.platformEventId };
+    return this.result(roomId, event.platformEventId);
   }
 
   private async emitRole(roomId: string, body: Json): Promise<{ platformEventId: string }> {

@@ -81,6 +81,39 @@ describe(DurableMemoryPlatform.name, () => {
       expect(second.unacknowledged()).toEqual([]);
     });
 
+    it('journals a member change as one line naming that member only, and replays joins and leaves', async () => {
+      const first = platform();
+      await started(first);
+      first.createRoom(ROOM, 'Club');
+      first.seedMembers(ROOM, [{ user: ALICE, role: ParticipantRole.Owner }]);
+      const ghosts = Array.from({ length: 20 }, (_, i) => ({ userUri: `mimi://b.example/u/g${i}` as UserUri }));
+      for (const g of ghosts) await first.setMembership(ROOM_REF, g, 'join');
+      await first.setMembership(ROOM_REF, ghosts[3]!, 'leave');
+      await first.moderate(ROOM_REF, ghosts[4]!, 'ban');
+      first.close();
+
+      const lines = readFileSync(journal, 'utf8').trim().split('\n');
+      const last = JSON.parse(lines[lines.length - 3]!) as Record<string, unknown>;
+      expect(last).toEqual({
+        op: 'member',
+        roomId: ROOM,
+        id: first.ghostId(ghosts[19]!),
+        member: { id: first.ghostId(ghosts[19]!), user: ghosts[19], role: ParticipantRole.Member },
+      });
+      expect(JSON.parse(lines[lines.length - 2]!)).toEqual({
+        op: 'member',
+        roomId: ROOM,
+        id: first.ghostId(ghosts[3]!),
+      });
+
+      const second = platform();
+      const ids = second.members(ROOM).map((m) => [m.id, m.role]);
+      expect(ids).toHaveLength(20);
+      expect(ids).not.toContainEqual([second.ghostId(ghosts[3]!), expect.anything()]);
+      expect(ids).toContainEqual([second.ghostId(ghosts[4]!), ParticipantRole.Banned]);
+      expect(ids[0]).toEqual([ALICE.userId, ParticipantRole.Owner]);
+    });
+
     it('journals rooms the base class created (mirror rooms) with what was posted in them', async () => {
       const first = platform();
       await started(first);

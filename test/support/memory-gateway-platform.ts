@@ -45,6 +45,8 @@ export interface MemberEntry {
 type JournalRecord =
   | { readonly op: 'room'; readonly roomId: string; readonly name?: string; readonly joinRule?: JoinRule }
   | { readonly op: 'members'; readonly roomId: string; readonly members: readonly MemberEntry[] }
+  /** One member set (`member`) or removed (no `member`): a change costs one short line, whatever the room's size. */
+  | { readonly op: 'member'; readonly roomId: string; readonly id: string; readonly member?: MemberEntry }
   | { readonly op: 'event'; readonly event: InboundEvent; readonly recordedAt: number }
   | { readonly op: 'ack'; readonly platformEventId: string; readonly at: number }
   | { readonly op: 'post'; readonly key: string; readonly result: EchoKeyedPostResult }
@@ -58,6 +60,21 @@ export interface TimelineEntry {
   readonly recordedAt: number;
   /** When the gateway's sink resolved for it, if it has. */
   readonly ackedAt?: number;
+}
+
+/**
+ * One change of a room's member list as the platform made it (a ghost joined or left, a native user
+ * joined, was kicked, banned or given a role), with its time: what latency benches wait for. Kept in
+ * memory only (not journaled): a restarted process starts an empty log.
+ */
+export interface MemberChange {
+  readonly index: number;
+  /** Member key: the native user ID, or the ghost ID of a MIMI user. */
+  readonly id: string;
+  readonly user: LegacyUserRef | RemoteUser;
+  readonly change: 'join' | 'leave' | 'kick' | 'ban' | 'unban' | 'role';
+  /** Wall-clock milliseconds with sub-ms resolution (preciseNow). */
+  readonly at: number;
 }
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
@@ -88,6 +105,7 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   private readonly entries = new Map<string, { event: InboundEvent; recordedAt: number; ackedAt?: number }>();
   private readonly journaledRooms = new Set<string>();
   private readonly durablePosts = new Map<string, EchoKeyedPostResult>();
+  private readonly memberChanges = new Map<string, MemberChange[]>();
   private gatewaySink?: InboundSink;
   /** Redelivery of events left unacknowledged by an earlier process; new deliveries queue behind it. */
   private redelivery: Promise<void> = Promise.resolve();
@@ -181,9 +199,9 @@ export class DurableMemoryPlatform extends MemoryPlatform {
       throw new PlatformError(ErrorCode.Conflict, `event ${event.platformEventId} exists`, { retryable: false });
     }
     room.timeline.push(event);
-    this.applyToMembers(room, event);
     this.journalEvent(event);
-    if (event.kind === 'membership' || event.kind === 'role') this.journalMembers(room.roomId);
+    this.applyToMembers(room, event);
+    if (event.kind === 'membership' || event.kind === 'role') this.journalMember(room.roomId, event.user);
     await this.redelivery;
     if (!this.gatewaySink) throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge not started by the gateway');
     await this.deliverAndAck(this.gatewaySink, event);
@@ -199,13 +217,14 @@ export class DurableMemoryPlatform extends MemoryPlatform {
     const known = this.durablePosts.get(opts.idempotencyKey);
     if (known) return known;
     this.syncRooms();
+    const wasMember = this.rooms.get(room.roomId)?.members.has(this.ghostId(as)) ?? false;
     const result = await super.post(room, as, action, opts);
     if (!this.durablePosts.has(opts.idempotencyKey)) {
       const echo = this.rooms.get(room.roomId)?.timeline.find((e) => e.platformEventId === result.platformEventId);
       if (echo) this.journalEvent(echo);
       this.durablePosts.set(opts.idempotencyKey, result);
       this.append({ op: 'post', key: opts.idempotencyKey, result });
-      this.journalMembers(room.roomId);
+      if (!wasMember) this.journalMember(room.roomId, as);
     }
     return result;
   }
@@ -213,7 +232,8 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   override async setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
     this.syncRooms();
     await super.setMembership(room, user, membership);
-    this.journalMembers(room.roomId);
+    this.logMemberChange(room.roomId, user, membership);
+    this.journalMember(room.roomId, user);
   }
 
   override async moderate(
@@ -223,13 +243,15 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   ): Promise<void> {
     this.syncRooms();
     await super.moderate(room, target, action);
-    this.journalMembers(room.roomId);
+    this.logMemberChange(room.roomId, target, action);
+    this.journalMember(room.roomId, target);
   }
 
   override async setRole(room: LegacyRoomRef, user: LegacyUserRef | RemoteUser, role: ParticipantRole): Promise<void> {
     this.syncRooms();
     await super.setRole(room, user, role);
-    this.journalMembers(room.roomId);
+    this.logMemberChange(room.roomId, user, 'role');
+    this.journalMember(room.roomId, user);
   }
 
   /** Failures told to users are part of the platform's history too. */
@@ -255,6 +277,12 @@ export class DurableMemoryPlatform extends MemoryPlatform {
 
   members(roomId: string): MemberEntry[] {
     return [...this.room(roomId).members.entries()].map(([id, m]) => ({ id, user: m.user, role: m.role }));
+  }
+
+  /** A room's member changes made in this process, from index `since`. */
+  memberLog(roomId: string, since = 0): MemberChange[] {
+    this.room(roomId);
+    return (this.memberChanges.get(roomId) ?? []).slice(since);
   }
 
   /** Events not (yet) acknowledged by the gateway, in timeline order. */
@@ -311,15 +339,31 @@ export class DurableMemoryPlatform extends MemoryPlatform {
     this.append({ op: 'members', roomId, members: this.members(roomId) });
   }
 
+  /** The member entry of `user` in `roomId` as it is now (absent: removed). */
+  private journalMember(roomId: string, user: LegacyUserRef | RemoteUser): void {
+    const room = this.rooms.get(roomId);
+    if (!room) return;
+    this.syncRooms();
+    const id = this.memberId(user);
+    const m = room.members.get(id);
+    this.append({ op: 'member', roomId, id, ...(m ? { member: { id, user: m.user, role: m.role } } : {}) });
+  }
+
+  private memberId(user: LegacyUserRef | RemoteUser): string {
+    return 'userUri' in user ? this.ghostId(user) : user.userId;
+  }
+
   /** A native user's own membership/role event changes the member list as the platform would. */
   private applyToMembers(room: MemoryRoom, event: InboundEvent): void {
     if (event.kind !== 'membership' && event.kind !== 'role') return;
-    const id = 'userUri' in event.user ? this.ghostId(event.user) : event.user.userId;
+    const id = this.memberId(event.user);
     const current = room.members.get(id);
     if (event.kind === 'role') {
       room.members.set(id, { user: event.user, role: event.role });
+      this.logMemberChange(room.roomId, event.user, 'role');
       return;
     }
+    if (event.membership !== 'invite') this.logMemberChange(room.roomId, event.user, event.membership);
     switch (event.membership) {
       case 'join':
         room.members.set(id, { user: event.user, role: current?.role ?? Role.Member });
@@ -335,6 +379,13 @@ export class DurableMemoryPlatform extends MemoryPlatform {
       case 'invite':
         break;
     }
+  }
+
+  private logMemberChange(roomId: string, user: LegacyUserRef | RemoteUser, change: MemberChange['change']): void {
+    let log = this.memberChanges.get(roomId);
+    if (!log) this.memberChanges.set(roomId, (log = []));
+    const id = this.memberId(user);
+    log.push({ index: log.length, id, user, change, at: preciseNow() });
   }
 
   private room(roomId: string): MemoryRoom {
@@ -381,6 +432,13 @@ export class DurableMemoryPlatform extends MemoryPlatform {
         if (!room) break;
         room.members.clear();
         for (const m of record.members) room.members.set(m.id, { user: m.user, role: m.role });
+        break;
+      }
+      case 'member': {
+        const room = this.rooms.get(record.roomId);
+        if (!room) break;
+        if (record.member) room.members.set(record.id, { user: record.member.user, role: record.member.role });
+        else room.members.delete(record.id);
         break;
       }
       case 'event': {
