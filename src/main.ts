@@ -1,8 +1,8 @@
 import 'reflect-metadata';
-import { readFileSync } from 'node:fs';
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ensureDevTls } from '../registration/dev-ca';
+import { adminHostNames } from './api/admin/admin-hosts';
 import { AdminModule } from './api/admin/admin.module';
 import { HealthCheck } from './api/admin/admin.controller';
 import { AppModule, type AppModuleOptions, bridgesFromConfig } from './app.module';
@@ -11,6 +11,7 @@ import { createLogger } from './common/logging';
 import { MetricsRegistry } from './common/metrics';
 import { GatewayConfig } from './config/gateway-config';
 import { resolveConfigPath } from './config/load-config';
+import { provisioningAuth } from './config/provisioning-token';
 import { buildHttpsOptions } from './mimi/transport';
 import { OutboxRepository } from './persistence';
 import { RoomsService } from './rooms';
@@ -55,6 +56,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     );
   }
 
+  // Before anything starts: an empty or unreadable admin.tokenFile is a config error.
+  const provisioning = config.admin.enabled ? provisioningAuth(config) : undefined;
   const bridges = options.bridges ?? bridgesFromConfig(config);
   const app = await NestFactory.create(AppModule.forRoot(config, { ...options, bridges }), {
     logger,
@@ -70,20 +73,29 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
 
   let admin: INestApplication | undefined;
   let adminUrl: string | undefined;
-  if (config.admin.enabled) {
+  if (provisioning !== undefined) {
     const outbox = app.get(OutboxRepository);
     const checks: HealthCheck[] = [
       { name: 'database', check: async () => void (await outbox.pendingDepthByDestination()) },
     ];
     try {
-      const token = config.admin.tokenFile
-        ? readFileSync(resolveConfigPath(config, config.admin.tokenFile), 'utf8').trim()
-        : undefined;
+      const auth = provisioning;
+      if (auth.kind === 'disabled') {
+        log.warn('provisioning API off: no admin.tokenFile (`mimi-gateway init` writes one); health and metrics only');
+      } else if (auth.kind === 'open') {
+        log.warn(
+          'INSECURE: admin.insecureNoProvisioningToken is set; anyone who can reach the admin listener can link rooms and read history',
+        );
+      }
       admin = await NestFactory.create(
         AdminModule.forRoot({
           metrics: app.get(MetricsRegistry),
           checks,
-          provisioning: { rooms: app.get(RoomsService), token },
+          provisioning: {
+            rooms: app.get(RoomsService),
+            auth,
+            hostNames: adminHostNames(config.admin.host, config.admin.allowedHosts),
+          },
         }),
         { logger, abortOnError: false },
       );

@@ -48,11 +48,14 @@ export interface GatewayErrorOptions {
   cause?: unknown;
   /** A message fit to show a chat user (never contains internals). */
   humanMessage?: string;
+  /** When to try again (429, 503): sent as the `Retry-After` header, in whole seconds. */
+  retryAfterSeconds?: number;
 }
 
 export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly humanMessage?: string;
+  readonly retryAfterSeconds?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -62,6 +65,7 @@ export class GatewayError extends Error {
     this.name = new.target.name;
     this.retryable = opts.retryable ?? false;
     this.humanMessage = opts.humanMessage;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 }
 

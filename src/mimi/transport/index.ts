@@ -2,6 +2,7 @@
 export { MimiTransportModule } from './mimi-transport.module';
 export { MimiPeerClient } from './mimi-peer.client';
 export { MimiPeerGuard, MimiPeer } from './mimi-peer.guard';
+export { MimiRateLimitGuard, RateLimited } from './peer-rate-limit';
 export { GatewayExceptionFilter } from './gateway-exception.filter';
 export { MIMI_CONTENT_TYPE } from './raw-body.middleware';
 export { buildHttpsOptions } from './transport-tls';
