@@ -12,7 +12,7 @@ import { MetricsRegistry } from './common/metrics';
 import { GatewayConfig } from './config/gateway-config';
 import { resolveConfigPath } from './config/load-config';
 import { provisioningAuth } from './config/provisioning-token';
-import { buildHttpsOptions } from './mimi/transport';
+import { buildHttpsOptions, hardenListener } from './mimi/transport';
 import { OutboxRepository } from './persistence';
 import { RoomsService } from './rooms';
 
@@ -66,6 +66,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     abortOnError: false,
   });
   app.enableShutdownHooks();
+  hardenListener(app.getHttpServer(), config.limits.connections, 'mimi', app.get(MetricsRegistry));
   await app.listen(config.listen.port, config.listen.host);
   const mimiAddress = app.getHttpServer().address() as { port: number };
   const mimiUrl = `https://${config.listen.host}:${mimiAddress.port}`;
@@ -99,6 +100,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         }),
         { logger, abortOnError: false },
       );
+      hardenListener(admin.getHttpServer(), config.limits.connections, 'admin', app.get(MetricsRegistry));
       await admin.listen(config.admin.port, config.admin.host);
     } catch (e) {
       await admin?.close();

@@ -71,15 +71,15 @@ export const RateLimited = (endpoint: MimiEndpoint): MethodDecorator => SetMetad
 @Injectable()
 export class MimiRateLimitGuard implements CanActivate {
   private readonly buckets = new TokenBuckets();
-  private readonly refused: Counter;
+  private readonly refused?: Counter;
 
   constructor(
     private readonly config: GatewayConfig,
     private readonly reflector: Reflector,
-    metrics: MetricsRegistry,
+    @Optional() metrics?: MetricsRegistry,
     @Optional() @Inject(CLOCK) private readonly clock: Clock = new SystemClock(),
   ) {
-    this.refused = metrics.counter('mimi_rate_limited_total', 'MIMI requests refused with 429, by peer and endpoint');
+    this.refused = metrics?.counter('mimi_rate_limited_total', 'MIMI requests refused with 429, by peer and endpoint');
   }
 
   canActivate(context: ExecutionContext): boolean {
@@ -95,7 +95,7 @@ export class MimiRateLimitGuard implements CanActivate {
       this.clock.now(),
     );
     if (waitMs === undefined) return true;
-    this.refused.inc({ peer: peer.domain, endpoint });
+    this.refused?.inc({ peer: peer.domain, endpoint });
     const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
     throw new GatewayError(
       ErrorCode.RateLimited,
