@@ -91,9 +91,9 @@ describe('mimi-gateway CLI', () => {
 
   describe('config check of admin.tokenFile', () => {
     it.each([
-      ['empty', ''],
-      ['white space only', ' \n\t\n'],
-    ])('refuses an %s token file, naming the key', async (_what, content) => {
+      ['an empty', ''],
+      ['a whitespace-only', ' \n\t\n'],
+    ])('refuses %s token file, naming the key', async (_what, content) => {
       const dir = mkdtempSync(join(tmpdir(), 'cli-'));
       writeFileSync(join(dir, 'token'), content);
       const file = join(dir, 'config.yaml');

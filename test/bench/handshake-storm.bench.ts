@@ -7,26 +7,27 @@
  * For each gateway configuration below, a fresh gateway process (test/support/memory-gateway.ts,
  * SQLite) is started and, in order:
  * 1. idle: /health on the admin listener is probed every 20 ms for 3 s (the baseline);
- * 2. storm: a worker thread keeps `--concurrency` mutual-TLS connections to the MIMI listener in
- *    flight for `--seconds` (each handshakes, sends one GET of the directory, and closes; a new
- *    one starts as soon as one ends) while the probe goes on;
+ * 2. storm: a child process at the lowest CPU priority (nice 19: on this one machine the attacker
+ *    should not take the gateway's CPU, as one elsewhere would not) keeps `--concurrency`
+ *    mutual-TLS connections to the MIMI listener in flight for `--seconds` (each handshakes, sends
+ *    one GET of the directory, and closes; a new one starts as soon as one ends) while the probe
+ *    goes on;
  * 3. after: the storm stops; the probe goes on for `--settle` s.
  * It prints /health latency percentiles per phase next to the idle baseline, the gateway's RSS
  * (before the storm, peak, at the end of the settle time), and what became of the connections.
  *
  * Configurations: `unprotected` (no caps, Node's timeouts: the behaviour before issue 14),
  * `handshake cap` (limits.connections defaults but no per-address cap, as if the storm came from
- * many addresses), `defaults` (limits.connections as shipped). The probe runs in the main thread,
- * the storm in a worker, the gateway in its own process.
+ * many addresses), `defaults` (limits.connections as shipped). The probe, the storm and the
+ * gateway are three processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import YAML from 'yaml';
 import { writeDevPki } from '../../registration/dev-ca';
 import { freePorts, repoRoot } from '../support/e2e-gateways';
@@ -98,11 +99,25 @@ async function runStorm(job: StormJob): Promise<StormResult> {
   return { answered, refused, started };
 }
 
-if (!isMainThread) {
-  void runStorm(workerData as StormJob).then((r) => parentPort!.postMessage(r));
+/** Set in the storm child process: the job, as JSON. */
+const STORM_JOB_ENV = 'MIMI_BENCH_STORM_JOB';
+const stormJob = process.env[STORM_JOB_ENV];
+
+/** Run the storm in a child process at the lowest CPU priority and return its result. */
+async function stormProcess(job: StormJob): Promise<StormResult> {
+  const child = spawn(process.execPath, [__filename], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, [STORM_JOB_ENV]: JSON.stringify(job) },
+  });
+  setPriority(child.pid!, 19);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  if (code !== 0) throw new Error(`the storm process exited with ${code}`);
+  return JSON.parse(out) as StormResult;
 }
 
-// ---- main thread ---------------------------------------------------------------------------------
+// ---- the bench -----------------------------------------------------------------------------------
 
 interface Gateway {
   readonly child: ChildProcess;
@@ -221,18 +236,14 @@ async function measure(
     const stormStart = rssSamples.length;
 
     p = probe(gw.adminPort);
-    const worker = new Worker(__filename, {
-      workerData: {
-        port: gw.mimiPort,
-        concurrency: opts.concurrency,
-        seconds: opts.seconds,
-        caPem: readFileSync(pki.caCertFile, 'utf8'),
-        certPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.certFile, 'utf8'),
-        keyPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.keyFile, 'utf8'),
-      } satisfies StormJob,
+    const storm = await stormProcess({
+      port: gw.mimiPort,
+      concurrency: opts.concurrency,
+      seconds: opts.seconds,
+      caPem: readFileSync(pki.caCertFile, 'utf8'),
+      certPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.certFile, 'utf8'),
+      keyPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.keyFile, 'utf8'),
     });
-    const [storm] = (await once(worker, 'message')) as [StormResult];
-    await worker.terminate();
     const during = await p.stop();
     const peak = Math.max(...rssSamples.slice(stormStart));
 
@@ -333,7 +344,9 @@ async function main(): Promise<void> {
   );
 }
 
-if (isMainThread) {
+if (stormJob !== undefined) {
+  void runStorm(JSON.parse(stormJob) as StormJob).then((r) => process.stdout.write(JSON.stringify(r)));
+} else {
   main().then(
     () => process.exit(0),
     (e: unknown) => {

@@ -37,7 +37,7 @@ export function connectionTimeoutOptions(limits: ConnectionLimitsConfig): Connec
  * Set the timeouts on a server that already exists (the admin listener, created by Nest). Node
  * reads `connectionsCheckingInterval` only at construction; the others apply at once.
  */
-export function applyConnectionTimeouts(
+function applyConnectionTimeouts(
   server: { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number },
   limits: ConnectionLimitsConfig,
 ): void {
