@@ -62,8 +62,9 @@ export interface ConnectionCounts {
 }
 
 /**
- * Enforce `caps` on `server`'s accepted sockets, before its own connection handler (TLS) sees
- * them. `onRefused` is told about every refused connection.
+ * Enforce `caps` on `server`'s accepted sockets, before its own connection handlers (TLS) see
+ * them; call it after those are attached (Node's servers attach them when constructed) and
+ * before `listen`. `onRefused` is told about every refused connection.
  */
 export function limitConnections(
   server: Server,
@@ -73,7 +74,7 @@ export function limitConnections(
   const byAddress = new Map<string, number>();
   const handshaking = new Set<string>();
   let open = 0;
-  server.prependListener('connection', (socket: Socket) => {
+  const admit = (socket: Socket): boolean => {
     const address = socket.remoteAddress ?? '?';
     const key = `${address} ${socket.remotePort ?? '?'}`;
     const count = byAddress.get(address) ?? 0;
@@ -85,7 +86,7 @@ export function limitConnections(
     if (refused !== undefined) {
       onRefused(refused, address);
       socket.destroy();
-      return;
+      return false;
     }
     byAddress.set(address, count + 1);
     open++;
@@ -97,6 +98,15 @@ export function limitConnections(
       if (left <= 0) byAddress.delete(address);
       else byAddress.set(address, left);
     });
+    return true;
+  };
+  // The server's own handlers (the TLS wrapping) run only for admitted sockets: a refused one
+  // costs an accept and a close, no TLS state.
+  const handlers = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    if (!admit(socket)) return;
+    for (const h of handlers) h.call(server, socket);
   });
   if (caps.concurrentHandshakes !== undefined) {
     server.on('secureConnection', (socket: Socket) => {
