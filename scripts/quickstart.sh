@@ -10,5 +10,6 @@ fi
 echo "==> building"
 npx nest build
 node bin/mimi-gateway.js init --config config.yaml
+echo "==> provisioning API token: data/admin.token (send it as 'Authorization: Bearer <token>')"
 echo "==> starting the gateway (Ctrl-C stops it)"
 exec node bin/mimi-gateway.js start --config config.yaml

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
-import { readFileSync } from 'node:fs';
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ensureDevTls } from '../registration/dev-ca';
+import { adminHostNames } from './api/admin/admin-hosts';
 import { AdminModule } from './api/admin/admin.module';
 import { HealthCheck } from './api/admin/admin.controller';
 import { bridgeHealthChecks } from './api/admin/bridge-health';
@@ -12,7 +12,8 @@ import { createLogger } from './common/logging';
 import { MetricsRegistry } from './common/metrics';
 import { GatewayConfig } from './config/gateway-config';
 import { resolveConfigPath } from './config/load-config';
-import { buildHttpsOptions } from './mimi/transport';
+import { provisioningAuth } from './config/provisioning-token';
+import { buildHttpsOptions, hardenListener } from './mimi/transport';
 import { OutboxRepository } from './persistence';
 import { RoomsService } from './rooms';
 
@@ -56,6 +57,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     );
   }
 
+  // Before anything starts: an empty or unreadable admin.tokenFile is a config error.
+  const provisioning = config.admin.enabled ? provisioningAuth(config) : undefined;
   const bridges = options.bridges ?? bridgesFromConfig(config);
   const app = await NestFactory.create(AppModule.forRoot(config, { ...options, bridges }), {
     logger,
@@ -64,6 +67,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     abortOnError: false,
   });
   app.enableShutdownHooks();
+  hardenListener(app.getHttpServer(), config.limits.connections, 'mimi', app.get(MetricsRegistry));
   await app.listen(config.listen.port, config.listen.host);
   const mimiAddress = app.getHttpServer().address() as { port: number };
   const mimiUrl = `https://${config.listen.host}:${mimiAddress.port}`;
@@ -71,24 +75,34 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
 
   let admin: INestApplication | undefined;
   let adminUrl: string | undefined;
-  if (config.admin.enabled) {
+  if (provisioning !== undefined) {
     const outbox = app.get(OutboxRepository);
     const checks: HealthCheck[] = [
       { name: 'database', check: async () => void (await outbox.pendingDepthByDestination()) },
       ...bridgeHealthChecks(bridges),
     ];
     try {
-      const token = config.admin.tokenFile
-        ? readFileSync(resolveConfigPath(config, config.admin.tokenFile), 'utf8').trim()
-        : undefined;
+      const auth = provisioning;
+      if (auth.kind === 'disabled') {
+        log.warn('provisioning API off: no admin.tokenFile (`mimi-gateway init` writes one); health and metrics only');
+      } else if (auth.kind === 'open') {
+        log.warn(
+          'INSECURE: admin.insecureNoProvisioningToken is set; anyone who can reach the admin listener can link rooms and read history',
+        );
+      }
       admin = await NestFactory.create(
         AdminModule.forRoot({
           metrics: app.get(MetricsRegistry),
           checks,
-          provisioning: { rooms: app.get(RoomsService), token },
+          provisioning: {
+            rooms: app.get(RoomsService),
+            auth,
+            hostNames: adminHostNames(config.admin.host, config.admin.allowedHosts),
+          },
         }),
         { logger, abortOnError: false },
       );
+      hardenListener(admin.getHttpServer(), config.limits.connections, 'admin', app.get(MetricsRegistry));
       await admin.listen(config.admin.port, config.admin.host);
     } catch (e) {
       await admin?.close();

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MIMI_CONTENT_08_FIXTURE_DIR, ORIGINAL_MESSAGE_ID } from '../../test/fixtures/mimi-content-08/vectors';
@@ -74,6 +74,41 @@ describe('mimi-gateway CLI', () => {
       expect(check.out.join('\n')).toContain('provider dev.example');
       const again = await run(['init', '-c', file]);
       expect(again.out[0]).toBe(`config exists, kept: ${file}`);
+    });
+
+    it('generates a provisioning token (mode 0600) that the config requires', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+      const file = join(dir, 'config.yaml');
+      expect((await run(['init', '-c', file])).code).toBe(0);
+      const tokenFile = join(dir, 'data/admin.token');
+      expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+      expect(readFileSync(tokenFile, 'utf8').trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(readFileSync(file, 'utf8')).toContain('tokenFile: data/admin.token');
+      const check = await run(['config', 'check', '-c', file]);
+      expect(check.out).toContain(`  provisioning: bearer token from ${tokenFile}`);
+    });
+  });
+
+  describe('config check of admin.tokenFile', () => {
+    it.each([
+      ['an empty', ''],
+      ['a whitespace-only', ' \n\t\n'],
+    ])('refuses %s token file, naming the key', async (_what, content) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+      writeFileSync(join(dir, 'token'), content);
+      const file = join(dir, 'config.yaml');
+      writeFileSync(file, 'provider: { domain: gw.example }\nadmin: { tokenFile: token }\n');
+      const r = await run(['config', 'check', '-c', file]);
+      expect(r.code).toBe(1);
+      expect(r.err).toEqual([
+        `mimi-gateway: invalid config ${file}:`,
+        `  admin.tokenFile: expected a file holding the provisioning token (${join(dir, 'token')} is empty)`,
+      ]);
+    });
+
+    it('says when provisioning is off for want of a token', async () => {
+      const r = await run(['config', 'check', '-c', SAMPLE_CONFIG]);
+      expect(r.out).toContain('  provisioning: OFF: no admin.tokenFile (`mimi-gateway init` writes one)');
     });
   });
 

@@ -48,7 +48,7 @@ export interface GatewayErrorOptions {
   cause?: unknown;
   /** A message fit to show a chat user (never contains internals). */
   humanMessage?: string;
-  /** For a retryable error: the far side asked not to be retried sooner (429 retry_after_ms, Retry-After). */
+  /** For a retryable error: the far side asked not to be retried sooner (429 retry_after_ms, Retry-After); sent to our own callers as `Retry-After` in whole seconds. */
   retryAfterMs?: number;
 }
 

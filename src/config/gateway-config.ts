@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { DOMAIN, IntRange } from '../common/config-schema';
+import { LimitsConfig } from './limits-config';
 import {
   IsArray,
   IsBoolean,
@@ -174,10 +175,25 @@ export class AdminConfig {
   @IntRange(0, 65535, 'a TCP port number (0 picks a free one)')
   port: number = 8480;
 
-  /** Bearer token for the provisioning API; a file path keeps it out of the config. */
+  /**
+   * Bearer token for the provisioning API; a file path keeps it out of the config (`init` writes
+   * one). Without it the provisioning API refuses every call, unless `insecureNoProvisioningToken`.
+   */
   @IsOptional()
   @IsString({ message: 'a path to a file holding the provisioning token' })
   tokenFile?: string;
+
+  /** Serve the provisioning API without a token (tests only; logged as a warning at start). */
+  @IsBoolean({ message: 'true or false' })
+  insecureNoProvisioningToken: boolean = false;
+
+  /**
+   * Host names (besides the bound address, and localhost names when it is a loopback address)
+   * that provisioning requests may name in `Host` and `Origin`, e.g. behind a reverse proxy.
+   */
+  @IsArray({ message: 'a list of host names' })
+  @IsString({ each: true, message: 'a list of host names' })
+  allowedHosts: string[] = [];
 }
 
 export class MlsConfig {
@@ -244,6 +260,10 @@ export class GatewayConfig {
   @ValidateNested()
   @Type(() => MlsConfig)
   mls: MlsConfig = new MlsConfig();
+
+  @ValidateNested()
+  @Type(() => LimitsConfig)
+  limits: LimitsConfig = new LimitsConfig();
 
   /**
    * The validated sections owned by others (one per bridge module, named after its platform), by key: see

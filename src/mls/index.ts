@@ -32,7 +32,7 @@ export {
   roomUriForGroupId,
   unframeMlsMessage,
 } from './mls-message';
-export { InMemoryMlsStorage } from './mls-storage';
+export { InMemoryMlsStorage, type MlsStorage } from './mls-storage';
 export { MlsErrorReason, MlsGroupError } from './mls.errors';
 export {
   GroupStore,

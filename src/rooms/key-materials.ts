@@ -1,10 +1,12 @@
 /**
- * protocol-06 §5.2 `/keyMaterial` as the target provider: a fresh KeyPackage of one of our legacy
- * users' puppets, for a request signed by the calling provider.
+ * protocol-06 §5.2 `/keyMaterial` as the target provider: a KeyPackage of one of our legacy
+ * users' puppets, for a request signed by the calling provider; at most
+ * `limits.keyPackagesPerRequester` outstanding per (provider, user) (key-package-pool.ts).
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { ValidationError } from '../common/errors';
 import { type ProviderDomain, type UserUri, domainOf } from '../common/ids';
+import { GatewayConfig } from '../config/gateway-config';
 import {
   type KeyMaterialRequest,
   type KeyMaterialResponse,
@@ -15,22 +17,39 @@ import {
 import { verifyWithLabel } from '../mls';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { parseLegacyUserUri } from './identity';
+import { KeyPackagePool } from './key-package-pool';
 import { MlsGroups } from './mls-groups';
+import { RoomLocks } from './room-locks';
 import { RoomSupport } from './room-support';
 import { MIMI_CIPHERSUITE_ID, basicCredentialIdentity, credentialDomain } from './wire-support';
 
 @Injectable()
 export class KeyMaterials {
   private readonly logger = new Logger(KeyMaterials.name);
+  private readonly pool: KeyPackagePool;
+  /** One request at a time per (provider, user): the pool reads, then writes, its record. */
+  private readonly locks = new RoomLocks();
 
   constructor(
     private readonly support: RoomSupport,
     private readonly groups: MlsGroups,
     private readonly transactions: RoomTransactions,
-  ) {}
+    config: GatewayConfig,
+  ) {
+    const identities = groups.store.identities;
+    this.pool = new KeyPackagePool(
+      groups.store.storage,
+      {
+        create: (user) => groups.store.createKeyPackage(user),
+        unusedRefs: (user) => identities.keyPackageRefs(user),
+        discard: (user, ref) => identities.consumeKeyPackage(user, ref),
+      },
+      config.limits.keyPackagesPerRequester,
+    );
+  }
 
   /**
-   * protocol-06 §5.2 for one of our legacy users: a fresh KeyPackage of the user's puppet client,
+   * protocol-06 §5.2 for one of our legacy users: a KeyPackage of the user's puppet client,
    * for a request signed by the calling provider. We only answer for our own users (no proxying
    * for rooms we hub, README.md), and consent is implicit (any authenticated provider may ask).
    */
@@ -71,10 +90,10 @@ export class KeyMaterials {
       return reply('noConsent');
     }
     if (!request.acceptableCiphersuites.includes(MIMI_CIPHERSUITE_ID)) return reply('noCompatibleMaterial');
-    const published = await this.transactions.run(() => this.groups.store.createKeyPackage(targetUser));
+    const keyPackage = await this.locks.run(`${peer} ${targetUser}`, () =>
+      this.transactions.run(() => this.pool.issue(peer, targetUser, request.roomId, this.support.clock.now())),
+    );
     this.logger.debug(`keyMaterial: a KeyPackage of ${targetUser} for ${peer} (room ${request.roomId || '-'})`);
-    return reply('success', [
-      { clientStatus: 'success', clientUri: targetUser, keyPackage: asKeyPackage(published.keyPackage) },
-    ]);
+    return reply('success', [{ clientStatus: 'success', clientUri: targetUser, keyPackage: asKeyPackage(keyPackage) }]);
   }
 }

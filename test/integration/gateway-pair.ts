@@ -37,6 +37,8 @@ const CONDITION_POLL_MS = 20;
 /** Quick retries; the platform wait stays below the peers' request timeout (FAST_OUTBOX.requestTimeoutMs). */
 const ROOMS_OPTIONS = { renderRetryMs: 100, submitRetryMs: 100, submitPostTimeoutMs: 2000 };
 const WAIT_TIMEOUT_MS = 15_000;
+/** The provisioning token of both gateways (admin.tokenFile). */
+const ADMIN_TOKEN = 'gateway-pair-provisioning-token';
 
 export interface GatewayUnderTest {
   readonly domain: string;
@@ -68,11 +70,12 @@ export class GatewayPair {
 
   /**
    * Start A and B on fresh databases of `kind` (PostgreSQL needs the test cluster of the jest
-   * global setup); `extra` adds config sections to both (e.g. `{ mls: {...} }`).
+   * global setup); `extra` sets more top-level config sections of both (e.g. `{ mls: {...} }`, `limits`).
    */
   static async start(kind: TestDatabaseKind = 'sqlite', extra: Record<string, unknown> = {}): Promise<GatewayPair> {
     const pki = await createTestPki();
     const dir = new PemDir();
+    const tokenFile = dir.write('admin.token', `${ADMIN_TOKEN}\n`);
     const [portA, portB] = [await freePort(), await freePort()];
     const databases: TestDatabase[] = [];
     const database = async (domain: string): Promise<Record<string, unknown>> => {
@@ -86,7 +89,7 @@ export class GatewayPair {
       providerConfig(dir, domain, identity, pki.ca, {
         listen: { host: LOOPBACK_HOST, port },
         database: domain === DOMAIN_A ? databaseA : databaseB,
-        admin: { enabled: true, host: LOOPBACK_HOST, port: 0 },
+        admin: { enabled: true, host: LOOPBACK_HOST, port: 0, tokenFile },
         peers: [{ domain: peer, baseUrl: `https://${LOOPBACK_HOST}:${peerPort}` }],
         outbox: FAST_OUTBOX,
         logging: { level: (process.env.ROOMS_TEST_LOG_LEVEL ?? 'error') as 'error' },
@@ -129,7 +132,10 @@ export async function admin<T = unknown>(
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(`${gw.running.adminUrl}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -142,7 +148,7 @@ export async function mimiPost(
   from: { domain: string; identity: PemKeyPair; ca: PemKeyPair },
   path: string,
   body: Uint8Array,
-): Promise<{ status: number; body: Buffer }> {
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   const agent = new Agent({
     connect: {
       key: from.identity.keyPem,
@@ -158,7 +164,7 @@ export async function mimiPost(
       headers: { host: target.domain, from: `mimi@${from.domain}`, 'content-type': 'application/octet-stream' },
       body: Buffer.from(body),
     });
-    return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+    return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
   } finally {
     await agent.close();
   }

@@ -1,12 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { MetricsRegistry } from '../../common/metrics';
 import { AdminController, HEALTH_CHECKS, HealthCheck } from './admin.controller';
-import {
-  PROVISIONING,
-  ProvisioningController,
-  ProvisioningDeps,
-  ProvisioningTokenGuard,
-} from './provisioning.controller';
+import { ProvisioningController } from './provisioning.controller';
+import { PROVISIONING, type ProvisioningDeps, ProvisioningGuard } from './provisioning.guard';
 
 /**
  * The admin HTTP application. It runs as its own Nest application on its own listener, so that
@@ -26,7 +22,7 @@ export class AdminModule {
       providers: [
         { provide: MetricsRegistry, useValue: deps.metrics },
         { provide: HEALTH_CHECKS, useValue: deps.checks },
-        ...(deps.provisioning ? [{ provide: PROVISIONING, useValue: deps.provisioning }, ProvisioningTokenGuard] : []),
+        ...(deps.provisioning ? [{ provide: PROVISIONING, useValue: deps.provisioning }, ProvisioningGuard] : []),
       ],
     };
   }

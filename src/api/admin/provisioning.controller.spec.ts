@@ -1,9 +1,12 @@
+import { request as httpRequest } from 'node:http';
 import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ErrorCode, GatewayError } from '../../common/errors';
 import type { RoomUri } from '../../common/ids';
 import { MetricsRegistry } from '../../common/metrics';
+import type { ProvisioningAuth } from '../../config/provisioning-token';
 import type { RoomInfo, RoomsService } from '../../rooms';
+import { adminHostNames } from './admin-hosts';
 import { AdminModule } from './admin.module';
 
 const TOKEN = 'provisioning-secret';
@@ -48,18 +51,21 @@ describe('provisioning API', () => {
   let base: string;
   let rooms: FakeRooms;
 
-  async function start(token?: string): Promise<void> {
+  let port: number;
+
+  async function start(auth: ProvisioningAuth = { kind: 'open' }): Promise<void> {
     rooms = new FakeRooms();
     app = await NestFactory.create(
       AdminModule.forRoot({
         metrics: new MetricsRegistry(),
         checks: [],
-        provisioning: { rooms: rooms as unknown as RoomsService, token },
+        provisioning: { rooms: rooms as unknown as RoomsService, auth, hostNames: adminHostNames('127.0.0.1') },
       }),
       { logger: false },
     );
     await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}/provisioning`;
+    port = (app.getHttpServer().address() as { port: number }).port;
+    base = `http://127.0.0.1:${port}/provisioning`;
   }
 
   beforeAll(() => Logger.overrideLogger(false));
@@ -105,9 +111,77 @@ describe('provisioning API', () => {
   });
 
   it('requires the bearer token when one is configured', async () => {
-    await start(TOKEN);
+    await start({ kind: 'token', token: TOKEN });
     expect(await call('GET', '/rooms')).toMatchObject({ status: 401, body: { errcode: ErrorCode.Unauthenticated } });
     expect(await call('GET', '/rooms', undefined, 'wrong')).toMatchObject({ status: 401 });
     expect(await call('GET', '/rooms', undefined, TOKEN)).toMatchObject({ status: 200 });
+  });
+
+  it('refuses every call when no token is configured (the default), with a clear error', async () => {
+    await start({ kind: 'disabled' });
+    const res = await call('POST', '/rooms', LINK, 'anything');
+    expect(res).toMatchObject({ status: 403, body: { errcode: ErrorCode.Forbidden } });
+    expect(JSON.stringify(res.body)).toContain('admin.tokenFile');
+    expect(rooms.linked).toEqual([]);
+  });
+
+  /** A raw HTTP request with the headers a browser or a rebound name would send (fetch will not set Host). */
+  const raw = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; body: { errcode?: string } }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method, path: `/provisioning${path}`, headers, setHost: false },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const FORM = 'platform=memory&roomId=%21club';
+  const formHeaders = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(FORM.length) };
+
+  it('refuses a cross-origin form POST (foreign Origin and Host), even with the token', async () => {
+    await start({ kind: 'token', token: TOKEN });
+    const bearer = { authorization: `Bearer ${TOKEN}` };
+    const crossOrigin = await raw(
+      'POST',
+      '/rooms',
+      { ...formHeaders, ...bearer, origin: 'http://evil.example', host: 'evil.example' },
+      FORM,
+    );
+    expect(crossOrigin).toMatchObject({ status: 403, body: { errcode: ErrorCode.Forbidden } });
+    // A foreign Origin with our own Host (a page posting to http://127.0.0.1:port).
+    const foreignOrigin = await raw(
+      'POST',
+      '/rooms',
+      { ...formHeaders, ...bearer, origin: 'http://evil.example', host: `127.0.0.1:${port}` },
+      FORM,
+    );
+    expect(foreignOrigin).toMatchObject({ status: 403, body: { errcode: ErrorCode.Forbidden } });
+    const nullOrigin = await raw('GET', '/rooms', { ...bearer, origin: 'null', host: `127.0.0.1:${port}` });
+    expect(nullOrigin.status).toBe(403);
+    const crossSite = await raw('GET', '/rooms', {
+      ...bearer,
+      'sec-fetch-site': 'cross-site',
+      host: `127.0.0.1:${port}`,
+    });
+    expect(crossSite.status).toBe(403);
+    expect(rooms.linked).toEqual([]);
+  });
+
+  it('refuses a Host that is not the listener (DNS rebinding), even with the token check off', async () => {
+    await start({ kind: 'open' });
+    expect(await raw('GET', '/rooms', { host: `rebound.evil.example:${port}` })).toMatchObject({
+      status: 403,
+      body: { errcode: ErrorCode.Forbidden },
+    });
+    // No Host at all: Node's server refuses an HTTP/1.1 request without one before we see it.
+    expect((await raw('GET', '/rooms', {})).status).toBe(400);
+    expect((await raw('GET', '/rooms', { host: `localhost:${port}` })).status).toBe(200);
+    expect((await raw('GET', '/rooms', { host: `127.0.0.1:${port}`, origin: `http://localhost:${port}` })).status).toBe(
+      200,
+    );
   });
 });

@@ -1,57 +1,15 @@
 /**
- * The provisioning API on the admin listener (plain HTTP, loopback; a bearer token when
- * `admin.tokenFile` is set): link a legacy room (this gateway becomes its hub), list rooms,
+ * The provisioning API on the admin listener (plain HTTP, loopback; the bearer token of
+ * `admin.tokenFile` and a same-origin Host, see provisioning.guard.ts): link a legacy room (this gateway becomes its hub), list rooms,
  * unlink, and read a room's stored history. Errors are `{ errcode, error }` with the status of
  * src/common/errors.ts.
  */
-import { timingSafeEqual } from 'node:crypto';
-import {
-  Body,
-  CanActivate,
-  Controller,
-  Delete,
-  ExecutionContext,
-  Get,
-  HttpCode,
-  Inject,
-  Injectable,
-  Param,
-  Post,
-  UseFilters,
-  UseGuards,
-} from '@nestjs/common';
-import { ErrorCode, GatewayError, ValidationError } from '../../common/errors';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, UseFilters, UseGuards } from '@nestjs/common';
+import { ValidationError } from '../../common/errors';
 import { type RoomUri, type UserUri, parseMimiUri } from '../../common/ids';
 import { GatewayExceptionFilter } from '../../mimi/transport';
-import type { RoomEventInfo, RoomInfo, RoomsService } from '../../rooms';
-
-export const PROVISIONING = Symbol('PROVISIONING');
-
-/** What the admin application needs from the main one for provisioning. */
-export interface ProvisioningDeps {
-  readonly rooms: RoomsService;
-  /** Bearer token required on every provisioning call; undefined = none (loopback only). */
-  readonly token?: string;
-}
-
-@Injectable()
-export class ProvisioningTokenGuard implements CanActivate {
-  constructor(@Inject(PROVISIONING) private readonly deps: ProvisioningDeps) {}
-
-  canActivate(context: ExecutionContext): boolean {
-    const expected = this.deps.token;
-    if (expected === undefined) return true;
-    const header = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>()
-      .headers.authorization;
-    const given = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(expected);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) {
-      throw new GatewayError(ErrorCode.Unauthenticated, 'a valid bearer token is required');
-    }
-    return true;
-  }
-}
+import type { RoomEventInfo, RoomInfo } from '../../rooms';
+import { PROVISIONING, type ProvisioningDeps, ProvisioningGuard } from './provisioning.guard';
 
 function roomUriParam(value: string): RoomUri {
   if (parseMimiUri(value)?.kind !== 'r') throw new ValidationError(`not a MIMI room URI: ${value}`);
@@ -59,7 +17,7 @@ function roomUriParam(value: string): RoomUri {
 }
 
 @Controller('provisioning')
-@UseGuards(ProvisioningTokenGuard)
+@UseGuards(ProvisioningGuard)
 @UseFilters(GatewayExceptionFilter)
 export class ProvisioningController {
   constructor(@Inject(PROVISIONING) private readonly deps: ProvisioningDeps) {}

@@ -1,6 +1,6 @@
 /**
  * The MIMI provider endpoints this gateway serves (protocol-06 §5.2-§5.6), thin: authenticate the
- * peer (MimiPeerGuard), parse the room/user URI of the path and the TLS-presentation-language body,
+ * peer (MimiPeerGuard) and count it against its rate limit (MimiRateLimitGuard), parse the room/user URI of the path and the TLS-presentation-language body,
  * call the rooms core, encode its answer. Decisions live in src/rooms.
  */
 import { Body, Controller, HttpCode, Param, Post, StreamableFile, UseGuards } from '@nestjs/common';
@@ -12,7 +12,9 @@ import {
   MIMI_ROUTE_PARAM,
   MimiPeer,
   MimiPeerGuard,
+  MimiRateLimitGuard,
   ParseRoomUriPipe,
+  RateLimited,
   ParseUserUriPipe,
 } from '../../mimi/transport';
 import {
@@ -34,7 +36,7 @@ function reply<T>(value: T, codec: Codec<T>): StreamableFile {
 }
 
 @Controller()
-@UseGuards(MimiPeerGuard)
+@UseGuards(MimiPeerGuard, MimiRateLimitGuard)
 export class MimiEndpointsController {
   constructor(
     private readonly hub: HubService,
@@ -43,6 +45,7 @@ export class MimiEndpointsController {
 
   /** protocol-06 §5.5: fan-out from a room's hub; 201 (also for a duplicate body). */
   @Post(MIMI_ROUTES.notify)
+  @RateLimited('notify')
   @HttpCode(201)
   async notify(
     @MimiPeer() peer: ProviderDomain,
@@ -54,6 +57,7 @@ export class MimiEndpointsController {
 
   /** protocol-06 §5.4 (hub). */
   @Post(MIMI_ROUTES.submitMessage)
+  @RateLimited('submitMessage')
   @HttpCode(200)
   async submitMessage(
     @MimiPeer() peer: ProviderDomain,
@@ -66,6 +70,7 @@ export class MimiEndpointsController {
 
   /** protocol-06 §5.3 (hub). */
   @Post(MIMI_ROUTES.update)
+  @RateLimited('update')
   @HttpCode(200)
   async update(
     @MimiPeer() peer: ProviderDomain,
@@ -78,6 +83,7 @@ export class MimiEndpointsController {
 
   /** protocol-06 §5.2 (target provider of our legacy users). */
   @Post(MIMI_ROUTES.keyMaterial)
+  @RateLimited('keyMaterial')
   @HttpCode(200)
   async keyMaterial(
     @MimiPeer() peer: ProviderDomain,
@@ -90,6 +96,7 @@ export class MimiEndpointsController {
 
   /** protocol-06 §5.6 (hub). */
   @Post(MIMI_ROUTES.groupInfo)
+  @RateLimited('groupInfo')
   @HttpCode(200)
   async groupInfo(
     @MimiPeer() peer: ProviderDomain,

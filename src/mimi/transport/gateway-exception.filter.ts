@@ -16,6 +16,8 @@ interface ErrorBody {
 export interface HttpErrorAnswer {
   readonly status: number;
   readonly body: ErrorBody;
+  /** Whole seconds for a `Retry-After` header (rate limits). */
+  readonly retryAfterSeconds?: number;
 }
 
 const INTERNAL_MESSAGE = 'Internal server error';
@@ -34,7 +36,13 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
 /** Map any thrown value to a status and body (pure; the filter adds logging and writing). */
 export function toHttpError(exception: unknown): HttpErrorAnswer {
   if (exception instanceof GatewayError) {
-    return { status: HTTP_STATUS_BY_CODE[exception.code], body: { errcode: exception.code, error: exception.message } };
+    return {
+      status: HTTP_STATUS_BY_CODE[exception.code],
+      body: { errcode: exception.code, error: exception.message },
+      ...(exception.retryAfterMs === undefined
+        ? {}
+        : { retryAfterSeconds: Math.max(1, Math.ceil(exception.retryAfterMs / 1000)) }),
+    };
   }
   if (exception instanceof HttpException && exception.getStatus() < 500) {
     const status = exception.getStatus();
@@ -60,6 +68,7 @@ export class GatewayExceptionFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
+    if (answer.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(answer.retryAfterSeconds));
     res.status(answer.status).json(answer.body);
   }
 

@@ -2,8 +2,10 @@
 export { MimiTransportModule } from './mimi-transport.module';
 export { MimiPeerClient } from './mimi-peer.client';
 export { MimiPeerGuard, MimiPeer } from './mimi-peer.guard';
+export { MimiRateLimitGuard, RateLimited } from './peer-rate-limit';
 export { GatewayExceptionFilter } from './gateway-exception.filter';
 export { MIMI_CONTENT_TYPE } from './raw-body.middleware';
 export { buildHttpsOptions } from './transport-tls';
+export { hardenListener } from './connection-limits';
 export { MIMI_ROUTES, MIMI_ROUTE_PARAM, ParseRoomUriPipe, ParseUserUriPipe } from './mimi-paths';
 export { matchesDomain } from './tls-identity';

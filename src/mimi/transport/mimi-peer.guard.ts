@@ -25,7 +25,7 @@ import {
 import { TransportTls, TrustAnchor, chainReachesAnchor } from './transport-tls';
 
 /** Where the guard leaves the authenticated peer on the request. */
-const MIMI_PEER_KEY = 'mimiPeer';
+export const MIMI_PEER_KEY = 'mimiPeer';
 
 /** The authenticated peer provider of a request. */
 export interface MimiPeerIdentity {

@@ -5,6 +5,7 @@ import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { MimiDirectoryController } from './mimi-directory.controller';
 import { MimiPeerClient } from './mimi-peer.client';
 import { MimiPeerGuard } from './mimi-peer.guard';
+import { MimiRateLimitGuard } from './peer-rate-limit';
 import { MIMI_ROUTES, SERVED_ENDPOINTS } from './mimi-paths';
 import { PeerRegistry } from './peer-registry';
 import { MimiRawBodyMiddleware } from './raw-body.middleware';
@@ -15,7 +16,8 @@ import { TransportTls } from './transport-tls';
  * raw-body reading for the MIMI POST routes, the error filter, and the mutual-TLS client.
  * Needs GatewayConfig from the global ConfigModule. Controllers of MIMI endpoints (in other
  * modules that import this one) use `@UseGuards(MimiPeerGuard)`, `@Post(MIMI_ROUTES.x)`,
- * `@MimiPeer()` and `@Body() body: Buffer`.
+ * `@MimiPeer()` and `@Body() body: Buffer`; `@UseGuards(MimiPeerGuard, MimiRateLimitGuard)` with
+ * `@RateLimited(endpoint)` adds the per-provider rate limit.
  */
 @Module({
   controllers: [MimiDirectoryController],
@@ -28,10 +30,11 @@ import { TransportTls } from './transport-tls';
     PeerRegistry,
     MimiPeerClient,
     MimiPeerGuard,
+    MimiRateLimitGuard,
     MimiRawBodyMiddleware,
     { provide: APP_FILTER, useClass: GatewayExceptionFilter },
   ],
-  exports: [TransportTls, PeerRegistry, MimiPeerClient, MimiPeerGuard],
+  exports: [TransportTls, PeerRegistry, MimiPeerClient, MimiPeerGuard, MimiRateLimitGuard],
 })
 export class MimiTransportModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -10,11 +10,22 @@ import type { DetailedPeerCertificate } from 'node:tls';
 import { ConfigError } from '../../common/errors';
 import { GatewayConfig } from '../../config/gateway-config';
 import { resolveConfigPath } from '../../config/load-config';
+import { connectionTimeoutOptions } from './connection-limits';
 
 /** What buildHttpsOptions returns: assignable to Node's https.ServerOptions and to Nest's `httpsOptions`. */
 export type MimiHttpsOptions = Pick<
   ServerOptions,
-  'key' | 'cert' | 'ca' | 'requestCert' | 'rejectUnauthorized' | 'minVersion'
+  | 'key'
+  | 'cert'
+  | 'ca'
+  | 'requestCert'
+  | 'rejectUnauthorized'
+  | 'minVersion'
+  | 'handshakeTimeout'
+  | 'headersTimeout'
+  | 'requestTimeout'
+  | 'keepAliveTimeout'
+  | 'connectionsCheckingInterval'
 >;
 
 /** A CA certificate trusted to vouch for provider domains. */
@@ -92,7 +103,8 @@ export class TransportTls {
  * Node https server options for the MIMI listener. The client certificate is requested but not
  * enforced during the handshake (`rejectUnauthorized: false`), so that MimiPeerGuard can answer a
  * missing or untrusted certificate with a clear 401 instead of a failed handshake; `ca` is the
- * union of all trust anchors.
+ * union of all trust anchors. The handshake, header, request and idle timeouts are
+ * `limits.connections`' (connection-limits.ts).
  */
 export function buildHttpsOptions(
   config: GatewayConfig,
@@ -105,6 +117,7 @@ export function buildHttpsOptions(
     requestCert: true,
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
+    ...connectionTimeoutOptions(config.limits.connections),
   };
 }
 

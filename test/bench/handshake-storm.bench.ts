@@ -1,0 +1,358 @@
+/**
+ * Handshake storm soak (issue 14: during 2,000 concurrent TLS handshakes /health took up to 2.7 s
+ * and RSS stayed up after the connections closed).
+ *
+ *   npm run bench:storm -- [--concurrency 2000] [--seconds 10] [--settle 5]
+ *
+ * For each gateway configuration below, a fresh gateway process (test/support/memory-gateway.ts,
+ * SQLite) is started and, in order:
+ * 1. idle: /health on the admin listener is probed every 20 ms for 3 s (the baseline);
+ * 2. storm: a child process at the lowest CPU priority (nice 19: on this one machine the attacker
+ *    should not take the gateway's CPU, as one elsewhere would not) keeps `--concurrency`
+ *    mutual-TLS connections to the MIMI listener in flight for `--seconds` (each handshakes, sends
+ *    one GET of the directory, and closes; a new one starts as soon as one ends) while the probe
+ *    goes on;
+ * 3. after: the storm stops; the probe goes on for `--settle` s.
+ * It prints /health latency percentiles per phase next to the idle baseline, the gateway's RSS
+ * (before the storm, peak, at the end of the settle time), and what became of the connections.
+ *
+ * Configurations: `unprotected` (no caps, Node's timeouts: the behaviour before issue 14),
+ * `handshake cap` (limits.connections defaults but no per-address cap, as if the storm came from
+ * many addresses), `defaults` (limits.connections as shipped). The probe, the storm and the
+ * gateway are three processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { setPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, createSecureContext } from 'node:tls';
+import YAML from 'yaml';
+import { writeDevPki } from '../../registration/dev-ca';
+import { freePorts, repoRoot } from '../support/e2e-gateways';
+import { formatTable, numberArg, percentile } from './bench-support';
+
+const DOMAIN = 'a.example';
+const CLIENT_DOMAIN = 'b.example';
+const LOOPBACK = '127.0.0.1';
+const PROBE_EVERY_MS = 20;
+const IDLE_MS = 3000;
+const RSS_EVERY_MS = 100;
+const READY_MARKER = 'MIMI-TEST-GATEWAY READY';
+
+interface StormJob {
+  readonly port: number;
+  readonly concurrency: number;
+  readonly seconds: number;
+  readonly caPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+interface StormResult {
+  /** Connections that finished the handshake and got an HTTP answer. */
+  readonly answered: number;
+  /** Connections closed or reset before the handshake finished (refused by a cap, or timed out). */
+  readonly refused: number;
+  readonly started: number;
+}
+
+/** The worker: keep `concurrency` connections in flight until the time is up, then report. */
+async function runStorm(job: StormJob): Promise<StormResult> {
+  const until = Date.now() + job.seconds * 1000;
+  let answered = 0;
+  let refused = 0;
+  let started = 0;
+  // One context for all connections: building one per connection (PEM parsing) would make the
+  // client, not the gateway, the bottleneck.
+  const secureContext = createSecureContext({ ca: job.caPem, cert: job.certPem, key: job.keyPem });
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      started++;
+      let secured = false;
+      let gotAnswer = false;
+      const socket = connect({
+        host: LOOPBACK,
+        port: job.port,
+        servername: DOMAIN,
+        secureContext,
+      });
+      socket.setTimeout(30_000, () => socket.destroy());
+      socket.on('secureConnect', () => {
+        secured = true;
+        socket.write(
+          `GET /.well-known/mimi-protocol-directory HTTP/1.1\r\nHost: ${DOMAIN}\r\nConnection: close\r\n\r\n`,
+        );
+      });
+      socket.on('data', () => (gotAnswer = true));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        if (secured && gotAnswer) answered++;
+        else refused++;
+        resolve();
+      });
+    });
+  const lane = async (): Promise<void> => {
+    while (Date.now() < until) await one();
+  };
+  await Promise.all(Array.from({ length: job.concurrency }, lane));
+  return { answered, refused, started };
+}
+
+/** Set in the storm child process: the job, as JSON. */
+const STORM_JOB_ENV = 'MIMI_BENCH_STORM_JOB';
+const stormJob = process.env[STORM_JOB_ENV];
+
+/** Run the storm in a child process at the lowest CPU priority and return its result. */
+async function stormProcess(job: StormJob): Promise<StormResult> {
+  const child = spawn(process.execPath, [__filename], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, [STORM_JOB_ENV]: JSON.stringify(job) },
+  });
+  setPriority(child.pid!, 19);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  if (code !== 0) throw new Error(`the storm process exited with ${code}`);
+  return JSON.parse(out) as StormResult;
+}
+
+// ---- the bench -----------------------------------------------------------------------------------
+
+interface Gateway {
+  readonly child: ChildProcess;
+  readonly mimiPort: number;
+  readonly adminPort: number;
+}
+
+async function startGateway(
+  dir: string,
+  pki: Awaited<ReturnType<typeof writeDevPki>>,
+  limits: object,
+): Promise<Gateway> {
+  const [mimiPort, adminPort] = (await freePorts(2)) as [number, number];
+  mkdirSync(dir, { recursive: true });
+  const configFile = join(dir, 'gateway.yaml');
+  writeFileSync(
+    configFile,
+    YAML.stringify({
+      provider: { domain: DOMAIN },
+      listen: { host: LOOPBACK, port: mimiPort },
+      tls: {
+        certFile: pki.providers[DOMAIN]!.certFile,
+        keyFile: pki.providers[DOMAIN]!.keyFile,
+        caFiles: [pki.caCertFile],
+      },
+      database: { type: 'better-sqlite3', path: join(dir, 'gateway.sqlite') },
+      admin: { enabled: true, host: LOOPBACK, port: adminPort },
+      logging: { level: 'error' },
+      limits,
+    }),
+  );
+  const entry = join(repoRoot(), 'dist', 'test', 'support', 'memory-gateway.js');
+  const child = spawn(process.execPath, [entry, '--config', configFile], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, MIMI_TEST_EXIT_WITH_PARENT: '1' },
+  });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(READY_MARKER)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before READY:\n${out}`)));
+  });
+  child.stdout!.resume();
+  return { child, mimiPort, adminPort };
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** One GET /health: its latency in ms (a failure counts as its time to fail). */
+function probeOnce(port: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const done = (): void => resolve(Number(process.hrtime.bigint() - start) / 1e6);
+    const req = request({ host: LOOPBACK, port, path: '/health', agent: false }, (res) => {
+      res.resume();
+      res.on('end', done);
+    });
+    req.setTimeout(10_000, () => req.destroy());
+    req.on('error', done);
+    req.end();
+  });
+}
+
+/** Probe /health every PROBE_EVERY_MS (one at a time) until `stop()`; returns the latencies. */
+function probe(port: number): { stop(): Promise<number[]> } {
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = Date.now();
+      latencies.push(await probeOnce(port));
+      await new Promise((r) => setTimeout(r, Math.max(0, PROBE_EVERY_MS - (Date.now() - started))));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return latencies;
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Row {
+  readonly config: string;
+  readonly phase: string;
+  readonly latencies: number[];
+  readonly rss: string;
+}
+
+async function measure(
+  name: string,
+  dir: string,
+  pki: Awaited<ReturnType<typeof writeDevPki>>,
+  limits: object,
+  opts: { concurrency: number; seconds: number; settle: number },
+): Promise<{ rows: Row[]; storm: StormResult; rss: { before: number; peak: number; after: number } }> {
+  const gw = await startGateway(dir, pki, limits);
+  const pid = gw.child.pid!;
+  try {
+    await sleep(1000);
+    const rssSamples: number[] = [];
+    const sampler = setInterval(() => rssSamples.push(rssMb(pid)), RSS_EVERY_MS);
+
+    let p = probe(gw.adminPort);
+    await sleep(IDLE_MS);
+    const idle = await p.stop();
+    const before = rssMb(pid);
+    const stormStart = rssSamples.length;
+
+    p = probe(gw.adminPort);
+    const storm = await stormProcess({
+      port: gw.mimiPort,
+      concurrency: opts.concurrency,
+      seconds: opts.seconds,
+      caPem: readFileSync(pki.caCertFile, 'utf8'),
+      certPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.certFile, 'utf8'),
+      keyPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.keyFile, 'utf8'),
+    });
+    const during = await p.stop();
+    const peak = Math.max(...rssSamples.slice(stormStart));
+
+    p = probe(gw.adminPort);
+    await sleep(opts.settle * 1000);
+    const after = await p.stop();
+    const afterRss = rssMb(pid);
+    clearInterval(sampler);
+    const mb = (v: number): string => v.toFixed(0);
+    return {
+      rows: [
+        { config: name, phase: 'idle', latencies: idle, rss: mb(before) },
+        { config: name, phase: `storm ${opts.seconds} s`, latencies: during, rss: `peak ${mb(peak)}` },
+        { config: name, phase: `after ${opts.settle} s`, latencies: after, rss: mb(afterRss) },
+      ],
+      storm,
+      rss: { before, peak, after: afterRss },
+    };
+  } finally {
+    gw.child.kill('SIGTERM');
+    await once(gw.child, 'exit');
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = {
+    concurrency: numberArg('concurrency', 2000),
+    seconds: numberArg('seconds', 10),
+    settle: numberArg('settle', 5),
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'mimi-storm-'));
+  const pki = await writeDevPki(join(dir, 'tls'), [DOMAIN, CLIENT_DOMAIN], { ipAddresses: [LOOPBACK] });
+  const unlimited = {
+    handshakeTimeoutMs: 120_000,
+    headersTimeoutMs: 60_000,
+    requestTimeoutMs: 300_000,
+    idleTimeoutMs: 5000,
+    perAddress: 100_000,
+    concurrentHandshakes: 100_000,
+  };
+  const configs: [string, object][] = [
+    ['unprotected', { connections: unlimited }],
+    ['handshake cap', { connections: { perAddress: 100_000 } }],
+    ['defaults', {}],
+  ];
+  const rows: Row[] = [];
+  const summaries: string[][] = [];
+  try {
+    for (const [name, limits] of configs) {
+      const r = await measure(name, join(dir, name.replace(/\W/g, '-')), pki, limits, opts);
+      rows.push(...r.rows);
+      const back = ((r.rss.after - r.rss.before) / r.rss.before) * 100;
+      summaries.push([
+        name,
+        String(r.storm.started),
+        String(r.storm.answered),
+        String(r.storm.refused),
+        r.rss.before.toFixed(0),
+        r.rss.peak.toFixed(0),
+        r.rss.after.toFixed(0),
+        `${back >= 0 ? '+' : ''}${back.toFixed(1)} %`,
+      ]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ms = (v: number): string => v.toFixed(1);
+  console.log(
+    `handshake storm: ${opts.concurrency} concurrent mutual-TLS connections for ${opts.seconds} s, ` +
+      `/health probed every ${PROBE_EVERY_MS} ms (latency ms)\n`,
+  );
+  console.log(
+    formatTable(
+      ['config', 'phase', 'probes', 'p50', 'p90', 'p99', 'max', 'RSS MB'],
+      rows.map((r) => {
+        const s = [...r.latencies].sort((a, b) => a - b);
+        return [
+          r.config,
+          r.phase,
+          String(s.length),
+          ms(percentile(s, 0.5)),
+          ms(percentile(s, 0.9)),
+          ms(percentile(s, 0.99)),
+          ms(s[s.length - 1] ?? NaN),
+          r.rss,
+        ];
+      }),
+      (i) => i >= 2,
+    ),
+  );
+  console.log('');
+  console.log(
+    formatTable(
+      ['config', 'connections', 'answered', 'refused/failed', 'RSS before', 'peak', 'after', 'after vs before'],
+      summaries,
+      (i) => i >= 1,
+    ),
+  );
+}
+
+if (stormJob !== undefined) {
+  void runStorm(JSON.parse(stormJob) as StormJob).then((r) => process.stdout.write(JSON.stringify(r)));
+} else {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
