@@ -66,6 +66,8 @@ import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
+import { MirrorRoomState } from './room-state/mirror-room-state';
+import { rolesOf } from './room-state/room-components';
 import { RoomSupport, need, sha256Hex } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import {
@@ -108,6 +110,7 @@ export class FollowerService {
     private readonly locks: RoomLocks,
     private readonly dedupe: InboundDedupeRepository,
     private readonly render: RenderWorker,
+    private readonly roomState: MirrorRoomState,
     @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
     @Inject(ROOMS_OPTIONS) options: RoomsOptions,
   ) {
@@ -157,6 +160,7 @@ export class FollowerService {
       const changesState = messages.some((m) => m.messageKind !== 'application');
       const before =
         room === undefined || !changesState ? [] : ((await this.support.groupView(roomUri))?.participants ?? []);
+      const metadataBefore = room === undefined || !changesState ? undefined : await this.roomState.metadata(roomUri);
       const processed = await this.transactions.run(async (tx) => {
         if (!(await this.dedupe.recordIfNew(tx, { sourceDomain: peer, roomUri, endpoint: 'notify', body }))) {
           return false;
@@ -181,6 +185,7 @@ export class FollowerService {
         return;
       }
       if (!changesState) return;
+      await this.roomState.mirror(room!, metadataBefore, await this.roomState.metadata(roomUri));
       const after = (await this.support.groupView(roomUri))?.participants;
       if (after !== undefined) await this.renderMembership(room!, before, after);
     });
@@ -411,6 +416,7 @@ export class FollowerService {
         await this.onRole(room, event, retryOnWrongEpoch);
         break;
       case 'roomMetadata':
+      case 'roomPolicy':
         break;
     }
     await this.recordOnly(room, event.platformEventId);
@@ -419,7 +425,10 @@ export class FollowerService {
   private async submitLocal(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
     const user = legacyUserUri(this.domain, sender.platform, sender.userId);
     const client = await this.activeClient(room, user);
-    const may = client === undefined ? undefined : maySendMessage(client.summary().participants, user);
+    const may =
+      client === undefined
+        ? undefined
+        : maySendMessage(rolesOf(client.coreState.context.extensions), client.summary().participants, user);
     if (client === undefined || may?.allowed === false) {
       await this.support.tellUser(
         room,

@@ -22,6 +22,7 @@ import {
   userOfCredential,
 } from '../mls';
 import { authoriseChange } from './room-policy';
+import { rolesOf } from './room-state/room-components';
 
 /** What a follower's commit does to the room, read from its proposals. */
 export interface FollowerCommitChanges {
@@ -113,6 +114,7 @@ export function hubCommitPolicy(domain: ProviderDomain): CommitPolicy {
     }
     const before = participantsOf(context.extensions);
     const decision = authoriseChange({
+      roles: rolesOf(context.extensions),
       peerDomain: domainOf(user!)!,
       committer: user!,
       before,

@@ -36,11 +36,14 @@ import {
   type ProposedChange,
   authoriseChange,
   diffParticipants,
+  mayOpenJoin,
   participantOf,
   roleIndexOf,
   roleOfIndex,
 } from './room-policy';
 import { type FanoutItem, RoomSupport, need } from './room-support';
+import { readRoomState, rolesOf } from './room-state/room-components';
+import type { Role } from '../mimi/room-state';
 import { commitFanout, welcomeFanout } from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
@@ -49,7 +52,11 @@ const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
  * What a follower's commit does, as MLS verified it (`GatewayGroup.previewCommit`): the committer
  * (for an external commit, RFC 9420 §12.4.3.2, the joiner, whose client counts as added).
  */
-type VerifiedCommit = Omit<ProposedChange, 'peerDomain'> & { readonly external: boolean };
+type VerifiedCommit = Omit<ProposedChange, 'peerDomain' | 'roles'> & {
+  readonly external: boolean;
+  /** The roles_list before the commit; undefined for a group linked before it existed. */
+  readonly roles: readonly Role[] | undefined;
+};
 
 @Injectable()
 export class HubUpdates {
@@ -118,6 +125,7 @@ export class HubUpdates {
         return refuse(`invalid commit: ${preview.reason ?? 'the committer has no MIMI user credential'}`);
       }
       const verified: VerifiedCommit = {
+        roles: readRoomState(group.coreState.context.extensions).roles,
         committer: preview.committer,
         external: preview.external === true,
         before: preview.participantsBefore,
@@ -128,6 +136,7 @@ export class HubUpdates {
       const decision = verified.external
         ? await this.authoriseExternalJoin(room, peer, verified, view)
         : authoriseChange({
+            roles: verified.roles ?? rolesOf(group.coreState.context.extensions),
             peerDomain: peer,
             committer: verified.committer,
             before: verified.before,
@@ -214,7 +223,11 @@ export class HubUpdates {
       return { allowed: false, reason: `${joiner} joins without its participant entry` };
     }
     if (entry !== undefined) return { allowed: true };
-    if ((await this.support.joinRuleOf(room)) !== 'public') {
+    // An open room: role 0 has canOpenJoin in the roles_list (room-policy-03 §8.1.1), and the legacy
+    // room is still public (a change not yet written to the roles_list counts too).
+    const joinerRole = participantOf(commit.after, joiner)!.roleIndex;
+    const open = commit.roles === undefined || mayOpenJoin(commit.roles, joinerRole);
+    if (!open || (await this.support.joinRuleOf(room)) !== 'public') {
       return { allowed: false, reason: `${room.roomUri} is not open: ${joiner} needs an invitation` };
     }
     return { allowed: true };

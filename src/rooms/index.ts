@@ -9,12 +9,10 @@ export { RenderWorker } from './render.worker';
 export { MIMI_REQUESTER, type MimiRequester, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
 export { GATEWAY_BOT_LOCALPART, gatewayBotUri, legacyUserUri, parseLegacyUserUri } from './identity';
 export {
-  Capability,
   type ParticipantDiff,
   type PolicyDecision,
   type ProposedChange,
   authoriseChange,
-  can,
   diffParticipants,
   maySendMessage,
   roleIndexOf,

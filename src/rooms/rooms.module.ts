@@ -21,6 +21,8 @@ import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
+import { HubRoomState } from './room-state/hub-room-state';
+import { MirrorRoomState } from './room-state/mirror-room-state';
 import { HubRequests } from './hub-requests';
 import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
@@ -73,6 +75,8 @@ export class RoomsModule {
         RenderWorker,
         HubCommits,
         HubUpdates,
+        HubRoomState,
+        MirrorRoomState,
         HubService,
         HubRequests,
         KeyMaterials,

@@ -1,22 +1,9 @@
 import { CodecError, ValidationError } from '../../common/errors';
-import {
-  type BaseRoomPolicy,
-  Capability,
-  type Role,
-  decodeBaseRoomPolicy,
-  decodeBotPolicy,
-  decodeLoggingPolicy,
-  decodeRolesList,
-  decodeRoomMetadata,
-  encodeBaseRoomPolicy,
-  encodeBotPolicy,
-  encodeLoggingPolicy,
-  encodeRolesList,
-  encodeRoomMetadata,
-  plainDescription,
-  roleHas,
-  roleMayChange,
-} from '.';
+import { type BaseRoomPolicy, decodeBaseRoomPolicy, encodeBaseRoomPolicy } from './base-room-policy';
+import { Capability } from './component-ids';
+import { decodeBotPolicy, decodeLoggingPolicy, encodeBotPolicy, encodeLoggingPolicy } from './disclosure-policies';
+import { type Role, decodeRolesList, encodeRolesList, roleHas, roleMayChange } from './roles-list';
+import { decodeRoomMetadata, encodeRoomMetadata, plainDescription } from './room-metadata';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/\s/g, ''), 'hex'));
