@@ -27,6 +27,7 @@ import {
   type Roles,
   type MirrorRooms,
   type JoinRules,
+  type RoomDetails,
   type PlatformMessageRef,
   type PostOptions,
   type RemoteUser,
@@ -56,6 +57,7 @@ import { BoundedMap } from '../kit/bounded-map';
 import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../kit/echo-keys';
 import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
+import { permissionsFromPowerLevels } from './power-permissions';
 import { TransactionProcessor } from './transaction-processor';
 
 /**
@@ -156,7 +158,9 @@ const HELP_TEXT =
   'MIMI bridge commands (room admins): `!mimi link` bridges this room to MIMI, `!mimi unlink` stops, ' +
   '`!mimi status` shows the link.';
 
-export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules {
+export class MatrixBridge
+  implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules, RoomDetails
+{
   readonly platform = Platform.Matrix;
   readonly ids: MatrixIds;
   private readonly logger = new Logger(MatrixBridge.name);
@@ -677,6 +681,19 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
     });
   }
 
+  /** The bot sets m.room.name / m.room.topic (a mirror room follows the MIMI room_metadata). */
+  async setRoomDetails(room: LegacyRoomRef, details: { name?: string; topic?: string }): Promise<void> {
+    await this.guard.run(`name/topic of ${room.roomId}`, 30_000, async () => {
+      const client = this.bot.matrixClient;
+      if (details.name !== undefined) {
+        await client.sendStateEvent(room.roomId, 'm.room.name', '', { name: details.name });
+      }
+      if (details.topic !== undefined) {
+        await client.sendStateEvent(room.roomId, 'm.room.topic', '', { topic: details.topic });
+      }
+    });
+  }
+
   async setProfile(user: RemoteUser): Promise<void> {
     const { id, intent } = this.ghost(user);
     await this.guard.run(`profile of ${id}`, 30_000, async () => {
@@ -743,6 +760,8 @@ export class MatrixBridge implements PlatformBridge, PuppetMembership, Moderatio
       }
       return {
         room,
+        permissions: permissionsFromPowerLevels(pl),
+        joinRule: get('m.room.join_rules')?.['join_rule'] === 'public' ? 'public' : 'invite',
         ...(typeof name === 'string' ? { name } : {}),
         ...(typeof topic === 'string' ? { topic } : {}),
         ...(avatarUrl !== undefined ? { avatarUrl } : {}),
