@@ -172,20 +172,29 @@ describe('enforcement follows the roles_list, not a fixed table', () => {
       allowed: false,
       reason: expect.stringMatching(/authorized_role_changes/),
     });
-    // A member given canRemoveParticipant with member → 0 may remove another member.
-    const carolMember = ROOM.map((p) => (p.user === CAROL ? { ...p, roleIndex: MEMBER } : p));
+    // A member given canRemoveParticipant with visitor → 0 may remove a visitor.
+    const carolVisitor = ROOM.map((p) => (p.user === CAROL ? { ...p, roleIndex: VISITOR } : p));
     const kicker = withRole(ROLES, MEMBER, (r) => ({
       ...r,
       capabilities: [...r.capabilities, Capability.canRemoveParticipant],
-      authorizedRoleChanges: [
-        ...r.authorizedRoleChanges.filter((c) => c.fromRoleIndex !== MEMBER),
-        { fromRoleIndex: MEMBER, targetRoleIndexes: [0] },
-      ],
+      authorizedRoleChanges: [...r.authorizedRoleChanges, { fromRoleIndex: VISITOR, targetRoleIndexes: [0] }],
     }));
-    const withoutCarol = carolMember.filter((p) => p.user !== CAROL);
-    expect(authoriseChange(change({ before: carolMember, after: withoutCarol }))).toMatchObject({ allowed: false });
-    expect(authoriseChange(change({ roles: kicker, before: carolMember, after: withoutCarol }))).toEqual({
+    const withoutCarol = carolVisitor.filter((p) => p.user !== CAROL);
+    expect(authoriseChange(change({ before: carolVisitor, after: withoutCarol }))).toMatchObject({ allowed: false });
+    expect(authoriseChange(change({ roles: kicker, before: carolVisitor, after: withoutCarol }))).toEqual({
       allowed: true,
+    });
+  });
+
+  it('keeps the hierarchy the list cannot express: a moderator neither removes nor demotes another moderator', () => {
+    const twoMods = [...ROOM, { user: ERIN, roleIndex: MODERATOR }];
+    expect(authoriseChange(change({ committer: CAROL, before: twoMods, after: ROOM }))).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/not below its own/),
+    });
+    const demoted = twoMods.map((p) => (p.user === ERIN ? { ...p, roleIndex: MEMBER } : p));
+    expect(authoriseChange(change({ committer: CAROL, before: twoMods, after: demoted }))).toMatchObject({
+      allowed: false,
     });
   });
 

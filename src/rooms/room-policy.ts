@@ -70,6 +70,8 @@ const capabilityName = (c: Capability): string =>
  *   participant afterwards and not banned;
  * - leaving needs canRemoveSelf and the change own role → 0; removing anyone else needs
  *   canRemoveParticipant (canUnBan for a banned entry) and the change its role → 0;
+ * - removals, bans and role changes of others also need the target's role to be below the
+ *   committer's (the platforms' hierarchy, which authorized_role_changes cannot express);
  * - role changes need canChangeUserRole (canBan to role 1, canUnBan from it) and the change in
  *   the committer's authorized_role_changes; nobody changes their own role (canChangeOwnRole
  *   needs the preauth_list, which this gateway does not write);
@@ -118,7 +120,16 @@ export function authoriseChange(change: ProposedChange): PolicyDecision {
     if (p === undefined) return deny(`a client of ${user} is added but ${user} is not a participant`);
     if (p.roleIndex === BANNED_ROLE_INDEX) return deny(`${user} is banned`);
   }
+  // The platforms' hierarchy (Matrix: a level above the target's; XEP-0045 likewise): nobody acts on a
+  // peer or a higher role. authorized_role_changes cannot say so: a role's own entry (r → 0) is also
+  // the one that lets its holders leave (room-policy-03 §8.1.2).
+  const belowActor = (user: UserUri, role: number): PolicyDecision | undefined =>
+    role >= actor.roleIndex ? deny(`${committer} may not act on ${user}, whose role is not below its own`) : undefined;
   for (const p of diff.removed) {
+    if (p.user !== committer && p.roleIndex !== BANNED_ROLE_INDEX) {
+      const refused = belowActor(p.user, p.roleIndex);
+      if (refused) return refused;
+    }
     const refused =
       p.user === committer
         ? needs(Capability.canRemoveSelf, p.roleIndex, NO_ROLE_INDEX, 'leave')
@@ -132,6 +143,8 @@ export function authoriseChange(change: ProposedChange): PolicyDecision {
   }
   for (const c of diff.roleChanges) {
     if (c.user === committer) return deny(`${committer} may not change its own role`);
+    const higher = belowActor(c.user, c.from);
+    if (higher) return higher;
     const capability =
       c.to === BANNED_ROLE_INDEX
         ? Capability.canBan
