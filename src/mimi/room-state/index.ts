@@ -16,13 +16,7 @@ export {
   roleMayChange,
 } from './roles-list';
 export { type BaseRoomPolicy, decodeBaseRoomPolicy, encodeBaseRoomPolicy } from './base-room-policy';
-export {
-  type RichDescription,
-  type RoomMetadata,
-  decodeRoomMetadata,
-  encodeRoomMetadata,
-  plainDescription,
-} from './room-metadata';
+export { type RoomMetadata, decodeRoomMetadata, encodeRoomMetadata, plainDescription } from './room-metadata';
 export {
   type Bot,
   type LoggingPolicy,

@@ -3,7 +3,7 @@ import { TlsReader, writeTls } from '../../codec/tls-codec';
 import { readUri, readUtf8String, writeUri, writeUtf8String } from './primitives';
 
 /** `RichDescription`: an empty media type means text/plain;charset=utf-8. */
-export interface RichDescription {
+interface RichDescription {
   readonly mediaType: string;
   readonly languageTag: string;
   readonly content: string;
