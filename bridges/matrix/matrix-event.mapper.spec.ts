@@ -478,6 +478,14 @@ describe('power levels and roles', () => {
 });
 
 describe('room metadata', () => {
+  it('says who changed the name or topic, unless it was the bot', () => {
+    expect(inbound(ev({ type: 'm.room.topic', state_key: '', content: { topic: 'T' } }))[0]).toMatchObject({
+      by: { platform: Platform.Matrix, userId: ALICE },
+    });
+    const byBot = inbound(ev({ type: 'm.room.name', state_key: '', sender: BOT, content: { name: 'N' } }))[0];
+    expect(byBot).not.toHaveProperty('by');
+  });
+
   it('maps a join rule change to the room policy: public is open, every other rule invite-only', () => {
     const rule = (join_rule: string) =>
       inbound(ev({ type: 'm.room.join_rules', state_key: '', content: { join_rule } }))[0];

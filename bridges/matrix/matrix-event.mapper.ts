@@ -466,12 +466,14 @@ export function mapRedaction(ev: MatrixEvent, ctx: MapperContext, targetType: st
   return messageEvent(ev, ctx, action);
 }
 
-function mapMetadata(ev: MatrixEvent): MappedEvent {
+function mapMetadata(ev: MatrixEvent, ctx: MapperContext): MappedEvent {
   if (ev.state_key !== '') return { kind: 'ignored', reason: 'state event with a non-empty state_key' };
   const base = {
     kind: 'roomMetadata' as const,
     room: roomRef(ev.room_id),
     platformEventId: ev.event_id,
+    // Who changed it (not the bot, whose changes are the bridge's own rendering).
+    ...(ev.sender !== ctx.ids.botUserId && !ctx.ids.isOwnUser(ev.sender) ? { by: legacyUser(ev.sender) } : {}),
     timestamp: ev.origin_server_ts,
   };
   switch (ev.type) {
@@ -506,7 +508,7 @@ export function mapMatrixEvent(ev: MatrixEvent, ctx: MapperContext): MappedEvent
       return { kind: 'inbound', events: mapPowerLevels(ev, ctx) };
     case 'm.room.name':
     case 'm.room.topic':
-      return mapMetadata(ev);
+      return mapMetadata(ev, ctx);
     case 'm.room.join_rules': {
       if (ev.state_key !== '') return { kind: 'ignored', reason: 'state event with a non-empty state_key' };
       const joinRule = ev.content['join_rule'] === 'public' ? 'public' : 'invite';

@@ -123,6 +123,8 @@ export type InboundEvent =
       readonly kind: 'roomMetadata';
       readonly room: LegacyRoomRef;
       readonly platformEventId: string;
+      /** Who changed it, when the platform says (absent for the bridge's own changes). */
+      readonly by?: LegacyUserRef;
       readonly name?: string;
       readonly topic?: string;
       readonly avatarUrl?: string;

@@ -30,6 +30,7 @@ import {
 } from '../mimi/wire';
 import {
   BANNED_ROLE_INDEX,
+  type ComponentData,
   type GatewayGroup,
   MlsErrorReason,
   MlsGroupError,
@@ -416,6 +417,8 @@ export class FollowerService {
         await this.onRole(room, event, retryOnWrongEpoch);
         break;
       case 'roomMetadata':
+        await this.onMetadata(room, event, retryOnWrongEpoch);
+        break;
       case 'roomPolicy':
         break;
     }
@@ -524,6 +527,16 @@ export class FollowerService {
       case 'invite':
         return; // the invitee's join is what counts
     }
+  }
+
+  /** A local user renamed the mirror room or changed its topic: the hub applies it on its platform first (/update). */
+  private async onMetadata(room: RoomRecord, event: LegacyEvent<'roomMetadata'>, retry: boolean): Promise<void> {
+    if (event.by === undefined) return; // our own rendering of the hub's room_metadata
+    const user = legacyUserUri(this.domain, event.by.platform, event.by.userId);
+    const group = await this.activeClient(room, user);
+    const change = group && this.roomState.metadataChange(group.coreState.context.extensions, room.roomUri, event);
+    if (change === undefined) return;
+    await this.requestListChange(room, event.platformEventId, retry, user, (list) => [...list], undefined, [change]);
   }
 
   private async onRole(room: RoomRecord, event: LegacyEvent<'role'>, retry: boolean): Promise<void> {
@@ -701,6 +714,7 @@ export class FollowerService {
     committerUser: UserUri,
     change: (list: readonly Participant[]) => Participant[],
     removeClientsOf?: UserUri,
+    appData: readonly ComponentData[] = [],
   ): Promise<void> {
     const group = await this.activeClient(room, committerUser);
     if (group === undefined) {
@@ -716,7 +730,7 @@ export class FollowerService {
             .summary()
             .members.filter((m) => m.user === removeClientsOf)
             .map((m) => m.leafIndex);
-    const response = await this.requestChange(room, group, committerUser, change, { remove });
+    const response = await this.requestChange(room, group, committerUser, change, { remove, appData });
     if (response.responseCode !== 'success') {
       if (retry) throwIfBehind(room, response);
       await this.support.tellUser(
@@ -736,7 +750,7 @@ export class FollowerService {
     group: GatewayGroup,
     committer: UserUri,
     change: (list: readonly Participant[]) => Participant[],
-    more: { addLocal?: readonly UserUri[]; remove?: readonly number[] } = {},
+    more: { addLocal?: readonly UserUri[]; remove?: readonly number[]; appData?: readonly ComponentData[] } = {},
   ): Promise<UpdateRoomResponse> {
     const current = group.summary().participants;
     const next = change(current);
@@ -745,13 +759,15 @@ export class FollowerService {
       listChanged.added.length + listChanged.removed.length + listChanged.roleChanges.length > 0 ? next : undefined;
     const addLocal = more.addLocal ?? [];
     const remove = more.remove ?? [];
-    if (participants === undefined && addLocal.length === 0 && remove.length === 0) {
+    const appData = more.appData ?? [];
+    if (participants === undefined && addLocal.length === 0 && remove.length === 0 && appData.length === 0) {
       return { responseCode: 'success', errorDescription: '', acceptedTimestamp: 0n };
     }
     const staged = await group.stageCommit(committer, {
       ...(participants ? { participants } : {}),
       addLocal,
       remove,
+      appData,
     });
     let response: UpdateRoomResponse;
     try {

@@ -28,6 +28,7 @@ import {
   canModerate,
   hasPuppetMembership,
   hasRoles,
+  hasRoomDetails,
 } from '../ports';
 import { HubCommits } from './hub-commits';
 import { MlsGroups } from './mls-groups';
@@ -42,7 +43,7 @@ import {
   roleOfIndex,
 } from './room-policy';
 import { type FanoutItem, RoomSupport, need } from './room-support';
-import { readRoomState, rolesOf } from './room-state/room-components';
+import { detailsChange, readRoomState, rolesOf } from './room-state/room-components';
 import type { Role } from '../mimi/room-state';
 import { commitFanout, welcomeFanout } from './wire-support';
 
@@ -148,6 +149,7 @@ export class HubUpdates {
       const diff = diffParticipants(verified.before, verified.after);
       try {
         await this.applyOnLegacySide(room, diff, verified.committer);
+        await this.applyMetadata(room, group.coreState.context.extensions, preview.extensionsAfter);
       } catch (e) {
         return refuse(`the legacy room refused the change: ${errorMessage(e)}`);
       }
@@ -231,6 +233,18 @@ export class HubUpdates {
       return { allowed: false, reason: `${room.roomUri} is not open: ${joiner} needs an invitation` };
     }
     return { allowed: true };
+  }
+
+  /** A follower's room_metadata change: the legacy room's name/topic first (protocol-06 §7.6 via /update). */
+  private async applyMetadata(
+    room: RoomRecord,
+    before: Parameters<typeof readRoomState>[0],
+    after: Parameters<typeof readRoomState>[0] | undefined,
+  ): Promise<void> {
+    const details = detailsChange(readRoomState(before).metadata, after && readRoomState(after).metadata);
+    if (details === undefined) return;
+    const bridge = this.support.bridge(room.platform);
+    await need(bridge, hasRoomDetails, 'room details').setRoomDetails(this.support.legacyRoom(room), details);
   }
 
   /**

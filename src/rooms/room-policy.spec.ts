@@ -3,6 +3,7 @@ import { Capability, type Role } from '../mimi/room-state';
 import { ParticipantRole } from '../ports';
 import {
   authoriseChange,
+  authoriseMetadataChange,
   diffParticipants,
   mayOpenJoin,
   maySendMessage,
@@ -211,6 +212,34 @@ describe('enforcement follows the roles_list, not a fixed table', () => {
     const open = rolesListFor(DEFAULT_ROOM_PERMISSIONS, 'public');
     expect(mayOpenJoin(open, MEMBER)).toBe(true);
     expect(mayOpenJoin(open, MODERATOR)).toBe(false);
+  });
+});
+
+describe(authoriseMetadataChange.name, () => {
+  const before = { roomUri: 'mimi://a.example/r/x', name: 'N', descriptions: [], avatarUri: '', subject: '', mood: '' };
+  const topic = { ...before, descriptions: [{ mediaType: '', languageTag: '', content: 'T' }] };
+
+  it('needs the capability of each changed field', () => {
+    expect(authoriseMetadataChange(ROLES, ROOM, CAROL, before, topic)).toEqual({ allowed: true });
+    expect(authoriseMetadataChange(ROLES, ROOM, BOB, before, topic)).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/canChangeRoomDescription/),
+    });
+    expect(authoriseMetadataChange(ROLES, ROOM, CAROL, before, { ...before, mood: 'happy' })).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/canChangeRoomMood/),
+    });
+  });
+
+  it('refuses a new room URI, non-participants and banned users', () => {
+    expect(
+      authoriseMetadataChange(ROLES, ROOM, CAROL, before, { ...topic, roomUri: 'mimi://a.example/r/y' }),
+    ).toMatchObject({
+      allowed: false,
+    });
+    expect(authoriseMetadataChange(ROLES, ROOM, ERIN, before, topic)).toMatchObject({ allowed: false });
+    const banned = [...ROOM, { user: ERIN, roleIndex: BANNED }];
+    expect(authoriseMetadataChange(ROLES, banned, ERIN, before, topic)).toMatchObject({ allowed: false });
   });
 });
 

@@ -6,7 +6,7 @@
  * Role indices: 0 "not a participant", 1 banned, then the gateway's role set (`roleIndexOf`).
  */
 import { type ProviderDomain, type UserUri, domainOf } from '../common/ids';
-import { Capability, type Role, roleAt, roleHas, roleMayChange } from '../mimi/room-state';
+import { Capability, type Role, type RoomMetadata, roleAt, roleHas, roleMayChange } from '../mimi/room-state';
 import { BANNED_ROLE_INDEX, NO_ROLE_INDEX, type Participant } from '../mls';
 import { roleIndexOf, roleOfIndex } from './room-state/roles-from-permissions';
 
@@ -176,4 +176,40 @@ export function mayOpenJoin(roles: readonly Role[], roleIndex: number): boolean 
     roleHas(roles, NO_ROLE_INDEX, Capability.canOpenJoin) &&
     roleMayChange(roles, NO_ROLE_INDEX, NO_ROLE_INDEX, roleIndex)
   );
+}
+
+/**
+ * Authorise a follower's room_metadata change (protocol-06 §7.6, room-policy-03 §8.2): each changed
+ * field needs its capability (name: canChangeRoomName, descriptions: canChangeRoomDescription,
+ * avatar: canChangeRoomAvatar, subject: canChangeRoomSubject, mood: canChangeRoomMood); the room
+ * URI never changes.
+ */
+export function authoriseMetadataChange(
+  roles: readonly Role[],
+  list: readonly Participant[],
+  committer: UserUri,
+  before: RoomMetadata | undefined,
+  after: RoomMetadata,
+): PolicyDecision {
+  const actor = participantOf(list, committer);
+  if (actor === undefined || actor.roleIndex === BANNED_ROLE_INDEX) return deny(`${committer} may not change the room`);
+  if (before !== undefined && after.roomUri !== before.roomUri) {
+    return deny('room_metadata may not change the room URI');
+  }
+  const changed: [boolean, Capability][] = [
+    [after.name !== (before?.name ?? ''), Capability.canChangeRoomName],
+    [
+      JSON.stringify(after.descriptions) !== JSON.stringify(before?.descriptions ?? []),
+      Capability.canChangeRoomDescription,
+    ],
+    [after.avatarUri !== (before?.avatarUri ?? ''), Capability.canChangeRoomAvatar],
+    [after.subject !== (before?.subject ?? ''), Capability.canChangeRoomSubject],
+    [after.mood !== (before?.mood ?? ''), Capability.canChangeRoomMood],
+  ];
+  for (const [isChanged, capability] of changed) {
+    if (isChanged && !roleHas(roles, actor.roleIndex, capability)) {
+      return deny(`${committer} may not change the room's metadata: its role lacks ${capabilityName(capability)}`);
+    }
+  }
+  return ALLOWED;
 }

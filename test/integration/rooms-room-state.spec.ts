@@ -25,6 +25,7 @@ import {
 
 const CLUB = '!state-club:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
+const BOB: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
 const CAROL: LegacyUserRef = { platform: Platform.Memory, userId: 'carol' };
 const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 const CAROL_URI = legacyUserUri(DOMAIN_B, 'memory', 'carol');
@@ -196,5 +197,50 @@ describe('room state components between two gateways', () => {
     expect(Object.keys(await componentBytes(pair.a)).map(Number)).toEqual(
       expect.arrayContaining([RoomStateComponentId.rolesList, RoomStateComponentId.baseRoomPolicy]),
     );
+  });
+
+  it("sends a topic change made in B's mirror to A by /update: refused without canChangeRoomDescription, applied on A's platform once allowed", async () => {
+    const topicByBob = (topic: string): InboundEvent => ({
+      kind: 'roomMetadata',
+      room: { platform: Platform.Memory, roomId: mirrorId() },
+      platformEventId: eventId('topic'),
+      by: BOB,
+      topic,
+      timestamp: Date.now(),
+    });
+    // Bob is a member; the topic is the moderators' (PERMISSIONS.changeTopic).
+    const refused = topicByBob('bob was here');
+    await pair.b.platform.emitEvent(refused);
+    expect(pair.b.platform.notices).toContainEqual(
+      expect.objectContaining({
+        about: refused.platformEventId,
+        text: expect.stringMatching(/notAllowed .*canChangeRoomDescription/),
+      }),
+    );
+    expect(room(pair.a, CLUB).topic).not.toBe('bob was here');
+
+    await onA({
+      kind: 'role',
+      platformEventId: eventId('role'),
+      user: { userUri: BOB_URI },
+      role: ParticipantRole.Moderator,
+      by: ALICE,
+    });
+    await eventually(async () =>
+      expect((await roomInfo(pair.b))!.participants).toContainEqual({
+        userUri: BOB_URI,
+        role: ParticipantRole.Moderator,
+      }),
+    );
+    const epoch = Number((await roomInfo(pair.a))!.epoch);
+    await pair.b.platform.emitEvent(topicByBob('bob was here'));
+
+    expect(room(pair.a, CLUB).topic).toBe('bob was here');
+    expect((await roomInfo(pair.a))!.epoch).toBe(epoch + 1);
+    expect((await stateOn(pair.a)).metadata).toMatchObject({
+      name: 'Chess club',
+      descriptions: [{ content: 'bob was here' }],
+    });
+    await eventually(async () => expect(await componentBytes(pair.b)).toEqual(await componentBytes(pair.a)));
   });
 });

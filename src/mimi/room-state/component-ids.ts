@@ -62,6 +62,7 @@ export const Capability = {
   canChangeRoomDescription: 0x0301,
   canChangeRoomAvatar: 0x0302,
   canChangeRoomSubject: 0x0303,
+  canChangeRoomMood: 0x0304,
   canDestroyRoom: 0x0501,
   canChangeRoomMembershipStyle: 0x0502,
   canChangeRoleDefinitions: 0x0503,

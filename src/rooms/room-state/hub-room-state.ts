@@ -23,12 +23,11 @@ import { MlsGroups } from '../mls-groups';
 import { RoomSupport } from '../room-support';
 import {
   changedComponents,
-  displayedMetadata,
   metadataComponent,
   policyComponents,
   readRoomState,
-  roomMetadataOf,
   roomStateComponents,
+  withLegacyChange,
 } from './room-components';
 
 type StateEvent = Extract<InboundEvent, { kind: 'roomMetadata' | 'roomPolicy' }>;
@@ -70,7 +69,7 @@ export class HubRoomState {
     const extensions = group.coreState.context.extensions;
     const wanted =
       event.kind === 'roomMetadata'
-        ? [metadataComponent(this.mergedMetadata(room, extensions, event))]
+        ? [metadataComponent(withLegacyChange(readRoomState(extensions).metadata, room.roomUri, event))]
         : await this.policyOf(room, event);
     const changed = changedComponents(extensions, wanted);
     await this.transactions.run(async (tx) => {
@@ -86,23 +85,6 @@ export class HubRoomState {
       const ids = changed.map((c) => `0x${c.componentId.toString(16).padStart(4, '0')}`).join(', ');
       this.logger.log(`room=${room.roomUri}: ${event.kind} ${event.platformEventId} updated component(s) ${ids}`);
     }
-  }
-
-  private mergedMetadata(
-    room: RoomRecord,
-    extensions: Parameters<typeof readRoomState>[0],
-    event: Extract<StateEvent, { kind: 'roomMetadata' }>,
-  ) {
-    const current = readRoomState(extensions).metadata;
-    const shown = current ? displayedMetadata(current) : { name: '', topic: '', avatarUrl: '' };
-    return roomMetadataOf(
-      { domain: this.support.domain as ProviderDomain, roomUri: room.roomUri, platform: room.platform },
-      {
-        name: event.name ?? shown.name,
-        topic: event.topic ?? shown.topic,
-        avatarUrl: event.avatarUrl ?? shown.avatarUrl,
-      },
-    );
   }
 
   /** roles_list and base_room_policy after a rules change; what the event does not carry is read from the room. */

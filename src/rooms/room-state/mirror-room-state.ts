@@ -11,7 +11,8 @@ import type { RoomRecord } from '../../persistence/repositories/room.repository'
 import { hasRoomDetails } from '../../ports';
 import { MlsGroups } from '../mls-groups';
 import { RoomSupport } from '../room-support';
-import { displayedMetadata, readRoomState } from './room-components';
+import { detailsChange, metadataComponent, readRoomState, withLegacyChange } from './room-components';
+import type { ComponentData } from '../../mls';
 
 @Injectable()
 export class MirrorRoomState {
@@ -34,16 +35,21 @@ export class MirrorRoomState {
     }
   }
 
+  /** The room_metadata component a local change of the mirror's name/topic asks for, or undefined when nothing changes. */
+  metadataChange(
+    extensions: Parameters<typeof readRoomState>[0],
+    roomUri: RoomUri,
+    change: { name?: string; topic?: string; avatarUrl?: string },
+  ): ComponentData | undefined {
+    const current = readRoomState(extensions).metadata;
+    const next = withLegacyChange(current, roomUri, change);
+    return detailsChange(current, next) === undefined ? undefined : metadataComponent(next);
+  }
+
   /** Set the mirror room's name and topic where `after` differs from `before` (best effort: a failure is logged). */
   async mirror(room: RoomRecord, before: RoomMetadata | undefined, after: RoomMetadata | undefined): Promise<void> {
-    if (after === undefined) return;
-    const was = before ? displayedMetadata(before) : undefined;
-    const now = displayedMetadata(after);
-    const details = {
-      ...(was?.name !== now.name ? { name: now.name } : {}),
-      ...(was?.topic !== now.topic ? { topic: now.topic } : {}),
-    };
-    if (Object.keys(details).length === 0) return;
+    const details = detailsChange(before, after);
+    if (details === undefined) return;
     const bridge = this.support.bridge(room.platform);
     if (!hasRoomDetails(bridge)) return;
     try {

@@ -51,7 +51,7 @@ export interface RoomIdentity {
 }
 
 export function roomMetadataOf(
-  room: RoomIdentity,
+  room: Pick<RoomIdentity, 'roomUri'>,
   state: Pick<LegacyRoomState, 'name' | 'topic' | 'avatarUrl'>,
 ): RoomMetadata {
   return {
@@ -165,9 +165,45 @@ export function rolesOf(extensions: Extensions): Role[] {
   return readRoomState(extensions).roles ?? rolesListFor(DEFAULT_ROOM_PERMISSIONS, 'invite');
 }
 
+/**
+ * `current` (or an empty room_metadata of `roomUri`) with a legacy room's name/topic/avatar change
+ * applied: a field left out stays, an empty string clears it.
+ */
+export function withLegacyChange(
+  current: RoomMetadata | undefined,
+  roomUri: RoomUri,
+  change: Pick<LegacyRoomState, 'name' | 'topic' | 'avatarUrl'>,
+): RoomMetadata {
+  const base = current ?? roomMetadataOf({ roomUri }, {});
+  return {
+    ...base,
+    name: change.name ?? base.name,
+    descriptions:
+      change.topic === undefined
+        ? base.descriptions
+        : roomMetadataOf({ roomUri }, { topic: change.topic }).descriptions,
+    avatarUri: change.avatarUrl ?? base.avatarUri,
+  };
+}
+
 /** The name and topic a mirror room shows. */
 export function displayedMetadata(metadata: RoomMetadata): { name: string; topic: string; avatarUrl: string } {
   return { name: metadata.name, topic: plainDescription(metadata), avatarUrl: metadata.avatarUri };
+}
+
+/** The name and/or topic to set on a platform room when its metadata goes from `before` to `after` (undefined: none). */
+export function detailsChange(
+  before: RoomMetadata | undefined,
+  after: RoomMetadata | undefined,
+): { name?: string; topic?: string } | undefined {
+  if (after === undefined) return undefined;
+  const was = before ? displayedMetadata(before) : undefined;
+  const now = displayedMetadata(after);
+  const details = {
+    ...(was?.name !== now.name ? { name: now.name } : {}),
+    ...(was?.topic !== now.topic ? { topic: now.topic } : {}),
+  };
+  return Object.keys(details).length === 0 ? undefined : details;
 }
 
 /** The components of `wanted` whose bytes differ from those in `extensions`. */
