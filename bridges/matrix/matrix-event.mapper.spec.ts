@@ -449,9 +449,26 @@ describe('power levels and roles', () => {
     ]);
   });
 
-  it('reports everyone listed when the previous levels are unknown', () => {
+  it('reports everyone listed, and the permissions, when the previous levels are unknown', () => {
     const e = ev({ type: 'm.room.power_levels', state_key: '', content: { users: { [BOB]: 50 } } });
-    expect(mapPowerLevels(e, ctx)).toHaveLength(1);
+    expect(mapPowerLevels(e, ctx).map((x) => x.kind)).toEqual(['role', 'roomPolicy']);
+  });
+
+  it('reports the new permissions when an action needs another level', () => {
+    const before = { users: { [BOB]: 50 }, kick: 50 };
+    const e = ev({ type: 'm.room.power_levels', state_key: '', content: { ...before, kick: 100, invite: 50 } });
+    const out = mapPowerLevels(e, ctx, before);
+    expect(out).toEqual([
+      {
+        kind: 'roomPolicy',
+        room: { platform: Platform.Matrix, roomId: ROOM },
+        platformEventId: `${EVENT_ID}#permissions`,
+        permissions: {
+          minimumRole: expect.objectContaining({ kick: ParticipantRole.Owner, invite: ParticipantRole.Moderator }),
+        },
+        timestamp: TS,
+      },
+    ]);
   });
 
   it('uses levels the caller remembers when prev_content is missing', () => {
@@ -461,6 +478,22 @@ describe('power levels and roles', () => {
 });
 
 describe('room metadata', () => {
+  it('says who changed the name or topic, unless it was the bot', () => {
+    expect(inbound(ev({ type: 'm.room.topic', state_key: '', content: { topic: 'T' } }))[0]).toMatchObject({
+      by: { platform: Platform.Matrix, userId: ALICE },
+    });
+    const byBot = inbound(ev({ type: 'm.room.name', state_key: '', sender: BOT, content: { name: 'N' } }))[0];
+    expect(byBot).not.toHaveProperty('by');
+  });
+
+  it('maps a join rule change to the room policy: public is open, every other rule invite-only', () => {
+    const rule = (join_rule: string) =>
+      inbound(ev({ type: 'm.room.join_rules', state_key: '', content: { join_rule } }))[0];
+    expect(rule('public')).toMatchObject({ kind: 'roomPolicy', joinRule: 'public', platformEventId: EVENT_ID });
+    expect(rule('knock')).toMatchObject({ kind: 'roomPolicy', joinRule: 'invite' });
+    expect(rule('restricted')).toMatchObject({ kind: 'roomPolicy', joinRule: 'invite' });
+  });
+
   it('maps name, topic and avatar', () => {
     expect(inbound(ev({ type: 'm.room.name', state_key: '', content: { name: 'N' } }))[0]).toMatchObject({
       kind: 'roomMetadata',

@@ -14,6 +14,7 @@ import {
 import type { EchoKeyedInboundEvent } from '../kit/echo-keys';
 import { htmlToMarkdown, markdownToHtml, type MentionResolver } from './html-markdown';
 import { mediaDownloadUrl, mxcOfDownloadUrl, type MatrixIds } from './matrix-ids';
+import { permissionsChanged, permissionsFromPowerLevels } from './power-permissions';
 
 /**
  * Matrix events ↔ the port's platform-neutral shapes (pure; the bridge does the I/O).
@@ -228,6 +229,16 @@ export function mapPowerLevels(ev: MatrixEvent, ctx: MapperContext, previous?: P
       user: userRef(ctx, ev.room_id, mxid),
       role,
       by: legacyUser(ev.sender),
+      timestamp: ev.origin_server_ts,
+    });
+  }
+  // What each role may do changed too (or is not known to have stayed): the room's roles_list follows.
+  if (prev === undefined || permissionsChanged(prev, next)) {
+    out.push({
+      kind: 'roomPolicy',
+      room: roomRef(ev.room_id),
+      platformEventId: `${ev.event_id}#permissions`,
+      permissions: permissionsFromPowerLevels(next),
       timestamp: ev.origin_server_ts,
     });
   }
@@ -462,12 +473,14 @@ export function mapRedaction(ev: MatrixEvent, ctx: MapperContext, targetType: st
   return messageEvent(ev, ctx, action);
 }
 
-function mapMetadata(ev: MatrixEvent): MappedEvent {
+function mapMetadata(ev: MatrixEvent, ctx: MapperContext): MappedEvent {
   if (ev.state_key !== '') return { kind: 'ignored', reason: 'state event with a non-empty state_key' };
   const base = {
     kind: 'roomMetadata' as const,
     room: roomRef(ev.room_id),
     platformEventId: ev.event_id,
+    // Who changed it (not the bot, whose changes are the bridge's own rendering).
+    ...(ev.sender !== ctx.ids.botUserId && !ctx.ids.isOwnUser(ev.sender) ? { by: legacyUser(ev.sender) } : {}),
     timestamp: ev.origin_server_ts,
   };
   switch (ev.type) {
@@ -502,7 +515,13 @@ export function mapMatrixEvent(ev: MatrixEvent, ctx: MapperContext): MappedEvent
       return { kind: 'inbound', events: mapPowerLevels(ev, ctx) };
     case 'm.room.name':
     case 'm.room.topic':
-      return mapMetadata(ev);
+      return mapMetadata(ev, ctx);
+    case 'm.room.join_rules': {
+      if (ev.state_key !== '') return { kind: 'ignored', reason: 'state event with a non-empty state_key' };
+      const joinRule = ev.content['join_rule'] === 'public' ? 'public' : 'invite';
+      const base = { room: roomRef(ev.room_id), platformEventId: ev.event_id, timestamp: ev.origin_server_ts };
+      return { kind: 'inbound', events: [{ kind: 'roomPolicy', ...base, joinRule }] };
+    }
     case 'm.room.avatar': {
       if (ev.state_key !== '') return { kind: 'ignored', reason: 'state event with a non-empty state_key' };
       const mxc = str(ev.content['url']);

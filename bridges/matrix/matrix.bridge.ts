@@ -29,6 +29,7 @@ import {
   type Roles,
   type MirrorRooms,
   type JoinRules,
+  type RoomDetails,
   type PlatformMessageRef,
   type PostOptions,
   type RemoteUser,
@@ -60,6 +61,7 @@ import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
 import { HomeserverPing } from './homeserver-ping';
 import { rateLimitWaitMs, retryRateLimited } from './rate-limit';
+import { permissionsFromPowerLevels } from './power-permissions';
 import { TransactionProcessor } from './transaction-processor';
 import { encryptedRoomRefusal, lifecycleNotice } from './room-lifecycle';
 
@@ -168,7 +170,7 @@ const HELP_TEXT =
   '`!mimi status` shows the link.';
 
 export class MatrixBridge
-  implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules, HealthReporting
+  implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules, HealthReporting, RoomDetails
 {
   readonly platform = Platform.Matrix;
   readonly ids: MatrixIds;
@@ -685,6 +687,19 @@ export class MatrixBridge
     });
   }
 
+  /** The bot sets m.room.name / m.room.topic (a mirror room follows the MIMI room_metadata). */
+  async setRoomDetails(room: LegacyRoomRef, details: { name?: string; topic?: string }): Promise<void> {
+    await this.guard.run(`name/topic of ${room.roomId}`, 30_000, async () => {
+      const client = this.bot.matrixClient;
+      if (details.name !== undefined) {
+        await client.sendStateEvent(room.roomId, 'm.room.name', '', { name: details.name });
+      }
+      if (details.topic !== undefined) {
+        await client.sendStateEvent(room.roomId, 'm.room.topic', '', { topic: details.topic });
+      }
+    });
+  }
+
   async setProfile(user: RemoteUser): Promise<void> {
     const { id, intent } = this.ghost(user);
     await this.guard.run(`profile of ${id}`, 30_000, async () => {
@@ -751,6 +766,8 @@ export class MatrixBridge
       }
       return {
         room,
+        permissions: permissionsFromPowerLevels(pl),
+        joinRule: get('m.room.join_rules')?.['join_rule'] === 'public' ? 'public' : 'invite',
         ...(typeof name === 'string' ? { name } : {}),
         ...(typeof topic === 'string' ? { topic } : {}),
         ...(avatarUrl !== undefined ? { avatarUrl } : {}),

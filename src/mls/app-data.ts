@@ -27,7 +27,7 @@ export enum MimiComponentId {
 }
 
 /** room-policy-03: role index 0 means "not in the participant list" and never appears in it. */
-const NO_ROLE_INDEX = 0;
+export const NO_ROLE_INDEX = 0;
 /** room-policy-03: role index 1 is the capability-less "banned" role. */
 export const BANNED_ROLE_INDEX = 1;
 

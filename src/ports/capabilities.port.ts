@@ -87,6 +87,15 @@ export interface HealthReporting {
   health(): PlatformHealth;
 }
 
+/** The name, topic and avatar of a room the core may set (mirror rooms follow the MIMI room_metadata). */
+export interface RoomDetails {
+  /**
+   * Set what `details` names (an empty string clears it; a field left out stays as it is).
+   * @throws PlatformError code PlatformRejected when the bot lacks the rights.
+   */
+  setRoomDetails(room: LegacyRoomRef, details: { name?: string; topic?: string }): Promise<void>;
+}
+
 function hasMethod(bridge: PlatformBridge, name: string): boolean {
   return typeof (bridge as unknown as Record<string, unknown>)[name] === 'function';
 }
@@ -109,6 +118,10 @@ export function hasRoles(bridge: PlatformBridge): bridge is PlatformBridge & Rol
 
 export function hasMirrorRooms(bridge: PlatformBridge): bridge is PlatformBridge & MirrorRooms {
   return hasMethod(bridge, 'createMirrorRoom');
+}
+
+export function hasRoomDetails(bridge: PlatformBridge): bridge is PlatformBridge & RoomDetails {
+  return hasMethod(bridge, 'setRoomDetails');
 }
 
 export function hasJoinRules(bridge: PlatformBridge): bridge is PlatformBridge & JoinRules {

@@ -125,9 +125,22 @@ export type InboundEvent =
       readonly kind: 'roomMetadata';
       readonly room: LegacyRoomRef;
       readonly platformEventId: string;
+      /** Who changed it, when the platform says (absent for the bridge's own changes). */
+      readonly by?: LegacyUserRef;
       readonly name?: string;
       readonly topic?: string;
       readonly avatarUrl?: string;
+      readonly timestamp: number;
+    }
+  | {
+      /** The room's rules changed (Matrix power levels or join rules, a MUC's configuration). */
+      readonly kind: 'roomPolicy';
+      readonly room: LegacyRoomRef;
+      readonly platformEventId: string;
+      /** The new permissions, when they changed. */
+      readonly permissions?: RoomPermissions;
+      /** The new join rule, when it changed. */
+      readonly joinRule?: JoinRule;
       readonly timestamp: number;
     };
 
@@ -146,6 +159,37 @@ export interface RoomSnapshot {
   readonly topic?: string;
   readonly avatarUrl?: string;
   readonly members: readonly { readonly user: LegacyUserRef | RemoteUser; readonly role: ParticipantRole }[];
+  /** What each role may do; absent: the core's defaults (`DEFAULT_ROOM_PERMISSIONS`, src/rooms/room-state). */
+  readonly permissions?: RoomPermissions;
+  /** Who may enter; absent: as `JoinRules.joinRule` says (invite-only without that capability). */
+  readonly joinRule?: JoinRule;
+}
+
+/**
+ * What a legacy room lets its participants do, by role: the platform's own model (Matrix power
+ * levels, XEP-0045 affiliations and roles) in platform-neutral words. The core turns it into the
+ * MIMI `roles_list` (room-policy-03 §3) and enforces that.
+ */
+export type RoomAction =
+  | 'send'
+  | 'invite'
+  | 'kick'
+  | 'ban'
+  | 'redact'
+  | 'changeName'
+  | 'changeTopic'
+  | 'changeAvatar'
+  | 'changeRoles'
+  | 'changeJoinRule';
+
+export interface RoomPermissions {
+  /** The least role allowed each action (roles above it are allowed too); an action left out: no role. */
+  readonly minimumRole: Readonly<Partial<Record<RoomAction, ParticipantRole>>>;
+  /**
+   * The highest role each role may give others (with `changeRoles`), and only to those below its
+   * own role; a role left out gives at most its own role (Matrix: up to one's own power level).
+   */
+  readonly highestGrant?: Readonly<Partial<Record<ParticipantRole, ParticipantRole>>>;
 }
 
 export interface PostOptions {

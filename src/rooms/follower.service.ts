@@ -30,6 +30,7 @@ import {
 } from '../mimi/wire';
 import {
   BANNED_ROLE_INDEX,
+  type ComponentData,
   type GatewayGroup,
   MlsErrorReason,
   MlsGroupError,
@@ -67,6 +68,8 @@ import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
 import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
+import { MirrorRoomState } from './room-state/mirror-room-state';
+import { rolesOf } from './room-state/room-components';
 import { RoomSupport, need, sha256Hex } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import {
@@ -109,6 +112,7 @@ export class FollowerService {
     private readonly locks: RoomLocks,
     private readonly dedupe: InboundDedupeRepository,
     private readonly render: RenderWorker,
+    private readonly roomState: MirrorRoomState,
     @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
     @Inject(ROOMS_OPTIONS) options: RoomsOptions,
   ) {
@@ -160,6 +164,7 @@ export class FollowerService {
       const changesState = messages.some((m) => m.messageKind !== 'application');
       const before =
         room === undefined || !changesState ? [] : ((await this.support.groupView(roomUri))?.participants ?? []);
+      const metadataBefore = room === undefined || !changesState ? undefined : await this.roomState.metadata(roomUri);
       const processed = await this.transactions.run(async (tx) => {
         if (!(await this.dedupe.recordIfNew(tx, { sourceDomain: peer, roomUri, endpoint: 'notify', body }))) {
           return false;
@@ -184,6 +189,7 @@ export class FollowerService {
         return;
       }
       if (!changesState) return;
+      await this.roomState.mirror(room!, metadataBefore, await this.roomState.metadata(roomUri));
       const after = (await this.support.groupView(roomUri))?.participants;
       if (after !== undefined) await this.renderMembership(room!, before, after);
     });
@@ -418,6 +424,9 @@ export class FollowerService {
         await this.onRole(room, event, retryOnWrongEpoch);
         break;
       case 'roomMetadata':
+        await this.onMetadata(room, event, retryOnWrongEpoch);
+        break;
+      case 'roomPolicy':
         break;
     }
     await this.recordOnly(room, event.platformEventId);
@@ -426,7 +435,14 @@ export class FollowerService {
   private async submitLocal(room: RoomRecord, event: LegacyEvent<'message'>, sender: LegacyUserRef): Promise<void> {
     const user = legacyUserUri(this.domain, sender.platform, sender.userId);
     const client = await this.activeClient(room, user);
-    const may = client === undefined ? undefined : maySendMessage(this.groups.summaryOf(client).participants, user);
+    const may =
+      client === undefined
+        ? undefined
+        : maySendMessage(
+            rolesOf(client.coreState.context.extensions),
+            this.groups.summaryOf(client).participants,
+            user,
+          );
     if (client === undefined || may?.allowed === false) {
       await this.support.tellUser(
         room,
@@ -523,6 +539,16 @@ export class FollowerService {
       case 'invite':
         return; // the invitee's join is what counts
     }
+  }
+
+  /** A local user renamed the mirror room or changed its topic: the hub applies it on its platform first (/update). */
+  private async onMetadata(room: RoomRecord, event: LegacyEvent<'roomMetadata'>, retry: boolean): Promise<void> {
+    if (event.by === undefined) return; // our own rendering of the hub's room_metadata
+    const user = legacyUserUri(this.domain, event.by.platform, event.by.userId);
+    const group = await this.activeClient(room, user);
+    const change = group && this.roomState.metadataChange(group.coreState.context.extensions, room.roomUri, event);
+    if (change === undefined) return;
+    await this.requestListChange(room, event.platformEventId, retry, user, (list) => [...list], undefined, [change]);
   }
 
   private async onRole(room: RoomRecord, event: LegacyEvent<'role'>, retry: boolean): Promise<void> {
@@ -700,6 +726,7 @@ export class FollowerService {
     committerUser: UserUri,
     change: (list: readonly Participant[]) => Participant[],
     removeClientsOf?: UserUri,
+    appData: readonly ComponentData[] = [],
   ): Promise<void> {
     const group = await this.activeClient(room, committerUser);
     if (group === undefined) {
@@ -715,7 +742,7 @@ export class FollowerService {
             .summary()
             .members.filter((m) => m.user === removeClientsOf)
             .map((m) => m.leafIndex);
-    const response = await this.requestChange(room, group, committerUser, change, { remove });
+    const response = await this.requestChange(room, group, committerUser, change, { remove, appData });
     if (response.responseCode !== 'success') {
       if (retry) throwIfBehind(room, response);
       await this.support.tellUser(
@@ -735,7 +762,7 @@ export class FollowerService {
     group: GatewayGroup,
     committer: UserUri,
     change: (list: readonly Participant[]) => Participant[],
-    more: { addLocal?: readonly UserUri[]; remove?: readonly number[] } = {},
+    more: { addLocal?: readonly UserUri[]; remove?: readonly number[]; appData?: readonly ComponentData[] } = {},
   ): Promise<UpdateRoomResponse> {
     const current = group.summary().participants;
     const next = change(current);
@@ -744,13 +771,15 @@ export class FollowerService {
       listChanged.added.length + listChanged.removed.length + listChanged.roleChanges.length > 0 ? next : undefined;
     const addLocal = more.addLocal ?? [];
     const remove = more.remove ?? [];
-    if (participants === undefined && addLocal.length === 0 && remove.length === 0) {
+    const appData = more.appData ?? [];
+    if (participants === undefined && addLocal.length === 0 && remove.length === 0 && appData.length === 0) {
       return { responseCode: 'success', errorDescription: '', acceptedTimestamp: 0n };
     }
     const staged = await group.stageCommit(committer, {
       ...(participants ? { participants } : {}),
       addLocal,
       remove,
+      appData,
     });
     let response: UpdateRoomResponse;
     try {

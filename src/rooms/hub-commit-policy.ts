@@ -2,7 +2,8 @@
  * The hub's rule on commits to the rooms it hubs (issue 9, protocol-06 §5.3), run by the MLS core
  * on every commit before anything is applied (`CommitPolicy`, src/mls/core/group): a commit by a
  * member of another provider (a follower) may change the GroupContext only through AppDataUpdate
- * of the participant list, and only as the room policy lets that user (`authoriseChange`); any
+ * of the participant list and of room_metadata, and only as the room policy lets that user
+ * (`authoriseChange`, `authoriseMetadataChange`); any
  * GroupContextExtensions proposal (e.g. rewriting `external_senders`), any other component and any
  * other proposal type is refused. External commits may carry only ExternalInit, the Remove of the
  * joiner's old leaf and the joiner's participant entry (checked in full by `HubService.update`).
@@ -21,11 +22,15 @@ import {
   roomUriForGroupId,
   userOfCredential,
 } from '../mls';
-import { authoriseChange } from './room-policy';
+import { type RoomMetadata, decodeRoomMetadata } from '../mimi/room-state';
+import { authoriseChange, authoriseMetadataChange } from './room-policy';
+import { readRoomState, rolesOf } from './room-state/room-components';
 
 /** What a follower's commit does to the room, read from its proposals. */
 interface FollowerCommitChanges {
   readonly participants?: Participant[];
+  /** A new room_metadata (protocol-06 §7.6), e.g. a topic changed in a mirror room. */
+  readonly metadata?: RoomMetadata;
   readonly addedClients: UserUri[];
   readonly removedClients: UserUri[];
 }
@@ -41,6 +46,7 @@ function followerCommitChanges(
   const addedClients: UserUri[] = [];
   const removedClients: UserUri[] = [];
   let participants: Participant[] | undefined;
+  let metadata: RoomMetadata | undefined;
   for (const { proposal, ref } of proposals) {
     if (ref !== undefined) return 'proposal references are not accepted';
     if ('custom' in proposal) return `proposal type ${proposal.proposalType} is not accepted from followers`;
@@ -64,6 +70,14 @@ function followerCommitChanges(
         break;
       case ProposalType.app_data_update: {
         const u = proposal.appDataUpdate;
+        if (u.componentId === MimiComponentId.RoomMetadata && 'update' in u && !external) {
+          try {
+            metadata = decodeRoomMetadata(u.update);
+          } catch (e) {
+            return `bad room_metadata: ${(e as Error).message}`;
+          }
+          break;
+        }
         if (u.componentId !== MimiComponentId.ParticipantList) {
           return `followers may not change app_data_dictionary component 0x${u.componentId.toString(16)}`;
         }
@@ -85,7 +99,7 @@ function followerCommitChanges(
         return `proposal type ${proposal.proposalType} is not accepted from followers`;
     }
   }
-  return { ...(participants ? { participants } : {}), addedClients, removedClients };
+  return { ...(participants ? { participants } : {}), ...(metadata ? { metadata } : {}), addedClients, removedClients };
 }
 
 /** The `CommitPolicy` of this provider's hub rooms. */
@@ -112,7 +126,14 @@ export function hubCommitPolicy(domain: ProviderDomain): CommitPolicy {
       return undefined; // the joiner is checked by HubService.update (its UpdatePath leaf)
     }
     const before = participantsOf(context.extensions);
+    const roles = rolesOf(context.extensions);
+    if (changes.metadata !== undefined) {
+      const was = readRoomState(context.extensions).metadata;
+      const allowed = authoriseMetadataChange(roles, before, user!, was, changes.metadata);
+      if (!allowed.allowed) return allowed.reason;
+    }
     const decision = authoriseChange({
+      roles,
       peerDomain: domainOf(user!)!,
       committer: user!,
       before,

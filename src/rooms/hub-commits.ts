@@ -10,7 +10,9 @@ import { type ProviderDomain, type RoomUri, domainOf } from '../common/ids';
 import { type GatewayChanges, type GatewayGroupSummary, type GatewayStagedCommit, keyPackageUser } from '../mls';
 import type { Tx } from '../persistence';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
+import type { Role } from '../mimi/room-state';
 import { MlsGroups } from './mls-groups';
+import { rolesOf } from './room-state/room-components';
 import { type FanoutItem, RoomSupport } from './room-support';
 import { commitFanout, welcomeFanout } from './wire-support';
 
@@ -56,5 +58,10 @@ export class HubCommits {
 
   async botView(roomUri: RoomUri): Promise<GatewayGroupSummary> {
     return this.groups.summaryOf(await this.groups.requireGroup(roomUri));
+  }
+
+  /** The room's roles_list (room-policy-03 §3), or the default roles for a group linked without one. */
+  async roles(roomUri: RoomUri): Promise<Role[]> {
+    return rolesOf((await this.groups.requireGroup(roomUri)).coreState.context.extensions);
   }
 }

@@ -28,6 +28,7 @@ import {
   canModerate,
   hasPuppetMembership,
   hasRoles,
+  hasRoomDetails,
 } from '../ports';
 import { HubCommits } from './hub-commits';
 import { MlsGroups } from './mls-groups';
@@ -36,11 +37,14 @@ import {
   type ProposedChange,
   authoriseChange,
   diffParticipants,
+  mayOpenJoin,
   participantOf,
   roleIndexOf,
   roleOfIndex,
 } from './room-policy';
 import { type FanoutItem, RoomSupport, need } from './room-support';
+import { detailsChange, readRoomState, rolesOf } from './room-state/room-components';
+import type { Role } from '../mimi/room-state';
 import { commitFanout, welcomeFanout } from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
@@ -49,7 +53,11 @@ const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
  * What a follower's commit does, as MLS verified it (`GatewayGroup.previewCommit`): the committer
  * (for an external commit, RFC 9420 §12.4.3.2, the joiner, whose client counts as added).
  */
-type VerifiedCommit = Omit<ProposedChange, 'peerDomain'> & { readonly external: boolean };
+type VerifiedCommit = Omit<ProposedChange, 'peerDomain' | 'roles'> & {
+  readonly external: boolean;
+  /** The roles_list before the commit; undefined for a group linked before it existed. */
+  readonly roles: readonly Role[] | undefined;
+};
 
 @Injectable()
 export class HubUpdates {
@@ -118,6 +126,7 @@ export class HubUpdates {
         return refuse(`invalid commit: ${preview.reason ?? 'the committer has no MIMI user credential'}`);
       }
       const verified: VerifiedCommit = {
+        roles: readRoomState(group.coreState.context.extensions).roles,
         committer: preview.committer,
         external: preview.external === true,
         before: preview.participantsBefore,
@@ -128,6 +137,7 @@ export class HubUpdates {
       const decision = verified.external
         ? await this.authoriseExternalJoin(room, peer, verified, view)
         : authoriseChange({
+            roles: verified.roles ?? rolesOf(group.coreState.context.extensions),
             peerDomain: peer,
             committer: verified.committer,
             before: verified.before,
@@ -139,6 +149,7 @@ export class HubUpdates {
       const diff = diffParticipants(verified.before, verified.after);
       try {
         await this.applyOnLegacySide(room, diff, verified.committer);
+        await this.applyMetadata(room, group.coreState.context.extensions, preview.extensionsAfter);
       } catch (e) {
         return refuse(`the legacy room refused the change: ${errorMessage(e)}`);
       }
@@ -214,10 +225,26 @@ export class HubUpdates {
       return { allowed: false, reason: `${joiner} joins without its participant entry` };
     }
     if (entry !== undefined) return { allowed: true };
-    if ((await this.support.joinRuleOf(room)) !== 'public') {
+    // An open room: role 0 has canOpenJoin in the roles_list (room-policy-03 §8.1.1), and the legacy
+    // room is still public (a change not yet written to the roles_list counts too).
+    const joinerRole = participantOf(commit.after, joiner)!.roleIndex;
+    const open = commit.roles === undefined || mayOpenJoin(commit.roles, joinerRole);
+    if (!open || (await this.support.joinRuleOf(room)) !== 'public') {
       return { allowed: false, reason: `${room.roomUri} is not open: ${joiner} needs an invitation` };
     }
     return { allowed: true };
+  }
+
+  /** A follower's room_metadata change: the legacy room's name/topic first (protocol-06 §7.6 via /update). */
+  private async applyMetadata(
+    room: RoomRecord,
+    before: Parameters<typeof readRoomState>[0],
+    after: Parameters<typeof readRoomState>[0] | undefined,
+  ): Promise<void> {
+    const details = detailsChange(readRoomState(before).metadata, after && readRoomState(after).metadata);
+    if (details === undefined) return;
+    const bridge = this.support.bridge(room.platform);
+    await need(bridge, hasRoomDetails, 'room details').setRoomDetails(this.support.legacyRoom(room), details);
   }
 
   /**

@@ -72,6 +72,7 @@ import { gatewayBotUri, legacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
+import { HubRoomState } from './room-state/hub-room-state';
 import { RoomLocks } from './room-locks';
 import { maySendMessage, participantOf, roleIndexOf } from './room-policy';
 import { RoomSupport, need, sha256Hex } from './room-support';
@@ -113,6 +114,7 @@ export class HubService {
     private readonly groups: MlsGroups,
     private readonly commits: HubCommits,
     private readonly updates: HubUpdates,
+    private readonly roomState: HubRoomState,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
     @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
@@ -147,6 +149,7 @@ export class HubService {
       if (!participants.some((p) => p.user === user)) participants.push({ user, roleIndex: roleIndexOf(m.role) });
     }
     const hub = await this.groups.hub();
+    const components = await this.roomState.initialComponents(roomUri, bridge, snapshot);
     await this.locks.run(roomUri, () =>
       this.transactions.run(async (tx) => {
         await this.groups.store.createGroup({
@@ -154,6 +157,7 @@ export class HubService {
           creator: bot,
           hub: hub.externalSender,
           participants,
+          components,
         });
         await this.rooms.insert(tx, {
           roomUri,
@@ -184,8 +188,8 @@ export class HubService {
       case 'role':
         return this.onRole(room, event);
       case 'roomMetadata':
-        // room_metadata (protocol-06 §7.6) is not carried yet (README.md "Not done").
-        return this.recordOnly(room, event);
+      case 'roomPolicy':
+        return this.roomState.onLegacyChange(room, event);
     }
   }
 
@@ -474,7 +478,7 @@ export class HubService {
       };
       if (domainOf(sendingUri) !== peer) return refuse(`${peer} may not send for ${sendingUri}`);
       const view = await this.commits.botView(roomUri);
-      const may = maySendMessage(view.participants, sendingUri);
+      const may = maySendMessage(await this.commits.roles(roomUri), view.participants, sendingUri);
       if (!may.allowed) return refuse(may.reason);
       if (!view.members.some((m) => m.user === sendingUri)) return refuse(`${sendingUri} has no client in the group`);
       const check = checkEpoch(inspectMlsMessage(request.appMessage), {

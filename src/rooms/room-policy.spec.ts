@@ -1,15 +1,17 @@
 import { type ProviderDomain, type UserUri } from '../common/ids';
+import { Capability, type Role } from '../mimi/room-state';
 import { ParticipantRole } from '../ports';
 import {
-  Capability,
   authoriseChange,
-  can,
+  authoriseMetadataChange,
   diffParticipants,
+  mayOpenJoin,
   maySendMessage,
   roleIndexOf,
   roleOfIndex,
   type ProposedChange,
 } from './room-policy';
+import { DEFAULT_ROOM_PERMISSIONS, rolesListFor } from './room-state/roles-from-permissions';
 
 const HUB: ProviderDomain = 'a.example' as ProviderDomain;
 const PEER: ProviderDomain = 'b.example' as ProviderDomain;
@@ -31,8 +33,12 @@ const ROOM = [
   { user: CAROL, roleIndex: MODERATOR },
 ];
 
+/** The roles of a room whose bridge reports no permissions of its own. */
+const ROLES = rolesListFor(DEFAULT_ROOM_PERMISSIONS, 'invite');
+
 function change(overrides: Partial<ProposedChange>): ProposedChange {
   return {
+    roles: ROLES,
     peerDomain: PEER,
     committer: BOB,
     before: ROOM,
@@ -50,17 +56,16 @@ describe('role indices', () => {
       Object.values(ParticipantRole),
     );
     expect(roleOfIndex(42)).toBe(ParticipantRole.Visitor);
-    expect(can(ParticipantRole.Banned, Capability.ReceiveMessage)).toBe(false);
   });
 });
 
 describe(maySendMessage.name, () => {
   it('lets members send and refuses visitors, banned users and non-participants', () => {
     const list = [...ROOM, { user: ERIN, roleIndex: VISITOR }, { user: EVE, roleIndex: BANNED }];
-    expect(maySendMessage(list, BOB)).toEqual({ allowed: true });
-    expect(maySendMessage(list, ERIN)).toMatchObject({ allowed: false });
-    expect(maySendMessage(list, EVE)).toMatchObject({ allowed: false });
-    expect(maySendMessage(ROOM, ERIN)).toMatchObject({
+    expect(maySendMessage(ROLES, list, BOB)).toEqual({ allowed: true });
+    expect(maySendMessage(ROLES, list, ERIN)).toMatchObject({ allowed: false });
+    expect(maySendMessage(ROLES, list, EVE)).toMatchObject({ allowed: false });
+    expect(maySendMessage(ROLES, ROOM, ERIN)).toMatchObject({
       allowed: false,
       reason: expect.stringContaining('not a participant'),
     });
@@ -123,6 +128,118 @@ describe(authoriseChange.name, () => {
 
   it('is used with the caller\u2019s domain: the hub domain itself is a different provider', () => {
     expect(authoriseChange(change({ peerDomain: HUB }))).toMatchObject({ allowed: false });
+  });
+});
+
+/** `roles` with role `roleIndex` changed by `edit`. */
+function withRole(roles: readonly Role[], roleIndex: number, edit: (r: Role) => Role): Role[] {
+  return roles.map((r) => (r.roleIndex === roleIndex ? edit(r) : r));
+}
+
+describe('enforcement follows the roles_list, not a fixed table', () => {
+  it('refuses a member whose role lost canSendMessage, and allows a visitor whose role gained it', () => {
+    const mute = withRole(ROLES, MEMBER, (r) => ({
+      ...r,
+      capabilities: r.capabilities.filter((c) => c !== Capability.canSendMessage),
+    }));
+    expect(maySendMessage(mute, ROOM, BOB)).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/canSendMessage/),
+    });
+    const list = [...ROOM, { user: ERIN, roleIndex: VISITOR }];
+    const talkative = withRole(ROLES, VISITOR, (r) => ({
+      ...r,
+      capabilities: [...r.capabilities, Capability.canSendMessage],
+    }));
+    expect(maySendMessage(talkative, list, ERIN)).toEqual({ allowed: true });
+  });
+
+  it('needs both the capability and the authorized role change', () => {
+    const noInvite = withRole(ROLES, MEMBER, (r) => ({
+      ...r,
+      capabilities: r.capabilities.filter((c) => c !== Capability.canAddParticipant),
+    }));
+    const after = [...ROOM, { user: ERIN, roleIndex: MEMBER }];
+    expect(authoriseChange(change({ roles: noInvite, after, addedClients: [ERIN] }))).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/canAddParticipant/),
+    });
+    // canAddParticipant kept, but the change 0 → member taken out of the member role.
+    const noTarget = withRole(ROLES, MEMBER, (r) => ({
+      ...r,
+      authorizedRoleChanges: r.authorizedRoleChanges.filter((c) => c.fromRoleIndex !== 0),
+    }));
+    expect(authoriseChange(change({ roles: noTarget, after, addedClients: [ERIN] }))).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/authorized_role_changes/),
+    });
+    // A member given canRemoveParticipant with visitor → 0 may remove a visitor.
+    const carolVisitor = ROOM.map((p) => (p.user === CAROL ? { ...p, roleIndex: VISITOR } : p));
+    const kicker = withRole(ROLES, MEMBER, (r) => ({
+      ...r,
+      capabilities: [...r.capabilities, Capability.canRemoveParticipant],
+      authorizedRoleChanges: [...r.authorizedRoleChanges, { fromRoleIndex: VISITOR, targetRoleIndexes: [0] }],
+    }));
+    const withoutCarol = carolVisitor.filter((p) => p.user !== CAROL);
+    expect(authoriseChange(change({ before: carolVisitor, after: withoutCarol }))).toMatchObject({ allowed: false });
+    expect(authoriseChange(change({ roles: kicker, before: carolVisitor, after: withoutCarol }))).toEqual({
+      allowed: true,
+    });
+  });
+
+  it('keeps the hierarchy the list cannot express: a moderator neither removes nor demotes another moderator', () => {
+    const twoMods = [...ROOM, { user: ERIN, roleIndex: MODERATOR }];
+    expect(authoriseChange(change({ committer: CAROL, before: twoMods, after: ROOM }))).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/not below its own/),
+    });
+    const demoted = twoMods.map((p) => (p.user === ERIN ? { ...p, roleIndex: MEMBER } : p));
+    expect(authoriseChange(change({ committer: CAROL, before: twoMods, after: demoted }))).toMatchObject({
+      allowed: false,
+    });
+  });
+
+  it('refuses a committer whose role is not in the list', () => {
+    const noMember = ROLES.filter((r) => r.roleIndex !== MEMBER);
+    expect(authoriseChange(change({ roles: noMember, after: ROOM.filter((p) => p.user !== BOB) }))).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/not in the roles_list/),
+    });
+  });
+
+  it('opens a room to joiners only through role 0 canOpenJoin', () => {
+    expect(mayOpenJoin(ROLES, MEMBER)).toBe(false);
+    const open = rolesListFor(DEFAULT_ROOM_PERMISSIONS, 'public');
+    expect(mayOpenJoin(open, MEMBER)).toBe(true);
+    expect(mayOpenJoin(open, MODERATOR)).toBe(false);
+  });
+});
+
+describe(authoriseMetadataChange.name, () => {
+  const before = { roomUri: 'mimi://a.example/r/x', name: 'N', descriptions: [], avatarUri: '', subject: '', mood: '' };
+  const topic = { ...before, descriptions: [{ mediaType: '', languageTag: '', content: 'T' }] };
+
+  it('needs the capability of each changed field', () => {
+    expect(authoriseMetadataChange(ROLES, ROOM, CAROL, before, topic)).toEqual({ allowed: true });
+    expect(authoriseMetadataChange(ROLES, ROOM, BOB, before, topic)).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/canChangeRoomDescription/),
+    });
+    expect(authoriseMetadataChange(ROLES, ROOM, CAROL, before, { ...before, mood: 'happy' })).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/canChangeRoomMood/),
+    });
+  });
+
+  it('refuses a new room URI, non-participants and banned users', () => {
+    expect(
+      authoriseMetadataChange(ROLES, ROOM, CAROL, before, { ...topic, roomUri: 'mimi://a.example/r/y' }),
+    ).toMatchObject({
+      allowed: false,
+    });
+    expect(authoriseMetadataChange(ROLES, ROOM, ERIN, before, topic)).toMatchObject({ allowed: false });
+    const banned = [...ROOM, { user: ERIN, roleIndex: BANNED }];
+    expect(authoriseMetadataChange(ROLES, banned, ERIN, before, topic)).toMatchObject({ allowed: false });
   });
 });
 

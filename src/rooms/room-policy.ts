@@ -1,71 +1,16 @@
 /**
- * Room policy as pure functions (draft-ietf-mimi-room-policy-03, simplified; see README.md
- * "Roles"). Every MIMI room of this gateway uses one fixed role set; `role_index` in the
- * participant list (protocol-06 §7.5) is the position of the port's `ParticipantRole`:
- *
- *   1 banned · 2 visitor · 3 member · 4 moderator · 5 admin · 6 owner
- *
- * Index 0 means "not a participant" and index 1 is the capability-less "banned" role, as
- * room-policy-03 fixes them. The roles_list component itself is not put in the group (the MLS
- * layer does not build it yet); peers must know this table.
+ * Room policy as pure functions (draft-ietf-mimi-room-policy-03 §8): what a participant may do is
+ * what its role's capabilities and `authorized_role_changes` in the room's `roles_list` say. The
+ * hub generates that list from the legacy platform's own rules (room-state/roles-from-permissions.ts)
+ * and enforces it here, for followers' commits (`authoriseChange`) and messages (`maySendMessage`).
+ * Role indices: 0 "not a participant", 1 banned, then the gateway's role set (`roleIndexOf`).
  */
 import { type ProviderDomain, type UserUri, domainOf } from '../common/ids';
-import type { Participant } from '../mls';
-import { ParticipantRole } from '../ports';
+import { Capability, type Role, type RoomMetadata, roleAt, roleHas, roleMayChange } from '../mimi/room-state';
+import { BANNED_ROLE_INDEX, NO_ROLE_INDEX, type Participant } from '../mls';
+import { roleIndexOf, roleOfIndex } from './room-state/roles-from-permissions';
 
-const ROLE_ORDER: readonly ParticipantRole[] = [
-  ParticipantRole.Banned,
-  ParticipantRole.Visitor,
-  ParticipantRole.Member,
-  ParticipantRole.Moderator,
-  ParticipantRole.Admin,
-  ParticipantRole.Owner,
-];
-
-export function roleIndexOf(role: ParticipantRole): number {
-  return ROLE_ORDER.indexOf(role) + 1;
-}
-
-/** The role of a `role_index`; unknown indices above the table count as visitors (least privilege but banned). */
-export function roleOfIndex(index: number): ParticipantRole {
-  return ROLE_ORDER[index - 1] ?? ParticipantRole.Visitor;
-}
-
-/** Capabilities (room-policy-03 §"MIMI Role Capabilities" names) this gateway enforces. */
-export enum Capability {
-  ReceiveMessage = 'canReceiveMessage',
-  SendMessage = 'canSendMessage',
-  RemoveSelf = 'canRemoveSelf',
-  AddParticipant = 'canAddParticipant',
-  RemoveParticipant = 'canRemoveParticipant',
-  Ban = 'canBan',
-  UnBan = 'canUnBan',
-  ChangeUserRole = 'canChangeUserRole',
-}
-
-const CAPABILITIES: Readonly<Record<ParticipantRole, ReadonlySet<Capability>>> = (() => {
-  const visitor = [Capability.ReceiveMessage, Capability.RemoveSelf];
-  const member = [...visitor, Capability.SendMessage, Capability.AddParticipant];
-  const moderator = [
-    ...member,
-    Capability.RemoveParticipant,
-    Capability.Ban,
-    Capability.UnBan,
-    Capability.ChangeUserRole,
-  ];
-  return {
-    [ParticipantRole.Banned]: new Set<Capability>(),
-    [ParticipantRole.Visitor]: new Set(visitor),
-    [ParticipantRole.Member]: new Set(member),
-    [ParticipantRole.Moderator]: new Set(moderator),
-    [ParticipantRole.Admin]: new Set(moderator),
-    [ParticipantRole.Owner]: new Set(moderator),
-  };
-})();
-
-export function can(role: ParticipantRole, capability: Capability): boolean {
-  return CAPABILITIES[role].has(capability);
-}
+export { roleIndexOf, roleOfIndex };
 
 /** The participant entry of `user`, if any. */
 export function participantOf(list: readonly Participant[], user: string): Participant | undefined {
@@ -101,6 +46,8 @@ function byUser(list: readonly Participant[]): Map<string, Participant> {
 
 /** A follower's commit as the hub sees it before applying it (protocol-06 §5.3). */
 export interface ProposedChange {
+  /** The room's roles_list (room-policy-03 §3) before the commit. */
+  readonly roles: readonly Role[];
   /** The provider the request came from (mutual-TLS certificate). */
   readonly peerDomain: ProviderDomain;
   /** The user whose MLS client committed. */
@@ -119,31 +66,49 @@ export type PolicyDecision = { readonly allowed: true } | { readonly allowed: fa
 const ALLOWED: PolicyDecision = { allowed: true };
 const deny = (reason: string): PolicyDecision => ({ allowed: false, reason });
 
+const capabilityName = (c: Capability): string =>
+  Object.entries(Capability).find(([, v]) => v === c)?.[0] ?? `capability 0x${c.toString(16)}`;
+
 /**
- * Authorise a follower's participant-list / membership change (protocol-06 §5.3 `notAllowed`).
- * Rules (room-policy-03 capabilities, simplified; RELIABILITY §3 "a follower acts only for its
- * own users"):
- * - the committer belongs to the calling provider and is a participant that is not banned;
- * - added participants and added clients belong to the calling provider, are added as member or
- *   lower, and need canAddParticipant; every added client's user is a participant afterwards and
- *   not banned;
- * - a participant may remove itself (canRemoveSelf); removing anyone else needs
- *   canRemoveParticipant and a role above the target's;
- * - role changes need canChangeUserRole (canBan / canUnBan for the banned role), a role above
- *   the target's old role and at least its new one; nobody changes their own role;
+ * Authorise a follower's participant-list / membership change (protocol-06 §5.3 `notAllowed`)
+ * by the room's roles_list (room-policy-03 §8.1), plus RELIABILITY §3 "a follower acts only for
+ * its own users":
+ * - the committer belongs to the calling provider and is a participant whose role is in the list
+ *   and not banned;
+ * - added participants and added clients belong to the calling provider; adding a participant
+ *   needs canAddParticipant and the change 0 → its role; every added client's user is a
+ *   participant afterwards and not banned;
+ * - leaving needs canRemoveSelf and the change own role → 0; removing anyone else needs
+ *   canRemoveParticipant (canUnBan for a banned entry) and the change its role → 0;
+ * - removals, bans and role changes of others also need the target's role to be below the
+ *   committer's (the platforms' hierarchy, which authorized_role_changes cannot express);
+ * - role changes need canChangeUserRole (canBan to role 1, canUnBan from it) and the change in
+ *   the committer's authorized_role_changes; nobody changes their own role (canChangeOwnRole
+ *   needs the preauth_list, which this gateway does not write);
  * - Remove proposals travel with the participant-list change that removes (or bans) their
  *   users, in the same commit (protocol-06 §5.3).
  */
 export function authoriseChange(change: ProposedChange): PolicyDecision {
-  const { peerDomain, committer, before, after } = change;
+  const { roles, peerDomain, committer, before, after } = change;
   if (domainOf(committer) !== peerDomain) return deny(`${committer} is not a user of ${peerDomain}`);
   const actor = participantOf(before, committer);
   if (actor === undefined) return deny(`${committer} is not a participant`);
-  const actorRole = roleOfIndex(actor.roleIndex);
-  if (actorRole === ParticipantRole.Banned) return deny(`${committer} is banned`);
+  if (actor.roleIndex === BANNED_ROLE_INDEX) return deny(`${committer} is banned`);
+  if (roleAt(roles, actor.roleIndex) === undefined) {
+    return deny(`role ${actor.roleIndex} of ${committer} is not in the roles_list`);
+  }
+  const needs = (capability: Capability, from: number, to: number, what: string): PolicyDecision | undefined => {
+    if (!roleHas(roles, actor.roleIndex, capability)) {
+      return deny(`${committer} may not ${what}: its role lacks ${capabilityName(capability)}`);
+    }
+    if (!roleMayChange(roles, actor.roleIndex, from, to)) {
+      return deny(`${committer} may not ${what}: role change ${from} → ${to} is not among its authorized_role_changes`);
+    }
+    return undefined;
+  };
   for (const user of change.removedClients) {
     const p = participantOf(after, user);
-    if (p !== undefined && p.roleIndex !== roleIndexOf(ParticipantRole.Banned)) {
+    if (p !== undefined && p.roleIndex !== BANNED_ROLE_INDEX) {
       return deny(`a client of ${user} is removed but ${user} stays a participant`);
     }
   }
@@ -151,41 +116,110 @@ export function authoriseChange(change: ProposedChange): PolicyDecision {
   const diff = diffParticipants(before, after);
   for (const p of diff.added) {
     if (domainOf(p.user) !== peerDomain) return deny(`${peerDomain} may not add ${p.user}, a user of another provider`);
-    if (!can(actorRole, Capability.AddParticipant)) return deny(`${committer} may not add participants`);
-    if (p.roleIndex > roleIndexOf(ParticipantRole.Member)) return deny(`${p.user} may be added as member at most`);
+    const refused = needs(
+      Capability.canAddParticipant,
+      NO_ROLE_INDEX,
+      p.roleIndex,
+      `add ${p.user} as role ${p.roleIndex}`,
+    );
+    if (refused) return refused;
   }
   for (const user of change.addedClients) {
     if (domainOf(user) !== peerDomain) return deny(`${peerDomain} may not add a client of ${user}`);
     const p = participantOf(after, user);
     if (p === undefined) return deny(`a client of ${user} is added but ${user} is not a participant`);
-    if (p.roleIndex === roleIndexOf(ParticipantRole.Banned)) return deny(`${user} is banned`);
+    if (p.roleIndex === BANNED_ROLE_INDEX) return deny(`${user} is banned`);
   }
+  // The platforms' hierarchy (Matrix: a level above the target's; XEP-0045 likewise): nobody acts on a
+  // peer or a higher role. authorized_role_changes cannot say so: a role's own entry (r → 0) is also
+  // the one that lets its holders leave (room-policy-03 §8.1.2).
+  const belowActor = (user: UserUri, role: number): PolicyDecision | undefined =>
+    role >= actor.roleIndex ? deny(`${committer} may not act on ${user}, whose role is not below its own`) : undefined;
   for (const p of diff.removed) {
-    if (p.user === committer) {
-      if (!can(actorRole, Capability.RemoveSelf)) return deny(`${committer} may not leave`);
-      continue;
+    if (p.user !== committer && p.roleIndex !== BANNED_ROLE_INDEX) {
+      const refused = belowActor(p.user, p.roleIndex);
+      if (refused) return refused;
     }
-    const neededCapability =
-      p.roleIndex === roleIndexOf(ParticipantRole.Banned) ? Capability.UnBan : Capability.RemoveParticipant;
-    if (!can(actorRole, neededCapability)) return deny(`${committer} may not remove ${p.user}`);
-    if (p.roleIndex >= actor.roleIndex) return deny(`${committer} may not remove ${p.user}, whose role is not lower`);
+    const refused =
+      p.user === committer
+        ? needs(Capability.canRemoveSelf, p.roleIndex, NO_ROLE_INDEX, 'leave')
+        : needs(
+            p.roleIndex === BANNED_ROLE_INDEX ? Capability.canUnBan : Capability.canRemoveParticipant,
+            p.roleIndex,
+            NO_ROLE_INDEX,
+            `remove ${p.user}`,
+          );
+    if (refused) return refused;
   }
   for (const c of diff.roleChanges) {
     if (c.user === committer) return deny(`${committer} may not change its own role`);
-    const banned = roleIndexOf(ParticipantRole.Banned);
-    const needed = c.to === banned ? Capability.Ban : c.from === banned ? Capability.UnBan : Capability.ChangeUserRole;
-    if (!can(actorRole, needed)) return deny(`${committer} may not change the role of ${c.user}`);
-    if (c.from >= actor.roleIndex || c.to > actor.roleIndex) {
-      return deny(`${committer} may not give ${c.user} role ${c.to} (from ${c.from})`);
-    }
+    const higher = belowActor(c.user, c.from);
+    if (higher) return higher;
+    const capability =
+      c.to === BANNED_ROLE_INDEX
+        ? Capability.canBan
+        : c.from === BANNED_ROLE_INDEX
+          ? Capability.canUnBan
+          : Capability.canChangeUserRole;
+    const refused = needs(capability, c.from, c.to, `change the role of ${c.user}`);
+    if (refused) return refused;
   }
   return ALLOWED;
 }
 
-/** Whether `user` may send application messages (protocol-06 §5.4: an active participant whose role allows it). */
-export function maySendMessage(list: readonly Participant[], user: UserUri): PolicyDecision {
+/** Whether `user` may send application messages (protocol-06 §5.4: a participant whose role has canSendMessage). */
+export function maySendMessage(roles: readonly Role[], list: readonly Participant[], user: UserUri): PolicyDecision {
   const p = participantOf(list, user);
   if (p === undefined) return deny(`${user} is not a participant`);
-  if (!can(roleOfIndex(p.roleIndex), Capability.SendMessage)) return deny(`the role of ${user} may not send messages`);
+  if (!roleHas(roles, p.roleIndex, Capability.canSendMessage)) {
+    return deny(`the role of ${user} may not send messages (no canSendMessage)`);
+  }
+  return ALLOWED;
+}
+
+/**
+ * Whether a user who is not a participant may join by itself as `roleIndex` (room-policy-03
+ * §8.1.1 canOpenJoin on role 0, with the change 0 → that role).
+ */
+export function mayOpenJoin(roles: readonly Role[], roleIndex: number): boolean {
+  return (
+    roleHas(roles, NO_ROLE_INDEX, Capability.canOpenJoin) &&
+    roleMayChange(roles, NO_ROLE_INDEX, NO_ROLE_INDEX, roleIndex)
+  );
+}
+
+/**
+ * Authorise a follower's room_metadata change (protocol-06 §7.6, room-policy-03 §8.2): each changed
+ * field needs its capability (name: canChangeRoomName, descriptions: canChangeRoomDescription,
+ * avatar: canChangeRoomAvatar, subject: canChangeRoomSubject, mood: canChangeRoomMood); the room
+ * URI never changes.
+ */
+export function authoriseMetadataChange(
+  roles: readonly Role[],
+  list: readonly Participant[],
+  committer: UserUri,
+  before: RoomMetadata | undefined,
+  after: RoomMetadata,
+): PolicyDecision {
+  const actor = participantOf(list, committer);
+  if (actor === undefined || actor.roleIndex === BANNED_ROLE_INDEX) return deny(`${committer} may not change the room`);
+  if (before !== undefined && after.roomUri !== before.roomUri) {
+    return deny('room_metadata may not change the room URI');
+  }
+  const changed: [boolean, Capability][] = [
+    [after.name !== (before?.name ?? ''), Capability.canChangeRoomName],
+    [
+      JSON.stringify(after.descriptions) !== JSON.stringify(before?.descriptions ?? []),
+      Capability.canChangeRoomDescription,
+    ],
+    [after.avatarUri !== (before?.avatarUri ?? ''), Capability.canChangeRoomAvatar],
+    [after.subject !== (before?.subject ?? ''), Capability.canChangeRoomSubject],
+    [after.mood !== (before?.mood ?? ''), Capability.canChangeRoomMood],
+  ];
+  for (const [isChanged, capability] of changed) {
+    if (isChanged && !roleHas(roles, actor.roleIndex, capability)) {
+      return deny(`${committer} may not change the room's metadata: its role lacks ${capabilityName(capability)}`);
+    }
+  }
   return ALLOWED;
 }

@@ -21,6 +21,8 @@ import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
+import { HubRoomState } from './room-state/hub-room-state';
+import { MirrorRoomState } from './room-state/mirror-room-state';
 import { HubRequests } from './hub-requests';
 import { LeafKeyRotation } from './leaf-key-rotation';
 import { KeyMaterials } from './key-materials';
@@ -74,6 +76,8 @@ export class RoomsModule {
         RenderWorker,
         HubCommits,
         HubUpdates,
+        HubRoomState,
+        MirrorRoomState,
         HubService,
         HubRequests,
         LeafKeyRotation,

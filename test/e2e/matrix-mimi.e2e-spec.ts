@@ -518,10 +518,15 @@ describe('Matrix rooms as MIMI rooms: Synapse, `mimi-gateway start` (A, hub) and
       await waitFor(async () => (await ghostMember(miaUri)) !== undefined, { what: 'mia’s ghost on B’s platform' });
 
       // Matrix → B: power levels of a Matrix user and of a ghost.
-      const pl = await alice.getState<{ users: Record<string, number> }>(roomId, 'm.room.power_levels');
+      // Moderators may change power levels here (the room's roles_list follows: canChangeUserRole at 50).
+      const pl = await alice.getState<{ users: Record<string, number>; events?: Record<string, number> }>(
+        roomId,
+        'm.room.power_levels',
+      );
       await alice.setState(roomId, 'm.room.power_levels', '', {
         ...pl,
         users: { ...pl.users, [mia.userId]: 50, [bobGhost]: 50 },
+        events: { ...pl.events, 'm.room.power_levels': 50 },
       });
       await waitFor(onB(miaUri, ParticipantRole.Moderator), { what: 'mia a moderator in B’s view' });
       await waitFor(onB(BOB_URI, ParticipantRole.Moderator), { what: 'bob a moderator in B’s view' });

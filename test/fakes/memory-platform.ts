@@ -19,6 +19,8 @@ import {
   PlatformMessageRef,
   PostOptions,
   RemoteUser,
+  RoomDetails,
+  RoomPermissions,
   RoomSnapshot,
 } from '../../src/ports';
 import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../../bridges/kit/echo-keys';
@@ -36,6 +38,8 @@ export interface MemoryRoom {
   topic?: string;
   /** `invite` unless a test opens the room (MIMI users of other providers may then join it by external commit). */
   joinRule?: JoinRule;
+  /** What each role may do, as the bridge reports it in snapshots (absent: the core's defaults). */
+  permissions?: RoomPermissions;
   readonly members: Map<string, { user: LegacyUserRef | RemoteUser; role: ParticipantRole }>;
   /** Every accepted event, in platform order. */
   readonly timeline: InboundEvent[];
@@ -45,7 +49,9 @@ export const GHOST_PREFIX = 'ghost:';
 /** Room IDs of mirror rooms (follower mode) are this prefix + the MIMI room URI. */
 export const MIRROR_PREFIX = 'mirror:';
 
-export class MemoryPlatform implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules {
+export class MemoryPlatform
+  implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules, RoomDetails
+{
   readonly platform = Platform.Memory;
   readonly rooms = new Map<string, MemoryRoom>();
   /** Failure injection: when set, every call rejects with this error. */
@@ -202,7 +208,21 @@ export class MemoryPlatform implements PlatformBridge, PuppetMembership, Moderat
   async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {
     this.throwIfFailing();
     const r = this.roomOrThrow(room.roomId);
-    return { room, name: r.name, topic: r.topic, members: [...r.members.values()] };
+    return {
+      room,
+      name: r.name,
+      topic: r.topic,
+      members: [...r.members.values()],
+      joinRule: r.joinRule ?? 'invite',
+      ...(r.permissions ? { permissions: r.permissions } : {}),
+    };
+  }
+
+  async setRoomDetails(room: LegacyRoomRef, details: { name?: string; topic?: string }): Promise<void> {
+    this.throwIfFailing();
+    const r = this.roomOrThrow(room.roomId);
+    if (details.name !== undefined) r.name = details.name;
+    if (details.topic !== undefined) r.topic = details.topic;
   }
 
   async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
-import { Platform } from '../../src/common/ids';
+import { Platform, type RoomUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import {
   type SubmitMessageResponse,
@@ -213,3 +213,10 @@ export async function submitFromB(
 }
 
 export const memoryRoom = (roomId: string) => ({ platform: Platform.Memory, roomId });
+
+/** Link the memory-platform room `roomId` of `gw` through the admin API; the new room's URI. */
+export async function linkMemoryRoom(gw: GatewayUnderTest, roomId: string): Promise<RoomUri> {
+  const res = await admin<{ roomUri: RoomUri }>(gw, 'POST', '/provisioning/rooms', { platform: 'memory', roomId });
+  if (res.status !== 201) throw new Error(`linking ${roomId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body.roomUri;
+}

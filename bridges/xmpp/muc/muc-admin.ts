@@ -109,7 +109,11 @@ export class MucAdmin {
       }
     }
     await this.roomInfo.discover(r);
-    return { room: roomRef(r.jid), name: r.name, topic: r.state.subject, members: [...members.values()] };
+    const rules = await this.roomInfo.rules(room).catch((e: unknown) => {
+      this.logger.debug(`${r.jid}: rules not readable (${errorMessage(e)}); the core's defaults apply`);
+      return undefined;
+    });
+    return { room: roomRef(r.jid), name: r.name, topic: r.state.subject, members: [...members.values()], ...rules };
   }
 
   private async adminSet(r: RoomRuntime, items: AdminItem[], what: string): Promise<void> {

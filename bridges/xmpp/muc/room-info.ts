@@ -5,9 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { errorMessage } from '../../../src/common/errors';
-import type { JoinRule, LegacyRoomRef } from '../../../src/ports';
+import type { JoinRule, LegacyRoomRef, RoomPermissions } from '../../../src/ports';
 import type { XmppMode } from '../mode/xmpp-mode';
 import { parseJid } from '../protocol/jids';
+import { joinRuleOfFeatures, permissionsOfFeatures } from '../protocol/muc-permissions';
 import { NS } from '../protocol/namespaces';
 import { buildDiscoInfoGet, buildOwnerConfigSubmit, parseDiscoInfo } from '../protocol/stanzas';
 import type { IqClient } from '../session/iq-client';
@@ -26,11 +27,20 @@ export class RoomInfo {
    * password; a members-only or password-protected room, or one that does not say, is `invite`.
    */
   async joinRule(room: LegacyRoomRef): Promise<JoinRule> {
+    return joinRuleOfFeatures(await this.features(room.roomId));
+  }
+
+  /** The join rule and the XEP-0045 privileges of the room (for the MIMI roles_list). */
+  async rules(room: LegacyRoomRef): Promise<{ joinRule: JoinRule; permissions: RoomPermissions }> {
+    const features = await this.features(room.roomId);
+    return { joinRule: joinRuleOfFeatures(features), permissions: permissionsOfFeatures(features) };
+  }
+
+  private async features(jid: string): Promise<string[]> {
     const info = parseDiscoInfo(
-      await this.iq.request(buildDiscoInfoGet({ from: this.mode.botFrom(), to: room.roomId, id: randomUUID() })),
+      await this.iq.request(buildDiscoInfoGet({ from: this.mode.botFrom(), to: jid, id: randomUUID() })),
     );
-    const open = info.features.includes('muc_open') && !info.features.includes('muc_membersonly');
-    return open && !info.features.includes('muc_passwordprotected') ? 'public' : 'invite';
+    return info.features;
   }
 
   /** Read the room's name and whether it keeps an XEP-0313 archive (disco#info). */

@@ -71,6 +71,7 @@ export async function prepareChanges(
   if (changes.participants) {
     proposals.push(propose.appDataUpdate(MimiComponentId.ParticipantList, encodeParticipantList(changes.participants)));
   }
+  for (const c of changes.appData ?? []) proposals.push(propose.appDataUpdate(c.componentId, c.data));
   proposals.push(...(changes.proposals ?? []));
   return { proposals, localJoiners, joinerRefs };
 }

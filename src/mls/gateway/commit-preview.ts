@@ -15,7 +15,7 @@ import {
   type GroupState,
   type ProcessedCommit,
 } from '../core/group';
-import { ContentType, SenderType, WireFormat } from '../core/structs';
+import { ContentType, type Extension, SenderType, WireFormat } from '../core/structs';
 import { bytesEqual } from '../core/tree-hash';
 import { userOfCredential } from './identities';
 import { participantsOf } from './room-extensions';
@@ -32,6 +32,8 @@ export interface CommitPreview {
   readonly effects?: CommitEffects;
   readonly participantsBefore: readonly Participant[];
   readonly participantsAfter?: readonly Participant[];
+  /** The GroupContext extensions after the commit (room state components included). */
+  readonly extensionsAfter?: readonly Extension[];
   /** Users of the leaves the commit adds (and, for an external commit, the joiner). */
   readonly addedUsers?: readonly UserUri[];
   /** Users of the leaves the commit removes. */
@@ -97,6 +99,7 @@ export function previewCommit(
     external,
     effects,
     participantsAfter: participantsOf(effects.newExtensions),
+    extensionsAfter: effects.newExtensions,
     addedUsers: added.map((l) => userAt(after, l)).filter((u): u is UserUri => u !== undefined),
     removedUsers: effects.removedLeaves.map((l) => userAt(state.tree, l)).filter((u): u is UserUri => u !== undefined),
   };

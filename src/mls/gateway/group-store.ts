@@ -6,7 +6,7 @@
  */
 import type { UserUri } from '../../common/ids';
 import { ValidationError } from '../../common/errors';
-import type { Participant } from '../app-data';
+import type { ComponentData, Participant } from '../app-data';
 import { cipherSuiteById, signWithLabel, type CipherSuite } from '../core/crypto';
 import {
   createGroup,
@@ -53,6 +53,8 @@ export interface CreateRoomGroupInput {
   /** The hub's external sender(s). */
   readonly hub: ExternalSender | readonly ExternalSender[];
   readonly participants: readonly Participant[];
+  /** More app_data_dictionary components (room metadata, room policy). */
+  readonly components?: readonly ComponentData[];
   /** More GroupContext extensions. */
   readonly extensions?: readonly Extension[];
 }
@@ -178,7 +180,7 @@ export class GroupStore {
     const state = createGroup({
       suite: this.suite,
       groupId: input.groupId,
-      extensions: [...roomExtensions(input.hub, input.participants), ...(input.extensions ?? [])],
+      extensions: [...roomExtensions(input.hub, input.participants, input.components), ...(input.extensions ?? [])],
       creator: {
         leafNode: kp.keys.keyPackage.leafNode,
         encryptionPrivateKey: kp.keys.encryptionPrivateKey,

@@ -5,7 +5,13 @@
  * The component codecs are `../app-data.ts`'s.
  */
 import type { ProviderDomain } from '../../common/ids';
-import { decodeParticipantList, encodeParticipantList, MimiComponentId, type Participant } from '../app-data';
+import {
+  type ComponentData,
+  decodeParticipantList,
+  encodeParticipantList,
+  MimiComponentId,
+  type Participant,
+} from '../app-data';
 import { appDataComponent } from '../core/group';
 import {
   appDataDictionaryExtension,
@@ -29,10 +35,11 @@ export function hubExternalSender(domain: ProviderDomain, signatureKey: Uint8Arr
   };
 }
 
-/** Extensions of a new room group. */
+/** Extensions of a new room group; `components`: more app_data_dictionary entries than the participant list. */
 export function roomExtensions(
   hub: ExternalSender | readonly ExternalSender[],
   participants: readonly Participant[],
+  components: readonly ComponentData[] = [],
 ): Extension[] {
   const senders = Array.isArray(hub) ? [...(hub as readonly ExternalSender[])] : [hub as ExternalSender];
   return [
@@ -43,7 +50,10 @@ export function roomExtensions(
       credentialTypes: [CredentialType.basic],
     }),
     makeExtension(appDataDictionaryExtension, {
-      componentData: [{ componentId: MimiComponentId.ParticipantList, data: encodeParticipantList(participants) }],
+      componentData: [
+        { componentId: MimiComponentId.ParticipantList, data: encodeParticipantList(participants) },
+        ...components,
+      ].sort((a, b) => a.componentId - b.componentId),
     }),
   ];
 }

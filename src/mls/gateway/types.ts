@@ -1,6 +1,6 @@
 /** Public types of the gateway-scale MLS layer (see README.md). */
 import type { UserUri } from '../../common/ids';
-import type { Participant } from '../app-data';
+import type { ComponentData, Participant } from '../app-data';
 import type { CommitEffects, CommitPolicy } from '../core/group';
 import type { Proposal, Sender } from '../core/structs';
 
@@ -58,6 +58,8 @@ export interface GatewayChanges {
   readonly removeUsers?: readonly UserUri[];
   /** The complete new participant list, as an AppDataUpdate in the same commit. */
   readonly participants?: readonly Participant[];
+  /** Other app_data_dictionary components to replace (one AppDataUpdate `update` each). */
+  readonly appData?: readonly ComponentData[];
   /** More proposals by value. */
   readonly proposals?: readonly Proposal[];
   /** Commit the cached proposals too (default true). */
