@@ -24,7 +24,7 @@ export const REMOVAL_STATUS = [
 ] as const;
 
 /** The groupchat body with which a native occupant leaves the MIMI room (case and spaces aside). */
-export const LEAVE_COMMAND = '!mimi leave';
+const LEAVE_COMMAND = '!mimi leave';
 
 /**
  * The membership change an occupant's unavailable presence means: `ban`, `kick`, or undefined
