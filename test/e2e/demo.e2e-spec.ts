@@ -15,8 +15,9 @@ import { waitFor } from '../support/e2e-wait';
 const DEMO_TIMEOUT_MS = 400_000;
 const ALICE = '[matrix @alice:synapse.test]';
 const BOB = '[xmpp bob@localhost]';
-/** Anyone's name as a client shows it. */
-const WHO = '<[^>]+>';
+/** The names each client shows: display names cross MIMI (senderProfile, docs/EXTENSIONS.md). */
+const ALICE_NAME = 'alice';
+const BOB_NAME = 'bob';
 
 interface DemoRun {
   readonly child: ChildProcess;
@@ -73,9 +74,9 @@ function q(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** A line of the transcript, exactly: `[client] <name> text` (`text` a regular expression). */
-function line(client: string, text: string): RegExp {
-  return new RegExp(`^${q(client)} ${WHO} ${text}$`, 'm');
+/** A line of the transcript, exactly: `[client] <who> text` (`text` a regular expression; no `who`: any name). */
+function line(client: string, who: string | undefined, text: string): RegExp {
+  return new RegExp(`^${q(client)} <${who === undefined ? '[^>]+' : q(who)}> ${text}$`, 'm');
 }
 
 /** Both sides of the scripted conversation, as each client shows them. */
@@ -86,22 +87,32 @@ function expectTranscript(output: string): void {
   const thanks = q('Thanks Bob, I am here from Matrix.');
   const expected = [
     // The Matrix room, hubbed by A, mirrored into a MUC by B.
-    line(ALICE, lobby),
-    line(BOB, lobby),
-    line(BOB, `\\(replying to "${lobby}"\\) ${bobAnswer}`),
-    line(ALICE, `\\(replying to "${lobby}"\\) ${bobAnswer}`),
-    line(ALICE, `reacted 👍 to "${bobAnswer}"`),
-    line(BOB, `reacted 👍 to "${bobAnswer}"`),
-    line(BOB, `edited "${lobby}" → "${q('Hi Bob! This room lives on Matrix, and MIMI brings it to you.')}"`),
+    line(ALICE, ALICE_NAME, lobby),
+    line(BOB, ALICE_NAME, lobby),
+    line(BOB, BOB_NAME, `\\(replying to "${lobby}"\\) ${bobAnswer}`),
+    // bob's first message in a Matrix room: his ghost's member event takes his name only after it
+    // (Synapse copies the new display name in the background; test/e2e/headline.e2e-spec.ts, todo).
+    line(ALICE, undefined, `\\(replying to "${lobby}"\\) ${bobAnswer}`),
+    line(ALICE, ALICE_NAME, `reacted 👍 to "${bobAnswer}"`),
+    line(BOB, ALICE_NAME, `reacted 👍 to "${bobAnswer}"`),
+    line(
+      BOB,
+      ALICE_NAME,
+      `edited "${lobby}" → "${q('Hi Bob! This room lives on Matrix, and MIMI brings it to you.')}"`,
+    ),
     // The MUC, hubbed by B, mirrored into a Matrix room by A.
-    line(BOB, welcome),
-    line(ALICE, welcome),
-    line(ALICE, `\\(replying to "${welcome}"\\) ${thanks}`),
-    line(BOB, `\\(replying to "${welcome}"\\) ${thanks}`),
-    line(ALICE, `reacted 🎉 to "${thanks}"`),
-    line(ALICE, `edited "${welcome}" → "${q('Welcome to my MUC, Alice. It lives on XMPP, hubbed by gateway B.')}"`),
-    line(ALICE, q('(a message bob will delete)')),
-    line(ALICE, `deleted "${q('(a message bob will delete)')}"`),
+    line(BOB, BOB_NAME, welcome),
+    line(ALICE, BOB_NAME, welcome),
+    line(ALICE, ALICE_NAME, `\\(replying to "${welcome}"\\) ${thanks}`),
+    line(BOB, ALICE_NAME, `\\(replying to "${welcome}"\\) ${thanks}`),
+    line(ALICE, BOB_NAME, `reacted 🎉 to "${thanks}"`),
+    line(
+      ALICE,
+      BOB_NAME,
+      `edited "${welcome}" → "${q('Welcome to my MUC, Alice. It lives on XMPP, hubbed by gateway B.')}"`,
+    ),
+    line(ALICE, BOB_NAME, q('(a message bob will delete)')),
+    line(ALICE, BOB_NAME, `deleted "${q('(a message bob will delete)')}"`),
   ];
   for (const re of expected) expect(output).toMatch(re);
   // In the order the script plays it.

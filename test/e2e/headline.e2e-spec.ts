@@ -14,11 +14,13 @@
  *   npx jest --config test/jest-e2e.config.js --runInBand test/e2e/headline
  */
 import { NS } from '../../bridges/xmpp/protocol/namespaces';
+import type { UserUri } from '../../src/common/ids';
 import type { XmlElement } from '../../bridges/xmpp/protocol/xml';
 import { waitFor } from '../support/e2e-wait';
 import type { ClientEvent } from '../servers/synapse/synapse-server';
 import { HeadlineEnv, MATRIX_GATEWAY, XMPP_GATEWAY } from './support/headline-env';
 import { MatrixSide, XmppSide, nickOf, redactedBy, relatesTo, runTag, stanzaIdOf } from './support/headline-sides';
+import { isNoticeReplyTo } from './support/matrix-gateway';
 import { BOT_NICK, mucJid } from './support/xmpp-mimi-env';
 
 const RUN = runTag();
@@ -26,6 +28,19 @@ const BOB = { username: 'bob', password: 'bob-pw' };
 const BOB_NICK = 'bob';
 const THUMBS = '👍';
 const PARTY = '🎉';
+const ALICE_NAME = `Alice Liddell ${RUN}`;
+const ALICE_RENAMED = `Alice L. ${RUN}`;
+const BOB_RENAMED = `bobby-${RUN}`;
+
+/** alice's display name, once Synapse copied it into her member events. */
+async function setDisplayName(alice: MatrixSide, name: string): Promise<void> {
+  await alice.client.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/displayname`, {
+    displayname: name,
+  });
+  await alice.sees(
+    (x) => x.type === 'm.room.member' && x.state_key === alice.userId && x.content['displayname'] === name,
+  );
+}
 
 const SETUP_TIMEOUT_MS = 600_000;
 const STEP_TIMEOUT_MS = 120_000;
@@ -171,7 +186,159 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
     );
 
     itConverses(() => ({ alice, bob }), 'matrix-hubbed');
+
+    it(
+      'display names cross both ways (senderProfile, docs/EXTENSIONS.md), and a rename shows with the next message',
+      scenario(async (e) => {
+        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
+        // Matrix → XMPP: alice's display name is her puppet's nick; a rename moves it.
+        for (const name of [ALICE_NAME, ALICE_RENAMED]) {
+          await setDisplayName(alice, name);
+          const text = `${name} speaks ${RUN}`;
+          const since = bob.mark();
+          await alice.say(text);
+          expect(nickOf(await bob.sees((el) => el.getChildText('body') === text, `${name}'s message`, since))).toBe(
+            name,
+          );
+        }
+        // XMPP → Matrix: bob's nick is his ghost's display name; a nick change shows with his next message.
+        await bob.say(`bob speaks ${RUN}`);
+        await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === `bob speaks ${RUN}`);
+        expect(await alice.displayName(ghostOfBob)).toBe(BOB_NICK);
+        const renamed = new XmppSide(bobUser, bob.muc, BOB_RENAMED);
+        await renamed.join();
+        try {
+          await renamed.say(`bob renamed speaks ${RUN}`);
+          await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === `bob renamed speaks ${RUN}`);
+          await waitFor(async () => (await alice.displayName(ghostOfBob)) === BOB_RENAMED, {
+            what: "bob's ghost renamed in the room",
+          });
+        } finally {
+          await bob.join();
+        }
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
+      'formatting and emotes cross both ways: Markdown as XEP-0393 styling, `/me` as an emote',
+      scenario(async (e) => {
+        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
+        const since = bob.mark();
+        // Matrix → XMPP: HTML/Markdown as Element sends it arrives styled, not as raw Markdown.
+        await alice.client.sendText(alice.roomId, `styled **bold** and ~~gone~~ ${RUN}`, {
+          format: 'org.matrix.custom.html',
+          formatted_body: `styled <strong>bold</strong> and <del>gone</del> ${RUN}`,
+        });
+        await bob.sees((el) => el.getChildText('body') === `styled *bold* and ~gone~ ${RUN}`, 'styled text', since);
+        await alice.client.send(alice.roomId, 'm.room.message', { msgtype: 'm.emote', body: `waves ${RUN}` });
+        await bob.sees((el) => el.getChildText('body') === `/me waves ${RUN}`, "alice's emote", since);
+
+        // XMPP → Matrix: styling becomes HTML, `/me` an m.emote.
+        await bob.say(`a *strong* word ${RUN}`);
+        const styled = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === `a strong word ${RUN}`);
+        expect(styled.content).toMatchObject({ msgtype: 'm.text', format: 'org.matrix.custom.html' });
+        expect(String(styled.content['formatted_body'])).toContain('<strong>strong</strong>');
+        await bob.say(`/me nods ${RUN}`);
+        const emote = await alice.sees((x) => x.sender === ghostOfBob && x.content['msgtype'] === 'm.emote');
+        expect(emote.content['body']).toBe(`nods ${RUN}`);
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
+      'an invite of a user the peer does not know is refused in the room with the peer’s reason',
+      scenario(async (e) => {
+        const nobody = `mimi://${XMPP_GATEWAY}/u/nobody`;
+        await alice.client.invite(alice.roomId, e.ids.ghostUserId(nobody as UserUri)!);
+        const notice = await alice.sees(
+          (x) =>
+            x.sender === e.ids.botUserId &&
+            x.content['msgtype'] === 'm.notice' &&
+            String(x.content['body']).includes(nobody),
+        );
+        expect(notice.content['body']).toBe(
+          `⚠️ ${nobody} cannot be added: ${XMPP_GATEWAY} has no such user (userUnknown)`,
+        );
+        expect((await e.a.provisioning.room(roomUri))?.participants.map((p) => p.userUri)).not.toContain(nobody);
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
+      'presence is not membership: bob disconnects and reconnects, and is still in the room with no leave on Matrix',
+      scenario(async (e) => {
+        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
+        const bobUri = e.xmppUserUri(bob.jid);
+        const before = alice.seen(() => true).length;
+        await bobUser.stop();
+        const away = `while bob was away ${RUN}`;
+        await alice.say(away);
+        bobUser = await e.connectXmpp(BOB);
+        bob = new XmppSide(bobUser, bob.muc, BOB_NICK);
+        // Back without a new invite: the MUC lets him in, and what was said meanwhile reaches him.
+        expect((await bob.join()).attrs.type).toBeUndefined();
+        await bob.sees((el) => el.getChildText('body') === away, 'the message sent while he was away');
+        const back = `bob is back ${RUN}`;
+        await bob.say(back);
+        await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === back);
+        const since = bob.mark();
+        const welcome = `welcome back ${RUN}`;
+        await alice.say(welcome);
+        await bob.sees((el) => el.getChildText('body') === welcome, "alice's welcome", since);
+        // Nothing showed on Matrix: no leave (nor a new join) of bob's ghost, and he is a participant on both gateways.
+        expect(
+          alice
+            .seen(() => true)
+            .slice(before)
+            .filter((x) => x.type === 'm.room.member' && x.state_key === ghostOfBob),
+        ).toEqual([]);
+        for (const g of [e.a, e.b]) {
+          expect((await g.provisioning.room(roomUri))?.participants.map((p) => p.userUri)).toContain(bobUri);
+        }
+        // Nor was he kicked from the mirror MUC on reconnecting.
+        expect(
+          bobUser.received.filter(
+            (el) =>
+              el.name === 'presence' && el.attrs.from === `${bob.muc}/${BOB_NICK}` && el.attrs.type === 'unavailable',
+          ),
+        ).toEqual([]);
+      }),
+      STEP_TIMEOUT_MS,
+    );
   });
+
+  it(
+    '`!mimi link` in an encrypted Matrix room is refused with the reason, and nothing is linked',
+    scenario(async (e) => {
+      const bot = e.ids.botUserId;
+      const secret = await aliceClient.createRoom({
+        name: `Encrypted ${RUN}`,
+        preset: 'private_chat',
+        invite: [bot],
+        power_level_content_override: { users: { [bot]: 100 } },
+        initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+      });
+      await aliceClient.waitForEvent(
+        (x) =>
+          x.room_id === secret &&
+          x.type === 'm.room.member' &&
+          x.state_key === bot &&
+          x.content['membership'] === 'join',
+        STEP_TIMEOUT_MS / 4,
+      );
+      const command = await aliceClient.sendText(secret, '!mimi link');
+      const answer = await aliceClient.waitForEvent(
+        (x) => isNoticeReplyTo(x, secret, bot, command),
+        STEP_TIMEOUT_MS / 4,
+      );
+      expect(String(answer.content['body'])).toMatch(
+        /^This room is end-to-end encrypted \(m\.megolm\.v1\.aes-sha2\)\. .*does not link encrypted rooms/,
+      );
+      expect((await e.a.provisioning.rooms()).map((r) => r.roomId)).not.toContain(secret);
+    }),
+    STEP_TIMEOUT_MS,
+  );
 
   describe('a MUC hubbed by B, mirrored into a Matrix room by A', () => {
     let alice: MatrixSide;
@@ -205,17 +372,9 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
   // ---- not done yet (issue 13); each names the gap ------------------------------------------------
   describe('not done yet', () => {
     it.todo(
-      "display names: a Matrix user's display name is their puppet's nick in the MUC (today: the URI's local part, `matrix:@alice:synapse.test`)",
+      "display names: an XMPP user's first message in a Matrix room shows under the ghost's ID, not the name it carries (the name is set on the ghost's profile just before; Synapse copies it into the room's member event after the message)",
     );
-    it.todo(
-      "display names: an XMPP user's nick is their Matrix ghost's display name (today: none is set, clients show the escaped ghost ID)",
-    );
-    it.todo('display names: a rename on one side shows on the other');
     it.todo('avatars: a Matrix avatar becomes the XMPP puppet’s avatar, an XMPP avatar the ghost’s');
-    it.todo(
-      'formatting: GFM-MIMI Markdown from Matrix arrives as XEP-0393 styling in XMPP, not raw Markdown, and back',
-    );
-    it.todo('emotes: `/me` from either side arrives as an emote (m.emote / `/me`), not plain text');
     it.todo(
       'mentions: a mention of a remote user becomes a Matrix pill of the ghost / an XMPP nick with an XEP-0372 reference',
     );
@@ -227,12 +386,9 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
     it.todo(
       'moderator deletes: a moderator removing someone else’s message crosses (redaction ↔ MIMI delete ↔ XEP-0425)',
     );
-    it.todo('encrypted rooms: `!mimi link` in an encrypted Matrix room is refused with the reason');
     it.todo('room upgrades: a tombstone makes the gateway link the new room and tell the room');
-    it.todo('presence: an XMPP user who disconnects and reconnects is still in the room, with no leave/join on Matrix');
     it.todo(
       'invites by human address: `!mimi invite xmpp:bob@…` reaches bob as an XEP-0249 invitation to the mirror MUC',
     );
-    it.todo('invites of unknown users are refused with the peer’s reason');
   });
 });

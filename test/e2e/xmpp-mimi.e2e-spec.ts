@@ -564,14 +564,22 @@ describe('XMPP MUC ↔ MIMI: Prosody, gateway A (mimi-gateway start, component m
   it(
     'carries joins and leaves both ways: occupants to the participant list, B users to puppet presence',
     scenario(async (e) => {
-      // XMPP → MIMI: a native joins (a participant on both sides), then leaves.
+      // XMPP → MIMI: a native joins (a participant on both sides); leaving the MUC and coming back is
+      // presence, not membership (bridges/xmpp/inbound/membership-rule.ts); `!mimi leave` is a leave.
       dave = await e.connect(DAVE, { rejoin: true });
       await dave.join(ROOM, DAVE_NICK);
       await roleBecomes(e.a, roomUri, DAVE_URI, ParticipantRole.Member);
       await roleBecomes(e.b, roomUri, DAVE_URI, ParticipantRole.Member);
       await dave.leave(ROOM);
+      await dave.join(ROOM, DAVE_NICK);
+      const back = `dave is back ${RUN}`;
+      await dave.say(ROOM, back);
+      await stored(e.b, roomUri, byText(back), 'dave’s message after coming back');
+      expect((await participants(e.a, roomUri)).get(DAVE_URI)).toBe(ParticipantRole.Member);
+      await dave.say(ROOM, '!mimi leave');
       await roleBecomes(e.a, roomUri, DAVE_URI, undefined);
       await roleBecomes(e.b, roomUri, DAVE_URI, undefined);
+      await dave.leave(ROOM);
 
       // MIMI → XMPP: carol leaves the mirror room on B; her puppet leaves the MUC.
       const since = alice.mark();

@@ -24,6 +24,7 @@ import { isPostOriginId } from '../outbound/origin-id';
 import type { PendingPosts } from '../outbound/pending-posts';
 import type { RoomRuntime } from '../state/muc-room';
 import type { CoreDelivery } from './core-delivery';
+import { isLeaveCommand } from './membership-rule';
 
 export class GroupchatHandler {
   constructor(
@@ -73,6 +74,9 @@ export class GroupchatHandler {
       }
     }
     if (echoUser === undefined && sender === 'bot') return; // our own notices, or a post whose author we lost
+    if (echoUser === undefined && isLeaveCommand(p.body)) {
+      return this.onLeaveCommand(r, sender as LegacyUserRef, platformEventId, timestamp, p.stanzaId);
+    }
     const content = mapInbound(p, {
       byMessageId: (id) => r.byMessageId.get(id) ?? id,
       byStanzaId: (id) => id,
@@ -119,6 +123,24 @@ export class GroupchatHandler {
       r,
       events,
       p.stanzaId !== undefined ? { stanzaId: p.stanzaId, at: timestamp } : undefined,
+      platformEventId,
+    );
+  }
+
+  /** `!mimi leave` from a native occupant: their explicit leave of the MIMI room (membership-rule.ts). */
+  private onLeaveCommand(
+    r: RoomRuntime,
+    user: LegacyUserRef,
+    platformEventId: string,
+    timestamp: number,
+    stanzaId: string | undefined,
+  ): void {
+    delete r.state.occupants[user.userId];
+    this.rooms.changed();
+    this.delivery.deliver(
+      r,
+      [{ kind: 'membership', room: roomRef(r.jid), platformEventId, user, membership: 'leave', timestamp }],
+      stanzaId !== undefined ? { stanzaId, at: timestamp } : undefined,
       platformEventId,
     );
   }

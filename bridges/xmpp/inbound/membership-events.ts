@@ -1,10 +1,10 @@
 /**
  * Membership and role events for the core, from presences: one at a time as they come
  * (presence.ts), or as the difference between the occupants the bot finds on (re)joining and those
- * the journal remembers (natives who came or left while the bridge was away).
+ * the journal remembers (natives who came, or whose role changed, while the bridge was away; one
+ * who is absent only went offline, membership-rule.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { Platform } from '../../../src/common/ids';
 import { type LegacyUserRef, type Membership, ParticipantRole } from '../../../src/ports';
 import type { OccupantIdentity, PortUser } from '../muc/occupant-identity';
 import { type MucRooms, roomRef } from '../muc/rooms';
@@ -39,12 +39,9 @@ export class MembershipEvents {
         this.role(r, entry.user, entry.role);
       }
     }
-    for (const [userId, was] of Object.entries(previous)) {
-      if (!now.has(userId)) {
-        this.membership(r, { platform: Platform.Xmpp, userId, displayName: was.nick }, 'leave');
-      }
-    }
-    r.state.occupants = Object.fromEntries([...now].map(([id, e]) => [id, { nick: e.nick, role: e.role }]));
+    // Those absent now went offline or closed the room while we were away: presence, not membership
+    // (membership-rule.ts). They stay participants, remembered until a kick, a ban or `!mimi leave`.
+    for (const [id, e] of now) previous[id] = { nick: e.nick, role: e.role };
     this.rooms.changed();
   }
 

@@ -4,7 +4,7 @@
  * (membership-events.ts), and a puppet's own presence tracks its nick and its removal.
  */
 import { Logger } from '@nestjs/common';
-import { type LegacyUserRef, type Membership, ParticipantRole } from '../../../src/ports';
+import { type LegacyUserRef, ParticipantRole } from '../../../src/ports';
 import type { XmppMode } from '../mode/xmpp-mode';
 import type { MimiOccupants } from '../muc/mimi-occupants';
 import type { MucOccupancy } from '../muc/occupancy';
@@ -20,14 +20,7 @@ import { XmppStanzaError } from '../session/stanza-error';
 import type { XmppSession } from '../session/xmpp-session';
 import type { Occupant, RoomRuntime } from '../state/muc-room';
 import type { MembershipEvents } from './membership-events';
-
-/** Status codes of a presence that removed the occupant (kick, ban, affiliation change...). */
-const REMOVAL_STATUS = [
-  MUC_STATUS.KICKED,
-  MUC_STATUS.AFFILIATION_CHANGED,
-  MUC_STATUS.MEMBERS_ONLY,
-  MUC_STATUS.ERROR_KICK,
-] as const;
+import { REMOVAL_STATUS, membershipEnded } from './membership-rule';
 
 export class PresenceHandler {
   private readonly logger = new Logger('XmppBridge');
@@ -168,14 +161,11 @@ export class PresenceHandler {
     r.occupants.delete(p.nick);
     if (r.syncing || !known) return;
     if (known.own === '') return;
-    const membership: Membership = p.statusCodes.includes(MUC_STATUS.BANNED)
-      ? 'ban'
-      : REMOVAL_STATUS.some((c) => p.statusCodes.includes(c))
-        ? 'kick'
-        : 'leave';
+    // Going offline or closing the room is presence: the occupant stays a participant (membership-rule.ts).
+    // Our own puppets' joins and leaves are the core's doing; a removal by a moderator is news.
+    const membership = membershipEnded(p);
+    if (membership === undefined) return;
     if (known.own !== undefined) {
-      // Our own puppet: its joins and leaves are the core's doing; a removal by a moderator is news.
-      if (membership === 'leave') return;
       const puppet = r.puppets.get(known.own);
       if (puppet) {
         puppet.joined = false;

@@ -46,6 +46,28 @@ describe(XmppBridge.name, () => {
     });
   });
 
+  describe('names', () => {
+    it('a puppet that joined before its name was known takes the name with its first post', async () => {
+      h = await harness();
+      await h.sink.waitFor((e) => e.kind === 'role', 'the initial occupants');
+      const unnamed: RemoteUser = { userUri: DAVE.userUri };
+      await h.bridge.setMembership(ROOM_REF, unnamed, 'join');
+      const firstNick = h.bridge.puppetNick(ROOM_REF, DAVE.userUri);
+      expect(firstNick).not.toBe('Dave');
+      await h.bridge.post(
+        ROOM_REF,
+        DAVE,
+        { type: 'post', body: { kind: 'text', text: 'named now' } },
+        { idempotencyKey: 'n1', timeoutMs: 2000 },
+      );
+      expect(h.bridge.puppetNick(ROOM_REF, DAVE.userUri)).toBe('Dave');
+      const message = h.transport.sent.find((el) => el.name === 'message' && el.getChildText('body') === 'named now')!;
+      const change = h.transport.sent.findIndex((el) => el.name === 'presence' && el.attrs.to === `${ROOM}/Dave`);
+      expect(change).toBeGreaterThanOrEqual(0);
+      expect(change).toBeLessThan(h.transport.sent.indexOf(message));
+    });
+  });
+
   describe('membership and moderation', () => {
     beforeEach(async () => {
       h = await harness();

@@ -31,13 +31,17 @@ export class PuppetOccupants implements MimiOccupants {
   /** The bot, then `as`'s puppet, are occupants of `r` (the puppet joins if needed). */
   async ensureSender(r: RoomRuntime, as: RemoteUser, deadline: number): Promise<void> {
     await this.occupancy.ensureBot(r, deadline);
+    const before = r.puppets.get(as.userUri)?.user.displayName;
     const puppet = r.puppet(as);
-    if (!r.state.puppets[as.userUri]) {
-      r.state.puppets[as.userUri] = { displayName: as.displayName };
+    const renamed = as.displayName !== undefined && before !== as.displayName;
+    if (!r.state.puppets[as.userUri] || renamed) {
+      r.state.puppets[as.userUri] = { displayName: puppet.user.displayName };
       this.rooms.changed();
     }
     puppet.removed = false;
     await this.joinPuppet(r, puppet, deadline);
+    // A puppet that joined before its name was known here (another room taught it to the core) takes it now.
+    if (renamed) await this.renamePuppet(r, puppet);
   }
 
   senderAbsent(r: RoomRuntime, user: RemoteUser): void {

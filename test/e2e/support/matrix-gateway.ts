@@ -177,7 +177,7 @@ export async function linkMatrixRoom(
 }
 
 /** An m.notice of `sender` in `roomId` that replies to `eventId` (the bot's command answers, failure notices). */
-function isNoticeReplyTo(e: ClientEvent, roomId: string, sender: string, eventId: string): boolean {
+export function isNoticeReplyTo(e: ClientEvent, roomId: string, sender: string, eventId: string): boolean {
   const relates = e.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined;
   return (
     e.room_id === roomId &&
