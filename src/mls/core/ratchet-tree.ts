@@ -47,6 +47,13 @@ interface KeyIndex {
 }
 
 export class RatchetTree {
+  /**
+   * `toBytes()` of the tree as it is, until a change: an epoch's tree is written several times
+   * (the epoch record, the tree beside a commit, a GroupInfo's `ratchet_tree`), and a clone
+   * shares it until either changes.
+   */
+  private encoded: Uint8Array | undefined;
+
   private constructor(
     private nodes: (Node | undefined)[],
     private hashes: (Uint8Array | undefined)[],
@@ -95,14 +102,18 @@ export class RatchetTree {
     return this.nodes.slice(0, end);
   }
 
+  /** The `ratchet_tree` extension's bytes (shared between calls: do not modify them). */
   toBytes(): Uint8Array {
-    return encodeValue(this.toNodes(), ratchetTreeCodec);
+    this.encoded ??= encodeValue(this.toNodes(), ratchetTreeCodec);
+    return this.encoded;
   }
 
   /** A copy that shares the (immutable) node objects and the tree-hash cache entries. */
   clone(): RatchetTree {
     const keys = this.keys && { encryption: new Map(this.keys.encryption), signature: new Map(this.keys.signature) };
-    return new RatchetTree(this.nodes.slice(), this.hashes.slice(), this.hashSuite, keys);
+    const copy = new RatchetTree(this.nodes.slice(), this.hashes.slice(), this.hashSuite, keys);
+    copy.encoded = this.encoded;
+    return copy;
   }
 
   // ---- shape ---------------------------------------------------------------------------------
@@ -261,6 +272,7 @@ export class RatchetTree {
       if (node) this.index(x, node);
     }
     this.nodes[x] = node;
+    this.encoded = undefined;
     this.forgetHashes(x);
   }
 
@@ -327,12 +339,14 @@ export class RatchetTree {
       if (this.keys && this.nodes[half]) this.unindex(half, this.nodes[half]);
       this.nodes.length = half;
       this.hashes.length = half;
+      this.encoded = undefined;
     }
   }
 
   /** Double the width: a new blank root with the old tree on its left, blanks on its right. */
   private extend(): void {
     const width = this.nodes.length;
+    this.encoded = undefined;
     for (let i = 0; i <= width; i++) {
       this.nodes.push(undefined);
       this.hashes.push(undefined);

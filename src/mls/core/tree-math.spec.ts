@@ -102,4 +102,17 @@ describe('tree math', () => {
     expect(directPath(lastLeaf, n)).toHaveLength(32);
     expect(sibling(root(n) - 2 ** 31, n)).toBe(root(n) + 2 ** 31);
   });
+
+  it('gives the same levels and parents on both sides of the 32-bit fast paths', () => {
+    for (const k of [29, 30, 31, 32, 33]) {
+      expect(level(2 ** k - 1)).toBe(k);
+      expect(level(2 ** k - 2)).toBe(0);
+      expect(level(2 ** k + 2 ** (k - 1) - 1)).toBe(k - 1);
+    }
+    const n = 2 ** 32;
+    // Node 2^30 - 1 (level 30) is a left child; node 2^30 + 2^29 - 1 (level 29) a right child.
+    expect(parent(2 ** 30 - 1, n)).toBe(2 ** 31 - 1);
+    expect(parent(2 ** 30 + 2 ** 29 - 1, n)).toBe(2 ** 30 - 1);
+    expect(parent(2 ** 31 - 2, n)).toBe(2 ** 31 - 3);
+  });
 });

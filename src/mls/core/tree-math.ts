@@ -9,6 +9,7 @@ import { MlsProtocolError } from './errors';
 /** Floor of log2(x); 0 for x = 0. */
 function log2(x: number): number {
   if (x === 0) return 0;
+  if (x < 2 ** 32) return 31 - Math.clz32(x);
   let k = 0;
   while (2 ** (k + 1) <= x) k++;
   return k;
@@ -16,6 +17,12 @@ function log2(x: number): number {
 
 /** Leaves are level 0; a parent is one above its highest child. The number of trailing 1 bits. */
 export function level(x: number): number {
+  if (x < 2 ** 31) {
+    // Fast path (the hot one: every direct path walks it): x fits a 32-bit signed integer.
+    let j = 0;
+    while ((x >> j) & 1) j++;
+    return j;
+  }
   let k = 0;
   while (Math.floor(x / 2 ** k) % 2 === 1) k++;
   return k;
@@ -115,6 +122,7 @@ export function commonAncestor(x: number, y: number): number {
  * child (the parent is below it) or a left child (above).
  */
 function ancestorStep(x: number, k: number): number {
+  if (x < 2 ** 30 && k < 29) return (x >> (k + 1)) & 1 ? x - (1 << k) : x + (1 << k);
   const step = 2 ** k;
   return Math.floor(x / 2 ** (k + 1)) % 2 === 1 ? x - step : x + step;
 }

@@ -8,9 +8,22 @@ import { bytesEqual } from '../core/tree-hash';
 import { userOfCredential } from './identities';
 import { participantsOf } from './room-extensions';
 import type { LocalMemberRecord } from './state-codec';
+import type { Participant } from '../app-data';
 import type { GatewayGroupSummary, GatewayMember, GroupInfoBundle } from './types';
 
 const membersCache = new WeakMap<GroupState['tree'], GatewayMember[]>();
+/** Decoded participant lists by GroupContext extension list (never mutated; shared across epochs that keep it). */
+const participantsCache = new WeakMap<GroupState['context']['extensions'], readonly Participant[]>();
+
+function cachedParticipants(state: GroupState): readonly Participant[] {
+  const extensions = state.context.extensions;
+  let list = participantsCache.get(extensions);
+  if (!list) {
+    list = participantsOf(extensions);
+    participantsCache.set(extensions, list);
+  }
+  return list;
+}
 
 /** The user of a leaf's credential, by LeafNode object (never mutated, shared by successive trees). */
 const leafUsers = new WeakMap<object, UserUri | null>();
@@ -67,7 +80,7 @@ export function summarise(
     groupId: state.context.groupId,
     epoch: state.context.epoch,
     members: membersOf(state).map((m) => (m.local === local.has(m.leafIndex) ? m : { ...m, local: !m.local })),
-    participants: participantsOf(state.context.extensions),
+    participants: cachedParticipants(state),
     localMembers: [...locals]
       .sort((a, b) => a.leafIndex - b.leafIndex)
       .map((l) => ({ user: l.user, leafIndex: l.leafIndex })),

@@ -13,7 +13,6 @@ import { computeEpochSecrets, confirmationTag } from '../key-schedule';
 import {
   ContentType,
   keyPackageCodec,
-  makeExtension,
   ProposalOrRefType,
   ratchetTreeExtension,
   SenderType,
@@ -75,7 +74,11 @@ export interface CreatedCommit {
   /** MLSMessage (Welcome) bytes for the joiners, when the commit adds members. */
   readonly welcome?: Uint8Array;
   readonly welcomeStruct?: Welcome;
-  /** GroupInfo of the new epoch (with external_pub; with the tree if `ratchetTreeInWelcome`). */
+  /**
+   * GroupInfo of the new epoch (with external_pub). It carries the ratchet_tree extension when it
+   * is the Welcome's (the commit adds members and `ratchetTreeInWelcome`); otherwise not: signing
+   * and encoding the whole tree for every commit is O(group), and the tree goes beside it anyway.
+   */
   readonly groupInfo: GroupInfo;
   /** The committer's state in the new epoch (shared by every local member). */
   readonly state: GroupState;
@@ -219,7 +222,9 @@ export function buildCommit(state: GroupState, input: BuildCommitInput): Created
     : { ...next, localLeaves: [...next.localLeaves, committerLeaf].sort((a, b) => a - b) };
 
   const infoExtensions: Extension[] = [...(options.groupInfoExtensions ?? [])];
-  if (options.ratchetTreeInWelcome !== false) infoExtensions.push(makeExtension(ratchetTreeExtension, tree.toNodes()));
+  if (applied.added.length > 0 && options.ratchetTreeInWelcome !== false) {
+    infoExtensions.push({ extensionType: ratchetTreeExtension.type, extensionData: tree.toBytes() });
+  }
   const info = createGroupInfo(suite, {
     groupContext: context,
     extensions: infoExtensions,

@@ -9,7 +9,6 @@ import { mlsExporter } from '../key-schedule';
 import { computePskSecret } from '../psk';
 import type { RatchetTree } from '../ratchet-tree';
 import {
-  makeExtension,
   PSKType,
   ratchetTreeExtension,
   type Extension,
@@ -132,7 +131,9 @@ export interface GroupInfoOptions {
 /** A GroupInfo of the current epoch signed by local member `signer` (§12.4.3). */
 export function groupInfo(state: GroupState, signer: LocalSigner, options: GroupInfoOptions = {}): GroupInfo {
   const extensions: Extension[] = [...(options.extensions ?? [])];
-  if (options.ratchetTree !== false) extensions.push(makeExtension(ratchetTreeExtension, state.tree.toNodes()));
+  if (options.ratchetTree !== false) {
+    extensions.push({ extensionType: ratchetTreeExtension.type, extensionData: state.tree.toBytes() });
+  }
   return createGroupInfo(suiteOf(state), {
     groupContext: state.context,
     extensions,
