@@ -99,12 +99,15 @@ function derKey(kind: 'private' | 'public', prefix: Buffer, raw: Uint8Array, wha
  * Raw X25519 / X448 / Ed25519 / Ed448 keys as KeyObjects through node's JWK import (OKP,
  * RFC 8037), which hands the bytes to OpenSSL as they are: an order of magnitude faster than
  * parsing the same key as a DER document (OpenSSL's decoder framework tries decoder after
- * decoder). For a private key node requires an `x` member but derives the public key from `d`
- * alone, so `x` is a placeholder of the right length (`keys.spec.ts` checks that the public key
- * comes out right).
+ * decoder). For a private key node requires an `x` member; node 20 and 22 derive the public key
+ * from `d` alone, so `x` is a placeholder of the right length (`keys.spec.ts` checks that the
+ * public key comes out right). Node 24 checks `x`, and gets PKCS#8 (`placeholderXAccepted`).
  */
 function okpKey(kind: 'private' | 'public', crv: string, raw: Uint8Array, what: string, len: number): KeyObject {
   if (raw.length !== len) throw new MlsProtocolError('invalid', `${what}: expected ${len} bytes, got ${raw.length}`);
+  if (kind === 'private' && !placeholderXAccepted()) {
+    return derKey('private', Buffer.from(OKP_PKCS8[crv as keyof typeof OKP_PKCS8], 'hex'), raw, what, len);
+  }
   const encoded = buf(raw).toString('base64url');
   try {
     return kind === 'private'
@@ -113,6 +116,33 @@ function okpKey(kind: 'private' | 'public', crv: string, raw: Uint8Array, what: 
   } catch (cause) {
     throw new MlsProtocolError('invalid', `${what}: not a valid key`, { cause });
   }
+}
+
+/** PKCS#8 prefixes (RFC 8410) of the OKP private keys, for nodes that check `x` against `d`. */
+const OKP_PKCS8 = {
+  X25519: '302e020100300506032b656e04220420',
+  X448: '3046020100300506032b656f043a0438',
+  Ed25519: '302e020100300506032b657004220420',
+  Ed448: '3047020100300506032b6571043b0439',
+} as const;
+
+let placeholderOk: boolean | undefined;
+/**
+ * Whether this node takes a private OKP JWK whose `x` is a placeholder. Node 20 and 22 derive the
+ * public key from `d`; node 24 checks `x` against it and refuses, so there private keys go
+ * through PKCS#8 instead (slower, but only our own keys are imported as private keys).
+ */
+function placeholderXAccepted(): boolean {
+  if (placeholderOk === undefined) {
+    try {
+      const d = Buffer.alloc(32, 1).toString('base64url');
+      createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d, x: placeholderX(32) }, format: 'jwk' });
+      placeholderOk = true;
+    } catch {
+      placeholderOk = false;
+    }
+  }
+  return placeholderOk;
 }
 
 const placeholders = new Map<number, string>();
