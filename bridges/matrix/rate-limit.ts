@@ -6,6 +6,7 @@
  * while the caller's deadline allows; past it, the error carries `retryAfterMs` so the caller's
  * own retry is not sooner either.
  */
+import { parseRetryAfter } from '../../src/common/retry-after';
 
 /** A 429 without a hint waits this long first, doubling per attempt. */
 const DEFAULT_FIRST_WAIT_MS = 1_000;
@@ -30,10 +31,7 @@ export function rateLimitWaitMs(e: unknown): number | undefined {
 }
 
 function retryAfterHeaderMs(value: unknown): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  return typeof value === 'string' ? parseRetryAfter(value, Date.now()) : undefined;
 }
 
 export interface RateLimitRetryOptions {

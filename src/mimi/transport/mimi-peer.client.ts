@@ -22,7 +22,7 @@ import { readLimitedBody } from './http-body';
 import { MIMI_TRANSPORT_OPTIONS, MimiTransportOptions } from './mimi-transport.options';
 import { PEER_IDENTITY_ERROR_CODE, PeerRegistry } from './peer-registry';
 import { MIMI_CONTENT_TYPE } from './raw-body.middleware';
-import { parseRetryAfter } from './retry-after';
+import { parseRetryAfter } from '../../common/retry-after';
 import { formatFromHeader } from './tls-identity';
 
 /** Largest response body we read (GroupInfo with a ratchet tree is the big one). */
