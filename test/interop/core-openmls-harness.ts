@@ -45,37 +45,9 @@ import {
   type KeyPackage,
   type Proposal,
 } from '../../src/mls/core/structs';
-import {
-  OPENMLS_PEER_BUILD_HINT,
-  OpenMlsPeer,
-  openMlsPeerPath,
-  type PeerCapabilities,
-  type PeerVariant,
-} from './openmls-peer';
+import { OpenMlsPeer, type PeerCapabilities, type PeerVariant, hex, text, utf8 } from './openmls-peer';
 
-const inCi = !!process.env.CI && process.env.CI !== 'false';
-export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-/** Registers `body` when the peer variant is built; otherwise fails (CI) or skips loudly. */
-export function describePeer(title: string, variant: PeerVariant, body: () => void): void {
-  if (OpenMlsPeer.available(variant)) {
-    describe(title, body);
-    return;
-  }
-  const why = `openmls-peer (${variant}) is not built: ${openMlsPeerPath(variant)} is missing; ${OPENMLS_PEER_BUILD_HINT}`;
-  if (inCi) {
-    describe(title, () => {
-      it('has its openmls-peer binary', () => {
-        throw new Error(why);
-      });
-    });
-  } else {
-    console.warn(`\n*** SKIPPING "${title}": ${why} ***\n`);
-    describe.skip(title, body);
-  }
-}
+export { describePeer, hex, text, utf8 } from './openmls-peer';
 
 // ---- our side ------------------------------------------------------------------------------------------
 

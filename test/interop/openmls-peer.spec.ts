@@ -7,31 +7,7 @@
  * Needs the Rust binaries from `bash test/interop/build.sh`. Under CI (CI set) a missing binary
  * fails the suite; elsewhere the suite is skipped with a warning.
  */
-import { OPENMLS_PEER_BUILD_HINT, OpenMlsPeer, openMlsPeerPath } from './openmls-peer';
-
-const inCi = !!process.env.CI && process.env.CI !== 'false';
-const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-/** Registers `body` when the peer variant is built; otherwise fails (CI) or skips loudly. */
-function describePeer(title: string, variant: 'plain' | 'extensions', body: () => void): void {
-  if (OpenMlsPeer.available(variant)) {
-    describe(title, body);
-    return;
-  }
-  const why = `openmls-peer (${variant}) is not built: ${openMlsPeerPath(variant)} is missing; ${OPENMLS_PEER_BUILD_HINT}`;
-  if (inCi) {
-    describe(title, () => {
-      it('has its openmls-peer binary', () => {
-        throw new Error(why);
-      });
-    });
-  } else {
-    console.warn(`\n*** SKIPPING "${title}": ${why} ***\n`);
-    describe.skip(title, body);
-  }
-}
+import { OpenMlsPeer, describePeer, hex, text, utf8 } from './openmls-peer';
 
 describePeer('openmls interop peer (RFC 9420 build)', 'plain', () => {
   let peer: OpenMlsPeer;

@@ -17,14 +17,14 @@ import { createInterface } from 'node:readline';
 export type PeerVariant = 'plain' | 'extensions';
 
 /** Where build.sh puts the binaries (OPENMLS_PEER_BIN / OPENMLS_PEER_EXT_BIN override). */
-export function openMlsPeerPath(variant: PeerVariant = 'plain'): string {
+function openMlsPeerPath(variant: PeerVariant = 'plain'): string {
   const env = variant === 'plain' ? process.env.OPENMLS_PEER_BIN : process.env.OPENMLS_PEER_EXT_BIN;
   if (env) return env;
   const name = variant === 'plain' ? 'openmls-peer' : 'openmls-peer-ext';
   return join(__dirname, 'openmls-peer', 'target', 'bin', name);
 }
 
-export const OPENMLS_PEER_BUILD_HINT = 'build it with: bash test/interop/build.sh (needs cargo; about 4 minutes)';
+const OPENMLS_PEER_BUILD_HINT = 'build it with: bash test/interop/build.sh (needs cargo; about 4 minutes)';
 
 /** A raw reply: `ok: true` plus command-specific fields, or `error`. */
 export type PeerReply = Record<string, unknown> & { ok?: boolean; error?: string };
@@ -105,7 +105,7 @@ class OpenMlsPeerError extends Error {
   }
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (h: unknown): Uint8Array => {
   if (typeof h !== 'string') throw new OpenMlsPeerError(`expected a hex string, got ${JSON.stringify(h)}`);
   return new Uint8Array(Buffer.from(h, 'hex'));
@@ -453,4 +453,27 @@ function commitResult(r: PeerReply): PeerCommitResult {
     epoch: Number(r.epoch),
     merged: r.merged === true,
   };
+}
+
+const inCi = !!process.env.CI && process.env.CI !== 'false';
+export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Registers `body` when the peer variant is built; otherwise fails (CI) or skips loudly. */
+export function describePeer(title: string, variant: PeerVariant, body: () => void): void {
+  if (OpenMlsPeer.available(variant)) {
+    describe(title, body);
+    return;
+  }
+  const why = `openmls-peer (${variant}) is not built: ${openMlsPeerPath(variant)} is missing; ${OPENMLS_PEER_BUILD_HINT}`;
+  if (inCi) {
+    describe(title, () => {
+      it('has its openmls-peer binary', () => {
+        throw new Error(why);
+      });
+    });
+  } else {
+    console.warn(`\n*** SKIPPING "${title}": ${why} ***\n`);
+    describe.skip(title, body);
+  }
 }
