@@ -40,7 +40,6 @@ export class BridgeCommands {
     };
     let reply: string;
     try {
-      const host = this.deps.host();
       if (command === 'help') {
         reply = unknown !== undefined ? `Unknown command. ${HELP_TEXT}` : HELP_TEXT;
       } else {
@@ -49,6 +48,7 @@ export class BridgeCommands {
           ev.sender,
           await roomState.roomCreators(ev.room_id),
         );
+        const host = this.deps.host();
         if (level < linkPowerLevel) {
           reply = `Only users with power level ${linkPowerLevel} or more can use !mimi ${command} (you have ${level}).`;
         } else if (!host) {
