@@ -5,7 +5,8 @@ import { type LegacyRoomRef, type MessageAction, ParticipantRole, type RemoteUse
 import { type FakeEvent } from '../../test/kits/matrix/fake-homeserver';
 import { MATRIX_BOT, type MatrixHarness, startMatrixHarness } from '../../test/kits/matrix/matrix-harness';
 import { echoKeysOf } from '../kit/echo-keys';
-import { MatrixBridge, toPlatformError, txnIdFor } from './matrix.bridge';
+import { MatrixBridge } from './matrix.bridge';
+import { toPlatformError, txnIdFor } from './matrix-errors';
 
 /**
  * The Matrix bridge's port members, against a fake homeserver on loopback

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import {
   AppServiceRegistration,
@@ -8,7 +7,7 @@ import {
   MembershipCache,
   type UserMembership,
 } from 'matrix-appservice-bridge';
-import { ErrorCode, GatewayError, PlatformError, errorMessage } from '../../src/common/errors';
+import { ErrorCode, PlatformError, errorMessage } from '../../src/common/errors';
 import { Platform, type RoomUri } from '../../src/common/ids';
 import type { MatrixConfig } from './matrix.config';
 import {
@@ -18,7 +17,6 @@ import {
   type JoinRule,
   type LegacyRoomRef,
   type LegacyUserRef,
-  type LinkStatus,
   type MessageAction,
   ParticipantRole,
   type PlatformBridge,
@@ -38,11 +36,9 @@ import {
 import { AppserviceServer, type TransactionOutcome } from './appservice-server';
 import { type MentionResolver } from './html-markdown';
 import {
-  type CommandName,
   type MapperContext,
   type MatrixEvent,
   type PowerLevelsContent,
-  creatorsOf,
   mapMatrixEvent,
   mapPowerLevels,
   mapRedaction,
@@ -50,20 +46,19 @@ import {
   outboundEventFor,
   powerLevelForRole,
   powerLevelOf,
-  roleForPowerLevel,
   roomRef,
-  sendLevelOf,
-  userRef,
 } from './matrix-event.mapper';
 import { BoundedMap } from '../kit/bounded-map';
 import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../kit/echo-keys';
 import { PostGuard } from '../kit/post-guard';
-import { MatrixIds, mediaDownloadUrl, mxcOfDownloadUrl } from './matrix-ids';
+import { MatrixIds, mxcOfDownloadUrl } from './matrix-ids';
 import { HomeserverPing } from './homeserver-ping';
-import { rateLimitWaitMs, retryRateLimited } from './rate-limit';
-import { permissionsFromPowerLevels } from './power-permissions';
+import { retryRateLimited } from './rate-limit';
+import { matrixErrcode, matrixStatus, toPlatformError, txnIdFor } from './matrix-errors';
+import { RoomStateReader } from './room-state-reader';
+import { BridgeCommands } from './bridge-commands';
 import { TransactionProcessor } from './transaction-processor';
-import { encryptedRoomRefusal, lifecycleNotice } from './room-lifecycle';
+import { lifecycleNotice } from './room-lifecycle';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -122,52 +117,8 @@ export interface MatrixBridgeOptions {
   readonly sdkLogLevel?: 'error' | 'warn' | 'info' | 'debug';
 }
 
-interface MatrixHttpError {
-  statusCode?: number;
-  errcode?: string;
-  body?: { errcode?: string; error?: string };
-  message?: string;
-}
-
-function matrixStatus(e: unknown): number | undefined {
-  const s = (e as MatrixHttpError | undefined)?.statusCode;
-  return typeof s === 'number' ? s : undefined;
-}
-
-function matrixErrcode(e: unknown): string | undefined {
-  const x = e as MatrixHttpError | undefined;
-  return x?.errcode ?? x?.body?.errcode;
-}
-
-/**
- * Homeserver answers → port errors: 429/5xx/network are retryable, other 4xx are permanent. A
- * 429's wait (rate-limit.ts) goes into `retryAfterMs`.
- */
-export function toPlatformError(e: unknown, what: string): PlatformError {
-  if (e instanceof PlatformError) return e;
-  const status = matrixStatus(e);
-  const code = matrixErrcode(e);
-  const detail = `${what}: ${status ?? 'network'}${code ? ` ${code}` : ''} ${errorMessage(e)}`.trim();
-  if (status === undefined || status === 429 || status >= 500) {
-    return new PlatformError(ErrorCode.PlatformUnavailable, detail, {
-      cause: e,
-      retryAfterMs: rateLimitWaitMs(e) || undefined,
-    });
-  }
-  return new PlatformError(ErrorCode.PlatformRejected, detail, { retryable: false, cause: e });
-}
-
-/** A Matrix transaction ID for a port idempotency key: unique per appservice, stable across retries. */
-export function txnIdFor(kind: string, key: string): string {
-  return `mimi.${kind}.${createHash('sha256').update(key, 'utf8').digest('base64url').slice(0, 32)}`;
-}
-
 /** Entries each in-memory record keeps (bridges/kit/bounded-map.ts). */
 const BOUNDED = 10_000;
-
-const HELP_TEXT =
-  'MIMI bridge commands (room admins): `!mimi link` bridges this room to MIMI, `!mimi unlink` stops, ' +
-  '`!mimi status` shows the link.';
 
 export class MatrixBridge
   implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules, HealthReporting, RoomDetails
@@ -187,11 +138,11 @@ export class MatrixBridge
   private readonly sentTxn = new BoundedMap<string, string>(BOUNDED);
   /** Idempotency key → result of recent posts. */
   private readonly posted = new BoundedMap<string, EchoKeyedPostResult>(BOUNDED);
-  /** Latest power levels seen per room, for role changes without prev_content. */
-  private readonly powerLevels = new Map<string, PowerLevelsContent>();
   private readonly transactions: TransactionProcessor;
-  /** Creators of rooms of version 12 and later (infinite power level), per room; m.room.create never changes. */
-  private readonly creators = new BoundedMap<string, ReadonlySet<string>>(BOUNDED);
+  /** Power levels, creators, join rule and snapshots read from the room state. */
+  private readonly roomState: RoomStateReader;
+  /** `!mimi` commands and the bot's notices. */
+  private readonly commands: BridgeCommands;
   /** Deadlines of every homeserver request; stop() fails them at once. */
   private readonly guard = new PostGuard(toPlatformError, (fn, deadline) => retryRateLimited(fn, deadline));
   private stopping = false;
@@ -206,6 +157,16 @@ export class MatrixBridge
       userUriOf: (mxid) => this.ids.userUriOfGhost(mxid) ?? native?.userUriOf(mxid),
       mxidOf: (uri) => native?.mxidOf(uri) ?? this.ids.ghostUserId(uri),
     };
+    const bot = (): Intent => this.bot;
+    this.roomState = new RoomStateReader({ bot, ctx: () => this.ctx, membership: this.membership, bounded: BOUNDED });
+    this.commands = new BridgeCommands({
+      bot,
+      host: () => this.host,
+      membership: this.membership,
+      roomState: this.roomState,
+      linkPowerLevel: opts.matrix.linkPowerLevel,
+      logger: this.logger,
+    });
   }
 
   /** The appservice listener's port once started (useful with listenPort 0). */
@@ -349,15 +310,15 @@ export class MatrixBridge
     if (ev.sender === this.ids.botUserId && (ev.type === 'm.room.message' || ev.type === 'm.reaction')) return;
     if (ev.type === 'm.room.power_levels' && ev.state_key === '') {
       const prevContent = ev.unsigned?.prev_content as PowerLevelsContent | undefined;
-      const previous = prevContent ?? this.powerLevels.get(ev.room_id);
-      this.powerLevels.set(ev.room_id, ev.content as PowerLevelsContent);
+      const previous = prevContent ?? this.roomState.knownPowerLevels(ev.room_id);
+      this.roomState.rememberPowerLevels(ev.room_id, ev.content as PowerLevelsContent);
       for (const e of mapPowerLevels(ev, this.ctx, previous)) await this.record(e);
       return;
     }
     const notice = lifecycleNotice(ev);
     if (notice !== undefined && (await this.host?.status(roomRef(ev.room_id)))) {
       this.logger.warn(`room ${ev.room_id} event ${ev.event_id} (${ev.type}): ${notice}`);
-      await this.sendNotice(ev.room_id, ev.event_id, notice, txnIdFor('lifecycle', ev.event_id));
+      await this.commands.sendNotice(ev.room_id, ev.event_id, notice, txnIdFor('lifecycle', ev.event_id));
     }
     const mapped = mapMatrixEvent(ev, this.ctx);
     switch (mapped.kind) {
@@ -370,7 +331,7 @@ export class MatrixBridge
         return;
       }
       case 'command':
-        await this.runCommand(ev, mapped.command, mapped.unknown);
+        await this.commands.run(ev, mapped.command, mapped.unknown);
         return;
       case 'botInvite':
         await this.bot.join(ev.room_id).catch((e: unknown) => {
@@ -407,98 +368,8 @@ export class MatrixBridge
   }
 
   // -------------------------------------------------------------------------------------------
-  // In-room commands and portal queries
+  // Portal queries
   // -------------------------------------------------------------------------------------------
-
-  private async runCommand(ev: MatrixEvent, command: CommandName, unknown?: string): Promise<void> {
-    const room = roomRef(ev.room_id);
-    const requestedBy: LegacyUserRef = {
-      platform: Platform.Matrix,
-      userId: ev.sender,
-      ...(this.membership.getMemberProfile(ev.room_id, ev.sender)?.displayname
-        ? { displayName: this.membership.getMemberProfile(ev.room_id, ev.sender).displayname }
-        : {}),
-    };
-    let reply: string;
-    try {
-      if (command === 'help') {
-        reply = unknown !== undefined ? `Unknown command. ${HELP_TEXT}` : HELP_TEXT;
-      } else {
-        const level = powerLevelOf(
-          await this.roomPowerLevels(ev.room_id),
-          ev.sender,
-          await this.roomCreators(ev.room_id),
-        );
-        if (level < this.opts.matrix.linkPowerLevel) {
-          reply = `Only users with power level ${this.opts.matrix.linkPowerLevel} or more can use !mimi ${command} (you have ${level}).`;
-        } else if (!this.host) {
-          reply = 'Linking is not available on this gateway.';
-        } else if (command === 'link') {
-          reply =
-            (await encryptedRoomRefusal(this.bot.matrixClient, ev.room_id)) ??
-            `Linked. ${describeStatus(await this.host.link(room, requestedBy))}`;
-        } else if (command === 'unlink') {
-          await this.host.unlink(room, requestedBy);
-          reply = 'Unlinked: this room is no longer bridged to MIMI.';
-        } else {
-          const s = await this.host.status(room);
-          reply = s ? describeStatus(s) : 'This room is not bridged to MIMI.';
-        }
-      }
-    } catch (e) {
-      const human = e instanceof GatewayError ? (e.humanMessage ?? e.message) : 'internal error';
-      this.logger.warn(`room ${ev.room_id} event ${ev.event_id}: !mimi ${command} failed: ${errorMessage(e)}`);
-      reply = `!mimi ${command} failed: ${human}`;
-    }
-    // A replayed transaction re-runs the (idempotent) command; the same txn ID keeps one answer.
-    await this.sendNotice(ev.room_id, ev.event_id, reply, txnIdFor('cmd', ev.event_id)).catch((e: unknown) => {
-      this.logger.warn(`room ${ev.room_id}: could not answer !mimi ${command}: ${errorMessage(e)}`);
-    });
-  }
-
-  private async sendNotice(roomId: string, replyTo: string, text: string, txnId: string): Promise<string> {
-    const content = {
-      msgtype: 'm.notice',
-      body: text,
-      'm.mentions': {},
-      'm.relates_to': { 'm.in_reply_to': { event_id: replyTo } },
-    };
-    const res = (await this.bot.matrixClient.doRequest(
-      'PUT',
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`,
-      null,
-      content,
-    )) as { event_id: string };
-    return res.event_id;
-  }
-
-  private async roomPowerLevels(roomId: string): Promise<PowerLevelsContent | undefined> {
-    try {
-      const pl = (await this.bot.matrixClient.getRoomStateEvent(
-        roomId,
-        'm.room.power_levels',
-        '',
-      )) as PowerLevelsContent;
-      this.powerLevels.set(roomId, pl);
-      return pl;
-    } catch (e) {
-      if (matrixStatus(e) === 404) return undefined;
-      throw toPlatformError(e, `read power levels of ${roomId}`);
-    }
-  }
-
-  private async roomCreators(roomId: string): Promise<ReadonlySet<string>> {
-    const known = this.creators.get(roomId);
-    if (known) return known;
-    const state = (await this.bot.matrixClient.getRoomState(roomId)) as MatrixEvent[];
-    return this.rememberCreators(roomId, state);
-  }
-
-  private rememberCreators(roomId: string, state: readonly MatrixEvent[]): ReadonlySet<string> {
-    const set = creatorsOf(state.find((e) => e.type === 'm.room.create' && e.state_key === ''));
-    this.creators.set(roomId, set);
-    return set;
-  }
 
   private async onUserQuery(userId: string): Promise<boolean> {
     if (this.ids.userUriOfGhost(userId) === undefined) return false;
@@ -673,8 +544,8 @@ export class MatrixBridge
     if (role === ParticipantRole.Banned) return this.moderate(room, user, 'ban');
     const mxid = this.targetId(user);
     await this.guard.run(`set role of ${mxid} in ${room.roomId}`, 30_000, async () => {
-      if ((await this.roomCreators(room.roomId)).has(mxid)) return; // a creator's level cannot change
-      const pl = (await this.roomPowerLevels(room.roomId)) ?? {};
+      if ((await this.roomState.roomCreators(room.roomId)).has(mxid)) return; // a creator's level cannot change
+      const pl = (await this.roomState.roomPowerLevels(room.roomId)) ?? {};
       const level = powerLevelForRole(role, pl);
       if (powerLevelOf(pl, mxid) === level) return;
       const users = { ...((pl.users as Record<string, unknown> | undefined) ?? {}) };
@@ -683,7 +554,7 @@ export class MatrixBridge
       else users[mxid] = level;
       const content = { ...pl, users };
       await this.bot.matrixClient.sendStateEvent(room.roomId, 'm.room.power_levels', '', content);
-      this.powerLevels.set(room.roomId, content);
+      this.roomState.rememberPowerLevels(room.roomId, content);
     });
   }
 
@@ -714,71 +585,18 @@ export class MatrixBridge
     });
   }
 
-  /**
-   * `public` when the room's `m.room.join_rules` is `public` (anyone may join, so may MIMI users
-   * of other providers, by external commit); every other rule (invite, knock, restricted,
-   * private) is `invite`.
-   */
+  /** The room's join rule (room-state-reader.ts). */
   async joinRule(room: LegacyRoomRef): Promise<JoinRule> {
-    return this.guard.run(`read the join rule of ${room.roomId}`, 30_000, async () => {
-      try {
-        const content = (await this.bot.matrixClient.getRoomStateEvent(room.roomId, 'm.room.join_rules', '')) as {
-          join_rule?: unknown;
-        };
-        return content.join_rule === 'public' ? 'public' : 'invite';
-      } catch (e) {
-        // A room without the event is private (Matrix spec: the default join rule is invite).
-        if (matrixErrcode(e) === 'M_NOT_FOUND') return 'invite';
-        throw e;
-      }
-    });
+    return this.guard.run(`read the join rule of ${room.roomId}`, 30_000, () => this.roomState.joinRule(room.roomId));
   }
 
   async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {
-    return this.guard.run(`read ${room.roomId}`, 30_000, async () => {
-      const state = (await this.bot.matrixClient.getRoomState(room.roomId)) as MatrixEvent[];
-      const get = (type: string): Record<string, unknown> | undefined =>
-        state.find((e) => e.type === type && e.state_key === '')?.content;
-      const pl = get('m.room.power_levels') as PowerLevelsContent | undefined;
-      if (pl) this.powerLevels.set(room.roomId, pl);
-      const creators = this.rememberCreators(room.roomId, state);
-      const name = get('m.room.name')?.['name'];
-      const topic = get('m.room.topic')?.['topic'];
-      const avatar = get('m.room.avatar')?.['url'];
-      const avatarUrl = typeof avatar === 'string' ? mediaDownloadUrl(this.homeserverUrl, avatar) : undefined;
-      const members: RoomSnapshot['members'][number][] = [];
-      for (const e of state) {
-        if (e.type !== 'm.room.member' || e.state_key === undefined || e.state_key === this.ids.botUserId) continue;
-        const m = e.content['membership'];
-        const dn = typeof e.content['displayname'] === 'string' ? e.content['displayname'] : undefined;
-        this.membership.setMemberEntry(
-          room.roomId,
-          e.state_key,
-          (typeof m === 'string' ? m : null) as UserMembership,
-          dn ? { displayname: dn } : {},
-        );
-        if (m !== 'join' && m !== 'invite' && m !== 'ban') continue;
-        const role =
-          m === 'ban'
-            ? ParticipantRole.Banned
-            : roleForPowerLevel(powerLevelOf(pl, e.state_key, creators), sendLevelOf(pl));
-        members.push({ user: userRef(this.ctx, room.roomId, e.state_key, dn), role });
-      }
-      return {
-        room,
-        permissions: permissionsFromPowerLevels(pl),
-        joinRule: get('m.room.join_rules')?.['join_rule'] === 'public' ? 'public' : 'invite',
-        ...(typeof name === 'string' ? { name } : {}),
-        ...(typeof topic === 'string' ? { topic } : {}),
-        ...(avatarUrl !== undefined ? { avatarUrl } : {}),
-        members,
-      };
-    });
+    return this.guard.run(`read ${room.roomId}`, 30_000, () => this.roomState.snapshot(room));
   }
 
   async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {
     await this.guard.run(`notify ${room.roomId}`, 30_000, () =>
-      this.sendNotice(
+      this.commands.sendNotice(
         room.roomId,
         about.platformEventId,
         `⚠️ ${humanMessage}`,
@@ -830,11 +648,4 @@ export class MatrixBridge
     }
     return id;
   }
-}
-
-function describeStatus(s: LinkStatus): string {
-  const followers = s.followers.length
-    ? ` Followers: ${s.followers.map((f) => `${f.domain}${f.pending ? ` (${f.pending} waiting)` : ''}`).join(', ')}.`
-    : ' No followers yet.';
-  return `MIMI room ${s.roomUri} (${s.role}, hub ${s.hub}), ${s.participants} participants.${followers}`;
 }
