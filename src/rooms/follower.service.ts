@@ -12,7 +12,7 @@
  * - Local joins, leaves, kicks, bans and role changes become commits of one of our clients sent
  *   to the hub with `/update` (participant-list change, plus the Add of a joining user's client).
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf } from '../common/ids';
 import { encodeMimiContentWithId, receiveMimiContent, toHex } from '../mimi/content';
@@ -21,12 +21,7 @@ import {
   type KeyMaterialRequest,
   type KeyMaterialResponse,
   type UpdateRoomResponse,
-  asMlsMessage,
-  decodeAll,
   decodeFanoutBody,
-  encodeValue,
-  submitMessageRequestCodec,
-  submitMessageResponseCodec,
 } from '../mimi/wire';
 import {
   BANNED_ROLE_INDEX,
@@ -61,6 +56,7 @@ import {
 import { contentForAction, contentKind } from './content-mapping';
 import { assertFanoutTimestamps } from './fanout-timestamps';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
+import { FollowerSubmissions } from './follower-submissions';
 import { legacyUserUri, parseLegacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
 import { HubRequests } from './hub-requests';
@@ -72,17 +68,8 @@ import { MirrorRoomState } from './room-state/mirror-room-state';
 import { rolesOf } from './room-state/room-components';
 import { RoomSupport, need, sha256Hex } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
-import {
-  DEFAULT_SUBMIT_RETRY_MS,
-  MIMI_REQUESTER,
-  type MimiRequester,
-  ROOMS_OPTIONS,
-  type RoomsOptions,
-} from './rooms.tokens';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
-/** How often a submission is re-encrypted after `epochTooOld` before the user is told it failed. */
-const MAX_REENCRYPTIONS = 3;
 /** How often our epoch is looked at while waiting for the hub's commits (`waitForEpoch`). */
 const EPOCH_POLL_MS = 50;
 /** How often an external join is tried with a fresh GroupInfo after `wrongEpoch`. */
@@ -93,10 +80,6 @@ type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind:
 @Injectable()
 export class FollowerService {
   private readonly logger = new Logger(FollowerService.name);
-  private readonly submitting = new Map<string, Promise<void>>();
-  private readonly submitAgain = new Set<string>();
-  private readonly submitTimers = new Map<string, NodeJS.Timeout>();
-  private readonly submitRetryMs: number;
   private stopped = false;
 
   constructor(
@@ -113,11 +96,8 @@ export class FollowerService {
     private readonly dedupe: InboundDedupeRepository,
     private readonly render: RenderWorker,
     private readonly roomState: MirrorRoomState,
-    @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
-    @Inject(ROOMS_OPTIONS) options: RoomsOptions,
-  ) {
-    this.submitRetryMs = options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS;
-  }
+    private readonly submitQueue: FollowerSubmissions,
+  ) {}
 
   private get domain(): ProviderDomain {
     return this.support.domain;
@@ -491,7 +471,7 @@ export class FollowerService {
         roomUri: room.roomUri,
         messageId: id,
       });
-      tx.afterCommit(() => this.kickSubmissions(room.roomUri));
+      tx.afterCommit(() => this.submitQueue.kickSubmissions(room.roomUri));
     });
   }
 
@@ -818,170 +798,15 @@ export class FollowerService {
 
   // ---- submissions to the hub -----------------------------------------------------------------
 
-  /** Submit every pending local message (after a restart). */
-  async resumeSubmissions(): Promise<void> {
-    const rooms = new Set((await this.submissions.listWithStatus('out', 'pending')).map((s) => s.roomUri));
-    for (const roomUri of rooms) this.kickSubmissions(roomUri);
+  /** Submit every pending local message (after a restart): FollowerSubmissions (follower-submissions.ts). */
+  resumeSubmissions(): Promise<void> {
+    return this.submitQueue.resumeSubmissions();
   }
 
   /** Stop submitting (before the database closes); submissions in flight finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.submitTimers.forEach((t) => clearTimeout(t));
-    this.submitTimers.clear();
-    await Promise.allSettled([...this.submitting.values()]);
-  }
-
-  /** Start submitting the room's pending messages, in order, one at a time. */
-  kickSubmissions(roomUri: RoomUri): void {
-    if (this.stopped) return;
-    if (this.submitting.has(roomUri)) {
-      this.submitAgain.add(roomUri);
-      return;
-    }
-    const drain = this.drainSubmissions(roomUri)
-      .catch((e: unknown) => {
-        this.logger.error(`room=${roomUri}: submitting stopped: ${errorMessage(e)}`);
-        this.retrySubmissionsLater(roomUri);
-      })
-      .finally(() => {
-        this.submitting.delete(roomUri);
-        if (this.submitAgain.delete(roomUri)) this.kickSubmissions(roomUri);
-      });
-    this.submitting.set(roomUri, drain);
-  }
-
-  private retrySubmissionsLater(roomUri: RoomUri): void {
-    if (this.stopped || this.submitTimers.has(roomUri)) return;
-    this.submitTimers.set(
-      roomUri,
-      setTimeout(() => {
-        this.submitTimers.delete(roomUri);
-        this.kickSubmissions(roomUri);
-      }, this.submitRetryMs),
-    );
-  }
-
-  private async drainSubmissions(roomUri: RoomUri): Promise<void> {
-    for (;;) {
-      if (this.stopped) return;
-      const room = await this.rooms.findByUri(undefined, roomUri);
-      if (room?.role !== 'follower') return;
-      const next = (await this.submissions.listWithStatus('out', 'pending')).find((s) => s.roomUri === roomUri);
-      if (next === undefined) return;
-      if (!(await this.submitOne(room, next))) {
-        this.retrySubmissionsLater(roomUri);
-        return;
-      }
-    }
-  }
-
-  /** @returns false when the submission has to wait: the hub could not be reached, or our clients are behind its epoch */
-  private async submitOne(room: RoomRecord, submission: SubmissionRecord): Promise<boolean> {
-    const body = encodeValue(
-      { protocol: 'mls10', appMessage: asMlsMessage(submission.appMessage), sendingUri: submission.senderUri },
-      submitMessageRequestCodec,
-    );
-    let answer;
-    try {
-      answer = await this.requester.request(room.hubDomain, 'submitMessage', room.roomUri, body);
-    } catch (e) {
-      this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: hub unreachable: ${errorMessage(e)}`);
-      return false;
-    }
-    if (answer.status >= 500 || answer.status === 429 || answer.status === 408) {
-      this.logger.warn(
-        `room=${room.roomUri} message=${submission.messageId}: hub answered HTTP ${answer.status}; will retry`,
-      );
-      return false;
-    }
-    if (answer.status < 200 || answer.status >= 300) {
-      await this.reject(room, submission, `the hub answered HTTP ${answer.status}`);
-      return true;
-    }
-    const response = decodeAll(answer.body, submitMessageResponseCodec);
-    switch (response.statusCode) {
-      case 'accepted':
-        await this.transactions.run((tx) =>
-          this.submissions.update(
-            tx,
-            room.roomUri,
-            submission.bodySha256,
-            { status: 'accepted', acceptedAt: Number(response.acceptedTimestamp) },
-            'pending',
-          ),
-        );
-        return true;
-      case 'notAllowed':
-        await this.reject(room, submission, 'the MIMI hub did not allow it (notAllowed)');
-        return true;
-      case 'epochTooOld': {
-        // protocol-06 §5.4: the answer names the hub's epoch. While our clients have not yet
-        // processed the commits that took the hub there (they come with /notify), encrypting again
-        // would only be too old again: wait for them instead of spending a re-encryption.
-        const local = await this.localEpoch(room, submission.senderUri);
-        if (local !== undefined && local < response.currentEpoch) {
-          this.logger.debug(
-            `room=${room.roomUri} message=${submission.messageId}: hub at epoch ${response.currentEpoch}; waiting for its commits`,
-          );
-          return false;
-        }
-        await this.reencrypt(room, submission);
-        return true;
-      }
-    }
-  }
-
-  /** The epoch `user`'s client is at in the room (undefined when it has no active client there). */
-  private async localEpoch(room: RoomRecord, user: UserUri): Promise<bigint | undefined> {
-    return this.locks.run(room.roomUri, async () => {
-      const client = await this.activeClient(room, user);
-      return client?.epoch;
-    });
-  }
-
-  /** `epochTooOld`: encrypt the same content again in the current epoch, as a new submission. */
-  private async reencrypt(room: RoomRecord, submission: SubmissionRecord): Promise<void> {
-    const attempts = (await this.submissions.findByMessageId(undefined, room.roomUri, submission.messageId, 'out'))
-      .length;
-    if (attempts > MAX_REENCRYPTIONS) {
-      await this.reject(room, submission, 'the room kept changing epochs (epochTooOld)');
-      return;
-    }
-    await this.locks.run(room.roomUri, async () => {
-      const client = await this.activeClient(room, submission.senderUri);
-      if (client === undefined) {
-        await this.reject(room, submission, 'you are no longer a member of the room');
-        return;
-      }
-      await this.transactions.run(async (tx) => {
-        const appMessage = await client.encrypt(submission.senderUri, submission.content);
-        await this.submissions.update(tx, room.roomUri, submission.bodySha256, {
-          status: 'rejected',
-          lastError: 'epochTooOld: encrypted again',
-        });
-        await this.submissions.insert(tx, {
-          ...submission,
-          bodySha256: sha256Hex(appMessage),
-          appMessage,
-          status: 'pending',
-        });
-      });
-    });
-  }
-
-  private async reject(room: RoomRecord, submission: SubmissionRecord, reason: string): Promise<void> {
-    await this.transactions.run((tx) =>
-      this.submissions.update(tx, room.roomUri, submission.bodySha256, { status: 'rejected', lastError: reason }),
-    );
-    this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: rejected: ${reason}`);
-    if (submission.platformEventId !== null) {
-      await this.support.tellUser(
-        room,
-        submission.platformEventId,
-        `Your message was not delivered to the MIMI room: ${reason}.`,
-      );
-    }
+    await this.submitQueue.stop();
   }
 
   // ---- /keyMaterial (target provider) ----------------------------------------------------------

@@ -17,6 +17,7 @@ import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { BridgeSinkService } from './bridge-sink.service';
 import { FollowerService } from './follower.service';
+import { FollowerSubmissions } from './follower-submissions';
 import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
@@ -82,6 +83,7 @@ export class RoomsModule {
         HubRequests,
         LeafKeyRotation,
         KeyMaterials,
+        FollowerSubmissions,
         FollowerService,
         BridgeSinkService,
         RoomsService,
