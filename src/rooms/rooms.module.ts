@@ -17,6 +17,7 @@ import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { BridgeSinkService } from './bridge-sink.service';
 import { FollowerService } from './follower.service';
+import { FollowerNotify } from './follower-notify';
 import { FollowerSubmissions } from './follower-submissions';
 import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
@@ -84,6 +85,7 @@ export class RoomsModule {
         LeafKeyRotation,
         KeyMaterials,
         FollowerSubmissions,
+        FollowerNotify,
         FollowerService,
         BridgeSinkService,
         RoomsService,
