@@ -11,23 +11,15 @@
  *   refusal is shown to the user through the port (`notifyFailure`).
  * - Local joins, leaves, kicks, bans and role changes become commits of one of our clients sent
  *   to the hub with `/update` (participant-list change, plus the Add of a joining user's client).
+ *
+ * The `/notify` apply path is FollowerNotify (follower-notify.ts), the submission queue to the hub
+ * FollowerSubmissions (follower-submissions.ts); this service delegates to them.
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf } from '../common/ids';
-import { encodeMimiContentWithId, receiveMimiContent, toHex } from '../mimi/content';
-import {
-  type FanoutMessage,
-  type KeyMaterialRequest,
-  type KeyMaterialResponse,
-  type UpdateRoomResponse,
-  asMlsMessage,
-  decodeAll,
-  decodeFanoutBody,
-  encodeValue,
-  submitMessageRequestCodec,
-  submitMessageResponseCodec,
-} from '../mimi/wire';
+import { encodeMimiContentWithId, toHex } from '../mimi/content';
+import { type KeyMaterialRequest, type KeyMaterialResponse, type UpdateRoomResponse } from '../mimi/wire';
 import {
   BANNED_ROLE_INDEX,
   type ComponentData,
@@ -35,54 +27,29 @@ import {
   MlsErrorReason,
   MlsGroupError,
   type Participant,
-  gatewayKeys,
   groupIdForRoom,
   groupInfoFromBytes,
-  inspectMlsMessage,
   participantListFromExtensions,
 } from '../mls';
-import { InboundDedupeRepository, type Tx } from '../persistence';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
-import {
-  type SubmissionRecord,
-  RoomSubmissionRepository,
-} from '../persistence/repositories/room-submission.repository';
+import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
-import {
-  type InboundEvent,
-  type LegacyUserRef,
-  ParticipantRole,
-  type RemoteUser,
-  canModerate,
-  hasMirrorRooms,
-  hasPuppetMembership,
-  hasRoles,
-} from '../ports';
-import { contentForAction, contentKind } from './content-mapping';
-import { assertFanoutTimestamps } from './fanout-timestamps';
-import { DbMlsStorage } from '../persistence/db-mls-storage';
-import { legacyUserUri, parseLegacyUserUri } from './identity';
+import { type InboundEvent, type LegacyUserRef, ParticipantRole, canModerate, hasMirrorRooms } from '../ports';
+import { contentForAction } from './content-mapping';
+import { FollowerNotify } from './follower-notify';
+import { FollowerSubmissions } from './follower-submissions';
+import { legacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
 import { HubRequests } from './hub-requests';
 import { KeyMaterials } from './key-materials';
-import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
-import { diffParticipants, maySendMessage, participantOf, roleIndexOf, roleOfIndex } from './room-policy';
+import { diffParticipants, maySendMessage, participantOf, roleIndexOf } from './room-policy';
 import { MirrorRoomState } from './room-state/mirror-room-state';
 import { rolesOf } from './room-state/room-components';
 import { RoomSupport, need, sha256Hex } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
-import {
-  DEFAULT_SUBMIT_RETRY_MS,
-  MIMI_REQUESTER,
-  type MimiRequester,
-  ROOMS_OPTIONS,
-  type RoomsOptions,
-} from './rooms.tokens';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
-/** How often a submission is re-encrypted after `epochTooOld` before the user is told it failed. */
-const MAX_REENCRYPTIONS = 3;
 /** How often our epoch is looked at while waiting for the hub's commits (`waitForEpoch`). */
 const EPOCH_POLL_MS = 50;
 /** How often an external join is tried with a fresh GroupInfo after `wrongEpoch`. */
@@ -93,10 +60,6 @@ type LegacyEvent<K extends InboundEvent['kind']> = Extract<InboundEvent, { kind:
 @Injectable()
 export class FollowerService {
   private readonly logger = new Logger(FollowerService.name);
-  private readonly submitting = new Map<string, Promise<void>>();
-  private readonly submitAgain = new Set<string>();
-  private readonly submitTimers = new Map<string, NodeJS.Timeout>();
-  private readonly submitRetryMs: number;
   private stopped = false;
 
   constructor(
@@ -107,17 +70,12 @@ export class FollowerService {
     private readonly groups: MlsGroups,
     private readonly hubRequests: HubRequests,
     private readonly keyMaterials: KeyMaterials,
-    private readonly storage: DbMlsStorage,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
-    private readonly dedupe: InboundDedupeRepository,
-    private readonly render: RenderWorker,
     private readonly roomState: MirrorRoomState,
-    @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
-    @Inject(ROOMS_OPTIONS) options: RoomsOptions,
-  ) {
-    this.submitRetryMs = options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS;
-  }
+    private readonly submitQueue: FollowerSubmissions,
+    private readonly notifications: FollowerNotify,
+  ) {}
 
   private get domain(): ProviderDomain {
     return this.support.domain;
@@ -126,279 +84,11 @@ export class FollowerService {
   // ---- /notify --------------------------------------------------------------------------------
 
   /**
-   * protocol-06 §5.5 fan-out from the hub. Resolves when the body is processed (or recognised as a
-   * duplicate): the endpoint then answers 201.
-   * @throws GatewayError Forbidden (the caller is not this room's hub, or we host the room),
-   *   NotFound (an unknown room and no Welcome for one of our users), Malformed (bad body),
-   *   BadValue (an application message dated in the future, content-08 §9.1: fanout-timestamps.ts).
+   * protocol-06 §5.5 fan-out from the hub: FollowerNotify (follower-notify.ts).
+   * @throws GatewayError as FollowerNotify.notify
    */
-  async notify(peer: ProviderDomain, roomUri: RoomUri, body: Uint8Array): Promise<void> {
-    const messages = decodeFanoutBody(body);
-    assertFanoutTimestamps(messages, this.support.now());
-    await this.locks.run(roomUri, async () => {
-      let room = await this.rooms.findByUri(undefined, roomUri);
-      if (room !== undefined && room.role !== 'follower') {
-        throw new GatewayError(ErrorCode.Forbidden, `${roomUri} is hosted here; only followers receive /notify`);
-      }
-      if (room !== undefined && peer !== room.hubDomain) {
-        throw new GatewayError(ErrorCode.Forbidden, `${peer} is not the hub of ${roomUri} (${room.hubDomain} is)`);
-      }
-      if (room === undefined && peer !== domainOf(roomUri)) {
-        throw new GatewayError(
-          ErrorCode.Forbidden,
-          `${peer} cannot create ${roomUri}: a room's hub is its URI's provider`,
-        );
-      }
-      let mirror: { platform: string; roomId: string } | undefined;
-      if (room === undefined) {
-        const joiner = await this.firstJoiner(messages);
-        if (joiner === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri} here`);
-        const legacy = parseLegacyUserUri(joiner)!;
-        const ref = await need(this.support.bridge(legacy.platform), hasMirrorRooms, 'mirror rooms').createMirrorRoom(
-          roomUri,
-          {},
-        );
-        mirror = { platform: ref.platform, roomId: ref.roomId };
-      }
-      // Only handshakes change the participant list; application messages need no before/after view.
-      const changesState = messages.some((m) => m.messageKind !== 'application');
-      const before =
-        room === undefined || !changesState ? [] : ((await this.support.groupView(roomUri))?.participants ?? []);
-      const metadataBefore = room === undefined || !changesState ? undefined : await this.roomState.metadata(roomUri);
-      const processed = await this.transactions.run(async (tx) => {
-        if (!(await this.dedupe.recordIfNew(tx, { sourceDomain: peer, roomUri, endpoint: 'notify', body }))) {
-          return false;
-        }
-        if (room === undefined && mirror !== undefined) {
-          await this.rooms.insert(tx, {
-            roomUri,
-            role: 'follower',
-            hubDomain: peer,
-            platform: mirror.platform,
-            legacyRoomId: mirror.roomId,
-          });
-          room = (await this.rooms.findByUri(tx, roomUri))!;
-          this.logger.log(`following ${roomUri} (hub ${peer}), mirrored in ${mirror.platform} room ${mirror.roomId}`);
-        }
-        for (const message of messages) await this.applyFanout(tx, room!, message);
-        tx.afterCommit(() => this.render.kick(roomUri));
-        return true;
-      });
-      if (!processed) {
-        this.logger.debug(`notify room=${roomUri} from=${peer}: duplicate body, already processed`);
-        return;
-      }
-      if (!changesState) return;
-      await this.roomState.mirror(room!, metadataBefore, await this.roomState.metadata(roomUri));
-      const after = (await this.support.groupView(roomUri))?.participants;
-      if (after !== undefined) await this.renderMembership(room!, before, after);
-    });
-  }
-
-  private async applyFanout(tx: Tx, room: RoomRecord, m: FanoutMessage): Promise<void> {
-    switch (m.messageKind) {
-      case 'welcome':
-        return this.applyWelcome(tx, room, m);
-      case 'commit':
-      case 'proposal':
-        try {
-          await this.support.processHandshake(tx, room.roomUri, m.message);
-        } catch (e) {
-          this.logger.error(`room=${room.roomUri}: cannot process a ${m.messageKind}: ${errorMessage(e)}`);
-        }
-        return;
-      case 'application':
-        return this.applyApplication(tx, room, m);
-    }
-  }
-
-  private async applyWelcome(
-    tx: Tx,
-    room: RoomRecord,
-    m: Extract<FanoutMessage, { messageKind: 'welcome' }>,
-  ): Promise<void> {
-    const joiner = await this.joinerOf(m.message);
-    if (joiner === undefined) {
-      this.logger.debug(`room=${room.roomUri}: a Welcome for none of our users`);
-      return;
-    }
-    const tree = m.ratchetTreeOption.representation === 'full' ? m.ratchetTreeOption.ratchetTree : undefined;
-    await this.groups.store.joinFromWelcome(joiner, m.message, tree);
-    await this.rooms.addLocalMember(tx, room.roomUri, joiner);
-    this.logger.log(`room=${room.roomUri}: ${joiner} joined by Welcome`);
-  }
-
-  private async applyApplication(
-    tx: Tx,
-    room: RoomRecord,
-    m: Extract<FanoutMessage, { messageKind: 'application' }>,
-  ): Promise<void> {
-    const acceptedAt = Number(m.timestamp);
-    let plaintext: Uint8Array | undefined;
-    let sender: UserUri | undefined;
-    const group = await this.groups.group(room.roomUri);
-    if (group !== undefined && this.groups.summaryOf(group).localMembers.length > 0) {
-      let result;
-      try {
-        result = await group.processMessage(m.message);
-      } catch (e) {
-        this.logger.error(`room=${room.roomUri}: cannot decrypt a message: ${errorMessage(e)}`);
-        return;
-      }
-      if (result.kind === 'application') {
-        plaintext = result.plaintext;
-        sender = result.sender;
-      }
-      // 'echo': one of our members sent it; the submission record has it.
-    }
-    if (plaintext === undefined || sender === undefined || this.support.isOurs(sender)) {
-      const own =
-        plaintext === undefined ? await this.submissions.findByHash(tx, room.roomUri, sha256Hex(m.message)) : undefined;
-      return this.confirmOwn(tx, room, own, plaintext, sender, acceptedAt);
-    }
-    let received;
-    try {
-      received = receiveMimiContent(plaintext, { senderUri: sender, roomUri: room.roomUri });
-    } catch (e) {
-      // content-08 §9.1: logged and discarded.
-      this.logger.warn(`room=${room.roomUri} sender=${sender}: message discarded: ${errorMessage(e)}`);
-      return;
-    }
-    const stored = await this.events.insert(tx, {
-      roomUri: room.roomUri,
-      seq: await this.rooms.allocateEventSeq(tx, room.roomUri),
-      messageId: toHex(received.messageId),
-      senderUri: sender,
-      kind: contentKind(received.content),
-      content: plaintext,
-      acceptedAt,
-      renderStatus: 'pending',
-    });
-    if (!stored) this.logger.debug(`room=${room.roomUri}: message ${toHex(received.messageId)} seen before`);
-  }
-
-  /** One of our own users' messages came back from the hub: it is confirmed, and already shown locally. */
-  private async confirmOwn(
-    tx: Tx,
-    room: RoomRecord,
-    byHash: SubmissionRecord | undefined,
-    plaintext: Uint8Array | undefined,
-    sender: UserUri | undefined,
-    acceptedAt: number,
-  ): Promise<void> {
-    let submission = byHash;
-    let content = plaintext ?? byHash?.content;
-    let senderUri = sender ?? byHash?.senderUri;
-    if (content === undefined || senderUri === undefined) {
-      this.logger.warn(`room=${room.roomUri}: an own message came back that we have no record of`);
-      return;
-    }
-    const received = receiveMimiContent(content, { senderUri, roomUri: room.roomUri });
-    const messageId = toHex(received.messageId);
-    submission ??= (await this.submissions.findByMessageId(tx, room.roomUri, messageId, 'out'))[0];
-    if (submission !== undefined) {
-      await this.submissions.update(tx, room.roomUri, submission.bodySha256, { status: 'confirmed', acceptedAt });
-      content = submission.content;
-      senderUri = submission.senderUri;
-    }
-    await this.events.insert(tx, {
-      roomUri: room.roomUri,
-      seq: await this.rooms.allocateEventSeq(tx, room.roomUri),
-      messageId,
-      senderUri,
-      kind: contentKind(received.content),
-      content,
-      acceptedAt,
-      // Our user's original post is the local copy; a message of ours sent from elsewhere is shown.
-      renderStatus: submission === undefined ? 'pending' : 'none',
-    });
-  }
-
-  /** Show participant changes in the mirror room: ghosts join, leave and get roles; our users removed are kicked. */
-  private async renderMembership(
-    room: RoomRecord,
-    before: readonly Participant[],
-    after: readonly Participant[],
-  ): Promise<void> {
-    const diff = diffParticipants(before, after);
-    if (diff.added.length + diff.removed.length + diff.roleChanges.length === 0) return;
-    const bridge = this.support.bridge(room.platform);
-    const legacyRoom = this.support.legacyRoom(room);
-    const attempt = async (what: string, f: () => Promise<void>): Promise<void> => {
-      try {
-        await f();
-      } catch (e) {
-        this.logger.warn(`room=${room.roomUri}: ${what}: ${errorMessage(e)}`);
-      }
-    };
-    for (const p of diff.added) {
-      if (this.support.isOurs(p.user)) continue;
-      await attempt(`ghost join of ${p.user}`, async () =>
-        need(bridge, hasPuppetMembership, 'puppet membership').setMembership(
-          legacyRoom,
-          await this.support.profiles.remoteUser(room.platform, p.user),
-          'join',
-        ),
-      );
-      if (p.roleIndex !== MEMBER_ROLE) {
-        await attempt(`role of ${p.user}`, () =>
-          need(bridge, hasRoles, 'roles').setRole(legacyRoom, { userUri: p.user }, roleOfIndex(p.roleIndex)),
-        );
-      }
-    }
-    for (const p of diff.removed) {
-      const native = this.support.nativeUser(p.user);
-      if (native) {
-        await attempt(`kick of ${p.user}`, () =>
-          need(bridge, canModerate, 'moderation').moderate(legacyRoom, native, 'kick'),
-        );
-      } else {
-        await attempt(`ghost leave of ${p.user}`, () =>
-          need(bridge, hasPuppetMembership, 'puppet membership').setMembership(
-            legacyRoom,
-            { userUri: p.user },
-            'leave',
-          ),
-        );
-      }
-    }
-    for (const c of diff.roleChanges) {
-      const target: LegacyUserRef | RemoteUser = this.support.nativeUser(c.user) ?? { userUri: c.user };
-      if (c.to === BANNED_ROLE_INDEX) {
-        await attempt(`ban of ${c.user}`, () =>
-          need(bridge, canModerate, 'moderation').moderate(legacyRoom, target, 'ban'),
-        );
-      } else {
-        await attempt(`role of ${c.user}`, () =>
-          need(bridge, hasRoles, 'roles').setRole(legacyRoom, target, roleOfIndex(c.to)),
-        );
-      }
-    }
-  }
-
-  /** Which of our users a Welcome (MLSMessage bytes) is for: the owner of a KeyPackage it names. */
-  private async joinerOf(welcome: Uint8Array): Promise<UserUri | undefined> {
-    const refs = inspectMlsMessage(welcome).keyPackageRefs ?? [];
-    if (refs.length === 0) return undefined;
-    const prefix = 'mls2/kp/';
-    const keys = await this.storage.list(prefix);
-    for (const ref of refs) {
-      const suffix = `/${Buffer.from(ref).toString('base64url')}`;
-      const key = keys.find((k) => k.endsWith(suffix));
-      if (key === undefined) continue;
-      const user = decodeURIComponent(key.slice(prefix.length, key.length - suffix.length)) as UserUri;
-      if (gatewayKeys.keyPackage(user, ref) === key) return user;
-    }
-    return undefined;
-  }
-
-  private async firstJoiner(messages: readonly FanoutMessage[]): Promise<UserUri | undefined> {
-    for (const m of messages) {
-      if (m.messageKind !== 'welcome') continue;
-      const user = await this.joinerOf(m.message);
-      if (user !== undefined && parseLegacyUserUri(user) !== undefined) return user;
-    }
-    return undefined;
+  notify(peer: ProviderDomain, roomUri: RoomUri, body: Uint8Array): Promise<void> {
+    return this.notifications.notify(peer, roomUri, body);
   }
 
   // ---- local events in mirror rooms -----------------------------------------------------------
@@ -491,7 +181,7 @@ export class FollowerService {
         roomUri: room.roomUri,
         messageId: id,
       });
-      tx.afterCommit(() => this.kickSubmissions(room.roomUri));
+      tx.afterCommit(() => this.submitQueue.kickSubmissions(room.roomUri));
     });
   }
 
@@ -693,7 +383,7 @@ export class FollowerService {
         await this.transactions.run((tx) => this.rooms.addLocalMember(tx, room.roomUri, user));
         this.logger.log(`room=${room.roomUri}: ${user} joined by external commit (epoch ${joined.group.epoch})`);
         // Show who is there (our user's participant entry came with the commit).
-        await this.renderMembership(room, [], joined.group.summary().participants);
+        await this.notifications.renderMembership(room, [], joined.group.summary().participants);
         return;
       }
       await this.transactions.run(() => store.deleteGroup(groupId));
@@ -818,170 +508,15 @@ export class FollowerService {
 
   // ---- submissions to the hub -----------------------------------------------------------------
 
-  /** Submit every pending local message (after a restart). */
-  async resumeSubmissions(): Promise<void> {
-    const rooms = new Set((await this.submissions.listWithStatus('out', 'pending')).map((s) => s.roomUri));
-    for (const roomUri of rooms) this.kickSubmissions(roomUri);
+  /** Submit every pending local message (after a restart): FollowerSubmissions (follower-submissions.ts). */
+  resumeSubmissions(): Promise<void> {
+    return this.submitQueue.resumeSubmissions();
   }
 
   /** Stop submitting (before the database closes); submissions in flight finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.submitTimers.forEach((t) => clearTimeout(t));
-    this.submitTimers.clear();
-    await Promise.allSettled([...this.submitting.values()]);
-  }
-
-  /** Start submitting the room's pending messages, in order, one at a time. */
-  kickSubmissions(roomUri: RoomUri): void {
-    if (this.stopped) return;
-    if (this.submitting.has(roomUri)) {
-      this.submitAgain.add(roomUri);
-      return;
-    }
-    const drain = this.drainSubmissions(roomUri)
-      .catch((e: unknown) => {
-        this.logger.error(`room=${roomUri}: submitting stopped: ${errorMessage(e)}`);
-        this.retrySubmissionsLater(roomUri);
-      })
-      .finally(() => {
-        this.submitting.delete(roomUri);
-        if (this.submitAgain.delete(roomUri)) this.kickSubmissions(roomUri);
-      });
-    this.submitting.set(roomUri, drain);
-  }
-
-  private retrySubmissionsLater(roomUri: RoomUri): void {
-    if (this.stopped || this.submitTimers.has(roomUri)) return;
-    this.submitTimers.set(
-      roomUri,
-      setTimeout(() => {
-        this.submitTimers.delete(roomUri);
-        this.kickSubmissions(roomUri);
-      }, this.submitRetryMs),
-    );
-  }
-
-  private async drainSubmissions(roomUri: RoomUri): Promise<void> {
-    for (;;) {
-      if (this.stopped) return;
-      const room = await this.rooms.findByUri(undefined, roomUri);
-      if (room?.role !== 'follower') return;
-      const next = (await this.submissions.listWithStatus('out', 'pending')).find((s) => s.roomUri === roomUri);
-      if (next === undefined) return;
-      if (!(await this.submitOne(room, next))) {
-        this.retrySubmissionsLater(roomUri);
-        return;
-      }
-    }
-  }
-
-  /** @returns false when the submission has to wait: the hub could not be reached, or our clients are behind its epoch */
-  private async submitOne(room: RoomRecord, submission: SubmissionRecord): Promise<boolean> {
-    const body = encodeValue(
-      { protocol: 'mls10', appMessage: asMlsMessage(submission.appMessage), sendingUri: submission.senderUri },
-      submitMessageRequestCodec,
-    );
-    let answer;
-    try {
-      answer = await this.requester.request(room.hubDomain, 'submitMessage', room.roomUri, body);
-    } catch (e) {
-      this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: hub unreachable: ${errorMessage(e)}`);
-      return false;
-    }
-    if (answer.status >= 500 || answer.status === 429 || answer.status === 408) {
-      this.logger.warn(
-        `room=${room.roomUri} message=${submission.messageId}: hub answered HTTP ${answer.status}; will retry`,
-      );
-      return false;
-    }
-    if (answer.status < 200 || answer.status >= 300) {
-      await this.reject(room, submission, `the hub answered HTTP ${answer.status}`);
-      return true;
-    }
-    const response = decodeAll(answer.body, submitMessageResponseCodec);
-    switch (response.statusCode) {
-      case 'accepted':
-        await this.transactions.run((tx) =>
-          this.submissions.update(
-            tx,
-            room.roomUri,
-            submission.bodySha256,
-            { status: 'accepted', acceptedAt: Number(response.acceptedTimestamp) },
-            'pending',
-          ),
-        );
-        return true;
-      case 'notAllowed':
-        await this.reject(room, submission, 'the MIMI hub did not allow it (notAllowed)');
-        return true;
-      case 'epochTooOld': {
-        // protocol-06 §5.4: the answer names the hub's epoch. While our clients have not yet
-        // processed the commits that took the hub there (they come with /notify), encrypting again
-        // would only be too old again: wait for them instead of spending a re-encryption.
-        const local = await this.localEpoch(room, submission.senderUri);
-        if (local !== undefined && local < response.currentEpoch) {
-          this.logger.debug(
-            `room=${room.roomUri} message=${submission.messageId}: hub at epoch ${response.currentEpoch}; waiting for its commits`,
-          );
-          return false;
-        }
-        await this.reencrypt(room, submission);
-        return true;
-      }
-    }
-  }
-
-  /** The epoch `user`'s client is at in the room (undefined when it has no active client there). */
-  private async localEpoch(room: RoomRecord, user: UserUri): Promise<bigint | undefined> {
-    return this.locks.run(room.roomUri, async () => {
-      const client = await this.activeClient(room, user);
-      return client?.epoch;
-    });
-  }
-
-  /** `epochTooOld`: encrypt the same content again in the current epoch, as a new submission. */
-  private async reencrypt(room: RoomRecord, submission: SubmissionRecord): Promise<void> {
-    const attempts = (await this.submissions.findByMessageId(undefined, room.roomUri, submission.messageId, 'out'))
-      .length;
-    if (attempts > MAX_REENCRYPTIONS) {
-      await this.reject(room, submission, 'the room kept changing epochs (epochTooOld)');
-      return;
-    }
-    await this.locks.run(room.roomUri, async () => {
-      const client = await this.activeClient(room, submission.senderUri);
-      if (client === undefined) {
-        await this.reject(room, submission, 'you are no longer a member of the room');
-        return;
-      }
-      await this.transactions.run(async (tx) => {
-        const appMessage = await client.encrypt(submission.senderUri, submission.content);
-        await this.submissions.update(tx, room.roomUri, submission.bodySha256, {
-          status: 'rejected',
-          lastError: 'epochTooOld: encrypted again',
-        });
-        await this.submissions.insert(tx, {
-          ...submission,
-          bodySha256: sha256Hex(appMessage),
-          appMessage,
-          status: 'pending',
-        });
-      });
-    });
-  }
-
-  private async reject(room: RoomRecord, submission: SubmissionRecord, reason: string): Promise<void> {
-    await this.transactions.run((tx) =>
-      this.submissions.update(tx, room.roomUri, submission.bodySha256, { status: 'rejected', lastError: reason }),
-    );
-    this.logger.warn(`room=${room.roomUri} message=${submission.messageId}: rejected: ${reason}`);
-    if (submission.platformEventId !== null) {
-      await this.support.tellUser(
-        room,
-        submission.platformEventId,
-        `Your message was not delivered to the MIMI room: ${reason}.`,
-      );
-    }
+    await this.submitQueue.stop();
   }
 
   // ---- /keyMaterial (target provider) ----------------------------------------------------------

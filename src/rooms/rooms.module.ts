@@ -17,6 +17,8 @@ import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { BridgeSinkService } from './bridge-sink.service';
 import { FollowerService } from './follower.service';
+import { FollowerNotify } from './follower-notify';
+import { FollowerSubmissions } from './follower-submissions';
 import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
@@ -82,6 +84,8 @@ export class RoomsModule {
         HubRequests,
         LeafKeyRotation,
         KeyMaterials,
+        FollowerSubmissions,
+        FollowerNotify,
         FollowerService,
         BridgeSinkService,
         RoomsService,
