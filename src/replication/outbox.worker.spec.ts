@@ -584,10 +584,14 @@ describe.each(DATABASE_KINDS)('OutboxWorker on %s', (kind: TestDatabaseKind) => 
   });
 });
 
-/** onReceived is async (it writes to the database); wait until `n` deliveries were processed. */
+/**
+ * onReceived is async (it writes to the database); wait until `n` deliveries were processed, for
+ * up to 10 s (a fixed number of event-loop turns was too short for a PostgreSQL write under load).
+ */
 async function receiversSettled(receivers: FakeReceivers, n: number): Promise<void> {
-  for (let turn = 0; turn < 1_000 && receivers.effects.length < n; turn += 1) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+  const until = Date.now() + 10_000;
+  while (receivers.effects.length < n && Date.now() < until) {
+    await new Promise<void>((resolve) => setTimeout(resolve, 5));
   }
   expect(receivers.effects).toHaveLength(n);
 }
