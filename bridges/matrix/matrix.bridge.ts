@@ -58,6 +58,8 @@ import { matrixErrcode, matrixStatus, toPlatformError, txnIdFor } from './matrix
 import { RoomStateReader } from './room-state-reader';
 import { BridgeCommands } from './bridge-commands';
 import { TransactionProcessor } from './transaction-processor';
+import { redactAsGhostOrBot } from './redactions';
+import { ReplyMentions } from './reply-mentions';
 import { lifecycleNotice } from './room-lifecycle';
 
 /**
@@ -139,6 +141,8 @@ export class MatrixBridge
   /** Idempotency key → result of recent posts. */
   private readonly posted = new BoundedMap<string, EchoKeyedPostResult>(BOUNDED);
   private readonly transactions: TransactionProcessor;
+  /** Replies mention the replied-to author. */
+  private readonly replyMentions = new ReplyMentions((roomId, eventId) => this.eventField(roomId, eventId, 'sender'));
   /** Power levels, creators, join rule and snapshots read from the room state. */
   private readonly roomState: RoomStateReader;
   /** `!mimi` commands and the bot's notices. */
@@ -294,6 +298,7 @@ export class MatrixBridge
   }
 
   private async handleEvent(ev: MatrixEvent): Promise<void> {
+    this.replyMentions.remember(ev.event_id, ev.sender);
     if (ev.type === 'm.room.member' && ev.state_key !== undefined) {
       const profile: { displayname?: string; avatar_url?: string } = {};
       if (typeof ev.content['displayname'] === 'string') profile.displayname = ev.content['displayname'];
@@ -326,7 +331,7 @@ export class MatrixBridge
         for (const e of mapped.events) await this.record(this.withEchoKeys(e));
         return;
       case 'redaction': {
-        const targetType = await this.eventType(ev.room_id, mapped.target);
+        const targetType = await this.eventField(ev.room_id, mapped.target, 'type');
         await this.record(this.withEchoKeys(mapRedaction(ev, this.ctx, targetType)));
         return;
       }
@@ -356,13 +361,13 @@ export class MatrixBridge
     await sink(e);
   }
 
-  /** The type of an event (to tell an unlike from a delete), or undefined when it cannot be read. */
-  private async eventType(roomId: string, eventId: string): Promise<string | undefined> {
+  /** A string field of an event (its type, to tell an unlike from a delete; its sender), or undefined when it cannot be read. */
+  private async eventField(roomId: string, eventId: string, field: 'type' | 'sender'): Promise<string | undefined> {
     try {
-      const ev = (await this.bot.matrixClient.getEvent(roomId, eventId)) as { type?: unknown };
-      return typeof ev.type === 'string' ? ev.type : undefined;
+      const ev = (await this.bot.matrixClient.getEvent(roomId, eventId)) as Record<string, unknown>;
+      return typeof ev[field] === 'string' ? ev[field] : undefined;
     } catch (e) {
-      this.logger.debug(`room ${roomId}: cannot read redacted event ${eventId}: ${errorMessage(e)}`);
+      this.logger.debug(`room ${roomId}: cannot read event ${eventId}: ${errorMessage(e)}`);
       return undefined;
     }
   }
@@ -449,15 +454,9 @@ export class MatrixBridge
       let eventId: string;
       if (action.type === 'delete' || action.type === 'unreact') {
         const target = action.type === 'delete' ? action.target.platformEventId : action.reaction.platformEventId;
-        const res = (await intent.matrixClient.doRequest(
-          'PUT',
-          `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/redact/${encodeURIComponent(target)}/${encodeURIComponent(txnId)}`,
-          null,
-          {},
-        )) as { event_id: string };
-        eventId = res.event_id;
+        eventId = await redactAsGhostOrBot({ roomId, target, txnId, ghost: { id, intent }, bot: this.bot });
       } else {
-        const out = outboundEventFor(action, this.ctx)!;
+        const out = await this.replyMentions.addTo(roomId, id, action, outboundEventFor(action, this.ctx)!);
         const res = (await intent.matrixClient.doRequest(
           'PUT',
           `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${out.type}/${encodeURIComponent(txnId)}`,

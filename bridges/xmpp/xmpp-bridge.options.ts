@@ -1,4 +1,5 @@
 /** What XmppBridge is built from (xmpp.module.ts fills it from the `xmpp` config section). */
+import type { NativeUsers } from './muc/mention-directory';
 import type { StateStore } from './state/bridge-state';
 import type { XmppTransport } from './session/xmpp-transport';
 
@@ -13,6 +14,8 @@ export interface XmppBridgeOptions {
   /** MUC service for createMirrorRoom. */
   readonly mucService?: string;
   readonly attachmentHosts?: readonly string[];
+  /** Native XMPP users ↔ their MIMI user URIs (mentions of them); without it only puppets are mentioned. */
+  readonly nativeUsers?: NativeUsers;
   /** Largest stanza sent (bytes); default: Prosody's limit for the mode. */
   readonly maxStanzaBytes?: number;
   /**

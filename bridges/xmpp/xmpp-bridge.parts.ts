@@ -13,6 +13,7 @@ import { PresenceHandler } from './inbound/presence';
 import { ComponentMode } from './mode/component.mode';
 import { RelayMode } from './mode/relay.mode';
 import type { XmppMode } from './mode/xmpp-mode';
+import { MentionDirectory } from './muc/mention-directory';
 import type { MimiOccupants } from './muc/mimi-occupants';
 import { MirrorRooms } from './muc/mirror-rooms';
 import { MucAdmin } from './muc/muc-admin';
@@ -62,6 +63,7 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
   const iq = session.iq;
   const rooms = new MucRooms(session);
   const identity = new OccupantIdentity(mode);
+  const mentions = new MentionDirectory(identity, options.nativeUsers);
   const roomInfo = new RoomInfo(iq, mode);
   const delivery = new CoreDelivery(session, {
     sinkRetryAttempts: options.sinkRetryAttempts ?? d.sinkRetryAttempts,
@@ -108,10 +110,10 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     occupancy,
     members,
     posts,
-    new PostBuilder(mode, rooms, attachmentHosts),
+    new PostBuilder(mode, rooms, attachmentHosts, mentions),
     { maxStanzaBytes: options.maxStanzaBytes ?? mode.defaultMaxStanzaBytes, joinTimeoutMs },
   );
-  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, attachmentHosts);
+  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, attachmentHosts, mentions);
   const mam = new MamCatchUp(iq, mode, rooms, roomInfo, (r, el, archived) => groupchat.handle(r, el, archived));
   const presence = new PresenceHandler(session, mode, rooms, occupancy, members, identity, sync, events, joinTimeoutMs);
   const messages = new MessageRouter(session, mode, rooms, identity, posts, mam, groupchat, delivery);

@@ -4,7 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { BridgeModule } from '../../src/ports';
+import { Platform } from '../../src/common/ids';
+import type { BridgeContext, BridgeModule } from '../../src/ports';
+import type { NativeUsers } from './muc/mention-directory';
 import { XmppBridge } from './xmpp.bridge';
 import { clientTransport, componentTransport } from './session/xmpp-transport';
 import { type XmppConfig, xmppConfigSection } from './xmpp.config';
@@ -13,6 +15,7 @@ import { type XmppConfig, xmppConfigSection } from './xmpp.config';
 interface XmppModuleConfig {
   readonly xmpp?: XmppConfig;
   readonly baseDir?: string;
+  readonly nativeUsers?: NativeUsers;
 }
 
 function configPath(config: XmppModuleConfig, p: string): string {
@@ -41,13 +44,25 @@ function createXmppBridge(config: XmppModuleConfig): XmppBridge {
     links: x.links,
     mucService: x.mucService,
     attachmentHosts: x.attachmentHosts,
+    nativeUsers: config.nativeUsers,
     maxStanzaBytes: x.maxStanzaBytes,
     // The state is kept in the core's database; a journal file of earlier versions is imported once.
     journalFile: configPath(config, x.stateFile),
   });
 }
 
+/** Native XMPP users are MIMI users of this provider (identity mapping, ARCHITECTURE §4): what mentions name. */
+function nativeUsers(gateway: BridgeContext): NativeUsers {
+  return {
+    userUriOf: (userId) => gateway.identity.userUriOf(Platform.Xmpp, userId),
+    userIdOf: (uri) => {
+      const parsed = gateway.identity.legacyUserOf(uri);
+      return parsed?.platform === Platform.Xmpp && parsed.domain === gateway.providerDomain ? parsed.userId : undefined;
+    },
+  };
+}
+
 export const xmppBridgeModule: BridgeModule<XmppConfig> = {
   config: xmppConfigSection,
-  create: (xmpp, gateway) => createXmppBridge({ xmpp, baseDir: gateway.baseDir }),
+  create: (xmpp, gateway) => createXmppBridge({ xmpp, baseDir: gateway.baseDir, nativeUsers: nativeUsers(gateway) }),
 };

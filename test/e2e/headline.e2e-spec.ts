@@ -15,7 +15,7 @@
  */
 import { NS } from '../../bridges/xmpp/protocol/namespaces';
 import type { UserUri } from '../../src/common/ids';
-import type { XmlElement } from '../../bridges/xmpp/protocol/xml';
+import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import { waitFor } from '../support/e2e-wait';
 import type { ClientEvent } from '../servers/synapse/synapse-server';
 import { HeadlineEnv, MATRIX_GATEWAY, XMPP_GATEWAY } from './support/headline-env';
@@ -247,6 +247,63 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
     );
 
     it(
+      'mentions cross both ways: a pill of bob’s ghost is his nick with an XEP-0372 reference; his mention and his reply notify alice',
+      scenario(async (e) => {
+        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
+        const fromBob = (pred: (x: ClientEvent) => boolean) => (x: ClientEvent) => x.sender === ghostOfBob && pred(x);
+        const mentioned = (x: ClientEvent): string[] =>
+          ((x.content['m.mentions'] as { user_ids?: string[] } | undefined)?.user_ids ?? []).slice();
+        const since = bob.mark();
+        // Matrix → XMPP: Element's pill of the ghost becomes bob's own nick, marked as a mention of him.
+        const look = `: look ${RUN}`;
+        const pillEvent = await alice.client.sendText(alice.roomId, `bob${look}`, {
+          format: 'org.matrix.custom.html',
+          formatted_body: `<a href="https://matrix.to/#/${ghostOfBob}">bob</a>${look}`,
+          'm.mentions': { user_ids: [ghostOfBob] },
+        });
+        const pill = await bob.sees((el) => el.getChildText('body') === `${BOB_NICK}${look}`, 'the pill', since);
+        expect(pill.getChild('reference', NS.REFERENCE)?.attrs).toMatchObject({
+          type: 'mention',
+          begin: '0',
+          end: String([...BOB_NICK].length),
+          uri: `xmpp:${bob.muc}/${BOB_NICK}`,
+        });
+        const aliceNick = nickOf(pill);
+        const pillStanzaId = stanzaIdOf(pill, bob.muc)!;
+
+        // XMPP → Matrix: an XEP-0372 mention of alice's nick is a pill of alice, in m.mentions.
+        const thanks = `${aliceNick}: thanks ${RUN}`;
+        await bob.user.say(bob.muc, thanks, [
+          xml('reference', {
+            xmlns: NS.REFERENCE,
+            type: 'mention',
+            begin: '0',
+            end: String([...aliceNick].length),
+            uri: `xmpp:${bob.muc}/${encodeURIComponent(aliceNick)}`,
+          }),
+        ]);
+        const thanksSeen = await alice.sees(fromBob((x) => x.content['body'] === thanks));
+        expect(mentioned(thanksSeen)).toEqual([alice.userId]);
+        expect(String(thanksSeen.content['formatted_body'])).toContain(
+          `<a href="https://matrix.to/#/${alice.userId}">`,
+        );
+
+        // A bare `nick: ` prefix, as XMPP clients write when one picks a name, is a mention too.
+        const prefixed = `${aliceNick}, again ${RUN}`;
+        await bob.say(prefixed);
+        expect(mentioned(await alice.sees(fromBob((x) => x.content['body'] === prefixed)))).toEqual([alice.userId]);
+
+        // A reply to alice's message mentions her, so her client notifies her, though the text does not name her.
+        const answer = `sure ${RUN}`;
+        await bob.reply({ stanzaId: pillStanzaId, nick: aliceNick, text: `${BOB_NICK}${look}` }, answer);
+        const answerSeen = await alice.sees(fromBob((x) => x.content['body'] === answer));
+        expect(relatesTo(answerSeen)).toEqual({ 'm.in_reply_to': { event_id: pillEvent } });
+        expect(mentioned(answerSeen)).toEqual([alice.userId]);
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
       'an invite of a user the peer does not know is refused in the room with the peer’s reason',
       scenario(async (e) => {
         const nobody = `mimi://${XMPP_GATEWAY}/u/nobody`;
@@ -375,10 +432,6 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
       "display names: an XMPP user's first message in a Matrix room shows under the ghost's ID, not the name it carries (the name is set on the ghost's profile just before; Synapse copies it into the room's member event after the message)",
     );
     it.todo('avatars: a Matrix avatar becomes the XMPP puppet’s avatar, an XMPP avatar the ghost’s');
-    it.todo(
-      'mentions: a mention of a remote user becomes a Matrix pill of the ghost / an XMPP nick with an XEP-0372 reference',
-    );
-    it.todo('an XMPP reply to a Matrix user mentions them, so their client notifies them');
     it.todo(
       'media: an image from either side is re-uploaded (Matrix media repository / XEP-0363) and the other client can download it',
     );

@@ -19,7 +19,7 @@ const LOOKUPS = {
 };
 
 function parsed(p: Partial<ParsedGroupchat>): ParsedGroupchat {
-  return { room: ROOM, nick: 'alice', to: 'bot@m/mimi', fallbacks: [], files: [], ...p };
+  return { room: ROOM, nick: 'alice', to: 'bot@m/mimi', fallbacks: [], files: [], references: [], ...p };
 }
 
 describe('isAllowedAttachmentUrl', () => {

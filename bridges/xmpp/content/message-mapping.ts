@@ -10,11 +10,13 @@
  *   XEP-0461 <reply id=stanza-id/>           post { inReplyTo }       (XEP-0428 fallback quote removed)
  *   XEP-0066 <x:oob/>, XEP-0447 <file-sharing/>  body.attachments      (https URLs on allowed hosts only)
  *   XEP-0444 <reactions id=stanza-id/>       react / unreact          (diffed by the bridge, reactions.ts)
+ *   XEP-0372 mention / `nick: `              Markdown link to the user's URI (mentions.ts)
  */
 import type { Attachment, MessageAction, MessageBody } from '../../../src/ports';
 import { NS } from '../protocol/namespaces';
-import { type FileRef, type ParsedGroupchat, stripFallback } from '../protocol/stanzas';
-import { markdownToStyling, stylingToMarkdown } from './styling';
+import { fallbackRanges, type FileRef, type ParsedGroupchat, stripFallback } from '../protocol/stanzas';
+import { findMentions, markdownWithMentions, type MentionLookup, shiftMentions } from './mentions';
+import { markdownToStyling, plainToMarkdown, stylingToMarkdown } from './styling';
 
 /** What the bridge needs to know about an earlier message to reference it. */
 export interface MessageRef {
@@ -40,6 +42,8 @@ export interface InboundLookups {
   /** platformEventId of the message whose MUC stanza-id is `id` (XEP-0424, XEP-0444, XEP-0461). */
   byStanzaId(id: string): string;
   isAllowedUrl(url: string): boolean;
+  /** Who the nicks and JIDs of mentions are (none are read without it). */
+  readonly mentions?: MentionLookup;
 }
 
 const EMOTE_PREFIX = '/me ';
@@ -118,13 +122,20 @@ function attachmentToFile(a: Attachment): FileRef {
   };
 }
 
-/** The message body a groupchat stanza carries, with reply fallbacks removed. */
+/** The message body a groupchat stanza carries, with reply fallbacks removed and mentions linked. */
 function bodyOf(p: ParsedGroupchat, lookups: InboundLookups): MessageBody {
-  const raw = stripFallback(p.body ?? '', p.fallbacks, [NS.REPLY]);
+  const full = p.body ?? '';
+  const raw = stripFallback(full, p.fallbacks, [NS.REPLY]);
   const attachments = p.files.filter((f) => lookups.isAllowedUrl(f.url)).map(fileToAttachment);
   const emote = raw.startsWith(EMOTE_PREFIX);
   const text = emote ? raw.slice(EMOTE_PREFIX.length) : raw;
-  const markdown = stylingToMarkdown(text);
+  const found = lookups.mentions ? findMentions(full, p.references, p.room, lookups.mentions) : [];
+  // Offsets into `text`: the fallback quote, then the `/me ` prefix, are gone from it.
+  const inText = shiftMentions(
+    shiftMentions(found, fallbackRanges(p.fallbacks, [NS.REPLY])),
+    emote ? [[0, EMOTE_PREFIX.length]] : [],
+  );
+  const markdown = markdownWithMentions(text, inText, stylingToMarkdown, plainToMarkdown);
   return {
     kind: emote ? 'emote' : 'text',
     text,

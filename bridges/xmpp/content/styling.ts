@@ -157,6 +157,14 @@ function closingDirective(line: string, from: number, mark: string): number | un
   return undefined;
 }
 
+/** A plain-text body as Markdown that shows the same characters, line by line. */
+export function plainToMarkdown(s: string): string {
+  return s
+    .split('\n')
+    .map((line) => escapeMarkdown(line, true))
+    .join('\n');
+}
+
 /** Plain text as Markdown that shows the same characters (GFM-MIMI has no HTML, `<` is escaped too). */
 function escapeMarkdown(s: string, lineStart: boolean): string {
   let out = s.replace(/[\\`*_~[\]<>|]/g, '\\$&');

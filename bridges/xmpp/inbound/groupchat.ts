@@ -15,6 +15,7 @@ import type { EchoKeyedInboundEvent } from '../../kit/echo-keys';
 import { isAllowedAttachmentUrl, mapInbound } from '../content/message-mapping';
 import { InboundReactionLedger } from '../content/reactions';
 import type { XmppMode } from '../mode/xmpp-mode';
+import type { MentionDirectory } from '../muc/mention-directory';
 import type { OccupantIdentity } from '../muc/occupant-identity';
 import { type MucRooms, roomRef } from '../muc/rooms';
 import { fullJid } from '../protocol/jids';
@@ -34,6 +35,7 @@ export class GroupchatHandler {
     private readonly posts: PendingPosts,
     private readonly delivery: CoreDelivery,
     private readonly attachmentHosts: readonly string[],
+    private readonly mentions: MentionDirectory,
   ) {}
 
   /** One groupchat message from the bot's view (live, or replayed from the archive). */
@@ -81,6 +83,7 @@ export class GroupchatHandler {
       byMessageId: (id) => r.byMessageId.get(id) ?? id,
       byStanzaId: (id) => id,
       isAllowedUrl: (url) => isAllowedAttachmentUrl(url, this.attachmentHosts),
+      mentions: this.mentions.lookup(r),
     });
     const room = roomRef(r.jid);
     const from: LegacyUserRef | RemoteUser = echoUser ?? (sender as LegacyUserRef);

@@ -3,7 +3,8 @@
  * edit (XEP-0308), delete (XEP-0424), react / unreact (XEP-0444, the full set each time).
  */
 import { ErrorCode, PlatformError } from '../../../src/common/errors';
-import type { MessageAction, PostResult, RemoteUser } from '../../../src/ports';
+import type { MessageAction, MessageBody, PostResult, RemoteUser } from '../../../src/ports';
+import { markMentions, takeMentionMarks } from '../content/mentions';
 import {
   composeBody,
   isAllowedAttachmentUrl,
@@ -13,9 +14,10 @@ import {
 } from '../content/message-mapping';
 import { OutboundReactionLedger } from '../content/reactions';
 import type { XmppMode } from '../mode/xmpp-mode';
+import type { MentionDirectory } from '../muc/mention-directory';
 import type { MucRooms } from '../muc/rooms';
 import { fullJid } from '../protocol/jids';
-import { buildGroupchat, type OutboundGroupchat, RETRACTION_FALLBACK_BODY } from '../protocol/stanzas';
+import { buildGroupchat, type OutboundGroupchat, type Reference, RETRACTION_FALLBACK_BODY } from '../protocol/stanzas';
 import type { XmlElement } from '../protocol/xml';
 import type { RoomRuntime } from '../state/muc-room';
 
@@ -30,6 +32,7 @@ export class PostBuilder {
     private readonly mode: XmppMode,
     private readonly rooms: MucRooms,
     private readonly attachmentHosts: readonly string[],
+    private readonly mentions: MentionDirectory,
   ) {}
 
   build(r: RoomRuntime, as: RemoteUser, action: MessageAction, originId: string): BuiltPost {
@@ -44,7 +47,8 @@ export class PostBuilder {
     switch (action.type) {
       case 'post': {
         const { passed, omitted } = partitionAttachments(action.body.attachments, allowed);
-        let body = composeBody(outboundText(action.body, author), passed, omitted);
+        const marked = this.markMentions(r, action.body);
+        let body = composeBody(outboundText(marked.body, author), passed, omitted);
         let reply: OutboundGroupchat['reply'];
         if (action.inReplyTo) {
           const ref = r.refs.get(action.inReplyTo.platformEventId);
@@ -56,7 +60,16 @@ export class PostBuilder {
             fallbackLength: [...fallback].length,
           };
         }
-        return { stanza: buildGroupchat({ ...base, body, reply, files: passed }) };
+        const text = takeMentionMarks(body, marked.uris);
+        return {
+          stanza: buildGroupchat({
+            ...base,
+            body: text.body,
+            reply,
+            files: passed,
+            references: mentionRefs(text.mentions),
+          }),
+        };
       }
       case 'edit': {
         const messageId = this.messageIdOf(r, action.target.platformEventId);
@@ -68,8 +81,17 @@ export class PostBuilder {
           );
         }
         const { passed, omitted } = partitionAttachments(action.body.attachments, allowed);
-        const body = composeBody(outboundText(action.body, author), passed, omitted);
-        return { stanza: buildGroupchat({ ...base, body, replaceId: messageId, files: passed }) };
+        const marked = this.markMentions(r, action.body);
+        const text = takeMentionMarks(composeBody(outboundText(marked.body, author), passed, omitted), marked.uris);
+        return {
+          stanza: buildGroupchat({
+            ...base,
+            body: text.body,
+            replaceId: messageId,
+            files: passed,
+            references: mentionRefs(text.mentions),
+          }),
+        };
       }
       case 'delete':
         return {
@@ -114,6 +136,13 @@ export class PostBuilder {
     }
   }
 
+  /** The body with its mentions of occupants marked (content/mentions.ts), and their occupant URIs. */
+  private markMentions(r: RoomRuntime, body: MessageBody): { body: MessageBody; uris: string[] } {
+    if (body.markdown === undefined) return { body, uris: [] };
+    const marked = markMentions(body.markdown, (uri) => this.mentions.nickOf(r, uri), r.jid);
+    return { body: { ...body, markdown: marked.markdown }, uris: marked.uris };
+  }
+
   /** The stanza `id` of the message with this stanza-id (XEP-0308 references it). */
   private messageIdOf(r: RoomRuntime, stanzaId: string): string | undefined {
     const ref = r.refs.get(stanzaId);
@@ -121,4 +150,9 @@ export class PostBuilder {
     for (const [originId, entry] of Object.entries(r.state.posted)) if (entry.stanzaId === stanzaId) return originId;
     return undefined;
   }
+}
+
+/** XEP-0372 mention references for the marked nicks of a body. */
+function mentionRefs(mentions: readonly { begin: number; end: number; uri: string }[]): Reference[] {
+  return mentions.map((m) => ({ type: 'mention', uri: m.uri, begin: m.begin, end: m.end }));
 }

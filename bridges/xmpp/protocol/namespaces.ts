@@ -25,6 +25,8 @@ export const NS = {
   REACTIONS: 'urn:xmpp:reactions:0',
   /** XEP-0461 Message Replies. */
   REPLY: 'urn:xmpp:reply:0',
+  /** XEP-0372 References (mentions). */
+  REFERENCE: 'urn:xmpp:reference:0',
   /** XEP-0428 Fallback Indication. */
   FALLBACK: 'urn:xmpp:fallback:0',
   /** XEP-0066 Out of Band Data. */

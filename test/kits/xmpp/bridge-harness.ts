@@ -5,6 +5,7 @@
 import { Platform, userUri } from '../../../src/common/ids';
 import type { InboundEvent, InboundSink, RemoteUser } from '../../../src/ports';
 import { xml, type XmlElement } from '../../../bridges/xmpp/protocol/xml';
+import type { NativeUsers } from '../../../bridges/xmpp/muc/mention-directory';
 import { MemoryStateStore } from '../../../bridges/xmpp/state/bridge-state';
 import { XmppBridge } from '../../../bridges/xmpp/xmpp.bridge';
 import { type FakeOccupant, FakeMucService, FakeXmppTransport } from './fake-xmpp-transport';
@@ -47,6 +48,8 @@ export async function harness(
     sink?: InboundSink;
     /** The MUC service mirror rooms are created on (none by default). */
     mucService?: string;
+    /** Native users ↔ MIMI user URIs (mentions). */
+    nativeUsers?: NativeUsers;
   } = {},
 ): Promise<Harness> {
   const mode = opts.mode ?? 'component';
@@ -73,6 +76,7 @@ export async function harness(
     selfPingIntervalMs: opts.selfPingIntervalMs ?? 0,
     sinkRetryInitialMs: 10,
     ...(opts.mucService !== undefined ? { mucService: opts.mucService } : {}),
+    ...(opts.nativeUsers !== undefined ? { nativeUsers: opts.nativeUsers } : {}),
   });
   await bridge.start(opts.sink ?? sink.sink);
   return { bridge, transport, muc, sink, store };

@@ -42,8 +42,21 @@ export interface OutboundGroupchat {
   readonly files?: readonly FileRef[];
   /** XEP-0172 nickname of the real author (relay mode). */
   readonly nick?: string;
+  /** XEP-0372 mentions in `body` (code point offsets, `end` exclusive). */
+  readonly references?: readonly Reference[];
   /** XEP-0334 store hint: without a body, Prosody archives (and stamps a stanza-id on) only hinted messages. */
   readonly store?: boolean;
+}
+
+/**
+ * An XEP-0372 reference: `uri` (an `xmpp:` URI) is meant by the code points `begin` to `end`
+ * (exclusive) of the body. Only `mention` references are read and written.
+ */
+export interface Reference {
+  readonly type: string;
+  readonly uri: string;
+  readonly begin?: number;
+  readonly end?: number;
 }
 
 /** Body a client without XEP-0424 shows for a retraction (XEP-0424 §4 recommends a fallback body). */
@@ -110,6 +123,17 @@ export function buildGroupchat(m: OutboundGroupchat): XmlElement {
     );
     children.push(fileSharing(f));
   }
+  for (const r of m.references ?? []) {
+    children.push(
+      xml('reference', {
+        xmlns: NS.REFERENCE,
+        type: text(r.type),
+        uri: text(r.uri),
+        begin: r.begin === undefined ? undefined : String(r.begin),
+        end: r.end === undefined ? undefined : String(r.end),
+      }),
+    );
+  }
   if (m.store) children.push(xml('store', { xmlns: NS.HINTS }));
   children.push(xml('origin-id', { xmlns: NS.SID, id: text(m.id) }));
   return xml('message', { from: m.from, to: m.to, type: 'groupchat', id: text(m.id) }, children);
@@ -155,6 +179,8 @@ export interface ParsedGroupchat {
   readonly reply?: { readonly to?: string; readonly id: string };
   readonly fallbacks: readonly FallbackRange[];
   readonly files: readonly FileRef[];
+  /** XEP-0372 references (well-formed ones only). */
+  readonly references: readonly Reference[];
   /** Real JID of the sender, when the MUC discloses it (archived messages of non-anonymous rooms). */
   readonly realJid?: string;
   readonly nickHint?: string;
@@ -225,6 +251,24 @@ function parseRetract(el: XmlElement): { id: string; legacy: boolean } | undefin
   return undefined;
 }
 
+/** Most references read from one message. */
+const MAX_REFERENCES = 64;
+
+/** XEP-0372 references; one without type or uri, or with a bad range, is skipped (not an error: it only decorates the body). */
+function parseReferences(el: XmlElement): Reference[] {
+  const out: Reference[] = [];
+  for (const r of el.getChildren('reference', NS.REFERENCE).slice(0, MAX_REFERENCES)) {
+    const { type, uri } = r.attrs;
+    if (!type || !uri) continue;
+    const begin = r.attrs.begin === undefined ? undefined : Number(r.attrs.begin);
+    const end = r.attrs.end === undefined ? undefined : Number(r.attrs.end);
+    const ranged = begin !== undefined && end !== undefined;
+    if (ranged && !(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end > begin)) continue;
+    out.push(ranged ? { type, uri, begin, end } : { type, uri });
+  }
+  return out;
+}
+
 function parseFallbacks(el: XmlElement): FallbackRange[] {
   const out: FallbackRange[] = [];
   for (const f of el.getChildren('fallback', NS.FALLBACK)) {
@@ -285,9 +329,21 @@ export function parseGroupchat(el: XmlElement): ParsedGroupchat {
     reply: reply ? { to: nonEmpty(reply.attrs.to), id: reply.attrs.id! } : undefined,
     fallbacks: parseFallbacks(el),
     files: parseFiles(el),
+    references: parseReferences(el),
     realJid: item?.attrs.jid ? bare(item.attrs.jid) : undefined,
     nickHint: nonEmpty(el.getChildText('nick', NS.NICK)),
   };
+}
+
+/** The code point ranges `[start, end)` of a body that the fallbacks `for` one of `namespaces` cover (XEP-0428), sorted. */
+export function fallbackRanges(
+  fallbacks: readonly FallbackRange[],
+  namespaces: readonly string[],
+): (readonly [number, number])[] {
+  return fallbacks
+    .filter((f) => namespaces.includes(f.for) && f.start !== undefined && f.end !== undefined)
+    .map((f) => [f.start!, f.end!] as const)
+    .sort((a, b) => a[0] - b[0]);
 }
 
 /** Remove the code point ranges of `body` that the fallbacks `for` one of `namespaces` cover (XEP-0428). */
@@ -296,10 +352,7 @@ export function stripFallback(
   fallbacks: readonly FallbackRange[],
   namespaces: readonly string[],
 ): string {
-  const ranges = fallbacks
-    .filter((f) => namespaces.includes(f.for) && f.start !== undefined && f.end !== undefined)
-    .map((f) => [f.start!, f.end!] as const)
-    .sort((a, b) => a[0] - b[0]);
+  const ranges = fallbackRanges(fallbacks, namespaces);
   if (ranges.length === 0) return body;
   const cps = [...body];
   const keep: string[] = [];
