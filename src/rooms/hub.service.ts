@@ -75,6 +75,7 @@ import { HubUpdates } from './hub-updates';
 import { HubRoomState } from './room-state/hub-room-state';
 import { RoomLocks } from './room-locks';
 import { maySendMessage, participantOf, roleIndexOf } from './room-policy';
+import { authoriseMessageChange } from './delete-policy';
 import { RoomSupport, need, sha256Hex } from './room-support';
 import { type KeyMaterialOutcome, RefusalLog, keyMaterialRefusal } from './key-material-refusal';
 import { RoomTransactions } from '../persistence/room-transactions';
@@ -545,6 +546,12 @@ export class HubService {
     ) {
       throw new ValidationError('content must name its senderUri and roomUri (protocol-06 §5.4.1)');
     }
+    const change = await authoriseMessageChange(received.content, sendingUri, {
+      roles: () => this.commits.roles(room.roomUri),
+      participants: async () => (await this.commits.botView(room.roomUri)).participants,
+      senderOf: async (id) => (await this.events.findByMessageId(tx, room.roomUri, id))?.senderUri,
+    });
+    if (!change.allowed) throw new ValidationError(change.reason);
     const messageId = toHex(received.messageId);
     const earlier = await this.submissions.findByMessageId(tx, room.roomUri, messageId, 'in');
     const done = earlier.find((s) => s.status === 'accepted');
