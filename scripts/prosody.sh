@@ -23,7 +23,10 @@ shift
 
 install_prosody() {
   if command -v prosody >/dev/null 2>&1 && command -v prosodyctl >/dev/null 2>&1; then
-    return
+    # Without prosody-modules (and without root to add it), Prosody runs with XEP-0425 moderation off.
+    if [ -e /usr/lib/prosody/modules/mod_muc_moderation/mod_muc_moderation.lua ] || [ "$(id -u)" != 0 ]; then
+      return
+    fi
   fi
   if [ "$(id -u)" != 0 ]; then
     echo "prosody: not installed; run as root: $0 install" >&2
@@ -31,7 +34,8 @@ install_prosody() {
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends prosody
+  # prosody-modules: mod_muc_moderation (XEP-0425), for moderator deletes.
+  apt-get install -y -qq --no-install-recommends prosody prosody-modules
   # The package may start the system service; the tests use their own instances on free ports.
 }
 

@@ -24,6 +24,7 @@ import { RelayOccupant } from './muc/relay-occupant';
 import { RoomInfo } from './muc/room-info';
 import { RoomSync } from './muc/room-sync';
 import { MucRooms } from './muc/rooms';
+import { MessageModeration } from './outbound/moderation';
 import { PendingPosts } from './outbound/pending-posts';
 import { PostBuilder } from './outbound/post-builder';
 import { Poster } from './outbound/posting';
@@ -111,6 +112,7 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     members,
     posts,
     new PostBuilder(mode, rooms, attachmentHosts, mentions),
+    new MessageModeration(iq, mode),
     { maxStanzaBytes: options.maxStanzaBytes ?? mode.defaultMaxStanzaBytes, joinTimeoutMs },
   );
   const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, attachmentHosts, mentions);

@@ -42,6 +42,19 @@ async function setDisplayName(alice: MatrixSide, name: string): Promise<void> {
   );
 }
 
+/** The XEP-0425 retraction of message `stanzaId` the MUC announced to `bob` (from the room itself), from `since` on. */
+function seesModeration(bob: XmppSide, stanzaId: string, since: number): Promise<XmlElement> {
+  return bob.user.waitFor(
+    (el) =>
+      el.name === 'message' &&
+      el.attrs.from === bob.muc &&
+      el.getChild('apply-to', NS.FASTEN)?.attrs.id === stanzaId &&
+      el.getChild('apply-to', NS.FASTEN)?.getChild('moderated', NS.MODERATE_0) !== undefined,
+    `the moderation of ${stanzaId}`,
+    { since, timeoutMs: 30_000 },
+  );
+}
+
 const SETUP_TIMEOUT_MS = 600_000;
 const STEP_TIMEOUT_MS = 120_000;
 
@@ -304,6 +317,23 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
     );
 
     it(
+      'moderator deletes, Matrix → XMPP: alice (room creator) redacts bob’s message; the MUC retracts it by XEP-0425',
+      scenario(async (e) => {
+        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
+        const text = `moderate me ${RUN}`;
+        const sent = await bob.say(text);
+        const seen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === text);
+        const since = bob.mark();
+        await alice.redact(seen.event_id);
+        const announced = await seesModeration(bob, sent.stanzaId, since);
+        expect(
+          announced.getChild('apply-to', NS.FASTEN)?.getChild('moderated', NS.MODERATE_0)?.getChildText('reason'),
+        ).toMatch(/^Deleted by .+, a moderator of the MIMI room$/);
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
       'an invite of a user the peer does not know is refused in the room with the peer’s reason',
       scenario(async (e) => {
         const nobody = `mimi://${XMPP_GATEWAY}/u/nobody`;
@@ -424,6 +454,34 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
     );
 
     itConverses(() => ({ alice, bob }), 'xmpp-hubbed');
+
+    it(
+      'moderator deletes, XMPP → Matrix: bob (the MUC’s owner) moderates alice’s message; Matrix shows its redaction',
+      scenario(async () => {
+        const text = `alice says something ${RUN}`;
+        const since = bob.mark();
+        const eventId = await alice.say(text);
+        const seen = await bob.sees((el) => el.getChildText('body') === text, "alice's message", since);
+        await bob.user.iq(
+          xml(
+            'iq',
+            { type: 'set', to: bob.muc },
+            xml(
+              'apply-to',
+              { xmlns: NS.FASTEN, id: stanzaIdOf(seen, bob.muc)! },
+              xml(
+                'moderate',
+                { xmlns: NS.MODERATE_0 },
+                xml('retract', { xmlns: NS.RETRACT_0 }),
+                xml('reason', {}, 'off topic'),
+              ),
+            ),
+          ),
+        );
+        await alice.sees((x) => x.type === 'm.room.redaction' && redactedBy(x) === eventId);
+      }),
+      STEP_TIMEOUT_MS,
+    );
   });
 
   // ---- not done yet (issue 13); each names the gap ------------------------------------------------
@@ -436,9 +494,6 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
       'media: an image from either side is re-uploaded (Matrix media repository / XEP-0363) and the other client can download it',
     );
     it.todo('read markers: Matrix read receipts and XEP-0333 markers cross as MIMI message status reports');
-    it.todo(
-      'moderator deletes: a moderator removing someone else’s message crosses (redaction ↔ MIMI delete ↔ XEP-0425)',
-    );
     it.todo('room upgrades: a tombstone makes the gateway link the new room and tell the room');
     it.todo(
       'invites by human address: `!mimi invite xmpp:bob@…` reaches bob as an XEP-0249 invitation to the mirror MUC',

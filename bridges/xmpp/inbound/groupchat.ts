@@ -18,9 +18,10 @@ import type { XmppMode } from '../mode/xmpp-mode';
 import type { MentionDirectory } from '../muc/mention-directory';
 import type { OccupantIdentity } from '../muc/occupant-identity';
 import { type MucRooms, roomRef } from '../muc/rooms';
-import { fullJid } from '../protocol/jids';
-import { parseGroupchat, type ParsedGroupchat } from '../protocol/stanzas';
+import { bare, fullJid, resourceOf } from '../protocol/jids';
+import { parseGroupchat, type ParsedGroupchat, type ParsedModeration, parseModeration } from '../protocol/stanzas';
 import type { XmlElement } from '../protocol/xml';
+import { moderationEventId } from '../outbound/moderation';
 import { isPostOriginId } from '../outbound/origin-id';
 import type { PendingPosts } from '../outbound/pending-posts';
 import type { RoomRuntime } from '../state/muc-room';
@@ -55,7 +56,9 @@ export class GroupchatHandler {
       if (p.originId !== undefined) r.byMessageId.set(p.originId, p.stanzaId);
     }
     if (p.nick === '') {
-      // From the room itself: only the subject matters.
+      // From the room itself: a moderator's retraction (XEP-0425), or the subject.
+      const moderation = parseModeration(el);
+      if (moderation !== undefined) return this.onModeration(r, moderation, timestamp, p.stanzaId);
       this.onSubject(r, p, platformEventId, timestamp);
       return;
     }
@@ -143,6 +146,25 @@ export class GroupchatHandler {
     this.delivery.deliver(
       r,
       [{ kind: 'membership', room: roomRef(r.jid), platformEventId, user, membership: 'leave', timestamp }],
+      stanzaId !== undefined ? { stanzaId, at: timestamp } : undefined,
+      platformEventId,
+    );
+  }
+
+  /**
+   * XEP-0425: a native moderator retracted a message; the delete is theirs. The bridge's own
+   * moderations (by the bot, for MIMI moderators: outbound/moderation.ts) were recorded when made.
+   */
+  private onModeration(r: RoomRuntime, m: ParsedModeration, timestamp: number, stanzaId: string | undefined): void {
+    const nick = m.by !== undefined && bare(m.by) === r.jid ? resourceOf(m.by) : undefined;
+    if (nick === undefined || nick === r.botNick) return;
+    const by = this.identity.occupantUserByNick(r, nick);
+    if ('userUri' in by) return;
+    const platformEventId = moderationEventId(r.jid, m.stanzaId);
+    const action = { type: 'delete' as const, target: { platformEventId: m.stanzaId } };
+    this.delivery.deliver(
+      r,
+      [{ kind: 'message', room: roomRef(r.jid), platformEventId, sender: by, action, timestamp }],
       stanzaId !== undefined ? { stanzaId, at: timestamp } : undefined,
       platformEventId,
     );

@@ -10,7 +10,7 @@ import type { XmppMode } from '../mode/xmpp-mode';
 import { parseJid } from '../protocol/jids';
 import { joinRuleOfFeatures, permissionsOfFeatures } from '../protocol/muc-permissions';
 import { NS } from '../protocol/namespaces';
-import { buildDiscoInfoGet, buildOwnerConfigSubmit, parseDiscoInfo } from '../protocol/stanzas';
+import { buildDiscoInfoGet, buildOwnerConfigSubmit, moderationVersionOf, parseDiscoInfo } from '../protocol/stanzas';
 import type { IqClient } from '../session/iq-client';
 import type { RoomRuntime } from '../state/muc-room';
 
@@ -50,6 +50,7 @@ export class RoomInfo {
         await this.iq.request(buildDiscoInfoGet({ from: this.mode.botFrom(), to: r.jid, id: randomUUID() })),
       );
       r.mamSupported = info.features.includes(NS.MAM);
+      r.moderation = moderationVersionOf(info.features);
       r.name = info.identities.find((i) => i.category === 'conference')?.name ?? r.name;
       if (!r.mamSupported) {
         this.logger.warn(`${r.jid}: no XEP-0313 archive; messages sent while the bridge is away are lost`);

@@ -17,6 +17,7 @@ import { stanzaBytes } from '../protocol/xml';
 import { deferred, withDeadline } from '../../kit/post-guard';
 import type { XmppSession } from '../session/xmpp-session';
 import { originIdFor } from './origin-id';
+import type { MessageModeration } from './moderation';
 import type { PendingPosts } from './pending-posts';
 import type { PostBuilder } from './post-builder';
 
@@ -29,6 +30,7 @@ export class Poster {
     private readonly members: MimiOccupants,
     private readonly pending: PendingPosts,
     private readonly builder: PostBuilder,
+    private readonly moderation: MessageModeration,
     private readonly opts: { readonly maxStanzaBytes: number; readonly joinTimeoutMs: number },
   ) {}
 
@@ -50,6 +52,10 @@ export class Poster {
     await withDeadline(deadline, 'post', () => this.occupancy.ensureBot(r, deadline));
     const journal = r.state.posted[originId];
     if (journal) return { platformEventId: journal.stanzaId, echoKeys: [originId], acceptedAt: journal.at };
+    if (action.type === 'delete' && this.moderation.isOthers(r, as, action.target.platformEventId)) {
+      const left = Math.max(1, deadline - Date.now());
+      return this.moderation.retract(r, as, action.target.platformEventId, opts.idempotencyKey, left);
+    }
     let p = this.pending.get(originId);
     if (!p) {
       const built = this.builder.build(r, as, action, originId);

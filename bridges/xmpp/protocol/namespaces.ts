@@ -21,6 +21,9 @@ export const NS = {
   RETRACT: 'urn:xmpp:message-retract:1',
   RETRACT_0: 'urn:xmpp:message-retract:0',
   FASTEN: 'urn:xmpp:fasten:0',
+  /** XEP-0425 Message Moderation (1.0, and the fastening-based 0.2 of Debian's mod_muc_moderation). */
+  MODERATE: 'urn:xmpp:message-moderate:1',
+  MODERATE_0: 'urn:xmpp:message-moderate:0',
   /** XEP-0444 Message Reactions. */
   REACTIONS: 'urn:xmpp:reactions:0',
   /** XEP-0461 Message Replies. */

@@ -7,6 +7,7 @@ import type { RoomState } from './bridge-state';
 import { BoundedMap } from '../../kit/bounded-map';
 import type { MessageRef } from '../content/message-mapping';
 import type { MucAffiliation, MucRole } from '../protocol/muc-roles';
+import type { ModerationVersion } from '../protocol/stanzas';
 
 /** Message references kept per room (stanza-id → ref) for edits, replies and notices. */
 const MAX_REFS = 5000;
@@ -85,6 +86,8 @@ export class RoomRuntime {
   buffered: (() => void)[] = [];
   /** XEP-0313 support of the room (disco#info), once known. */
   mamSupported?: boolean;
+  /** XEP-0425 moderation version of the room (disco#info), once known; undefined: none. */
+  moderation?: ModerationVersion;
   name?: string;
   readonly occupants = new Map<string, Occupant>();
   /** Nicks our own occupants are joining with: nick → userUri ('' for the bot). */

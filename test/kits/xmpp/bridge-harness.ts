@@ -50,6 +50,8 @@ export async function harness(
     mucService?: string;
     /** Native users ↔ MIMI user URIs (mentions). */
     nativeUsers?: NativeUsers;
+    /** XEP-0425 version the MUC supports (none by default). */
+    moderation?: 0 | 1;
   } = {},
 ): Promise<Harness> {
   const mode = opts.mode ?? 'component';
@@ -58,6 +60,7 @@ export async function harness(
     mode === 'component' ? COMPONENT : RELAY_ADDRESS,
   );
   const muc = new FakeMucService();
+  muc.moderation = opts.moderation;
   muc.seat(ROOM, { ...ALICE });
   for (const o of opts.occupants ?? []) muc.seat(ROOM, { ...o });
   transport.respond = muc.respond;

@@ -133,6 +133,10 @@ export class FakeMucService {
   messageError?: (el: XmlElement) => string | undefined;
   /** Do not reflect groupchat messages (a lost reflection). */
   swallowMessages = false;
+  /** XEP-0425 version the rooms announce and carry out (Prosody's mod_muc_moderation is 0); none by default. */
+  moderation?: 0 | 1;
+  /** Moderation requests received (room, stanza-id, reason). */
+  readonly moderated: { room: string; stanzaId: string; reason?: string }[] = [];
   private seq = 0;
 
   room(jid: string): Map<string, FakeOccupant> {
@@ -284,6 +288,9 @@ export class FakeMucService {
             xml('identity', { category: 'conference', type: 'text', name: `Room ${room}` }),
             xml('feature', { var: NS.MUC }),
             xml('feature', { var: NS.MAM }),
+            this.moderation === undefined
+              ? undefined
+              : xml('feature', { var: this.moderation === 1 ? NS.MODERATE : NS.MODERATE_0 }),
           ),
         ),
       ];
@@ -341,6 +348,24 @@ export class FakeMucService {
       return out;
     }
     if (child.is('query', NS.MUC_OWNER)) return [result()];
+    if (child.is('apply-to', NS.FASTEN) && this.moderation === 0) {
+      const moderate = child.getChild('moderate', NS.MODERATE_0);
+      const stanzaId = child.attrs.id ?? '';
+      const reason = moderate?.getChildText('reason') ?? undefined;
+      this.moderated.push({ room, stanzaId, reason });
+      const by = [...this.room(room).values()].find((o) => o.jid === from)?.nick ?? '';
+      const announce = (to: string): XmlElement =>
+        xml(
+          'message',
+          { from: room, to, type: 'groupchat', id: `mod-${stanzaId}` },
+          xml(
+            'apply-to',
+            { xmlns: NS.FASTEN, id: stanzaId },
+            xml('moderated', { xmlns: NS.MODERATE_0, by: `${room}/${by}` }, xml('retract', { xmlns: NS.RETRACT_0 })),
+          ),
+        );
+      return [result(), ...[...this.room(room).values()].map((o) => announce(o.jid))];
+    }
     if (child.is('ping', NS.PING)) {
       // XEP-0410: a ping to one's own occupant JID succeeds only while one is an occupant.
       const occupant = this.room(room).get(resourceOf(el.attrs.to ?? ''));

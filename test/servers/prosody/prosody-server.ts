@@ -40,15 +40,21 @@ export interface ProsodyServerOptions {
   readonly detached?: boolean;
 }
 
-/** Install Prosody from Debian's packages when `prosody` is missing (needs root, as CI has). */
+/** XEP-0425 message moderation: `mod_muc_moderation` of Debian's prosody-modules package. */
+const MUC_MODERATION_MODULE = '/usr/lib/prosody/modules/mod_muc_moderation/mod_muc_moderation.lua';
+
+/** Install Prosody (and prosody-modules, for XEP-0425) from Debian's packages when missing (needs root, as CI has). */
 export function ensureProsodyInstalled(): void {
-  if (spawnSync('sh', ['-c', 'command -v prosody && command -v prosodyctl'], { stdio: 'ignore' }).status === 0) return;
+  const haveProsody =
+    spawnSync('sh', ['-c', 'command -v prosody && command -v prosodyctl'], { stdio: 'ignore' }).status === 0;
+  // Without root, a Prosody without prosody-modules runs with moderation off.
+  if (haveProsody && (existsSync(MUC_MODERATION_MODULE) || process.getuid?.() !== 0)) return;
   if (process.getuid?.() !== 0) {
     throw new Error('prosody is not installed; run `sudo scripts/prosody.sh install` (apt-get install prosody)');
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'prosody'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', 'prosody', 'prosody-modules'], { stdio: 'inherit', env });
 }
 
 function freePort(): Promise<number> {
@@ -152,7 +158,8 @@ export class ProsodyServer {
         opts.extraGlobal ?? '',
         `VirtualHost "${PROSODY_VHOST}"`,
         `Component "${PROSODY_MUC_DOMAIN}" "muc"`,
-        '    modules_enabled = { "muc_mam" }',
+        // XEP-0425 moderation where prosody-modules is installed (without it, moderator deletes are refused).
+        `    modules_enabled = { "muc_mam"${existsSync(MUC_MODERATION_MODULE) ? '; "muc_moderation"' : ''} }`,
         '    muc_log_by_default = true',
         '    muc_log_expires_after = "never"',
         '    muc_room_default_persistent = true',

@@ -7,8 +7,10 @@
  *
  *   message.ts   groupchat and private messages     presence.ts  MUC join, nick change, leave
  *   iq.ts        admin, owner, ping, disco, MAM      error.ts     RFC 6120 stanza errors
+ *   moderation.ts  XEP-0425 moderator retractions
  */
 export * from './error';
 export * from './iq';
 export * from './message';
+export * from './moderation';
 export * from './presence';
