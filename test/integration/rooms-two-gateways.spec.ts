@@ -323,6 +323,28 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
     expect((await bobSubmissions()).map((s) => s.messageId)).toEqual(bobsOnB.map((e) => e.messageId));
   });
 
+  it("refuses bob's delete of alice's message (a member's role has no canDeleteOtherMessage), and tells him", async () => {
+    const renderedHello = await platformMessage(
+      pair.b,
+      mirrorId(),
+      (a) => a.type === 'post' && a.body.text === HELLO_FROM_ALICE,
+    );
+    const del = await pair.b.platform.emitLocal(mirrorId(), BOB, {
+      type: 'delete',
+      target: { platformEventId: renderedHello.platformEventId },
+    });
+    await eventually(() =>
+      expect(pair.b.platform.notices).toContainEqual(
+        expect.objectContaining({ room: mirrorId(), about: del, text: expect.stringContaining('notAllowed') }),
+      ),
+    );
+    const deletesOnA = room(pair.a, CLUB_ROOM_ID).timeline.filter(
+      (e) => e.kind === 'message' && e.action.type === 'delete' && 'userUri' in e.sender,
+    );
+    expect(deletesOnA).toEqual([]);
+    expect((await history(pair.a)).filter((e) => e.kind === 'delete' && e.senderUri === BOB_URI)).toEqual([]);
+  });
+
   it('refuses a sender of another provider, a non-participant sender and a replayed old-epoch message', async () => {
     const [first] = await bobSubmissions();
     const oldMessage = first!.appMessage;
