@@ -76,4 +76,22 @@ describe(BridgeSinkService.name, () => {
     ]);
     expect(s.handled).toEqual(['$1', '$2', '$3', '$r', '$4', '$5']);
   });
+
+  it('drops the echo of a render in a mirror room without taking the room lock', async () => {
+    const follower = { ...ROOM, role: 'follower' } as RoomRecord;
+    const locks = new RoomLocks();
+    const s = new BridgeSinkService(
+      { findByLegacyRoom: async () => follower, findByUri: async () => follower } as unknown as RoomRepository,
+      {} as RoomEventRepository,
+      {} as HubService,
+      {} as FollowerService,
+      locks,
+      {} as HubIngest,
+    );
+    let held = true;
+    const busy = locks.run(ROOM.roomUri, () => new Promise<void>((r) => setTimeout(() => ((held = false), r()), 200)));
+    expect(await s.record(message('$e', { userUri: 'mimi://peer.example/u/bob' }))).toBe('echo');
+    expect(held).toBe(true);
+    await busy;
+  });
 });

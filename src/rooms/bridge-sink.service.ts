@@ -80,6 +80,9 @@ export class BridgeSinkService {
   async record(event: InboundEvent): Promise<SinkOutcome> {
     const room = await this.rooms.findByLegacyRoom(undefined, event.room.platform, event.room.roomId);
     if (room === undefined) return 'unlinked';
+    // A mirror room's posts by our ghosts are the follower's own renders coming back: nothing to
+    // record (FollowerService.onLegacyEvent drops them), so they need not wait for the room's lock.
+    if (room.role === 'follower' && this.isEcho(event)) return 'echo';
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.locks.run(room.roomUri, async (): Promise<SinkOutcome> => {
