@@ -65,6 +65,34 @@ describe(InboundDelivery.name, () => {
   });
 });
 
+describe(`${InboundDelivery.name} with a batching sink`, () => {
+  it('hands a burst to the sink without waiting between events, and reports it only once all are recorded', async () => {
+    const handed: string[] = [];
+    let commit!: () => void;
+    const committed = new Promise<void>((r) => (commit = r));
+    const d = new InboundDelivery({
+      name: 'test',
+      retryAttempts: 1,
+      retryInitialMs: 1,
+      later: (ms, fn) => void setTimeout(fn, ms),
+      stopping: () => false,
+    });
+    d.open((e) => {
+      handed.push(e.platformEventId);
+      return committed;
+    });
+    const done: boolean[] = [];
+    d.deliver('a', [event('1'), event('2')], { done: (ok) => done.push(ok) });
+    d.deliver('a', [event('3')], { done: (ok) => done.push(ok) });
+    await settle();
+    expect(handed).toEqual(['1', '2', '3']);
+    expect(done).toEqual([]);
+    commit();
+    await d.drain();
+    expect(done).toEqual([true, true]);
+  });
+});
+
 describe(PoisonLedger.name, () => {
   it('parks after maxAttempts failures and forgets an event once it succeeded', () => {
     const ledger = new PoisonLedger(2, new Logger('test'));

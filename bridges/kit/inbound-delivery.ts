@@ -119,12 +119,17 @@ export class InboundDelivery {
     this.sink = sink;
   }
 
-  /** Hand `events` to the sink after everything queued before for `room`. */
+  /**
+   * Hand `events` to the sink now, after everything handed over before for `room` (the sink keeps
+   * call order per room and records what it is handed together in one batch: a burst of stanzas is
+   * one database transaction); their outcomes are then taken in queue order.
+   */
   deliver(room: string, events: readonly InboundEvent[], hooks: DeliveryHooks = {}): void {
+    const handed = events.map((event) => this.handOver(event));
     this.enqueue(room, async () => {
       let ok = true;
-      for (const event of events) {
-        if (!(await this.attempt(room, event, hooks))) ok = false;
+      for (const [i, event] of events.entries()) {
+        if (!this.outcome(room, event, await handed[i]!, hooks)) ok = false;
       }
       hooks.done?.(ok);
     });
@@ -145,24 +150,42 @@ export class InboundDelivery {
     this.queues.set(room, next);
   }
 
-  /** One attempt; on refusal a retry is scheduled (or the event parked). True when recorded. */
-  private async attempt(room: string, event: InboundEvent, hooks: DeliveryHooks): Promise<boolean> {
-    const retry = this.ledger.attempts(event.platformEventId);
+  /** The sink's verdict on `event`, without throwing: undefined when recorded, else the refusal. */
+  private async handOver(event: InboundEvent): Promise<{ refused: unknown } | undefined> {
     try {
       await this.sink!(event);
+      return undefined;
+    } catch (e) {
+      return { refused: e };
+    }
+  }
+
+  /** One attempt; on refusal a retry is scheduled (or the event parked). True when recorded. */
+  private async attempt(room: string, event: InboundEvent, hooks: DeliveryHooks): Promise<boolean> {
+    return this.outcome(room, event, await this.handOver(event), hooks);
+  }
+
+  /** What `verdict` means for `event`: forget its failures, or schedule its retry or park it. */
+  private outcome(
+    room: string,
+    event: InboundEvent,
+    verdict: { refused: unknown } | undefined,
+    hooks: DeliveryHooks,
+  ): boolean {
+    const retry = this.ledger.attempts(event.platformEventId);
+    if (verdict === undefined) {
       this.ledger.succeeded(event.platformEventId);
       if (retry > 0) hooks.recovered?.(event);
       return true;
-    } catch (e) {
-      const reason = errorMessage(e);
-      if (retry === 0) this.logger.warn(`${room}: the core refused ${event.platformEventId}: ${reason}; retrying`);
-      else this.logger.warn(`${room}: retry ${retry} of ${event.platformEventId} refused: ${reason}`);
-      if (this.opts.stopping()) return false;
-      if (this.ledger.failed(room, event.platformEventId, reason, this.opts.parkedNote) === 'retry') {
-        const delay = this.opts.retryInitialMs * 2 ** retry;
-        this.opts.later(delay, () => this.enqueue(room, async () => void (await this.attempt(room, event, hooks))));
-      }
-      return false;
     }
+    const reason = errorMessage(verdict.refused);
+    if (retry === 0) this.logger.warn(`${room}: the core refused ${event.platformEventId}: ${reason}; retrying`);
+    else this.logger.warn(`${room}: retry ${retry} of ${event.platformEventId} refused: ${reason}`);
+    if (this.opts.stopping()) return false;
+    if (this.ledger.failed(room, event.platformEventId, reason, this.opts.parkedNote) === 'retry') {
+      const delay = this.opts.retryInitialMs * 2 ** retry;
+      this.opts.later(delay, () => this.enqueue(room, async () => void (await this.attempt(room, event, hooks))));
+    }
+    return false;
   }
 }

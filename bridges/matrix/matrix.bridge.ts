@@ -57,7 +57,7 @@ import { retryRateLimited } from './rate-limit';
 import { matrixErrcode, matrixStatus, toPlatformError, txnIdFor } from './matrix-errors';
 import { RoomStateReader } from './room-state-reader';
 import { BridgeCommands } from './bridge-commands';
-import { TransactionProcessor } from './transaction-processor';
+import { TransactionProcessor, type TransactionRecorder } from './transaction-processor';
 import { redactAsGhostOrBot } from './redactions';
 import { ReplyMentions } from './reply-mentions';
 import { lifecycleNotice } from './room-lifecycle';
@@ -294,10 +294,10 @@ export class MatrixBridge
   // -------------------------------------------------------------------------------------------
 
   private onTransaction(txnId: string, events: readonly unknown[]): Promise<TransactionOutcome> {
-    return this.transactions.process(txnId, events, (ev) => this.handleEvent(ev));
+    return this.transactions.process(txnId, events, (ev, recorder) => this.handleEvent(ev, recorder));
   }
 
-  private async handleEvent(ev: MatrixEvent): Promise<void> {
+  private async handleEvent(ev: MatrixEvent, recorder: TransactionRecorder): Promise<void> {
     this.replyMentions.remember(ev.event_id, ev.sender);
     if (ev.type === 'm.room.member' && ev.state_key !== undefined) {
       const profile: { displayname?: string; avatar_url?: string } = {};
@@ -317,22 +317,23 @@ export class MatrixBridge
       const prevContent = ev.unsigned?.prev_content as PowerLevelsContent | undefined;
       const previous = prevContent ?? this.roomState.knownPowerLevels(ev.room_id);
       this.roomState.rememberPowerLevels(ev.room_id, ev.content as PowerLevelsContent);
-      for (const e of mapPowerLevels(ev, this.ctx, previous)) await this.record(e);
+      for (const e of mapPowerLevels(ev, this.ctx, previous)) this.record(e, recorder);
       return;
     }
     const notice = lifecycleNotice(ev);
+    const mapped = mapMatrixEvent(ev, this.ctx);
+    if (notice !== undefined || mapped.kind === 'command' || mapped.kind === 'botInvite') await recorder.flush();
     if (notice !== undefined && (await this.host?.status(roomRef(ev.room_id)))) {
       this.logger.warn(`room ${ev.room_id} event ${ev.event_id} (${ev.type}): ${notice}`);
       await this.commands.sendNotice(ev.room_id, ev.event_id, notice, txnIdFor('lifecycle', ev.event_id));
     }
-    const mapped = mapMatrixEvent(ev, this.ctx);
     switch (mapped.kind) {
       case 'inbound':
-        for (const e of mapped.events) await this.record(this.withEchoKeys(e));
+        for (const e of mapped.events) this.record(this.withEchoKeys(e), recorder);
         return;
       case 'redaction': {
         const targetType = await this.eventField(ev.room_id, mapped.target, 'type');
-        await this.record(this.withEchoKeys(mapRedaction(ev, this.ctx, targetType)));
+        this.record(this.withEchoKeys(mapRedaction(ev, this.ctx, targetType)), recorder);
         return;
       }
       case 'command':
@@ -355,10 +356,9 @@ export class MatrixBridge
     return txn === undefined ? e : { ...e, echoKeys: [txn] };
   }
 
-  private async record(e: InboundEvent): Promise<void> {
-    const sink = this.sink;
-    if (!sink) throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge stopped');
-    await sink(e);
+  private record(e: InboundEvent, recorder: TransactionRecorder): void {
+    if (!this.sink) throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge stopped');
+    recorder.defer(this.sink(e));
   }
 
   /** A string field of an event (its type, to tell an unlike from a delete; its sender), or undefined when it cannot be read. */

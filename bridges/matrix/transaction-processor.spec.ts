@@ -1,6 +1,6 @@
 import { ErrorCode, PlatformError, ValidationError } from '../../src/common/errors';
 import type { MatrixEvent } from './matrix-event.mapper';
-import { TransactionProcessor } from './transaction-processor';
+import { TransactionProcessor, type TransactionRecorder } from './transaction-processor';
 
 const ROOM = '!room:hs.test';
 const event = (id: string): MatrixEvent => ({
@@ -80,5 +80,66 @@ describe(TransactionProcessor.name, () => {
     expect(await p.process('t', [event('$ok'), event('$x')], s.handle)).toBe('ack');
     failing.set('$x', RETRYABLE);
     expect(await p.process('t2', [event('$ok2'), event('$x')], s.handle)).toBe('retry');
+  });
+
+  describe('with events handed to the core without waiting (deferred, recorded in a batch)', () => {
+    /** A core that settles everything handed over only when `commit` is called, failing `failing`. */
+    function batchingCore(failing: Map<string, Error> = new Map()) {
+      const handed: string[] = [];
+      let commit!: () => void;
+      const committed = new Promise<void>((r) => (commit = r));
+      const handle = async (ev: MatrixEvent, recorder: TransactionRecorder): Promise<void> => {
+        handed.push(ev.event_id);
+        recorder.defer(
+          committed.then(() => {
+            const e = failing.get(ev.event_id);
+            if (e) throw e;
+          }),
+        );
+      };
+      return { handed, handle, commit };
+    }
+
+    it('hands every event over before any is durable, and answers only once all are', async () => {
+      const core = batchingCore();
+      let answered = false;
+      const answer = new TransactionProcessor()
+        .process('t', [event('$1'), event('$2'), event('$3')], core.handle)
+        .then((o) => ((answered = true), o));
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      expect(core.handed).toEqual(['$1', '$2', '$3']);
+      expect(answered).toBe(false);
+      core.commit();
+      expect(await answer).toBe('ack');
+    });
+
+    it('parks a poison event alone after maxPoisonAttempts while its neighbours are recorded', async () => {
+      const p = new TransactionProcessor(2);
+      const failing = new Map([['$2', RETRYABLE]]);
+      const run = async () => {
+        const core = batchingCore(failing);
+        const answer = p.process('t', [event('$1'), event('$2'), event('$3')], core.handle);
+        core.commit();
+        return answer;
+      };
+      expect(await run()).toBe('retry');
+      expect(await run()).toBe('ack');
+      expect([...p.parked.keys()]).toEqual(['$2']);
+    });
+
+    it('waits for what was handed over before when asked to flush', async () => {
+      const order: string[] = [];
+      const p = new TransactionProcessor();
+      const outcome = await p.process('t', [event('$1'), event('$cmd')], async (ev, recorder) => {
+        if (ev.event_id === '$cmd') {
+          await recorder.flush();
+          order.push('command');
+          return;
+        }
+        recorder.defer(new Promise<void>((r) => setTimeout(r, 20)).then(() => void order.push(ev.event_id)));
+      });
+      expect(outcome).toBe('ack');
+      expect(order).toEqual(['$1', 'command']);
+    });
   });
 });

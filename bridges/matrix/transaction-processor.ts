@@ -9,8 +9,10 @@ const DEFAULT_MAX_POISON_ATTEMPTS = 3;
 
 /**
  * Decides what an appservice transaction's answer is, from what happened to each of its events.
- * Every event is handed to `handle` in order; the transaction is acknowledged only when each
- * event was recorded, skipped as malformed, or refused for good:
+ * Every event is handed to `handle` in order, which hands what it records to the core without
+ * waiting (`TransactionRecorder.defer`), so the core can record them in one batch; the
+ * transaction is acknowledged only when each event was recorded (durably), skipped as malformed,
+ * or refused for good:
  *
  * - malformed event, or `handle` rejects with a non-retryable GatewayError: logged with its IDs
  *   and skipped. Answering 4xx/5xx for it would block every later transaction behind it, since
@@ -27,6 +29,20 @@ const DEFAULT_MAX_POISON_ATTEMPTS = 3;
  *   is down), nothing is dead-lettered, however long that lasts: an outage must not lose
  *   messages, and the homeserver keeps the transaction until we take it.
  */
+/**
+ * Given to `handle` with each event: the sink's promises of the events it hands to the core. The
+ * core batches what is handed over without waiting (one database transaction per room, issue 12),
+ * so `handle` defers them instead of awaiting each; the event counts as recorded once they resolve.
+ */
+export interface TransactionRecorder {
+  defer(recorded: Promise<void>): void;
+  /**
+   * Wait until everything deferred so far in this transaction settled: before work that acts on the
+   * core's state (bridge commands, the bot's invites, room lifecycle), so it comes after them.
+   */
+  flush(): Promise<void>;
+}
+
 export class TransactionProcessor {
   private readonly logger = new Logger(TransactionProcessor.name);
   private readonly ledger: PoisonLedger;
@@ -43,10 +59,26 @@ export class TransactionProcessor {
   async process(
     txnId: string,
     events: readonly unknown[],
-    handle: (ev: MatrixEvent) => Promise<void>,
+    handle: (ev: MatrixEvent, recorder: TransactionRecorder) => Promise<void>,
   ): Promise<TransactionOutcome> {
     const failed: { ev: MatrixEvent; reason: string }[] = [];
     let recorded = 0;
+    const outcome = (ev: MatrixEvent, e?: unknown): void => {
+      if (e === undefined) {
+        recorded += 1;
+        this.ledger.succeeded(ev.event_id);
+        return;
+      }
+      const ids = `txn ${txnId} room ${ev.room_id} event ${ev.event_id} (${ev.type})`;
+      if (e instanceof GatewayError && !e.retryable) {
+        this.logger.warn(`${ids}: skipped, cannot be recorded: ${errorMessage(e)}`);
+        return;
+      }
+      this.logger.warn(`${ids}: not recorded, the transaction will be retried: ${errorMessage(e)}`);
+      failed.push({ ev, reason: errorMessage(e) });
+    };
+    const everything: Promise<unknown>[] = [];
+    const handed: { ev: MatrixEvent; recorded: Promise<unknown> }[] = [];
     for (const [index, raw] of events.entries()) {
       let ev: MatrixEvent;
       try {
@@ -55,18 +87,29 @@ export class TransactionProcessor {
         this.logger.warn(`txn ${txnId} event #${index}: malformed, skipped: ${errorMessage(e)}`);
         continue;
       }
-      const ids = `txn ${txnId} room ${ev.room_id} event ${ev.event_id} (${ev.type})`;
+      const own: Promise<void>[] = [];
+      const recorder: TransactionRecorder = {
+        defer: (p) => {
+          p.catch(() => undefined); // awaited below
+          own.push(p);
+          everything.push(p);
+        },
+        flush: async () => void (await Promise.allSettled(everything)),
+      };
       try {
-        await handle(ev);
-        recorded += 1;
-        this.ledger.succeeded(ev.event_id);
+        await handle(ev, recorder);
+        handed.push({ ev, recorded: Promise.all(own) });
       } catch (e) {
-        if (e instanceof GatewayError && !e.retryable) {
-          this.logger.warn(`${ids}: skipped, cannot be recorded: ${errorMessage(e)}`);
-          continue;
-        }
-        this.logger.warn(`${ids}: not recorded, the transaction will be retried: ${errorMessage(e)}`);
-        failed.push({ ev, reason: errorMessage(e) });
+        outcome(ev, e ?? new Error('undefined'));
+      }
+    }
+    // Acknowledged (by returning) only once every event handed over is durable or refused.
+    for (const { ev, recorded: done } of handed) {
+      try {
+        await done;
+        outcome(ev);
+      } catch (e) {
+        outcome(ev, e ?? new Error('undefined'));
       }
     }
     if (failed.length === 0) return 'ack';

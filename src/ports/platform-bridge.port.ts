@@ -28,6 +28,11 @@ export const PLATFORM_BRIDGES = Symbol('PLATFORM_BRIDGES');
  * "not recorded": the bridge must let the platform redeliver (Matrix retries the transaction;
  * XMPP: the bridge replays from MAM / its own journal). It rejects for that one event only;
  * the bridge carries on with the next.
+ *
+ * Calls for one legacy room are handled in call order even when the bridge does not wait for one
+ * before making the next: a bridge should hand over what the platform delivered together (an
+ * appservice transaction, a burst of stanzas) at once and then wait for all of it, so that the
+ * core records them in one database transaction (issue 12).
  */
 export type InboundSink = (event: InboundEvent) => Promise<void>;
 

@@ -242,10 +242,13 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
           ` attempt=${entry.attempts + 1}`;
         switch (outcome.kind) {
           case 'delivered': {
-            const recorded = await this.outbox.markAllDelivered(group, this.owner, this.leaseMs);
+            // After the last rows of this pass the stream is given back in the same transaction.
+            const last = next >= rows.length;
+            const recorded = await this.outbox.markAllDelivered(group, this.owner, this.leaseMs, last);
             for (const latency of recorded.latenciesMs) this.metrics.recordDelivered(lease.destination, latency);
             this.logger.debug(`delivered ${ids} status=${outcome.status}`);
             if (!recorded.leaseHeld) return this.lostLease(stream);
+            if (last) keepLease = false;
             break;
           }
           case 'permanent': {

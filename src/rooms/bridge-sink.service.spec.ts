@@ -4,6 +4,7 @@ import type { RoomEventRepository } from '../persistence/repositories/room-event
 import type { RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import { BridgeSinkService } from './bridge-sink.service';
 import type { FollowerService } from './follower.service';
+import type { HubIngest } from './hub-ingest';
 import type { HubService } from './hub.service';
 import { RoomLocks } from './room-locks';
 
@@ -32,7 +33,14 @@ function service(opts: { linked?: boolean; recorded?: string[] } = {}) {
     onLegacyEvent: async (_r: RoomRecord, e: InboundEvent) => void handled.push(e.platformEventId),
   } as unknown as HubService;
   const follower = {} as FollowerService;
-  return { handled, sink: new BridgeSinkService(rooms, events, hub, follower, new RoomLocks()) };
+  const batches: string[][] = [];
+  const hubIngest = {
+    recordMany: async (events: readonly InboundEvent[]) => {
+      batches.push(events.map((e) => e.platformEventId));
+      for (const e of events) handled.push(e.platformEventId);
+    },
+  } as unknown as HubIngest;
+  return { handled, batches, sink: new BridgeSinkService(rooms, events, hub, follower, new RoomLocks(), hubIngest) };
 }
 
 describe(BridgeSinkService.name, () => {
@@ -54,5 +62,36 @@ describe(BridgeSinkService.name, () => {
     expect(
       await service({ linked: false }).sink.record(message('$3', { platform: Platform.Matrix, userId: '@a:hs' })),
     ).toBe('unlinked');
+  });
+
+  it('records messages handed over together in one batch, other events alone in their place', async () => {
+    const s = service();
+    const alice = { platform: Platform.Matrix, userId: '@a:hs' };
+    const role = { ...message('$r', alice), kind: 'role', user: alice, role: 'moderator' } as unknown as InboundEvent;
+    await Promise.all([...['$1', '$2', '$3'].map((id) => s.sink.sink(message(id, alice))), s.sink.sink(role)]);
+    await Promise.all([s.sink.sink(message('$4', alice)), s.sink.sink(message('$5', alice))]);
+    expect(s.batches).toEqual([
+      ['$1', '$2', '$3'],
+      ['$4', '$5'],
+    ]);
+    expect(s.handled).toEqual(['$1', '$2', '$3', '$r', '$4', '$5']);
+  });
+
+  it('drops the echo of a render in a mirror room without taking the room lock', async () => {
+    const follower = { ...ROOM, role: 'follower' } as RoomRecord;
+    const locks = new RoomLocks();
+    const s = new BridgeSinkService(
+      { findByLegacyRoom: async () => follower, findByUri: async () => follower } as unknown as RoomRepository,
+      {} as RoomEventRepository,
+      {} as HubService,
+      {} as FollowerService,
+      locks,
+      {} as HubIngest,
+    );
+    let held = true;
+    const busy = locks.run(ROOM.roomUri, () => new Promise<void>((r) => setTimeout(() => ((held = false), r()), 200)));
+    expect(await s.record(message('$e', { userUri: 'mimi://peer.example/u/bob' }))).toBe('echo');
+    expect(held).toBe(true);
+    await busy;
   });
 });

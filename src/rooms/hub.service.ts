@@ -28,14 +28,8 @@ import {
   type SubmitMessageResponse,
   type UpdateRequest,
   type UpdateRoomResponse,
-  asCredential,
-  asGroupInfo,
   decodeAll,
   encodeValue,
-  groupInfoRatchetTreeTbeCodec,
-  groupInfoRequestTbs,
-  groupInfoRequestTbsCodec,
-  groupInfoResponseTbsCodec,
   keyMaterialRequestCodec,
   keyMaterialResponseCodec,
 } from '../mimi/wire';
@@ -49,8 +43,6 @@ import {
   groupIdForRoom,
   inspectMlsMessage,
   keyPackageUser,
-  verifyWithLabel,
-  encryptWithLabel,
 } from '../mls';
 import type { Tx } from '../persistence';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
@@ -72,6 +64,7 @@ import { gatewayBotUri, legacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
+import { HubGroupInfo } from './hub-group-info';
 import { HubRoomState } from './room-state/hub-room-state';
 import { RoomLocks } from './room-locks';
 import { maySendMessage, participantOf, roleIndexOf } from './room-policy';
@@ -86,14 +79,7 @@ import {
   ROOMS_OPTIONS,
   type RoomsOptions,
 } from './rooms.tokens';
-import {
-  applicationFanout,
-  basicCredentialBytes,
-  basicCredentialIdentity,
-  credentialDomain,
-  GROUP_INFO_LABEL,
-  hubKeyMaterialRequest,
-} from './wire-support';
+import { applicationFanout, hubKeyMaterialRequest } from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
 const OWNER_ROLE = roleIndexOf(ParticipantRole.Owner);
@@ -115,6 +101,7 @@ export class HubService {
     private readonly groups: MlsGroups,
     private readonly commits: HubCommits,
     private readonly updates: HubUpdates,
+    private readonly groupInfos: HubGroupInfo,
     private readonly roomState: HubRoomState,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
@@ -176,9 +163,13 @@ export class HubService {
 
   // ---- flow 1: legacy → MIMI ------------------------------------------------------------------
 
-  /** An event of a linked legacy room (caller holds the room lock). Idempotent on its platform event ID. */
+  /**
+   * An event of a linked legacy room (caller holds the room lock). Idempotent on its platform event ID.
+   * May run inside a caller's transaction (a batch, hub-ingest.ts): its reads and writes join it.
+   */
   async onLegacyEvent(room: RoomRecord, event: InboundEvent): Promise<void> {
-    if (await this.events.findLegacyEvent(undefined, event.room.platform, event.platformEventId)) return;
+    const tx = this.transactions.current();
+    if (await this.events.findLegacyEvent(tx, event.room.platform, event.platformEventId)) return;
     switch (event.kind) {
       case 'message':
         return 'userUri' in event.sender
@@ -249,7 +240,13 @@ export class HubService {
    * now, so the message is fanned out exactly once (ARCHITECTURE §2 flow 3).
    */
   private async onGhostMessage(room: RoomRecord, event: LegacyEvent<'message'>, sender: RemoteUser): Promise<void> {
-    const pending = await this.submissions.oldestWithStatus(undefined, room.roomUri, sender.userUri, 'in', 'posting');
+    const pending = await this.submissions.oldestWithStatus(
+      this.transactions.current(),
+      room.roomUri,
+      sender.userUri,
+      'in',
+      'posting',
+    );
     if (pending === undefined) return this.recordOnly(room, event);
     this.logger.log(
       `room=${room.roomUri}: the echo ${event.platformEventId} completes submission ${pending.messageId}`,
@@ -671,65 +668,9 @@ export class HubService {
 
   // ---- /groupInfo -----------------------------------------------------------------------------
 
-  /**
-   * protocol-06 §5.6 for a participant of the calling provider (a new device, or a client that
-   * lost its state): a fresh GroupInfo and the ratchet tree from the bot, HPKE-encrypted to the
-   * requester's key, signed with the hub's external-sender key. Pending proposals: none (the hub
-   * commits at once).
-   */
-  async groupInfo(peer: ProviderDomain, roomUri: RoomUri, request: GroupInfoRequest): Promise<GroupInfoResponse> {
-    return this.locks.run(roomUri, async () => {
-      const room = await this.rooms.findByUri(undefined, roomUri);
-      if (room?.role !== 'hub') return { protocol: 'mls10', roomId: roomUri, status: 'noSuchRoom' };
-      const denied: GroupInfoResponse = { protocol: 'mls10', roomId: roomUri, status: 'notAuthorized' };
-      const signed = verifyWithLabel(
-        request.requestingSignatureKey,
-        'GroupInfoRequestTBS',
-        encodeValue(groupInfoRequestTbs(request), groupInfoRequestTbsCodec),
-        request.signature,
-      );
-      const identity = basicCredentialIdentity(request.requestingCredential);
-      if (!signed || identity === undefined || credentialDomain(identity) !== peer) return denied;
-      const view = await this.commits.botView(roomUri);
-      const p = participantOf(view.participants, identity);
-      if (p?.roleIndex === BANNED_ROLE_INDEX) return denied;
-      if (p === undefined && (await this.support.joinRuleOf(room)) !== 'public') return denied;
-      const bundle = await (await this.groups.requireGroup(roomUri)).groupInfo(this.groups.botUser);
-      const tbe = encodeValue(
-        {
-          groupInfo: asGroupInfo(bundle.groupInfo),
-          ratchetTreeOption: { representation: 'full', ratchetTree: bundle.ratchetTree },
-          pendingProposals: [],
-        },
-        groupInfoRatchetTreeTbeCodec,
-      );
-      const sealed = encryptWithLabel(
-        request.groupInfoPublicKey,
-        GROUP_INFO_LABEL,
-        new TextEncoder().encode(roomUri),
-        tbe,
-      );
-      const hub = await this.groups.hub();
-      const body = {
-        cipherSuite: request.cipherSuite,
-        hubSender: {
-          signatureKey: hub.signaturePublicKey,
-          credential: asCredential(basicCredentialBytes(`mimi://${hub.domain}`)),
-        },
-        encryptedGroupInfoAndTree: sealed,
-      };
-      const tbs = encodeValue(
-        { protocol: 'mls10', roomId: roomUri, status: 'success', ...body },
-        groupInfoResponseTbsCodec,
-      );
-      return {
-        protocol: 'mls10',
-        roomId: roomUri,
-        status: 'success',
-        ...body,
-        signature: hub.signWithLabel('GroupInfoResponseTBS', tbs),
-      };
-    });
+  /** protocol-06 §5.6: `HubGroupInfo.groupInfo` (hub-group-info.ts). */
+  groupInfo(peer: ProviderDomain, roomUri: RoomUri, request: GroupInfoRequest): Promise<GroupInfoResponse> {
+    return this.groupInfos.groupInfo(peer, roomUri, request);
   }
 
   // ---- helpers --------------------------------------------------------------------------------

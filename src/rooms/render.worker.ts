@@ -5,9 +5,13 @@ import { decodeMimiContent } from '../mimi/content';
 import { type RoomEventRecord, RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import { actionForContent, senderProfileOf } from './content-mapping';
+import { RenderResults } from './render-results';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { DEFAULT_RENDER_RETRY_MS, DEFAULT_RENDER_TIMEOUT_MS, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
+
+/** Events rendered before their outcomes are recorded together. */
+const RENDER_BATCH = 64;
 
 /**
  * Follower rendering (ARCHITECTURE §2 flow 5): messages stored from `/notify` with render status
@@ -85,19 +89,36 @@ export class RenderWorker implements BeforeApplicationShutdown {
     await Promise.allSettled([...this.running.values()]);
   }
 
+  /**
+   * Render the room's pending events, up to RENDER_BATCH at a time: each posted in log order, then
+   * the outcomes of the batch recorded in ONE transaction (issue 12 item 2). A crash in between
+   * posts them again with the same idempotency keys, which the platform answers from its record.
+   */
   private async drain(roomUri: RoomUri): Promise<void> {
     try {
       for (;;) {
         if (this.stopped) return;
         const room = await this.rooms.findByUri(undefined, roomUri);
         if (room === undefined) return;
-        const event = await this.events.nextToRender(roomUri);
-        if (event === undefined) return;
-        const outcome = await this.renderOne(room, event);
-        if (outcome !== 'done') {
-          this.scheduleRetry(roomUri, outcome.retryAfterMs);
+        const batch = await this.events.nextToRender(roomUri, RENDER_BATCH);
+        if (batch.length === 0) return;
+        const results = new RenderResults();
+        let retry: { readonly retryAfterMs?: number } | undefined;
+        for (const event of batch) {
+          const outcome = await this.renderOne(room, event, results);
+          if (outcome !== 'done') {
+            retry = outcome;
+            await this.recordResults(room, results);
+            await this.events.countRenderAttempt(event.roomUri, event.seq);
+            break;
+          }
+          if (this.stopped) break;
+        }
+        if (retry !== undefined) {
+          this.scheduleRetry(roomUri, retry.retryAfterMs);
           return;
         }
+        await this.recordResults(room, results);
       }
     } catch (e) {
       this.logger.error(`room=${roomUri}: rendering stopped: ${errorMessage(e)}`);
@@ -120,31 +141,46 @@ export class RenderWorker implements BeforeApplicationShutdown {
     );
   }
 
+  /** Record the outcomes of a batch in one transaction. */
+  private async recordResults(room: RoomRecord, results: RenderResults): Promise<void> {
+    if (results.size === 0) return;
+    await this.transactions.run(async (tx) => {
+      for (const r of results.all()) {
+        await this.events.setRenderStatus(tx, r.event.roomUri, r.event.seq, r.status);
+        if (r.platformEventId !== undefined) {
+          await this.events.recordLegacyEvent(tx, {
+            platform: room.platform,
+            platformEventId: r.platformEventId,
+            roomUri: r.event.roomUri,
+            messageId: r.event.messageId,
+          });
+        }
+      }
+    });
+    results.clear();
+  }
+
+  /** Post one event; its outcome goes into `results` (recorded with the batch's). */
   private async renderOne(
     room: RoomRecord,
     event: RoomEventRecord,
+    results: RenderResults,
   ): Promise<'done' | { readonly retryAfterMs?: number }> {
     const platform = room.platform;
     const ids = `room=${event.roomUri} seq=${event.seq} message=${event.messageId}`;
-    const setStatus = (status: 'done' | 'failed', platformEventId?: string): Promise<void> =>
-      this.transactions.run(async (tx) => {
-        await this.events.setRenderStatus(tx, event.roomUri, event.seq, status);
-        if (platformEventId !== undefined) {
-          await this.events.recordLegacyEvent(tx, {
-            platform,
-            platformEventId,
-            roomUri: event.roomUri,
-            messageId: event.messageId,
-          });
-        }
-      });
+    const setStatus = (status: 'done' | 'failed', platformEventId?: string): void =>
+      results.add({ event, status, platformEventId });
     const content = decodeMimiContent(event.content);
-    const action = await actionForContent(content, (id) =>
-      this.events.findPlatformEventId(undefined, event.roomUri, platform, id),
+    // A reply to (or edit of) a message rendered earlier in this batch finds it before it is recorded.
+    const action = await actionForContent(
+      content,
+      async (id) =>
+        results.platformEventIdOf(id) ??
+        (await this.events.findPlatformEventId(undefined, event.roomUri, platform, id)),
     );
     if (action === undefined) {
       this.logger.warn(`${ids}: refers to a message this room never showed; not rendered`);
-      await setStatus('failed');
+      setStatus('failed');
       return 'done';
     }
     try {
@@ -153,17 +189,16 @@ export class RenderWorker implements BeforeApplicationShutdown {
         idempotencyKey: `mimi:${event.messageId}`,
         timeoutMs: this.timeoutMs,
       });
-      await setStatus('done', result.platformEventId);
+      setStatus('done', result.platformEventId);
       this.logger.debug(`${ids}: rendered as ${result.platformEventId}`);
       return 'done';
     } catch (e) {
       if (e instanceof GatewayError && !e.retryable) {
         this.logger.warn(`${ids}: the platform refused it: ${e.message}`);
-        await setStatus('failed');
+        setStatus('failed');
         return 'done';
       }
       this.logger.warn(`${ids}: render failed, will retry: ${errorMessage(e)}`);
-      await this.events.countRenderAttempt(event.roomUri, event.seq);
       return { retryAfterMs: e instanceof GatewayError ? e.retryAfterMs : undefined };
     }
   }

@@ -16,6 +16,8 @@ import { RoomRepository } from '../persistence/repositories/room.repository';
 import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { BridgeSinkService } from './bridge-sink.service';
+import { HubIngest } from './hub-ingest';
+import { HubGroupInfo } from './hub-group-info';
 import { FollowerService } from './follower.service';
 import { FollowerNotify } from './follower-notify';
 import { FollowerSubmissions } from './follower-submissions';
@@ -80,6 +82,7 @@ export class RoomsModule {
         HubUpdates,
         HubRoomState,
         MirrorRoomState,
+        HubGroupInfo,
         HubService,
         HubRequests,
         LeafKeyRotation,
@@ -87,6 +90,7 @@ export class RoomsModule {
         FollowerSubmissions,
         FollowerNotify,
         FollowerService,
+        HubIngest,
         BridgeSinkService,
         RoomsService,
       ],

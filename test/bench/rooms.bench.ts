@@ -7,10 +7,12 @@
  *   npm run bench                                   (builds, then runs every bench)
  *   node dist/test/bench/rooms.bench.js [--messages 2000] [--followers 1,3] [--baseline 10000]
  *                                       [--concurrency 8] [--paced 300] [--only baseline|fanout]
- *                                       [--coalesce 1,32]
+ *                                       [--coalesce 1,32] [--in-flight 100]
  *
- * What is measured, for N messages posted one after the other by a native user of A's platform
- * (each one acknowledged by A's gateway before the next, as a platform delivers a room's events):
+ * What is measured, for N messages posted one after the other by a native user of A's platform,
+ * handed to A's gateway --in-flight at a time (default 100), each group acknowledged before the
+ * next, as Synapse sends one appservice transaction of up to 100 events at a time (1: each message
+ * acknowledged before the next is handed over):
  * - msgs/s: N / (time from the first post to the last message stored AND rendered on the slowest
  *   follower);
  * - latency: per message and follower, from the post entering A's platform to the follower's
@@ -56,6 +58,7 @@ const CONCURRENCY = numberArg('concurrency', 8);
 const PACED = numberArg('paced', 300);
 const FOLLOWER_COUNTS = (argValue('followers') ?? '1,3').split(',').map(Number);
 const COALESCE = (argValue('coalesce') ?? '1,32').split(',').map(Number);
+const IN_FLIGHT = numberArg('in-flight', 100);
 const ONLY = argValue('only');
 
 // ---- statistics and table -----------------------------------------------------------------------
@@ -261,12 +264,12 @@ async function fanout(followerCount: number, coalesce: number): Promise<Row[]> {
     const tag = `f${followerCount}-${randomBytes(3).toString('hex')}`;
 
     const warmup = Array.from({ length: 20 }, (_, i) => `warmup-${tag}-${i}`);
-    await hub.sayMany(roomId, HUB_USER, warmup);
+    await hub.sayMany(roomId, HUB_USER, warmup, { inFlight: IN_FLIGHT });
     await awaitArrivals(logs, warmup, SETUP_TIMEOUT_MS);
 
     // Saturation: N posts as fast as the hub acknowledges them.
     const texts = Array.from({ length: MESSAGES }, (_, i) => `bench-${tag}-${i}`);
-    const sent = await hub.sayMany(roomId, HUB_USER, texts);
+    const sent = await hub.sayMany(roomId, HUB_USER, texts, { inFlight: IN_FLIGHT });
     await awaitArrivals(logs, texts, Math.max(SETUP_TIMEOUT_MS, MESSAGES * 200));
     const firstPost = sent[0]!.recordedAt;
     const lastAck = sent[sent.length - 1]!.ackedAt;
@@ -298,7 +301,7 @@ async function fanout(followerCount: number, coalesce: number): Promise<Row[]> {
         scenario: `  hub ingest (${label})`,
         count: MESSAGES,
         rate: (MESSAGES / (lastAck - firstPost)) * 1000,
-        note: 'A acknowledges posts: content, MLS encrypt, store, outbox',
+        note: `A acknowledges posts (${IN_FLIGHT} handed over at a time): content, MLS encrypt, store, outbox`,
       },
     ];
 
@@ -333,7 +336,7 @@ async function fanout(followerCount: number, coalesce: number): Promise<Row[]> {
 
 async function main(): Promise<void> {
   console.log(
-    `rooms bench: ${MESSAGES} messages, followers ${FOLLOWER_COUNTS.join(' and ')}, outbox concurrency ${CONCURRENCY}, ` +
+    `rooms bench: ${MESSAGES} messages (${IN_FLIGHT} in flight), followers ${FOLLOWER_COUNTS.join(' and ')}, outbox concurrency ${CONCURRENCY}, ` +
       `node ${process.version}, ${cpus().length} CPUs, SQLite (WAL), one process per gateway`,
   );
   const rows: Row[] = [];

@@ -186,8 +186,14 @@ export class ControlClient {
     return this.http.call('GET', `/rooms/${enc(roomId)}/member-log?since=${since}`);
   }
 
-  sayMany(roomId: string, sender: NativeUser, texts: readonly string[]): Promise<ControlEmitResult[]> {
-    return this.http.call('POST', `/rooms/${enc(roomId)}/messages/batch`, { sender, texts });
+  /** Posts in order; `inFlight` at a time handed to the gateway together (default 1: each acknowledged before the next). */
+  sayMany(
+    roomId: string,
+    sender: NativeUser,
+    texts: readonly string[],
+    opts: { inFlight?: number } = {},
+  ): Promise<ControlEmitResult[]> {
+    return this.http.call('POST', `/rooms/${enc(roomId)}/messages/batch`, { sender, texts, ...opts });
   }
 
   membership(

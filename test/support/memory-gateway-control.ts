@@ -256,17 +256,28 @@ class ControlApi {
     return this.result(roomId, id);
   }
 
-  /** Posts one text message per entry, one after the other (each acknowledged before the next). */
+  /**
+   * Posts one text message per entry, in order. `inFlight` (default 1): how many are handed to the
+   * gateway at once before waiting for all of them to be acknowledged, as Synapse sends one
+   * appservice transaction of up to 100 events at a time; 1 acknowledges each before the next.
+   */
   private async emitBatch(roomId: string, body: Json): Promise<EmitResult[]> {
     const sender = legacyUser(body.sender, 'sender');
     const texts = body.texts;
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
       throw new BadRequest('texts: a list of strings');
     }
+    const inFlight = body.inFlight ?? 1;
+    if (typeof inFlight !== 'number' || !Number.isInteger(inFlight) || inFlight < 1) {
+      throw new BadRequest('inFlight: a positive integer');
+    }
     const results: EmitResult[] = [];
-    for (const text of texts as string[]) {
-      const id = await this.platform.emitLocal(roomId, sender, { type: 'post', body: { kind: 'text', text } });
-      results.push(this.result(roomId, id));
+    for (let i = 0; i < texts.length; i += inFlight) {
+      const chunk = (texts as string[]).slice(i, i + inFlight);
+      const ids = await Promise.all(
+        chunk.map((text) => this.platform.emitLocal(roomId, sender, { type: 'post', body: { kind: 'text', text } })),
+      );
+      for (const id of ids) results.push(this.result(roomId, id));
     }
     return results;
   }

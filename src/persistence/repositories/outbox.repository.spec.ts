@@ -226,6 +226,19 @@ describe.each(DATABASE_KINDS)('OutboxRepository on %s', (kind) => {
       expect(await outbox.markDelivered(head!, OWNER_1, LEASE_MS)).toEqual({ leaseHeld: false, latencyMs: null });
       expect((await outbox.pendingDepthByDestination()).get(FOLLOWER_A)).toBe(0);
     });
+
+    it('gives the stream back in the same transaction when asked to (release)', async () => {
+      await append([row(FOLLOWER_A, ROOM_ONE, 1), row(FOLLOWER_A, ROOM_ONE, 2)]);
+      await outbox.claimStreams(OWNER_1, 10, LEASE_MS);
+      const rows = await outbox.pendingEntries(streamA1, 1);
+
+      expect(await outbox.markAllDelivered(rows, OWNER_1, LEASE_MS, true)).toMatchObject({ leaseHeld: true });
+      // Not expired, yet another owner may take it at once: it was released.
+      const [again] = await outbox.claimStreams(OWNER_2, 10, LEASE_MS);
+      expect(again).toMatchObject({ ...streamA1, pendingCount: 1 });
+      const [next] = await outbox.pendingEntries(streamA1, 1);
+      expect(await outbox.markAllDelivered([next!], OWNER_1, LEASE_MS, true)).toMatchObject({ leaseHeld: false });
+    });
   });
 
   describe('park, listParked and requeue', () => {

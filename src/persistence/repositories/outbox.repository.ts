@@ -286,11 +286,14 @@ export class OutboxRepository {
   /**
    * markDelivered for rows of one stream the peer acknowledged together (one request), in one
    * transaction. `latenciesMs[i]` belongs to `entries[i]` (null when it was already done).
+   * `release`: give the stream back in the same transaction (the worker is done with it) instead
+   * of extending the lease; `leaseHeld` then says whether it was still ours.
    */
   async markAllDelivered(
     entries: readonly OutboxEntryMeta[],
     owner: string,
     leaseMs: number,
+    release = false,
   ): Promise<{ leaseHeld: boolean; latenciesMs: (number | null)[] }> {
     const [first] = entries;
     if (first === undefined) throw new Error('markAllDelivered: no rows');
@@ -308,7 +311,9 @@ export class OutboxRepository {
         if (createdAt !== undefined) await this.leavePending(sql, entry, now);
         latenciesMs.push(createdAt === undefined ? null : now - toNumber(createdAt));
       }
-      const leaseHeld = await this.extendLease(sql, first, owner, now + leaseMs);
+      const leaseHeld = release
+        ? await this.releaseIn(sql, first, owner)
+        : await this.extendLease(sql, first, owner, now + leaseMs);
       return { leaseHeld, latenciesMs };
     });
   }
@@ -362,7 +367,7 @@ export class OutboxRepository {
 
   /** Give the stream back (graceful stop, batch done). No-op when `owner` does not hold it. */
   async releaseStream(stream: StreamKey, owner: string): Promise<void> {
-    await this.transactions.run(async (tx) => this.releaseIn(sqlOf(tx), stream, owner));
+    await this.transactions.run(async (tx) => void (await this.releaseIn(sqlOf(tx), stream, owner)));
   }
 
   /**
@@ -500,12 +505,14 @@ export class OutboxRepository {
     return extended.affected === 1;
   }
 
-  private async releaseIn(sql: SqlTx, stream: StreamKey, owner: string): Promise<void> {
-    await sql.query(
+  /** True when `owner` held the lease (and gave it back). */
+  private async releaseIn(sql: SqlTx, stream: StreamKey, owner: string): Promise<boolean> {
+    const released = await sql.query(
       `UPDATE outbox_stream SET lease_owner = NULL, lease_expires_at = NULL
        WHERE destination = $1 AND room_uri = $2 AND lease_owner = $3`,
       [stream.destination, stream.roomUri, owner],
     );
+    return released.affected === 1;
   }
 }
 

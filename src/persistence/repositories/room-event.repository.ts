@@ -89,13 +89,14 @@ export class RoomEventRepository {
   }
 
   /** The oldest message of the room still waiting to be rendered. */
-  async nextToRender(roomUri: RoomUri): Promise<RoomEventRecord | undefined> {
+  /** The room's next `limit` events to render, in log order. */
+  async nextToRender(roomUri: RoomUri, limit = 1): Promise<RoomEventRecord[]> {
     return this.transactions.run(async (tx) => {
       const result = await sqlOf(tx).query(
-        `SELECT ${EVENT_COLUMNS} FROM room_event WHERE render_status = 'pending' AND room_uri = $1 ORDER BY seq LIMIT 1`,
-        [roomUri],
+        `SELECT ${EVENT_COLUMNS} FROM room_event WHERE render_status = 'pending' AND room_uri = $1 ORDER BY seq LIMIT $2`,
+        [roomUri, limit],
       );
-      return result.rows[0] === undefined ? undefined : toEvent(result.rows[0]);
+      return result.rows.map(toEvent);
     });
   }
 
