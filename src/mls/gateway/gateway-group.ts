@@ -254,6 +254,8 @@ export class GatewayGroup {
         proposalRefs: changes.includePending === false ? [] : this.state.proposals.map((p) => p.ref),
         ...(changes.forcePath ? { forcePath: true } : {}),
         ratchetTreeInWelcome: this.deps.options.ratchetTreeInWelcome,
+        // Local joiners are registered at merge: a Welcome only when someone else joins.
+        welcome: prepared.localJoiners.length < prepared.joinerRefs.length,
         ...(this.deps.options.policy ? { policy: this.deps.options.policy } : {}),
       });
       const out = stagedCommitOf(committer, created, prepared.joinerRefs);
@@ -278,7 +280,7 @@ export class GatewayGroup {
   /** Stage and merge at once (the hub accepts its own commits). */
   async commit(committer: UserUri, changes: GatewayChanges = {}): Promise<GatewayStagedCommit> {
     const staged = await this.stageCommit(committer, changes);
-    await this.mergeStagedCommit();
+    await this.locked(() => this.mergeLocked());
     return staged;
   }
 
