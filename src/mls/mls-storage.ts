@@ -16,6 +16,19 @@ export interface MlsStorage {
   delete(key: string): Promise<void>;
   /** All keys starting with `prefix`, in any order. */
   list(prefix: string): Promise<string[]>;
+  /** Optional: every key starting with `prefix` with its value, in one read (loading a group's rows). */
+  getAll?(prefix: string): Promise<[string, Uint8Array][]>;
+}
+
+/** Every key under `prefix` with its value: `getAll` when the storage has it, else `list` + `get`. */
+export async function readAll(storage: MlsStorage, prefix: string): Promise<[string, Uint8Array][]> {
+  if (storage.getAll) return storage.getAll(prefix);
+  const out: [string, Uint8Array][] = [];
+  for (const key of await storage.list(prefix)) {
+    const value = await storage.get(key);
+    if (value !== undefined) out.push([key, value]);
+  }
+  return out;
 }
 
 /** `MlsStorage` in a Map, for tests and single-process tools. Values are copied in and out. */
@@ -36,6 +49,10 @@ export class InMemoryMlsStorage implements MlsStorage {
 
   async list(prefix: string): Promise<string[]> {
     return [...this.entries.keys()].filter((k) => k.startsWith(prefix));
+  }
+
+  async getAll(prefix: string): Promise<[string, Uint8Array][]> {
+    return [...this.entries].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k, v.slice()]);
   }
 
   /** Number of stored records (tests). */

@@ -30,6 +30,10 @@ export class DbMlsStorage {
     await this.kv.delete(this.transactions.current(), key);
   }
 
+  getAll(prefix: string): Promise<[string, Uint8Array][]> {
+    return this.kv.getAll(this.transactions.current(), prefix);
+  }
+
   list(prefix: string): Promise<string[]> {
     return this.kv.listKeys(this.transactions.current(), prefix);
   }

@@ -49,6 +49,20 @@ describe.each(DATABASE_KINDS)('DbMlsStorage on %s', (kind) => {
     expect(await storage.list('mls/kp/a%_')).toEqual(['mls/kp/a%_/1']);
   });
 
+  it('reads every row under a prefix with its value in one call (getAll), prefixes matched literally', async () => {
+    await storage.put('mls/kp/a%_/1', VALUE);
+    await storage.put('mls/kp/a%_/2', OTHER_VALUE);
+    await storage.put('mls/kp/abc/1', VALUE);
+    expect(await storage.getAll('mls/kp/a%_/')).toEqual([
+      ['mls/kp/a%_/1', VALUE],
+      ['mls/kp/a%_/2', OTHER_VALUE],
+    ]);
+    await transactions.run(async () => {
+      await storage.put('mls/kp/a%_/3', VALUE);
+      expect((await storage.getAll('mls/kp/a%_/')).map(([k]) => k)).toContain('mls/kp/a%_/3');
+    });
+  });
+
   it('writes into the ambient transaction: committed with it', async () => {
     await transactions.run(async () => {
       await storage.put(KEY, VALUE);

@@ -93,6 +93,33 @@ describe('RatchetTree', () => {
     expect(tree.toNodes()).toHaveLength(5);
   });
 
+  it('keeps its credential-type and common-proposal-type summaries safe across changes and clones', () => {
+    const withCaps = (n: number, credentialType: number, proposals: number[]): LeafNode => ({
+      ...fakeLeaf(n),
+      credential: { ...fakeLeaf(n).credential, credentialType } as LeafNode['credential'],
+      capabilities: { ...fakeLeaf(n).capabilities, proposals, credentials: [1, 2] },
+    });
+    const tree = RatchetTree.single(withCaps(0, 1, [8, 10]));
+    expect([...tree.credentialTypes()]).toEqual([1]);
+    expect([...tree.commonProposalTypes()].sort()).toEqual([10, 8]);
+    tree.addLeaf(withCaps(1, 1, [8]));
+    expect([...tree.commonProposalTypes()]).toEqual([8]);
+    const copy = tree.clone();
+    tree.addLeaf(withCaps(2, 2, [8, 10]));
+    expect([...tree.credentialTypes()].sort()).toEqual([1, 2]);
+    // The clone does not see the original's later leaf.
+    expect([...copy.credentialTypes()]).toEqual([1]);
+    // After a removal the summaries may be stale, but only on the safe side: a superset of the
+    // types in use, a subset of the types every leaf supports.
+    tree.removeLeaf(1);
+    expect(tree.credentialTypes().has(2)).toBe(true);
+    expect([...tree.commonProposalTypes()]).toEqual([8]);
+    // A tree built afresh from the same nodes computes them exactly.
+    const fresh = RatchetTree.fromNodes(tree.toNodes());
+    expect([...fresh.credentialTypes()].sort()).toEqual([1, 2]);
+    expect([...fresh.commonProposalTypes()].sort()).toEqual([10, 8]);
+  });
+
   it('rejects a badly shaped tree', () => {
     const bad: (Node | undefined)[][] = [
       [],

@@ -53,6 +53,10 @@ export class RatchetTree {
    * shares it until either changes.
    */
   private encoded: Uint8Array | undefined;
+  /** `credentialTypes()` until a leaf changes (a clone shares it: it is never mutated). */
+  private credentials: ReadonlySet<number> | undefined;
+  /** `commonProposalTypes()` until a leaf changes (shared by clones likewise). */
+  private proposalTypes: ReadonlySet<number> | undefined;
 
   private constructor(
     private nodes: (Node | undefined)[],
@@ -113,6 +117,8 @@ export class RatchetTree {
     const keys = this.keys && { encryption: new Map(this.keys.encryption), signature: new Map(this.keys.signature) };
     const copy = new RatchetTree(this.nodes.slice(), this.hashes.slice(), this.hashSuite, keys);
     copy.encoded = this.encoded;
+    copy.credentials = this.credentials;
+    copy.proposalTypes = this.proposalTypes;
     return copy;
   }
 
@@ -170,6 +176,48 @@ export class RatchetTree {
     for (let x = 1; x < this.nodes.length; x += 2) {
       const n = this.nodes[x];
       if (n?.nodeType === NodeType.parent) yield [x, n.parentNode];
+    }
+  }
+
+  /**
+   * The credential types the non-blank leaves use (§7.2 checks a new leaf against them); after
+   * removals it may still list a type no leaf uses any more.
+   */
+  credentialTypes(): ReadonlySet<number> {
+    if (this.credentials === undefined) {
+      const types = new Set<number>();
+      for (const [, leaf] of this.leaves()) types.add(leaf.credential.credentialType);
+      this.credentials = types;
+    }
+    return this.credentials;
+  }
+
+  /** Proposal types every non-blank leaf lists in its capabilities (after removals, possibly fewer). */
+  commonProposalTypes(): ReadonlySet<number> {
+    if (this.proposalTypes === undefined) {
+      let common: number[] | undefined;
+      for (const [, leaf] of this.leaves()) {
+        const listed = leaf.capabilities.proposals;
+        common = common ? common.filter((t) => listed.includes(t)) : [...listed];
+      }
+      this.proposalTypes = new Set(common);
+    }
+    return this.proposalTypes;
+  }
+
+  /**
+   * Keep `credentialTypes()` a superset and `commonProposalTypes()` a subset of the truth when a
+   * leaf is set (a blanked leaf leaves them as they are): both stay safe for the fast checks
+   * that use them, and a commit does not rescan every leaf.
+   */
+  private updateLeafSummaries(node: Node | undefined): void {
+    if (node?.nodeType !== NodeType.leaf) return;
+    const { credential, capabilities } = node.leafNode;
+    if (this.credentials && !this.credentials.has(credential.credentialType)) {
+      this.credentials = new Set([...this.credentials, credential.credentialType]);
+    }
+    if (this.proposalTypes && [...this.proposalTypes].some((t) => !capabilities.proposals.includes(t))) {
+      this.proposalTypes = new Set([...this.proposalTypes].filter((t) => capabilities.proposals.includes(t)));
     }
   }
 
@@ -273,6 +321,7 @@ export class RatchetTree {
     }
     this.nodes[x] = node;
     this.encoded = undefined;
+    if (isLeaf(x)) this.updateLeafSummaries(node);
     this.forgetHashes(x);
   }
 

@@ -366,8 +366,13 @@ export function reconcilePrivateKeys(
   for (const source of [keys, added ?? new Map<NodeIndex, KeyPair>()]) {
     for (const [x, kp] of source) {
       const n = x < tree.nodeCount ? tree.node(x) : undefined;
-      if (n && bytesEqual(nodeEncryptionKey(n), kp.publicKey)) out.set(x, kp);
+      if (n && samePublicKey(nodeEncryptionKey(n), kp.publicKey)) out.set(x, kp);
     }
   }
   return out;
+}
+
+/** Public keys compared without the constant-time compare secrets need (many per commit). */
+function samePublicKey(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || (a.length === b.length && Buffer.compare(a, b) === 0);
 }

@@ -108,6 +108,8 @@ export function stagedCommitOf(
   created: CreatedCommit,
   joinerRefs: Uint8Array[],
 ): GatewayStagedCommit {
+  let groupInfo: Uint8Array | undefined;
+  // The GroupInfo and the tree are encoded when asked for: a hub's own commit needs neither.
   return {
     groupId: created.state.context.groupId,
     epoch: created.state.context.epoch,
@@ -115,8 +117,13 @@ export function stagedCommitOf(
     commit: created.commitMessage,
     ...(created.welcome ? { welcome: created.welcome } : {}),
     joiners: joinerRefs,
-    groupInfo: encodeValue(created.groupInfo, groupInfoCodec),
-    ratchetTree: created.state.tree.toBytes(),
+    get groupInfo(): Uint8Array {
+      groupInfo ??= encodeValue(created.groupInfo, groupInfoCodec);
+      return groupInfo;
+    },
+    get ratchetTree(): Uint8Array {
+      return created.state.tree.toBytes();
+    },
     effects: created.effects,
   };
 }

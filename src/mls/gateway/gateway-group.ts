@@ -33,7 +33,7 @@ import { digestOf, previewCommit, type CommitPreview } from './commit-preview';
 import { pathFillOrder } from './path-fill';
 import { RecentDigests } from './recent-digests';
 import { deleteRatchetRows, EpochKeyRing } from './epoch-keys';
-import { deleteGroupRecords, writeEpoch, writeProposals } from './group-records';
+import type { GroupRecords } from './group-records';
 import type { GroupDeps } from './group-deps';
 import { groupInfoBundle, summarise, userAtLeaf } from './group-view';
 import type { LocalMemberRecord } from './state-codec';
@@ -71,6 +71,7 @@ export class GatewayGroup {
     private state: GroupState,
     locals: readonly LocalMemberRecord[],
     private readonly ring: EpochKeyRing,
+    private readonly records: GroupRecords,
   ) {
     this.locals = new Map(locals.map((l) => [l.user, l]));
   }
@@ -190,7 +191,7 @@ export class GatewayGroup {
 
   private async proposalReceived(p: ReceivedProposal): Promise<GatewayProcessed> {
     this.state = p.state;
-    await writeProposals(this.deps.storage, this.state);
+    await this.records.writeProposals(this.state);
     return {
       kind: 'proposal',
       epoch: this.state.context.epoch,
@@ -205,7 +206,7 @@ export class GatewayGroup {
     this.staged = undefined;
     const removedLocalUsers = this.usersAt(processed.effects.removedLocalLeaves);
     if (!processed.state) {
-      await deleteGroupRecords(this.deps.storage, this.groupId);
+      await this.records.deleteAll();
       this.gone = true;
       this.locals = new Map();
       this.deps.onGone(this.groupId);
@@ -253,6 +254,8 @@ export class GatewayGroup {
         proposalRefs: changes.includePending === false ? [] : this.state.proposals.map((p) => p.ref),
         ...(changes.forcePath ? { forcePath: true } : {}),
         ratchetTreeInWelcome: this.deps.options.ratchetTreeInWelcome,
+        // Local joiners are registered at merge: a Welcome only when someone else joins.
+        welcome: prepared.localJoiners.length < prepared.joinerRefs.length,
         ...(this.deps.options.policy ? { policy: this.deps.options.policy } : {}),
       });
       const out = stagedCommitOf(committer, created, prepared.joinerRefs);
@@ -277,7 +280,7 @@ export class GatewayGroup {
   /** Stage and merge at once (the hub accepts its own commits). */
   async commit(committer: UserUri, changes: GatewayChanges = {}): Promise<GatewayStagedCommit> {
     const staged = await this.stageCommit(committer, changes);
-    await this.mergeStagedCommit();
+    await this.locked(() => this.mergeLocked());
     return staged;
   }
 
@@ -333,7 +336,7 @@ export class GatewayGroup {
     this.state = state;
     this.locals = locals;
     const dropped = this.ring.advance(state);
-    await writeEpoch(this.deps.storage, state, [...locals.values()]);
+    await this.records.writeEpoch(state, [...locals.values()]);
     await deleteRatchetRows(this.deps.storage, this.groupId, dropped);
     this.prepareRatchets(active);
   }
@@ -382,7 +385,7 @@ export class GatewayGroup {
       if (state === this.state) return this.summary();
       this.state = state;
       this.locals = locals;
-      await writeEpoch(this.deps.storage, this.state, [...this.locals.values()]);
+      await this.records.writeEpoch(this.state, [...this.locals.values()]);
       return this.summary();
     });
   }

@@ -36,7 +36,8 @@ import { encodeParticipantList, MimiComponentId } from '../app-data';
 import { EpochKeyRing } from './epoch-keys';
 import { GatewayGroup } from './gateway-group';
 import type { GroupDeps, ResolvedOptions } from './group-deps';
-import { deleteGroupRecords, readGroup, writeEpoch } from './group-records';
+import { deleteGroupRecords, GroupRecords } from './group-records';
+import type { LocalMemberRecord } from './state-codec';
 import { checkKeyPackage, Identities, type PublishedKeyPackage } from './identities';
 import { b64url, ownerOfKey } from './keys';
 import { roomExtensions } from './room-extensions';
@@ -299,18 +300,16 @@ export class GroupStore {
   // ---- internals --------------------------------------------------------------------------------
 
   private async load(groupId: Uint8Array): Promise<GatewayGroup | undefined> {
-    const stored = await readGroup(this.storage, groupId);
+    const stored = await GroupRecords.read(this.storage, groupId);
     if (!stored) return undefined;
     const ring = await EpochKeyRing.load(this.storage, this.suite, stored.state);
-    return new GatewayGroup(this.deps, stored.state, stored.locals, ring);
+    return new GatewayGroup(this.deps, stored.state, stored.locals, ring, stored.records);
   }
 
-  private async install(
-    state: GatewayGroup['coreState'],
-    locals: Parameters<typeof writeEpoch>[2],
-  ): Promise<GatewayGroup> {
-    await writeEpoch(this.storage, state, locals);
-    const group = new GatewayGroup(this.deps, state, locals, EpochKeyRing.fresh(this.suite, state));
+  private async install(state: GatewayGroup['coreState'], locals: readonly LocalMemberRecord[]): Promise<GatewayGroup> {
+    const records = GroupRecords.fresh(this.storage, state.context.groupId);
+    await records.writeEpoch(state, locals);
+    const group = new GatewayGroup(this.deps, state, locals, EpochKeyRing.fresh(this.suite, state), records);
     this.groups.set(b64url(state.context.groupId), Promise.resolve(group));
     this.settled.set(b64url(state.context.groupId), group);
     this.evict();

@@ -67,7 +67,7 @@ export function userAtLeaf(state: GroupState, leaf: number, epoch?: bigint): Use
     const past = state.pastEpochs.find((p) => p.context.epoch === epoch)?.signatureKeys[leaf];
     if (!past || !bytesEqual(past, node.signatureKey)) return undefined;
   }
-  return userOfCredential(node.credential);
+  return userOfLeaf(node);
 }
 
 export function summarise(

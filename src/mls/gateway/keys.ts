@@ -2,11 +2,17 @@
  * Storage key layout of the gateway-scale MLS layer (`MlsStorage`, one key/value table).
  *
  * Per group (group id base64url), shared by every local member:
- * - `mls2/group/<gid>/epoch`                 public state + epoch secrets + local member list; once per commit, O(tree)
- * - `mls2/group/<gid>/tree-keys/<epoch>`     private HPKE keys of tree nodes that local members know; once per commit
- *                                            (written before the epoch record, the previous epoch's deleted after it)
+ * - `mls2/group/<gid>/epoch`                 context (extensions by hash), transcript, epoch secrets, past epochs
+ *                                            (their signature keys as differences); once per commit, small
+ * - `mls2/group/<gid>/node/<x>`              tree node x (absent: blank); written when the node changes
+ * - `mls2/group/<gid>/pk/<x>`                private HPKE key pair of node x that a local member knows; when it changes
+ * - `mls2/group/<gid>/ext/<hash>`            GroupContext extensions, once per distinct value (current and past epochs')
+ * - `mls2/group/<gid>/local/<user>`          a local member (leaf, leaf key age, messages sent); when it changes
  * - `mls2/group/<gid>/proposals`             proposals received in the current epoch (absent when none)
  * - `mls2/group/<gid>/ratchet/<epoch>/<leaf>` one leaf's secret-tree ratchets in one epoch; per message, ~100 bytes
+ *
+ * A commit writes the rows that changed (O(log n) nodes and keys for a path, plus the extensions
+ * when the commit changed them), all in the caller's transaction (`DbMlsStorage`).
  *
  * Per user (URI percent-encoded so '/' separates fields):
  * - `mls2/member/<user>`                     signature key pair, shared by all of the user's groups
@@ -24,8 +30,10 @@ const group = (groupId: Uint8Array): string => `mls2/group/${b64url(groupId)}/`;
 export const gatewayKeys = {
   groupPrefix: group,
   epoch: (groupId: Uint8Array): string => `${group(groupId)}epoch`,
-  treeKeysPrefix: (groupId: Uint8Array): string => `${group(groupId)}tree-keys/`,
-  treeKeys: (groupId: Uint8Array, epoch: bigint): string => `${group(groupId)}tree-keys/${epoch}`,
+  nodePrefix: (groupId: Uint8Array): string => `${group(groupId)}node/`,
+  privateKeyPrefix: (groupId: Uint8Array): string => `${group(groupId)}pk/`,
+  extensionsPrefix: (groupId: Uint8Array): string => `${group(groupId)}ext/`,
+  localPrefix: (groupId: Uint8Array): string => `${group(groupId)}local/`,
   proposals: (groupId: Uint8Array): string => `${group(groupId)}proposals`,
   ratchetPrefix: (groupId: Uint8Array, epoch?: bigint): string =>
     epoch === undefined ? `${group(groupId)}ratchet/` : `${group(groupId)}ratchet/${epoch}/`,

@@ -37,6 +37,16 @@ export class MlsKvRepository {
     await sqlOf(tx).query(`DELETE FROM mls_kv WHERE "key" = $1`, [key]);
   }
 
+  /** Every key starting with `prefix` with its value, in key order (one query). */
+  async getAll(tx: Tx | undefined, prefix: string): Promise<[string, Uint8Array][]> {
+    if (tx === undefined) return this.transactions.run((own) => this.getAll(own, prefix));
+    const result = await sqlOf(tx).query(
+      `SELECT "key", "value" FROM mls_kv WHERE substr("key", 1, $2) = $1 ORDER BY "key"`,
+      [prefix, prefix.length],
+    );
+    return result.rows.map((r) => [String(r.key), new Uint8Array(toBytes(r.value))]);
+  }
+
   /** Every key starting with `prefix` (compared exactly, no LIKE wildcards), in key order. */
   async listKeys(tx: Tx | undefined, prefix: string): Promise<string[]> {
     if (tx === undefined) return this.transactions.run((own) => this.listKeys(own, prefix));

@@ -30,7 +30,11 @@ function nodeAead(id: number, cipher: CipherName, keyLength: number): Aead {
       c.setAAD(aad);
       const body = c.update(plaintext);
       const fin = c.final();
-      return concat(body, fin, c.getAuthTag());
+      const out = new Uint8Array(body.length + fin.length + TAG_LENGTH);
+      out.set(body);
+      if (fin.length > 0) out.set(fin, body.length);
+      out.set(c.getAuthTag(), body.length + fin.length);
+      return out;
     },
     open(key, nonce, aad, ciphertext) {
       if (ciphertext.length < TAG_LENGTH) {

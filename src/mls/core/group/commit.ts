@@ -64,6 +64,8 @@ export interface CreateCommitOptions {
   readonly appDataMerge?: AppDataMerge;
   /** Extra GroupInfo extensions (external_pub and ratchet_tree are handled here). */
   readonly groupInfoExtensions?: readonly Extension[];
+  /** Make a Welcome for added members (default true; false when the caller adds them itself). */
+  readonly welcome?: boolean;
   /** Send the commit as a PrivateMessage with the epoch's secret tree (member commits only). */
   readonly privateWith?: SecretTree;
 }
@@ -225,19 +227,22 @@ export function buildCommit(state: GroupState, input: BuildCommitInput): Created
   if (applied.added.length > 0 && options.ratchetTreeInWelcome !== false) {
     infoExtensions.push({ extensionType: ratchetTreeExtension.type, extensionData: tree.toBytes() });
   }
-  const info = createGroupInfo(suite, {
-    groupContext: context,
-    extensions: infoExtensions,
-    confirmationTag: tag,
-    signer: committerLeaf,
-    signaturePrivateKey: input.signaturePrivateKey,
-    externalSecret: secrets.externalSecret,
-  });
+  // Signed when needed (a Welcome, or the caller asks): it covers the whole context, and the tree.
+  let info: GroupInfo | undefined;
+  const groupInfo = (): GroupInfo =>
+    (info ??= createGroupInfo(suite, {
+      groupContext: context,
+      extensions: infoExtensions,
+      confirmationTag: tag,
+      signer: committerLeaf,
+      signaturePrivateKey: input.signaturePrivateKey,
+      externalSecret: secrets.externalSecret,
+    }));
 
   let welcomeStruct: Welcome | undefined;
-  if (applied.added.length > 0) {
+  if (applied.added.length > 0 && options.welcome !== false) {
     welcomeStruct = createWelcome(suite, {
-      groupInfo: info,
+      groupInfo: groupInfo(),
       welcomeSecret: secrets.welcomeSecret,
       joinerSecret: secrets.joinerSecret,
       psks: [...applied.psks],
@@ -254,7 +259,9 @@ export function buildCommit(state: GroupState, input: BuildCommitInput): Created
     ...(welcomeStruct
       ? { welcome: encodeMlsMessage({ wireFormat: WireFormat.mls_welcome, welcome: welcomeStruct }), welcomeStruct }
       : {}),
-    groupInfo: info,
+    get groupInfo(): GroupInfo {
+      return groupInfo();
+    },
     state: withCommitter,
     effects: commitEffects(applied, state.localLeaves, committerLeaf),
     newPrivateKeys: path?.privateKeys ?? new Map(),

@@ -48,7 +48,12 @@ export function checkLeafInGroup(tree: RatchetTree, leafNode: LeafNode, ctx: Lea
       mlsFail('invalid', 'LeafNode does not support the required_capabilities');
     }
   }
-  for (const [i, other] of tree.leaves()) {
+  // Every leaf lists its own credential type (§7.2, checked when it entered the tree): when the
+  // group uses one type and the new leaf uses and supports it, the loop below cannot fail.
+  const own = leafNode.credential.credentialType;
+  const inUse = tree.credentialTypes();
+  const oneType = inUse.size === 0 || (inUse.size === 1 && inUse.has(own) && caps.credentials.includes(own));
+  for (const [i, other] of oneType ? [] : tree.leaves()) {
     if (i === ctx.replacing) continue;
     if (!caps.credentials.includes(other.credential.credentialType)) {
       mlsFail('invalid', `LeafNode does not support credential type ${other.credential.credentialType} of leaf ${i}`);

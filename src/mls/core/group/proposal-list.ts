@@ -166,17 +166,14 @@ export function validateProposalList(list: readonly CommittedProposal[], ctx: Pr
   }
 
   // Adds: no two for the same signature key, none for a member that stays.
-  const keptKeys = new Set<string>();
-  for (let i = 0; i < ctx.tree.leafCount; i++) {
-    const leaf = leafAt(ctx.tree, i);
-    if (leaf && !removed.has(i)) keptKeys.add(hexOf(leaf.signatureKey));
-  }
   const addKeys = new Set<string>();
   for (const p of list) {
     if (isCustomProposal(p.proposal) || p.proposal.proposalType !== ProposalType.add) continue;
-    const key = hexOf(p.proposal.add.keyPackage.leafNode.signatureKey);
+    const signatureKey = p.proposal.add.keyPackage.leafNode.signatureKey;
+    const key = hexOf(signatureKey);
     if (addKeys.has(key)) bad('two Adds with the same signature key');
-    if (keptKeys.has(key)) bad('Add of a client already in the group');
+    const member = ctx.tree.findLeafBySignatureKey(signatureKey);
+    if (member !== undefined && !removed.has(member)) bad('Add of a client already in the group');
     addKeys.add(key);
   }
 
@@ -197,7 +194,10 @@ export function validateProposalList(list: readonly CommittedProposal[], ctx: Pr
   validateAppDataUpdates(list, ctx.context);
 
   // Non-default types must be supported by every member that stays (§12.2).
-  const unusual = new Set(list.map((p) => p.proposal.proposalType).filter((t) => !DEFAULT_TYPES.has(t)));
+  const common = ctx.tree.commonProposalTypes();
+  const unusual = new Set(
+    list.map((p) => p.proposal.proposalType).filter((t) => !DEFAULT_TYPES.has(t) && !common.has(t)),
+  );
   if (unusual.size > 0) {
     for (let i = 0; i < ctx.tree.leafCount; i++) {
       const leaf = leafAt(ctx.tree, i);

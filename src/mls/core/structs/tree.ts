@@ -220,6 +220,9 @@ const cachedNodeCodec = codec<Node>(
   nodeCodec.decode,
 );
 
+/** One tree node (encodings cached per node object, as in `ratchetTreeCodec`): the gateway stores nodes one row each. */
+export const treeNodeCodec: Codec<Node> = cachedNodeCodec;
+
 export const ratchetTreeCodec: Codec<RatchetTree> = codec(
   'RatchetTree',
   vectorOf(optionalOf(cachedNodeCodec)).encode,
