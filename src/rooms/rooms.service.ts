@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap }
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
 import { domainOf, parseMimiUri, type ProviderDomain, type RoomUri, type UserUri } from '../common/ids';
 import { decodeMimiContent } from '../mimi/content';
+import type { GatewayGroupSummary } from '../mls';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/repositories/room.repository';
 import { OutboxRepository } from '../persistence/repositories/outbox.repository';
@@ -17,6 +18,7 @@ import { RoomLocks } from './room-locks';
 import { roleOfIndex } from './room-policy';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
+import { RoomElsewhereError } from './ownership/room-elsewhere.error';
 
 /** A room as the provisioning API lists it (contract: GET /provisioning/rooms). */
 export interface RoomInfo {
@@ -192,9 +194,17 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     return this.hub.linkRoom(platform, roomId);
   }
 
+  /** Every room; one that another gateway process serves (scale-out) is listed without its MLS view (`epoch` null). */
   async list(): Promise<RoomInfo[]> {
     const out: RoomInfo[] = [];
-    for (const room of await this.rooms.list()) out.push(await this.describe(room));
+    for (const room of await this.rooms.list()) {
+      out.push(
+        await this.describe(room).catch((e: unknown) => {
+          if (e instanceof RoomElsewhereError) return this.infoOf(room, undefined, []);
+          throw e;
+        }),
+      );
+    }
     return out;
   }
 
@@ -234,6 +244,10 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
       view: await this.support.groupView(room.roomUri),
       local: await this.support.activeMembers(room.roomUri),
     }));
+    return this.infoOf(room, view, local);
+  }
+
+  private infoOf(room: RoomRecord, view: GatewayGroupSummary | undefined, local: UserUri[]): RoomInfo {
     return {
       roomUri: room.roomUri,
       role: room.role,
