@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { ErrorCode } from '../../src/common/errors';
 import { HttpError, type NativeUser } from './e2e-clients';
-import { GatewayCluster, GatewayProcess, type OutboxTuning, freePorts } from './e2e-gateways';
-import { PG_CLUSTER_SCRIPT, TEST_PG_URL_ENV } from './pg-env';
+import { GatewayCluster, GatewayProcess, type OutboxTuning, freePorts, repoRoot } from './e2e-gateways';
+import { TEST_PG_URL_ENV } from './pg-env';
 import { withPgClient } from './test-data-source';
 
 const A = 'a.example';
@@ -67,10 +67,12 @@ export class ScaleOutCluster {
   static async create(opts: ScaleOutOptions & { withB?: boolean }): Promise<ScaleOutCluster> {
     let pgUrl = process.env[TEST_PG_URL_ENV];
     let stopPg = (): void => {};
+    // From the repository root: this file also runs compiled, from dist/ (the bench).
+    const script = join(repoRoot(), 'scripts', 'pg-cluster.sh');
     if (!pgUrl) {
       const dir = mkdtempSync(join(tmpdir(), 'mimi-scaleout-pg-'));
-      pgUrl = execFileSync('bash', [PG_CLUSTER_SCRIPT, 'start', dir], { encoding: 'utf8' }).trim();
-      stopPg = () => execFileSync('bash', [PG_CLUSTER_SCRIPT, 'stop', dir], { stdio: 'ignore' });
+      pgUrl = execFileSync('bash', [script, 'start', dir], { encoding: 'utf8' }).trim();
+      stopPg = () => execFileSync('bash', [script, 'stop', dir], { stdio: 'ignore' });
     }
     const name = `scaleout_${randomBytes(6).toString('hex')}`;
     await withPgClient(pgUrl, (c) => c.query(`CREATE DATABASE ${name}`));
