@@ -1,4 +1,4 @@
-import { IsBoolean, IsOptional, IsString } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, IsString } from 'class-validator';
 import { IntRange } from '../common/config-schema';
 
 /**
@@ -21,6 +21,17 @@ export class ClusterConfig {
    */
   @IntRange(1000, 600_000, 'milliseconds')
   leaseTtlMs: number = 15_000;
+
+  /**
+   * Which processes take the platforms' traffic (start the bridges) and serve rooms:
+   * `lease` (default): one process at a time, the holder of the ingress lease, runs the bridges
+   * (the appservice listener, the XMPP component connection) and serves every room; the others
+   * stand by (they deliver the outbox) and one takes over within `leaseTtlMs` when it dies.
+   * `every`: every process runs its bridges and serves the rooms it takes first; for platforms
+   * that deliver a room's events to the process owning it (docs/SCALE-OUT.md).
+   */
+  @IsIn(['lease', 'every'], { message: "'lease' (one process takes the platforms' traffic) or 'every'" })
+  ingress: 'lease' | 'every' = 'lease';
 
   /** A room nobody used for this long is released, so that another process may take it. */
   @IntRange(1000, 86_400_000, 'milliseconds')

@@ -19,6 +19,7 @@ import { roleOfIndex } from './room-policy';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { RoomElsewhereError } from './ownership/room-elsewhere.error';
+import { RoomOwnership } from './ownership/room-ownership';
 
 /** A room as the provisioning API lists it (contract: GET /provisioning/rooms). */
 export interface RoomInfo {
@@ -67,9 +68,26 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly outbox: OutboxRepository,
     private readonly bridgeSink: BridgeSinkService,
     private readonly bridgeState: BridgeStateRepository,
+    private readonly ownership: RoomOwnership,
   ) {}
 
+  private bridgesRunning = false;
+
+  /** Start the bridges; with scale-out and `cluster.ingress: lease`, only while this process holds the ingress lease. */
   async onApplicationBootstrap(): Promise<void> {
+    if (!this.ownership.ingressGated) return this.startBridges();
+    await this.ownership.watchIngress((held) => (held ? this.startBridges() : this.stopBridges()));
+    if (!this.ownership.holdsIngress()) this.logger.log("standing by: another process takes the platforms' traffic");
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.follower.stop();
+    await this.stopBridges();
+  }
+
+  private async startBridges(): Promise<void> {
+    if (this.bridgesRunning) return;
+    this.bridgesRunning = true;
     for (const bridge of this.support.allBridges()) {
       await bridge.start(this.bridgeSink.sink, this.bridgeHost);
       this.logger.log(`bridge ${bridge.platform} started`);
@@ -78,8 +96,9 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     await this.follower.resumeSubmissions();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.follower.stop();
+  private async stopBridges(): Promise<void> {
+    if (!this.bridgesRunning) return;
+    this.bridgesRunning = false;
     for (const bridge of this.support.allBridges()) {
       try {
         await bridge.stop();

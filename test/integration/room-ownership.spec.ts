@@ -34,7 +34,7 @@ interface Proc {
   readonly forgotten: string[];
 }
 
-async function openProcess(database: TestDatabase, name: string): Promise<Proc> {
+async function openProcess(database: TestDatabase, name: string, ingress: 'lease' | 'every' = 'every'): Promise<Proc> {
   const dataSource = await database.open();
   const clock = new FakeClock(T0);
   const runner = new TransactionRunner(dataSource);
@@ -47,7 +47,7 @@ async function openProcess(database: TestDatabase, name: string): Promise<Proc> 
     {
       provider: { domain: 'a.example' },
       database: database.config.database,
-      cluster: { enabled: true, processName: name, leaseTtlMs: TTL, idleReleaseMs: IDLE },
+      cluster: { enabled: true, processName: name, leaseTtlMs: TTL, idleReleaseMs: IDLE, ingress },
     },
     { env: {} },
   );
@@ -197,6 +197,72 @@ describe('room ownership on postgres (two processes, one database)', () => {
     await write(one, 'c');
 
     expect(await written(one)).toEqual({ a: 'one', b: 'two', c: 'one' });
+  });
+});
+
+describe('the ingress lease on postgres (cluster.ingress: lease)', () => {
+  let database: TestDatabase;
+  let one: Proc;
+  let two: Proc;
+  const heard: string[] = [];
+  const watch = (p: Proc): Promise<void> =>
+    p.ownership.watchIngress(async (held) => void heard.push(`${p.name} ${held ? 'starts' : 'stops'} the bridges`));
+
+  beforeEach(async () => {
+    heard.length = 0;
+    database = await TestDatabase.create('postgres');
+    one = await openProcess(database, 'one', 'lease');
+    await runMigrations(one.dataSource, SILENT_LOGGER);
+    two = await openProcess(database, 'two', 'lease');
+  });
+
+  afterEach(async () => {
+    await one?.dataSource.destroy();
+    await two?.dataSource.destroy();
+    await database?.drop();
+  });
+
+  it('lets one process run the bridges and serve rooms; the other stands by and refuses room work', async () => {
+    await watch(one);
+    await watch(two);
+
+    expect(heard).toEqual(['one starts the bridges']);
+    expect(one.ownership.holdsIngress()).toBe(true);
+    expect(two.ownership.holdsIngress()).toBe(false);
+    await write(one, 'a');
+    const refused = await rejection(write(two, 'b'));
+    expect(refused).toBeInstanceOf(RoomElsewhereError);
+    expect(await written(one)).toEqual({ a: 'one' });
+  });
+
+  it('hands the ingress and the rooms to the standby when the holder stops renewing', async () => {
+    await watch(one);
+    await watch(two);
+    await write(one, 'a');
+
+    two.clock.advance(TTL);
+    await two.ownership.renewNow();
+    await write(two, 'b');
+
+    expect(heard).toEqual(['one starts the bridges', 'two starts the bridges']);
+    expect(two.ownership.holdsIngress()).toBe(true);
+    // The old holder learns it on its next renewal: it stops its bridges and gives up its rooms.
+    await one.ownership.renewNow();
+    expect(heard).toEqual(['one starts the bridges', 'two starts the bridges', 'one stops the bridges']);
+    expect(one.ownership.ownedRooms()).toEqual([]);
+    await expect(write(one, 'c')).rejects.toBeInstanceOf(RoomElsewhereError);
+    expect(await written(two)).toEqual({ a: 'one', b: 'two' });
+  });
+
+  it('passes the ingress on at once when its holder shuts down', async () => {
+    await watch(one);
+    await watch(two);
+    await one.ownership.beforeApplicationShutdown();
+
+    await two.ownership.renewNow();
+
+    expect(two.ownership.holdsIngress()).toBe(true);
+    await write(two, 'b');
   });
 });
 

@@ -87,7 +87,13 @@ export class ScaleOutCluster {
     const cluster = await GatewayCluster.create({ domains, outbox: opts.outbox, logLevel: opts.logLevel });
     const a1 = cluster.gateway(A);
     const base = YAML.parse(readFileSync(a1.configFile, 'utf8')) as Record<string, Record<string, unknown>>;
-    const clusterSection = (processName: string) => ({ enabled: true, processName, leaseTtlMs: opts.leaseTtlMs });
+    const clusterSection = (processName: string) => ({
+      enabled: true,
+      processName,
+      leaseTtlMs: opts.leaseTtlMs,
+      // Every process runs its (memory) platform; `post` delivers each room's events to its owner.
+      ingress: 'every',
+    });
     const a1Config = {
       ...base,
       database: { type: 'postgres', url: dbUrl, poolSize: 8 },

@@ -41,6 +41,9 @@ interface Ambient {
 /** The shortest Retry-After we ask for (a lease just released may be free a moment later). */
 const MIN_RETRY_MS = 1_000;
 
+/** The `room_lease` row of the ingress lease (`cluster.ingress: lease`); not a room URI. */
+const INGRESS_LEASE = 'ingress:bridges';
+
 /**
  * Which rooms this gateway process owns when several share one PostgreSQL database
  * (`cluster.enabled`; README.md here). `RoomLocks.run` calls `run` for every room's work:
@@ -64,6 +67,10 @@ export class RoomOwnership implements OnApplicationBootstrap, BeforeApplicationS
   readonly owner: string;
   private readonly ttlMs: number;
   private readonly idleReleaseMs: number;
+  /** `cluster.ingress: lease`: only the holder of the ingress lease runs the bridges and serves rooms. */
+  readonly ingressGated: boolean;
+  private ingress?: { epoch: number; expiresAt: number };
+  private ingressListener?: (held: boolean) => Promise<void>;
   private readonly held = new Map<string, Held>();
   private readonly ambient = new AsyncLocalStorage<Ambient>();
   private readonly movedListeners: ((roomUri: string) => void)[] = [];
@@ -89,6 +96,7 @@ export class RoomOwnership implements OnApplicationBootstrap, BeforeApplicationS
     this.owner = cluster.processName ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
     this.ttlMs = cluster.leaseTtlMs;
     this.idleReleaseMs = cluster.idleReleaseMs;
+    this.ingressGated = this.enabled && cluster.ingress === 'lease';
     if (!this.enabled) return;
     transactions.onBegin((tx) => this.fence(tx));
     registry?.gauge('mimi_rooms_owned', 'Rooms whose lease this gateway process holds (scale-out)', () => [
@@ -109,8 +117,9 @@ export class RoomOwnership implements OnApplicationBootstrap, BeforeApplicationS
     this.stopped = true;
     clearInterval(this.timer);
     await this.ticking;
-    const rooms = [...this.held.keys()];
+    const rooms = [...this.held.keys(), ...(this.ingress === undefined ? [] : [INGRESS_LEASE])];
     this.held.clear();
+    this.ingress = undefined;
     try {
       await this.leases.release(this.owner, rooms, this.clock.now());
       this.logger.log(`released ${rooms.length} room lease(s)`);
@@ -122,6 +131,21 @@ export class RoomOwnership implements OnApplicationBootstrap, BeforeApplicationS
   /** `listener` hears of every room that came to this process or left it (its caches of the room are stale). */
   onMoved(listener: (roomUri: string) => void): void {
     this.movedListeners.push(listener);
+  }
+
+  /**
+   * With `cluster.ingress: lease`: try to take the ingress lease now and on every renewal;
+   * `listener(true)` when this process took it (start the bridges), `listener(false)` when it lost
+   * it (stop them; its rooms are given up too). Called once, by RoomsService at start.
+   */
+  async watchIngress(listener: (held: boolean) => Promise<void>): Promise<void> {
+    this.ingressListener = listener;
+    await this.renewIngress();
+  }
+
+  /** Whether this process holds the ingress lease (always false unless `ingressGated`). */
+  holdsIngress(): boolean {
+    return this.ingress !== undefined && this.ingress.expiresAt > this.clock.now();
   }
 
   /** The rooms this process holds now. */
@@ -149,6 +173,9 @@ export class RoomOwnership implements OnApplicationBootstrap, BeforeApplicationS
 
   private async claim(roomUri: string): Promise<Held> {
     if (this.stopped) throw new RoomElsewhereError(roomUri, '(this process is stopping)', MIN_RETRY_MS);
+    if (this.ingressGated && !this.holdsIngress()) {
+      throw new RoomElsewhereError(roomUri, '(the ingress holder)', Math.max(MIN_RETRY_MS, Math.floor(this.ttlMs / 3)));
+    }
     const now = this.clock.now();
     const mine = this.held.get(roomUri);
     // Renewal keeps a lease between 2/3 and all of its time; less than a quarter left means the
@@ -192,7 +219,8 @@ export class RoomOwnership implements OnApplicationBootstrap, BeforeApplicationS
   /** Renew the leases, learn of lost ones, release idle ones (the timer's work; one pass at a time). */
   async renewNow(): Promise<void> {
     if (this.ticking !== undefined || this.stopped) return;
-    this.ticking = this.renewAndRelease()
+    this.ticking = this.renewIngress()
+      .then(() => this.renewAndRelease())
       .catch((e: unknown) => this.logger.warn(`room lease renewal failed: ${errorMessage(e)}`))
       .finally(() => (this.ticking = undefined));
     await this.ticking;
@@ -232,6 +260,38 @@ export class RoomOwnership implements OnApplicationBootstrap, BeforeApplicationS
       if (lease !== undefined && lease.epoch === epoch) h.expiresAt = lease.expiresAt;
       else this.lost(room, 'not renewed (taken over)');
     }
+  }
+
+  /** Take or renew the ingress lease; tell the listener when it came or went. */
+  private async renewIngress(): Promise<void> {
+    if (!this.ingressGated || this.stopped) return;
+    let result;
+    try {
+      result = await this.leases.acquire(INGRESS_LEASE, this.owner, this.clock.now(), this.ttlMs);
+    } catch (e) {
+      // Without the database we cannot know; past its expiry the lease counts as lost.
+      if (this.ingress !== undefined && !this.holdsIngress()) await this.ingressLost('not renewed in time');
+      throw e;
+    }
+    if (result.kind === 'held') {
+      const fresh = this.ingress?.epoch !== result.epoch;
+      this.ingress = { epoch: result.epoch, expiresAt: result.expiresAt };
+      if (fresh) {
+        this.logger.log(`this process takes the platforms' traffic (ingress lease, epoch ${result.epoch})`);
+        await this.ingressListener?.(true);
+      }
+    } else if (this.ingress !== undefined) {
+      await this.ingressLost(`taken by ${result.owner}`);
+    }
+  }
+
+  private async ingressLost(why: string): Promise<void> {
+    this.ingress = undefined;
+    this.logger.warn(`ingress lease lost (${why}): stopping the bridges and giving up every room`);
+    await this.ingressListener?.(false);
+    const rooms = [...this.held.keys()];
+    for (const room of rooms) this.lost(room, 'ingress lost');
+    await this.leases.release(this.owner, rooms, this.clock.now());
   }
 
   private lost(roomUri: string, why: string): void {
