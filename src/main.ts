@@ -16,6 +16,7 @@ import { provisioningAuth } from './config/provisioning-token';
 import { buildHttpsOptions, hardenListener } from './mimi/transport';
 import { OutboxRepository } from './persistence';
 import { RoomsService } from './rooms';
+import { RoomOwnership } from './rooms/ownership/room-ownership';
 
 /** A running gateway: the MIMI application (HTTPS, mutual TLS) and the admin listener. */
 export interface RunningGateway {
@@ -77,6 +78,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   let adminUrl: string | undefined;
   if (provisioning !== undefined) {
     const outbox = app.get(OutboxRepository);
+    const ownership = app.get(RoomOwnership);
     const checks: HealthCheck[] = [
       { name: 'database', check: async () => void (await outbox.pendingDepthByDestination()) },
       ...bridgeHealthChecks(bridges),
@@ -94,6 +96,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         AdminModule.forRoot({
           metrics: app.get(MetricsRegistry),
           checks,
+          ingress: () => (!ownership.ingressGated ? 'every' : ownership.holdsIngress() ? 'held' : 'standby'),
           provisioning: {
             rooms: app.get(RoomsService),
             auth,

@@ -19,6 +19,8 @@ export enum ErrorCode {
   PlatformRejected = 'GW_PLATFORM_REJECTED',
   PeerUnavailable = 'GW_PEER_UNAVAILABLE',
   Timeout = 'GW_TIMEOUT',
+  /** Another gateway process owns the room (scale-out): retry later, maybe at another process. */
+  RoomElsewhere = 'GW_ROOM_ELSEWHERE',
   Internal = 'GW_INTERNAL',
 }
 
@@ -39,6 +41,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCode.PlatformRejected]: 422,
   [ErrorCode.PeerUnavailable]: 502,
   [ErrorCode.Timeout]: 504,
+  [ErrorCode.RoomElsewhere]: 503,
   [ErrorCode.Internal]: 500,
 };
 

@@ -4,7 +4,7 @@ import { DATABASE_KINDS, SILENT_LOGGER, TestDatabase, createTestDataSource } fro
 import { MIGRATIONS } from './migrations';
 import { runMigrations } from './run-migrations';
 
-const TABLES = ['outbox_entry', 'outbox_stream', 'inbound_message', 'bridge_state'];
+const TABLES = ['outbox_entry', 'outbox_stream', 'inbound_message', 'bridge_state', 'room_lease'];
 
 class RecordingLogger implements LoggerService {
   readonly lines: string[] = [];

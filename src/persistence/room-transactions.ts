@@ -24,6 +24,7 @@ interface Ambient {
 export class RoomTransactions {
   private readonly ambient = new AsyncLocalStorage<Ambient>();
   private readonly rollbackListeners: ((keys: ReadonlySet<string>) => void)[] = [];
+  private beginHook?: (tx: Tx) => Promise<void>;
 
   constructor(private readonly runner: TransactionRunner) {}
 
@@ -34,8 +35,9 @@ export class RoomTransactions {
     const touched = new Set<string>();
     let ambient: Ambient | undefined;
     try {
-      return await this.runner.run((tx) => {
+      return await this.runner.run(async (tx) => {
         ambient = { tx, touched, ended: false };
+        if (this.beginHook !== undefined) await this.beginHook(tx);
         return this.ambient.run(ambient, () => work(tx));
       });
     } catch (e) {
@@ -60,5 +62,13 @@ export class RoomTransactions {
 
   onRollback(listener: (keys: ReadonlySet<string>) => void): void {
     this.rollbackListeners.push(listener);
+  }
+
+  /**
+   * `hook` runs first in every transaction `run` opens (not in joined ones); when it throws, the
+   * transaction rolls back. The scale-out lease's fencing check (src/rooms/ownership) is the one user.
+   */
+  onBegin(hook: (tx: Tx) => Promise<void>): void {
+    this.beginHook = hook;
   }
 }

@@ -13,6 +13,7 @@ import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
 import { RoomRepository } from '../persistence/repositories/room.repository';
+import { RoomLeaseRepository } from '../persistence/repositories/room-lease.repository';
 import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { BridgeSinkService } from './bridge-sink.service';
@@ -32,6 +33,7 @@ import { LeafKeyRotation } from './leaf-key-rotation';
 import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
+import { RoomOwnership } from './ownership/room-ownership';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { MIMI_REQUESTER, type MimiRequester, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
@@ -75,6 +77,8 @@ export class RoomsModule {
         RoomTransactions,
         DbMlsStorage,
         MlsGroups,
+        RoomLeaseRepository,
+        RoomOwnership,
         RoomLocks,
         RoomSupport,
         RenderWorker,
@@ -94,7 +98,7 @@ export class RoomsModule {
         BridgeSinkService,
         RoomsService,
       ],
-      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker],
+      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker, RoomOwnership],
     };
   }
 }

@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap }
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
 import { domainOf, parseMimiUri, type ProviderDomain, type RoomUri, type UserUri } from '../common/ids';
 import { decodeMimiContent } from '../mimi/content';
+import type { GatewayGroupSummary } from '../mls';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/repositories/room.repository';
 import { OutboxRepository } from '../persistence/repositories/outbox.repository';
@@ -17,6 +18,8 @@ import { RoomLocks } from './room-locks';
 import { roleOfIndex } from './room-policy';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
+import { RoomElsewhereError } from './ownership/room-elsewhere.error';
+import { RoomOwnership } from './ownership/room-ownership';
 
 /** A room as the provisioning API lists it (contract: GET /provisioning/rooms). */
 export interface RoomInfo {
@@ -65,9 +68,26 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly outbox: OutboxRepository,
     private readonly bridgeSink: BridgeSinkService,
     private readonly bridgeState: BridgeStateRepository,
+    private readonly ownership: RoomOwnership,
   ) {}
 
+  private bridgesRunning = false;
+
+  /** Start the bridges; with scale-out and `cluster.ingress: lease`, only while this process holds the ingress lease. */
   async onApplicationBootstrap(): Promise<void> {
+    if (!this.ownership.ingressGated) return this.startBridges();
+    await this.ownership.watchIngress((held) => (held ? this.startBridges() : this.stopBridges()));
+    if (!this.ownership.holdsIngress()) this.logger.log("standing by: another process takes the platforms' traffic");
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.follower.stop();
+    await this.stopBridges();
+  }
+
+  private async startBridges(): Promise<void> {
+    if (this.bridgesRunning) return;
+    this.bridgesRunning = true;
     for (const bridge of this.support.allBridges()) {
       await bridge.start(this.bridgeSink.sink, this.bridgeHost);
       this.logger.log(`bridge ${bridge.platform} started`);
@@ -76,8 +96,9 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     await this.follower.resumeSubmissions();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.follower.stop();
+  private async stopBridges(): Promise<void> {
+    if (!this.bridgesRunning) return;
+    this.bridgesRunning = false;
     for (const bridge of this.support.allBridges()) {
       try {
         await bridge.stop();
@@ -192,9 +213,17 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     return this.hub.linkRoom(platform, roomId);
   }
 
+  /** Every room; one that another gateway process serves (scale-out) is listed without its MLS view (`epoch` null). */
   async list(): Promise<RoomInfo[]> {
     const out: RoomInfo[] = [];
-    for (const room of await this.rooms.list()) out.push(await this.describe(room));
+    for (const room of await this.rooms.list()) {
+      out.push(
+        await this.describe(room).catch((e: unknown) => {
+          if (e instanceof RoomElsewhereError) return this.infoOf(room, undefined, []);
+          throw e;
+        }),
+      );
+    }
     return out;
   }
 
@@ -234,6 +263,10 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
       view: await this.support.groupView(room.roomUri),
       local: await this.support.activeMembers(room.roomUri),
     }));
+    return this.infoOf(room, view, local);
+  }
+
+  private infoOf(room: RoomRecord, view: GatewayGroupSummary | undefined, local: UserUri[]): RoomInfo {
     return {
       roomUri: room.roomUri,
       role: room.role,

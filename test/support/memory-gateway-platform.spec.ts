@@ -221,6 +221,25 @@ describe(DurableMemoryPlatform.name, () => {
       await expect(p.emitLocal(ROOM, ALICE, AGAIN, '$same')).rejects.toMatchObject({ code: ErrorCode.Conflict });
     });
 
+    it('delivers an event the gateway refused again when it is sent again with its ID, once in the timeline', async () => {
+      const p = platform();
+      p.createRoom(ROOM);
+      const seen: InboundEvent[] = [];
+      let refuse = true;
+      await p.start(async (e) => {
+        seen.push(e);
+        if (refuse) throw new GatewayError(ErrorCode.RoomElsewhere, 'served elsewhere', { retryable: true });
+      });
+      await expect(p.emitLocal(ROOM, ALICE, HELLO, '$retry')).rejects.toMatchObject({ code: ErrorCode.RoomElsewhere });
+      refuse = false;
+
+      await p.emitLocal(ROOM, ALICE, HELLO, '$retry');
+
+      expect(texts(seen)).toEqual(['hello', 'hello']);
+      expect(p.timeline(ROOM).map((t) => t.event.platformEventId)).toEqual(['$retry']);
+      expect(p.unacknowledged()).toEqual([]);
+    });
+
     it('refuses events for a room that does not exist', async () => {
       const p = platform();
       await started(p);

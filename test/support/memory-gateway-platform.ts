@@ -191,11 +191,20 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   /**
    * Any event (message, membership, role, metadata): recorded in the timeline, membership and
    * role events applied to the member list like the platform would, then delivered.
+   * An ID the gateway has not acknowledged yet is delivered again (no new timeline entry).
    * @throws PlatformError when the room is unknown, the ID is taken, or the gateway refused it.
    */
   override async emitEvent(event: InboundEvent): Promise<void> {
     const room = this.room(event.room.roomId);
-    if (this.entries.has(event.platformEventId)) {
+    const known = this.entries.get(event.platformEventId);
+    if (known !== undefined && known.ackedAt === undefined) {
+      // Sent again before the gateway took it (it refused it, or died): deliver it again, as a
+      // homeserver retries an appservice transaction, without a second timeline entry.
+      await this.redelivery;
+      if (!this.gatewaySink) throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge not started by the gateway');
+      return this.deliverAndAck(this.gatewaySink, known.event);
+    }
+    if (known !== undefined) {
       throw new PlatformError(ErrorCode.Conflict, `event ${event.platformEventId} exists`, { retryable: false });
     }
     room.timeline.push(event);

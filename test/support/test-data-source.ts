@@ -108,7 +108,8 @@ function testConfig(database: Record<string, unknown>, baseDir: string): Gateway
   return validateConfig({ provider: { domain: TEST_PROVIDER_DOMAIN }, database }, { baseDir, env: {} });
 }
 
-async function withPgClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+/** Run `work` on a fresh connection to `url`, closed afterwards. */
+export async function withPgClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {

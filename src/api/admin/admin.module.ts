@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { MetricsRegistry } from '../../common/metrics';
-import { AdminController, HEALTH_CHECKS, HealthCheck } from './admin.controller';
+import { AdminController, HEALTH_CHECKS, HealthCheck, INGRESS_STATUS, type IngressStatus } from './admin.controller';
 import { ProvisioningController } from './provisioning.controller';
 import { PROVISIONING, type ProvisioningDeps, ProvisioningGuard } from './provisioning.guard';
 
@@ -15,6 +15,8 @@ export class AdminModule {
     metrics: MetricsRegistry;
     checks: readonly HealthCheck[];
     provisioning?: ProvisioningDeps;
+    /** Scale-out: whether this process holds the ingress lease (default: `every`, no lease). */
+    ingress?: IngressStatus;
   }): DynamicModule {
     return {
       module: AdminModule,
@@ -22,6 +24,7 @@ export class AdminModule {
       providers: [
         { provide: MetricsRegistry, useValue: deps.metrics },
         { provide: HEALTH_CHECKS, useValue: deps.checks },
+        { provide: INGRESS_STATUS, useValue: deps.ingress ?? (() => 'every') },
         ...(deps.provisioning ? [{ provide: PROVISIONING, useValue: deps.provisioning }, ProvisioningGuard] : []),
       ],
     };

@@ -16,7 +16,7 @@ describe(bridgeHealthChecks.name, () => {
   beforeEach(() => {
     state = { state: 'pending', detail: 'first ping to the homeserver in progress' };
     const checks = bridgeHealthChecks([bridge(Platform.Matrix, () => state), bridge(Platform.Xmpp)]);
-    controller = new AdminController(new MetricsRegistry(), checks);
+    controller = new AdminController(new MetricsRegistry(), checks, () => 'every');
   });
 
   const failure = async (): Promise<unknown> => {
