@@ -13,6 +13,8 @@ export interface XmppBridgeOptions {
   /** MUC service for createMirrorRoom. */
   readonly mucService?: string;
   readonly attachmentHosts?: readonly string[];
+  /** The XEP-0363 upload service (media/http-upload.ts): attachments both ways. */
+  readonly httpUpload?: { readonly service: string; readonly downloadUrlPrefix: string };
   /** Largest stanza sent (bytes); default: Prosody's limit for the mode. */
   readonly maxStanzaBytes?: number;
   /**

@@ -27,6 +27,8 @@ import { PendingPosts } from './outbound/pending-posts';
 import { PostBuilder } from './outbound/post-builder';
 import { Poster } from './outbound/posting';
 import { XmppSession } from './session/xmpp-session';
+import { isAllowedAttachmentUrl } from './content/message-mapping';
+import { XmppHttpUpload } from './media/http-upload';
 import { XMPP_BRIDGE_DEFAULTS, type XmppBridgeOptions } from './xmpp-bridge.options';
 
 export interface XmppParts {
@@ -45,6 +47,8 @@ export interface XmppParts {
   readonly delivery: CoreDelivery;
   readonly presence: PresenceHandler;
   readonly messages: MessageRouter;
+  /** The XEP-0363 upload service, when configured (attachments both ways). */
+  readonly upload?: XmppHttpUpload;
 }
 
 /** @throws Error when component mode has no componentDomain */
@@ -60,6 +64,9 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     discoCategory: mode.discoCategory,
   });
   const iq = session.iq;
+  const upload = options.httpUpload && new XmppHttpUpload((el) => iq.request(el), options.httpUpload);
+  const isAllowedUrl = (url: string): boolean =>
+    isAllowedAttachmentUrl(url, attachmentHosts) || upload?.isOwnUrl(url) === true;
   const rooms = new MucRooms(session);
   const identity = new OccupantIdentity(mode);
   const roomInfo = new RoomInfo(iq, mode);
@@ -108,10 +115,10 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     occupancy,
     members,
     posts,
-    new PostBuilder(mode, rooms, attachmentHosts),
+    new PostBuilder(mode, rooms, isAllowedUrl),
     { maxStanzaBytes: options.maxStanzaBytes ?? mode.defaultMaxStanzaBytes, joinTimeoutMs },
   );
-  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, attachmentHosts);
+  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, isAllowedUrl);
   const mam = new MamCatchUp(iq, mode, rooms, roomInfo, (r, el, archived) => groupchat.handle(r, el, archived));
   const presence = new PresenceHandler(session, mode, rooms, occupancy, members, identity, sync, events, joinTimeoutMs);
   const messages = new MessageRouter(session, mode, rooms, identity, posts, mam, groupchat, delivery);
@@ -130,5 +137,6 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     delivery,
     presence,
     messages,
+    ...(upload ? { upload } : {}),
   };
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { DOMAIN, IntRange } from '../common/config-schema';
 import { LimitsConfig } from './limits-config';
+import { MediaConfig } from './media-config';
 import {
   IsArray,
   IsBoolean,
@@ -264,6 +265,10 @@ export class GatewayConfig {
   @ValidateNested()
   @Type(() => LimitsConfig)
   limits: LimitsConfig = new LimitsConfig();
+
+  @ValidateNested()
+  @Type(() => MediaConfig)
+  media: MediaConfig = new MediaConfig();
 
   /**
    * The validated sections owned by others (one per bridge module, named after its platform), by key: see

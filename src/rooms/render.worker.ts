@@ -5,6 +5,7 @@ import { decodeMimiContent } from '../mimi/content';
 import { type RoomEventRecord, RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import { actionForContent, senderProfileOf } from './content-mapping';
+import { MediaAssets } from './media-assets';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { DEFAULT_RENDER_RETRY_MS, DEFAULT_RENDER_TIMEOUT_MS, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
@@ -34,6 +35,7 @@ export class RenderWorker implements BeforeApplicationShutdown {
     private readonly rooms: RoomRepository,
     private readonly events: RoomEventRepository,
     private readonly transactions: RoomTransactions,
+    private readonly media: MediaAssets,
     @Inject(ROOMS_OPTIONS) options: RoomsOptions,
   ) {
     this.timeoutMs = options.renderTimeoutMs ?? DEFAULT_RENDER_TIMEOUT_MS;
@@ -149,7 +151,8 @@ export class RenderWorker implements BeforeApplicationShutdown {
     }
     try {
       const as = await this.support.profiles.remoteUser(platform, event.senderUri, senderProfileOf(content));
-      const result = await this.support.bridge(platform).post(this.support.legacyRoom(room), as, action, {
+      const local = await this.media.localize(room, as, action);
+      const result = await this.support.bridge(platform).post(this.support.legacyRoom(room), as, local, {
         idempotencyKey: `mimi:${event.messageId}`,
         timeoutMs: this.timeoutMs,
       });

@@ -9,6 +9,7 @@ import {
   ValueProvider,
 } from '@nestjs/common';
 import { BridgeStateRepository } from '../persistence/repositories/bridge-state.repository';
+import { MediaAssetRepository } from '../persistence/repositories/media-asset.repository';
 import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
@@ -20,6 +21,7 @@ import { FollowerService } from './follower.service';
 import { FollowerNotify } from './follower-notify';
 import { FollowerSubmissions } from './follower-submissions';
 import { HubService } from './hub.service';
+import { MediaAssets } from './media-assets';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
@@ -70,11 +72,13 @@ export class RoomsModule {
         RoomRepository,
         RoomEventRepository,
         RoomSubmissionRepository,
+        MediaAssetRepository,
         RoomTransactions,
         DbMlsStorage,
         MlsGroups,
         RoomLocks,
         RoomSupport,
+        MediaAssets,
         RenderWorker,
         HubCommits,
         HubUpdates,
@@ -90,7 +94,7 @@ export class RoomsModule {
         BridgeSinkService,
         RoomsService,
       ],
-      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker],
+      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker, MediaAssets],
     };
   }
 }

@@ -120,8 +120,13 @@ function attachmentToFile(a: Attachment): FileRef {
 
 /** The message body a groupchat stanza carries, with reply fallbacks removed. */
 function bodyOf(p: ParsedGroupchat, lookups: InboundLookups): MessageBody {
-  const raw = stripFallback(p.body ?? '', p.fallbacks, [NS.REPLY]);
   const attachments = p.files.filter((f) => lookups.isAllowedUrl(f.url)).map(fileToAttachment);
+  // A client repeats an OOB URL in the body for clients without XEP-0066: that line is the file, not text.
+  const urls = new Set(attachments.map((a) => a.url));
+  const raw = stripFallback(p.body ?? '', p.fallbacks, [NS.REPLY])
+    .split('\n')
+    .filter((line) => !urls.has(line.trim()))
+    .join('\n');
   const emote = raw.startsWith(EMOTE_PREFIX);
   const text = emote ? raw.slice(EMOTE_PREFIX.length) : raw;
   const markdown = stylingToMarkdown(text);

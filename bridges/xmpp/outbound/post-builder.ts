@@ -4,13 +4,7 @@
  */
 import { ErrorCode, PlatformError } from '../../../src/common/errors';
 import type { MessageAction, PostResult, RemoteUser } from '../../../src/ports';
-import {
-  composeBody,
-  isAllowedAttachmentUrl,
-  outboundText,
-  partitionAttachments,
-  replyFallback,
-} from '../content/message-mapping';
+import { composeBody, outboundText, partitionAttachments, replyFallback } from '../content/message-mapping';
 import { OutboundReactionLedger } from '../content/reactions';
 import type { XmppMode } from '../mode/xmpp-mode';
 import type { MucRooms } from '../muc/rooms';
@@ -29,7 +23,8 @@ export class PostBuilder {
   constructor(
     private readonly mode: XmppMode,
     private readonly rooms: MucRooms,
-    private readonly attachmentHosts: readonly string[],
+    /** Attachment URLs passed on (xmpp-bridge.parts.ts: the attachment hosts and the upload service). */
+    private readonly allowed: (url: string) => boolean,
   ) {}
 
   build(r: RoomRuntime, as: RemoteUser, action: MessageAction, originId: string): BuiltPost {
@@ -40,7 +35,7 @@ export class PostBuilder {
       id: originId,
       nick: author,
     };
-    const allowed = (url: string): boolean => isAllowedAttachmentUrl(url, this.attachmentHosts);
+    const allowed = this.allowed;
     switch (action.type) {
       case 'post': {
         const { passed, omitted } = partitionAttachments(action.body.attachments, allowed);

@@ -3,6 +3,7 @@ import { CreateOutbox1795719054622 } from './1795719054622-CreateOutbox';
 import { CreateRooms1795800000000 } from './1795800000000-CreateRooms';
 import { AddOutboxBatch1795900000000 } from './1795900000000-AddOutboxBatch';
 import { CreateBridgeState1796000000000 } from './1796000000000-CreateBridgeState';
+import { CreateMediaAsset1796200000000 } from './1796200000000-CreateMediaAsset';
 
 /**
  * Every migration, oldest first. Append new ones; never edit one that has been merged (STYLE §8).
@@ -12,4 +13,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   CreateRooms1795800000000,
   AddOutboxBatch1795900000000,
   CreateBridgeState1796000000000,
+  CreateMediaAsset1796200000000,
 ];
