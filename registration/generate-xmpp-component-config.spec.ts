@@ -102,6 +102,25 @@ describe('generateXmppComponentConfig', () => {
     expect(again.text).toContain(`password: "${secret}"`);
   });
 
+  it('adds the mod_http_file_share upload service when xmpp.httpUpload is set, and checks its keys', () => {
+    const c = config({
+      mode: 'component',
+      service: SERVICE,
+      componentDomain: COMPONENT_DOMAIN,
+      secretFile: 'data/secret',
+      httpUpload: { service: 'upload.xmpp.example', downloadUrlPrefix: 'https://upload.xmpp.example:5281/file_share/' },
+    });
+    const { text } = generateXmppComponentConfig(c, 'prosody');
+    expect(text).toContain('Component "upload.xmpp.example" "http_file_share"');
+    expect(text).toContain('http_external_url = "https://upload.xmpp.example:5281/"');
+    expect(generateXmppComponentConfig(config({ ...c.xmpp, httpUpload: undefined }), 'prosody').text).not.toContain(
+      'http_file_share',
+    );
+    expect(() =>
+      config({ ...c.xmpp, httpUpload: { service: 'upload.xmpp.example', downloadUrlPrefix: 'ftp://x/' } }),
+    ).toThrow(/xmpp\.httpUpload\.downloadUrlPrefix/);
+  });
+
   it('validates the bridge keys of the xmpp section', () => {
     const ok = config({
       mode: 'component',

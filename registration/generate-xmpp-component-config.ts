@@ -71,6 +71,43 @@ export function prosodyComponentConfig(input: ComponentConfigInput): {
   return { global, component, text };
 }
 
+/** What `xmpp.httpUpload` names: the upload service and where its download URLs start. */
+export interface UploadConfigInput {
+  readonly service: string;
+  readonly downloadUrlPrefix: string;
+  /** Largest file, bytes (mod_http_file_share's default: 10 MiB). */
+  readonly sizeLimit?: number;
+}
+
+/**
+ * Prosody 0.12: the XEP-0363 upload service the gateway uses for attachments (mod_http_file_share,
+ * part of Debian's Prosody). Its download URLs are `<http_external_url>file_share/…`, so a prefix
+ * ending in `/file_share/` gives `http_external_url`; any other prefix must be set up by hand.
+ */
+export function prosodyUploadConfig(input: UploadConfigInput): { global: string; component: string; text: string } {
+  const base = input.downloadUrlPrefix.endsWith('/file_share/')
+    ? input.downloadUrlPrefix.slice(0, -'file_share/'.length)
+    : undefined;
+  const global =
+    base === undefined
+      ? `-- xmpp.httpUpload.downloadUrlPrefix does not end in /file_share/: set http_external_url by hand`
+      : `http_external_url = ${luaString(base)}`;
+  const component = [
+    `Component ${luaString(input.service)} "http_file_share"`,
+    `    http_file_share_size_limit = ${input.sizeLimit ?? 10 * 1024 * 1024}`,
+  ].join('\n');
+  const text = [
+    '-- XEP-0363 uploads for attachments (xmpp.httpUpload), mod_http_file_share.',
+    '-- 3. In the global section (its HTTP listener: http_ports / https_ports):',
+    global,
+    '',
+    '-- 4. At the end of the file:',
+    component,
+    '',
+  ].join('\n');
+  return { global, component, text };
+}
+
 /** ejabberd: an `ejabberd_service` listener for the component (merge into `listen:`). */
 export function ejabberdComponentConfig(input: ComponentConfigInput): string {
   const { host, port } = parseXmppService(input.service);
@@ -130,6 +167,12 @@ export function generateXmppComponentConfig(
   const secretFile = isAbsolute(x.secretFile) ? x.secretFile : resolve(config.baseDir ?? '.', x.secretFile);
   const { secret, created } = ensureComponentSecret(secretFile);
   const input = { componentDomain: x.componentDomain, secret, service: x.service };
-  const text = server === 'prosody' ? prosodyComponentConfig(input).text : ejabberdComponentConfig(input);
+  let text = server === 'prosody' ? prosodyComponentConfig(input).text : ejabberdComponentConfig(input);
+  if (x.httpUpload) {
+    text +=
+      server === 'prosody'
+        ? `\n${prosodyUploadConfig(x.httpUpload).text}`
+        : `\n# XEP-0363 uploads for attachments (xmpp.httpUpload): enable mod_http_upload for ${x.httpUpload.service}\n# with put_url/get_url under ${x.httpUpload.downloadUrlPrefix}\n`;
+  }
   return { text, secretFile, secretCreated: created };
 }

@@ -3,7 +3,18 @@
 // Some dependencies are ESM-only (NestJS 12, @noble/*, @hpke/*, uid, file-type); jest's
 // CommonJS runtime cannot require() them, so they are transformed too (see
 // transformIgnorePatterns and test/support/esm-transform.js).
-const esm = ['@nestjs', '@noble', '@hpke', 'uid', 'file-type', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', 'load-esm'].join('|');
+const esm = [
+  '@nestjs',
+  '@noble',
+  '@hpke',
+  'uid',
+  'file-type',
+  'strtok3',
+  'token-types',
+  '@tokenizer',
+  'uint8array-extras',
+  'load-esm',
+].join('|');
 
 const base = {
   rootDir: '..',
@@ -28,6 +39,7 @@ const INTEGRATION_SPECS = [
   'src/persistence/migrations.spec.ts',
   'src/persistence/repositories/bridge-state.repository.spec.ts',
   'src/persistence/repositories/inbound-dedupe.repository.spec.ts',
+  'src/persistence/repositories/media-asset.repository.spec.ts',
   'src/persistence/repositories/outbox.repository.spec.ts',
   'src/persistence/transaction-runner.spec.ts',
   'src/replication/outbox.service.spec.ts',

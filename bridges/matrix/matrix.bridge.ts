@@ -27,6 +27,9 @@ import {
   type Roles,
   type MirrorRooms,
   type JoinRules,
+  type MediaBytes,
+  type MediaTransfer,
+  type MediaUpload,
   type RoomDetails,
   type PlatformMessageRef,
   type PostOptions,
@@ -61,6 +64,7 @@ import { TransactionProcessor, type TransactionRecorder } from './transaction-pr
 import { redactAsGhostOrBot } from './redactions';
 import { ReplyMentions } from './reply-mentions';
 import { lifecycleNotice } from './room-lifecycle';
+import { MatrixMedia } from './media/matrix-media';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -80,6 +84,7 @@ import { lifecycleNotice } from './room-lifecycle';
  * - getRoomSnapshot: the bot reads the room state
  * - notifyFailure: the bot replies to the event with an m.notice
  * - isOwnUser    : the bot and the ghost namespace (bridge-internal; not on the port)
+ * - downloadMedia / uploadMedia (MediaTransfer): the media repository (media/matrix-media.ts)
  * - createMirrorRoom (follower mode): the bot creates a room with the portal alias
  */
 
@@ -123,7 +128,16 @@ export interface MatrixBridgeOptions {
 const BOUNDED = 10_000;
 
 export class MatrixBridge
-  implements PlatformBridge, PuppetMembership, Moderation, Roles, MirrorRooms, JoinRules, HealthReporting, RoomDetails
+  implements
+    PlatformBridge,
+    PuppetMembership,
+    Moderation,
+    Roles,
+    MirrorRooms,
+    JoinRules,
+    HealthReporting,
+    RoomDetails,
+    MediaTransfer
 {
   readonly platform = Platform.Matrix;
   readonly ids: MatrixIds;
@@ -151,11 +165,14 @@ export class MatrixBridge
   private readonly guard = new PostGuard(toPlatformError, (fn, deadline) => retryRateLimited(fn, deadline));
   private stopping = false;
   private ping?: HomeserverPing;
+  /** The homeserver's media repository (attachments both ways). */
+  private readonly media: MatrixMedia;
 
   constructor(private readonly opts: MatrixBridgeOptions) {
     this.ids = new MatrixIds(opts.matrix.prefix, opts.matrix.domain, opts.registration.sender_localpart);
     this.homeserverUrl = opts.matrix.homeserverUrl.replace(/\/+$/, '');
     this.transactions = new TransactionProcessor(opts.maxPoisonAttempts);
+    this.media = new MatrixMedia({ homeserverUrl: this.homeserverUrl, asToken: opts.registration.as_token });
     const native = opts.mentions;
     this.mentions = {
       userUriOf: (mxid) => this.ids.userUriOfGhost(mxid) ?? native?.userUriOf(mxid),
@@ -608,35 +625,21 @@ export class MatrixBridge
     return this.ids.isOwnUser(userId);
   }
 
-  /**
-   * The bytes of an attachment this bridge reported (an authenticated-media download URL of
-   * this homeserver), fetched with the appservice token. Any other URL is refused: the bridge
-   * never fetches arbitrary URLs.
-   * @throws PlatformError PlatformRejected for a foreign URL or a file over maxBytes
-   */
-  async downloadMedia(url: string, maxBytes = 50 * 1024 * 1024): Promise<{ bytes: Uint8Array; contentType: string }> {
-    if (mxcOfDownloadUrl(this.homeserverUrl, url) === undefined) {
-      throw new PlatformError(ErrorCode.PlatformRejected, 'not a media URL of this homeserver', { retryable: false });
-    }
-    return this.guard.run('media download', 60_000, async () => {
-      const res = await fetch(url, {
-        headers: { authorization: `Bearer ${this.opts.registration.as_token}` },
-        redirect: 'error',
-      });
-      if (!res.ok) throw Object.assign(new Error(`media download answered ${res.status}`), { statusCode: res.status });
-      const declared = Number(res.headers.get('content-length') ?? '0');
-      if (declared > maxBytes) {
-        throw new PlatformError(ErrorCode.PlatformRejected, `media larger than ${maxBytes} bytes`, {
-          retryable: false,
-        });
-      }
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      if (bytes.length > maxBytes) {
-        throw new PlatformError(ErrorCode.PlatformRejected, `media larger than ${maxBytes} bytes`, {
-          retryable: false,
-        });
-      }
-      return { bytes, contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
+  holdsMedia(url: string): boolean {
+    return mxcOfDownloadUrl(this.homeserverUrl, url) !== undefined;
+  }
+
+  /** Bytes of an attachment this bridge reported, from this homeserver only (media/matrix-media.ts). */
+  async downloadMedia(url: string, maxBytes: number): Promise<MediaBytes> {
+    return this.guard.run('media download', 60_000, () => this.media.download(url, maxBytes));
+  }
+
+  /** Upload into the media repository as the ghost of `as`; the download URL `post` sends as m.image/m.file. */
+  async uploadMedia(_room: LegacyRoomRef, as: RemoteUser, file: MediaUpload): Promise<string> {
+    const { id, intent } = this.ghost(as);
+    return this.guard.run(`media upload as ${id}`, 60_000, async () => {
+      await this.ensureGhostRegistered(intent);
+      return this.media.upload(id, file);
     });
   }
 

@@ -16,6 +16,8 @@ export interface XmppBridgeOptions {
   readonly attachmentHosts?: readonly string[];
   /** Native XMPP users ↔ their MIMI user URIs (mentions of them); without it only puppets are mentioned. */
   readonly nativeUsers?: NativeUsers;
+  /** The XEP-0363 upload service (media/http-upload.ts): attachments both ways. */
+  readonly httpUpload?: { readonly service: string; readonly downloadUrlPrefix: string };
   /** Largest stanza sent (bytes); default: Prosody's limit for the mode. */
   readonly maxStanzaBytes?: number;
   /**

@@ -29,6 +29,8 @@ import { PendingPosts } from './outbound/pending-posts';
 import { PostBuilder } from './outbound/post-builder';
 import { Poster } from './outbound/posting';
 import { XmppSession } from './session/xmpp-session';
+import { isAllowedAttachmentUrl } from './content/message-mapping';
+import { XmppHttpUpload } from './media/http-upload';
 import { XMPP_BRIDGE_DEFAULTS, type XmppBridgeOptions } from './xmpp-bridge.options';
 
 export interface XmppParts {
@@ -47,6 +49,8 @@ export interface XmppParts {
   readonly delivery: CoreDelivery;
   readonly presence: PresenceHandler;
   readonly messages: MessageRouter;
+  /** The XEP-0363 upload service, when configured (attachments both ways). */
+  readonly upload?: XmppHttpUpload;
 }
 
 /** @throws Error when component mode has no componentDomain */
@@ -62,6 +66,9 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     discoCategory: mode.discoCategory,
   });
   const iq = session.iq;
+  const upload = options.httpUpload && new XmppHttpUpload((el) => iq.request(el), options.httpUpload);
+  const isAllowedUrl = (url: string): boolean =>
+    isAllowedAttachmentUrl(url, attachmentHosts) || upload?.isOwnUrl(url) === true;
   const rooms = new MucRooms(session);
   const identity = new OccupantIdentity(mode);
   const mentions = new MentionDirectory(identity, options.nativeUsers);
@@ -111,11 +118,11 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     occupancy,
     members,
     posts,
-    new PostBuilder(mode, rooms, attachmentHosts, mentions),
+    new PostBuilder(mode, rooms, isAllowedUrl, mentions),
     new MessageModeration(iq, mode),
     { maxStanzaBytes: options.maxStanzaBytes ?? mode.defaultMaxStanzaBytes, joinTimeoutMs },
   );
-  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, attachmentHosts, mentions);
+  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, isAllowedUrl, mentions);
   const mam = new MamCatchUp(iq, mode, rooms, roomInfo, (r, el, archived) => groupchat.handle(r, el, archived));
   const presence = new PresenceHandler(session, mode, rooms, occupancy, members, identity, sync, events, joinTimeoutMs);
   const messages = new MessageRouter(session, mode, rooms, identity, posts, mam, groupchat, delivery);
@@ -134,5 +141,6 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     delivery,
     presence,
     messages,
+    ...(upload ? { upload } : {}),
   };
 }

@@ -17,6 +17,9 @@ import type {
   JoinRule,
   LegacyRoomRef,
   LegacyUserRef,
+  MediaBytes,
+  MediaTransfer,
+  MediaUpload,
   MessageAction,
   ParticipantRole,
   PlatformBridge,
@@ -34,7 +37,7 @@ import { DbStateStore } from './state/db-state-store';
 import type { XmppBridgeOptions } from './xmpp-bridge.options';
 import { buildXmppParts, type XmppParts } from './xmpp-bridge.parts';
 
-export class XmppBridge implements PlatformBridge {
+export class XmppBridge implements PlatformBridge, MediaTransfer {
   readonly platform = Platform.Xmpp;
   private readonly logger = new Logger(XmppBridge.name);
   /** The stream (an end-to-end test reaches for it). */
@@ -163,6 +166,30 @@ export class XmppBridge implements PlatformBridge {
 
   createMirrorRoom(roomUri: RoomUri, opts: { name?: string } = {}): Promise<LegacyRoomRef> {
     return this.parts.mirrors.create(roomUri, opts);
+  }
+
+  /** Whether `url` is a download URL of the XEP-0363 upload service (media/http-upload.ts). */
+  holdsMedia(url: string): boolean {
+    return this.parts.upload?.isOwnUrl(url) === true;
+  }
+
+  downloadMedia(url: string, maxBytes: number): Promise<MediaBytes> {
+    return this.uploadService().download(url, maxBytes);
+  }
+
+  /** XEP-0363 upload as the puppet of `as` (component mode) or the relay account. */
+  uploadMedia(_room: LegacyRoomRef, as: RemoteUser, file: MediaUpload): Promise<string> {
+    return this.uploadService().upload(this.parts.mode.postSender(as).from, file);
+  }
+
+  private uploadService(): NonNullable<XmppParts['upload']> {
+    const upload = this.parts.upload;
+    if (upload === undefined) {
+      throw new PlatformError(ErrorCode.PlatformRejected, 'no XMPP upload service configured (xmpp.httpUpload)', {
+        retryable: false,
+      });
+    }
+    return upload;
   }
 
   // -------------------------------------------------------------------------------------------

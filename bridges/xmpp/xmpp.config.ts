@@ -1,6 +1,24 @@
 import { Logger } from '@nestjs/common';
-import { IsArray, IsIn, IsOptional, IsString, Matches, ValidateIf } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsArray, IsIn, IsOptional, IsString, Matches, ValidateIf, ValidateNested } from 'class-validator';
 import { DOMAIN, IntRange, validateConfigSection } from '../../src/common/config-schema';
+
+/** `xmpp.httpUpload`: the server's XEP-0363 upload service (Prosody: mod_http_file_share). */
+export class XmppHttpUploadConfig {
+  /** JID of the upload service, e.g. upload.xmpp.example. */
+  @Matches(DOMAIN, { message: 'the upload service JID, e.g. upload.xmpp.example' })
+  service!: string;
+
+  /**
+   * Every download URL the service hands out starts with this, e.g.
+   * https://upload.xmpp.example/file_share/ (Prosody: its http_external_url + "file_share/").
+   * The gateway fetches only URLs under it.
+   */
+  @Matches(/^https?:\/\/[^/?#\s]+\/[^?#\s]*$/, {
+    message: 'an http(s) URL prefix ending in a path, e.g. https://upload.xmpp.example/file_share/',
+  })
+  downloadUrlPrefix!: string;
+}
 
 /**
  * The `xmpp:` section of the gateway's config file: the XMPP bridge, component or relay mode (bridges/xmpp/README.md).
@@ -47,6 +65,12 @@ export class XmppConfig {
   @IsArray({ message: 'a list of host names' })
   @IsString({ each: true, message: 'a list of host names' })
   attachmentHosts: string[] = [];
+
+  /** The XEP-0363 upload service: files posted in MUCs are carried to other platforms, and theirs uploaded here. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => XmppHttpUploadConfig)
+  httpUpload?: XmppHttpUploadConfig;
 
   /**
    * Largest stanza the bridge sends, in bytes. Default: Prosody's limits (component streams 512 KiB,

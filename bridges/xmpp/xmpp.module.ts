@@ -45,6 +45,7 @@ function createXmppBridge(config: XmppModuleConfig): XmppBridge {
     mucService: x.mucService,
     attachmentHosts: x.attachmentHosts,
     nativeUsers: config.nativeUsers,
+    httpUpload: x.httpUpload,
     maxStanzaBytes: x.maxStanzaBytes,
     // The state is kept in the core's database; a journal file of earlier versions is imported once.
     journalFile: configPath(config, x.stateFile),

@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import { DOMAIN, IntRange } from '../common/config-schema';
 import { ClusterConfig } from './cluster-config';
 import { LimitsConfig } from './limits-config';
+import { MediaConfig } from './media-config';
 import {
   IsArray,
   IsBoolean,
@@ -269,6 +270,8 @@ export class GatewayConfig {
   @ValidateNested()
   @Type(() => ClusterConfig)
   cluster: ClusterConfig = new ClusterConfig();
+  @Type(() => MediaConfig)
+  media: MediaConfig = new MediaConfig();
 
   /**
    * The validated sections owned by others (one per bridge module, named after its platform), by key: see

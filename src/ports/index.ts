@@ -6,6 +6,7 @@
 export * from './vocabulary';
 export * from './platform-bridge.port';
 export * from './capabilities.port';
+export * from './media.port';
 export * from './bridge-host.port';
 export * from './bridge-state.port';
 export * from './delivery-target.port';

@@ -36,6 +36,7 @@ import { RoomSubmissionRepository } from '../persistence/repositories/room-submi
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import { type InboundEvent, type LegacyUserRef, ParticipantRole, canModerate, hasMirrorRooms } from '../ports';
 import { contentForAction } from './content-mapping';
+import { MediaAssets } from './media-assets';
 import { FollowerNotify } from './follower-notify';
 import { FollowerSubmissions } from './follower-submissions';
 import { legacyUserUri } from './identity';
@@ -75,6 +76,7 @@ export class FollowerService {
     private readonly roomState: MirrorRoomState,
     private readonly submitQueue: FollowerSubmissions,
     private readonly notifications: FollowerNotify,
+    private readonly media: MediaAssets,
   ) {}
 
   private get domain(): ProviderDomain {
@@ -143,7 +145,7 @@ export class FollowerService {
       return;
     }
     await this.transactions.run(async (tx) => {
-      const content = await contentForAction(event.action, {
+      const content = await contentForAction(await this.media.publish(tx, room, event.action), {
         senderUri: user,
         roomUri: room.roomUri,
         platformEventId: event.platformEventId,

@@ -61,6 +61,7 @@ import {
 } from '../ports';
 import { actionForContent, contentForAction, contentKind, senderProfileOf } from './content-mapping';
 import { gatewayBotUri, legacyUserUri } from './identity';
+import { MediaAssets } from './media-assets';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
@@ -105,6 +106,7 @@ export class HubService {
     private readonly roomState: HubRoomState,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
+    private readonly media: MediaAssets,
     @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
     @Inject(ROOMS_OPTIONS) options: RoomsOptions,
   ) {
@@ -194,7 +196,7 @@ export class HubService {
     }
     await this.ensureActiveMember(room, user, view);
     await this.transactions.run(async (tx) => {
-      const content = await contentForAction(event.action, {
+      const content = await contentForAction(await this.media.publish(tx, room, event.action), {
         senderUri: user,
         roomUri: room.roomUri,
         platformEventId: event.platformEventId,
@@ -584,7 +586,8 @@ export class HubService {
       return undefined;
     }
     try {
-      const result = await this.support.bridge(room.platform).post(this.support.legacyRoom(room), sender, action, {
+      const local = await this.media.localize(room, sender, action);
+      const result = await this.support.bridge(room.platform).post(this.support.legacyRoom(room), sender, local, {
         idempotencyKey: `mimi:${submission.messageId}`,
         timeoutMs: this.submitPostTimeoutMs,
       });

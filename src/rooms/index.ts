@@ -6,6 +6,7 @@ export { FollowerService } from './follower.service';
 export { MlsGroups } from './mls-groups';
 export { LeafKeyRotation } from './leaf-key-rotation';
 export { RenderWorker } from './render.worker';
+export { MediaAssets } from './media-assets';
 export { type RoomsOptions } from './rooms.tokens';
 export { legacyUserUri, parseLegacyUserUri } from './identity';
 export { contentForAction } from './content-mapping';

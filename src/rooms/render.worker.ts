@@ -6,6 +6,7 @@ import { type RoomEventRecord, RoomEventRepository } from '../persistence/reposi
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import { actionForContent, senderProfileOf } from './content-mapping';
 import { RenderResults } from './render-results';
+import { MediaAssets } from './media-assets';
 import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { DEFAULT_RENDER_RETRY_MS, DEFAULT_RENDER_TIMEOUT_MS, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
@@ -38,6 +39,7 @@ export class RenderWorker implements BeforeApplicationShutdown {
     private readonly rooms: RoomRepository,
     private readonly events: RoomEventRepository,
     private readonly transactions: RoomTransactions,
+    private readonly media: MediaAssets,
     @Inject(ROOMS_OPTIONS) options: RoomsOptions,
   ) {
     this.timeoutMs = options.renderTimeoutMs ?? DEFAULT_RENDER_TIMEOUT_MS;
@@ -185,7 +187,8 @@ export class RenderWorker implements BeforeApplicationShutdown {
     }
     try {
       const as = await this.support.profiles.remoteUser(platform, event.senderUri, senderProfileOf(content));
-      const result = await this.support.bridge(platform).post(this.support.legacyRoom(room), as, action, {
+      const local = await this.media.localize(room, as, action);
+      const result = await this.support.bridge(platform).post(this.support.legacyRoom(room), as, local, {
         idempotencyKey: `mimi:${event.messageId}`,
         timeoutMs: this.timeoutMs,
       });

@@ -9,6 +9,7 @@ import {
   ValueProvider,
 } from '@nestjs/common';
 import { BridgeStateRepository } from '../persistence/repositories/bridge-state.repository';
+import { MediaAssetRepository } from '../persistence/repositories/media-asset.repository';
 import { MlsKvRepository } from '../persistence/repositories/mls-kv.repository';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
@@ -23,6 +24,7 @@ import { FollowerService } from './follower.service';
 import { FollowerNotify } from './follower-notify';
 import { FollowerSubmissions } from './follower-submissions';
 import { HubService } from './hub.service';
+import { MediaAssets } from './media-assets';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
@@ -74,6 +76,7 @@ export class RoomsModule {
         RoomRepository,
         RoomEventRepository,
         RoomSubmissionRepository,
+        MediaAssetRepository,
         RoomTransactions,
         DbMlsStorage,
         MlsGroups,
@@ -81,6 +84,7 @@ export class RoomsModule {
         RoomOwnership,
         RoomLocks,
         RoomSupport,
+        MediaAssets,
         RenderWorker,
         HubCommits,
         HubUpdates,
@@ -98,7 +102,7 @@ export class RoomsModule {
         BridgeSinkService,
         RoomsService,
       ],
-      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker, RoomOwnership],
+      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker, RoomOwnership, MediaAssets],
     };
   }
 }

@@ -94,6 +94,23 @@ describe('mapInbound', () => {
     });
     expect(out.kind === 'action' && out.action.type === 'post' && out.action.body.attachments).toHaveLength(1);
   });
+
+  it('drops body lines that repeat a passed attachment URL (the OOB fallback), not other lines', () => {
+    const url = 'https://files.example/cat.png';
+    const out = mapInbound(
+      parsed({
+        body: `a cat\n${url}\nhttps://evil.example/x.png`,
+        files: [{ url }, { url: 'https://evil.example/x.png' }],
+      }),
+      LOOKUPS,
+    );
+    expect(out).toMatchObject({
+      action: { body: { text: 'a cat\nhttps://evil.example/x.png', attachments: [{ url }] } },
+    });
+    expect(mapInbound(parsed({ body: url, files: [{ url }] }), LOOKUPS)).toMatchObject({
+      action: { body: { text: '', attachments: [{ url }] } },
+    });
+  });
 });
 
 describe('outbound text', () => {

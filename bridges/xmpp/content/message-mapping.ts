@@ -125,8 +125,13 @@ function attachmentToFile(a: Attachment): FileRef {
 /** The message body a groupchat stanza carries, with reply fallbacks removed and mentions linked. */
 function bodyOf(p: ParsedGroupchat, lookups: InboundLookups): MessageBody {
   const full = p.body ?? '';
-  const raw = stripFallback(full, p.fallbacks, [NS.REPLY]);
   const attachments = p.files.filter((f) => lookups.isAllowedUrl(f.url)).map(fileToAttachment);
+  // A client repeats an OOB URL in the body for clients without XEP-0066: that line is the file, not
+  // text. Only trailing such lines go, so the mention offsets into the text before them still hold.
+  const urls = new Set(attachments.map((a) => a.url));
+  const lines = stripFallback(full, p.fallbacks, [NS.REPLY]).split('\n');
+  while (lines.length > 0 && urls.has((lines[lines.length - 1] ?? '').trim())) lines.pop();
+  const raw = lines.join('\n');
   const emote = raw.startsWith(EMOTE_PREFIX);
   const text = emote ? raw.slice(EMOTE_PREFIX.length) : raw;
   const found = lookups.mentions ? findMentions(full, p.references, p.room, lookups.mentions) : [];

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { Platform } from '../../../src/common/ids';
 import type { LegacyUserRef, RemoteUser } from '../../../src/ports';
 import type { EchoKeyedInboundEvent } from '../../kit/echo-keys';
-import { isAllowedAttachmentUrl, mapInbound } from '../content/message-mapping';
+import { mapInbound } from '../content/message-mapping';
 import { InboundReactionLedger } from '../content/reactions';
 import type { XmppMode } from '../mode/xmpp-mode';
 import type { MentionDirectory } from '../muc/mention-directory';
@@ -35,7 +35,8 @@ export class GroupchatHandler {
     private readonly identity: OccupantIdentity,
     private readonly posts: PendingPosts,
     private readonly delivery: CoreDelivery,
-    private readonly attachmentHosts: readonly string[],
+    /** Attachment URLs passed on (xmpp-bridge.parts.ts: the attachment hosts and the upload service). */
+    private readonly isAllowedUrl: (url: string) => boolean,
     private readonly mentions: MentionDirectory,
   ) {}
 
@@ -85,7 +86,7 @@ export class GroupchatHandler {
     const content = mapInbound(p, {
       byMessageId: (id) => r.byMessageId.get(id) ?? id,
       byStanzaId: (id) => id,
-      isAllowedUrl: (url) => isAllowedAttachmentUrl(url, this.attachmentHosts),
+      isAllowedUrl: this.isAllowedUrl,
       mentions: this.mentions.lookup(r),
     });
     const room = roomRef(r.jid);

@@ -5,13 +5,7 @@
 import { ErrorCode, PlatformError } from '../../../src/common/errors';
 import type { MessageAction, MessageBody, PostResult, RemoteUser } from '../../../src/ports';
 import { markMentions, takeMentionMarks } from '../content/mentions';
-import {
-  composeBody,
-  isAllowedAttachmentUrl,
-  outboundText,
-  partitionAttachments,
-  replyFallback,
-} from '../content/message-mapping';
+import { composeBody, outboundText, partitionAttachments, replyFallback } from '../content/message-mapping';
 import { OutboundReactionLedger } from '../content/reactions';
 import type { XmppMode } from '../mode/xmpp-mode';
 import type { MentionDirectory } from '../muc/mention-directory';
@@ -31,7 +25,8 @@ export class PostBuilder {
   constructor(
     private readonly mode: XmppMode,
     private readonly rooms: MucRooms,
-    private readonly attachmentHosts: readonly string[],
+    /** Attachment URLs passed on (xmpp-bridge.parts.ts: the attachment hosts and the upload service). */
+    private readonly allowed: (url: string) => boolean,
     private readonly mentions: MentionDirectory,
   ) {}
 
@@ -43,7 +38,7 @@ export class PostBuilder {
       id: originId,
       nick: author,
     };
-    const allowed = (url: string): boolean => isAllowedAttachmentUrl(url, this.attachmentHosts);
+    const allowed = this.allowed;
     switch (action.type) {
       case 'post': {
         const { passed, omitted } = partitionAttachments(action.body.attachments, allowed);

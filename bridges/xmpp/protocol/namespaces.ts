@@ -32,6 +32,8 @@ export const NS = {
   REFERENCE: 'urn:xmpp:reference:0',
   /** XEP-0428 Fallback Indication. */
   FALLBACK: 'urn:xmpp:fallback:0',
+  /** XEP-0363 HTTP File Upload. */
+  HTTP_UPLOAD: 'urn:xmpp:http:upload:0',
   /** XEP-0066 Out of Band Data. */
   OOB: 'jabber:x:oob',
   /** XEP-0447 Stateless file sharing, with XEP-0446 file metadata and XEP-0300 hashes. */

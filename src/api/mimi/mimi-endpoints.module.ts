@@ -1,9 +1,11 @@
 import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
 import { MimiTransportModule } from '../../mimi/transport';
+import { MimiAssetsController } from './mimi-assets.controller';
 import { MimiEndpointsController } from './mimi-endpoints.controller';
 
 /**
- * The MIMI endpoint controllers. `imports` must provide HubService and FollowerService (the
+ * The MIMI endpoint controllers (and the asset endpoint). `imports` must provide HubService,
+ * FollowerService and MediaAssets (the
  * RoomsModule instance of the composition root).
  */
 @Module({})
@@ -12,7 +14,7 @@ export class MimiEndpointsModule {
     return {
       module: MimiEndpointsModule,
       imports: [MimiTransportModule, ...(options.imports ?? [])],
-      controllers: [MimiEndpointsController],
+      controllers: [MimiEndpointsController, MimiAssetsController],
     };
   }
 }

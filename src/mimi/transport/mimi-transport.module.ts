@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { GatewayConfig } from '../../config/gateway-config';
 import { GatewayExceptionFilter } from './gateway-exception.filter';
 import { MimiDirectoryController } from './mimi-directory.controller';
+import { MimiAssetClient } from './mimi-asset.client';
 import { MimiPeerClient } from './mimi-peer.client';
 import { MimiPeerGuard } from './mimi-peer.guard';
 import { MimiRateLimitGuard } from './peer-rate-limit';
@@ -29,12 +30,13 @@ import { TransportTls } from './transport-tls';
     },
     PeerRegistry,
     MimiPeerClient,
+    MimiAssetClient,
     MimiPeerGuard,
     MimiRateLimitGuard,
     MimiRawBodyMiddleware,
     { provide: APP_FILTER, useClass: GatewayExceptionFilter },
   ],
-  exports: [TransportTls, PeerRegistry, MimiPeerClient, MimiPeerGuard, MimiRateLimitGuard],
+  exports: [TransportTls, PeerRegistry, MimiPeerClient, MimiAssetClient, MimiPeerGuard, MimiRateLimitGuard],
 })
 export class MimiTransportModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -113,6 +113,7 @@ export class HeadlineEnv {
           botNick: BOT_NICK,
           links: [],
           mucService: PROSODY_MUC_DOMAIN,
+          httpUpload: prosody!.httpUpload,
         },
         prosody!.componentSecret,
       );

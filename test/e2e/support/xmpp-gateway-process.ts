@@ -28,6 +28,8 @@ export interface XmppSection {
   readonly botNick: string;
   readonly links: readonly string[];
   readonly mucService?: string;
+  /** XEP-0363 upload service (attachments both ways): ProsodyServer.httpUpload. */
+  readonly httpUpload?: { readonly service: string; readonly downloadUrlPrefix: string };
 }
 
 /** The gateway process for `domain` with an `xmpp:` section (CliGatewayProcess does the process work). */

@@ -3,7 +3,8 @@
  * a config in a temp folder with loopback c2s and component ports, a MUC service with XEP-0313
  * archives, XEP-0198 stream management, our generated component section
  * (registration/generate-xmpp-component-config.ts), test accounts made with prosodyctl, data in
- * the temp folder, no TLS (plain loopback). Prosody runs as a child process, not the system service.
+ * the temp folder, no TLS (plain loopback), an XEP-0363 upload service (mod_http_file_share) on a
+ * loopback HTTP port (`httpUpload`). Prosody runs as a child process, not the system service.
  *
  *   const prosody = await ProsodyServer.start({ componentDomain: 'mimi.localhost', accounts: [...] });
  *   prosody.c2sService  // xmpp://127.0.0.1:<port>
@@ -15,10 +16,14 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prosodyComponentConfig } from '../../../registration/generate-xmpp-component-config';
+import { prosodyComponentConfig, prosodyUploadConfig } from '../../../registration/generate-xmpp-component-config';
 
 export const PROSODY_VHOST = 'localhost';
 export const PROSODY_MUC_DOMAIN = 'conference.localhost';
+/** The XEP-0363 upload service (mod_http_file_share), served on a loopback HTTP port. */
+export const PROSODY_UPLOAD_DOMAIN = 'upload.localhost';
+/** Its size limit (bytes): Prosody's default. */
+export const PROSODY_UPLOAD_LIMIT = 10 * 1024 * 1024;
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -93,6 +98,8 @@ export class ProsodyServer {
     readonly configFile: string,
     readonly c2sPort: number,
     readonly componentPort: number,
+    /** Loopback HTTP port of the upload service (mod_http_file_share). */
+    readonly httpPort: number,
     readonly componentDomain: string,
     readonly componentSecret: string,
     private readonly detached: boolean,
@@ -104,6 +111,11 @@ export class ProsodyServer {
 
   get componentService(): string {
     return `xmpp://127.0.0.1:${this.componentPort}`;
+  }
+
+  /** The `xmpp.httpUpload` section of a gateway on this Prosody. */
+  get httpUpload(): { service: string; downloadUrlPrefix: string } {
+    return { service: PROSODY_UPLOAD_DOMAIN, downloadUrlPrefix: `http://127.0.0.1:${this.httpPort}/file_share/` };
   }
 
   get logFile(): string {
@@ -121,12 +133,17 @@ export class ProsodyServer {
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'mimi-prosody-'));
     mkdirSync(join(dir, 'data'), { recursive: true });
     mkdirSync(join(dir, 'certs'), { recursive: true });
-    const [c2sPort, componentPort] = [await freePort(), await freePort()];
+    const [c2sPort, componentPort, httpPort] = [await freePort(), await freePort(), await freePort()];
     const secret = opts.componentSecret ?? randomBytes(32).toString('hex');
     const component = prosodyComponentConfig({
       componentDomain: opts.componentDomain,
       secret,
       service: `xmpp://127.0.0.1:${componentPort}`,
+    });
+    const upload = prosodyUploadConfig({
+      service: PROSODY_UPLOAD_DOMAIN,
+      downloadUrlPrefix: `http://127.0.0.1:${httpPort}/file_share/`,
+      sizeLimit: PROSODY_UPLOAD_LIMIT,
     });
     const configFile = join(dir, 'prosody.cfg.lua');
     writeFileSync(
@@ -144,8 +161,12 @@ export class ProsodyServer {
         'c2s_direct_tls_ports = { }',
         'legacy_ssl_ports = { }',
         's2s_ports = { }',
-        'http_ports = { }',
+        `http_ports = { ${httpPort} }`,
+        'http_interfaces = { "127.0.0.1" }',
         'https_ports = { }',
+        '-- XEP-0363 uploads (mod_http_file_share) on plain loopback HTTP; URLs name 127.0.0.1.',
+        upload.global,
+        `http_default_host = "${PROSODY_UPLOAD_DOMAIN}"`,
         component.global,
         '-- Plain loopback, no certificates: no TLS, PLAIN allowed (SCRAM-SHA-1 is offered too).',
         'c2s_require_encryption = false',
@@ -165,6 +186,7 @@ export class ProsodyServer {
         '    muc_room_default_persistent = true',
         '    max_archive_query_results = 50',
         '    storage_archive_item_limit = 1000000',
+        upload.component,
         component.component,
         '',
       ].join('\n'),
@@ -175,6 +197,7 @@ export class ProsodyServer {
       configFile,
       c2sPort,
       componentPort,
+      httpPort,
       opts.componentDomain,
       secret,
       opts.detached ?? false,
@@ -241,7 +264,9 @@ export class ProsodyServer {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`prosody exited at start (${child.exitCode ?? child.signalCode}):\n${this.tail()}`);
       }
-      if ((await portOpen(this.c2sPort)) && (await portOpen(this.componentPort))) return;
+      if ((await portOpen(this.c2sPort)) && (await portOpen(this.componentPort)) && (await portOpen(this.httpPort))) {
+        return;
+      }
       if (Date.now() > deadline) {
         await this.halt('SIGKILL');
         throw new Error(`prosody did not open its ports within ${START_TIMEOUT_MS} ms:\n${this.tail()}`);

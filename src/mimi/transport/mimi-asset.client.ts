@@ -1,0 +1,106 @@
+/**
+ * Fetches an attachment from a peer's asset endpoint (mimi-asset-paths.ts) over mutual TLS, with
+ * the same peer directory, connection pools and identity checks as every MIMI request
+ * (MimiPeerClient). The URL is built from our directory of the peer, never taken from a message.
+ */
+import { Injectable } from '@nestjs/common';
+import { request } from 'undici';
+import { ErrorCode, GatewayError, errorMessage } from '../../common/errors';
+import { GatewayConfig } from '../../config/gateway-config';
+import { readLimitedBody } from './http-body';
+import { type AssetRef, assetPath } from './mimi-asset-paths';
+import { PeerRegistry } from './peer-registry';
+import { formatFromHeader } from './tls-identity';
+
+/** The bytes of a fetched attachment, as the peer served them. */
+export interface FetchedAsset {
+  readonly bytes: Uint8Array;
+  readonly contentType: string;
+}
+
+/** The error codes a peer's refusal is mapped back to (by HTTP status). */
+const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
+};
+
+@Injectable()
+export class MimiAssetClient {
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly registry: PeerRegistry,
+  ) {}
+
+  /**
+   * GET `ref` from the provider `domain` (the room's hub, or the minter when we are the hub).
+   * @throws GatewayError: the peer's refusal (Forbidden, NotFound, PayloadTooLarge,
+   *         UnsupportedMediaType, with its message), PayloadTooLarge when the bytes exceed
+   *         `maxBytes`, PeerUnavailable / Timeout when no answer was had.
+   */
+  async fetch(domain: string, ref: AssetRef, opts: { maxBytes: number; timeoutMs: number }): Promise<FetchedAsset> {
+    const signal = AbortSignal.timeout(opts.timeoutMs);
+    const base = await this.baseUrl(domain, ref.roomUri, signal);
+    const url = new URL(`${base}/${assetPath(ref)}`);
+    const peer = this.registry.peer(domain).domain;
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(url, {
+        method: 'GET',
+        dispatcher: this.registry.agentFor(peer),
+        headers: { host: this.registry.hostHeader(peer, url), from: formatFromHeader(this.config.provider.domain) },
+        signal,
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
+      });
+    } catch (e) {
+      const code = signal.aborted ? ErrorCode.Timeout : ErrorCode.PeerUnavailable;
+      throw new GatewayError(code, `asset from ${peer}: ${errorMessage(e)}`, { retryable: true, cause: e });
+    }
+    if (res.statusCode !== 200) {
+      const text = (await readLimitedBody(res.body, 4096, `error of ${peer}`).catch(() => Buffer.alloc(0))).toString();
+      throw new GatewayError(
+        CODE_BY_STATUS[res.statusCode] ?? ErrorCode.PeerUnavailable,
+        `${peer} answered ${res.statusCode}${peerMessage(text)}`,
+        { retryable: res.statusCode >= 500 },
+      );
+    }
+    const declared = Number(res.headers['content-length'] ?? 0);
+    if (declared > opts.maxBytes) {
+      res.body.destroy();
+      throw new GatewayError(ErrorCode.PayloadTooLarge, `${declared} bytes, over the limit of ${opts.maxBytes}`);
+    }
+    const bytes = await readLimitedBody(res.body, opts.maxBytes, `asset from ${peer}`).catch((e: unknown) => {
+      if (e instanceof GatewayError && e.code === ErrorCode.Malformed) {
+        throw new GatewayError(ErrorCode.PayloadTooLarge, `over the limit of ${opts.maxBytes} bytes`);
+      }
+      throw e;
+    });
+    const type = res.headers['content-type'];
+    return { bytes: new Uint8Array(bytes), contentType: typeof type === 'string' ? type : 'application/octet-stream' };
+  }
+
+  /** The base of `domain`'s MIMI endpoints: configured, or its directory's notify URL less `/notify/<room>`. */
+  private async baseUrl(domain: string, roomUri: string, signal: AbortSignal): Promise<string> {
+    const peer = this.registry.peer(domain);
+    if (peer.baseUrl !== undefined) return peer.baseUrl;
+    const notify = await this.registry.resolveEndpoint(domain, 'notify', roomUri, signal);
+    const at = notify.href.lastIndexOf('/notify/');
+    if (at < 0) {
+      throw new GatewayError(ErrorCode.PeerUnavailable, `cannot tell the base URL of ${domain} from its directory`, {
+        retryable: true,
+      });
+    }
+    return notify.href.slice(0, at);
+  }
+}
+
+function peerMessage(text: string): string {
+  try {
+    const json = JSON.parse(text) as { errcode?: unknown; error?: unknown };
+    return typeof json.error === 'string' ? `: ${json.error.slice(0, 200)}` : '';
+  } catch {
+    return '';
+  }
+}

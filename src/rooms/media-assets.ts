@@ -1,0 +1,199 @@
+/**
+ * Attachments through the hub (docs/EXTENSIONS.md): the rooms core's side of carrying files
+ * between platforms.
+ *
+ * - publish (a local user's post, hub or follower): each attachment the bridge reported gets an
+ *   opaque asset ID, stored with the room and the platform URL (`media_asset`), and the
+ *   ExternalPart carries our asset URL instead of the platform's (which peers cannot open).
+ * - serve (GET on the MIMI listener): only to a provider with clients in the room; our own assets
+ *   are read through the bridge (which fetches only from its own media store), within
+ *   `media.maxBytes` and `media.allowedContentTypes`. As the room's hub we also pass on an asset a
+ *   follower minted, so followers only ever talk to the hub.
+ * - localize (a message to post here): each asset is fetched (from the hub; as the hub, from its
+ *   minter) and uploaded into the local platform; a file that cannot be becomes a line of text
+ *   naming it and why, and the message is posted all the same.
+ */
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
+import type { ProviderDomain, RoomUri } from '../common/ids';
+import { GatewayConfig } from '../config/gateway-config';
+import { isAllowedContentType } from '../config/media-config';
+import { type AssetRef, MimiAssetClient, assetUrl, parseAssetUrl } from '../mimi/transport';
+import type { Tx } from '../persistence';
+import { MediaAssetRepository } from '../persistence/repositories/media-asset.repository';
+import type { RoomRecord } from '../persistence/repositories/room.repository';
+import {
+  type Attachment,
+  type MediaBytes,
+  type MediaTransfer,
+  type MessageAction,
+  type PlatformBridge,
+  type RemoteUser,
+  hasMediaTransfer,
+} from '../ports';
+import { type AttachmentOutcome, formatBytes, mapAttachments } from './media-fallback';
+import { RoomSupport } from './room-support';
+
+/** Bytes of an asset ID (base64url: 43 characters). */
+const ASSET_ID_BYTES = 32;
+
+@Injectable()
+export class MediaAssets {
+  private readonly logger = new Logger(MediaAssets.name);
+  private readonly baseUrl: string;
+
+  constructor(
+    private readonly support: RoomSupport,
+    private readonly assets: MediaAssetRepository,
+    private readonly config: GatewayConfig,
+    @Optional() private readonly client?: MimiAssetClient,
+  ) {
+    this.baseUrl = config.provider.publicBaseUrl ?? `https://${config.provider.domain}`;
+  }
+
+  private get limits(): GatewayConfig['media'] {
+    return this.config.media;
+  }
+
+  /** A local user's action with each attachment served by us (in `tx`, with the message). */
+  async publish(tx: Tx, room: RoomRecord, action: MessageAction): Promise<MessageAction> {
+    const bridge = this.support.bridge(room.platform);
+    if (!hasMediaTransfer(bridge)) return action;
+    return mapAttachments(action, async (a) => {
+      if (!bridge.holdsMedia(a.url)) return { attachment: a };
+      const assetId = randomBytes(ASSET_ID_BYTES).toString('base64url');
+      await this.assets.insert(tx, {
+        assetId,
+        roomUri: room.roomUri,
+        platform: room.platform,
+        sourceUrl: a.url,
+        contentType: a.contentType,
+      });
+      const ref = { roomUri: room.roomUri, minter: this.support.domain, assetId };
+      return { attachment: { ...a, url: assetUrl(this.baseUrl, ref) } };
+    });
+  }
+
+  /**
+   * The bytes of asset `ref` for the provider `requester`.
+   * @throws GatewayError NotFound (no such asset in that room), Forbidden (the requester has no
+   *         client in the room), PayloadTooLarge, UnsupportedMediaType, or the platform's error
+   */
+  async serve(requester: ProviderDomain, ref: AssetRef): Promise<MediaBytes> {
+    const roomUri = ref.roomUri as RoomUri;
+    const room = await this.support.rooms.findByUri(undefined, roomUri);
+    const view = room === undefined ? undefined : await this.support.groupView(roomUri);
+    if (room === undefined || view === undefined) {
+      throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri} here`);
+    }
+    const providers = this.support.followerDomains(view);
+    if (!providers.includes(requester)) {
+      throw new GatewayError(ErrorCode.Forbidden, `${requester} has no client in ${roomUri}`);
+    }
+    if (ref.minter === this.support.domain) return this.ownAsset(ref);
+    if (room.role === 'hub' && providers.includes(ref.minter as ProviderDomain)) {
+      return this.fetch(ref.minter, ref);
+    }
+    throw new GatewayError(ErrorCode.NotFound, `no asset ${ref.assetId} of ${ref.minter} in ${roomUri}`);
+  }
+
+  /** A received action with each asset uploaded into `room`'s platform, or replaced by a note. */
+  async localize(room: RoomRecord, as: RemoteUser, action: MessageAction): Promise<MessageAction> {
+    const bridge = this.support.bridge(room.platform);
+    return mapAttachments(action, (a) => this.localizeOne(room, bridge, as, a));
+  }
+
+  private async localizeOne(
+    room: RoomRecord,
+    bridge: PlatformBridge,
+    as: RemoteUser,
+    a: Attachment,
+  ): Promise<AttachmentOutcome> {
+    const ref = parseAssetUrl(a.url);
+    // Not an asset: a plain link, passed on as before (bridges link it or leave it out).
+    if (ref === undefined) return { attachment: a };
+    const refused = this.refusal(a.contentType, a.size);
+    if (refused !== undefined) return { notTransferred: refused };
+    if (ref.roomUri !== room.roomUri) return { notTransferred: 'it belongs to another room' };
+    if (!hasMediaTransfer(bridge)) return { notTransferred: `the ${bridge.platform} bridge cannot store files` };
+    try {
+      const file =
+        ref.minter === this.support.domain
+          ? await this.ownAsset(ref)
+          : await this.fetch(room.role === 'hub' ? ref.minter : room.hubDomain, ref);
+      const contentType = essence(file.contentType);
+      const url = await (bridge as PlatformBridge & MediaTransfer).uploadMedia(this.support.legacyRoom(room), as, {
+        bytes: file.bytes,
+        contentType,
+        filename: a.filename ?? 'file',
+      });
+      return { attachment: { ...a, url, contentType, size: file.bytes.length } };
+    } catch (e) {
+      this.logger.warn(`room=${room.roomUri} asset=${ref.minter}/${ref.assetId}: not transferred: ${errorMessage(e)}`);
+      return { notTransferred: reasonOf(e) };
+    }
+  }
+
+  /** Why a file of this type and size is not carried, or undefined when it is. */
+  private refusal(contentType: string, size: number | undefined): string | undefined {
+    if (!isAllowedContentType(contentType, this.limits.allowedContentTypes)) {
+      return `the type ${essence(contentType)} is not allowed`;
+    }
+    if (size !== undefined && size > this.limits.maxBytes) {
+      return `larger than the limit of ${formatBytes(this.limits.maxBytes)}`;
+    }
+    return undefined;
+  }
+
+  private async ownAsset(ref: AssetRef): Promise<MediaBytes> {
+    const record = await this.assets.find(undefined, ref.assetId);
+    if (record === undefined || record.roomUri !== ref.roomUri) {
+      throw new GatewayError(ErrorCode.NotFound, `no asset ${ref.assetId} in ${ref.roomUri}`);
+    }
+    this.checkType(record.contentType);
+    const bridge = this.support.bridge(record.platform);
+    if (!hasMediaTransfer(bridge)) {
+      throw new GatewayError(ErrorCode.NotFound, `the ${record.platform} bridge cannot read files any more`);
+    }
+    const file = await bridge.downloadMedia(record.sourceUrl, this.limits.maxBytes);
+    this.checkType(file.contentType);
+    return file;
+  }
+
+  private async fetch(from: string, ref: AssetRef): Promise<MediaBytes> {
+    if (this.client === undefined) throw new GatewayError(ErrorCode.PeerUnavailable, 'no MIMI transport');
+    const file = await this.client.fetch(from, ref, {
+      maxBytes: this.limits.maxBytes,
+      timeoutMs: this.limits.fetchTimeoutMs,
+    });
+    this.checkType(file.contentType);
+    return file;
+  }
+
+  private checkType(contentType: string): void {
+    if (!isAllowedContentType(contentType, this.limits.allowedContentTypes)) {
+      throw new GatewayError(ErrorCode.UnsupportedMediaType, `the type ${essence(contentType)} is not allowed`);
+    }
+  }
+}
+
+/** `image/png` of `image/png; charset=x`. */
+function essence(contentType: string): string {
+  return contentType.split(';')[0]!.trim().toLowerCase();
+}
+
+/** Refusals whose message is the reason shown to users; anything else is a failed fetch. */
+const REFUSALS: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.PayloadTooLarge,
+  ErrorCode.UnsupportedMediaType,
+  ErrorCode.NotFound,
+  ErrorCode.Forbidden,
+  ErrorCode.PlatformRejected,
+]);
+
+/** The reason shown to users for a failed transfer. */
+function reasonOf(e: unknown): string {
+  if (!(e instanceof GatewayError)) return 'an internal error';
+  return REFUSALS.has(e.code) ? e.message : `it could not be fetched (${e.message})`;
+}
