@@ -15,7 +15,11 @@ import { RoomSubmissionRepository } from '../persistence/repositories/room-submi
 import { RoomRepository } from '../persistence/repositories/room.repository';
 import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
+import { AddressResolver } from './address-resolver';
 import { BridgeSinkService } from './bridge-sink.service';
+import { IdentifierQueries } from './identifier-query';
+import { RemoteInvites } from './invites';
+import { LinkMoves } from './link-moves';
 import { FollowerService } from './follower.service';
 import { FollowerNotify } from './follower-notify';
 import { FollowerSubmissions } from './follower-submissions';
@@ -88,9 +92,21 @@ export class RoomsModule {
         FollowerNotify,
         FollowerService,
         BridgeSinkService,
+        AddressResolver,
+        IdentifierQueries,
+        RemoteInvites,
+        LinkMoves,
         RoomsService,
       ],
-      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker],
+      exports: [
+        PLATFORM_BRIDGES,
+        RoomsService,
+        HubService,
+        FollowerService,
+        IdentifierQueries,
+        MlsGroups,
+        RenderWorker,
+      ],
     };
   }
 }

@@ -3,7 +3,7 @@ import { MimiTransportModule } from '../../mimi/transport';
 import { MimiEndpointsController } from './mimi-endpoints.controller';
 
 /**
- * The MIMI endpoint controllers. `imports` must provide HubService and FollowerService (the
+ * The MIMI endpoint controllers. `imports` must provide HubService, FollowerService and IdentifierQueries (the
  * RoomsModule instance of the composition root).
  */
 @Module({})
