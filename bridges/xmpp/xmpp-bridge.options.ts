@@ -13,6 +13,8 @@ export interface XmppBridgeOptions {
   /** MUC service for createMirrorRoom. */
   readonly mucService?: string;
   readonly attachmentHosts?: readonly string[];
+  /** The XMPP domains of the users this gateway speaks for (`/identifierQuery`); default: the parents of mucService and componentDomain. */
+  readonly userDomains?: readonly string[];
   /** Largest stanza sent (bytes); default: Prosody's limit for the mode. */
   readonly maxStanzaBytes?: number;
   /**

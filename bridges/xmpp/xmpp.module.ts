@@ -41,6 +41,7 @@ function createXmppBridge(config: XmppModuleConfig): XmppBridge {
     links: x.links,
     mucService: x.mucService,
     attachmentHosts: x.attachmentHosts,
+    ...(x.userDomains ? { userDomains: x.userDomains } : {}),
     maxStanzaBytes: x.maxStanzaBytes,
     // The state is kept in the core's database; a journal file of earlier versions is imported once.
     journalFile: configPath(config, x.stateFile),
