@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { Intent, MembershipCache } from 'matrix-appservice-bridge';
 import { GatewayError, errorMessage } from '../../src/common/errors';
 import { Platform } from '../../src/common/ids';
-import type { BridgeHost, LegacyUserRef, LinkStatus } from '../../src/ports';
+import type { BridgeHost, LegacyRoomRef, LegacyUserRef, LinkStatus } from '../../src/ports';
 import { type CommandName, type MatrixEvent, powerLevelOf, roomRef } from './matrix-event.mapper';
 import { txnIdFor } from './matrix-errors';
 import { encryptedRoomRefusal } from './room-lifecycle';
@@ -10,7 +10,24 @@ import type { RoomStateReader } from './room-state-reader';
 
 const HELP_TEXT =
   'MIMI bridge commands (room admins): `!mimi link` bridges this room to MIMI, `!mimi unlink` stops, ' +
-  '`!mimi status` shows the link.';
+  '`!mimi status` shows the link, `!mimi invite <address>` invites a user of another MIMI provider ' +
+  '(`xmpp:bob@example.org`, `@carol:other.example`).';
+
+const INVITE_USAGE =
+  'Usage: `!mimi invite <address>`, e.g. `!mimi invite xmpp:bob@example.org` or `!mimi invite @carol:other.example`.';
+
+/** `!mimi invite <address>`: the core resolves the address through the provider's /identifierQuery and adds the user. */
+async function inviteByAddress(
+  host: BridgeHost,
+  room: LegacyRoomRef,
+  address: string | undefined,
+  requestedBy: LegacyUserRef,
+): Promise<string> {
+  if (address === undefined) return INVITE_USAGE;
+  if (host.invite === undefined) return 'Invites by address are not available on this gateway.';
+  const userUri = await host.invite(room, address, requestedBy);
+  return `Invited ${address} (${userUri}): they are a participant of the MIMI room and get an invitation on their side.`;
+}
 
 export interface BridgeCommandsDeps {
   /** The bot's intent (throws while the bridge is not started). */
@@ -28,7 +45,7 @@ export interface BridgeCommandsDeps {
 export class BridgeCommands {
   constructor(private readonly deps: BridgeCommandsDeps) {}
 
-  async run(ev: MatrixEvent, command: CommandName, unknown?: string): Promise<void> {
+  async run(ev: MatrixEvent, command: CommandName, unknown?: string, argument?: string): Promise<void> {
     const { membership, roomState, linkPowerLevel, logger } = this.deps;
     const room = roomRef(ev.room_id);
     const requestedBy: LegacyUserRef = {
@@ -57,6 +74,8 @@ export class BridgeCommands {
           reply =
             (await encryptedRoomRefusal(this.deps.bot().matrixClient, ev.room_id)) ??
             `Linked. ${describeStatus(await host.link(room, requestedBy))}`;
+        } else if (command === 'invite') {
+          reply = await inviteByAddress(host, room, argument, requestedBy);
         } else if (command === 'unlink') {
           await host.unlink(room, requestedBy);
           reply = 'Unlinked: this room is no longer bridged to MIMI.';
@@ -76,13 +95,13 @@ export class BridgeCommands {
     });
   }
 
-  /** The bot answers `replyTo` with an m.notice; the txn ID makes a retry land once. */
-  async sendNotice(roomId: string, replyTo: string, text: string, txnId: string): Promise<string> {
+  /** The bot answers `replyTo` (if any) with an m.notice; the txn ID makes a retry land once. */
+  async sendNotice(roomId: string, replyTo: string | undefined, text: string, txnId: string): Promise<string> {
     const content = {
       msgtype: 'm.notice',
       body: text,
       'm.mentions': {},
-      'm.relates_to': { 'm.in_reply_to': { event_id: replyTo } },
+      ...(replyTo !== undefined ? { 'm.relates_to': { 'm.in_reply_to': { event_id: replyTo } } } : {}),
     };
     const res = (await this.deps
       .bot()

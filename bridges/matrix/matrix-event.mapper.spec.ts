@@ -325,6 +325,18 @@ describe('commands', () => {
     });
   });
 
+  it.each([
+    ['!mimi invite xmpp:bob@b.test', { argument: 'xmpp:bob@b.test' }],
+    ['!mimi  INVITE  @carol:other.hs ', { argument: '@carol:other.hs' }],
+    ['!mimi invite', {}],
+  ])('reads the address of %j', (body, extra) => {
+    expect(mapMatrixEvent(ev({ type: 'm.room.message', content: { msgtype: 'm.text', body } }), ctx)).toEqual({
+      kind: 'command',
+      command: 'invite',
+      ...extra,
+    });
+  });
+
   it('ignores commands from ghosts and notices, and non-command text', () => {
     expect(
       mapMatrixEvent(

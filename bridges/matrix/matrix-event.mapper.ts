@@ -59,12 +59,12 @@ export interface MapperContext {
   readonly avatarOf?: (roomId: string, mxid: string) => string | undefined;
 }
 
-export type CommandName = 'link' | 'unlink' | 'status' | 'help';
+export type CommandName = 'link' | 'unlink' | 'status' | 'invite' | 'help';
 
 /** What one Matrix event means to the bridge. */
 export type MappedEvent =
   | { readonly kind: 'inbound'; readonly events: readonly EchoKeyedInboundEvent[] }
-  | { readonly kind: 'command'; readonly command: CommandName; readonly unknown?: string }
+  | { readonly kind: 'command'; readonly command: CommandName; readonly unknown?: string; readonly argument?: string }
   /** A redaction: the bridge looks up the redacted event's type and calls mapRedaction. */
   | { readonly kind: 'redaction'; readonly target: string }
   /** The bot was invited: it accepts, so that admins can talk to it. */
@@ -74,8 +74,8 @@ export type MappedEvent =
 /** A malformed event: logged with its IDs and skipped, never failing its transaction. */
 export class MalformedEventError extends CodecError {}
 
-const COMMAND_RE = /^!mimi(?:[ \t]+(\S+))?[ \t]*$/;
-const COMMANDS: ReadonlySet<string> = new Set(['link', 'unlink', 'status', 'help']);
+const COMMAND_RE = /^!mimi(?:[ \t]+(\S+)(?:[ \t]+(\S+))?)?[ \t]*$/;
+const COMMANDS: ReadonlySet<string> = new Set(['link', 'unlink', 'status', 'invite', 'help']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -430,7 +430,11 @@ function mapRoomMessage(ev: MatrixEvent, ctx: MapperContext): MappedEvent {
   if (body !== undefined && c['msgtype'] === 'm.text' && !ctx.ids.isOwnUser(ev.sender) && /^!mimi(\s|$)/.test(body)) {
     const m = COMMAND_RE.exec(body);
     const word = m?.[1]?.toLowerCase() ?? (m ? 'help' : undefined);
-    if (word !== undefined && COMMANDS.has(word)) return { kind: 'command', command: word as CommandName };
+    const argument = m?.[2];
+    if (word === 'invite') return { kind: 'command', command: 'invite', ...(argument ? { argument } : {}) };
+    if (word !== undefined && COMMANDS.has(word) && argument === undefined) {
+      return { kind: 'command', command: word as CommandName };
+    }
     return { kind: 'command', command: 'help', unknown: body.slice(0, 64) };
   }
   const inReplyTo = inReplyToOf(c);

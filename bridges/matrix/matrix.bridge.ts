@@ -35,6 +35,9 @@ import {
   type PostOptions,
   type RemoteUser,
   type RoomSnapshot,
+  type UserDirectory,
+  type UserLookup,
+  type Invitations,
 } from '../../src/ports';
 import { AppserviceServer, type TransactionOutcome } from './appservice-server';
 import { type MentionResolver } from './html-markdown';
@@ -65,6 +68,8 @@ import { redactAsGhostOrBot } from './redactions';
 import { ReplyMentions } from './reply-mentions';
 import { lifecycleNotice } from './room-lifecycle';
 import { MatrixMedia } from './media/matrix-media';
+import { MatrixUsers } from './matrix-users';
+import { RoomUpgrades } from './room-upgrade';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -137,7 +142,9 @@ export class MatrixBridge
     JoinRules,
     HealthReporting,
     RoomDetails,
-    MediaTransfer
+    MediaTransfer,
+    UserDirectory,
+    Invitations
 {
   readonly platform = Platform.Matrix;
   readonly ids: MatrixIds;
@@ -161,6 +168,10 @@ export class MatrixBridge
   private readonly roomState: RoomStateReader;
   /** `!mimi` commands and the bot's notices. */
   private readonly commands: BridgeCommands;
+  /** Users of this homeserver by address, and their invitations (matrix-users.ts). */
+  private readonly users: MatrixUsers;
+  /** Room upgrades followed (room-upgrade.ts). */
+  private readonly upgrades: RoomUpgrades;
   /** Deadlines of every homeserver request; stop() fails them at once. */
   private readonly guard = new PostGuard(toPlatformError, (fn, deadline) => retryRateLimited(fn, deadline));
   private stopping = false;
@@ -186,6 +197,13 @@ export class MatrixBridge
       membership: this.membership,
       roomState: this.roomState,
       linkPowerLevel: opts.matrix.linkPowerLevel,
+      logger: this.logger,
+    });
+    this.users = new MatrixUsers({ bot, ids: this.ids });
+    this.upgrades = new RoomUpgrades({
+      bot,
+      host: () => this.host,
+      notice: (roomId, replyTo, text, txnId) => this.commands.sendNotice(roomId, replyTo, text, txnId),
       logger: this.logger,
     });
   }
@@ -331,12 +349,14 @@ export class MatrixBridge
     // The bot's own messages (command answers, failure notices) are bridge chatter, not room content.
     if (ev.sender === this.ids.botUserId && (ev.type === 'm.room.message' || ev.type === 'm.reaction')) return;
     if (ev.type === 'm.room.power_levels' && ev.state_key === '') {
+      if (this.upgrades.isReplaced(ev.room_id)) return; // the old room closed by its upgrade (room-upgrade.ts)
       const prevContent = ev.unsigned?.prev_content as PowerLevelsContent | undefined;
       const previous = prevContent ?? this.roomState.knownPowerLevels(ev.room_id);
       this.roomState.rememberPowerLevels(ev.room_id, ev.content as PowerLevelsContent);
       for (const e of mapPowerLevels(ev, this.ctx, previous)) this.record(e, recorder);
       return;
     }
+    if (ev.type === 'm.room.tombstone') await this.upgrades.onTombstone(ev);
     const notice = lifecycleNotice(ev);
     const mapped = mapMatrixEvent(ev, this.ctx);
     if (notice !== undefined || mapped.kind === 'command' || mapped.kind === 'botInvite') await recorder.flush();
@@ -354,12 +374,18 @@ export class MatrixBridge
         return;
       }
       case 'command':
-        await this.commands.run(ev, mapped.command, mapped.unknown);
+        await this.commands.run(ev, mapped.command, mapped.unknown, mapped.argument);
         return;
       case 'botInvite':
-        await this.bot.join(ev.room_id).catch((e: unknown) => {
-          this.logger.warn(`room ${ev.room_id}: could not accept the bot's invite: ${errorMessage(e)}`);
-        });
+        if (
+          await this.bot.join(ev.room_id).then(
+            () => true,
+            (e: unknown) =>
+              this.logger.warn(`room ${ev.room_id}: could not accept the bot's invite: ${errorMessage(e)}`),
+          )
+        ) {
+          await this.upgrades.followInvite(ev.room_id, ev.sender);
+        }
         return;
       case 'ignored':
         this.logger.debug(`room ${ev.room_id} event ${ev.event_id}: ignored (${mapped.reason})`);
@@ -623,6 +649,16 @@ export class MatrixBridge
 
   isOwnUser(userId: string): boolean {
     return this.ids.isOwnUser(userId);
+  }
+
+  /** A user of this homeserver by user ID, `matrix:` URI or localpart (matrix-users.ts). */
+  lookupUser(search: { readonly type: 'handle' | 'nick'; readonly value: string }): Promise<UserLookup> {
+    return this.guard.run(`look up ${search.value}`, 30_000, () => this.users.lookup(search));
+  }
+
+  /** The bot invites a user of ours into a (mirror) room. */
+  inviteUser(room: LegacyRoomRef, user: LegacyUserRef): Promise<void> {
+    return this.guard.run(`invite ${user.userId} to ${room.roomId}`, 30_000, () => this.users.invite(room, user));
   }
 
   holdsMedia(url: string): boolean {

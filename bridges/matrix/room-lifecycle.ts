@@ -3,9 +3,8 @@
  * - an encrypted room (`m.room.encryption` state): the gateway holds no Matrix keys, so it would
  *   see only `m.room.encrypted` events it cannot read. `!mimi link` is refused; a linked room that
  *   turns encryption on is told its messages no longer cross.
- * - an upgraded room (`m.room.tombstone`): the conversation moves to the replacement room, which
- *   is not linked. The gateway does NOT follow the upgrade (that needs the core to move a MIMI room
- *   to another legacy room); it tells the old room what to do and logs it.
+ * - an upgraded room (`m.room.tombstone`) is followed, not lost: room-upgrade.ts moves the link to
+ *   the replacement room and tells both rooms.
  */
 import type { MatrixEvent } from './matrix-event.mapper';
 
@@ -30,15 +29,6 @@ export function lifecycleNotice(ev: MatrixEvent): string | undefined {
       'This room now uses end-to-end encryption. The MIMI gateway cannot read encrypted messages: from now on ' +
       'messages sent here do not reach the MIMI room, and MIMI messages still arrive here. ' +
       'Encryption cannot be turned off; `!mimi unlink` stops the bridge.'
-    );
-  }
-  if (ev.type === 'm.room.tombstone') {
-    const replacement = typeof ev.content['replacement_room'] === 'string' ? ev.content['replacement_room'] : undefined;
-    if (replacement === undefined) return undefined;
-    return (
-      `This room was upgraded to ${replacement}. The MIMI gateway does not follow room upgrades yet: the MIMI ` +
-      'room stays linked to this old room. To bridge the new room, run `!mimi unlink` here and `!mimi link` ' +
-      'in the new room (it becomes a new MIMI room).'
     );
   }
   return undefined;

@@ -18,6 +18,8 @@ export interface XmppBridgeOptions {
   readonly nativeUsers?: NativeUsers;
   /** The XEP-0363 upload service (media/http-upload.ts): attachments both ways. */
   readonly httpUpload?: { readonly service: string; readonly downloadUrlPrefix: string };
+  /** The XMPP domains of the users this gateway speaks for (`/identifierQuery`); default: the parents of mucService and componentDomain. */
+  readonly userDomains?: readonly string[];
   /** Largest stanza sent (bytes); default: Prosody's limit for the mode. */
   readonly maxStanzaBytes?: number;
   /**

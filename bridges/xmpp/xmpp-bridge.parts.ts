@@ -4,6 +4,8 @@
  * inbound); the few calls that go back up (the bot's join finishing with the archive replay, the
  * rejoin resending posts) are callbacks given here.
  */
+import { Logger } from '@nestjs/common';
+import { XmppCommands } from './inbound/commands';
 import { CoreDelivery } from './inbound/core-delivery';
 import { GroupchatHandler } from './inbound/groupchat';
 import { MamCatchUp } from './inbound/mam-catch-up';
@@ -16,6 +18,7 @@ import type { XmppMode } from './mode/xmpp-mode';
 import { MentionDirectory } from './muc/mention-directory';
 import type { MimiOccupants } from './muc/mimi-occupants';
 import { MirrorRooms } from './muc/mirror-rooms';
+import { XmppInvitations, defaultUserDomains } from './muc/invitations';
 import { MucAdmin } from './muc/muc-admin';
 import { MucOccupancy } from './muc/occupancy';
 import { OccupantIdentity } from './muc/occupant-identity';
@@ -51,6 +54,10 @@ export interface XmppParts {
   readonly messages: MessageRouter;
   /** The XEP-0363 upload service, when configured (attachments both ways). */
   readonly upload?: XmppHttpUpload;
+  /** `!mimi invite` in a linked MUC (inbound/commands.ts). */
+  readonly commands: XmppCommands;
+  /** Users by address and XEP-0249 invitations (muc/invitations.ts). */
+  readonly invitations: XmppInvitations;
 }
 
 /** @throws Error when component mode has no componentDomain */
@@ -122,7 +129,13 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     new MessageModeration(iq, mode),
     { maxStanzaBytes: options.maxStanzaBytes ?? mode.defaultMaxStanzaBytes, joinTimeoutMs },
   );
-  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, isAllowedUrl, mentions);
+  const commands = new XmppCommands(poster, new Logger('XmppCommands'));
+  const groupchat = new GroupchatHandler(mode, rooms, identity, posts, delivery, isAllowedUrl, mentions, commands);
+  const invitations = new XmppInvitations(
+    mode,
+    (el) => session.send(el),
+    options.userDomains ?? defaultUserDomains(options.mucService, options.componentDomain),
+  );
   const mam = new MamCatchUp(iq, mode, rooms, roomInfo, (r, el, archived) => groupchat.handle(r, el, archived));
   const presence = new PresenceHandler(session, mode, rooms, occupancy, members, identity, sync, events, joinTimeoutMs);
   const messages = new MessageRouter(session, mode, rooms, identity, posts, mam, groupchat, delivery);
@@ -142,5 +155,7 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     presence,
     messages,
     ...(upload ? { upload } : {}),
+    commands,
+    invitations,
   };
 }

@@ -27,6 +27,7 @@ import type {
   PostOptions,
   RemoteUser,
   RoomSnapshot,
+  UserLookup,
 } from '../../src/ports';
 import type { EchoKeyedPostResult } from '../kit/echo-keys';
 import { roomRef } from './muc/rooms';
@@ -58,6 +59,7 @@ export class XmppBridge implements PlatformBridge, MediaTransfer {
     if (this.parts.session.started) throw new Error('XmppBridge already started');
     this.parts.delivery.open(sink);
     this.host = host;
+    this.parts.commands.setHost(host);
     this.parts.session.stopping = false;
     const state = new BridgeState(await this.stateStore(host), (e) =>
       this.logger.error(`writing the XMPP bridge state failed: ${errorMessage(e)}`),
@@ -162,6 +164,16 @@ export class XmppBridge implements PlatformBridge, MediaTransfer {
 
   isOwnUser(userId: string): boolean {
     return this.parts.mode.isOwnUser(userId, this.parts.rooms.botOccupants());
+  }
+
+  /** An XMPP user of the served domains by JID or `xmpp:` URI (muc/invitations.ts). */
+  lookupUser(search: { readonly type: 'handle' | 'nick'; readonly value: string }): Promise<UserLookup> {
+    return this.parts.invitations.lookup(search);
+  }
+
+  /** An XEP-0249 direct invitation from the bot to a (mirror) MUC. */
+  inviteUser(room: LegacyRoomRef, user: LegacyUserRef, opts: { readonly reason?: string }): Promise<void> {
+    return this.parts.invitations.invite(room, user, opts);
   }
 
   createMirrorRoom(roomUri: RoomUri, opts: { name?: string } = {}): Promise<LegacyRoomRef> {

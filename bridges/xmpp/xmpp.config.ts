@@ -61,6 +61,15 @@ export class XmppConfig {
   @Matches(DOMAIN, { message: 'the MUC service domain, e.g. conference.xmpp.example' })
   mucService?: string;
 
+  /**
+   * The XMPP domains of the users this gateway speaks for: peers' `/identifierQuery` finds
+   * `xmpp:user@<domain>` for these. Default: the parent domain of mucService and of componentDomain.
+   */
+  @IsOptional()
+  @IsArray({ message: 'a list of XMPP domains' })
+  @Matches(DOMAIN, { each: true, message: 'a list of XMPP domains, e.g. xmpp.example' })
+  userDomains?: string[];
+
   /** Hosts whose https URLs are passed on as attachments, both ways (the gateway never fetches them). */
   @IsArray({ message: 'a list of host names' })
   @IsString({ each: true, message: 'a list of host names' })

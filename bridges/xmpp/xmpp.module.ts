@@ -46,6 +46,7 @@ function createXmppBridge(config: XmppModuleConfig): XmppBridge {
     attachmentHosts: x.attachmentHosts,
     nativeUsers: config.nativeUsers,
     httpUpload: x.httpUpload,
+    ...(x.userDomains ? { userDomains: x.userDomains } : {}),
     maxStanzaBytes: x.maxStanzaBytes,
     // The state is kept in the core's database; a journal file of earlier versions is imported once.
     journalFile: configPath(config, x.stateFile),

@@ -98,6 +98,19 @@ export class PeerConfig {
   @IsString({ each: true, message: 'a list of paths to PEM CA certificate files' })
   caFiles?: string[];
 
+  /**
+   * The address domains whose users this peer serves (its XMPP server's domain, its Matrix
+   * homeserver's name), so that an invite written `xmpp:bob@<domain>` or `@bob:<domain>` asks this
+   * peer's `/identifierQuery`. An address domain no peer claims is asked of the provider of that name.
+   */
+  @IsOptional()
+  @IsArray({ message: 'a list of address domains (e.g. the XMPP domain or homeserver name the peer serves)' })
+  @IsString({
+    each: true,
+    message: 'a list of address domains (e.g. the XMPP domain or homeserver name the peer serves)',
+  })
+  addressDomains?: string[];
+
   /** `/notify` messages per request to this peer (default: outbox.coalesceMaxMessages; 1: one each). */
   @IsOptional()
   @IntRange(1, 1000, 'a whole number of messages')

@@ -71,6 +71,11 @@ export class RequestLimitsConfig {
   @ValidateNested()
   @Type(() => RateConfig)
   notify: RateConfig = rate(500, 5000);
+
+  /** protocol-06 §5.8 (a directory search: kept low, so that a peer cannot enumerate our users quickly). */
+  @ValidateNested()
+  @Type(() => RateConfig)
+  identifierQuery: RateConfig = rate(2, 20);
 }
 
 export class LimitsConfig {

@@ -1,4 +1,4 @@
-import type { Platform, RoomUri } from '../common/ids';
+import type { Platform, RoomUri, UserUri } from '../common/ids';
 import type { BridgeStateStore } from './bridge-state.port';
 import type { LegacyRoomRef, LegacyUserRef } from './vocabulary';
 
@@ -46,4 +46,26 @@ export interface BridgeHost {
    * @throws GatewayError NotFound when the hub does not know the room, Forbidden when refused
    */
   joinRemote(roomUri: RoomUri, requestedBy: LegacyUserRef): Promise<LegacyRoomRef>;
+
+  /**
+   * `!mimi invite <address>`: invite the MIMI user of another provider that `address` names
+   * (`xmpp:bob@b.test`, `@carol:other.hs`, a MIMI user URI) into the linked `room`, resolved
+   * through their provider's `/identifierQuery`. Resolves with their user URI once they are a
+   * participant. Optional: a host without it offers no invites by address.
+   * @throws GatewayError with the provider's reason (NotFound: no such user, ...), BadValue (not an
+   *   address, or a user of this gateway), NotAllowed (the room mirrors a room hubbed elsewhere)
+   */
+  invite?(room: LegacyRoomRef, address: string, requestedBy: LegacyUserRef): Promise<UserUri>;
+
+  /**
+   * The platform replaced `from` by `to` (a Matrix room upgrade): the MIMI room linked to `from`
+   * is linked to `to` from now on (same MIMI room, same participants). Idempotent: `moved` is false
+   * when `to` carried the link already. Optional.
+   * @throws GatewayError NotFound (neither is linked), Conflict (`to` is linked to another MIMI room)
+   */
+  moveLink?(
+    from: LegacyRoomRef,
+    to: LegacyRoomRef,
+    requestedBy: LegacyUserRef,
+  ): Promise<{ readonly roomUri: RoomUri; readonly moved: boolean }>;
 }

@@ -96,6 +96,35 @@ export interface RoomDetails {
   setRoomDetails(room: LegacyRoomRef, details: { name?: string; topic?: string }): Promise<void>;
 }
 
+/** What a search for a platform user found (protocol-06 §5.8 `/identifierQuery`, answered for our users). */
+export type UserLookup =
+  | { readonly kind: 'found'; readonly userId: string; readonly displayName?: string }
+  /** An address of this platform, but no such user here; `reason` says why, in a few words. */
+  | { readonly kind: 'notFound'; readonly reason: string }
+  /** Not an address of this platform, nor of a user it serves (another bridge may know it). */
+  | { readonly kind: 'notMine' };
+
+/** Finding the platform's users by address, for peers that ask (`/identifierQuery`) and for local invites. */
+export interface UserDirectory {
+  /**
+   * The user a handle (an address in the platform's own form or URI: `xmpp:bob@b.test`,
+   * `@carol:hs.example`, `matrix:u/carol:hs.example`) or a nick (the user part: `bob`) names, among
+   * the users this bridge serves.
+   * @throws PlatformError when the platform cannot be asked now
+   */
+  lookupUser(search: { readonly type: 'handle' | 'nick'; readonly value: string }): Promise<UserLookup>;
+}
+
+/** Invitations of local users (a user of ours was added to a MIMI room that a local room mirrors). */
+export interface Invitations {
+  /**
+   * Invite `user` into `room` the platform's way (Matrix: an invite; XMPP: an XEP-0249 direct
+   * invitation). Idempotent enough to repeat: a second invitation is harmless.
+   * @throws PlatformError
+   */
+  inviteUser(room: LegacyRoomRef, user: LegacyUserRef, opts: { readonly reason?: string }): Promise<void>;
+}
+
 function hasMethod(bridge: PlatformBridge, name: string): boolean {
   return typeof (bridge as unknown as Record<string, unknown>)[name] === 'function';
 }
@@ -130,4 +159,12 @@ export function hasJoinRules(bridge: PlatformBridge): bridge is PlatformBridge &
 
 export function reportsHealth(bridge: PlatformBridge): bridge is PlatformBridge & HealthReporting {
   return hasMethod(bridge, 'health');
+}
+
+export function hasUserDirectory(bridge: PlatformBridge): bridge is PlatformBridge & UserDirectory {
+  return hasMethod(bridge, 'lookupUser');
+}
+
+export function hasInvitations(bridge: PlatformBridge): bridge is PlatformBridge & Invitations {
+  return hasMethod(bridge, 'inviteUser');
 }

@@ -7,6 +7,7 @@ const ENDPOINTS: Record<MimiEndpoint, true> = {
   submitMessage: true,
   keyMaterial: true,
   groupInfo: true,
+  identifierQuery: true,
 };
 
 export function isMimiEndpoint(value: string): value is MimiEndpoint {

@@ -32,6 +32,7 @@ import { contentKind } from './content-mapping';
 import { assertFanoutTimestamps } from './fanout-timestamps';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { parseLegacyUserUri } from './identity';
+import { inviteToMirror } from './local-invitations';
 import { MlsGroups } from './mls-groups';
 import { RenderWorker } from './render.worker';
 import { RoomLocks } from './room-locks';
@@ -161,6 +162,7 @@ export class FollowerNotify {
     await this.groups.store.joinFromWelcome(joiner, m.message, tree);
     await this.rooms.addLocalMember(tx, room.roomUri, joiner);
     this.logger.log(`room=${room.roomUri}: ${joiner} joined by Welcome`);
+    tx.afterCommit(() => void inviteToMirror(this.support, room, joiner, this.logger));
   }
 
   private async applyApplication(

@@ -3,6 +3,7 @@ export { RoomsModule } from './rooms.module';
 export { RoomsService, type RoomInfo, type RoomEventInfo } from './rooms.service';
 export { HubService } from './hub.service';
 export { FollowerService } from './follower.service';
+export { IdentifierQueries } from './identifier-query';
 export { MlsGroups } from './mls-groups';
 export { LeafKeyRotation } from './leaf-key-rotation';
 export { RenderWorker } from './render.worker';

@@ -65,7 +65,7 @@ export function keyMaterialRefusal(target: string, domain: string, outcome: KeyM
 }
 
 /** The peer's error in a few words: `code: message` of a JSON error body, else its text, cut short. */
-function peerError(body: string | undefined): string | undefined {
+export function peerError(body: string | undefined): string | undefined {
   if (body === undefined || body.trim() === '') return undefined;
   try {
     const json = JSON.parse(body) as { code?: unknown; message?: unknown; error?: unknown };

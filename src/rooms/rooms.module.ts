@@ -17,9 +17,13 @@ import { RoomRepository } from '../persistence/repositories/room.repository';
 import { RoomLeaseRepository } from '../persistence/repositories/room-lease.repository';
 import { PLATFORM_BRIDGES, type PlatformBridge } from '../ports';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
+import { AddressResolver } from './address-resolver';
 import { BridgeSinkService } from './bridge-sink.service';
 import { HubIngest } from './hub-ingest';
 import { HubGroupInfo } from './hub-group-info';
+import { IdentifierQueries } from './identifier-query';
+import { RemoteInvites } from './invites';
+import { LinkMoves } from './link-moves';
 import { FollowerService } from './follower.service';
 import { FollowerNotify } from './follower-notify';
 import { FollowerSubmissions } from './follower-submissions';
@@ -100,9 +104,23 @@ export class RoomsModule {
         FollowerService,
         HubIngest,
         BridgeSinkService,
+        AddressResolver,
+        IdentifierQueries,
+        RemoteInvites,
+        LinkMoves,
         RoomsService,
       ],
-      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker, RoomOwnership, MediaAssets],
+      exports: [
+        PLATFORM_BRIDGES,
+        RoomsService,
+        HubService,
+        FollowerService,
+        IdentifierQueries,
+        MlsGroups,
+        RenderWorker,
+        RoomOwnership,
+        MediaAssets,
+      ],
     };
   }
 }

@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
-import { domainOf, parseMimiUri, type ProviderDomain, type RoomUri, type UserUri } from '../common/ids';
+import { domainOf, type ProviderDomain, type RoomUri, type UserUri } from '../common/ids';
 import { decodeMimiContent } from '../mimi/content';
 import type { GatewayGroupSummary } from '../mls';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, type RoomRole, RoomRepository } from '../persistence/repositories/room.repository';
 import { OutboxRepository } from '../persistence/repositories/outbox.repository';
 import { BridgeStateRepository } from '../persistence/repositories/bridge-state.repository';
-import type { BridgeHost, InboundEvent, ParticipantRole } from '../ports';
+import type { BridgeHost, ParticipantRole } from '../ports';
 import { contentToJson } from './content-mapping';
 import { BridgeSinkService } from './bridge-sink.service';
 import { FollowerService } from './follower.service';
@@ -20,6 +19,8 @@ import { RoomSupport } from './room-support';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { RoomElsewhereError } from './ownership/room-elsewhere.error';
 import { RoomOwnership } from './ownership/room-ownership';
+import { RemoteInvites } from './invites';
+import { LinkMoves } from './link-moves';
 
 /** A room as the provisioning API lists it (contract: GET /provisioning/rooms). */
 export interface RoomInfo {
@@ -69,6 +70,8 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly bridgeSink: BridgeSinkService,
     private readonly bridgeState: BridgeStateRepository,
     private readonly ownership: RoomOwnership,
+    private readonly invites: RemoteInvites,
+    private readonly upgrades: LinkMoves,
   ) {}
 
   private bridgesRunning = false;
@@ -151,6 +154,8 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
       };
     },
     stateStore: (platform) => this.bridgeState.storeFor(platform),
+    invite: (room, address, requestedBy) => this.invites.inviteAddress(room, address, requestedBy),
+    moveLink: (from, to, requestedBy) => this.upgrades.move(from, to, requestedBy),
     joinRemote: async (roomUri, requestedBy) => {
       // The room is asked of its hub and mirrored here; local users who join the mirror enter the
       // MIMI room by external commit (FollowerService.externalJoin).
@@ -165,47 +170,11 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /**
-   * Invite a MIMI user of another provider into a room hubbed here, as a native admin would on
-   * the platform (the way to add MIMI users where the platform has nothing to invite, e.g. XMPP
-   * relay mode). Resolves once the user is a participant: key material fetched from their
-   * provider, the Add committed, the Welcome queued for them.
-   * @throws GatewayError BadValue (not a remote user URI), NotFound (no such room), NotAllowed (hubbed
-   *   elsewhere), or — with their provider's reason — NotFound (no such user), Forbidden (no consent),
-   *   PeerUnavailable (no usable key material)
+   * Invite a MIMI user of another provider into a room hubbed here (provisioning API); see
+   * RemoteInvites.inviteUri for what it does and throws.
    */
-  async inviteRemote(roomUri: RoomUri, userUri: UserUri): Promise<void> {
-    const parsed = parseMimiUri(userUri);
-    if (parsed?.kind !== 'u') throw new GatewayError(ErrorCode.BadValue, `not a MIMI user URI: ${userUri}`);
-    if (this.support.isOurs(userUri)) {
-      throw new GatewayError(ErrorCode.BadValue, `${userUri} is a user of this provider: invite them on the platform`);
-    }
-    const room = await this.rooms.findByUri(undefined, roomUri);
-    if (room === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
-    if (room.role !== 'hub') {
-      throw new GatewayError(ErrorCode.NotAllowed, `${roomUri} is hubbed by ${room.hubDomain}: invite there`);
-    }
-    const event: InboundEvent = {
-      kind: 'membership',
-      room: this.support.legacyRoom(room),
-      platformEventId: `mimi-provisioning-invite:${randomUUID()}`,
-      user: { userUri },
-      membership: 'invite',
-      timestamp: Date.now(),
-    };
-    await this.locks.run(roomUri, async () => {
-      const current = await this.rooms.findByUri(undefined, roomUri);
-      if (current === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
-      await this.hub.onLegacyEvent(current, event);
-    });
-    const refusal = this.hub.refusals.take(roomUri, userUri);
-    const info = await this.describe(room);
-    if (!info.participants.some((p) => p.userUri === userUri)) {
-      throw new GatewayError(
-        refusal?.code ?? ErrorCode.PeerUnavailable,
-        refusal?.message ?? `${userUri} could not be added: their provider gave no key material`,
-      );
-    }
-    this.logger.log(`room=${roomUri}: invited ${userUri} through provisioning`);
+  inviteRemote(roomUri: RoomUri, userUri: UserUri): Promise<void> {
+    return this.invites.inviteUri(roomUri, userUri);
   }
 
   /** Link a legacy room; this gateway becomes its hub. */

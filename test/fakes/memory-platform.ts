@@ -22,6 +22,7 @@ import {
   RoomDetails,
   RoomPermissions,
   RoomSnapshot,
+  UserLookup,
 } from '../../src/ports';
 import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../../bridges/kit/echo-keys';
 
@@ -70,6 +71,8 @@ export class MemoryPlatform
 
   /** The host the core passed to start (in-room commands go there). */
   host?: BridgeHost;
+  /** Users found by address (`UserDirectory`): handle → user ID. Other handles are not ours. */
+  readonly users = new Map<string, string>();
 
   async start(sink: InboundSink, host?: BridgeHost): Promise<void> {
     this.throwIfFailing();
@@ -94,6 +97,19 @@ export class MemoryPlatform
 
   isOwnUser(userId: string): boolean {
     return userId.startsWith(GHOST_PREFIX);
+  }
+
+  /** `UserDirectory`: a handle of `users` (nick: the user ID itself). */
+  async lookupUser(search: { readonly type: 'handle' | 'nick'; readonly value: string }): Promise<UserLookup> {
+    this.throwIfFailing();
+    const userId =
+      search.type === 'handle'
+        ? this.users.get(search.value)
+        : [...this.users.values()].find((u) => u === search.value);
+    if (userId !== undefined) return { kind: 'found', userId };
+    return search.value.startsWith('memory:')
+      ? { kind: 'notFound', reason: 'no such memory user' }
+      : { kind: 'notMine' };
   }
 
   /** A native user does something in a room: the event goes to the sink like a real platform's would. */

@@ -66,6 +66,8 @@ export interface ClusterOptions {
   /** Keep the temp dir after dispose (also when MIMI_E2E_KEEP=1). */
   readonly keepDir?: boolean;
   readonly startTimeoutMs?: number;
+  /** Per provider: the address domains its peers' entries for it list (`peers[].addressDomains`: invites by address). */
+  readonly addressDomains?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Quick retries so that a follower coming back is found within a second or two. */
@@ -331,7 +333,12 @@ export class GatewayCluster {
         .filter((d) => d !== domain)
         .map((d) => {
           const tapPort = tapPorts.get(`${domain}>${d}`);
-          return { domain: d, baseUrl: `https://${LOOPBACK}:${tapPort ?? portsOf.get(d)!.mimi}` };
+          const addressDomains = opts.addressDomains?.[d];
+          return {
+            domain: d,
+            baseUrl: `https://${LOOPBACK}:${tapPort ?? portsOf.get(d)!.mimi}`,
+            ...(addressDomains ? { addressDomains: [...addressDomains] } : {}),
+          };
         });
       const config = {
         provider: { domain },

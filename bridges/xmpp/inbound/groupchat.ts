@@ -26,6 +26,7 @@ import { isPostOriginId } from '../outbound/origin-id';
 import type { PendingPosts } from '../outbound/pending-posts';
 import type { RoomRuntime } from '../state/muc-room';
 import type { CoreDelivery } from './core-delivery';
+import { type XmppCommands, parseInviteCommand } from './commands';
 import { isLeaveCommand } from './membership-rule';
 
 export class GroupchatHandler {
@@ -38,6 +39,7 @@ export class GroupchatHandler {
     /** Attachment URLs passed on (xmpp-bridge.parts.ts: the attachment hosts and the upload service). */
     private readonly isAllowedUrl: (url: string) => boolean,
     private readonly mentions: MentionDirectory,
+    private readonly commands: XmppCommands,
   ) {}
 
   /** One groupchat message from the bot's view (live, or replayed from the archive). */
@@ -82,6 +84,14 @@ export class GroupchatHandler {
     if (echoUser === undefined && sender === 'bot') return; // our own notices, or a post whose author we lost
     if (echoUser === undefined && isLeaveCommand(p.body)) {
       return this.onLeaveCommand(r, sender as LegacyUserRef, platformEventId, timestamp, p.stanzaId);
+    }
+    const invite = echoUser === undefined ? parseInviteCommand(p.body) : undefined;
+    if (invite !== undefined) {
+      // A command runs once, live: not again from the archive or the MUC's history.
+      if (archived === undefined && p.delayedAt === undefined) {
+        void this.commands.invite(r, sender as LegacyUserRef, p.nick, invite.address, platformEventId);
+      }
+      return;
     }
     const content = mapInbound(p, {
       byMessageId: (id) => r.byMessageId.get(id) ?? id,

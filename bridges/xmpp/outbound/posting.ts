@@ -100,10 +100,14 @@ export class Poster {
 
   /** A private message from the bot to the author (XEP-0045 §7.5); a groupchat reply when the author left. */
   async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {
+    await this.notice(room, about, `⚠ ${humanMessage}`);
+  }
+
+  /** The bot answers `about`: privately to its sender when they are in the room, else in the room as a reply. */
+  async notice(room: LegacyRoomRef, about: PlatformMessageRef, text: string): Promise<void> {
     const r = this.rooms.linked(room);
     await this.occupancy.ensureBot(r, Date.now() + this.opts.joinTimeoutMs);
     const ref = r.refs.get(about.platformEventId);
-    const text = `⚠ ${humanMessage}`;
     const from = this.mode.botFrom();
     if (ref?.nick !== undefined && r.occupants.has(ref.nick)) {
       await this.session.send(

@@ -5,6 +5,8 @@ export const NS = {
   MUC_USER: 'http://jabber.org/protocol/muc#user',
   MUC_ADMIN: 'http://jabber.org/protocol/muc#admin',
   MUC_OWNER: 'http://jabber.org/protocol/muc#owner',
+  /** XEP-0249 Direct MUC Invitations. */
+  CONFERENCE: 'jabber:x:conference',
   /** XEP-0004 Data Forms. */
   DATA: 'jabber:x:data',
   /** XEP-0030 Service Discovery. */

@@ -1,11 +1,11 @@
 /**
- * The MIMI provider endpoints this gateway serves (protocol-06 §5.2-§5.6), thin: authenticate the
+ * The MIMI provider endpoints this gateway serves (protocol-06 §5.2-§5.6, §5.8), thin: authenticate the
  * peer (MimiPeerGuard) and count it against its rate limit (MimiRateLimitGuard), parse the room/user URI of the path and the TLS-presentation-language body,
  * call the rooms core, encode its answer. Decisions live in src/rooms.
  */
 import { Body, Controller, HttpCode, Param, Post, StreamableFile, UseGuards } from '@nestjs/common';
 import type { ProviderDomain, RoomUri, UserUri } from '../../common/ids';
-import { FollowerService, HubService } from '../../rooms';
+import { FollowerService, HubService, IdentifierQueries } from '../../rooms';
 import {
   MIMI_CONTENT_TYPE,
   MIMI_ROUTES,
@@ -16,6 +16,7 @@ import {
   ParseRoomUriPipe,
   RateLimited,
   ParseUserUriPipe,
+  ParseDomainPipe,
 } from '../../mimi/transport';
 import {
   type Codec,
@@ -23,6 +24,8 @@ import {
   encodeValue,
   groupInfoRequestCodec,
   groupInfoResponseCodec,
+  identifierRequestCodec,
+  identifierResponseCodec,
   keyMaterialRequestCodec,
   keyMaterialResponseCodec,
   submitMessageRequestCodec,
@@ -41,6 +44,7 @@ export class MimiEndpointsController {
   constructor(
     private readonly hub: HubService,
     private readonly follower: FollowerService,
+    private readonly identifiers: IdentifierQueries,
   ) {}
 
   /** protocol-06 §5.5: fan-out from a room's hub; 201 (also for a duplicate body). */
@@ -105,5 +109,22 @@ export class MimiEndpointsController {
   ): Promise<StreamableFile> {
     const request = decodeAll(body, groupInfoRequestCodec);
     return reply(await this.hub.groupInfo(peer, roomUri, request), groupInfoResponseCodec);
+  }
+
+  /**
+   * protocol-06 §5.8 (target provider of our legacy users; src/rooms/identifier-query.ts): 200
+   * with the draft's code (`success`, `notFound`, `forbidden`, `unsupportedField`) in the body; a
+   * path naming another provider is 404 MIMI_NOT_FOUND, past `limits.requests.identifierQuery` 429.
+   */
+  @Post(MIMI_ROUTES.identifierQuery)
+  @RateLimited('identifierQuery')
+  @HttpCode(200)
+  async identifierQuery(
+    @MimiPeer() peer: ProviderDomain,
+    @Param(MIMI_ROUTE_PARAM.identifierQuery, ParseDomainPipe) domain: ProviderDomain,
+    @Body() body: Buffer,
+  ): Promise<StreamableFile> {
+    const request = decodeAll(body, identifierRequestCodec);
+    return reply(await this.identifiers.answer(peer, domain, request), identifierResponseCodec);
   }
 }

@@ -5,7 +5,7 @@ import { MimiEndpointsController } from './mimi-endpoints.controller';
 
 /**
  * The MIMI endpoint controllers (and the asset endpoint). `imports` must provide HubService,
- * FollowerService and MediaAssets (the
+ * FollowerService, IdentifierQueries and MediaAssets (the
  * RoomsModule instance of the composition root).
  */
 @Module({})

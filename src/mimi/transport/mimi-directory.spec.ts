@@ -34,6 +34,7 @@ describe('buildDirectory', () => {
       notify: `${BASE}/notify/{roomId}`,
       submitMessage: `${BASE}/submitMessage/{roomId}`,
       groupInfo: `${BASE}/groupInfo/{roomId}`,
+      identifierQuery: `${BASE}/identifierQuery/{domain}`,
     });
     expect(Object.keys(JSON.parse(json))).toEqual([...SERVED_ENDPOINTS]);
   });
@@ -80,5 +81,14 @@ describe('expandTemplate', () => {
 
   it('rejects a URI that is not a MIMI URI', () => {
     expect(() => expandTemplate(`${BASE}/notify/{roomId}`, 'notify', 'club')).toThrow(ValidationError);
+  });
+
+  it('puts a provider domain, as it is, in identifierQuery’s {domain}, and nothing else', () => {
+    expect(expandTemplate(`${BASE}/identifierQuery/{domain}`, 'identifierQuery', 'B.Example').pathname).toBe(
+      '/identifierQuery/b.example',
+    );
+    expect(() => expandTemplate(`${BASE}/identifierQuery/{domain}`, 'identifierQuery', CLUB_ROOM)).toThrow(
+      ValidationError,
+    );
   });
 });

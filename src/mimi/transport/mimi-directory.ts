@@ -9,7 +9,7 @@
 import { CodecError } from '../../common/errors';
 import { GatewayConfig } from '../../config/gateway-config';
 import type { MimiEndpoint } from '../../ports/delivery-target.port';
-import { ENDPOINT_TEMPLATE_VARIABLE, SERVED_ENDPOINTS, roomPathSegment } from './mimi-paths';
+import { ENDPOINT_TEMPLATE_VARIABLE, SERVED_ENDPOINTS, endpointPathSegment } from './mimi-paths';
 
 /** Endpoint name → URL template. A peer's directory may lack endpoints it does not serve. */
 export type MimiDirectory = Partial<Record<MimiEndpoint, string>>;
@@ -62,13 +62,13 @@ export function parseDirectory(document: unknown): MimiDirectory {
 }
 
 /**
- * The absolute URL of `endpoint` for `uri` (a room URI, or the target user URI for keyMaterial),
- * from a URL template of a directory.
- * @throws ValidationError when `uri` is not a MIMI URI; CodecError when the result is not https.
+ * The absolute URL of `endpoint` for `uri` (a room URI, the target user URI for keyMaterial, a
+ * provider domain for identifierQuery), from a URL template of a directory.
+ * @throws ValidationError when `uri` is not of the endpoint's kind; CodecError when the result is not https.
  */
 export function expandTemplate(template: string, endpoint: MimiEndpoint, uri: string): URL {
   const variable = `{${ENDPOINT_TEMPLATE_VARIABLE[endpoint]}}`;
-  const expanded = template.split(variable).join(roomPathSegment(uri));
+  const expanded = template.split(variable).join(endpointPathSegment(endpoint, uri));
   if (!isHttpsUrl(expanded)) throw new CodecError(`not an https URL: ${expanded}`);
   return new URL(expanded);
 }

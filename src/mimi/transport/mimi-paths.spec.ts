@@ -74,13 +74,14 @@ describe('parseMimiPathParam and the pipes', () => {
 });
 
 describe('MIMI_ROUTES', () => {
-  it('uses the draft path templates (protocol-06 §5.2–§5.6)', () => {
+  it('uses the draft path templates (protocol-06 §5.2–§5.6, §5.8)', () => {
     expect(MIMI_ROUTES).toEqual({
       keyMaterial: 'keyMaterial/:targetUser',
       update: 'update/:roomId',
       notify: 'notify/:roomId',
       submitMessage: 'submitMessage/:roomId',
       groupInfo: 'groupInfo/:roomId',
+      identifierQuery: 'identifierQuery/:domain',
     });
   });
 });

@@ -10,7 +10,7 @@
  */
 import { PipeTransform } from '@nestjs/common';
 import { ValidationError } from '../../common/errors';
-import { RoomUri, UserUri, parseMimiUri } from '../../common/ids';
+import { type ProviderDomain, RoomUri, UserUri, isProviderDomain, parseMimiUri } from '../../common/ids';
 import type { MimiEndpoint } from '../../ports/delivery-target.port';
 
 export const MIMI_DIRECTORY_PATH = '/.well-known/mimi-protocol-directory';
@@ -22,15 +22,17 @@ export const SERVED_ENDPOINTS: readonly MimiEndpoint[] = [
   'notify',
   'submitMessage',
   'groupInfo',
+  'identifierQuery',
 ];
 
 /** The URI template variable of each endpoint's path (protocol-06 §5.1 directory example, §5.2–§5.6). */
-export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<Record<MimiEndpoint, 'targetUser' | 'roomId'>> = {
+export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<Record<MimiEndpoint, 'targetUser' | 'roomId' | 'domain'>> = {
   keyMaterial: 'targetUser',
   update: 'roomId',
   notify: 'roomId',
   submitMessage: 'roomId',
   groupInfo: 'roomId',
+  identifierQuery: 'domain',
 };
 
 /**
@@ -99,6 +101,25 @@ export function parseMimiPathParam(param: string, kind: 'r' | 'u'): RoomUri | Us
 export class ParseRoomUriPipe implements PipeTransform<string, RoomUri> {
   transform(value: string): RoomUri {
     return parseMimiPathParam(value, 'r');
+  }
+}
+
+/**
+ * The path segment of `endpoint` for `pathValue`: a provider domain as it is (identifierQuery,
+ * protocol-06 §5.8 `/identifierQuery/{domain}`), else the MIMI URI through roomPathSegment.
+ * @throws ValidationError when the value is not of the endpoint's kind.
+ */
+export function endpointPathSegment(endpoint: MimiEndpoint, pathValue: string): string {
+  if (ENDPOINT_TEMPLATE_VARIABLE[endpoint] !== 'domain') return roomPathSegment(pathValue);
+  if (!isProviderDomain(pathValue)) throw new ValidationError(`not a provider domain: ${JSON.stringify(pathValue)}`);
+  return pathValue.toLowerCase();
+}
+
+/** `@Param('domain', ParseDomainPipe) domain: ProviderDomain` (identifierQuery). */
+export class ParseDomainPipe implements PipeTransform<string, ProviderDomain> {
+  transform(value: string): ProviderDomain {
+    if (!isProviderDomain(value)) throw new ValidationError('the path must hold a provider domain name');
+    return value.toLowerCase() as ProviderDomain;
   }
 }
 

@@ -72,6 +72,15 @@ export class RoomRepository {
     });
   }
 
+  /** Link the room to another legacy room of its platform (a room upgrade). @returns false when there was no such room. */
+  async moveLegacyRoom(tx: Tx, roomUri: RoomUri, legacyRoomId: string): Promise<boolean> {
+    const moved = await sqlOf(tx).query(`UPDATE mimi_room SET legacy_room_id = $2 WHERE room_uri = $1`, [
+      roomUri,
+      legacyRoomId,
+    ]);
+    return moved.affected === 1;
+  }
+
   /** Remove the room and its local-member rows. @returns false when there was no such room. */
   async delete(tx: Tx, roomUri: RoomUri): Promise<boolean> {
     const sql = sqlOf(tx);

@@ -40,6 +40,11 @@ import { type LinkedRoom, MATRIX_IDS, linkMatrixRoom, startMatrixGateway } from 
 import { XmppGatewayProcess } from './xmpp-gateway-process';
 import { BOT_JID, BOT_NICK, COMPONENT_DOMAIN, invitePuppet } from './xmpp-mimi-env';
 
+/** The homeserver's server_name (Matrix user IDs of A's users end in it). */
+const MATRIX_SERVER_NAME = 'synapse.test';
+/** The Prosody's user domain (bob@localhost). */
+const PROSODY_USER_DOMAIN = 'localhost';
+
 /** Gateway A: the Matrix side. */
 export const MATRIX_GATEWAY = 'a.example';
 /** Gateway B: the XMPP side. */
@@ -81,6 +86,8 @@ export class HeadlineEnv {
   static async create(opts: HeadlineEnvOptions): Promise<HeadlineEnv> {
     const cluster = await GatewayCluster.create({
       domains: [MATRIX_GATEWAY, XMPP_GATEWAY],
+      // Invites by address: synapse.test users are A's, localhost JIDs B's (peers[].addressDomains).
+      addressDomains: { [MATRIX_GATEWAY]: [MATRIX_SERVER_NAME], [XMPP_GATEWAY]: [PROSODY_USER_DOMAIN] },
       logLevel: opts.logLevel,
       keepDir: opts.keepDir,
     });

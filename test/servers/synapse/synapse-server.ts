@@ -125,7 +125,10 @@ export class MatrixUserClient {
   private async syncOnce(timeoutMs: number): Promise<void> {
     const res = await this.request<{
       next_batch: string;
-      rooms?: { join?: Record<string, { timeline?: { events?: ClientEvent[] } }> };
+      rooms?: {
+        join?: Record<string, { timeline?: { events?: ClientEvent[] } }>;
+        invite?: Record<string, { invite_state?: { events?: Omit<ClientEvent, 'room_id'>[] } }>;
+      };
     }>(
       'GET',
       `/_matrix/client/v3/sync?timeout=${timeoutMs}${this.since ? `&since=${encodeURIComponent(this.since)}` : ''}`,
@@ -133,6 +136,10 @@ export class MatrixUserClient {
     this.since = res.next_batch;
     for (const [roomId, room] of Object.entries(res.rooms?.join ?? {})) {
       for (const ev of room.timeline?.events ?? []) this.seen.push({ ...ev, room_id: roomId });
+    }
+    // Invites: the stripped state of the room (name, the invite itself), seen as events without IDs.
+    for (const [roomId, room] of Object.entries(res.rooms?.invite ?? {})) {
+      for (const ev of room.invite_state?.events ?? []) this.seen.push({ ...ev, room_id: roomId } as ClientEvent);
     }
   }
 
