@@ -1,5 +1,6 @@
 import { NS } from '../protocol/namespaces';
 import {
+  dropLines,
   composeBody,
   isAllowedAttachmentUrl,
   mapInbound,
@@ -110,6 +111,24 @@ describe('mapInbound', () => {
     expect(mapInbound(parsed({ body: url, files: [{ url }] }), LOOKUPS)).toMatchObject({
       action: { body: { text: '', attachments: [{ url }] } },
     });
+  });
+});
+
+describe('dropLines', () => {
+  const url = (l: string) => l.startsWith('https://');
+  it('drops matching lines with one line break each, and gives the code-point ranges removed', () => {
+    expect(dropLines('a cat\nhttps://x/1.png\nbye 👋', url)).toEqual({ text: 'a cat\nbye 👋', removed: [[6, 22]] });
+    expect(dropLines('https://x/1.png\n👋 hi', url)).toEqual({ text: '👋 hi', removed: [[0, 16]] });
+    expect(dropLines('👋 hi\nhttps://x/1.png', url)).toEqual({ text: '👋 hi', removed: [[4, 20]] });
+    expect(dropLines('https://x/1.png', url)).toEqual({ text: '', removed: [[0, 15]] });
+    expect(dropLines('no urls\nhere', url)).toEqual({ text: 'no urls\nhere', removed: [] });
+  });
+  it('keeps text after the removed ranges at its offset minus their length', () => {
+    const body = 'x 👋\nhttps://x/1.png\nhello @bob';
+    const { text, removed } = dropLines(body, url);
+    const at = [...body].indexOf('@');
+    const shift = removed.reduce((n, [s, e]) => (e <= at ? n + e - s : n), 0);
+    expect([...text][at - shift]).toBe('@');
   });
 });
 

@@ -122,22 +122,49 @@ function attachmentToFile(a: Attachment): FileRef {
   };
 }
 
+/**
+ * `text` without the lines `drop` matches (each with its line break), and the code-point ranges
+ * removed, so that offsets into `text` (XEP-0372 mentions) can be moved to the result.
+ */
+export function dropLines(
+  text: string,
+  drop: (line: string) => boolean,
+): { text: string; removed: [number, number][] } {
+  const lines = text.split('\n');
+  const kept: string[] = [];
+  const removed: [number, number][] = [];
+  let at = 0;
+  lines.forEach((line, i) => {
+    const length = [...line].length;
+    const last = i === lines.length - 1;
+    if (drop(line)) {
+      // The line and the break after it; the last line takes the break before it instead.
+      if (!last) removed.push([at, at + length + 1]);
+      else if (i > 0) removed.push([at - 1, at + length]);
+      else removed.push([at, at + length]);
+    } else {
+      kept.push(line);
+    }
+    at += length + 1;
+  });
+  return { text: kept.join('\n'), removed };
+}
+
 /** The message body a groupchat stanza carries, with reply fallbacks removed and mentions linked. */
 function bodyOf(p: ParsedGroupchat, lookups: InboundLookups): MessageBody {
   const full = p.body ?? '';
   const attachments = p.files.filter((f) => lookups.isAllowedUrl(f.url)).map(fileToAttachment);
-  // A client repeats an OOB URL in the body for clients without XEP-0066: that line is the file, not
-  // text. Only trailing such lines go, so the mention offsets into the text before them still hold.
+  // A client repeats an OOB URL in the body for clients without XEP-0066: that line is the file, not text.
   const urls = new Set(attachments.map((a) => a.url));
-  const lines = stripFallback(full, p.fallbacks, [NS.REPLY]).split('\n');
-  while (lines.length > 0 && urls.has((lines[lines.length - 1] ?? '').trim())) lines.pop();
-  const raw = lines.join('\n');
+  const { text: raw, removed } = dropLines(stripFallback(full, p.fallbacks, [NS.REPLY]), (line) =>
+    urls.has(line.trim()),
+  );
   const emote = raw.startsWith(EMOTE_PREFIX);
   const text = emote ? raw.slice(EMOTE_PREFIX.length) : raw;
   const found = lookups.mentions ? findMentions(full, p.references, p.room, lookups.mentions) : [];
-  // Offsets into `text`: the fallback quote, then the `/me ` prefix, are gone from it.
+  // Offsets into `text`: the fallback quote, the attachment lines, then the `/me ` prefix, are gone from it.
   const inText = shiftMentions(
-    shiftMentions(found, fallbackRanges(p.fallbacks, [NS.REPLY])),
+    shiftMentions(shiftMentions(found, fallbackRanges(p.fallbacks, [NS.REPLY])), removed),
     emote ? [[0, EMOTE_PREFIX.length]] : [],
   );
   const markdown = markdownWithMentions(text, inText, stylingToMarkdown, plainToMarkdown);
