@@ -23,6 +23,7 @@ import { HubService } from './hub.service';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
+import { HubProposals } from './hub/hub-proposals';
 import { HubRoomState } from './room-state/hub-room-state';
 import { MirrorRoomState } from './room-state/mirror-room-state';
 import { HubRequests } from './hub-requests';
@@ -78,6 +79,7 @@ export class RoomsModule {
         RenderWorker,
         HubCommits,
         HubUpdates,
+        HubProposals,
         HubRoomState,
         MirrorRoomState,
         HubService,
