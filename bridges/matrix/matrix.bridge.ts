@@ -59,6 +59,7 @@ import { RoomStateReader } from './room-state-reader';
 import { BridgeCommands } from './bridge-commands';
 import { TransactionProcessor } from './transaction-processor';
 import { lifecycleNotice } from './room-lifecycle';
+import { closeMatrixMirror } from './mirror-closing';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -78,6 +79,7 @@ import { lifecycleNotice } from './room-lifecycle';
  * - getRoomSnapshot: the bot reads the room state
  * - notifyFailure: the bot replies to the event with an m.notice
  * - isOwnUser    : the bot and the ghost namespace (bridge-internal; not on the port)
+ * - closeMirrorRoom: the bot says why (unlinked at the hub) and lets only itself post (mirror-closing.ts)
  * - createMirrorRoom (follower mode): the bot creates a room with the portal alias
  */
 
@@ -592,6 +594,13 @@ export class MatrixBridge
 
   async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {
     return this.guard.run(`read ${room.roomId}`, 30_000, () => this.roomState.snapshot(room));
+  }
+
+  /** A mirror room unlinked at its hub: notice, then only the bot may post (mirror-closing.ts). */
+  async closeMirrorRoom(room: LegacyRoomRef, notice: string): Promise<void> {
+    await this.guard.run(`close ${room.roomId}`, 30_000, () =>
+      closeMatrixMirror(this.bot.matrixClient, room.roomId, notice),
+    );
   }
 
   async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {

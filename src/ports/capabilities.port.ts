@@ -64,6 +64,16 @@ export interface MirrorRooms {
   createMirrorRoom(roomUri: RoomUri, opts: { name?: string }): Promise<LegacyRoomRef>;
 }
 
+/** A mirror room whose MIMI room is gone (unlinked at its hub, issue 10 item 6). */
+export interface ClosableMirrorRooms {
+  /**
+   * Say `notice` in the mirror room and stop offering its local users to post there (Matrix: only
+   * the bridge may send events). Idempotent.
+   * @throws PlatformError
+   */
+  closeMirrorRoom(room: LegacyRoomRef, notice: string): Promise<void>;
+}
+
 /** Who may enter a legacy room without an invitation (open rooms, protocol-06 §5.6). */
 export interface JoinRules {
   /**
@@ -118,6 +128,10 @@ export function hasRoles(bridge: PlatformBridge): bridge is PlatformBridge & Rol
 
 export function hasMirrorRooms(bridge: PlatformBridge): bridge is PlatformBridge & MirrorRooms {
   return hasMethod(bridge, 'createMirrorRoom');
+}
+
+export function canCloseMirrorRooms(bridge: PlatformBridge): bridge is PlatformBridge & ClosableMirrorRooms {
+  return hasMethod(bridge, 'closeMirrorRoom');
 }
 
 export function hasRoomDetails(bridge: PlatformBridge): bridge is PlatformBridge & RoomDetails {

@@ -24,6 +24,8 @@ import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
 import { HubProposals } from './hub/hub-proposals';
+import { HubUnlink } from './hub/hub-unlink';
+import { FollowerUnlinked } from './follower/follower-unlinked';
 import { HubRoomState } from './room-state/hub-room-state';
 import { MirrorRoomState } from './room-state/mirror-room-state';
 import { HubRequests } from './hub-requests';
@@ -80,6 +82,8 @@ export class RoomsModule {
         HubCommits,
         HubUpdates,
         HubProposals,
+        HubUnlink,
+        FollowerUnlinked,
         HubRoomState,
         MirrorRoomState,
         HubService,

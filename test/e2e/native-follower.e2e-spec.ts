@@ -263,5 +263,21 @@ describePeer(
       }),
       STEP_TIMEOUT_MS,
     );
+
+    it(
+      'is told when the open room is unlinked at its hub: removed by a commit giving the reason',
+      scenario(async () => {
+        await alice.sendText(openRoomId, '!mimi unlink');
+        const removed = await follower.waitForNotified(
+          'the unlink commit',
+          (n): n is Extract<Notified, { kind: 'commit' }> =>
+            n.room === openRoomUri && n.kind === 'commit' && n.selfRemoved,
+        );
+        expect(removed.aad).toBe(`mimi-unlinked:unlinked by ${alice.userId} on matrix`);
+        await alice.waitForEvent((e) => isMember(e, openRoomId, 'leave'), MATRIX_WAIT_MS);
+        expect(follower.notified.filter((n) => n.kind === 'error')).toEqual([]);
+      }),
+      STEP_TIMEOUT_MS,
+    );
   },
 );

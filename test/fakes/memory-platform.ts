@@ -43,6 +43,8 @@ export interface MemoryRoom {
   readonly members: Map<string, { user: LegacyUserRef | RemoteUser; role: ParticipantRole }>;
   /** Every accepted event, in platform order. */
   readonly timeline: InboundEvent[];
+  /** Set by closeMirrorRoom: what the room says, and that its users are no longer offered to post. */
+  closedNotice?: string;
 }
 
 export const GHOST_PREFIX = 'ghost:';
@@ -223,6 +225,14 @@ export class MemoryPlatform
     const r = this.roomOrThrow(room.roomId);
     if (details.name !== undefined) r.name = details.name;
     if (details.topic !== undefined) r.topic = details.topic;
+  }
+
+  async closeMirrorRoom(room: LegacyRoomRef, notice: string): Promise<void> {
+    this.throwIfFailing();
+    const r = this.roomOrThrow(room.roomId);
+    if (r.closedNotice !== undefined) return;
+    r.closedNotice = notice;
+    this.notices.push({ room: room.roomId, about: '', text: notice });
   }
 
   async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {

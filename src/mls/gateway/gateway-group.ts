@@ -252,6 +252,7 @@ export class GatewayGroup {
         proposals: prepared.proposals,
         proposalRefs: changes.includePending === false ? [] : this.state.proposals.map((p) => p.ref),
         ...(changes.forcePath ? { forcePath: true } : {}),
+        ...(changes.authenticatedData ? { authenticatedData: changes.authenticatedData } : {}),
         ratchetTreeInWelcome: this.deps.options.ratchetTreeInWelcome,
         ...(this.deps.options.policy ? { policy: this.deps.options.policy } : {}),
       });

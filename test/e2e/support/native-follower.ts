@@ -79,7 +79,14 @@ export type Notified =
   | { readonly room: RoomUri; readonly kind: 'welcome'; readonly user: string; readonly epoch: number }
   | { readonly room: RoomUri; readonly kind: 'message'; readonly sender: string; readonly text: string }
   | { readonly room: RoomUri; readonly kind: 'own-message' }
-  | { readonly room: RoomUri; readonly kind: 'commit'; readonly epoch: number; readonly selfRemoved: boolean }
+  | {
+      readonly room: RoomUri;
+      readonly kind: 'commit';
+      readonly epoch: number;
+      readonly selfRemoved: boolean;
+      /** The commit's authenticated_data as UTF-8 (the hub puts the unlink reason there). */
+      readonly aad: string;
+    }
   | { readonly room: RoomUri; readonly kind: 'proposal'; readonly proposalType: number }
   | { readonly room: RoomUri; readonly kind: 'error'; readonly error: string };
 
@@ -274,7 +281,13 @@ export class NativeFollower {
       }
       case 'commit':
       case 'own_commit':
-        return { room, kind: 'commit', epoch: processed.newEpoch, selfRemoved: processed.selfRemoved };
+        return {
+          room,
+          kind: 'commit',
+          epoch: processed.newEpoch,
+          selfRemoved: processed.selfRemoved,
+          aad: Buffer.from(String(processed.raw['aad'] ?? ''), 'hex').toString('utf8'),
+        };
       case 'proposal':
       case 'external_join_proposal':
         return {

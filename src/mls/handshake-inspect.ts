@@ -1,7 +1,8 @@
 /**
- * What the hub can read of a stand-alone proposal WITHOUT group secrets (protocol-06 §5.3: a
- * follower's proposal on `/update`): its type and who sent it, from a PublicMessage's cleartext.
- * Verification (signature, membership tag) is the group's (`GatewayGroup.processMessage`).
+ * What the hub and followers read of a handshake PublicMessage WITHOUT group secrets: of a
+ * stand-alone proposal (protocol-06 §5.3: a follower's proposal on `/update`) its type and sender;
+ * of a commit its `authenticated_data` (why the hub removed everybody, on unlink). Verification
+ * (signature, membership tag) is the group's (`GatewayGroup.processMessage`).
  */
 import { decodeMlsMessage } from './core/framing';
 import { ContentType, SenderType, WireFormat } from './core/structs';
@@ -40,4 +41,18 @@ export function inspectProposal(bytes: Uint8Array): ProposalInfo {
     senderType: sender.senderType,
     ...(sender.senderType === SenderType.member ? { senderLeaf: sender.leafIndex } : {}),
   };
+}
+
+/**
+ * The `authenticated_data` of a commit or proposal sent as a PublicMessage (signed by its sender,
+ * readable without group secrets), or undefined for anything else.
+ */
+export function handshakeAuthenticatedData(bytes: Uint8Array): Uint8Array | undefined {
+  try {
+    const message = decodeMlsMessage(bytes);
+    if (message.wireFormat !== WireFormat.mls_public_message) return undefined;
+    return message.publicMessage.content.authenticatedData;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,7 +6,7 @@ import { GroupStore } from './gateway';
 import { hubExternalSender } from './gateway/room-extensions';
 import { InMemoryMlsStorage } from './mls-storage';
 import { MlsGroupError } from './mls.errors';
-import { inspectProposal } from './proposal-inspect';
+import { inspectProposal } from './handshake-inspect';
 
 const ALICE = 'mimi://a.example/u/alice' as UserUri;
 
