@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { DOMAIN, IntRange } from '../common/config-schema';
+import { ConsentConfig } from './consent-config';
 import { LimitsConfig } from './limits-config';
 import {
   IsArray,
@@ -264,6 +265,10 @@ export class GatewayConfig {
   @ValidateNested()
   @Type(() => LimitsConfig)
   limits: LimitsConfig = new LimitsConfig();
+
+  @ValidateNested()
+  @Type(() => ConsentConfig)
+  consent: ConsentConfig = new ConsentConfig();
 
   /**
    * The validated sections owned by others (one per bridge module, named after its platform), by key: see

@@ -3,7 +3,15 @@ import type { ProviderDomain } from '../common/ids';
 export const DELIVERY_TARGET = Symbol('DELIVERY_TARGET');
 
 /** The MIMI endpoints the outbox delivers to (protocol -06 §5). */
-export type MimiEndpoint = 'notify' | 'update' | 'submitMessage' | 'keyMaterial' | 'groupInfo';
+export type MimiEndpoint =
+  | 'notify'
+  | 'update'
+  | 'submitMessage'
+  | 'keyMaterial'
+  | 'groupInfo'
+  | 'requestConsent'
+  | 'updateConsent'
+  | 'reportAbuse';
 
 /** One outbox row ready to send: the exact bytes, sent identically on every attempt. */
 export interface OutboundDelivery {

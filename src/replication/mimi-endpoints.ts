@@ -7,6 +7,9 @@ const ENDPOINTS: Record<MimiEndpoint, true> = {
   submitMessage: true,
   keyMaterial: true,
   groupInfo: true,
+  requestConsent: true,
+  updateConsent: true,
+  reportAbuse: true,
 };
 
 export function isMimiEndpoint(value: string): value is MimiEndpoint {

@@ -26,6 +26,8 @@ import { HubUpdates } from './hub-updates';
 import { HubProposals } from './hub/hub-proposals';
 import { HubUnlink } from './hub/hub-unlink';
 import { FollowerUnlinked } from './follower/follower-unlinked';
+import { AbuseReports } from './abuse/abuse-reports';
+import { ConsentService } from './consent/consent';
 import { HubRoomState } from './room-state/hub-room-state';
 import { MirrorRoomState } from './room-state/mirror-room-state';
 import { HubRequests } from './hub-requests';
@@ -84,6 +86,8 @@ export class RoomsModule {
         HubProposals,
         HubUnlink,
         FollowerUnlinked,
+        AbuseReports,
+        ConsentService,
         HubRoomState,
         MirrorRoomState,
         HubService,
@@ -96,7 +100,16 @@ export class RoomsModule {
         BridgeSinkService,
         RoomsService,
       ],
-      exports: [PLATFORM_BRIDGES, RoomsService, HubService, FollowerService, MlsGroups, RenderWorker],
+      exports: [
+        PLATFORM_BRIDGES,
+        RoomsService,
+        HubService,
+        FollowerService,
+        MlsGroups,
+        RenderWorker,
+        AbuseReports,
+        ConsentService,
+      ],
     };
   }
 }

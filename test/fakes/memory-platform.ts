@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, type RoomUri } from '../../src/common/ids';
 import {
+  type AbuseReportNotice,
   BridgeHost,
   InboundEvent,
   InboundSink,
@@ -225,6 +226,24 @@ export class MemoryPlatform
     const r = this.roomOrThrow(room.roomId);
     if (details.name !== undefined) r.name = details.name;
     if (details.topic !== undefined) r.topic = details.topic;
+  }
+
+  /** Abuse reports delivered to a room's moderators (`AbuseReporting`). */
+  readonly abuseReports: { room: string; report: AbuseReportNotice }[] = [];
+  /** Consent questions asked of native users (`ConsentPrompts`), and what they answer. */
+  readonly consentAsks: { user: string; requester: string; roomUri?: string }[] = [];
+  consentAnswer: 'grant' | 'deny' | undefined = undefined;
+
+  async reportAbuse(room: LegacyRoomRef, report: AbuseReportNotice): Promise<void> {
+    this.throwIfFailing();
+    this.roomOrThrow(room.roomId);
+    this.abuseReports.push({ room: room.roomId, report });
+  }
+
+  async askConsent(user: LegacyUserRef, requester: string, roomUri?: string): Promise<'grant' | 'deny' | undefined> {
+    this.throwIfFailing();
+    this.consentAsks.push({ user: user.userId, requester, ...(roomUri === undefined ? {} : { roomUri }) });
+    return this.consentAnswer;
   }
 
   async closeMirrorRoom(room: LegacyRoomRef, notice: string): Promise<void> {

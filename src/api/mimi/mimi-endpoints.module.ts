@@ -1,6 +1,7 @@
 import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
 import { MimiTransportModule } from '../../mimi/transport';
 import { MimiEndpointsController } from './mimi-endpoints.controller';
+import { MimiConsentAbuseController } from './mimi-consent-abuse.controller';
 
 /**
  * The MIMI endpoint controllers. `imports` must provide HubService and FollowerService (the
@@ -12,7 +13,7 @@ export class MimiEndpointsModule {
     return {
       module: MimiEndpointsModule,
       imports: [MimiTransportModule, ...(options.imports ?? [])],
-      controllers: [MimiEndpointsController],
+      controllers: [MimiEndpointsController, MimiConsentAbuseController],
     };
   }
 }

@@ -34,6 +34,9 @@ describe('buildDirectory', () => {
       notify: `${BASE}/notify/{roomId}`,
       submitMessage: `${BASE}/submitMessage/{roomId}`,
       groupInfo: `${BASE}/groupInfo/{roomId}`,
+      requestConsent: `${BASE}/requestConsent/{targetDomain}`,
+      updateConsent: `${BASE}/updateConsent/{requesterDomain}`,
+      reportAbuse: `${BASE}/reportAbuse/{roomId}`,
     });
     expect(Object.keys(JSON.parse(json))).toEqual([...SERVED_ENDPOINTS]);
   });

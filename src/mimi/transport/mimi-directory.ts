@@ -9,7 +9,7 @@
 import { CodecError } from '../../common/errors';
 import { GatewayConfig } from '../../config/gateway-config';
 import type { MimiEndpoint } from '../../ports/delivery-target.port';
-import { ENDPOINT_TEMPLATE_VARIABLE, SERVED_ENDPOINTS, roomPathSegment } from './mimi-paths';
+import { ENDPOINT_TEMPLATE_VARIABLE, SERVED_ENDPOINTS, endpointPathSegment } from './mimi-paths';
 
 /** Endpoint name → URL template. A peer's directory may lack endpoints it does not serve. */
 export type MimiDirectory = Partial<Record<MimiEndpoint, string>>;
@@ -68,7 +68,7 @@ export function parseDirectory(document: unknown): MimiDirectory {
  */
 export function expandTemplate(template: string, endpoint: MimiEndpoint, uri: string): URL {
   const variable = `{${ENDPOINT_TEMPLATE_VARIABLE[endpoint]}}`;
-  const expanded = template.split(variable).join(roomPathSegment(uri));
+  const expanded = template.split(variable).join(endpointPathSegment(endpoint, uri));
   if (!isHttpsUrl(expanded)) throw new CodecError(`not an https URL: ${expanded}`);
   return new URL(expanded);
 }

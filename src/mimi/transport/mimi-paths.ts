@@ -10,7 +10,7 @@
  */
 import { PipeTransform } from '@nestjs/common';
 import { ValidationError } from '../../common/errors';
-import { RoomUri, UserUri, parseMimiUri } from '../../common/ids';
+import { type ProviderDomain, RoomUri, UserUri, isProviderDomain, parseMimiUri } from '../../common/ids';
 import type { MimiEndpoint } from '../../ports/delivery-target.port';
 
 export const MIMI_DIRECTORY_PATH = '/.well-known/mimi-protocol-directory';
@@ -22,15 +22,26 @@ export const SERVED_ENDPOINTS: readonly MimiEndpoint[] = [
   'notify',
   'submitMessage',
   'groupInfo',
+  'requestConsent',
+  'updateConsent',
+  'reportAbuse',
 ];
 
-/** The URI template variable of each endpoint's path (protocol-06 §5.1 directory example, §5.2–§5.6). */
-export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<Record<MimiEndpoint, 'targetUser' | 'roomId'>> = {
+/** Template variables whose value is a provider domain, not a MIMI URI (protocol-06 §5.7). */
+const DOMAIN_VARIABLES = ['targetDomain', 'requesterDomain'] as const;
+
+/** The URI template variable of each endpoint's path (protocol-06 §5.1 directory example, §5.2–§5.9). */
+export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<
+  Record<MimiEndpoint, 'targetUser' | 'roomId' | (typeof DOMAIN_VARIABLES)[number]>
+> = {
   keyMaterial: 'targetUser',
   update: 'roomId',
   notify: 'roomId',
   submitMessage: 'roomId',
   groupInfo: 'roomId',
+  requestConsent: 'targetDomain',
+  updateConsent: 'requesterDomain',
+  reportAbuse: 'roomId',
 };
 
 /**
@@ -99,6 +110,27 @@ export function parseMimiPathParam(param: string, kind: 'r' | 'u'): RoomUri | Us
 export class ParseRoomUriPipe implements PipeTransform<string, RoomUri> {
   transform(value: string): RoomUri {
     return parseMimiPathParam(value, 'r');
+  }
+}
+
+/**
+ * The path segment of `endpoint` for `pathValue`: a provider domain as it is (requestConsent,
+ * updateConsent: protocol-06 §5.7 `/requestConsent/{targetDomain}`), else the MIMI URI through
+ * roomPathSegment.
+ * @throws ValidationError when the value is not of the endpoint's kind.
+ */
+export function endpointPathSegment(endpoint: MimiEndpoint, pathValue: string): string {
+  const variable = ENDPOINT_TEMPLATE_VARIABLE[endpoint];
+  if (!(DOMAIN_VARIABLES as readonly string[]).includes(variable)) return roomPathSegment(pathValue);
+  if (!isProviderDomain(pathValue)) throw new ValidationError(`not a provider domain: ${JSON.stringify(pathValue)}`);
+  return pathValue.toLowerCase();
+}
+
+/** `@Param('targetDomain', ParseDomainPipe) domain: ProviderDomain` (requestConsent, updateConsent). */
+export class ParseDomainPipe implements PipeTransform<string, ProviderDomain> {
+  transform(value: string): ProviderDomain {
+    if (!isProviderDomain(value)) throw new ValidationError('the path must hold a provider domain name');
+    return value.toLowerCase() as ProviderDomain;
   }
 }
 

@@ -16,7 +16,7 @@ import { GatewayConfig } from '../../config/gateway-config';
 import type { MimiEndpoint } from '../../ports/delivery-target.port';
 import { readLimitedBody } from './http-body';
 import { MimiDirectory, expandTemplate, parseDirectory } from './mimi-directory';
-import { MIMI_DIRECTORY_PATH, roomPathSegment } from './mimi-paths';
+import { MIMI_DIRECTORY_PATH, endpointPathSegment } from './mimi-paths';
 import { MIMI_TRANSPORT_OPTIONS, MimiTransportOptions } from './mimi-transport.options';
 import { formatFromHeader, matchesDomain } from './tls-identity';
 import { TransportTls, TrustAnchor } from './transport-tls';
@@ -123,7 +123,9 @@ export class PeerRegistry implements OnModuleDestroy {
    */
   async resolveEndpoint(domain: string, endpoint: MimiEndpoint, pathUri: string, signal?: AbortSignal): Promise<URL> {
     const peer = this.peer(domain);
-    if (peer.baseUrl !== undefined) return new URL(`${peer.baseUrl}/${endpoint}/${roomPathSegment(pathUri)}`);
+    if (peer.baseUrl !== undefined) {
+      return new URL(`${peer.baseUrl}/${endpoint}/${endpointPathSegment(endpoint, pathUri)}`);
+    }
     const directory = await this.directory(peer.domain, signal);
     const template = directory[endpoint];
     if (!template) {
