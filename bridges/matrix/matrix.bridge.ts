@@ -15,6 +15,7 @@ import {
   type InboundEvent,
   type InboundSink,
   type JoinRule,
+  type AbuseReportNotice,
   type LegacyRoomRef,
   type LegacyUserRef,
   type MessageAction,
@@ -70,6 +71,8 @@ import { lifecycleNotice } from './room-lifecycle';
 import { MatrixMedia } from './media/matrix-media';
 import { MatrixUsers } from './matrix-users';
 import { RoomUpgrades } from './room-upgrade';
+import { closeMatrixMirror } from './mirror-closing';
+import { deliverAbuseReport, moderatorsOf } from './abuse-report';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -90,6 +93,8 @@ import { RoomUpgrades } from './room-upgrade';
  * - notifyFailure: the bot replies to the event with an m.notice
  * - isOwnUser    : the bot and the ghost namespace (bridge-internal; not on the port)
  * - downloadMedia / uploadMedia (MediaTransfer): the media repository (media/matrix-media.ts)
+ * - reportAbuse  : a notice mentioning the moderators + the homeserver's report API (abuse-report.ts)
+ * - closeMirrorRoom: the bot says why (unlinked at the hub) and lets only itself post (mirror-closing.ts)
  * - createMirrorRoom (follower mode): the bot creates a room with the portal alias
  */
 
@@ -634,6 +639,26 @@ export class MatrixBridge
 
   async getRoomSnapshot(room: LegacyRoomRef): Promise<RoomSnapshot> {
     return this.guard.run(`read ${room.roomId}`, 30_000, () => this.roomState.snapshot(room));
+  }
+
+  /** protocol-06 §5.9: a notice to the room's moderators and the homeserver's report API (abuse-report.ts). */
+  async reportAbuse(room: LegacyRoomRef, report: AbuseReportNotice): Promise<void> {
+    await this.guard.run(`abuse report in ${room.roomId}`, 30_000, async () => {
+      const moderators = moderatorsOf(
+        await this.roomState.roomPowerLevels(room.roomId),
+        await this.roomState.roomCreators(room.roomId),
+        (mxid) => this.ids.isOwnUser(mxid),
+      );
+      const abuser = this.mentions.mxidOf(report.abuser) ?? report.abuser;
+      await deliverAbuseReport(this.bot.matrixClient, room.roomId, report, moderators, abuser);
+    });
+  }
+
+  /** A mirror room unlinked at its hub: notice, then only the bot may post (mirror-closing.ts). */
+  async closeMirrorRoom(room: LegacyRoomRef, notice: string): Promise<void> {
+    await this.guard.run(`close ${room.roomId}`, 30_000, () =>
+      closeMatrixMirror(this.bot.matrixClient, room.roomId, notice),
+    );
   }
 
   async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { DOMAIN, IntRange } from '../common/config-schema';
 import { ClusterConfig } from './cluster-config';
+import { ConsentConfig } from './consent-config';
 import { LimitsConfig } from './limits-config';
 import { MediaConfig } from './media-config';
 import {
@@ -285,6 +286,8 @@ export class GatewayConfig {
   cluster: ClusterConfig = new ClusterConfig();
   @Type(() => MediaConfig)
   media: MediaConfig = new MediaConfig();
+  @Type(() => ConsentConfig)
+  consent: ConsentConfig = new ConsentConfig();
 
   /**
    * The validated sections owned by others (one per bridge module, named after its platform), by key: see

@@ -70,6 +70,18 @@ export class RequestLimitsConfig {
 
   @ValidateNested()
   @Type(() => RateConfig)
+  requestConsent: RateConfig = rate(5, 50);
+
+  @ValidateNested()
+  @Type(() => RateConfig)
+  updateConsent: RateConfig = rate(5, 50);
+
+  @ValidateNested()
+  @Type(() => RateConfig)
+  reportAbuse: RateConfig = rate(1, 20);
+
+  @ValidateNested()
+  @Type(() => RateConfig)
   notify: RateConfig = rate(500, 5000);
 
   /** protocol-06 §5.8 (a directory search: kept low, so that a peer cannot enumerate our users quickly). */

@@ -38,6 +38,7 @@ export {
   unframeMlsMessage,
 } from './mls-message';
 export { InMemoryMlsStorage, type MlsStorage } from './mls-storage';
+export { type ProposalInfo, handshakeAuthenticatedData, inspectProposal } from './handshake-inspect';
 export { MlsErrorReason, MlsGroupError } from './mls.errors';
 export {
   GroupStore,

@@ -64,6 +64,49 @@ export interface MirrorRooms {
   createMirrorRoom(roomUri: RoomUri, opts: { name?: string }): Promise<LegacyRoomRef>;
 }
 
+/** protocol-06 §5.9: an abuse report about a room we hub, as the bridge delivers it. */
+export interface AbuseReportNotice {
+  /** The reporting MIMI user, when the report names one. */
+  readonly reporter?: string;
+  /** The provider that sent the report. */
+  readonly reportedVia: string;
+  readonly abuser: string;
+  readonly reasonCode: number;
+  readonly note: string;
+  /** The platform events of the reported messages this room has (a report may name none). */
+  readonly platformEventIds: readonly string[];
+}
+
+/** Abuse reports delivered to the room's moderators (protocol-06 §5.9, issue 10 item 5). */
+export interface AbuseReporting {
+  /**
+   * Tell the room's moderators (Matrix: a notice mentioning them, and each reported event through
+   * the homeserver's report API).
+   * @throws PlatformError
+   */
+  reportAbuse(room: LegacyRoomRef, report: AbuseReportNotice): Promise<void>;
+}
+
+/** Asking one of the platform's users whether a MIMI user may add them (protocol-06 §5.7 consent). */
+export interface ConsentPrompts {
+  /**
+   * Ask `user` (through the bridge's bot) whether `requester` may add them (to `roomUri`, when
+   * given). Resolves with the answer, or `undefined` when the user did not answer.
+   * @throws PlatformError
+   */
+  askConsent(user: LegacyUserRef, requester: string, roomUri?: string): Promise<'grant' | 'deny' | undefined>;
+}
+
+/** A mirror room whose MIMI room is gone (unlinked at its hub, issue 10 item 6). */
+export interface ClosableMirrorRooms {
+  /**
+   * Say `notice` in the mirror room and stop offering its local users to post there (Matrix: only
+   * the bridge may send events). Idempotent.
+   * @throws PlatformError
+   */
+  closeMirrorRoom(room: LegacyRoomRef, notice: string): Promise<void>;
+}
+
 /** Who may enter a legacy room without an invitation (open rooms, protocol-06 §5.6). */
 export interface JoinRules {
   /**
@@ -147,6 +190,18 @@ export function hasRoles(bridge: PlatformBridge): bridge is PlatformBridge & Rol
 
 export function hasMirrorRooms(bridge: PlatformBridge): bridge is PlatformBridge & MirrorRooms {
   return hasMethod(bridge, 'createMirrorRoom');
+}
+
+export function canCloseMirrorRooms(bridge: PlatformBridge): bridge is PlatformBridge & ClosableMirrorRooms {
+  return hasMethod(bridge, 'closeMirrorRoom');
+}
+
+export function canReportAbuse(bridge: PlatformBridge): bridge is PlatformBridge & AbuseReporting {
+  return hasMethod(bridge, 'reportAbuse');
+}
+
+export function canAskConsent(bridge: PlatformBridge): bridge is PlatformBridge & ConsentPrompts {
+  return hasMethod(bridge, 'askConsent');
 }
 
 export function hasRoomDetails(bridge: PlatformBridge): bridge is PlatformBridge & RoomDetails {

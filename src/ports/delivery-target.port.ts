@@ -3,7 +3,16 @@ import type { ProviderDomain } from '../common/ids';
 export const DELIVERY_TARGET = Symbol('DELIVERY_TARGET');
 
 /** The MIMI endpoints the outbox delivers to (protocol -06 §5). */
-export type MimiEndpoint = 'notify' | 'update' | 'submitMessage' | 'keyMaterial' | 'groupInfo' | 'identifierQuery';
+export type MimiEndpoint =
+  | 'notify'
+  | 'update'
+  | 'submitMessage'
+  | 'keyMaterial'
+  | 'groupInfo'
+  | 'identifierQuery'
+  | 'requestConsent'
+  | 'updateConsent'
+  | 'reportAbuse';
 
 /** One outbox row ready to send: the exact bytes, sent identically on every attempt. */
 export interface OutboundDelivery {

@@ -8,6 +8,9 @@ const ENDPOINTS: Record<MimiEndpoint, true> = {
   keyMaterial: true,
   groupInfo: true,
   identifierQuery: true,
+  requestConsent: true,
+  updateConsent: true,
+  reportAbuse: true,
 };
 
 export function isMimiEndpoint(value: string): value is MimiEndpoint {

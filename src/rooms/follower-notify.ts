@@ -29,6 +29,7 @@ import {
   hasRoles,
 } from '../ports';
 import { contentKind } from './content-mapping';
+import { FollowerUnlinked } from './follower/follower-unlinked';
 import { assertFanoutTimestamps } from './fanout-timestamps';
 import { DbMlsStorage } from '../persistence/db-mls-storage';
 import { parseLegacyUserUri } from './identity';
@@ -59,6 +60,7 @@ export class FollowerNotify {
     private readonly storage: DbMlsStorage,
     private readonly roomState: MirrorRoomState,
     private readonly render: RenderWorker,
+    private readonly unlinked: FollowerUnlinked,
   ) {}
 
   /**
@@ -138,7 +140,9 @@ export class FollowerNotify {
       case 'commit':
       case 'proposal':
         try {
-          await this.support.processHandshake(tx, room.roomUri, m.message);
+          const processed = await this.support.processHandshake(tx, room.roomUri, m.message);
+          // The hub's unlink commit (issue 10 item 6): follower/follower-unlinked.ts.
+          if (m.messageKind === 'commit') await this.unlinked.onCommit(tx, room, m.message, processed);
         } catch (e) {
           this.logger.error(`room=${room.roomUri}: cannot process a ${m.messageKind}: ${errorMessage(e)}`);
         }

@@ -31,6 +31,7 @@ import {
   hasRoomDetails,
 } from '../ports';
 import { HubCommits } from './hub-commits';
+import { HubProposals } from './hub/hub-proposals';
 import { MlsGroups } from './mls-groups';
 import { RoomLocks } from './room-locks';
 import {
@@ -69,6 +70,7 @@ export class HubUpdates {
     private readonly commits: HubCommits,
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
+    private readonly proposals: HubProposals,
   ) {}
 
   /**
@@ -86,6 +88,8 @@ export class HubUpdates {
    *    cannot remove its own leaf) lose them in a follow-up commit of the bot.
    */
   async update(peer: ProviderDomain, roomUri: RoomUri, request: UpdateRequest): Promise<UpdateRoomResponse> {
+    // A stand-alone proposal (SelfRemove): hub/hub-proposals.ts.
+    if (request.bundle.contentType === 'proposal') return this.proposals.update(peer, roomUri, request.bundle);
     return this.locks.run(roomUri, async () => {
       const room = await this.commits.hubRoom(roomUri);
       const bundle = request.bundle;
@@ -93,9 +97,7 @@ export class HubUpdates {
         this.logger.debug(`update room=${roomUri} from=${peer}: notAllowed: ${reason}`);
         return { responseCode: 'notAllowed', errorDescription: reason };
       };
-      if (bundle.contentType !== 'commit') {
-        return refuse('proposals are not accepted; send a commit (see the hub documentation)');
-      }
+      if (bundle.contentType !== 'commit') return refuse('not a commit');
       const group = await this.groups.requireGroup(roomUri);
       const view = group.summary();
       let header;

@@ -4,6 +4,8 @@ export { RoomsService, type RoomInfo, type RoomEventInfo } from './rooms.service
 export { HubService } from './hub.service';
 export { FollowerService } from './follower.service';
 export { IdentifierQueries } from './identifier-query';
+export { AbuseReports } from './abuse/abuse-reports';
+export { ConsentService } from './consent/consent';
 export { MlsGroups } from './mls-groups';
 export { LeafKeyRotation } from './leaf-key-rotation';
 export { RenderWorker } from './render.worker';

@@ -32,6 +32,11 @@ import { MediaAssets } from './media-assets';
 import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
+import { HubProposals } from './hub/hub-proposals';
+import { HubUnlink } from './hub/hub-unlink';
+import { FollowerUnlinked } from './follower/follower-unlinked';
+import { AbuseReports } from './abuse/abuse-reports';
+import { ConsentService } from './consent/consent';
 import { HubRoomState } from './room-state/hub-room-state';
 import { MirrorRoomState } from './room-state/mirror-room-state';
 import { HubRequests } from './hub-requests';
@@ -92,6 +97,11 @@ export class RoomsModule {
         RenderWorker,
         HubCommits,
         HubUpdates,
+        HubProposals,
+        HubUnlink,
+        FollowerUnlinked,
+        AbuseReports,
+        ConsentService,
         HubRoomState,
         MirrorRoomState,
         HubGroupInfo,
@@ -120,6 +130,8 @@ export class RoomsModule {
         RenderWorker,
         RoomOwnership,
         MediaAssets,
+        AbuseReports,
+        ConsentService,
       ],
     };
   }

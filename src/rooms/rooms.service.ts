@@ -13,6 +13,7 @@ import { BridgeSinkService } from './bridge-sink.service';
 import { FollowerService } from './follower.service';
 import { HubService } from './hub.service';
 import { RenderWorker } from './render.worker';
+import { HubUnlink } from './hub/hub-unlink';
 import { RoomLocks } from './room-locks';
 import { roleOfIndex } from './room-policy';
 import { RoomSupport } from './room-support';
@@ -72,6 +73,7 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly ownership: RoomOwnership,
     private readonly invites: RemoteInvites,
     private readonly upgrades: LinkMoves,
+    private readonly hubUnlink: HubUnlink,
   ) {}
 
   private bridgesRunning = false;
@@ -133,7 +135,7 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
     unlink: async (room, requestedBy) => {
       const existing = await this.rooms.findByLegacyRoom(undefined, room.platform, room.roomId);
       if (existing === undefined) throw new GatewayError(ErrorCode.NotFound, `${room.roomId} is not bridged`);
-      await this.unlink(existing.roomUri);
+      await this.unlink(existing.roomUri, `unlinked by ${requestedBy.userId} on ${room.platform}`);
       this.logger.log(`unlinked ${room.platform} ${room.roomId} (asked by ${requestedBy.userId})`);
     },
     status: async (room) => {
@@ -197,13 +199,24 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /**
-   * Forget the link (the room's log and the MLS state stay in the database; the group is not
-   * dissolved, README.md "Not done").
+   * Forget the link. On a hub, the followers are told first, in the same transaction
+   * (hub/hub-unlink.ts: the bot removes the other providers' clients and participants, giving
+   * `reason`), and the removed users' ghosts leave the legacy room. The room's log and the MLS
+   * state stay in the database.
    * @throws GatewayError(NotFound)
    */
-  async unlink(roomUri: RoomUri): Promise<void> {
-    const deleted = await this.locks.run(roomUri, () => this.transactions.run((tx) => this.rooms.delete(tx, roomUri)));
-    if (!deleted) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
+  async unlink(roomUri: RoomUri, reason = 'unlinked by the operator'): Promise<void> {
+    const done = await this.locks.run(roomUri, () =>
+      this.transactions.run(async (tx) => {
+        const room = await this.rooms.findByUri(tx, roomUri);
+        if (room === undefined) return undefined;
+        const removed = room.role === 'hub' ? await this.hubUnlink.removeOthers(tx, room, reason) : [];
+        await this.rooms.delete(tx, roomUri);
+        return { room, removed };
+      }),
+    );
+    if (done === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
+    await this.hubUnlink.ghostsLeave(done.room, done.removed);
     this.logger.log(`unlinked ${roomUri}`);
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, type RoomUri } from '../../src/common/ids';
 import {
+  type AbuseReportNotice,
   BridgeHost,
   InboundEvent,
   InboundSink,
@@ -44,6 +45,8 @@ export interface MemoryRoom {
   readonly members: Map<string, { user: LegacyUserRef | RemoteUser; role: ParticipantRole }>;
   /** Every accepted event, in platform order. */
   readonly timeline: InboundEvent[];
+  /** Set by closeMirrorRoom: what the room says, and that its users are no longer offered to post. */
+  closedNotice?: string;
 }
 
 export const GHOST_PREFIX = 'ghost:';
@@ -239,6 +242,32 @@ export class MemoryPlatform
     const r = this.roomOrThrow(room.roomId);
     if (details.name !== undefined) r.name = details.name;
     if (details.topic !== undefined) r.topic = details.topic;
+  }
+
+  /** Abuse reports delivered to a room's moderators (`AbuseReporting`). */
+  readonly abuseReports: { room: string; report: AbuseReportNotice }[] = [];
+  /** Consent questions asked of native users (`ConsentPrompts`), and what they answer. */
+  readonly consentAsks: { user: string; requester: string; roomUri?: string }[] = [];
+  consentAnswer: 'grant' | 'deny' | undefined = undefined;
+
+  async reportAbuse(room: LegacyRoomRef, report: AbuseReportNotice): Promise<void> {
+    this.throwIfFailing();
+    this.roomOrThrow(room.roomId);
+    this.abuseReports.push({ room: room.roomId, report });
+  }
+
+  async askConsent(user: LegacyUserRef, requester: string, roomUri?: string): Promise<'grant' | 'deny' | undefined> {
+    this.throwIfFailing();
+    this.consentAsks.push({ user: user.userId, requester, ...(roomUri === undefined ? {} : { roomUri }) });
+    return this.consentAnswer;
+  }
+
+  async closeMirrorRoom(room: LegacyRoomRef, notice: string): Promise<void> {
+    this.throwIfFailing();
+    const r = this.roomOrThrow(room.roomId);
+    if (r.closedNotice !== undefined) return;
+    r.closedNotice = notice;
+    this.notices.push({ room: room.roomId, about: '', text: notice });
   }
 
   async notifyFailure(room: LegacyRoomRef, about: PlatformMessageRef, humanMessage: string): Promise<void> {

@@ -2,6 +2,7 @@ import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
 import { MimiTransportModule } from '../../mimi/transport';
 import { MimiAssetsController } from './mimi-assets.controller';
 import { MimiEndpointsController } from './mimi-endpoints.controller';
+import { MimiConsentAbuseController } from './mimi-consent-abuse.controller';
 
 /**
  * The MIMI endpoint controllers (and the asset endpoint). `imports` must provide HubService,
@@ -14,7 +15,7 @@ export class MimiEndpointsModule {
     return {
       module: MimiEndpointsModule,
       imports: [MimiTransportModule, ...(options.imports ?? [])],
-      controllers: [MimiEndpointsController, MimiAssetsController],
+      controllers: [MimiEndpointsController, MimiAssetsController, MimiConsentAbuseController],
     };
   }
 }

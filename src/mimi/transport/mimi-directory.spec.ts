@@ -35,6 +35,9 @@ describe('buildDirectory', () => {
       submitMessage: `${BASE}/submitMessage/{roomId}`,
       groupInfo: `${BASE}/groupInfo/{roomId}`,
       identifierQuery: `${BASE}/identifierQuery/{domain}`,
+      requestConsent: `${BASE}/requestConsent/{targetDomain}`,
+      updateConsent: `${BASE}/updateConsent/{requesterDomain}`,
+      reportAbuse: `${BASE}/reportAbuse/{roomId}`,
     });
     expect(Object.keys(JSON.parse(json))).toEqual([...SERVED_ENDPOINTS]);
   });

@@ -3,8 +3,10 @@ import { ValidationError } from '../../common/errors';
 import { parseMimiUri } from '../../common/ids';
 import {
   MIMI_ROUTES,
+  ParseDomainPipe,
   ParseRoomUriPipe,
   ParseUserUriPipe,
+  endpointPathSegment,
   parseMimiPathParam,
   parseRoomPathSegment,
   roomPathSegment,
@@ -82,6 +84,24 @@ describe('MIMI_ROUTES', () => {
       submitMessage: 'submitMessage/:roomId',
       groupInfo: 'groupInfo/:roomId',
       identifierQuery: 'identifierQuery/:domain',
+      requestConsent: 'requestConsent/:targetDomain',
+      updateConsent: 'updateConsent/:requesterDomain',
+      reportAbuse: 'reportAbuse/:roomId',
     });
+  });
+});
+
+describe('endpointPathSegment and ParseDomainPipe (protocol-06 §5.7 domains in the path)', () => {
+  it('puts a provider domain as it is, lower-cased, and a MIMI URI percent-encoded', () => {
+    expect(endpointPathSegment('requestConsent', 'B.Example')).toBe('b.example');
+    expect(endpointPathSegment('updateConsent', 'a.example')).toBe('a.example');
+    expect(endpointPathSegment('reportAbuse', 'mimi://a.example/r/x')).toBe('mimi%3A%2F%2Fa.example%2Fr%2Fx');
+  });
+
+  it('refuses a URI where a domain belongs, and a domain where a URI belongs', () => {
+    expect(() => endpointPathSegment('requestConsent', 'mimi://a.example/u/x')).toThrow(ValidationError);
+    expect(() => endpointPathSegment('reportAbuse', 'a.example')).toThrow(ValidationError);
+    expect(new ParseDomainPipe().transform('A.example')).toBe('a.example');
+    expect(() => new ParseDomainPipe().transform('a.example/../x')).toThrow(ValidationError);
   });
 });

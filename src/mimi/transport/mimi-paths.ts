@@ -23,16 +23,27 @@ export const SERVED_ENDPOINTS: readonly MimiEndpoint[] = [
   'submitMessage',
   'groupInfo',
   'identifierQuery',
+  'requestConsent',
+  'updateConsent',
+  'reportAbuse',
 ];
 
-/** The URI template variable of each endpoint's path (protocol-06 §5.1 directory example, §5.2–§5.6). */
-export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<Record<MimiEndpoint, 'targetUser' | 'roomId' | 'domain'>> = {
+/** Template variables whose value is a provider domain, not a MIMI URI (protocol-06 §5.7, §5.8). */
+const DOMAIN_VARIABLES = ['domain', 'targetDomain', 'requesterDomain'] as const;
+
+/** The URI template variable of each endpoint's path (protocol-06 §5.1 directory example, §5.2–§5.9). */
+export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<
+  Record<MimiEndpoint, 'targetUser' | 'roomId' | (typeof DOMAIN_VARIABLES)[number]>
+> = {
   keyMaterial: 'targetUser',
   update: 'roomId',
   notify: 'roomId',
   submitMessage: 'roomId',
   groupInfo: 'roomId',
   identifierQuery: 'domain',
+  requestConsent: 'targetDomain',
+  updateConsent: 'requesterDomain',
+  reportAbuse: 'roomId',
 };
 
 /**
@@ -105,17 +116,19 @@ export class ParseRoomUriPipe implements PipeTransform<string, RoomUri> {
 }
 
 /**
- * The path segment of `endpoint` for `pathValue`: a provider domain as it is (identifierQuery,
- * protocol-06 §5.8 `/identifierQuery/{domain}`), else the MIMI URI through roomPathSegment.
+ * The path segment of `endpoint` for `pathValue`: a provider domain as it is (identifierQuery, §5.8
+ * `/identifierQuery/{domain}`; requestConsent, updateConsent: protocol-06 §5.7 `/requestConsent/{targetDomain}`), else the MIMI URI through
+ * roomPathSegment.
  * @throws ValidationError when the value is not of the endpoint's kind.
  */
 export function endpointPathSegment(endpoint: MimiEndpoint, pathValue: string): string {
-  if (ENDPOINT_TEMPLATE_VARIABLE[endpoint] !== 'domain') return roomPathSegment(pathValue);
+  const variable = ENDPOINT_TEMPLATE_VARIABLE[endpoint];
+  if (!(DOMAIN_VARIABLES as readonly string[]).includes(variable)) return roomPathSegment(pathValue);
   if (!isProviderDomain(pathValue)) throw new ValidationError(`not a provider domain: ${JSON.stringify(pathValue)}`);
   return pathValue.toLowerCase();
 }
 
-/** `@Param('domain', ParseDomainPipe) domain: ProviderDomain` (identifierQuery). */
+/** `@Param('domain' | 'targetDomain', ParseDomainPipe) domain: ProviderDomain` (identifierQuery, requestConsent, updateConsent). */
 export class ParseDomainPipe implements PipeTransform<string, ProviderDomain> {
   transform(value: string): ProviderDomain {
     if (!isProviderDomain(value)) throw new ValidationError('the path must hold a provider domain name');

@@ -253,6 +253,7 @@ export class GatewayGroup {
         proposals: prepared.proposals,
         proposalRefs: changes.includePending === false ? [] : this.state.proposals.map((p) => p.ref),
         ...(changes.forcePath ? { forcePath: true } : {}),
+        ...(changes.authenticatedData ? { authenticatedData: changes.authenticatedData } : {}),
         ratchetTreeInWelcome: this.deps.options.ratchetTreeInWelcome,
         // Local joiners are registered at merge: a Welcome only when someone else joins.
         welcome: prepared.localJoiners.length < prepared.joinerRefs.length,

@@ -66,6 +66,8 @@ export interface GatewayChanges {
   readonly includePending?: boolean;
   /** Add an UpdatePath even when not required (leaf key rotation of the committer). */
   readonly forcePath?: boolean;
+  /** The commit's `authenticated_data` (RFC 9420 §6.1), e.g. why the hub removes everybody (unlink). */
+  readonly authenticatedData?: Uint8Array;
 }
 
 /** A commit made but not applied yet: send it, then merge (accepted) or discard (rejected). */

@@ -147,19 +147,19 @@ export interface LinkedRoom {
 }
 
 /**
- * `admin` creates a private room with the bridge bot invited at power level 100 (so that it can
+ * `admin` creates a private room (or `preset`) with the bridge bot invited at power level 100 (so that it can
  * carry out kicks and role changes), waits for the bot to join, and links the room with
  * `!mimi link`. Resolves with the room URI from the bot's answer.
  */
 export async function linkMatrixRoom(
   admin: MatrixUserClient,
   name: string,
-  opts: { invite?: readonly string[] } = {},
+  opts: { invite?: readonly string[]; preset?: 'private_chat' | 'public_chat' } = {},
 ): Promise<LinkedRoom> {
   const bot = MATRIX_IDS.botUserId;
   const roomId = await admin.createRoom({
     name,
-    preset: 'private_chat',
+    preset: opts.preset ?? 'private_chat',
     invite: [bot, ...(opts.invite ?? [])],
     // Room version 12 (Synapse's default): the creator has unlimited power and must not be listed.
     power_level_content_override: { users: { [bot]: 100 } },
