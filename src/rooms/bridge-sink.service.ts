@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { crashPoint } from '../common/crash-points';
 import { errorMessage } from '../common/errors';
 import type { InboundEvent, InboundSink } from '../ports';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
@@ -49,7 +50,7 @@ export class BridgeSinkService {
 
   /** The InboundSink handed to every bridge. */
   readonly sink: InboundSink = async (event) => {
-    await this.record(event);
+    if ((await this.record(event)) === 'recorded') crashPoint('after-store-before-ack');
   };
 
   /** True when the core has recorded this platform event already. */
