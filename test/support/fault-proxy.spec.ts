@@ -157,7 +157,8 @@ describe('FaultProxy', () => {
   it('http: a request is answered with the injected status and Retry-After, without reaching the target', async () => {
     proxy.set({ http: { rate: 1, status: 429, retryAfterS: 2 } });
     const c = await dial(proxy.port);
-    c.socket.write('GET /_matrix/client/versions HTTP/1.1\r\nhost: x\r\n\r\n');
+    // A request line longer than a first look at the chunk (Matrix paths are long).
+    c.socket.write(`PUT /_matrix/client/v3/rooms/${'x'.repeat(200)}/send/m.room.message/1 HTTP/1.1\r\nhost: x\r\n\r\n`);
     await c.ended;
     const [head, body] = c.data().split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 429 /);

@@ -66,7 +66,8 @@ export interface FaultProxyOptions {
   readonly label?: string;
 }
 
-const HTTP_REQUEST_START = /^[A-Z]+ \S+ HTTP\/1\.[01]\r\n/;
+/** The start of an HTTP/1.1 request (a request line can be long: only the method is looked at). */
+const HTTP_REQUEST_START = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) \//;
 
 /** One proxied connection: the client's socket, the target's, and each direction's state. */
 class Pipe {
@@ -108,7 +109,7 @@ class Pipe {
     const f = this.proxy.settings[dir] ?? {};
     const rnd = this.proxy.random;
     const http = this.proxy.settings.http;
-    if (dir === 'up' && http && HTTP_REQUEST_START.test(chunk.toString('latin1', 0, 64)) && rnd.chance(http.rate)) {
+    if (dir === 'up' && http && HTTP_REQUEST_START.test(chunk.toString('latin1', 0, 8)) && rnd.chance(http.rate)) {
       this.proxy.count('http');
       this.client.end(httpErrorResponse(http));
       this.upstream.destroy();
