@@ -17,7 +17,7 @@ import { CRASH_POINTS, CRASH_POINT_ENV } from '../../src/common/crash-points';
 import { CLOCK_OFFSET_ENV } from '../../src/common/clock';
 import type { SeededRandom } from '../support/fault-rng';
 import { type FaultSettings } from '../support/fault-proxy';
-import { C, GATEWAYS, type GatewayName, type SoakWorld, startWithEnv, stopQuietly } from './soak-world';
+import { C, GATEWAYS, type GatewayName, type SoakWorld, startTrouble, startWithEnv, stopQuietly } from './soak-world';
 
 export const FAULT_KINDS = [
   'kill',
@@ -69,9 +69,13 @@ export class SoakFaults {
     for (const g of Object.values(this.w.gateways)) {
       if (g.running || this.busy.has(g.domain)) continue;
       this.busy.add(g.domain);
-      const line = `UNEXPECTED EXIT of ${g.domain}: ${JSON.stringify(g.lastExit)}\n${g.logTail(30)}`;
-      this.unexpectedExits.push(line);
-      this.log(line);
+      if (startTrouble.failedSince.has(g.domain)) {
+        this.log(`${g.domain}: its last start failed (killed by the harness); starting it again`);
+      } else {
+        const line = `UNEXPECTED EXIT of ${g.domain}: ${JSON.stringify(g.lastExit)}\n${g.logTail(30)}`;
+        this.unexpectedExits.push(line);
+        this.log(line);
+      }
       await g.start().catch((e: unknown) => this.log(`restarting ${g.domain} failed: ${String(e)}`));
       this.busy.delete(g.domain);
     }

@@ -19,7 +19,7 @@ import { linkMatrixRoom } from '../e2e/support/matrix-gateway';
 import { parseTag } from './soak-ledger';
 import { A, B, C, type GatewayName, type SoakWorld } from './soak-world';
 
-export const CAROL = { userId: 'carol', displayName: 'Carol' };
+const CAROL = { userId: 'carol', displayName: 'Carol' };
 /** R3's room on C's memory platform. */
 export const R3_ON_C = '!soak-r3';
 const WAIT_MS = 120_000;

@@ -39,7 +39,10 @@ export const C = 'c.example';
 export const GATEWAYS = [A, B, C] as const;
 export type GatewayName = (typeof GATEWAYS)[number];
 
-export const BOB = { username: 'bob', password: 'bob-pw' };
+const BOB = { username: 'bob', password: 'bob-pw' };
+
+/** Starting a gateway can take minutes when the machine is loaded (CI runners, shared hosts). */
+const START_TIMEOUT_MS = 240_000;
 
 /** Slower retries than the e2e default would hide nothing and cost time; keep them quick but bounded. */
 const SOAK_OUTBOX = { initialBackoffMs: 200, maxBackoffMs: 5000, requestTimeoutMs: 10_000 };
@@ -59,21 +62,29 @@ export interface SoakGateway {
   logTail(lines?: number): string;
 }
 
-/** Port clashes met on restarts (another process took a port of ours while the gateway was down). */
-export const portClashes = { count: 0 };
+/**
+ * Port clashes met on restarts (another process took a port of ours while the gateway was down),
+ * and starts that failed otherwise (too slow on a loaded machine: the harness killed the process).
+ */
+export const startTrouble = { portClashes: 0, failedStarts: 0, failedSince: new Set<string>() };
 
 /**
  * Start, retrying while a port of ours is taken: the ports are picked free once and kept across
  * restarts, and on a shared machine another test may hold one for a while when we come back.
  */
-async function startRetrying(start: () => Promise<unknown>): Promise<void> {
+async function startRetrying(domain: string, start: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await start();
+      startTrouble.failedSince.delete(domain);
       return;
     } catch (e) {
-      if (!String(e).includes('EADDRINUSE') || attempt >= 20) throw e;
-      portClashes.count += 1;
+      if (!String(e).includes('EADDRINUSE') || attempt >= 20) {
+        startTrouble.failedStarts += 1;
+        startTrouble.failedSince.add(domain);
+        throw e;
+      }
+      startTrouble.portClashes += 1;
       await new Promise((r) => setTimeout(r, 3000));
     }
   }
@@ -93,7 +104,7 @@ function memorySoakGateway(g: GatewayProcess): SoakGateway {
     },
     adminUrl: `http://${LOOPBACK}:${g.ports.admin}`,
     provisioning: g.provisioning,
-    start: () => startRetrying(() => g.start()),
+    start: () => startRetrying(g.domain, () => g.start()),
     stop: (t) => g.stop(t),
     kill: () => g.kill(),
     logTail: (n) => g.logTail(n),
@@ -167,7 +178,12 @@ export class SoakWorld {
       u.pathname = `/${db}`;
       return u.toString();
     };
-    const cluster = await GatewayCluster.create({ domains: [...GATEWAYS], outbox: SOAK_OUTBOX, logLevel: 'log' });
+    const cluster = await GatewayCluster.create({
+      domains: [...GATEWAYS],
+      outbox: SOAK_OUTBOX,
+      logLevel: 'log',
+      startTimeoutMs: START_TIMEOUT_MS,
+    });
 
     // A fault proxy on every MIMI link: `from`'s peer entry for `to` points at it.
     const proxies = new Map<string, FaultProxy>();
@@ -191,6 +207,14 @@ export class SoakWorld {
     }
 
     const matrix = await startMatrixGateway(cluster, A);
+    const a = new CliGatewayProcess({
+      domain: A,
+      dir: join(cluster.dir, A),
+      configFile: matrix.gateway.configFile,
+      adminUrl: matrix.gateway.adminUrl,
+      adminToken: readFileSync(join(cluster.dir, A, 'admin.token'), 'utf8').trim(),
+      startTimeoutMs: START_TIMEOUT_MS,
+    });
     // A reaches Synapse through a proxy (5xx bursts, Retry-After, resets); Synapse reaches A directly.
     const synapsePort = Number(new URL(matrix.synapse.url).port);
     const toSynapse = await FaultProxy.start({ target: { host: LOOPBACK, port: synapsePort }, seed: seed * 31 + n++ });
@@ -205,7 +229,7 @@ export class SoakWorld {
       seed: seed * 31 + n++,
     });
     proxies.set('b>prosody', toProsody);
-    const b = XmppGatewayProcess.create(
+    const xmpp = XmppGatewayProcess.create(
       cluster,
       B,
       {
@@ -218,9 +242,19 @@ export class SoakWorld {
       },
       prosody.componentSecret,
     );
+    // The same process with a start timeout for a loaded machine.
+    const b = new CliGatewayProcess({
+      domain: B,
+      dir: join(cluster.dir, B),
+      configFile: xmpp.configFile,
+      adminUrl: xmpp.adminUrl,
+      adminToken: readFileSync(join(cluster.dir, B, 'admin.token'), 'utf8').trim(),
+      startTimeoutMs: START_TIMEOUT_MS,
+      logName: 'xmpp-gateway.log',
+    });
     const c = cluster.gateway(C);
     const gateways: Record<GatewayName, SoakGateway> = {
-      [A]: cliSoakGateway(matrix.gateway),
+      [A]: cliSoakGateway(a),
       [B]: cliSoakGateway(b),
       [C]: memorySoakGateway(c),
     };
@@ -296,7 +330,7 @@ function cliSoakGateway(g: CliGatewayProcess): SoakGateway {
     },
     adminUrl: g.adminUrl,
     provisioning: g.provisioning,
-    start: () => startRetrying(() => g.start()),
+    start: () => startRetrying(g.domain, () => g.start()),
     stop: (t) => g.stop(t),
     kill: () => g.kill(),
     logTail: (n) => g.logTail(n),

@@ -21,7 +21,7 @@ import { FAULT_KINDS, SoakFaults } from './soak-faults';
 import { Ledger, type ViewReport, checkView, compareHistories, percentile } from './soak-ledger';
 import { type SoakRoom, createRooms, readHistories, readViews } from './soak-rooms';
 import { SoakTraffic } from './soak-traffic';
-import { GATEWAYS, SoakWorld, portClashes } from './soak-world';
+import { GATEWAYS, SoakWorld, startTrouble } from './soak-world';
 
 const OBSERVE_EVERY_MS = 5000;
 const MEAN_PAUSE_MS = 2500;
@@ -246,7 +246,7 @@ async function main(): Promise<number> {
       lines.push(`  stored events of every gateway: ${dump}`);
     }
     lines.push(
-      `unexpected gateway exits: ${faults.unexpectedExits.length} (port clashes on restart, retried: ${portClashes.count})`,
+      `unexpected gateway exits: ${faults.unexpectedExits.length} (restarts retried: ${startTrouble.portClashes} port clashes, ${startTrouble.failedStarts} starts too slow)`,
     );
     for (const x of faults.unexpectedExits) lines.push(`  ${x.split('\n')[0]}`);
     const ok =
