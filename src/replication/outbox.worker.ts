@@ -9,6 +9,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { CLOCK, Clock } from '../common/clock';
+import { crashPoint } from '../common/crash-points';
 import { errorMessage } from '../common/errors';
 import { GatewayConfig, OutboxConfig } from '../config/gateway-config';
 import { DELIVERY_TARGET, DeliveryOutcome, DeliveryTarget } from '../ports/delivery-target.port';
@@ -242,6 +243,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
           ` attempt=${entry.attempts + 1}`;
         switch (outcome.kind) {
           case 'delivered': {
+            crashPoint('after-send-before-mark-delivered');
             // After the last rows of this pass the stream is given back in the same transaction.
             const last = next >= rows.length;
             const recorded = await this.outbox.markAllDelivered(group, this.owner, this.leaseMs, last);

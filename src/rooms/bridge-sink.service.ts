@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { crashPoint } from '../common/crash-points';
 import { errorMessage } from '../common/errors';
 import type { InboundEvent, InboundSink } from '../ports';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
@@ -65,7 +66,11 @@ export class BridgeSinkService {
   }
 
   /** The InboundSink handed to every bridge. */
-  readonly sink: InboundSink = (event) => this.batcher.submit(`${event.room.platform}\0${event.room.roomId}`, event);
+  readonly sink: InboundSink = async (event) => {
+    // Resolved once the event is durable (or refused): a crash point before the bridge acknowledges it.
+    await this.batcher.submit(`${event.room.platform}\0${event.room.roomId}`, event);
+    crashPoint('after-store-before-ack');
+  };
 
   /** True when the core has recorded this platform event already. */
   async isDuplicate(event: InboundEvent): Promise<boolean> {

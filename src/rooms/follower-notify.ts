@@ -183,6 +183,10 @@ export class FollowerNotify {
       try {
         result = await group.processMessage(m.message);
       } catch (e) {
+        // Our own message, sent before a restart: the group no longer remembers sending it (and
+        // cannot decrypt it, its key is used up), but the submission record has it.
+        const own = await this.submissions.findByHash(tx, room.roomUri, sha256Hex(m.message));
+        if (own !== undefined) return this.confirmOwn(tx, room, own, undefined, undefined, acceptedAt);
         this.logger.error(`room=${room.roomUri}: cannot decrypt a message: ${errorMessage(e)}`);
         return;
       }
