@@ -612,7 +612,7 @@ function escapeForLink(s: string): string {
   return s.replace(/[\\`*_[\]<]/g, (c) => (c === '<' ? '&lt;' : `\\${c}`));
 }
 
-/** The Matrix event for a post/edit/react action (delete and unreact are redactions). */
+/** The Matrix event for a post/edit/react action (delete and unreact are redactions, read a receipt). */
 export function outboundEventFor(action: MessageAction, ctx: MapperContext): OutboundEvent | undefined {
   switch (action.type) {
     case 'post': {
@@ -643,6 +643,7 @@ export function outboundEventFor(action: MessageAction, ctx: MapperContext): Out
       };
     case 'delete':
     case 'unreact':
+    case 'read':
       return undefined;
   }
 }

@@ -1,10 +1,11 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { errorMessage } from '../common/errors';
 import type { InboundEvent, InboundSink } from '../ports';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomRepository } from '../persistence/repositories/room.repository';
 import { BehindHubError, FollowerService } from './follower.service';
 import { HubService } from './hub.service';
+import { isReadEvent, ReadCoalescer, readKey } from './read-receipts';
 import { RoomLocks } from './room-locks';
 
 /**
@@ -36,8 +37,10 @@ export type SinkOutcome = 'recorded' | 'duplicate' | 'echo' | 'unlinked';
  * Events of rooms that are not linked are ignored.
  */
 @Injectable()
-export class BridgeSinkService {
+export class BridgeSinkService implements OnModuleDestroy {
   private readonly logger = new Logger(BridgeSinkService.name);
+  /** Read markers: the latest per user and room, at most one per interval (read-receipts.ts). */
+  private readonly reads = new ReadCoalescer();
 
   constructor(
     private readonly rooms: RoomRepository,
@@ -49,8 +52,17 @@ export class BridgeSinkService {
 
   /** The InboundSink handed to every bridge. */
   readonly sink: InboundSink = async (event) => {
+    if (isReadEvent(event)) {
+      return this.reads.offer(readKey(event), async () => {
+        await this.record(event);
+      });
+    }
     await this.record(event);
   };
+
+  onModuleDestroy(): void {
+    this.reads.stop();
+  }
 
   /** True when the core has recorded this platform event already. */
   async isDuplicate(event: InboundEvent): Promise<boolean> {
