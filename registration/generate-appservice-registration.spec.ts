@@ -30,6 +30,8 @@ describe(generateAppserviceRegistration.name, () => {
     expect(reg.namespaces.users).toEqual([{ regex: '@mimi\\.x_.*:chat\\.example\\.org', exclusive: true }]);
     expect(reg.namespaces.aliases).toEqual([{ regex: '#mimi\\.x_.*:chat\\.example\\.org', exclusive: true }]);
     expect(reg.rate_limited).toBe(false);
+    expect(reg.receive_ephemeral).toBe(true); // read receipts (bridges/matrix/read-receipts.ts)
+    expect(reg['de.sorunome.msc2409.push_ephemeral']).toBe(true);
     const users = new RegExp(`^${reg.namespaces.users[0]!.regex}$`);
     expect(users.test('@mimi.x_f.example_carol:chat.example.org')).toBe(true);
     expect(users.test('@mimiaxbcarol:chat.example.org')).toBe(false);

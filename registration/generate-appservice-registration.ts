@@ -16,6 +16,10 @@ export interface AppserviceRegistration {
   readonly sender_localpart: string;
   /** false: ghosts post at the pace of the MIMI room, not of one Matrix user (RELIABILITY §1.2). */
   readonly rate_limited: boolean;
+  /** true: transactions carry ephemeral events (read receipts; AS API v1.13, MSC2409). */
+  readonly receive_ephemeral: boolean;
+  /** The same, under MSC2409's name, for homeservers from before its stable name. */
+  readonly 'de.sorunome.msc2409.push_ephemeral': boolean;
   readonly namespaces: {
     readonly users: readonly { readonly regex: string; readonly exclusive: boolean }[];
     readonly aliases: readonly { readonly regex: string; readonly exclusive: boolean }[];
@@ -63,6 +67,8 @@ export function generateAppserviceRegistration(
     hs_token: tokens.hsToken,
     sender_localpart: matrix.botLocalpart,
     rate_limited: false,
+    receive_ephemeral: true,
+    'de.sorunome.msc2409.push_ephemeral': true,
     namespaces: {
       users: [{ regex: `@${prefix}.*:${domain}`, exclusive: true }],
       aliases: [{ regex: `#${prefix}.*:${domain}`, exclusive: true }],

@@ -12,13 +12,19 @@ const EVENTS = [{ event_id: '$a' }, { event_id: '$b' }];
 
 class RecordingHandlers implements AppserviceHandlers {
   readonly transactions: { txnId: string; events: readonly unknown[] }[] = [];
+  readonly ephemeral: (readonly unknown[])[] = [];
   outcome: TransactionOutcome = 'ack';
   gate?: Promise<void>;
   users = new Set<string>();
   aliases = new Set<string>();
 
-  async onTransaction(txnId: string, events: readonly unknown[]): Promise<TransactionOutcome> {
+  async onTransaction(
+    txnId: string,
+    events: readonly unknown[],
+    ephemeral: readonly unknown[],
+  ): Promise<TransactionOutcome> {
     this.transactions.push({ txnId, events });
+    this.ephemeral.push(ephemeral);
     if (this.gate) await this.gate;
     return this.outcome;
   }
@@ -87,6 +93,14 @@ describe('AppserviceServer', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({});
     expect(handlers.transactions).toEqual([{ txnId: 't1', events: EVENTS }]);
+  });
+
+  it('hands the ephemeral events over (stable key, else MSC2409), each list once', async () => {
+    const receipt = { type: 'm.receipt', room_id: '!r', content: {} };
+    await put('t1', { events: [], ephemeral: [receipt], 'de.sorunome.msc2409.ephemeral': [receipt] });
+    await put('t2', { events: [], 'de.sorunome.msc2409.ephemeral': [receipt] });
+    await put('t3', { events: EVENTS });
+    expect(handlers.ephemeral).toEqual([[receipt], [receipt], []]);
   });
 
   it('answers a replayed transaction without handling it again', async () => {

@@ -30,7 +30,8 @@ export type TransactionOutcome = 'ack' | 'retry';
 
 export interface AppserviceHandlers {
   /** Handle every event of a transaction; `retry` answers 503 so the homeserver sends it again. */
-  onTransaction(txnId: string, events: readonly unknown[]): Promise<TransactionOutcome>;
+  /** `ephemeral`: the transaction's ephemeral events (receipts: read-receipts.ts). */
+  onTransaction(txnId: string, events: readonly unknown[], ephemeral: readonly unknown[]): Promise<TransactionOutcome>;
   /** True when the user exists now (created by the handler), false for 404. */
   onUserQuery(userId: string): Promise<boolean>;
   /** True when the alias exists now (created by the handler), false for 404. */
@@ -64,6 +65,17 @@ class HttpError extends Error {
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/**
+ * The ephemeral events of a transaction body (receipts, when the registration has
+ * `receive_ephemeral`): the stable key first, else MSC2409's; the two carry the same list.
+ */
+function ephemeralOf(body: unknown): readonly unknown[] {
+  if (typeof body !== 'object' || body === null) return [];
+  const b = body as Record<string, unknown>;
+  const list = b['ephemeral'] ?? b['de.sorunome.msc2409.ephemeral'];
+  return Array.isArray(list) ? list : [];
 }
 
 /**
@@ -228,7 +240,8 @@ export class AppserviceServer {
     }
     const events = typeof body === 'object' && body !== null ? (body as { events?: unknown }).events : undefined;
     if (!Array.isArray(events)) throw new HttpError(400, 'M_BAD_JSON', 'events must be a list');
-    const contentDigest = transactionDigest(events);
+    const ephemeral = ephemeralOf(body);
+    const contentDigest = transactionDigest([...events, ...ephemeral]);
     const seen = this.completed.get(txnId);
     if (seen === contentDigest) {
       this.logger.debug(`transaction ${txnId} replayed: already handled`);
@@ -241,7 +254,7 @@ export class AppserviceServer {
     const key = `${txnId}\0${contentDigest}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.opts.handlers.onTransaction(txnId, events).finally(() => this.inFlight.delete(key));
+      pending = this.opts.handlers.onTransaction(txnId, events, ephemeral).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     const outcome = await pending;

@@ -616,7 +616,7 @@ function escapeForLink(s: string): string {
   return s.replace(/[\\`*_[\]<]/g, (c) => (c === '<' ? '&lt;' : `\\${c}`));
 }
 
-/** The Matrix event for a post/edit/react action (delete and unreact are redactions). */
+/** The Matrix event for a post/edit/react action (delete and unreact are redactions, read a receipt). */
 export function outboundEventFor(action: MessageAction, ctx: MapperContext): OutboundEvent | undefined {
   switch (action.type) {
     case 'post': {
@@ -647,6 +647,7 @@ export function outboundEventFor(action: MessageAction, ctx: MapperContext): Out
       };
     case 'delete':
     case 'unreact':
+    case 'read':
       return undefined;
   }
 }

@@ -73,6 +73,7 @@ import { MatrixUsers } from './matrix-users';
 import { RoomUpgrades } from './room-upgrade';
 import { closeMatrixMirror } from './mirror-closing';
 import { deliverAbuseReport, moderatorsOf } from './abuse-report';
+import { readEventsOf, sendReadReceipt } from './read-receipts';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -294,7 +295,7 @@ export class MatrixBridge
     this.server = new AppserviceServer({
       hsToken: this.opts.registration.hs_token,
       handlers: {
-        onTransaction: (txnId, events) => this.onTransaction(txnId, events),
+        onTransaction: (txnId, events, ephemeral) => this.onTransaction(txnId, events, ephemeral),
         onUserQuery: (userId) => this.onUserQuery(userId),
         onAliasQuery: (alias) => this.onAliasQuery(alias),
       },
@@ -333,8 +334,20 @@ export class MatrixBridge
   // Inbound: transactions
   // -------------------------------------------------------------------------------------------
 
-  private onTransaction(txnId: string, events: readonly unknown[]): Promise<TransactionOutcome> {
-    return this.transactions.process(txnId, events, (ev, recorder) => this.handleEvent(ev, recorder));
+  private async onTransaction(
+    txnId: string,
+    events: readonly unknown[],
+    ephemeral: readonly unknown[] = [],
+  ): Promise<TransactionOutcome> {
+    const outcome = await this.transactions.process(txnId, events, (ev, recorder) => this.handleEvent(ev, recorder));
+    // Receipts are best effort: a later one covers a lost one, so they never hold a transaction back.
+    const sink = this.sink;
+    if (sink !== undefined) {
+      for (const e of readEventsOf(ephemeral, this.ctx, this.ids.botUserId)) {
+        sink(e).catch((err: unknown) => this.logger.debug(`receipt ${e.platformEventId}: ${errorMessage(err)}`));
+      }
+    }
+    return outcome;
   }
 
   private async handleEvent(ev: MatrixEvent, recorder: TransactionRecorder): Promise<void> {
@@ -500,7 +513,9 @@ export class MatrixBridge
     return this.guard.run(`post to ${roomId} as ${id}`, opts.timeoutMs, async () => {
       await this.joinGhost(roomId, id, intent);
       let eventId: string;
-      if (action.type === 'delete' || action.type === 'unreact') {
+      if (action.type === 'read') {
+        eventId = await sendReadReceipt({ id, intent }, roomId, action.target.platformEventId);
+      } else if (action.type === 'delete' || action.type === 'unreact') {
         const target = action.type === 'delete' ? action.target.platformEventId : action.reaction.platformEventId;
         eventId = await redactAsGhostOrBot({ roomId, target, txnId, ghost: { id, intent }, bot: this.bot });
       } else {

@@ -84,7 +84,13 @@ export type MessageAction =
   | { readonly type: 'edit'; readonly target: PlatformMessageRef; readonly body: MessageBody }
   | { readonly type: 'delete'; readonly target: PlatformMessageRef }
   | { readonly type: 'react'; readonly target: PlatformMessageRef; readonly key: string }
-  | { readonly type: 'unreact'; readonly reaction: PlatformMessageRef };
+  | { readonly type: 'unreact'; readonly reaction: PlatformMessageRef }
+  /**
+   * The sender has read the room up to `target` (a Matrix `m.read` receipt, an XEP-0333
+   * `displayed` marker); a MIMI message status report (draft-mahy-mimi-message-status). Posting
+   * one sends the platform's read marker as the ghost/puppet; it has no platform event of its own.
+   */
+  | { readonly type: 'read'; readonly target: PlatformMessageRef };
 
 export type Membership = 'invite' | 'join' | 'leave' | 'kick' | 'ban' | 'unban';
 

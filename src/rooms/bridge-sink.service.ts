@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { crashPoint } from '../common/crash-points';
 import { errorMessage } from '../common/errors';
 import type { InboundEvent, InboundSink } from '../ports';
@@ -8,6 +8,7 @@ import { BehindHubError, FollowerService } from './follower.service';
 import { HubIngest } from './hub-ingest';
 import { HubService } from './hub.service';
 import { IngestBatcher } from './ingest-batch';
+import { isReadEvent, ReadCoalescer, readKey } from './read-receipts';
 import { RoomLocks } from './room-locks';
 
 /**
@@ -45,8 +46,10 @@ export type SinkOutcome = 'recorded' | 'duplicate' | 'echo' | 'unlinked';
  * Each call still resolves only once its own event is durable, and rejects with its own failure.
  */
 @Injectable()
-export class BridgeSinkService {
+export class BridgeSinkService implements OnModuleDestroy {
   private readonly logger = new Logger(BridgeSinkService.name);
+  /** Read markers: the latest per user and room, at most one per interval (read-receipts.ts). */
+  private readonly reads = new ReadCoalescer();
 
   private readonly batcher: IngestBatcher<InboundEvent>;
 
@@ -67,10 +70,20 @@ export class BridgeSinkService {
 
   /** The InboundSink handed to every bridge. */
   readonly sink: InboundSink = async (event) => {
+    const key = `${event.room.platform}\0${event.room.roomId}`;
+    if (isReadEvent(event)) {
+      return this.reads.offer(readKey(event), async () => {
+        await this.batcher.submit(key, event);
+      });
+    }
     // Resolved once the event is durable (or refused): a crash point before the bridge acknowledges it.
-    await this.batcher.submit(`${event.room.platform}\0${event.room.roomId}`, event);
+    await this.batcher.submit(key, event);
     crashPoint('after-store-before-ack');
   };
+
+  onModuleDestroy(): void {
+    this.reads.stop();
+  }
 
   /** True when the core has recorded this platform event already. */
   async isDuplicate(event: InboundEvent): Promise<boolean> {

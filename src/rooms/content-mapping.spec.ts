@@ -1,4 +1,9 @@
 import {
+  Cardinality,
+  buildMessageStatus,
+  buildTextMessage,
+  fromHex,
+  messageStatusOf,
   MEDIA_TYPE_MARKDOWN_GFM_MIMI,
   MEDIA_TYPE_TEXT_PLAIN,
   decodeMimiContent,
@@ -97,7 +102,62 @@ const ACTIONS: readonly { name: string; action: MessageAction; kind: string; ren
     kind: 'unlike',
     rendered: { type: 'unreact', reaction: { platformEventId: '$b-reaction' } },
   },
+  {
+    name: 'read marker (message status report)',
+    action: { type: 'read', target: { platformEventId: ORIGINAL_EVENT } },
+    kind: 'status',
+    rendered: { type: 'read', target: { platformEventId: '$b-original' } },
+  },
 ];
+
+describe('read markers as message status reports', () => {
+  const READ = { type: 'read', target: { platformEventId: ORIGINAL_EVENT } } as const;
+
+  it('sends a report marking the target message read (draft-mahy-mimi-message-status-01)', async () => {
+    const content = (await contentForAction(READ, ctx))!;
+    const part = content.nestedPart;
+    expect(part.cardinality === Cardinality.Single && part.contentType).toBe('application/mimi-message-status');
+    expect(messageStatusOf(content)).toEqual([{ messageId: fromHex(ORIGINAL_ID), status: 2 }]);
+    expect(content.replaces).toBeNull();
+    expect(content.inReplyTo).toBeNull();
+  });
+
+  it('sends nothing for a read of a message the room never mapped', async () => {
+    expect(await contentForAction({ type: 'read', target: { platformEventId: UNKNOWN_EVENT } }, ctx)).toBeUndefined();
+  });
+
+  it('renders the last read message the legacy room knows, skipping other statuses and unknown ones', async () => {
+    const content = buildMessageStatus({
+      senderUri: SENDER,
+      roomUri: ROOM,
+      entries: [
+        { messageId: fromHex(ORIGINAL_ID), status: 2 },
+        { messageId: fromHex(REACTION_ID), status: 1 },
+        { messageId: fromHex(`01${'cc'.repeat(31)}`), status: 2 },
+      ],
+    });
+    expect(await actionForContent(content, renderedIdOf)).toEqual({
+      type: 'read',
+      target: { platformEventId: '$b-original' },
+    });
+  });
+
+  it('renders nothing for a report of nothing read, or a malformed one', async () => {
+    const delivered = buildMessageStatus({
+      senderUri: SENDER,
+      roomUri: ROOM,
+      entries: [{ messageId: fromHex(ORIGINAL_ID), status: 1 }],
+    });
+    expect(await actionForContent(delivered, renderedIdOf)).toBeUndefined();
+    const text = buildTextMessage({ senderUri: SENDER, roomUri: ROOM, text: 'x' });
+    const malformed = {
+      ...text,
+      nestedPart: { ...text.nestedPart, contentType: 'application/mimi-message-status', content: new Uint8Array([1]) },
+    } as typeof text;
+    expect(contentKind(malformed)).toBe('status');
+    expect(await actionForContent(malformed, renderedIdOf)).toBeUndefined();
+  });
+});
 
 describe(contentForAction.name, () => {
   it.each(ACTIONS)(

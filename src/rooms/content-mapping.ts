@@ -6,7 +6,8 @@
  * - edit → `replaces` the edited message + a new body (§5.5);
  * - delete → `replaces` + NullPart with disposition render (§5.6);
  * - react → disposition reaction + `inReplyTo` (§5.3);
- * - unreact → `replaces` the reaction + NullPart with disposition reaction (§5.7).
+ * - unreact → `replaces` the reaction + NullPart with disposition reaction (§5.7);
+ * - read → a message status report (draft-mahy-mimi-message-status-01) marking the message read.
  */
 import {
   Cardinality,
@@ -22,6 +23,7 @@ import {
   buildAttachment,
   buildDelete,
   buildEdit,
+  buildMessageStatus,
   buildReaction,
   buildReply,
   buildTextMessage,
@@ -31,6 +33,9 @@ import {
   getExternalMessageId,
   getRoomUri,
   getSenderUri,
+  isMessageStatus,
+  MESSAGE_STATUS_READ,
+  messageStatusOf,
   senderTimestampFromMillis,
   type SenderProfile,
   getSenderProfile,
@@ -40,7 +45,7 @@ import {
 import type { Attachment, MessageAction, MessageBody } from '../ports';
 
 /** What a message does, as stored in `room_event.kind` and shown by the provisioning API. */
-export type ContentKind = 'text' | 'reply' | 'edit' | 'delete' | 'reaction' | 'unlike';
+export type ContentKind = 'text' | 'reply' | 'edit' | 'delete' | 'reaction' | 'unlike' | 'status';
 
 export interface ContentContext {
   readonly senderUri: string;
@@ -108,6 +113,12 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
       const target = await ref(action.reaction.platformEventId);
       return target === undefined ? undefined : buildUnlike({ ...env, replaces: target });
     }
+    case 'read': {
+      const target = await ref(action.target.platformEventId);
+      return target === undefined
+        ? undefined
+        : buildMessageStatus({ ...env, entries: [{ messageId: target, status: MESSAGE_STATUS_READ }] });
+    }
   }
 }
 
@@ -172,6 +183,7 @@ function textBody(body: MessageBody): { text: string; contentType: string } {
 }
 
 export function contentKind(content: MimiContent): ContentKind {
+  if (isMessageStatus(content)) return 'status';
   const part = content.nestedPart;
   if (part.cardinality === Cardinality.NullPart) {
     return part.disposition === Disposition.Reaction ? 'unlike' : 'delete';
@@ -260,7 +272,27 @@ export async function actionForContent(
     }
     case 'text':
       return { type: 'post', body: messageBody(content) };
+    case 'status':
+      return readAction(content, platformEventIdOf);
   }
+}
+
+/**
+ * A status report as a read marker: the last message it marks read that the legacy room knows
+ * (platforms keep one read position per user, so one marker says it all); `undefined` when it
+ * marks nothing known read, or is malformed.
+ */
+async function readAction(
+  content: MimiContent,
+  platformEventIdOf: (messageIdHex: string) => Promise<string | undefined>,
+): Promise<MessageAction | undefined> {
+  const entries = safely(() => messageStatusOf(content)) ?? [];
+  for (const entry of [...entries].reverse()) {
+    if (entry.status !== MESSAGE_STATUS_READ) continue;
+    const platformEventId = await platformEventIdOf(toHex(entry.messageId));
+    if (platformEventId !== undefined) return { type: 'read', target: { platformEventId } };
+  }
+  return undefined;
 }
 
 /** The sender's profile the message carries (docs/EXTENSIONS.md); undefined when absent or malformed. */

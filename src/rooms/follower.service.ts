@@ -136,11 +136,14 @@ export class FollowerService {
             user,
           );
     if (client === undefined || may?.allowed === false) {
-      await this.support.tellUser(
-        room,
-        event.platformEventId,
-        'You are not a participant of this MIMI room (or may not post); your message was not sent.',
-      );
+      // A read marker from someone who may not post is dropped without a notice (read-receipts.ts).
+      if (event.action.type !== 'read') {
+        await this.support.tellUser(
+          room,
+          event.platformEventId,
+          'You are not a participant of this MIMI room (or may not post); your message was not sent.',
+        );
+      }
       await this.recordOnly(room, event.platformEventId);
       return;
     }

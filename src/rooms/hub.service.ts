@@ -59,6 +59,7 @@ import {
   type RemoteUser,
   hasPuppetMembership,
 } from '../ports';
+import { isReadWithoutClient } from './read-receipts';
 import { actionForContent, contentForAction, contentKind, senderProfileOf } from './content-mapping';
 import { gatewayBotUri, legacyUserUri } from './identity';
 import { MediaAssets } from './media-assets';
@@ -194,6 +195,7 @@ export class HubService {
       this.logger.warn(`room=${room.roomUri} event=${event.platformEventId}: ${user} is banned; not sent`);
       return this.recordOnly(room, event);
     }
+    if (isReadWithoutClient(event, view.members, user)) return this.recordOnly(room, event); // read-receipts.ts
     await this.ensureActiveMember(room, user, view);
     await this.transactions.run(async (tx) => {
       const content = await contentForAction(await this.media.publish(tx, room, event.action), {

@@ -41,6 +41,19 @@ describe('isAllowedAttachmentUrl', () => {
 });
 
 describe('mapInbound', () => {
+  it('maps an XEP-0333 displayed marker to a read of the message it names', () => {
+    // As the bridge's lookups do: a known message id gives its stanza-id, anything else is one.
+    const lookups = { ...LOOKUPS, byMessageId: (id: string) => (id === 'm1' ? 'stanza-of-m1' : id) };
+    expect(mapInbound(parsed({ displayed: 's5' }), lookups)).toEqual({
+      kind: 'action',
+      action: { type: 'read', target: { platformEventId: 's5' } },
+    });
+    // A client that names the message's own id: its stanza-id.
+    expect(mapInbound(parsed({ displayed: 'm1' }), lookups)).toMatchObject({
+      action: { type: 'read', target: { platformEventId: 'stanza-of-m1' } },
+    });
+  });
+
   it('maps bodies, emotes, corrections, retractions, replies and reactions', () => {
     expect(mapInbound(parsed({ body: 'hi' }), LOOKUPS)).toEqual({
       kind: 'action',

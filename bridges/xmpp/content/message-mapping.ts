@@ -187,6 +187,13 @@ export function mapInbound(p: ParsedGroupchat, lookups: InboundLookups): Inbound
     return { kind: 'reactions', target: lookups.byStanzaId(p.reactions.id), emojis: p.reactions.emojis };
   }
   if (p.body === undefined) {
+    if (p.displayed !== undefined) {
+      // XEP-0333: read up to there. A MUC marker names the stanza-id; map a client's message id to it.
+      return {
+        kind: 'action',
+        action: { type: 'read', target: { platformEventId: lookups.byMessageId(p.displayed) } },
+      };
+    }
     if (p.subject !== undefined) return { kind: 'subject', subject: p.subject };
     return { kind: 'none' };
   }

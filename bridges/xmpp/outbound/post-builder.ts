@@ -1,6 +1,7 @@
 /**
  * The groupchat stanza for one port MessageAction: post (with reply fallback and attachments),
- * edit (XEP-0308), delete (XEP-0424), react / unreact (XEP-0444, the full set each time).
+ * edit (XEP-0308), delete (XEP-0424), react / unreact (XEP-0444, the full set each time), read
+ * (an XEP-0333 displayed marker).
  */
 import { ErrorCode, PlatformError } from '../../../src/common/errors';
 import type { MessageAction, MessageBody, PostResult, RemoteUser } from '../../../src/ports';
@@ -109,6 +110,9 @@ export class PostBuilder {
           },
         };
       }
+      case 'read':
+        // XEP-0333 in a MUC names the stanza-id; the store hint gets the marker a stanza-id of its own.
+        return { stanza: buildGroupchat({ ...base, displayed: action.target.platformEventId, store: true }) };
       case 'unreact': {
         const ledger = new OutboundReactionLedger(r.state.reactionsOut);
         const found = ledger.find(action.reaction.platformEventId);

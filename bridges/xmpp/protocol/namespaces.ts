@@ -45,6 +45,8 @@ export const NS = {
   URL_DATA: 'http://jabber.org/protocol/url-data',
   /** XEP-0334 Message Processing Hints. */
   HINTS: 'urn:xmpp:hints',
+  /** XEP-0333 chat markers. */
+  CHAT_MARKERS: 'urn:xmpp:chat-markers:0',
   /** XEP-0172 User Nickname. */
   NICK: 'http://jabber.org/protocol/nick',
   /** XEP-0203 Delayed Delivery. */

@@ -28,6 +28,7 @@ import {
   SALT_LENGTH,
   SinglePart,
 } from './mimi-content';
+import { encodeMessageStatusReport, MEDIA_TYPE_MESSAGE_STATUS, type PerMessageStatus } from './message-status';
 
 /** §7.1: media types every MIMI receiver must accept. */
 export const MEDIA_TYPE_MARKDOWN_GFM_MIMI = 'text/markdown;variant=GFM-MIMI';
@@ -260,4 +261,23 @@ export function buildAttachment(
       }
     : external;
   return message(args, { inReplyTo: args.inReplyTo, nestedPart });
+}
+
+/**
+ * A message status report (draft-mahy-mimi-message-status-01): a SinglePart of media type
+ * `application/mimi-message-status`, disposition unspecified (nothing to render), holding the
+ * report's CBOR. It replaces nothing and replies to nothing: the report names the messages itself.
+ */
+export function buildMessageStatus(
+  args: MessageEnvelope & { readonly entries: readonly PerMessageStatus[] },
+): MimiContent {
+  return message(args, {
+    nestedPart: {
+      disposition: Disposition.Unspecified,
+      language: '',
+      cardinality: Cardinality.Single,
+      contentType: MEDIA_TYPE_MESSAGE_STATUS,
+      content: encodeMessageStatusReport(args.entries),
+    },
+  });
 }

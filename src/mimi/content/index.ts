@@ -11,6 +11,7 @@ export {
 export {
   buildAttachment,
   buildDelete,
+  buildMessageStatus,
   buildEdit,
   buildReaction,
   buildReply,
@@ -25,3 +26,4 @@ export { getSenderProfile, senderProfileExtensions } from './sender-profile';
 export type { SenderProfile } from './sender-profile';
 export { cborJson } from './inspect';
 export { fromHex, toHex } from './hex';
+export { isMessageStatus, MESSAGE_STATUS_READ, messageStatusOf } from './message-status';

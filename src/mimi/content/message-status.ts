@@ -2,7 +2,7 @@
  * MIMI message status reports (draft-mahy-mimi-message-status-01, media type
  * `application/mimi-message-status`): a list of (message ID, status) pairs a room member sends
  * about messages of the same room, e.g. "read". The gateway's read receipts (Matrix `m.read`,
- * XEP-0333 `displayed`) are to travel as these; the codec only, so far (issue 13 item 4).
+ * XEP-0333 `displayed`) travel as these (src/rooms/content-mapping.ts, issue 13 item 4).
  *
  *   MessageStatusReport = [ * PerMessageStatus ]
  *   PerMessageStatus = [ messageId: bstr .size 32, status: 0..255 ]
@@ -10,6 +10,13 @@
  */
 import { CodecError } from '../../common/errors';
 import { decodeCborDeterministic, encodeCbor } from './cbor';
+import { Cardinality, type MimiContent } from './mimi-content';
+
+/** The draft's media type. */
+export const MEDIA_TYPE_MESSAGE_STATUS = 'application/mimi-message-status';
+
+/** The status value of "read". */
+export const MESSAGE_STATUS_READ = 2;
 
 /** The draft's status values, by number. */
 const STATUS_NAMES = ['unread', 'delivered', 'read', 'expired', 'deleted', 'hidden', 'error'] as const;
@@ -63,4 +70,23 @@ export function decodeMessageStatusReport(bytes: Uint8Array): PerMessageStatus[]
     checkEntry(entry, at);
     return entry;
   });
+}
+
+/**
+ * The entries of a message carrying a status report (a SinglePart of the draft's media type), or
+ * `undefined` when the message is something else. @throws CodecError when the report is malformed
+ */
+export function messageStatusOf(content: MimiContent): PerMessageStatus[] | undefined {
+  const part = content.nestedPart;
+  if (part.cardinality !== Cardinality.Single || !isMessageStatus(content)) return undefined;
+  return decodeMessageStatusReport(part.content);
+}
+
+/** True when the message's body is a status report (a SinglePart of the draft's media type). */
+export function isMessageStatus(content: MimiContent): boolean {
+  const part = content.nestedPart;
+  return (
+    part.cardinality === Cardinality.Single &&
+    part.contentType.split(';')[0]?.trim().toLowerCase() === MEDIA_TYPE_MESSAGE_STATUS
+  );
 }

@@ -44,6 +44,8 @@ export interface OutboundGroupchat {
   readonly nick?: string;
   /** XEP-0372 mentions in `body` (code point offsets, `end` exclusive). */
   readonly references?: readonly Reference[];
+  /** XEP-0333: a `displayed` marker for the message with this MUC stanza-id (a read receipt). */
+  readonly displayed?: string;
   /** XEP-0334 store hint: without a body, Prosody archives (and stamps a stanza-id on) only hinted messages. */
   readonly store?: boolean;
 }
@@ -100,6 +102,7 @@ export function buildGroupchat(m: OutboundGroupchat): XmlElement {
       ),
     );
   }
+  if (m.displayed !== undefined) children.push(xml('displayed', { xmlns: NS.CHAT_MARKERS, id: text(m.displayed) }));
   if (m.reply !== undefined) {
     children.push(xml('reply', { xmlns: NS.REPLY, to: m.reply.to && text(m.reply.to), id: text(m.reply.id) }));
     if (m.reply.fallbackLength) {
@@ -176,6 +179,8 @@ export interface ParsedGroupchat {
   /** XEP-0424: the stanza-id retracted, or (`legacy`, the 0.x fastening form) its origin-id. */
   readonly retract?: { readonly id: string; readonly legacy: boolean };
   readonly reactions?: { readonly id: string; readonly emojis: readonly string[] };
+  /** XEP-0333: the id a `displayed` marker names (in a MUC, the stanza-id; some clients send the message's id). */
+  readonly displayed?: string;
   readonly reply?: { readonly to?: string; readonly id: string };
   readonly fallbacks: readonly FallbackRange[];
   readonly files: readonly FileRef[];
@@ -326,6 +331,7 @@ export function parseGroupchat(el: XmlElement): ParsedGroupchat {
     replaceId: replace?.attrs.id,
     retract: parseRetract(el),
     reactions: parseReactions(el),
+    displayed: nonEmpty(el.getChild('displayed', NS.CHAT_MARKERS)?.attrs.id),
     reply: reply ? { to: nonEmpty(reply.attrs.to), id: reply.attrs.id! } : undefined,
     fallbacks: parseFallbacks(el),
     files: parseFiles(el),

@@ -229,6 +229,19 @@ describe('parseGroupchat', () => {
     expect(r.reactions).toEqual({ id: 's1', emojis: ['👍'] });
   });
 
+  it('reads and writes XEP-0333 displayed markers', () => {
+    const p = parseGroupchat(
+      parseXml(
+        `<message from="${ROOM}/a" type="groupchat"><displayed xmlns="urn:xmpp:chat-markers:0" id="s7"/></message>`,
+      ),
+    );
+    expect(p.displayed).toBe('s7');
+    expect(p.body).toBeUndefined();
+    const out = buildGroupchat({ to: ROOM, id: 'o1', displayed: 's7', store: true });
+    expect(out.getChild('displayed', 'urn:xmpp:chat-markers:0')?.attrs.id).toBe('s7');
+    expect(out.getChild('body')).toBeUndefined();
+  });
+
   it('throws CodecError for what it cannot rely on', () => {
     expect(() => parseGroupchat(parseXml('<message type="chat" from="a@b"/>'))).toThrow(CodecError);
     expect(() =>
