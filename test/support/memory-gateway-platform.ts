@@ -201,8 +201,9 @@ export class DurableMemoryPlatform extends MemoryPlatform {
       // Sent again before the gateway took it (it refused it, or died): deliver it again, as a
       // homeserver retries an appservice transaction, without a second timeline entry.
       await this.redelivery;
-      if (!this.gatewaySink)
+      if (!this.gatewaySink) {
         throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge not started by the gateway');
+      }
       return this.deliverAndAck(this.gatewaySink, known.event);
     }
     if (known !== undefined) {
