@@ -284,8 +284,12 @@ export class GatewayConfig {
   @ValidateNested()
   @Type(() => ClusterConfig)
   cluster: ClusterConfig = new ClusterConfig();
+
+  @ValidateNested()
   @Type(() => MediaConfig)
   media: MediaConfig = new MediaConfig();
+
+  @ValidateNested()
   @Type(() => ConsentConfig)
   consent: ConsentConfig = new ConsentConfig();
 
