@@ -97,6 +97,7 @@ describe('consent and abuse reports (protocol-06 §5.7, §5.9)', () => {
     expect(Object.keys(directory).sort()).toEqual(
       [
         'groupInfo',
+        'identifierQuery',
         'keyMaterial',
         'notify',
         'reportAbuse',
@@ -108,7 +109,10 @@ describe('consent and abuse reports (protocol-06 §5.7, §5.9)', () => {
     );
     for (const [endpoint, template] of Object.entries(directory)) {
       const path = new URL(
-        template.replace(/\{[a-zA-Z]+\}/, endpoint.endsWith('Consent') ? DOMAIN_A : encodeURIComponent(roomUri)),
+        template.replace(
+          /\{[a-zA-Z]+\}/,
+          endpoint.endsWith('Consent') || endpoint === 'identifierQuery' ? DOMAIN_A : encodeURIComponent(roomUri),
+        ),
       ).pathname;
       const answer = await post(path, new Uint8Array([0xff]));
       // A body nobody can decode: 400, never 404 (the route exists).
