@@ -98,6 +98,13 @@ describe('mentions, XMPP → MIMI', () => {
     expect(findMentions('Alicexyz: hi', [], ROOM, LOOKUP)).toEqual([]);
   });
 
+  it('does not read the sender’s own nick at the start as a mention ("bob, I think…" from bob)', () => {
+    expect(findMentions('bob, I think so', [], ROOM, LOOKUP, 'bob')).toEqual([]);
+    expect(findMentions('bob, I think so', [], ROOM, LOOKUP, 'Alice L.')).toEqual([
+      { begin: 0, end: 3, userUri: BOB_URI },
+    ]);
+  });
+
   const parsed = (p: Partial<ParsedGroupchat>): ParsedGroupchat => ({
     room: ROOM,
     nick: 'carol',

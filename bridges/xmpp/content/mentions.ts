@@ -122,8 +122,8 @@ export interface MentionLookup {
 
 /**
  * The mentions in a body: its XEP-0372 mention references that point at a range of it, and a
- * leading `nick: ` or `nick, ` naming an occupant (the longest nick that fits). Sorted, never
- * overlapping.
+ * leading `nick: ` or `nick, ` naming an occupant other than the sender (the longest nick that
+ * fits; "alice, …" from alice herself is not a mention). Sorted, never overlapping.
  */
 export function findMentions(
   body: string,
@@ -135,6 +135,7 @@ export function findMentions(
   }[],
   roomJid: string,
   lookup: MentionLookup,
+  senderNick?: string,
 ): InboundMention[] {
   const length = [...body].length;
   const found: InboundMention[] = [];
@@ -146,7 +147,7 @@ export function findMentions(
   }
   let best: string | undefined;
   for (const nick of lookup.nicks()) {
-    if (nick === '' || (best !== undefined && nick.length <= best.length)) continue;
+    if (nick === '' || nick === senderNick || (best !== undefined && nick.length <= best.length)) continue;
     if (body.startsWith(nick) && /^[:,] /.test(body.slice(nick.length))) best = nick;
   }
   const userUri = best === undefined ? undefined : lookup.byNick(best);

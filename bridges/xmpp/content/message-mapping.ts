@@ -161,7 +161,7 @@ function bodyOf(p: ParsedGroupchat, lookups: InboundLookups): MessageBody {
   );
   const emote = raw.startsWith(EMOTE_PREFIX);
   const text = emote ? raw.slice(EMOTE_PREFIX.length) : raw;
-  const found = lookups.mentions ? findMentions(full, p.references, p.room, lookups.mentions) : [];
+  const found = lookups.mentions ? findMentions(full, p.references, p.room, lookups.mentions, p.nick) : [];
   // Offsets into `text`: the fallback quote, the attachment lines, then the `/me ` prefix, are gone from it.
   const inText = shiftMentions(
     shiftMentions(shiftMentions(found, fallbackRanges(p.fallbacks, [NS.REPLY])), removed),
