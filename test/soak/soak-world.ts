@@ -90,7 +90,8 @@ async function startRetrying(domain: string, start: () => Promise<unknown>): Pro
   }
 }
 
-function memorySoakGateway(g: GatewayProcess): SoakGateway {
+/** The soak's view of a gateway process of either harness (memory platform, or `mimi-gateway start`). */
+function soakGateway(g: GatewayProcess | CliGatewayProcess, adminUrl: string): SoakGateway {
   return {
     domain: g.domain,
     get running() {
@@ -102,7 +103,7 @@ function memorySoakGateway(g: GatewayProcess): SoakGateway {
     get lastExit() {
       return g.lastExit;
     },
-    adminUrl: `http://${LOOPBACK}:${g.ports.admin}`,
+    adminUrl,
     provisioning: g.provisioning,
     start: () => startRetrying(g.domain, () => g.start()),
     stop: (t) => g.stop(t),
@@ -254,9 +255,9 @@ export class SoakWorld {
     });
     const c = cluster.gateway(C);
     const gateways: Record<GatewayName, SoakGateway> = {
-      [A]: cliSoakGateway(a),
-      [B]: cliSoakGateway(b),
-      [C]: memorySoakGateway(c),
+      [A]: soakGateway(a, a.adminUrl),
+      [B]: soakGateway(b, b.adminUrl),
+      [C]: soakGateway(c, `http://${LOOPBACK}:${c.ports.admin}`),
     };
     await Promise.all(Object.values(gateways).map((g) => g.start()));
     const alice = await registerUser(matrix.synapse, 'alice');
@@ -314,25 +315,4 @@ export class SoakWorld {
     rmSync(this.pgDir, { recursive: true, force: true });
     if (process.env.MIMI_E2E_KEEP !== '1') rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function cliSoakGateway(g: CliGatewayProcess): SoakGateway {
-  return {
-    domain: g.domain,
-    get running() {
-      return g.running;
-    },
-    get pid() {
-      return g.pid;
-    },
-    get lastExit() {
-      return g.lastExit;
-    },
-    adminUrl: g.adminUrl,
-    provisioning: g.provisioning,
-    start: () => startRetrying(g.domain, () => g.start()),
-    stop: (t) => g.stop(t),
-    kill: () => g.kill(),
-    logTail: (n) => g.logTail(n),
-  };
 }
