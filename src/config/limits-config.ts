@@ -88,6 +88,11 @@ export class RequestLimitsConfig {
   @ValidateNested()
   @Type(() => RateConfig)
   identifierQuery: RateConfig = rate(2, 20);
+
+  /** protocol-06 §5.10.2, and our own asset endpoint (`/mimiAsset`, one budget for both). */
+  @ValidateNested()
+  @Type(() => RateConfig)
+  proxyDownload: RateConfig = rate(20, 200);
 }
 
 export class LimitsConfig {

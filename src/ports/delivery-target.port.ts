@@ -12,7 +12,9 @@ export type MimiEndpoint =
   | 'identifierQuery'
   | 'requestConsent'
   | 'updateConsent'
-  | 'reportAbuse';
+  | 'reportAbuse'
+  /** protocol-06 §5.10.2, a GET served by the hub; never an outbox delivery. */
+  | 'proxyDownload';
 
 /** One outbox row ready to send: the exact bytes, sent identically on every attempt. */
 export interface OutboundDelivery {

@@ -1,7 +1,10 @@
 import type { MimiEndpoint } from '../ports/delivery-target.port';
 
+/** The endpoints the outbox POSTs to: all but the GET `proxyDownload`. */
+type OutboxEndpoint = Exclude<MimiEndpoint, 'proxyDownload'>;
+
 /** Every MIMI endpoint the outbox may deliver to (protocol-06 §5); a Record so none is forgotten. */
-const ENDPOINTS: Record<MimiEndpoint, true> = {
+const ENDPOINTS: Record<OutboxEndpoint, true> = {
   notify: true,
   update: true,
   submitMessage: true,
@@ -13,6 +16,6 @@ const ENDPOINTS: Record<MimiEndpoint, true> = {
   reportAbuse: true,
 };
 
-export function isMimiEndpoint(value: string): value is MimiEndpoint {
+export function isMimiEndpoint(value: string): value is OutboxEndpoint {
   return Object.prototype.hasOwnProperty.call(ENDPOINTS, value);
 }

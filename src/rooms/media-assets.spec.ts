@@ -44,7 +44,14 @@ class FakeBridge implements Partial<PlatformBridge>, MediaTransfer {
   }
 }
 
-function setup(opts: { role?: 'hub' | 'follower'; hubDomain?: ProviderDomain; media?: Partial<MediaConfig> } = {}) {
+function setup(
+  opts: {
+    role?: 'hub' | 'follower';
+    hubDomain?: ProviderDomain;
+    media?: Partial<MediaConfig>;
+    peerFile?: { bytes: Uint8Array; contentType: string };
+  } = {},
+) {
   const bridge = new FakeBridge();
   const records = new Map<string, MediaAssetRecord>();
   const repo = {
@@ -61,11 +68,22 @@ function setup(opts: { role?: 'hub' | 'follower'; hubDomain?: ProviderDomain; me
     followerDomains: () => [PEER],
   } as unknown as RoomSupport;
   const fetched: { from: string; ref: AssetRef }[] = [];
+  const proxied: { hub: string; url: string }[] = [];
+  const fromPeers: { peer: string; url: string }[] = [];
   const remote = { bytes: new Uint8Array([9, 9, 9]), contentType: 'image/gif' };
   const client = {
     fetch: async (from: string, ref: AssetRef) => {
       fetched.push({ from, ref });
       return remote;
+    },
+    viaHubProxy: async (hub: string, url: string) => {
+      proxied.push({ hub, url });
+      return remote;
+    },
+    peerServing: (url: URL) => (url.origin === 'https://files.b.example' ? PEER : undefined),
+    fetchFromPeer: async (peer: string, url: URL) => {
+      fromPeers.push({ peer, url: url.href });
+      return opts.peerFile ?? remote;
     },
   } as unknown as MimiAssetClient;
   const media = Object.assign(new MediaConfig(), opts.media ?? {});
@@ -73,7 +91,15 @@ function setup(opts: { role?: 'hub' | 'follower'; hubDomain?: ProviderDomain; me
     provider: { domain: US, publicBaseUrl: 'https://gw.a.example:8443' },
     media,
   } as unknown as GatewayConfig;
-  return { service: new MediaAssets(support, repo, config, client), bridge, records, fetched, theRoom };
+  return {
+    service: new MediaAssets(support, repo, config, client),
+    bridge,
+    records,
+    fetched,
+    proxied,
+    fromPeers,
+    theRoom,
+  };
 }
 
 const post = (url: string, extra: object = {}): MessageAction => ({
@@ -140,15 +166,16 @@ describe('MediaAssets', () => {
     });
   });
 
-  it('localizes a received asset: fetched from the hub (as a follower) and uploaded as the sender', async () => {
-    const { service, bridge, fetched, theRoom } = setup({ role: 'follower', hubDomain: PEER });
+  it('localizes a received asset: fetched through the hub’s proxyDownload (as a follower) and uploaded as the sender', async () => {
+    const { service, bridge, fetched, proxied, theRoom } = setup({ role: 'follower', hubDomain: PEER });
     const ref = { roomUri: ROOM_URI, minter: STRANGER, assetId: 'D'.repeat(43) };
     const out = await service.localize(
       theRoom,
       { userUri: 'mimi://c.example/u/bob' as never },
       post(assetUrl('https://x', ref), { size: 3 }),
     );
-    expect(fetched).toEqual([{ from: PEER, ref }]);
+    expect(proxied).toEqual([{ hub: PEER, url: assetUrl('https://x', ref) }]);
+    expect(fetched).toEqual([]);
     expect(bridge.uploads).toEqual([
       { as: 'mimi://c.example/u/bob', filename: 'cat.png', contentType: 'image/gif', bytes: new Uint8Array([9, 9, 9]) },
     ]);
@@ -201,5 +228,37 @@ describe('MediaAssets', () => {
     });
     const link = post('https://files.example/x.png');
     expect(await service.localize(theRoom, { userUri: 'mimi://b.example/u/bob' as never }, link)).toEqual(link);
+  });
+
+  describe('proxyDownload (protocol-06 §5.10.2, as the hub)', () => {
+    it('answers an asset URL of ours like the asset endpoint, whatever host it names, never fetching the URL', async () => {
+      const { service, theRoom, fromPeers } = setup();
+      const ref = parseAssetUrl(urlOf(await service.publish(TX, theRoom, post(HS_URL)))!)!;
+      const elsewhere = new URL(assetUrl('https://evil.example', ref));
+      expect(await service.proxyDownload(PEER, elsewhere)).toEqual({ bytes: PNG, contentType: 'image/png' });
+      await expect(service.proxyDownload(STRANGER, elsewhere)).rejects.toMatchObject({ code: ErrorCode.Forbidden });
+      expect(fromPeers).toEqual([]);
+    });
+
+    it('fetches another URL only from the origin of a configured peer, within the allowed types', async () => {
+      const { service, fromPeers } = setup();
+      const file = new URL('https://files.b.example/media/cat.gif?v=1');
+      expect(await service.proxyDownload(STRANGER, file)).toEqual({
+        bytes: new Uint8Array([9, 9, 9]),
+        contentType: 'image/gif',
+      });
+      expect(fromPeers).toEqual([{ peer: PEER, url: file.href }]);
+      for (const url of ['https://files.c.example/x.gif', 'https://files.b.example:444/x.gif', 'https://127.0.0.1/']) {
+        await expect(service.proxyDownload(PEER, new URL(url))).rejects.toMatchObject({ code: ErrorCode.Forbidden });
+      }
+      expect(fromPeers).toHaveLength(1);
+    });
+
+    it('refuses what a peer serves with a type not allowed', async () => {
+      const { service } = setup({ peerFile: { bytes: new Uint8Array([1]), contentType: 'text/html' } });
+      await expect(service.proxyDownload(PEER, new URL('https://files.b.example/x'))).rejects.toMatchObject({
+        code: ErrorCode.UnsupportedMediaType,
+      });
+    });
   });
 });

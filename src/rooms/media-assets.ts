@@ -9,8 +9,10 @@
  *   are read through the bridge (which fetches only from its own media store), within
  *   `media.maxBytes` and `media.allowedContentTypes`. As the room's hub we also pass on an asset a
  *   follower minted, so followers only ever talk to the hub.
- * - localize (a message to post here): each asset is fetched (from the hub; as the hub, from its
- *   minter) and uploaded into the local platform; a file that cannot be becomes a line of text
+ * - proxyDownload (protocol-06 §5.10.2, as a hub): an asset URL of ours as `serve`; any other
+ *   only from a configured peer's own origin.
+ * - localize (a message to post here): each asset is fetched (from the hub's proxyDownload; as
+ *   the hub, from its minter's asset endpoint) and uploaded into the local platform; a file that cannot be becomes a line of text
  *   naming it and why, and the message is posted all the same.
  */
 import { randomBytes } from 'node:crypto';
@@ -98,6 +100,29 @@ export class MediaAssets {
     throw new GatewayError(ErrorCode.NotFound, `no asset ${ref.assetId} of ${ref.minter} in ${roomUri}`);
   }
 
+  /**
+   * protocol-06 §5.10.2 `proxyDownload`, for the provider `requester`. An asset URL of the
+   * mimiAsset form is answered as `serve` (the requester must have clients in its room; as the hub
+   * we fetch a follower's asset from its minter; the URL itself is never fetched). Any other URL is
+   * fetched only when it is on a configured peer's own origin (its asset server), within
+   * `media.maxBytes` and `media.allowedContentTypes`: the hub is no open proxy.
+   * @throws GatewayError Forbidden (not a peer's asset server), and those of `serve`
+   */
+  async proxyDownload(requester: ProviderDomain, url: URL): Promise<MediaBytes> {
+    const ref = parseAssetUrl(url.href);
+    if (ref !== undefined) return this.serve(requester, ref);
+    const peer = this.client?.peerServing(url);
+    if (peer === undefined || this.client === undefined) {
+      throw new GatewayError(
+        ErrorCode.Forbidden,
+        `${url.origin} is not the asset server of a peer provider of ${this.support.domain}`,
+      );
+    }
+    const file = await this.client.fetchFromPeer(peer, url, this.fetchLimits);
+    this.checkType(file.contentType);
+    return file;
+  }
+
   /** A received action with each asset uploaded into `room`'s platform, or replaced by a note. */
   async localize(room: RoomRecord, as: RemoteUser, action: MessageAction): Promise<MessageAction> {
     const bridge = this.support.bridge(room.platform);
@@ -121,7 +146,9 @@ export class MediaAssets {
       const file =
         ref.minter === this.support.domain
           ? await this.ownAsset(ref)
-          : await this.fetch(room.role === 'hub' ? ref.minter : room.hubDomain, ref);
+          : room.role === 'hub'
+            ? await this.fetch(ref.minter, ref)
+            : await this.viaHub(room.hubDomain, a.url);
       const contentType = essence(file.contentType);
       const url = await (bridge as PlatformBridge & MediaTransfer).uploadMedia(this.support.legacyRoom(room), as, {
         bytes: file.bytes,
@@ -163,12 +190,21 @@ export class MediaAssets {
 
   private async fetch(from: string, ref: AssetRef): Promise<MediaBytes> {
     if (this.client === undefined) throw new GatewayError(ErrorCode.PeerUnavailable, 'no MIMI transport');
-    const file = await this.client.fetch(from, ref, {
-      maxBytes: this.limits.maxBytes,
-      timeoutMs: this.limits.fetchTimeoutMs,
-    });
+    const file = await this.client.fetch(from, ref, this.fetchLimits);
     this.checkType(file.contentType);
     return file;
+  }
+
+  /** A follower's download: through the hub's proxyDownload (protocol-06 §5.10.2). */
+  private async viaHub(hub: string, url: string): Promise<MediaBytes> {
+    if (this.client === undefined) throw new GatewayError(ErrorCode.PeerUnavailable, 'no MIMI transport');
+    const file = await this.client.viaHubProxy(hub, url, this.fetchLimits);
+    this.checkType(file.contentType);
+    return file;
+  }
+
+  private get fetchLimits(): { maxBytes: number; timeoutMs: number } {
+    return { maxBytes: this.limits.maxBytes, timeoutMs: this.limits.fetchTimeoutMs };
   }
 
   private checkType(contentType: string): void {

@@ -149,6 +149,25 @@ export async function mimiPost(
   path: string,
   body: Uint8Array,
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return mimiRequest(target, from, 'POST', path, body);
+}
+
+/** GET a gateway's MIMI endpoint as `identity` (any provider certificate). */
+export async function mimiGet(
+  target: GatewayUnderTest,
+  from: { domain: string; identity: PemKeyPair; ca: PemKeyPair },
+  path: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return mimiRequest(target, from, 'GET', path);
+}
+
+async function mimiRequest(
+  target: GatewayUnderTest,
+  from: { domain: string; identity: PemKeyPair; ca: PemKeyPair },
+  method: 'GET' | 'POST',
+  path: string,
+  body?: Uint8Array,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   const agent = new Agent({
     connect: {
       key: from.identity.keyPem,
@@ -159,10 +178,14 @@ export async function mimiPost(
   });
   try {
     const res = await request(`https://${LOOPBACK_HOST}:${target.port}${path}`, {
-      method: 'POST',
+      method,
       dispatcher: agent,
-      headers: { host: target.domain, from: `mimi@${from.domain}`, 'content-type': 'application/octet-stream' },
-      body: Buffer.from(body),
+      headers: {
+        host: target.domain,
+        from: `mimi@${from.domain}`,
+        ...(body ? { 'content-type': 'application/octet-stream' } : {}),
+      },
+      ...(body ? { body: Buffer.from(body) } : {}),
     });
     return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
   } finally {

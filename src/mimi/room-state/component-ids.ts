@@ -12,6 +12,8 @@ export const RoomStateComponentId = {
   preauthList: 0x0026,
   /** room-policy-03 §5 / §10.1.4. */
   baseRoomPolicy: 0x0027,
+  /** room-policy-03 §6.4 / §10.1.9. */
+  assetPolicy: 0x002c,
   /** room-policy-03 §6.5 / §10.1.10. */
   loggingPolicy: 0x002d,
   /** room-policy-03 §6.7 / §10.1.12. */

@@ -9,5 +9,12 @@ export { GatewayExceptionFilter } from './gateway-exception.filter';
 export { MIMI_CONTENT_TYPE } from './raw-body.middleware';
 export { buildHttpsOptions } from './transport-tls';
 export { hardenListener } from './connection-limits';
-export { MIMI_ROUTES, MIMI_ROUTE_PARAM, ParseDomainPipe, ParseRoomUriPipe, ParseUserUriPipe } from './mimi-paths';
+export {
+  MIMI_ROUTES,
+  MIMI_ROUTE_PARAM,
+  ParseDomainPipe,
+  ParseDownloadUrlPipe,
+  ParseRoomUriPipe,
+  ParseUserUriPipe,
+} from './mimi-paths';
 export { matchesDomain } from './tls-identity';

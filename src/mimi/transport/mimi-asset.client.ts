@@ -1,7 +1,9 @@
 /**
  * Fetches an attachment from a peer's asset endpoint (mimi-asset-paths.ts) over mutual TLS, with
  * the same peer directory, connection pools and identity checks as every MIMI request
- * (MimiPeerClient). The URL is built from our directory of the peer, never taken from a message.
+ * (MimiPeerClient). The URL is built from our directory of the peer, never taken from a message;
+ * as a hub's proxyDownload (protocol-06 §5.10.2) only a URL on a configured peer's own origin is
+ * fetched.
  */
 import { Injectable } from '@nestjs/common';
 import { request } from 'undici';
@@ -16,6 +18,12 @@ import { formatFromHeader } from './tls-identity';
 export interface FetchedAsset {
   readonly bytes: Uint8Array;
   readonly contentType: string;
+}
+
+/** How much and how long one fetch may take. */
+export interface FetchLimits {
+  readonly maxBytes: number;
+  readonly timeoutMs: number;
 }
 
 /** The error codes a peer's refusal is mapped back to (by HTTP status). */
@@ -39,10 +47,45 @@ export class MimiAssetClient {
    *         UnsupportedMediaType, with its message), PayloadTooLarge when the bytes exceed
    *         `maxBytes`, PeerUnavailable / Timeout when no answer was had.
    */
-  async fetch(domain: string, ref: AssetRef, opts: { maxBytes: number; timeoutMs: number }): Promise<FetchedAsset> {
+  async fetch(domain: string, ref: AssetRef, opts: FetchLimits): Promise<FetchedAsset> {
     const signal = AbortSignal.timeout(opts.timeoutMs);
     const base = await this.baseUrl(domain, ref.roomUri, signal);
-    const url = new URL(`${base}/${assetPath(ref)}`);
+    return this.get(domain, new URL(`${base}/${assetPath(ref)}`), opts, signal);
+  }
+
+  /**
+   * protocol-06 §5.10.2: `downloadUrl` through the hub `hub`'s `proxyDownload` endpoint (found in
+   * its directory). We never fetch `downloadUrl` ourselves; the hub checks that it names one of
+   * its peers' asset servers.
+   * @throws GatewayError as `fetch`
+   */
+  async viaHubProxy(hub: string, downloadUrl: string, opts: FetchLimits): Promise<FetchedAsset> {
+    const signal = AbortSignal.timeout(opts.timeoutMs);
+    const url = await this.registry.resolveEndpoint(hub, 'proxyDownload', downloadUrl, signal);
+    return this.get(hub, url, opts, signal);
+  }
+
+  /**
+   * The configured peer whose asset server `url` is on: same origin as its `baseUrl`, or
+   * `https://<domain>` when none is configured. Undefined for any other origin.
+   */
+  peerServing(url: URL): string | undefined {
+    for (const peer of this.config.peers) {
+      const base = new URL(peer.baseUrl ?? `https://${peer.domain}`);
+      if (base.origin === url.origin) return peer.domain.toLowerCase();
+    }
+    return undefined;
+  }
+
+  /**
+   * GET `url` on the asset server of the peer `domain` (peerServing), for a proxyDownload.
+   * @throws GatewayError as `fetch`
+   */
+  async fetchFromPeer(domain: string, url: URL, opts: FetchLimits): Promise<FetchedAsset> {
+    return this.get(domain, url, opts, AbortSignal.timeout(opts.timeoutMs));
+  }
+
+  private async get(domain: string, url: URL, opts: FetchLimits, signal: AbortSignal): Promise<FetchedAsset> {
     const peer = this.registry.peer(domain).domain;
     let res: Awaited<ReturnType<typeof request>>;
     try {

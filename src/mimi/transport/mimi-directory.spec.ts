@@ -38,6 +38,7 @@ describe('buildDirectory', () => {
       requestConsent: `${BASE}/requestConsent/{targetDomain}`,
       updateConsent: `${BASE}/updateConsent/{requesterDomain}`,
       reportAbuse: `${BASE}/reportAbuse/{roomId}`,
+      proxyDownload: `${BASE}/proxyDownload/{downloadUrl}`,
     });
     expect(Object.keys(JSON.parse(json))).toEqual([...SERVED_ENDPOINTS]);
   });
@@ -57,8 +58,13 @@ describe('parseDirectory', () => {
         submitMessage: 'https://mimi.example.com/v1/submitMessage',
         groupInfo: 42,
         proxyDownload: 'https://mimi.example.com/v1/proxyDownload/{downloadUrl}',
+        reportAbuse: 'https://mimi.example.com/v1/reportAbuse/{url}',
+        ohttpGateway: 'https://mimi.example.com/v1/ohttp',
       }),
-    ).toEqual({ notify: 'https://mimi.example.com/v1/notify/{roomId}' });
+    ).toEqual({
+      notify: 'https://mimi.example.com/v1/notify/{roomId}',
+      proxyDownload: 'https://mimi.example.com/v1/proxyDownload/{downloadUrl}',
+    });
   });
 
   it('takes the draft example literally where it is well-formed (update{roomId} without a slash)', () => {

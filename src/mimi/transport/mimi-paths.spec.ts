@@ -4,6 +4,7 @@ import { parseMimiUri } from '../../common/ids';
 import {
   MIMI_ROUTES,
   ParseDomainPipe,
+  ParseDownloadUrlPipe,
   ParseRoomUriPipe,
   ParseUserUriPipe,
   endpointPathSegment,
@@ -87,6 +88,7 @@ describe('MIMI_ROUTES', () => {
       requestConsent: 'requestConsent/:targetDomain',
       updateConsent: 'updateConsent/:requesterDomain',
       reportAbuse: 'reportAbuse/:roomId',
+      proxyDownload: 'proxyDownload/:downloadUrl',
     });
   });
 });
@@ -103,5 +105,23 @@ describe('endpointPathSegment and ParseDomainPipe (protocol-06 §5.7 domains in 
     expect(() => endpointPathSegment('reportAbuse', 'a.example')).toThrow(ValidationError);
     expect(new ParseDomainPipe().transform('A.example')).toBe('a.example');
     expect(() => new ParseDomainPipe().transform('a.example/../x')).toThrow(ValidationError);
+  });
+});
+
+describe('proxyDownload paths (protocol-06 §5.10.2)', () => {
+  const asset = 'https://b.example:8443/mimiAsset/mimi%3A%2F%2Fa.example%2Fr%2Fx/b.example/abc';
+
+  it('puts the whole download URL, percent-encoded, into one segment; Express decoding gives it back', () => {
+    const segment = endpointPathSegment('proxyDownload', asset);
+    expect(segment).not.toMatch(/[/?#]/);
+    expect(decodeURIComponent(segment)).toBe(asset);
+    expect(new ParseDownloadUrlPipe().transform(decodeURIComponent(segment)).href).toBe(asset);
+  });
+
+  it('refuses what is not an https URL, and URLs with credentials or a fragment', () => {
+    for (const bad of ['http://b.example/x', 'b.example/x', 'https://u:p@b.example/x', 'https://b.example/x#f', '']) {
+      expect(() => new ParseDownloadUrlPipe().transform(bad)).toThrow(ValidationError);
+      expect(() => endpointPathSegment('proxyDownload', bad)).toThrow(ValidationError);
+    }
   });
 });

@@ -26,6 +26,7 @@ export const SERVED_ENDPOINTS: readonly MimiEndpoint[] = [
   'requestConsent',
   'updateConsent',
   'reportAbuse',
+  'proxyDownload',
 ];
 
 /** Template variables whose value is a provider domain, not a MIMI URI (protocol-06 §5.7, §5.8). */
@@ -33,7 +34,7 @@ const DOMAIN_VARIABLES = ['domain', 'targetDomain', 'requesterDomain'] as const;
 
 /** The URI template variable of each endpoint's path (protocol-06 §5.1 directory example, §5.2–§5.9). */
 export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<
-  Record<MimiEndpoint, 'targetUser' | 'roomId' | (typeof DOMAIN_VARIABLES)[number]>
+  Record<MimiEndpoint, 'targetUser' | 'roomId' | 'downloadUrl' | (typeof DOMAIN_VARIABLES)[number]>
 > = {
   keyMaterial: 'targetUser',
   update: 'roomId',
@@ -44,6 +45,7 @@ export const ENDPOINT_TEMPLATE_VARIABLE: Readonly<
   requestConsent: 'targetDomain',
   updateConsent: 'requesterDomain',
   reportAbuse: 'roomId',
+  proxyDownload: 'downloadUrl',
 };
 
 /**
@@ -123,9 +125,45 @@ export class ParseRoomUriPipe implements PipeTransform<string, RoomUri> {
  */
 export function endpointPathSegment(endpoint: MimiEndpoint, pathValue: string): string {
   const variable = ENDPOINT_TEMPLATE_VARIABLE[endpoint];
+  if (variable === 'downloadUrl') return downloadUrlSegment(pathValue);
   if (!(DOMAIN_VARIABLES as readonly string[]).includes(variable)) return roomPathSegment(pathValue);
   if (!isProviderDomain(pathValue)) throw new ValidationError(`not a provider domain: ${JSON.stringify(pathValue)}`);
   return pathValue.toLowerCase();
+}
+
+/**
+ * protocol-06 §5.10.2 `GET /proxyDownload/{downloadUrl}`: the asset's https URL, percent-encoded
+ * whole into one path segment (like room URIs).
+ * @throws ValidationError when `url` is not an absolute https URL without credentials.
+ */
+function downloadUrlSegment(url: string): string {
+  parseDownloadUrl(url);
+  return encodeURIComponent(url);
+}
+
+/**
+ * The URL of a `proxyDownload` request (the Express-decoded route parameter).
+ * @throws ValidationError (400) when it is not an absolute https URL, or carries credentials or a fragment.
+ */
+function parseDownloadUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ValidationError('the path must hold an absolute https URL');
+  }
+  if (url.protocol !== 'https:') throw new ValidationError('proxyDownload takes https URLs only');
+  if (url.username !== '' || url.password !== '' || url.hash !== '') {
+    throw new ValidationError('a download URL must not carry credentials or a fragment');
+  }
+  return url;
+}
+
+/** `@Param('downloadUrl', ParseDownloadUrlPipe) url: URL` (proxyDownload). */
+export class ParseDownloadUrlPipe implements PipeTransform<string, URL> {
+  transform(value: string): URL {
+    return parseDownloadUrl(value);
+  }
 }
 
 /** `@Param('domain' | 'targetDomain', ParseDomainPipe) domain: ProviderDomain` (identifierQuery, requestConsent, updateConsent). */

@@ -6,6 +6,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { ProviderDomain, RoomUri } from '../../common/ids';
+import { GatewayConfig } from '../../config/gateway-config';
 import { type ComponentData } from '../../mls';
 import { RoomEventRepository } from '../../persistence/repositories/room-event.repository';
 import type { RoomRecord } from '../../persistence/repositories/room.repository';
@@ -29,6 +30,7 @@ import {
   roomStateComponents,
   withLegacyChange,
 } from './room-components';
+import { assetPolicyOf } from './asset-policy-of';
 
 type StateEvent = Extract<InboundEvent, { kind: 'roomMetadata' | 'roomPolicy' }>;
 
@@ -48,6 +50,7 @@ export class HubRoomState {
     private readonly commits: HubCommits,
     private readonly events: RoomEventRepository,
     private readonly transactions: RoomTransactions,
+    private readonly config: GatewayConfig,
   ) {}
 
   /** The components a room linked from `snapshot` starts with (in its first GroupContext). */
@@ -56,6 +59,11 @@ export class HubRoomState {
     return roomStateComponents(
       { domain: this.support.domain as ProviderDomain, roomUri, platform: bridge.platform },
       { ...snapshot, joinRule },
+      assetPolicyOf(
+        this.support.domain,
+        this.config.provider.publicBaseUrl ?? `https://${this.support.domain}`,
+        this.config.media,
+      ),
     );
   }
 

@@ -7,22 +7,26 @@
  * - `roles_list` (room-policy-03 §3): from the platform's permissions (roles-from-permissions.ts);
  * - `base_room_policy` (room-policy-03 §5): a persistent, multi-device room; open rooms are
  *   `discoverable` (whether anyone may join is role 0's canOpenJoin in roles_list, §8.1.1);
+ * - `asset_policy` (room-policy-03 §6.4): asset-policy.ts;
  * - `logging_policy` and `bot_policy` (room-policy-03 §6.5, §6.7): the gateway decrypts every
  *   message for the legacy platform, which keeps them; said so in both components.
  */
 import type { ProviderDomain, RoomUri } from '../../common/ids';
 import {
+  type AssetPolicy,
   type BaseRoomPolicy,
   type Bot,
   type LoggingPolicy,
   type Role,
   type RoomMetadata,
   RoomStateComponentId,
+  decodeAssetPolicy,
   decodeBaseRoomPolicy,
   decodeBotPolicy,
   decodeLoggingPolicy,
   decodeRolesList,
   decodeRoomMetadata,
+  encodeAssetPolicy,
   encodeBaseRoomPolicy,
   encodeBotPolicy,
   encodeLoggingPolicy,
@@ -75,6 +79,7 @@ function basePolicyOf(joinRule: JoinRule): BaseRoomPolicy {
     discoverable: joinRule === 'public',
     policyComponentIds: [
       RoomStateComponentId.rolesList,
+      RoomStateComponentId.assetPolicy,
       RoomStateComponentId.loggingPolicy,
       RoomStateComponentId.botPolicy,
     ],
@@ -118,11 +123,12 @@ export function metadataComponent(metadata: RoomMetadata): ComponentData {
 }
 
 /** Every room state component of a newly linked room (sorted by component ID). */
-export function roomStateComponents(room: RoomIdentity, state: LegacyRoomState): ComponentData[] {
+export function roomStateComponents(room: RoomIdentity, state: LegacyRoomState, assets?: AssetPolicy): ComponentData[] {
   const { logging, bots } = disclosureOf(room);
   return [
     metadataComponent(roomMetadataOf(room, state)),
     ...policyComponents(state.permissions, state.joinRule),
+    ...(assets ? [{ componentId: RoomStateComponentId.assetPolicy, data: encodeAssetPolicy(assets) }] : []),
     { componentId: RoomStateComponentId.loggingPolicy, data: encodeLoggingPolicy(logging) },
     { componentId: RoomStateComponentId.botPolicy, data: encodeBotPolicy(bots) },
   ].sort((a, b) => a.componentId - b.componentId);
@@ -135,6 +141,7 @@ export interface RoomState {
   readonly basePolicy?: BaseRoomPolicy;
   readonly logging?: LoggingPolicy;
   readonly bots?: Bot[];
+  readonly assets?: AssetPolicy;
 }
 
 type Extensions = Parameters<typeof appDataFromExtensions>[0];
@@ -151,7 +158,9 @@ export function readRoomState(extensions: Extensions): RoomState {
   const basePolicy = read(RoomStateComponentId.baseRoomPolicy, decodeBaseRoomPolicy);
   const logging = read(RoomStateComponentId.loggingPolicy, decodeLoggingPolicy);
   const bots = read(RoomStateComponentId.botPolicy, decodeBotPolicy);
+  const assets = read(RoomStateComponentId.assetPolicy, decodeAssetPolicy);
   return {
+    ...(assets ? { assets } : {}),
     ...(metadata ? { metadata } : {}),
     ...(roles ? { roles } : {}),
     ...(basePolicy ? { basePolicy } : {}),
