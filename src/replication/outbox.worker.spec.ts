@@ -543,6 +543,31 @@ describe.each(DATABASE_KINDS)('OutboxWorker on %s', (kind: TestDatabaseKind) => 
     });
   });
 
+  describe('a stream claimed again while its drain is finishing', () => {
+    it('is drained at once, not left leased and idle until the lease expires', async () => {
+      const gw = gateway();
+      await gw.enqueue([message(FOLLOWER_A, ROOM_ONE, 1)]);
+      // Row 2 arrives while the drain of row 1 gives the stream back; the claim that follows comes
+      // before that drain has ended (another fillSlots of the loop, woken by the enqueue).
+      const markAllDelivered = gw.outbox.markAllDelivered.bind(gw.outbox);
+      let reclaimed = 0;
+      gw.outbox.markAllDelivered = async (...args) => {
+        const recorded = await markAllDelivered(...args);
+        if (reclaimed === 0) {
+          await gw.enqueue([message(FOLLOWER_A, ROOM_ONE, 2)]);
+          reclaimed = await (gw.worker as unknown as { fillSlots(): Promise<number> }).fillSlots();
+        }
+        return recorded;
+      };
+
+      await gw.worker.drainOnce();
+
+      expect(reclaimed).toBe(1);
+      expect(receivers.effectsOf(FOLLOWER_A, ROOM_ONE)).toEqual(expectedBodies(FOLLOWER_A, ROOM_ONE, 2));
+      expect((await gw.outbox.pendingDepthByDestination()).get(FOLLOWER_A)).toBe(0);
+    });
+  });
+
   describe('crash recovery', () => {
     it('resumes a stream left leased by a crashed process once the lease expires; the receiver dedupes the resend', async () => {
       const database = dataSource.database;

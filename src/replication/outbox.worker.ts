@@ -136,7 +136,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
       this.wake();
     }
     await this.loop;
-    await Promise.all(this.inFlight.values());
+    await this.settled();
     if (this.state === 'stopping') {
       this.state = 'stopped';
       this.logger.log(`stopped (owner ${this.owner})`);
@@ -156,8 +156,13 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
    */
   async drainOnce(): Promise<number> {
     const claimed = await this.fillSlots();
-    await Promise.all(this.inFlight.values());
+    await this.settled();
     return claimed;
+  }
+
+  /** Until no drain is in flight (one may chain another, see fillSlots). */
+  private async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
   }
 
   /** drainOnce until a pass finds nothing due (rows waiting for a later retry stay). */
@@ -201,13 +206,16 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
     const leases = await this.outbox.claimStreams(this.owner, free, this.leaseMs);
     for (const lease of leases) {
       const key = `${lease.destination} ${lease.roomUri}`;
-      // Our own lease cannot normally expire while we deliver (it is renewed per row); if it
-      // did and we re-claimed the stream, the running drain keeps it.
-      if (this.inFlight.has(key)) continue;
-      const drain = this.drainStream(lease).finally(() => {
-        this.inFlight.delete(key);
-        this.wake();
-      });
+      // A stream still in flight was claimed again: its drain gave it back (or its lease lapsed)
+      // before that drain ended. The claim is ours, so drain once more after it, rather than leave
+      // the stream leased and idle until the lease expires.
+      const running = this.inFlight.get(key);
+      const drain: Promise<void> = (running ?? Promise.resolve())
+        .then(() => this.drainStream(lease))
+        .finally(() => {
+          if (this.inFlight.get(key) === drain) this.inFlight.delete(key);
+          this.wake();
+        });
       this.inFlight.set(key, drain);
     }
     return leases.length;
