@@ -237,6 +237,36 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
     );
 
     it(
+      'read markers cross both ways as MIMI message status reports: bob’s XEP-0333 marker is his ghost’s m.read receipt, alice’s receipt her puppet’s displayed marker',
+      scenario(async (e) => {
+        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
+        // XMPP → Matrix: bob marks alice's message displayed (by the MUC's stanza-id, XEP-0333 §7 in a MUC).
+        const since = bob.mark();
+        const text = `read me ${RUN}`;
+        const eventId = await alice.say(text);
+        const seen = await bob.sees((el) => el.getChildText('body') === text, "alice's message", since);
+        await bob.markDisplayed(stanzaIdOf(seen, bob.muc)!);
+        await alice.seesReadReceipt(eventId, ghostOfBob);
+
+        // Matrix → XMPP: alice's read receipt on bob's message is a displayed marker from her occupant naming it.
+        const mine = `bob waits to be read ${RUN}`;
+        const sent = await bob.say(mine);
+        const mineSeen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === mine);
+        const before = bob.mark();
+        await alice.markRead(mineSeen.event_id);
+        const marker = await bob.sees(
+          (el) => el.getChild('displayed', NS.CHAT_MARKERS) !== undefined,
+          "alice's displayed marker",
+          before,
+        );
+        expect(nickOf(marker)).toBe(nickOf(seen));
+        expect(marker.getChild('displayed', NS.CHAT_MARKERS)?.attrs.id).toBe(sent.stanzaId);
+        expect(marker.getChildText('body')).toBeNull();
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
       'formatting and emotes cross both ways: Markdown as XEP-0393 styling, `/me` as an emote',
       scenario(async (e) => {
         const ghostOfBob = e.ghostOfXmppUser(bob.jid);
@@ -432,6 +462,35 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
     );
 
     it(
+      'an XMPP user’s first message already shows under her name: the ghost’s member event carries it before the message',
+      scenario(async (e) => {
+        const ghostOfCarol = e.ghostOfXmppUser(carolUser.jid);
+        const carol = new XmppSide(carolUser, bob.muc, 'carol');
+        const first = `carol's first words ${RUN}`;
+        await carol.say(first);
+        const seen = await alice.sees((x) => x.sender === ghostOfCarol && x.content['body'] === first);
+        // As alice's client has the room when the message arrives: the ghost's last member event before it.
+        const timeline = alice.seen(() => true);
+        const memberBefore = timeline
+          .slice(
+            0,
+            timeline.findIndex((x) => x.event_id === seen.event_id),
+          )
+          .filter((x) => x.type === 'm.room.member' && x.state_key === ghostOfCarol)
+          .at(-1);
+        expect(memberBefore?.content).toMatchObject({ membership: 'join', displayname: 'carol' });
+        // And as the homeserver has it at that event (/context: the state at the message).
+        const context = await aliceClient.request<{ state: ClientEvent[] }>(
+          'GET',
+          `/_matrix/client/v3/rooms/${encodeURIComponent(alice.roomId)}/context/${encodeURIComponent(seen.event_id)}?limit=0`,
+        );
+        const member = context.state.find((x) => x.type === 'm.room.member' && x.state_key === ghostOfCarol);
+        expect(member?.content['displayname']).toBe('carol');
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
       'a room upgrade is followed: the link moves to the replacement room (same MIMI room), and messages cross from there both ways',
       scenario(async (e) => {
         const bot = e.ids.botUserId;
@@ -614,10 +673,6 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
 
   // ---- not done yet (issue 13); each names the gap ------------------------------------------------
   describe('not done yet', () => {
-    it.todo(
-      "display names: an XMPP user's first message in a Matrix room shows under the ghost's ID, not the name it carries (the name is set on the ghost's profile just before; Synapse copies it into the room's member event after the message)",
-    );
     it.todo('avatars: a Matrix avatar becomes the XMPP puppet’s avatar, an XMPP avatar the ghost’s');
-    it.todo('read markers: Matrix read receipts and XEP-0333 markers cross as MIMI message status reports');
   });
 });

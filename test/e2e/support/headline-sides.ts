@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { NS } from '../../../bridges/xmpp/protocol/namespaces';
 import { xml, type XmlElement } from '../../../bridges/xmpp/protocol/xml';
 import type { XmppTestUser } from '../../servers/prosody/xmpp-test-user';
-import type { ClientEvent, MatrixUserClient } from '../../servers/synapse/synapse-server';
+import type { ClientEvent, EphemeralEvent, MatrixUserClient } from '../../servers/synapse/synapse-server';
 
 const MATRIX_WAIT_MS = 30_000;
 const XMPP_WAIT_MS = 30_000;
@@ -50,6 +50,21 @@ export class MatrixSide {
 
   redact(target: string): Promise<string> {
     return this.client.redact(this.roomId, target);
+  }
+
+  /** alice's public read receipt on `eventId` (her client's read position). */
+  async markRead(eventId: string): Promise<void> {
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(this.roomId)}/receipt/m.read/${encodeURIComponent(eventId)}`;
+    await this.client.request('POST', path, {});
+  }
+
+  /** Waits for the m.receipt (through /sync) saying `userId` read `eventId` in this room. */
+  seesReadReceipt(eventId: string, userId: string, timeoutMs = MATRIX_WAIT_MS): Promise<EphemeralEvent> {
+    return this.client.waitForEphemeral((e) => {
+      if (e.room_id !== this.roomId || e.type !== 'm.receipt') return false;
+      const reads = (e.content[eventId] as { 'm.read'?: Record<string, unknown> } | undefined)?.['m.read'];
+      return reads !== undefined && userId in reads;
+    }, timeoutMs);
   }
 
   /** The first timeline event of this room matching `pred` (waits for it). */
@@ -130,6 +145,14 @@ export class XmppSide {
         { xmlns: NS.REACTIONS, id: stanzaId },
         emojis.map((e) => xml('reaction', {}, e)),
       ),
+      xml('store', { xmlns: NS.HINTS }),
+    ]);
+  }
+
+  /** XEP-0333 in a MUC: a `displayed` marker naming the message by the MUC's stanza-id, with a store hint. */
+  markDisplayed(stanzaId: string): Promise<SentStanza> {
+    return this.user.say(this.muc, undefined, [
+      xml('displayed', { xmlns: NS.CHAT_MARKERS, id: stanzaId }),
       xml('store', { xmlns: NS.HINTS }),
     ]);
   }
