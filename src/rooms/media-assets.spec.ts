@@ -1,5 +1,5 @@
 import { ErrorCode, GatewayError, PlatformError } from '../common/errors';
-import type { ProviderDomain } from '../common/ids';
+import { Platform, type ProviderDomain } from '../common/ids';
 import type { GatewayConfig } from '../config/gateway-config';
 import { MediaConfig } from '../config/media-config';
 import { type AssetRef, type MimiAssetClient, assetUrl, parseAssetUrl } from '../mimi/transport';
@@ -8,6 +8,7 @@ import type { MediaAssetRecord, MediaAssetRepository } from '../persistence/repo
 import type { RoomRecord } from '../persistence/repositories/room.repository';
 import type { MediaTransfer, MessageAction, PlatformBridge } from '../ports';
 import { MediaAssets } from './media-assets';
+import type { AvatarSource } from './profile-sync';
 import type { RoomSupport } from './room-support';
 
 const US = 'a.example' as ProviderDomain;
@@ -49,6 +50,9 @@ function setup(opts: { role?: 'hub' | 'follower'; hubDomain?: ProviderDomain; me
   const records = new Map<string, MediaAssetRecord>();
   const repo = {
     insert: async (_tx: Tx | undefined, r: MediaAssetRecord) => void records.set(r.assetId, r),
+    insertIfAbsent: async (_tx: Tx | undefined, r: MediaAssetRecord) => {
+      if (!records.has(r.assetId)) records.set(r.assetId, r);
+    },
     find: async (_tx: Tx | undefined, id: string) => records.get(id),
   } as unknown as MediaAssetRepository;
   const theRoom = room(opts.role ?? 'hub', opts.hubDomain);
@@ -59,7 +63,9 @@ function setup(opts: { role?: 'hub' | 'follower'; hubDomain?: ProviderDomain; me
     rooms: { findByUri: async (_tx: unknown, uri: string) => (uri === ROOM_URI ? theRoom : undefined) },
     groupView: async () => ({ members: [] }),
     followerDomains: () => [PEER],
+    profiles: { useAvatarSource: (s: AvatarSource) => void (avatars.source = s) },
   } as unknown as RoomSupport;
+  const avatars: { source?: AvatarSource } = {};
   const fetched: { from: string; ref: AssetRef }[] = [];
   const remote = { bytes: new Uint8Array([9, 9, 9]), contentType: 'image/gif' };
   const client = {
@@ -73,7 +79,7 @@ function setup(opts: { role?: 'hub' | 'follower'; hubDomain?: ProviderDomain; me
     provider: { domain: US, publicBaseUrl: 'https://gw.a.example:8443' },
     media,
   } as unknown as GatewayConfig;
-  return { service: new MediaAssets(support, repo, config, client), bridge, records, fetched, theRoom };
+  return { service: new MediaAssets(support, repo, config, client), bridge, records, fetched, theRoom, avatars };
 }
 
 const post = (url: string, extra: object = {}): MessageAction => ({
@@ -201,5 +207,62 @@ describe('MediaAssets', () => {
     });
     const link = post('https://files.example/x.png');
     expect(await service.localize(theRoom, { userUri: 'mimi://b.example/u/bob' as never }, link)).toEqual(link);
+  });
+
+  describe('avatars (senderProfile)', () => {
+    const sender = (avatarUrl?: string) => ({
+      platform: Platform.Matrix,
+      userId: '@alice:hs.test',
+      displayName: 'Alice',
+      ...(avatarUrl !== undefined ? { avatarUrl } : {}),
+    });
+
+    it('publishes an avatar the bridge holds as one asset of the room, the same for every message, and serves it', async () => {
+      const { service, records, theRoom } = setup();
+      const first = await service.publishProfile(TX, theRoom, sender(HS_URL));
+      const again = await service.publishProfile(TX, theRoom, sender(HS_URL));
+      expect(first).toEqual(again);
+      expect(first.displayName).toBe('Alice');
+      const ref = parseAssetUrl(first.avatarUrl!)!;
+      expect(ref).toMatchObject({ roomUri: ROOM_URI, minter: US });
+      expect(records.size).toBe(1);
+      expect(records.get(ref.assetId)).toMatchObject({ sourceUrl: HS_URL, roomUri: ROOM_URI });
+      expect(await service.serve(PEER, ref)).toEqual({ bytes: PNG, contentType: 'image/png' });
+    });
+
+    it('passes on an avatar the bridge does not hold, and a profile without one', async () => {
+      const { service, records, theRoom } = setup();
+      expect(await service.publishProfile(TX, theRoom, sender('https://cdn.example/a.png'))).toEqual({
+        displayName: 'Alice',
+        avatarUrl: 'https://cdn.example/a.png',
+      });
+      expect(await service.publishProfile(TX, theRoom, sender())).toEqual({ displayName: 'Alice' });
+      expect(records.size).toBe(0);
+    });
+
+    it('gives profile sync the bytes of a remote avatar asset (from the hub), and nothing for other URLs', async () => {
+      const { avatars, fetched } = setup({ role: 'follower', hubDomain: PEER });
+      const ref = { roomUri: ROOM_URI, minter: STRANGER, assetId: 'G'.repeat(43) };
+      expect(await avatars.source!(assetUrl('https://x', ref))).toEqual({
+        bytes: new Uint8Array([9, 9, 9]),
+        contentType: 'image/gif',
+      });
+      expect(fetched).toEqual([{ from: PEER, ref }]);
+      expect(await avatars.source!('https://cdn.example/a.png')).toBeUndefined();
+      expect(
+        await avatars.source!(assetUrl('https://x', { ...ref, roomUri: 'mimi://a.example/r/gone' })),
+      ).toBeUndefined();
+    });
+
+    it('refuses an avatar that is not an image', async () => {
+      const { service, avatars } = setup({ role: 'follower', hubDomain: PEER });
+      (service as unknown as { client: MimiAssetClient }).client = {
+        fetch: async () => ({ bytes: new Uint8Array([1]), contentType: 'application/pdf' }),
+      } as unknown as MimiAssetClient;
+      const ref = { roomUri: ROOM_URI, minter: PEER, assetId: 'H'.repeat(43) };
+      await expect(avatars.source!(assetUrl('https://x', ref))).rejects.toMatchObject({
+        code: ErrorCode.UnsupportedMediaType,
+      });
+    });
   });
 });

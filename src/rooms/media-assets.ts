@@ -12,11 +12,14 @@
  * - localize (a message to post here): each asset is fetched (from the hub; as the hub, from its
  *   minter) and uploaded into the local platform; a file that cannot be becomes a line of text
  *   naming it and why, and the message is posted all the same.
+ * - avatars: a local sender's avatar is an asset of the room too (publishProfile), and a remote
+ *   sender's is fetched the same way for its ghost/puppet (avatarBytes, used by profile-sync.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
 import type { ProviderDomain, RoomUri } from '../common/ids';
+import type { SenderProfile } from '../mimi/content';
 import { GatewayConfig } from '../config/gateway-config';
 import { isAllowedContentType } from '../config/media-config';
 import { type AssetRef, MimiAssetClient, assetUrl, parseAssetUrl } from '../mimi/transport';
@@ -25,6 +28,7 @@ import { MediaAssetRepository } from '../persistence/repositories/media-asset.re
 import type { RoomRecord } from '../persistence/repositories/room.repository';
 import {
   type Attachment,
+  type LegacyUserRef,
   type MediaBytes,
   type MediaTransfer,
   type MessageAction,
@@ -37,6 +41,8 @@ import { RoomSupport } from './room-support';
 
 /** Bytes of an asset ID (base64url: 43 characters). */
 const ASSET_ID_BYTES = 32;
+/** The type recorded for an avatar (unknown until read; the bytes' own type is checked when served). */
+const AVATAR_TYPES = 'image/*';
 
 @Injectable()
 export class MediaAssets {
@@ -50,6 +56,8 @@ export class MediaAssets {
     @Optional() private readonly client?: MimiAssetClient,
   ) {
     this.baseUrl = config.provider.publicBaseUrl ?? `https://${config.provider.domain}`;
+    // Remote senders' avatars are fetched as assets are (profile-sync.ts).
+    support.profiles.useAvatarSource((url) => this.avatarBytes(url));
   }
 
   private get limits(): GatewayConfig['media'] {
@@ -73,6 +81,52 @@ export class MediaAssets {
       const ref = { roomUri: room.roomUri, minter: this.support.domain, assetId };
       return { attachment: { ...a, url: assetUrl(this.baseUrl, ref) } };
     });
+  }
+
+  /**
+   * The profile a local user's message carries (`senderProfile`, docs/EXTENSIONS.md): an avatar the
+   * bridge holds is served like an attachment, as an asset of the room; its ID is derived from the
+   * room and the platform URL, so each message of the user names the same asset until the avatar
+   * changes. Any other avatar URL is passed on (the extension keeps only https ones).
+   */
+  async publishProfile(tx: Tx, room: RoomRecord, sender: LegacyUserRef): Promise<SenderProfile> {
+    const name = sender.displayName !== undefined ? { displayName: sender.displayName } : {};
+    const url = sender.avatarUrl;
+    if (url === undefined || url === '') return name;
+    const bridge = this.support.bridge(room.platform);
+    if (!hasMediaTransfer(bridge) || !bridge.holdsMedia(url)) return { ...name, avatarUrl: url };
+    const assetId = createHash('sha256').update(`avatar\n${room.roomUri}\n${url}`).digest('base64url');
+    await this.assets.insertIfAbsent(tx, {
+      assetId,
+      roomUri: room.roomUri,
+      platform: room.platform,
+      sourceUrl: url,
+      contentType: AVATAR_TYPES,
+    });
+    return {
+      ...name,
+      avatarUrl: assetUrl(this.baseUrl, { roomUri: room.roomUri, minter: this.support.domain, assetId }),
+    };
+  }
+
+  /**
+   * The image an avatar URL of a `senderProfile` names, fetched as attachments are (from the room's
+   * hub, or as the hub from its minter); undefined when it is not an asset URL of a room here.
+   * @throws GatewayError when it cannot be fetched, is too large or not an allowed image type
+   */
+  async avatarBytes(url: string): Promise<MediaBytes | undefined> {
+    const ref = parseAssetUrl(url);
+    if (ref === undefined) return undefined;
+    const room = await this.support.rooms.findByUri(undefined, ref.roomUri as RoomUri);
+    if (room === undefined) return undefined;
+    const file =
+      ref.minter === this.support.domain
+        ? await this.ownAsset(ref)
+        : await this.fetch(room.role === 'hub' ? ref.minter : room.hubDomain, ref);
+    if (!essence(file.contentType).startsWith('image/')) {
+      throw new GatewayError(ErrorCode.UnsupportedMediaType, `an avatar of type ${essence(file.contentType)}`);
+    }
+    return { ...file, contentType: essence(file.contentType) };
   }
 
   /**
@@ -151,7 +205,7 @@ export class MediaAssets {
     if (record === undefined || record.roomUri !== ref.roomUri) {
       throw new GatewayError(ErrorCode.NotFound, `no asset ${ref.assetId} in ${ref.roomUri}`);
     }
-    this.checkType(record.contentType);
+    if (record.contentType !== AVATAR_TYPES) this.checkType(record.contentType);
     const bridge = this.support.bridge(record.platform);
     if (!hasMediaTransfer(bridge)) {
       throw new GatewayError(ErrorCode.NotFound, `the ${record.platform} bridge cannot read files any more`);

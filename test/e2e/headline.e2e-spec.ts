@@ -8,18 +8,28 @@
  * - a MUC hubbed by B, mirrored into a Matrix room by A.
  *
  * Every check is made from the clients' side: alice through the Matrix client-server API, bob
- * through a real c2s login on the Prosody. What does not work yet is `it.todo`, naming the gap.
+ * through a real c2s login on the Prosody.
  * Needs a build first: `npx nest build`.
  *
  *   npx jest --config test/jest-e2e.config.js --runInBand test/e2e/headline
  */
+import { randomBytes } from 'node:crypto';
 import { NS } from '../../bridges/xmpp/protocol/namespaces';
 import type { UserUri } from '../../src/common/ids';
 import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import { waitFor } from '../support/e2e-wait';
 import type { ClientEvent } from '../servers/synapse/synapse-server';
 import { HeadlineEnv, MATRIX_GATEWAY, XMPP_GATEWAY } from './support/headline-env';
-import { MatrixSide, XmppSide, nickOf, redactedBy, relatesTo, runTag, stanzaIdOf } from './support/headline-sides';
+import {
+  MatrixSide,
+  XmppSide,
+  nickOf,
+  redactedBy,
+  relatesTo,
+  runTag,
+  sha1,
+  stanzaIdOf,
+} from './support/headline-sides';
 import { isNoticeReplyTo } from './support/matrix-gateway';
 import { BOT_JID, BOT_NICK, mucJid } from './support/xmpp-mimi-env';
 
@@ -54,6 +64,11 @@ function seesModeration(bob: XmppSide, stanzaId: string, since: number): Promise
     `the moderation of ${stanzaId}`,
     { since, timeoutMs: 30_000 },
   );
+}
+
+/** A small PNG-looking image: the PNG signature and random bytes (nothing decodes it). */
+function pngBytes(size: number): Buffer {
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(size - 8)]);
 }
 
 const SETUP_TIMEOUT_MS = 600_000;
@@ -262,6 +277,47 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
         expect(nickOf(marker)).toBe(nickOf(seen));
         expect(marker.getChild('displayed', NS.CHAT_MARKERS)?.attrs.id).toBe(sent.stanzaId);
         expect(marker.getChildText('body')).toBeNull();
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
+      'avatars cross both ways through MIMI: alice’s avatar is her puppet’s vCard photo in the MUC, bob’s vCard photo his ghost’s avatar, byte for byte',
+      scenario(async (e) => {
+        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
+        // Matrix → XMPP: alice sets an avatar; with her next message her puppet carries it (XEP-0153 hash in
+        // its presence), and bob's client fetches it as MUC clients do, by a vCard request to room/nick.
+        const alicePhoto = pngBytes(3000);
+        const mxc = await alice.client.uploadMedia(alicePhoto, 'image/png', 'alice.png');
+        await alice.client.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/avatar_url`, {
+          avatar_url: mxc,
+        });
+        await alice.sees(
+          (x) => x.type === 'm.room.member' && x.state_key === alice.userId && x.content['avatar_url'] === mxc,
+        );
+        const since = bob.mark();
+        const text = `alice shows her face ${RUN}`;
+        await alice.say(text);
+        const aliceNick = nickOf(await bob.sees((el) => el.getChildText('body') === text, "alice's message", since));
+        await bob.user.waitFor(
+          (el) =>
+            el.name === 'presence' &&
+            el.attrs.from === `${bob.muc}/${aliceNick}` &&
+            el.getChild('x', NS.VCARD_UPDATE)?.getChildText('photo') === sha1(alicePhoto),
+          "the photo hash in alice's occupant presence",
+          { since, timeoutMs: 30_000 },
+        );
+        expect(await bob.occupantPhoto(aliceNick)).toEqual(alicePhoto);
+
+        // XMPP → Matrix: bob publishes his vCard photo and announces it; his next message shows under it.
+        const bobPhoto = pngBytes(4000);
+        await bob.setAvatar(bobPhoto, 'image/png');
+        const said = `bob shows his face ${RUN}`;
+        await bob.say(said);
+        const seen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === said);
+        const avatarUrl = alice.memberBefore(seen.event_id, ghostOfBob)?.content['avatar_url'];
+        expect(typeof avatarUrl).toBe('string');
+        expect(await alice.client.downloadMedia(String(avatarUrl))).toEqual(bobPhoto);
       }),
       STEP_TIMEOUT_MS,
     );
@@ -669,10 +725,5 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
       }),
       STEP_TIMEOUT_MS,
     );
-  });
-
-  // ---- not done yet (issue 13); each names the gap ------------------------------------------------
-  describe('not done yet', () => {
-    it.todo('avatars: a Matrix avatar becomes the XMPP puppet’s avatar, an XMPP avatar the ghost’s');
   });
 });

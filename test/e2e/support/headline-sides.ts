@@ -4,7 +4,7 @@
  * what they see, read from what their client received. Used by test/e2e/headline.e2e-spec.ts and
  * the demo (test/demo/demo.ts).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { NS } from '../../../bridges/xmpp/protocol/namespaces';
 import { xml, type XmlElement } from '../../../bridges/xmpp/protocol/xml';
 import type { XmppTestUser } from '../../servers/prosody/xmpp-test-user';
@@ -75,6 +75,18 @@ export class MatrixSide {
   /** The events of this room seen so far matching `pred`. */
   seen(pred: (e: ClientEvent) => boolean): ClientEvent[] {
     return this.client.seen.filter((e) => e.room_id === this.roomId && pred(e));
+  }
+
+  /** The member event of `userId` that was current when event `eventId` arrived in this client's timeline. */
+  memberBefore(eventId: string, userId: string): ClientEvent | undefined {
+    const timeline = this.seen(() => true);
+    return timeline
+      .slice(
+        0,
+        timeline.findIndex((x) => x.event_id === eventId),
+      )
+      .filter((x) => x.type === 'm.room.member' && x.state_key === userId)
+      .at(-1);
   }
 
   /** The display name a client shows for `userId` here: the member event's, else the user ID. */
@@ -157,6 +169,37 @@ export class XmppSide {
     ]);
   }
 
+  /** Publish our vCard (XEP-0054) with `photo`, and announce its hash in the room (XEP-0153), as MUC clients do. */
+  async setAvatar(photo: Buffer, type: string): Promise<void> {
+    await this.user.iq(
+      xml(
+        'iq',
+        { type: 'set' },
+        xml(
+          'vCard',
+          { xmlns: NS.VCARD },
+          xml('PHOTO', {}, xml('TYPE', {}, type), xml('BINVAL', {}, photo.toString('base64'))),
+        ),
+      ),
+    );
+    await this.user.send(
+      xml(
+        'presence',
+        { to: `${this.muc}/${this.nick}` },
+        xml('x', { xmlns: NS.VCARD_UPDATE }, xml('photo', {}, sha1(photo))),
+      ),
+    );
+  }
+
+  /** The vCard photo of occupant `nick`, as a MUC client fetches it (an IQ to room/nick, XEP-0054/XEP-0153). */
+  async occupantPhoto(nick: string): Promise<Buffer | undefined> {
+    const res = await this.user.iq(
+      xml('iq', { type: 'get', to: `${this.muc}/${nick}` }, xml('vCard', { xmlns: NS.VCARD })),
+    );
+    const binval = res.getChild('vCard', NS.VCARD)?.getChild('PHOTO')?.getChildText('BINVAL');
+    return binval ? Buffer.from(binval.replace(/\s+/g, ''), 'base64') : undefined;
+  }
+
   /** XEP-0424 retraction of our own message `stanzaId`. */
   retract(stanzaId: string): Promise<SentStanza> {
     return this.user.say(this.muc, 'This person attempted to retract a previous message.', [
@@ -183,6 +226,11 @@ export class XmppSide {
       el.attrs.from !== `${this.muc}/${this.nick}`
     );
   }
+}
+
+/** Hex SHA-1, as XEP-0153 names a photo. */
+export function sha1(bytes: Uint8Array): string {
+  return createHash('sha1').update(bytes).digest('hex');
 }
 
 /** The nick of a groupchat's sender (the resource of `from`). */

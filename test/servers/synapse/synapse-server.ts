@@ -177,6 +177,28 @@ export class MatrixUserClient {
     }
   }
 
+  /** Upload to the media repository; the mxc URI. */
+  async uploadMedia(bytes: Uint8Array, contentType: string, filename: string): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/_matrix/media/v3/upload?filename=${encodeURIComponent(filename)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.accessToken}`, 'content-type': contentType },
+      body: bytes,
+    });
+    if (res.status !== 200) throw new Error(`${this.userId}: upload answered ${res.status}`);
+    return ((await res.json()) as { content_uri: string }).content_uri;
+  }
+
+  /** The bytes behind an mxc URI, as a client downloads them (authenticated media, v1.11). */
+  async downloadMedia(mxc: string): Promise<Buffer> {
+    const m = /^mxc:\/\/([^/]+)\/(.+)$/.exec(mxc);
+    if (m === null) throw new Error(`not an mxc URI: ${mxc}`);
+    const res = await fetch(`${this.baseUrl}/_matrix/client/v1/media/download/${m[1]}/${m[2]}`, {
+      headers: { authorization: `Bearer ${this.accessToken}` },
+    });
+    if (res.status !== 200) throw new Error(`${this.userId}: download of ${mxc} answered ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
   async createRoom(body: Record<string, unknown> = {}): Promise<string> {
     const res = await this.request<{ room_id: string }>('POST', '/_matrix/client/v3/createRoom', body);
     return res.room_id;
