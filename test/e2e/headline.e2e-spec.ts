@@ -162,6 +162,75 @@ async function conversation(alice: MatrixSide, bob: XmppSide, ghostOfBob: string
   expect(alice.seen(fromGhost((e) => e.content['body'] === helloX))).toHaveLength(1);
 }
 
+/**
+ * Read markers both ways as MIMI message status reports: bob's XEP-0333 marker is his ghost's
+ * m.read receipt, alice's receipt her puppet's displayed marker naming his message by stanza-id.
+ */
+async function readMarkers(alice: MatrixSide, bob: XmppSide, ghostOfBob: string): Promise<void> {
+  // XMPP → Matrix: bob marks alice's message displayed (by the MUC's stanza-id, XEP-0333 §7 in a MUC).
+  const since = bob.mark();
+  const text = `read me ${RUN}`;
+  const eventId = await alice.say(text);
+  const seen = await bob.sees((el) => el.getChildText('body') === text, "alice's message", since);
+  await bob.markDisplayed(stanzaIdOf(seen, bob.muc)!);
+  await alice.seesReadReceipt(eventId, ghostOfBob);
+
+  // Matrix → XMPP: alice's read receipt on bob's message is a displayed marker from her occupant naming it.
+  const mine = `bob waits to be read ${RUN}`;
+  const sent = await bob.say(mine);
+  const mineSeen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === mine);
+  const before = bob.mark();
+  await alice.markRead(mineSeen.event_id);
+  const marker = await bob.sees(
+    (el) => el.getChild('displayed', NS.CHAT_MARKERS) !== undefined,
+    "alice's displayed marker",
+    before,
+  );
+  expect(nickOf(marker)).toBe(nickOf(seen));
+  expect(marker.getChild('displayed', NS.CHAT_MARKERS)?.attrs.id).toBe(sent.stanzaId);
+  expect(marker.getChildText('body')).toBeNull();
+}
+
+/**
+ * Avatars both ways through MIMI: alice's avatar is her puppet's vCard photo in the MUC, bob's vCard
+ * photo his ghost's avatar; each client gets the same bytes.
+ */
+async function avatars(alice: MatrixSide, bob: XmppSide, ghostOfBob: string): Promise<void> {
+  // Matrix → XMPP: alice sets an avatar; with her next message her puppet carries it (XEP-0153 hash in
+  // its presence), and bob's client fetches it as MUC clients do, by a vCard request to room/nick.
+  const alicePhoto = pngBytes(3000);
+  const mxc = await alice.client.uploadMedia(alicePhoto, 'image/png', 'alice.png');
+  await alice.client.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/avatar_url`, {
+    avatar_url: mxc,
+  });
+  await alice.sees(
+    (x) => x.type === 'm.room.member' && x.state_key === alice.userId && x.content['avatar_url'] === mxc,
+  );
+  const since = bob.mark();
+  const text = `alice shows her face ${RUN}`;
+  await alice.say(text);
+  const aliceNick = nickOf(await bob.sees((el) => el.getChildText('body') === text, "alice's message", since));
+  await bob.user.waitFor(
+    (el) =>
+      el.name === 'presence' &&
+      el.attrs.from === `${bob.muc}/${aliceNick}` &&
+      el.getChild('x', NS.VCARD_UPDATE)?.getChildText('photo') === sha1(alicePhoto),
+    "the photo hash in alice's occupant presence",
+    { since, timeoutMs: 30_000 },
+  );
+  expect(await bob.occupantPhoto(aliceNick)).toEqual(alicePhoto);
+
+  // XMPP → Matrix: bob publishes his vCard photo and announces it; his next message shows under it.
+  const bobPhoto = pngBytes(4000);
+  await bob.setAvatar(bobPhoto, 'image/png');
+  const said = `bob shows his face ${RUN}`;
+  await bob.say(said);
+  const seen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === said);
+  const avatarUrl = alice.memberBefore(seen.event_id, ghostOfBob)?.content['avatar_url'];
+  expect(typeof avatarUrl).toBe('string');
+  expect(await alice.client.downloadMedia(String(avatarUrl))).toEqual(bobPhoto);
+}
+
 describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B (XMPP) over MIMI', () => {
   let env: HeadlineEnv | undefined;
   let aliceClient: Awaited<ReturnType<HeadlineEnv['registerMatrixUser']>>;
@@ -193,6 +262,30 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
       }),
       STEP_TIMEOUT_MS,
     );
+
+  /** Read markers, then avatars, in the room the setup test of the same describe made. */
+  const itReadsAndShowsAvatars = (sides: () => { alice: MatrixSide; bob: XmppSide }): void => {
+    const checks: [string, typeof readMarkers][] = [
+      [
+        'read markers cross both ways as MIMI message status reports: bob’s XEP-0333 marker is his ghost’s m.read receipt, alice’s receipt her puppet’s displayed marker',
+        readMarkers,
+      ],
+      [
+        'avatars cross both ways through MIMI: alice’s avatar is her puppet’s vCard photo in the MUC, bob’s vCard photo his ghost’s avatar, byte for byte',
+        avatars,
+      ],
+    ];
+    for (const [title, check] of checks) {
+      it(
+        title,
+        scenario(async (e) => {
+          const { alice, bob } = sides();
+          await check(alice, bob, e.ghostOfXmppUser(bob.jid));
+        }),
+        STEP_TIMEOUT_MS,
+      );
+    }
+  };
 
   describe('a Matrix room hubbed by A, mirrored into a MUC by B', () => {
     let alice: MatrixSide;
@@ -251,76 +344,7 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
       STEP_TIMEOUT_MS,
     );
 
-    it(
-      'read markers cross both ways as MIMI message status reports: bob’s XEP-0333 marker is his ghost’s m.read receipt, alice’s receipt her puppet’s displayed marker',
-      scenario(async (e) => {
-        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
-        // XMPP → Matrix: bob marks alice's message displayed (by the MUC's stanza-id, XEP-0333 §7 in a MUC).
-        const since = bob.mark();
-        const text = `read me ${RUN}`;
-        const eventId = await alice.say(text);
-        const seen = await bob.sees((el) => el.getChildText('body') === text, "alice's message", since);
-        await bob.markDisplayed(stanzaIdOf(seen, bob.muc)!);
-        await alice.seesReadReceipt(eventId, ghostOfBob);
-
-        // Matrix → XMPP: alice's read receipt on bob's message is a displayed marker from her occupant naming it.
-        const mine = `bob waits to be read ${RUN}`;
-        const sent = await bob.say(mine);
-        const mineSeen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === mine);
-        const before = bob.mark();
-        await alice.markRead(mineSeen.event_id);
-        const marker = await bob.sees(
-          (el) => el.getChild('displayed', NS.CHAT_MARKERS) !== undefined,
-          "alice's displayed marker",
-          before,
-        );
-        expect(nickOf(marker)).toBe(nickOf(seen));
-        expect(marker.getChild('displayed', NS.CHAT_MARKERS)?.attrs.id).toBe(sent.stanzaId);
-        expect(marker.getChildText('body')).toBeNull();
-      }),
-      STEP_TIMEOUT_MS,
-    );
-
-    it(
-      'avatars cross both ways through MIMI: alice’s avatar is her puppet’s vCard photo in the MUC, bob’s vCard photo his ghost’s avatar, byte for byte',
-      scenario(async (e) => {
-        const ghostOfBob = e.ghostOfXmppUser(bob.jid);
-        // Matrix → XMPP: alice sets an avatar; with her next message her puppet carries it (XEP-0153 hash in
-        // its presence), and bob's client fetches it as MUC clients do, by a vCard request to room/nick.
-        const alicePhoto = pngBytes(3000);
-        const mxc = await alice.client.uploadMedia(alicePhoto, 'image/png', 'alice.png');
-        await alice.client.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/avatar_url`, {
-          avatar_url: mxc,
-        });
-        await alice.sees(
-          (x) => x.type === 'm.room.member' && x.state_key === alice.userId && x.content['avatar_url'] === mxc,
-        );
-        const since = bob.mark();
-        const text = `alice shows her face ${RUN}`;
-        await alice.say(text);
-        const aliceNick = nickOf(await bob.sees((el) => el.getChildText('body') === text, "alice's message", since));
-        await bob.user.waitFor(
-          (el) =>
-            el.name === 'presence' &&
-            el.attrs.from === `${bob.muc}/${aliceNick}` &&
-            el.getChild('x', NS.VCARD_UPDATE)?.getChildText('photo') === sha1(alicePhoto),
-          "the photo hash in alice's occupant presence",
-          { since, timeoutMs: 30_000 },
-        );
-        expect(await bob.occupantPhoto(aliceNick)).toEqual(alicePhoto);
-
-        // XMPP → Matrix: bob publishes his vCard photo and announces it; his next message shows under it.
-        const bobPhoto = pngBytes(4000);
-        await bob.setAvatar(bobPhoto, 'image/png');
-        const said = `bob shows his face ${RUN}`;
-        await bob.say(said);
-        const seen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === said);
-        const avatarUrl = alice.memberBefore(seen.event_id, ghostOfBob)?.content['avatar_url'];
-        expect(typeof avatarUrl).toBe('string');
-        expect(await alice.client.downloadMedia(String(avatarUrl))).toEqual(bobPhoto);
-      }),
-      STEP_TIMEOUT_MS,
-    );
+    itReadsAndShowsAvatars(() => ({ alice, bob }));
 
     it(
       'formatting and emotes cross both ways: Markdown as XEP-0393 styling, `/me` as an emote',
@@ -646,6 +670,8 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
     );
 
     itConverses(() => ({ alice, bob }), 'xmpp-hubbed');
+
+    itReadsAndShowsAvatars(() => ({ alice, bob }));
 
     it(
       'moderator deletes, XMPP → Matrix: bob (the MUC’s owner) moderates alice’s message; Matrix shows its redaction',
