@@ -67,6 +67,9 @@ export function prosodyComponentConfig(input: ComponentConfigInput): {
     '-- 2. At the end of the file:',
     component,
     '',
+    '-- Avatars (XEP-0054 vCards, XEP-0153 hashes in MUC presence): add "vcard" to the global',
+    '-- modules_enabled (or "vcard_legacy", which also serves XEP-0084 avatars as vCards).',
+    '',
   ].join('\n');
   return { global, component, text };
 }

@@ -74,6 +74,7 @@ import { RoomUpgrades } from './room-upgrade';
 import { closeMatrixMirror } from './mirror-closing';
 import { deliverAbuseReport, moderatorsOf } from './abuse-report';
 import { readEventsOf, sendReadReceipt } from './read-receipts';
+import { setGhostProfile, setRoomProfile } from './ghost-profile';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -88,8 +89,8 @@ import { readEventsOf, sendReadReceipt } from './read-receipts';
  * - setMembership: ghost joins (invited by the bot first when the room is invite-only) / leaves
  * - moderate     : the bot kicks / bans / unbans
  * - setRole      : the bot edits m.room.power_levels (Banned = ban)
- * - setProfile   : ghost display name (and avatar when it is already Matrix media); not on the
- *                  port (the core never calls it), kept for the ghost profile sync to come
+ * - setProfile   : ghost display name and avatar, globally and in each room's member event
+ *                  (ghost-profile.ts); an avatar's bytes are uploaded as the ghost
  * - getRoomSnapshot: the bot reads the room state
  * - notifyFailure: the bot replies to the event with an m.notice
  * - isOwnUser    : the bot and the ghost namespace (bridge-internal; not on the port)
@@ -576,15 +577,8 @@ export class MatrixBridge
   /** Per-room display name (the ghost's member event), so a MIMI nickname shows where it belongs. */
   private async setRoomDisplayName(roomId: string, ghostId: string, intent: Intent, name: string): Promise<void> {
     if (this.membership.getMemberProfile(roomId, ghostId)?.displayname === name) return;
-    const current = (await intent.matrixClient.getRoomStateEvent(roomId, 'm.room.member', ghostId)) as Record<
-      string,
-      unknown
-    >;
-    await intent.matrixClient.sendStateEvent(roomId, 'm.room.member', ghostId, {
-      ...current,
-      membership: 'join',
-      displayname: name,
-    });
+    const profile = await setRoomProfile({ id: ghostId, intent }, roomId, { displayname: name });
+    this.membership.setMemberEntry(roomId, ghostId, 'join', profile);
   }
 
   async moderate(
@@ -633,17 +627,29 @@ export class MatrixBridge
     });
   }
 
-  async setProfile(user: RemoteUser): Promise<void> {
-    const { id, intent } = this.ghost(user);
-    await this.guard.run(`profile of ${id}`, 30_000, async () => {
-      await this.ensureGhostRegistered(intent);
-      if (user.displayName !== undefined) await intent.setDisplayName(user.displayName);
-      // Only media already on this homeserver is used as an avatar: the bridge never fetches URLs.
-      const mxc = user.avatarUrl === undefined ? undefined : mxcOfDownloadUrl(this.homeserverUrl, user.avatarUrl);
-      if (mxc !== undefined) await intent.setAvatarUrl(mxc);
-      else if (user.avatarUrl !== undefined) {
-        this.logger.debug(`${id}: avatar ${user.avatarUrl} is not Matrix media, not copied`);
+  /**
+   * The ghost's display name and avatar, globally and in the member event of each room it is in,
+   * before anything more is posted (ghost-profile.ts). `avatar`: the image's bytes (fetched through
+   * MIMI), uploaded as the ghost; else only media already on this homeserver is used.
+   */
+  async setProfile(user: RemoteUser, avatar?: MediaBytes): Promise<void> {
+    const ghost = this.ghost(user);
+    await this.guard.run(`profile of ${ghost.id}`, 30_000, async () => {
+      await this.ensureGhostRegistered(ghost.intent);
+      const avatarUrl =
+        avatar !== undefined ? await this.media.upload(ghost.id, { ...avatar, filename: 'avatar' }) : user.avatarUrl;
+      const mxc = avatarUrl === undefined ? undefined : mxcOfDownloadUrl(this.homeserverUrl, avatarUrl);
+      if (mxc === undefined && avatarUrl !== undefined) {
+        this.logger.debug(`${ghost.id}: avatar ${avatarUrl} is not Matrix media, not copied`);
       }
+      await setGhostProfile(
+        ghost,
+        {
+          ...(user.displayName !== undefined ? { displayname: user.displayName } : {}),
+          ...(mxc ? { avatar_url: mxc } : {}),
+        },
+        (roomId, profile) => this.membership.setMemberEntry(roomId, ghost.id, 'join', profile),
+      );
     });
   }
 

@@ -34,6 +34,7 @@ import { Poster } from './outbound/posting';
 import { XmppSession } from './session/xmpp-session';
 import { isAllowedAttachmentUrl } from './content/message-mapping';
 import { XmppHttpUpload } from './media/http-upload';
+import { VcardAvatars } from './media/vcard-avatars';
 import { XMPP_BRIDGE_DEFAULTS, type XmppBridgeOptions } from './xmpp-bridge.options';
 
 export interface XmppParts {
@@ -54,6 +55,8 @@ export interface XmppParts {
   readonly messages: MessageRouter;
   /** The XEP-0363 upload service, when configured (attachments both ways). */
   readonly upload?: XmppHttpUpload;
+  /** Avatars by vCard (XEP-0054/XEP-0153), both ways. */
+  readonly avatars: VcardAvatars;
   /** `!mimi invite` in a linked MUC (inbound/commands.ts). */
   readonly commands: XmppCommands;
   /** Users by address and XEP-0249 invitations (muc/invitations.ts). */
@@ -76,6 +79,12 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
   const upload = options.httpUpload && new XmppHttpUpload((el) => iq.request(el), options.httpUpload);
   const isAllowedUrl = (url: string): boolean =>
     isAllowedAttachmentUrl(url, attachmentHosts) || upload?.isOwnUrl(url) === true;
+  const avatars = new VcardAvatars(
+    (el) => iq.request(el),
+    () => mode.botFrom(),
+  );
+  const puppets = mode.puppets;
+  if (puppets) session.addIqResponder((el) => avatars.answer(el, (jid) => puppets.userOf(jid)?.userUri !== undefined));
   const rooms = new MucRooms(session);
   const identity = new OccupantIdentity(mode);
   const mentions = new MentionDirectory(identity, options.nativeUsers);
@@ -101,7 +110,7 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
   );
   // How MIMI users are present: puppets where the mode can address them, else the relay account.
   const members = mode.puppets
-    ? new PuppetOccupants(session, rooms, occupancy, mode.puppets, joinTimeoutMs)
+    ? new PuppetOccupants(session, rooms, occupancy, mode.puppets, joinTimeoutMs, avatars)
     : new RelayOccupant(occupancy);
   const posts = new PendingPosts(session, rooms, members, joinTimeoutMs);
   const sync = new RoomSync(
@@ -155,6 +164,7 @@ export function buildXmppParts(options: XmppBridgeOptions): XmppParts {
     presence,
     messages,
     ...(upload ? { upload } : {}),
+    avatars,
     commands,
     invitations,
   };

@@ -145,9 +145,13 @@ export class XmppBridge implements PlatformBridge, MediaTransfer {
     return this.parts.admin.setRole(room, user, role);
   }
 
-  /** Component mode: puppets whose display name changed take the new nick in every room. */
-  setProfile(user: RemoteUser): Promise<void> {
-    return this.parts.members.setDisplayName(user);
+  /**
+   * Component mode: puppets whose display name changed take the new nick in every room; an
+   * avatar's bytes become the puppet's vCard photo (media/vcard-avatars.ts).
+   */
+  async setProfile(user: RemoteUser, avatar?: MediaBytes): Promise<void> {
+    if (avatar !== undefined) await this.parts.members.setAvatar(user, avatar);
+    await this.parts.members.setDisplayName(user);
   }
 
   joinRule(room: LegacyRoomRef): Promise<JoinRule> {
@@ -180,12 +184,16 @@ export class XmppBridge implements PlatformBridge, MediaTransfer {
     return this.parts.mirrors.create(roomUri, opts);
   }
 
-  /** Whether `url` is a download URL of the XEP-0363 upload service (media/http-upload.ts). */
+  /**
+   * Whether `url` is a download URL of the XEP-0363 upload service (media/http-upload.ts) or an
+   * occupant's avatar this bridge reported (media/vcard-avatars.ts).
+   */
   holdsMedia(url: string): boolean {
-    return this.parts.upload?.isOwnUrl(url) === true;
+    return this.parts.upload?.isOwnUrl(url) === true || this.parts.avatars.isAvatarUrl(url);
   }
 
   downloadMedia(url: string, maxBytes: number): Promise<MediaBytes> {
+    if (this.parts.avatars.isAvatarUrl(url)) return this.parts.avatars.download(url, maxBytes);
     return this.uploadService().download(url, maxBytes);
   }
 

@@ -8,3 +8,6 @@ component_interfaces = { "127.0.0.1" }
 -- 2. At the end of the file:
 Component "mimi.xmpp.example"
     component_secret = "golden-secret-0123456789abcdef"
+
+-- Avatars (XEP-0054 vCards, XEP-0153 hashes in MUC presence): add "vcard" to the global
+-- modules_enabled (or "vcard_legacy", which also serves XEP-0084 avatars as vCards).

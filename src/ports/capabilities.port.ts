@@ -1,4 +1,5 @@
 import type { RoomUri } from '../common/ids';
+import type { MediaBytes } from './media.port';
 import type { PlatformBridge } from './platform-bridge.port';
 import type { JoinRule, LegacyRoomRef, LegacyUserRef, ParticipantRole, RemoteUser } from './vocabulary';
 
@@ -25,12 +26,15 @@ export interface PuppetMembership {
 /** Display names and avatars of ghosts/puppets (a MIMI user's name learned or changed). */
 export interface Profiles {
   /**
-   * Give the ghost/puppet of `user` its `displayName` (Matrix: the ghost's profile; XMPP: the
-   * puppet's nick in every room, with the nick-conflict handling) and, where the platform can
-   * use it without fetching a URL, its `avatarUrl`. Fields left undefined are left unchanged.
+   * Give the ghost/puppet of `user` its `displayName` (Matrix: the ghost's profile and member
+   * events; XMPP: the puppet's nick in every room, with the nick-conflict handling) and its avatar:
+   * `avatar`, the image's bytes (fetched through MIMI by the core), stored on the platform (Matrix:
+   * the media repository; XMPP: the puppet's vCard); without it, `avatarUrl` where the platform can
+   * use it without fetching a URL. Fields left undefined are left unchanged. Resolves once a message
+   * posted next shows the new profile.
    * @throws PlatformError
    */
-  setProfile(user: RemoteUser): Promise<void>;
+  setProfile(user: RemoteUser, avatar?: MediaBytes): Promise<void>;
 }
 
 /** Kicks and bans carried out by the bridge's own bot (a MIMI moderator removed someone). */

@@ -154,7 +154,7 @@ export class FollowerService {
         platformEventId: event.platformEventId,
         scopeDomain: this.domain,
         timestamp: event.timestamp,
-        senderProfile: sender,
+        senderProfile: await this.media.publishProfile(tx, room, sender),
         messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
       });
       if (content === undefined) {

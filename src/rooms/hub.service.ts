@@ -204,7 +204,7 @@ export class HubService {
         platformEventId: event.platformEventId,
         scopeDomain: this.domain,
         timestamp: event.timestamp,
-        senderProfile: sender,
+        senderProfile: await this.media.publishProfile(tx, room, sender),
         messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
       });
       if (content === undefined) {

@@ -1,5 +1,5 @@
 import { ErrorCode, GatewayError, PlatformError } from '../common/errors';
-import type { ProviderDomain } from '../common/ids';
+import { Platform, type ProviderDomain } from '../common/ids';
 import type { GatewayConfig } from '../config/gateway-config';
 import { MediaConfig } from '../config/media-config';
 import { type AssetRef, type MimiAssetClient, assetUrl, parseAssetUrl } from '../mimi/transport';
@@ -8,6 +8,7 @@ import type { MediaAssetRecord, MediaAssetRepository } from '../persistence/repo
 import type { RoomRecord } from '../persistence/repositories/room.repository';
 import type { MediaTransfer, MessageAction, PlatformBridge } from '../ports';
 import { MediaAssets } from './media-assets';
+import type { AvatarSource } from './profile-sync';
 import type { RoomSupport } from './room-support';
 
 const US = 'a.example' as ProviderDomain;
@@ -56,6 +57,9 @@ function setup(
   const records = new Map<string, MediaAssetRecord>();
   const repo = {
     insert: async (_tx: Tx | undefined, r: MediaAssetRecord) => void records.set(r.assetId, r),
+    insertIfAbsent: async (_tx: Tx | undefined, r: MediaAssetRecord) => {
+      if (!records.has(r.assetId)) records.set(r.assetId, r);
+    },
     find: async (_tx: Tx | undefined, id: string) => records.get(id),
   } as unknown as MediaAssetRepository;
   const theRoom = room(opts.role ?? 'hub', opts.hubDomain);
@@ -66,7 +70,9 @@ function setup(
     rooms: { findByUri: async (_tx: unknown, uri: string) => (uri === ROOM_URI ? theRoom : undefined) },
     groupView: async () => ({ members: [] }),
     followerDomains: () => [PEER],
+    profiles: { useAvatarSource: (s: AvatarSource) => void (avatars.source = s) },
   } as unknown as RoomSupport;
+  const avatars: { source?: AvatarSource } = {};
   const fetched: { from: string; ref: AssetRef }[] = [];
   const proxied: { hub: string; url: string }[] = [];
   const fromPeers: { peer: string; url: string }[] = [];
@@ -99,6 +105,7 @@ function setup(
     proxied,
     fromPeers,
     theRoom,
+    avatars,
   };
 }
 
@@ -257,6 +264,63 @@ describe('MediaAssets', () => {
     it('refuses what a peer serves with a type not allowed', async () => {
       const { service } = setup({ peerFile: { bytes: new Uint8Array([1]), contentType: 'text/html' } });
       await expect(service.proxyDownload(PEER, new URL('https://files.b.example/x'))).rejects.toMatchObject({
+        code: ErrorCode.UnsupportedMediaType,
+      });
+    });
+  });
+
+  describe('avatars (senderProfile)', () => {
+    const sender = (avatarUrl?: string) => ({
+      platform: Platform.Matrix,
+      userId: '@alice:hs.test',
+      displayName: 'Alice',
+      ...(avatarUrl !== undefined ? { avatarUrl } : {}),
+    });
+
+    it('publishes an avatar the bridge holds as one asset of the room, the same for every message, and serves it', async () => {
+      const { service, records, theRoom } = setup();
+      const first = await service.publishProfile(TX, theRoom, sender(HS_URL));
+      const again = await service.publishProfile(TX, theRoom, sender(HS_URL));
+      expect(first).toEqual(again);
+      expect(first.displayName).toBe('Alice');
+      const ref = parseAssetUrl(first.avatarUrl!)!;
+      expect(ref).toMatchObject({ roomUri: ROOM_URI, minter: US });
+      expect(records.size).toBe(1);
+      expect(records.get(ref.assetId)).toMatchObject({ sourceUrl: HS_URL, roomUri: ROOM_URI });
+      expect(await service.serve(PEER, ref)).toEqual({ bytes: PNG, contentType: 'image/png' });
+    });
+
+    it('passes on an avatar the bridge does not hold, and a profile without one', async () => {
+      const { service, records, theRoom } = setup();
+      expect(await service.publishProfile(TX, theRoom, sender('https://cdn.example/a.png'))).toEqual({
+        displayName: 'Alice',
+        avatarUrl: 'https://cdn.example/a.png',
+      });
+      expect(await service.publishProfile(TX, theRoom, sender())).toEqual({ displayName: 'Alice' });
+      expect(records.size).toBe(0);
+    });
+
+    it('gives profile sync the bytes of a remote avatar asset (through the hub’s proxyDownload), and nothing for other URLs', async () => {
+      const { avatars, proxied } = setup({ role: 'follower', hubDomain: PEER });
+      const ref = { roomUri: ROOM_URI, minter: STRANGER, assetId: 'G'.repeat(43) };
+      expect(await avatars.source!(assetUrl('https://x', ref))).toEqual({
+        bytes: new Uint8Array([9, 9, 9]),
+        contentType: 'image/gif',
+      });
+      expect(proxied).toEqual([{ hub: PEER, url: assetUrl('https://x', ref) }]);
+      expect(await avatars.source!('https://cdn.example/a.png')).toBeUndefined();
+      expect(
+        await avatars.source!(assetUrl('https://x', { ...ref, roomUri: 'mimi://a.example/r/gone' })),
+      ).toBeUndefined();
+    });
+
+    it('refuses an avatar that is not an image', async () => {
+      const { service, avatars } = setup({ role: 'follower', hubDomain: PEER });
+      (service as unknown as { client: MimiAssetClient }).client = {
+        viaHubProxy: async () => ({ bytes: new Uint8Array([1]), contentType: 'application/pdf' }),
+      } as unknown as MimiAssetClient;
+      const ref = { roomUri: ROOM_URI, minter: PEER, assetId: 'H'.repeat(43) };
+      await expect(avatars.source!(assetUrl('https://x', ref))).rejects.toMatchObject({
         code: ErrorCode.UnsupportedMediaType,
       });
     });

@@ -14,11 +14,14 @@
  * - localize (a message to post here): each asset is fetched (from the hub's proxyDownload; as
  *   the hub, from its minter's asset endpoint) and uploaded into the local platform; a file that cannot be becomes a line of text
  *   naming it and why, and the message is posted all the same.
+ * - avatars: a local sender's avatar is an asset of the room too (publishProfile), and a remote
+ *   sender's is fetched the same way for its ghost/puppet (avatarBytes, used by profile-sync.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { ErrorCode, GatewayError, errorMessage } from '../common/errors';
 import type { ProviderDomain, RoomUri } from '../common/ids';
+import type { SenderProfile } from '../mimi/content';
 import { GatewayConfig } from '../config/gateway-config';
 import { isAllowedContentType } from '../config/media-config';
 import { type AssetRef, MimiAssetClient, assetUrl, parseAssetUrl } from '../mimi/transport';
@@ -27,6 +30,7 @@ import { MediaAssetRepository } from '../persistence/repositories/media-asset.re
 import type { RoomRecord } from '../persistence/repositories/room.repository';
 import {
   type Attachment,
+  type LegacyUserRef,
   type MediaBytes,
   type MediaTransfer,
   type MessageAction,
@@ -39,6 +43,8 @@ import { RoomSupport } from './room-support';
 
 /** Bytes of an asset ID (base64url: 43 characters). */
 const ASSET_ID_BYTES = 32;
+/** The type recorded for an avatar (unknown until read; the bytes' own type is checked when served). */
+const AVATAR_TYPES = 'image/*';
 
 @Injectable()
 export class MediaAssets {
@@ -52,6 +58,8 @@ export class MediaAssets {
     @Optional() private readonly client?: MimiAssetClient,
   ) {
     this.baseUrl = config.provider.publicBaseUrl ?? `https://${config.provider.domain}`;
+    // Remote senders' avatars are fetched as assets are (profile-sync.ts).
+    support.profiles.useAvatarSource((url) => this.avatarBytes(url));
   }
 
   private get limits(): GatewayConfig['media'] {
@@ -75,6 +83,49 @@ export class MediaAssets {
       const ref = { roomUri: room.roomUri, minter: this.support.domain, assetId };
       return { attachment: { ...a, url: assetUrl(this.baseUrl, ref) } };
     });
+  }
+
+  /**
+   * The profile a local user's message carries (`senderProfile`, docs/EXTENSIONS.md): an avatar the
+   * bridge holds is served like an attachment, as an asset of the room; its ID is derived from the
+   * room and the platform URL, so each message of the user names the same asset until the avatar
+   * changes. Any other avatar URL is passed on (the extension keeps only https ones).
+   */
+  async publishProfile(tx: Tx, room: RoomRecord, sender: LegacyUserRef): Promise<SenderProfile> {
+    const name = sender.displayName !== undefined ? { displayName: sender.displayName } : {};
+    const url = sender.avatarUrl;
+    if (url === undefined || url === '') return name;
+    const bridge = this.support.bridge(room.platform);
+    if (!hasMediaTransfer(bridge) || !bridge.holdsMedia(url)) return { ...name, avatarUrl: url };
+    const assetId = createHash('sha256').update(`avatar\n${room.roomUri}\n${url}`).digest('base64url');
+    await this.assets.insertIfAbsent(tx, {
+      assetId,
+      roomUri: room.roomUri,
+      platform: room.platform,
+      sourceUrl: url,
+      contentType: AVATAR_TYPES,
+    });
+    return {
+      ...name,
+      avatarUrl: assetUrl(this.baseUrl, { roomUri: room.roomUri, minter: this.support.domain, assetId }),
+    };
+  }
+
+  /**
+   * The image an avatar URL of a `senderProfile` names, fetched as attachments are (from the room's
+   * hub, or as the hub from its minter); undefined when it is not an asset URL of a room here.
+   * @throws GatewayError when it cannot be fetched, is too large or not an allowed image type
+   */
+  async avatarBytes(url: string): Promise<MediaBytes | undefined> {
+    const ref = parseAssetUrl(url);
+    if (ref === undefined) return undefined;
+    const room = await this.support.rooms.findByUri(undefined, ref.roomUri as RoomUri);
+    if (room === undefined) return undefined;
+    const file = await this.fetchAsset(room, ref, url);
+    if (!essence(file.contentType).startsWith('image/')) {
+      throw new GatewayError(ErrorCode.UnsupportedMediaType, `an avatar of type ${essence(file.contentType)}`);
+    }
+    return { ...file, contentType: essence(file.contentType) };
   }
 
   /**
@@ -143,12 +194,7 @@ export class MediaAssets {
     if (ref.roomUri !== room.roomUri) return { notTransferred: 'it belongs to another room' };
     if (!hasMediaTransfer(bridge)) return { notTransferred: `the ${bridge.platform} bridge cannot store files` };
     try {
-      const file =
-        ref.minter === this.support.domain
-          ? await this.ownAsset(ref)
-          : room.role === 'hub'
-            ? await this.fetch(ref.minter, ref)
-            : await this.viaHub(room.hubDomain, a.url);
+      const file = await this.fetchAsset(room, ref, a.url);
       const contentType = essence(file.contentType);
       const url = await (bridge as PlatformBridge & MediaTransfer).uploadMedia(this.support.legacyRoom(room), as, {
         bytes: file.bytes,
@@ -178,7 +224,7 @@ export class MediaAssets {
     if (record === undefined || record.roomUri !== ref.roomUri) {
       throw new GatewayError(ErrorCode.NotFound, `no asset ${ref.assetId} in ${ref.roomUri}`);
     }
-    this.checkType(record.contentType);
+    if (record.contentType !== AVATAR_TYPES) this.checkType(record.contentType);
     const bridge = this.support.bridge(record.platform);
     if (!hasMediaTransfer(bridge)) {
       throw new GatewayError(ErrorCode.NotFound, `the ${record.platform} bridge cannot read files any more`);
@@ -193,6 +239,15 @@ export class MediaAssets {
     const file = await this.client.fetch(from, ref, this.fetchLimits);
     this.checkType(file.contentType);
     return file;
+  }
+
+  /**
+   * The bytes of asset `ref` (named by `url`) for use in `room`: our own; as the hub, from its
+   * minter's asset endpoint; as a follower, through the hub's proxyDownload.
+   */
+  private fetchAsset(room: RoomRecord, ref: AssetRef, url: string): Promise<MediaBytes> {
+    if (ref.minter === this.support.domain) return this.ownAsset(ref);
+    return room.role === 'hub' ? this.fetch(ref.minter, ref) : this.viaHub(room.hubDomain, url);
   }
 
   /** A follower's download: through the hub's proxyDownload (protocol-06 §5.10.2). */

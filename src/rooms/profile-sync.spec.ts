@@ -69,4 +69,54 @@ describe('ProfileSync', () => {
       displayName: 'Alice',
     });
   });
+
+  describe('avatars', () => {
+    const PNG = { bytes: new Uint8Array([1, 2, 3]), contentType: 'image/png' };
+    const ROOM1 = 'https://a.example/mimiAsset/r1/a.example/AAAAAAAAAAAAAAAAAAAA';
+    const ROOM2 = 'https://a.example/mimiAsset/r2/a.example/BBBBBBBBBBBBBBBBBBBB';
+
+    it('fetches the image and gives the bridge its bytes; the same image through another room is not set again', async () => {
+      const bridge = bridgeWithProfiles();
+      const sync = new ProfileSync(() => bridge, logger);
+      const fetched: string[] = [];
+      sync.useAvatarSource(async (url) => {
+        fetched.push(url);
+        return PNG;
+      });
+      await sync.remoteUser(Platform.Matrix, ALICE, { displayName: 'Alice', avatarUrl: ROOM1 });
+      expect(bridge.setProfile).toHaveBeenLastCalledWith(
+        { userUri: ALICE, displayName: 'Alice', avatarUrl: ROOM1 },
+        PNG,
+      );
+      await sync.remoteUser(Platform.Matrix, ALICE, { displayName: 'Alice', avatarUrl: ROOM1 });
+      await sync.remoteUser(Platform.Matrix, ALICE, { displayName: 'Alice', avatarUrl: ROOM2 });
+      await sync.remoteUser(Platform.Matrix, ALICE, { displayName: 'Alice', avatarUrl: ROOM1 });
+      expect(fetched).toEqual([ROOM1, ROOM2]);
+      expect(bridge.setProfile).toHaveBeenCalledTimes(1);
+    });
+
+    it('a new image is set again', async () => {
+      const bridge = bridgeWithProfiles();
+      const sync = new ProfileSync(() => bridge, logger);
+      let image = PNG;
+      sync.useAvatarSource(async () => image);
+      await sync.remoteUser(Platform.Matrix, ALICE, { avatarUrl: ROOM1 });
+      image = { bytes: new Uint8Array([4]), contentType: 'image/gif' };
+      await sync.remoteUser(Platform.Matrix, ALICE, { avatarUrl: ROOM2 });
+      expect(bridge.setProfile).toHaveBeenCalledTimes(2);
+      expect(bridge.setProfile).toHaveBeenLastCalledWith({ userUri: ALICE, avatarUrl: ROOM2 }, image);
+    });
+
+    it('an avatar that cannot be fetched is logged; the name is set all the same', async () => {
+      const bridge = bridgeWithProfiles();
+      const warn = jest.fn();
+      const sync = new ProfileSync(() => bridge, { warn });
+      sync.useAvatarSource(async () => {
+        throw new Error('peer down');
+      });
+      await sync.remoteUser(Platform.Matrix, ALICE, { displayName: 'Alice', avatarUrl: ROOM1 });
+      expect(bridge.setProfile).toHaveBeenCalledWith({ userUri: ALICE, displayName: 'Alice', avatarUrl: ROOM1 });
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('peer down'));
+    });
+  });
 });

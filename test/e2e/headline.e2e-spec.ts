@@ -8,18 +8,28 @@
  * - a MUC hubbed by B, mirrored into a Matrix room by A.
  *
  * Every check is made from the clients' side: alice through the Matrix client-server API, bob
- * through a real c2s login on the Prosody. What does not work yet is `it.todo`, naming the gap.
+ * through a real c2s login on the Prosody.
  * Needs a build first: `npx nest build`.
  *
  *   npx jest --config test/jest-e2e.config.js --runInBand test/e2e/headline
  */
+import { randomBytes } from 'node:crypto';
 import { NS } from '../../bridges/xmpp/protocol/namespaces';
 import type { UserUri } from '../../src/common/ids';
 import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import { waitFor } from '../support/e2e-wait';
 import type { ClientEvent } from '../servers/synapse/synapse-server';
 import { HeadlineEnv, MATRIX_GATEWAY, XMPP_GATEWAY } from './support/headline-env';
-import { MatrixSide, XmppSide, nickOf, redactedBy, relatesTo, runTag, stanzaIdOf } from './support/headline-sides';
+import {
+  MatrixSide,
+  XmppSide,
+  nickOf,
+  redactedBy,
+  relatesTo,
+  runTag,
+  sha1,
+  stanzaIdOf,
+} from './support/headline-sides';
 import { isNoticeReplyTo } from './support/matrix-gateway';
 import { BOT_JID, BOT_NICK, mucJid } from './support/xmpp-mimi-env';
 
@@ -54,6 +64,11 @@ function seesModeration(bob: XmppSide, stanzaId: string, since: number): Promise
     `the moderation of ${stanzaId}`,
     { since, timeoutMs: 30_000 },
   );
+}
+
+/** A small PNG-looking image: the PNG signature and random bytes (nothing decodes it). */
+function pngBytes(size: number): Buffer {
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(size - 8)]);
 }
 
 const SETUP_TIMEOUT_MS = 600_000;
@@ -147,6 +162,75 @@ async function conversation(alice: MatrixSide, bob: XmppSide, ghostOfBob: string
   expect(alice.seen(fromGhost((e) => e.content['body'] === helloX))).toHaveLength(1);
 }
 
+/**
+ * Read markers both ways as MIMI message status reports: bob's XEP-0333 marker is his ghost's
+ * m.read receipt, alice's receipt her puppet's displayed marker naming his message by stanza-id.
+ */
+async function readMarkers(alice: MatrixSide, bob: XmppSide, ghostOfBob: string): Promise<void> {
+  // XMPP → Matrix: bob marks alice's message displayed (by the MUC's stanza-id, XEP-0333 §7 in a MUC).
+  const since = bob.mark();
+  const text = `read me ${RUN}`;
+  const eventId = await alice.say(text);
+  const seen = await bob.sees((el) => el.getChildText('body') === text, "alice's message", since);
+  await bob.markDisplayed(stanzaIdOf(seen, bob.muc)!);
+  await alice.seesReadReceipt(eventId, ghostOfBob);
+
+  // Matrix → XMPP: alice's read receipt on bob's message is a displayed marker from her occupant naming it.
+  const mine = `bob waits to be read ${RUN}`;
+  const sent = await bob.say(mine);
+  const mineSeen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === mine);
+  const before = bob.mark();
+  await alice.markRead(mineSeen.event_id);
+  const marker = await bob.sees(
+    (el) => el.getChild('displayed', NS.CHAT_MARKERS) !== undefined,
+    "alice's displayed marker",
+    before,
+  );
+  expect(nickOf(marker)).toBe(nickOf(seen));
+  expect(marker.getChild('displayed', NS.CHAT_MARKERS)?.attrs.id).toBe(sent.stanzaId);
+  expect(marker.getChildText('body')).toBeNull();
+}
+
+/**
+ * Avatars both ways through MIMI: alice's avatar is her puppet's vCard photo in the MUC, bob's vCard
+ * photo his ghost's avatar; each client gets the same bytes.
+ */
+async function avatars(alice: MatrixSide, bob: XmppSide, ghostOfBob: string): Promise<void> {
+  // Matrix → XMPP: alice sets an avatar; with her next message her puppet carries it (XEP-0153 hash in
+  // its presence), and bob's client fetches it as MUC clients do, by a vCard request to room/nick.
+  const alicePhoto = pngBytes(3000);
+  const mxc = await alice.client.uploadMedia(alicePhoto, 'image/png', 'alice.png');
+  await alice.client.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/avatar_url`, {
+    avatar_url: mxc,
+  });
+  await alice.sees(
+    (x) => x.type === 'm.room.member' && x.state_key === alice.userId && x.content['avatar_url'] === mxc,
+  );
+  const since = bob.mark();
+  const text = `alice shows her face ${RUN}`;
+  await alice.say(text);
+  const aliceNick = nickOf(await bob.sees((el) => el.getChildText('body') === text, "alice's message", since));
+  await bob.user.waitFor(
+    (el) =>
+      el.name === 'presence' &&
+      el.attrs.from === `${bob.muc}/${aliceNick}` &&
+      el.getChild('x', NS.VCARD_UPDATE)?.getChildText('photo') === sha1(alicePhoto),
+    "the photo hash in alice's occupant presence",
+    { since, timeoutMs: 30_000 },
+  );
+  expect(await bob.occupantPhoto(aliceNick)).toEqual(alicePhoto);
+
+  // XMPP → Matrix: bob publishes his vCard photo and announces it; his next message shows under it.
+  const bobPhoto = pngBytes(4000);
+  await bob.setAvatar(bobPhoto, 'image/png');
+  const said = `bob shows his face ${RUN}`;
+  await bob.say(said);
+  const seen = await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === said);
+  const avatarUrl = alice.memberBefore(seen.event_id, ghostOfBob)?.content['avatar_url'];
+  expect(typeof avatarUrl).toBe('string');
+  expect(await alice.client.downloadMedia(String(avatarUrl))).toEqual(bobPhoto);
+}
+
 describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B (XMPP) over MIMI', () => {
   let env: HeadlineEnv | undefined;
   let aliceClient: Awaited<ReturnType<HeadlineEnv['registerMatrixUser']>>;
@@ -178,6 +262,30 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
       }),
       STEP_TIMEOUT_MS,
     );
+
+  /** Read markers, then avatars, in the room the setup test of the same describe made. */
+  const itReadsAndShowsAvatars = (sides: () => { alice: MatrixSide; bob: XmppSide }): void => {
+    const checks: [string, typeof readMarkers][] = [
+      [
+        'read markers cross both ways as MIMI message status reports: bob’s XEP-0333 marker is his ghost’s m.read receipt, alice’s receipt her puppet’s displayed marker',
+        readMarkers,
+      ],
+      [
+        'avatars cross both ways through MIMI: alice’s avatar is her puppet’s vCard photo in the MUC, bob’s vCard photo his ghost’s avatar, byte for byte',
+        avatars,
+      ],
+    ];
+    for (const [title, check] of checks) {
+      it(
+        title,
+        scenario(async (e) => {
+          const { alice, bob } = sides();
+          await check(alice, bob, e.ghostOfXmppUser(bob.jid));
+        }),
+        STEP_TIMEOUT_MS,
+      );
+    }
+  };
 
   describe('a Matrix room hubbed by A, mirrored into a MUC by B', () => {
     let alice: MatrixSide;
@@ -235,6 +343,8 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
       }),
       STEP_TIMEOUT_MS,
     );
+
+    itReadsAndShowsAvatars(() => ({ alice, bob }));
 
     it(
       'formatting and emotes cross both ways: Markdown as XEP-0393 styling, `/me` as an emote',
@@ -366,9 +476,14 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
         await alice.say(away);
         bobUser = await e.connectXmpp(BOB);
         bob = new XmppSide(bobUser, bob.muc, BOB_NICK);
-        // Back without a new invite: the MUC lets him in, and what was said meanwhile reaches him.
+        // Back without a new invite: the MUC lets him in, and what was said meanwhile reaches him: in the
+        // room's archive, where his client catches up (XEP-0313; he joins without MUC history), or live
+        // when it reached the MUC after he was back.
         expect((await bob.join()).attrs.type).toBeUndefined();
-        await bob.sees((el) => el.getChildText('body') === away, 'the message sent while he was away');
+        const isAway = (el: XmlElement): boolean => el.getChildText('body') === away;
+        await waitFor(async () => bob.seen(isAway).length > 0 || (await bobUser.archive(bob.muc)).some(isAway), {
+          what: 'the message sent while he was away, live or in the archive',
+        });
         const back = `bob is back ${RUN}`;
         await bob.say(back);
         await alice.sees((x) => x.sender === ghostOfBob && x.content['body'] === back);
@@ -427,6 +542,35 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
         const joinedAt = carol.mark();
         await alice.say(`welcome carol ${RUN}`);
         await carol.sees((el) => el.getChildText('body') === `welcome carol ${RUN}`, "alice's welcome", joinedAt);
+      }),
+      STEP_TIMEOUT_MS,
+    );
+
+    it(
+      'an XMPP user’s first message already shows under her name: the ghost’s member event carries it before the message',
+      scenario(async (e) => {
+        const ghostOfCarol = e.ghostOfXmppUser(carolUser.jid);
+        const carol = new XmppSide(carolUser, bob.muc, 'carol');
+        const first = `carol's first words ${RUN}`;
+        await carol.say(first);
+        const seen = await alice.sees((x) => x.sender === ghostOfCarol && x.content['body'] === first);
+        // As alice's client has the room when the message arrives: the ghost's last member event before it.
+        const timeline = alice.seen(() => true);
+        const memberBefore = timeline
+          .slice(
+            0,
+            timeline.findIndex((x) => x.event_id === seen.event_id),
+          )
+          .filter((x) => x.type === 'm.room.member' && x.state_key === ghostOfCarol)
+          .at(-1);
+        expect(memberBefore?.content).toMatchObject({ membership: 'join', displayname: 'carol' });
+        // And as the homeserver has it at that event (/context: the state at the message).
+        const context = await aliceClient.request<{ state: ClientEvent[] }>(
+          'GET',
+          `/_matrix/client/v3/rooms/${encodeURIComponent(alice.roomId)}/context/${encodeURIComponent(seen.event_id)}?limit=0`,
+        );
+        const member = context.state.find((x) => x.type === 'm.room.member' && x.state_key === ghostOfCarol);
+        expect(member?.content['displayname']).toBe('carol');
       }),
       STEP_TIMEOUT_MS,
     );
@@ -527,6 +671,8 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
 
     itConverses(() => ({ alice, bob }), 'xmpp-hubbed');
 
+    itReadsAndShowsAvatars(() => ({ alice, bob }));
+
     it(
       'moderator deletes, XMPP → Matrix: bob (the MUC’s owner) moderates alice’s message; Matrix shows its redaction',
       scenario(async () => {
@@ -610,14 +756,5 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
       }),
       STEP_TIMEOUT_MS,
     );
-  });
-
-  // ---- not done yet (issue 13); each names the gap ------------------------------------------------
-  describe('not done yet', () => {
-    it.todo(
-      "display names: an XMPP user's first message in a Matrix room shows under the ghost's ID, not the name it carries (the name is set on the ghost's profile just before; Synapse copies it into the room's member event after the message)",
-    );
-    it.todo('avatars: a Matrix avatar becomes the XMPP puppet’s avatar, an XMPP avatar the ghost’s');
-    it.todo('read markers: Matrix read receipts and XEP-0333 markers cross as MIMI message status reports');
   });
 });

@@ -28,6 +28,7 @@ import type { RoomRuntime } from '../state/muc-room';
 import type { CoreDelivery } from './core-delivery';
 import { type XmppCommands, parseInviteCommand } from './commands';
 import { isLeaveCommand } from './membership-rule';
+import { vcardAvatarUrl } from '../media/vcard-avatars';
 
 export class GroupchatHandler {
   constructor(
@@ -198,7 +199,11 @@ export class GroupchatHandler {
       pendingAuthor: (originId) => this.posts.authorOf(originId),
     });
     if (sender !== 'native') return sender;
-    const realJid = r.occupants.get(p.nick)?.realJid ?? p.realJid;
-    return { platform: Platform.Xmpp, userId: realJid ?? fullJid(r.jid, p.nick), displayName: p.nick };
+    const occupant = r.occupants.get(p.nick);
+    const realJid = occupant?.realJid ?? p.realJid;
+    // XEP-0153: the avatar as the occupant's presence announced it (media/vcard-avatars.ts).
+    const avatar =
+      realJid !== undefined && occupant?.photo ? { avatarUrl: vcardAvatarUrl(realJid, occupant.photo) } : {};
+    return { platform: Platform.Xmpp, userId: realJid ?? fullJid(r.jid, p.nick), displayName: p.nick, ...avatar };
   }
 }

@@ -17,6 +17,7 @@ import { userUriOfPuppetLocalpart } from '../protocol/puppet-jid';
 import { MUC_STATUS, type ParsedMucPresence, parseMucPresence } from '../protocol/stanzas';
 import type { XmlElement } from '../protocol/xml';
 import { XmppStanzaError } from '../session/stanza-error';
+import { photoHashOf } from '../media/vcard-avatars';
 import type { XmppSession } from '../session/xmpp-session';
 import type { Occupant, RoomRuntime } from '../state/muc-room';
 import type { MembershipEvents } from './membership-events';
@@ -52,7 +53,7 @@ export class PresenceHandler {
     }
     const isSelf = p.statusCodes.includes(MUC_STATUS.SELF);
     if (join && isSelf && p.type === 'available') join.done.resolve(p);
-    if (this.mode.isBotAddress(to)) this.onBotViewPresence(r, p, isSelf);
+    if (this.mode.isBotAddress(to)) this.onBotViewPresence(r, p, isSelf, el);
     else if (isSelf) this.onPuppetSelfPresence(r, to, p);
   }
 
@@ -78,7 +79,7 @@ export class PresenceHandler {
   }
 
   /** Presence as the bot sees it: the occupant list, membership and role changes. */
-  private onBotViewPresence(r: RoomRuntime, p: ParsedMucPresence, isSelf: boolean): void {
+  private onBotViewPresence(r: RoomRuntime, p: ParsedMucPresence, isSelf: boolean, el: XmlElement): void {
     if (isSelf) return this.onBotSelfPresence(r, p);
     const known = r.occupants.get(p.nick);
     if (p.type === 'unavailable') return this.onOccupantGone(r, p, known);
@@ -89,6 +90,8 @@ export class PresenceHandler {
     occupant.role = p.role;
     if (p.realJid) occupant.realJid = p.realJid;
     if (p.occupantId) occupant.occupantId = p.occupantId;
+    const photo = photoHashOf(el);
+    if (photo !== undefined) occupant.photo = photo;
     if (occupant.own === undefined) occupant.own = this.identity.ownerOf(r, occupant);
     r.occupants.set(p.nick, occupant);
     if (r.syncing) return;

@@ -2,7 +2,7 @@
  * How MIMI users are present in a MUC, one strategy per mode: a puppet occupant each
  * (component mode, puppet-occupants.ts), or through the one relay account (relay-occupant.ts).
  */
-import type { RemoteUser } from '../../../src/ports';
+import type { MediaBytes, RemoteUser } from '../../../src/ports';
 import type { RoomRuntime } from '../state/muc-room';
 
 export interface MimiOccupants {
@@ -14,6 +14,8 @@ export interface MimiOccupants {
   setMembership(r: RoomRuntime, user: RemoteUser, membership: 'join' | 'leave'): Promise<void>;
   /** A MIMI user's display name changed. */
   setDisplayName(user: RemoteUser): Promise<void>;
+  /** A MIMI user's avatar changed (the image's bytes). */
+  setAvatar(user: RemoteUser, image: MediaBytes): Promise<void>;
   /** After the bot (re)joined `r`: the MIMI users that should be occupants come back. */
   rejoin(r: RoomRuntime): Promise<void>;
   /** Stopping: the MIMI users' occupants leave `r` (before the bot). */

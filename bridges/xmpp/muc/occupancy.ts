@@ -12,6 +12,7 @@ import type { XmppMode } from '../mode/xmpp-mode';
 import { fullJid } from '../protocol/jids';
 import { buildMucJoin, buildMucLeave, MUC_STATUS, type ParsedMucPresence } from '../protocol/stanzas';
 import { type Deferred, deferred, withDeadline } from '../../kit/post-guard';
+import type { XmlElement } from '../protocol/xml';
 import { XmppStanzaError } from '../session/stanza-error';
 import type { XmppSession } from '../session/xmpp-session';
 import type { RoomRuntime } from '../state/muc-room';
@@ -165,6 +166,7 @@ export class MucOccupancy {
     nick: string,
     owner: string,
     deadline: number,
+    extra?: XmlElement[],
   ): Promise<ParsedMucPresence> {
     const ourJid = from ?? this.session.address ?? '';
     const key = `${ourJid}\n${r.jid}`;
@@ -174,7 +176,7 @@ export class MucOccupancy {
     // The bot may see the newcomer's presence before our self-presence arrives: tell it who this is.
     r.expectedNicks.set(nick, owner);
     try {
-      await this.session.send(buildMucJoin({ from, to: fullJid(r.jid, nick) }));
+      await this.session.send(buildMucJoin({ from, to: fullJid(r.jid, nick), extra }));
       return await withDeadline(deadline, `joining ${r.jid} as '${nick}'`, () => join.done.promise);
     } finally {
       r.expectedNicks.delete(nick);

@@ -4,8 +4,10 @@
  */
 import { Logger } from '@nestjs/common';
 import { ErrorCode, errorMessage, PlatformError } from '../../../src/common/errors';
-import type { RemoteUser } from '../../../src/ports';
+import type { MediaBytes, RemoteUser } from '../../../src/ports';
+import { photoUpdate, type VcardAvatars } from '../media/vcard-avatars';
 import type { PuppetAddresses } from '../mode/xmpp-mode';
+import type { XmlElement } from '../protocol/xml';
 import { fullJid } from '../protocol/jids';
 import { userUriLocalName } from '../protocol/puppet-jid';
 import { buildMucLeave, buildNickChange } from '../protocol/stanzas';
@@ -26,6 +28,7 @@ export class PuppetOccupants implements MimiOccupants {
     private readonly occupancy: MucOccupancy,
     private readonly puppets: PuppetAddresses,
     private readonly joinTimeoutMs: number,
+    private readonly avatars?: VcardAvatars,
   ) {}
 
   /** The bot, then `as`'s puppet, are occupants of `r` (the puppet joins if needed). */
@@ -89,6 +92,35 @@ export class PuppetOccupants implements MimiOccupants {
     this.rooms.changed();
   }
 
+  /**
+   * A MIMI user's avatar: its puppet's vCard photo (vcard-avatars.ts), announced by its hash
+   * (XEP-0153) in a presence to every room the puppet is in.
+   */
+  async setAvatar(user: RemoteUser, image: MediaBytes): Promise<void> {
+    if (this.avatars === undefined) return;
+    const jid = this.puppets.bareJid(user.userUri);
+    if (this.avatars.setPuppetAvatar(jid, image) === undefined) {
+      this.logger.warn(`avatar of ${user.userUri} not set: ${image.bytes.length} bytes is too large for a vCard`);
+    }
+    for (const r of this.rooms.values()) {
+      const puppet = r.puppets.get(user.userUri);
+      if (!puppet?.joined || puppet.nick === undefined) continue;
+      await this.session.send(
+        buildNickChange({
+          from: this.puppets.fullJid(user.userUri),
+          to: fullJid(r.jid, puppet.nick),
+          extra: this.presenceExtra(user.userUri),
+        }),
+      );
+    }
+  }
+
+  /** What a puppet's presences carry: its photo hash (XEP-0153), when it has an avatar. */
+  private presenceExtra(userUri: string): XmlElement[] {
+    const sha1 = this.avatars?.photoOf(this.puppets.bareJid(userUri));
+    return sha1 === undefined ? [] : [photoUpdate(sha1)];
+  }
+
   /** Rejoin the puppets that should be occupants of `r` (after a new session or a removal of the bot). */
   async rejoin(r: RoomRuntime): Promise<void> {
     for (const [userUri, p] of Object.entries(r.state.puppets)) {
@@ -140,7 +172,14 @@ export class PuppetOccupants implements MimiOccupants {
       for (let i = 0; i < MAX_NICK_ATTEMPTS; i++) {
         const { nick, attempt } = this.nickFor(r, puppet);
         try {
-          const self = await this.occupancy.joinAs(r, from, nick, puppet.user.userUri, deadline);
+          const self = await this.occupancy.joinAs(
+            r,
+            from,
+            nick,
+            puppet.user.userUri,
+            deadline,
+            this.presenceExtra(puppet.user.userUri),
+          );
           puppet.nick = self.nick;
           puppet.joined = true;
           puppet.nickAttempt = attempt;
@@ -192,7 +231,11 @@ export class PuppetOccupants implements MimiOccupants {
     puppet.nickAttempt = attempt;
     this.logger.log(`${r.jid}: puppet '${puppet.nick}' becomes '${nick}'`);
     await this.session.send(
-      buildNickChange({ from: this.puppets.fullJid(puppet.user.userUri), to: fullJid(r.jid, nick) }),
+      buildNickChange({
+        from: this.puppets.fullJid(puppet.user.userUri),
+        to: fullJid(r.jid, nick),
+        extra: this.presenceExtra(puppet.user.userUri),
+      }),
     );
   }
 }

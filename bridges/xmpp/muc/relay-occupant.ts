@@ -20,6 +20,9 @@ export class RelayOccupant implements MimiOccupants {
 
   async setDisplayName(): Promise<void> {}
 
+  /** The relay account's avatar is its own. */
+  async setAvatar(): Promise<void> {}
+
   async rejoin(): Promise<void> {}
 
   async leave(): Promise<void> {}

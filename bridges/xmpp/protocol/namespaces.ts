@@ -47,6 +47,9 @@ export const NS = {
   HINTS: 'urn:xmpp:hints',
   /** XEP-0333 chat markers. */
   CHAT_MARKERS: 'urn:xmpp:chat-markers:0',
+  /** XEP-0054 vcard-temp, and XEP-0153 its avatar hash in presence. */
+  VCARD: 'vcard-temp',
+  VCARD_UPDATE: 'vcard-temp:x:update',
   /** XEP-0172 User Nickname. */
   NICK: 'http://jabber.org/protocol/nick',
   /** XEP-0203 Delayed Delivery. */

@@ -43,6 +43,7 @@ export class XmppSession {
   private readonly timers = new Set<NodeJS.Timeout>();
   private handlers?: SessionHandlers;
   private syncing?: Promise<void>;
+  private readonly responders: ((el: XmlElement) => XmlElement | undefined)[] = [];
 
   constructor(
     readonly transport: XmppTransport,
@@ -66,13 +67,26 @@ export class XmppSession {
     await this.transport.start(
       {
         stanza: (el) => this.onStanza(el),
-        iqRequest: async (el) => answerIqRequest(el, this.opts.discoCategory),
+        iqRequest: async (el) => this.answer(el),
         online: (e) => this.onOnline(e.resumed),
         offline: (reason) => this.onOffline(reason),
       },
       this.opts.connectTimeoutMs,
     );
     await this.syncing;
+  }
+
+  /** Another part answers some IQ requests (a puppet's vCard); the first answer wins, then ping and disco. */
+  addIqResponder(responder: (el: XmlElement) => XmlElement | undefined): void {
+    this.responders.push(responder);
+  }
+
+  private answer(el: XmlElement): XmlElement | true | undefined {
+    for (const r of this.responders) {
+      const answer = r(el);
+      if (answer !== undefined) return answer;
+    }
+    return answerIqRequest(el, this.opts.discoCategory);
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,8 @@ export interface Occupant {
   occupantId?: string;
   affiliation?: MucAffiliation;
   role?: MucRole;
+  /** XEP-0153: the SHA-1 of the occupant's vCard photo ('' for none), as its presence said. */
+  photo?: string;
   /** Ours: the userUri of a puppet, or '' for the bridge's bot. */
   own?: string;
 }

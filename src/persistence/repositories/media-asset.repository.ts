@@ -33,6 +33,16 @@ export class MediaAssetRepository {
     );
   }
 
+  /** Insert `asset` unless its ID is already there (an ID derived from its source, minted twice). */
+  async insertIfAbsent(tx: Tx | undefined, asset: MediaAssetRecord): Promise<void> {
+    if (tx === undefined) return this.transactions.run((own) => this.insertIfAbsent(own, asset));
+    await sqlOf(tx).query(
+      `INSERT INTO media_asset (asset_id, room_uri, platform, source_url, content_type, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (asset_id) DO NOTHING`,
+      [asset.assetId, asset.roomUri, asset.platform, asset.sourceUrl, asset.contentType, this.clock.now()],
+    );
+  }
+
   async find(tx: Tx | undefined, assetId: string): Promise<MediaAssetRecord | undefined> {
     if (tx === undefined) return this.transactions.run((own) => this.find(own, assetId));
     const result = await sqlOf(tx).query(

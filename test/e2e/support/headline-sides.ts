@@ -4,11 +4,11 @@
  * what they see, read from what their client received. Used by test/e2e/headline.e2e-spec.ts and
  * the demo (test/demo/demo.ts).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { NS } from '../../../bridges/xmpp/protocol/namespaces';
 import { xml, type XmlElement } from '../../../bridges/xmpp/protocol/xml';
 import type { XmppTestUser } from '../../servers/prosody/xmpp-test-user';
-import type { ClientEvent, MatrixUserClient } from '../../servers/synapse/synapse-server';
+import type { ClientEvent, EphemeralEvent, MatrixUserClient } from '../../servers/synapse/synapse-server';
 
 const MATRIX_WAIT_MS = 30_000;
 const XMPP_WAIT_MS = 30_000;
@@ -52,6 +52,21 @@ export class MatrixSide {
     return this.client.redact(this.roomId, target);
   }
 
+  /** alice's public read receipt on `eventId` (her client's read position). */
+  async markRead(eventId: string): Promise<void> {
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(this.roomId)}/receipt/m.read/${encodeURIComponent(eventId)}`;
+    await this.client.request('POST', path, {});
+  }
+
+  /** Waits for the m.receipt (through /sync) saying `userId` read `eventId` in this room. */
+  seesReadReceipt(eventId: string, userId: string, timeoutMs = MATRIX_WAIT_MS): Promise<EphemeralEvent> {
+    return this.client.waitForEphemeral((e) => {
+      if (e.room_id !== this.roomId || e.type !== 'm.receipt') return false;
+      const reads = (e.content[eventId] as { 'm.read'?: Record<string, unknown> } | undefined)?.['m.read'];
+      return reads !== undefined && userId in reads;
+    }, timeoutMs);
+  }
+
   /** The first timeline event of this room matching `pred` (waits for it). */
   sees(pred: (e: ClientEvent) => boolean, timeoutMs = MATRIX_WAIT_MS): Promise<ClientEvent> {
     return this.client.waitForEvent((e) => e.room_id === this.roomId && pred(e), timeoutMs);
@@ -60,6 +75,18 @@ export class MatrixSide {
   /** The events of this room seen so far matching `pred`. */
   seen(pred: (e: ClientEvent) => boolean): ClientEvent[] {
     return this.client.seen.filter((e) => e.room_id === this.roomId && pred(e));
+  }
+
+  /** The member event of `userId` that was current when event `eventId` arrived in this client's timeline. */
+  memberBefore(eventId: string, userId: string): ClientEvent | undefined {
+    const timeline = this.seen(() => true);
+    return timeline
+      .slice(
+        0,
+        timeline.findIndex((x) => x.event_id === eventId),
+      )
+      .filter((x) => x.type === 'm.room.member' && x.state_key === userId)
+      .at(-1);
   }
 
   /** The display name a client shows for `userId` here: the member event's, else the user ID. */
@@ -134,6 +161,45 @@ export class XmppSide {
     ]);
   }
 
+  /** XEP-0333 in a MUC: a `displayed` marker naming the message by the MUC's stanza-id, with a store hint. */
+  markDisplayed(stanzaId: string): Promise<SentStanza> {
+    return this.user.say(this.muc, undefined, [
+      xml('displayed', { xmlns: NS.CHAT_MARKERS, id: stanzaId }),
+      xml('store', { xmlns: NS.HINTS }),
+    ]);
+  }
+
+  /** Publish our vCard (XEP-0054) with `photo`, and announce its hash in the room (XEP-0153), as MUC clients do. */
+  async setAvatar(photo: Buffer, type: string): Promise<void> {
+    await this.user.iq(
+      xml(
+        'iq',
+        { type: 'set' },
+        xml(
+          'vCard',
+          { xmlns: NS.VCARD },
+          xml('PHOTO', {}, xml('TYPE', {}, type), xml('BINVAL', {}, photo.toString('base64'))),
+        ),
+      ),
+    );
+    await this.user.send(
+      xml(
+        'presence',
+        { to: `${this.muc}/${this.nick}` },
+        xml('x', { xmlns: NS.VCARD_UPDATE }, xml('photo', {}, sha1(photo))),
+      ),
+    );
+  }
+
+  /** The vCard photo of occupant `nick`, as a MUC client fetches it (an IQ to room/nick, XEP-0054/XEP-0153). */
+  async occupantPhoto(nick: string): Promise<Buffer | undefined> {
+    const res = await this.user.iq(
+      xml('iq', { type: 'get', to: `${this.muc}/${nick}` }, xml('vCard', { xmlns: NS.VCARD })),
+    );
+    const binval = res.getChild('vCard', NS.VCARD)?.getChild('PHOTO')?.getChildText('BINVAL');
+    return binval ? Buffer.from(binval.replace(/\s+/g, ''), 'base64') : undefined;
+  }
+
   /** XEP-0424 retraction of our own message `stanzaId`. */
   retract(stanzaId: string): Promise<SentStanza> {
     return this.user.say(this.muc, 'This person attempted to retract a previous message.', [
@@ -160,6 +226,11 @@ export class XmppSide {
       el.attrs.from !== `${this.muc}/${this.nick}`
     );
   }
+}
+
+/** Hex SHA-1, as XEP-0153 names a photo. */
+export function sha1(bytes: Uint8Array): string {
+  return createHash('sha1').update(bytes).digest('hex');
 }
 
 /** The nick of a groupchat's sender (the resource of `from`). */

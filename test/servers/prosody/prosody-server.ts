@@ -173,7 +173,8 @@ export class ProsodyServer {
         'allow_unencrypted_plain_auth = true',
         'authentication = "internal_hashed"',
         'storage = "internal"',
-        'modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "smacks"; "posix" }',
+        // vcard: users' vCards (XEP-0054), where MUC clients find occupants' avatars (XEP-0153).
+        'modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "smacks"; "posix"; "vcard" }',
         'modules_disabled = { "tls"; "s2s" }',
         'smacks_hibernation_time = 60',
         opts.extraGlobal ?? '',

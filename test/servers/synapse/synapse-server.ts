@@ -99,12 +99,21 @@ export interface ClientEvent {
   unsigned?: Record<string, unknown>;
 }
 
+/** An ephemeral event of a room (/sync `ephemeral`): no ID, no sender. */
+export interface EphemeralEvent {
+  room_id: string;
+  type: string;
+  content: Record<string, unknown>;
+}
+
 /** A Matrix user acting through the real client-server API. */
 export class MatrixUserClient {
   private since?: string;
   private txn = 0;
   /** Every timeline event seen through /sync since the client started. */
   readonly seen: ClientEvent[] = [];
+  /** Every ephemeral event (receipts, typing) of a joined room seen through /sync since the client started. */
+  readonly ephemeral: EphemeralEvent[] = [];
 
   constructor(
     readonly baseUrl: string,
@@ -126,7 +135,10 @@ export class MatrixUserClient {
     const res = await this.request<{
       next_batch: string;
       rooms?: {
-        join?: Record<string, { timeline?: { events?: ClientEvent[] } }>;
+        join?: Record<
+          string,
+          { timeline?: { events?: ClientEvent[] }; ephemeral?: { events?: Omit<EphemeralEvent, 'room_id'>[] } }
+        >;
         invite?: Record<string, { invite_state?: { events?: Omit<ClientEvent, 'room_id'>[] } }>;
       };
     }>(
@@ -136,6 +148,7 @@ export class MatrixUserClient {
     this.since = res.next_batch;
     for (const [roomId, room] of Object.entries(res.rooms?.join ?? {})) {
       for (const ev of room.timeline?.events ?? []) this.seen.push({ ...ev, room_id: roomId });
+      for (const ev of room.ephemeral?.events ?? []) this.ephemeral.push({ ...ev, room_id: roomId });
     }
     // Invites: the stripped state of the room (name, the invite itself), seen as events without IDs.
     for (const [roomId, room] of Object.entries(res.rooms?.invite ?? {})) {
@@ -144,15 +157,46 @@ export class MatrixUserClient {
   }
 
   /** Wait (long-polling /sync, no sleeps) for a timeline event matching `pred`. */
-  async waitForEvent(pred: (ev: ClientEvent) => boolean, timeoutMs = 20_000): Promise<ClientEvent> {
+  waitForEvent(pred: (ev: ClientEvent) => boolean, timeoutMs = 20_000): Promise<ClientEvent> {
+    return this.waitIn(this.seen, pred, timeoutMs);
+  }
+
+  /** Wait (long-polling /sync) for an ephemeral event (an m.receipt, m.typing) matching `pred`. */
+  waitForEphemeral(pred: (ev: EphemeralEvent) => boolean, timeoutMs = 20_000): Promise<EphemeralEvent> {
+    return this.waitIn(this.ephemeral, pred, timeoutMs);
+  }
+
+  private async waitIn<T>(list: readonly T[], pred: (ev: T) => boolean, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.seen.find(pred);
+      const found = list.find(pred);
       if (found) return found;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`${this.userId}: no matching event within ${timeoutMs} ms`);
       await this.syncOnce(Math.min(left, 5_000));
     }
+  }
+
+  /** Upload to the media repository; the mxc URI. */
+  async uploadMedia(bytes: Uint8Array, contentType: string, filename: string): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/_matrix/media/v3/upload?filename=${encodeURIComponent(filename)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.accessToken}`, 'content-type': contentType },
+      body: bytes,
+    });
+    if (res.status !== 200) throw new Error(`${this.userId}: upload answered ${res.status}`);
+    return ((await res.json()) as { content_uri: string }).content_uri;
+  }
+
+  /** The bytes behind an mxc URI, as a client downloads them (authenticated media, v1.11). */
+  async downloadMedia(mxc: string): Promise<Buffer> {
+    const m = /^mxc:\/\/([^/]+)\/(.+)$/.exec(mxc);
+    if (m === null) throw new Error(`not an mxc URI: ${mxc}`);
+    const res = await fetch(`${this.baseUrl}/_matrix/client/v1/media/download/${m[1]}/${m[2]}`, {
+      headers: { authorization: `Bearer ${this.accessToken}` },
+    });
+    if (res.status !== 200) throw new Error(`${this.userId}: download of ${mxc} answered ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
   }
 
   async createRoom(body: Record<string, unknown> = {}): Promise<string> {

@@ -11,10 +11,11 @@ import { nonEmpty, text } from './values';
 // Presence
 
 /** Enter a MUC as `occupantJid` (room@service/nick), asking for no history (XEP-0045 §7.2, §7.2.14). */
-export function buildMucJoin(p: { from?: string; to: string; password?: string }): XmlElement {
+export function buildMucJoin(p: { from?: string; to: string; password?: string; extra?: XmlElement[] }): XmlElement {
   return xml(
     'presence',
     { from: p.from, to: p.to },
+    ...(p.extra ?? []),
     xml(
       'x',
       { xmlns: NS.MUC },
@@ -25,8 +26,8 @@ export function buildMucJoin(p: { from?: string; to: string; password?: string }
 }
 
 /** Change nick (XEP-0045 §7.6): available presence to the new occupant JID, without the MUC element. */
-export function buildNickChange(p: { from?: string; to: string }): XmlElement {
-  return xml('presence', { from: p.from, to: p.to });
+export function buildNickChange(p: { from?: string; to: string; extra?: XmlElement[] }): XmlElement {
+  return xml('presence', { from: p.from, to: p.to }, ...(p.extra ?? []));
 }
 
 /** Leave a MUC (XEP-0045 §7.14). */
