@@ -38,6 +38,9 @@ export interface Arrival {
   readonly at: number;
   readonly from: string | undefined;
   readonly clientIsSender: boolean;
+  /** SHA-256 of the body (hex) and its length, kept also when the body is not (`keepBodies = false`). */
+  readonly digest: string;
+  readonly size: number;
   /** The status answered (0: the sender cut a dripped answer), once answered. */
   status?: number;
   answeredAt?: number;
@@ -65,6 +68,8 @@ export class ReceivingPeer {
   /** Bodies answered 400 (a permanent rejection), whatever the script says. */
   rejectBody: (body: Buffer) => boolean = () => false;
   dripIntervalMs = 100;
+  /** False: arrivals keep only the body's digest (an empty body), for runs of many messages. */
+  keepBodies = true;
   private server?: Server;
   private readonly sockets = new Set<TLSSocket>();
 
@@ -100,7 +105,9 @@ export class ReceivingPeer {
         const body = Buffer.concat(chunks);
         const arrival: Arrival = {
           url: req.url ?? '',
-          body,
+          body: this.keepBodies ? body : Buffer.alloc(0),
+          digest: createHash('sha256').update(body).digest('hex'),
+          size: body.length,
           at: Date.now(),
           from: req.headers.from,
           clientIsSender: matchesDomain(socket.getPeerCertificate(), this.senderDomain),
@@ -170,10 +177,8 @@ export class ReceivingPeer {
     const seen = new Set<string>();
     const out: Arrival[] = [];
     this.arrivals.forEach((a) => {
-      if (a.status !== 201) return;
-      const digest = createHash('sha256').update(a.body).digest('hex');
-      if (seen.has(digest)) return;
-      seen.add(digest);
+      if (a.status !== 201 || seen.has(a.digest)) return;
+      seen.add(a.digest);
       out.push(a);
     });
     return out;
