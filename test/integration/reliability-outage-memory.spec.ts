@@ -7,19 +7,15 @@
  * are still down. The process's memory is sampled (test/support/fault-rss.ts): its peak growth
  * must stay well below the size of the backlog it holds for the two followers that are down.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { type ProviderDomain, roomUri } from '../../src/common/ids';
 import { MetricsRegistry } from '../../src/common/metrics';
 import { OutboxRepository } from '../../src/persistence';
 import type { OutboxEntry } from '../../src/persistence/repositories/outbox.repository';
-import { type TestPki, createTestPki } from '../kits/mimi/transport-fixtures';
-import { type OutboxSender, ReceivingPeer, startOutboxSender } from '../support/fault-follower';
+import { createTestPki } from '../kits/mimi/transport-fixtures';
+import { ReceivingPeer, SenderWorld } from '../support/fault-follower';
 import { RssSampler, readRssKb } from '../support/fault-rss';
-import { TestDatabase } from '../support/test-data-source';
 import { eventually } from './gateway-pair';
 
 const SENDER = 'a.example';
@@ -52,17 +48,13 @@ function body(i: number): Buffer {
 }
 
 describe('T46: memory and queues while two followers are down', () => {
-  let pki: TestPki;
-  let dir: string;
-  let db: TestDatabase;
+  let world: SenderWorld;
   let healthy: ReceivingPeer;
   const down: number[] = [];
-  let sender: OutboxSender | undefined;
 
   beforeAll(async () => {
-    pki = await createTestPki();
-    dir = mkdtempSync(join(tmpdir(), 'outage-memory-'));
-    db = await TestDatabase.create('sqlite');
+    const pki = await createTestPki();
+    world = await SenderWorld.create(pki, 'outage-memory-');
     healthy = new ReceivingPeer(pki.cByCa, pki.ca.certPem, SENDER);
     healthy.keepBodies = false;
     await healthy.start();
@@ -76,23 +68,15 @@ describe('T46: memory and queues while two followers are down', () => {
   });
 
   afterAll(async () => {
-    await sender?.app.close();
+    await world.close();
     await healthy.stop();
-    await db.drop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('reads the backlog a batch at a time, shows it per destination, serves the healthy follower, and keeps memory well below the backlog', async () => {
-    sender = await startOutboxSender({
-      dir,
-      domain: SENDER,
-      identity: pki.a,
-      caPem: pki.ca.certPem,
-      db,
-      peers: { [HEALTHY]: healthy.port, [DOWN[0]]: down[0]!, [DOWN[1]]: down[1]! },
-      outbox: { batchSize: BATCH_SIZE, coalesceMaxMessages: 32, maxBackoffMs: 500 },
-    });
-    const { app, tx, outbox } = sender;
+    const { app, tx, outbox } = await world.start(
+      { [HEALTHY]: healthy.port, [DOWN[0]]: down[0]!, [DOWN[1]]: down[1]! },
+      { batchSize: BATCH_SIZE, coalesceMaxMessages: 32, maxBackoffMs: 500 },
+    );
     const rows = app.get(OutboxRepository);
     let largestRead = 0;
     // A plain wrapper, not jest.spyOn: a jest mock keeps every result, which would hold every

@@ -1,9 +1,12 @@
 /**
  * A MIMI follower stand-in for outbox reliability tests: an HTTPS server with mutual TLS on
  * loopback that records every request and answers it as its script says: `ok` (201), `error500`,
- * `busy503` (with `Retry-After`), or `drip`: a slow-loris answer, the bytes of a 201 response
+ * `busy503` (with `Retry-After`), `drip`: a slow-loris answer, the bytes of a 201 response
  * written one at a time every `dripIntervalMs` (the connection is never idle, so only a deadline
- * on the whole response stops the sender from waiting; T19).
+ * on the whole response stops the sender from waiting; T19), `hang` (no answer at all, T18),
+ * `reset` (a TCP RST once the request is read) or `truncate` (a 201 whose body stops halfway,
+ * then the connection closes; T20). The last four leave the arrival's status 0: the request was
+ * received, its outcome unknown to the sender.
  *
  *   const peer = new ReceivingPeer(pki.b, pki.ca.certPem, SENDER);
  *   await peer.start();
@@ -16,9 +19,10 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -28,9 +32,10 @@ import { resolveConfigPath, validateConfig } from '../../src/config/load-config'
 import { matchesDomain } from '../../src/mimi/transport';
 import { TransactionRunner } from '../../src/persistence';
 import { OutboxService } from '../../src/replication';
-import type { TestDatabase } from './test-data-source';
+import type { TestPki } from '../kits/mimi/transport-fixtures';
+import { TestDatabase } from './test-data-source';
 
-export type PeerMode = 'ok' | 'error500' | 'busy503' | 'drip';
+export type PeerMode = 'ok' | 'error500' | 'busy503' | 'drip' | 'hang' | 'reset' | 'truncate';
 
 export interface Arrival {
   readonly url: string;
@@ -55,6 +60,8 @@ export interface Drip {
 }
 
 const RETRY_AFTER_SECONDS = 1;
+/** The sending gateway of SenderWorld. */
+const SENDER_DOMAIN = 'a.example';
 const DRIPPED_RESPONSE = Buffer.from(
   'HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nx-slow: dripped one byte at a time\r\ncontent-length: 0\r\n\r\n',
 );
@@ -67,6 +74,8 @@ export class ReceivingPeer {
   script: PeerMode[] = [];
   /** Bodies answered 400 (a permanent rejection), whatever the script says. */
   rejectBody: (body: Buffer) => boolean = () => false;
+  /** A status to answer `body` with (an error body with it), before the script; undefined: the script decides. */
+  statusFor: (body: Buffer) => number | undefined = () => undefined;
   dripIntervalMs = 100;
   /** False: arrivals keep only the body's digest (an empty body), for runs of many messages. */
   keepBodies = true;
@@ -113,9 +122,30 @@ export class ReceivingPeer {
           clientIsSender: matchesDomain(socket.getPeerCertificate(), this.senderDomain),
         };
         this.arrivals.push(arrival);
+        const forced = this.statusFor(body);
+        if (forced !== undefined) {
+          arrival.status = forced;
+          arrival.answeredAt = Date.now();
+          res.writeHead(forced, { 'content-type': 'application/json' });
+          res.end(
+            forced === 204 ? undefined : JSON.stringify({ errcode: `HTTP_${forced}`, error: 'as the test asked' }),
+          );
+          return;
+        }
         const mode = this.script.shift() ?? 'ok';
         if (mode === 'drip' && !this.rejectBody(body)) {
           this.drip(socket, arrival);
+          return;
+        }
+        if (mode === 'hang' || mode === 'reset' || mode === 'truncate') {
+          arrival.status = 0;
+          arrival.answeredAt = Date.now();
+          if (mode === 'reset') resetConnection(socket);
+          if (mode === 'truncate') {
+            socket.end(
+              'HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 40\r\n\r\n{"half of a body th',
+            );
+          }
           return;
         }
         const status = this.rejectBody(body) ? 400 : mode === 'error500' ? 500 : mode === 'busy503' ? 503 : 201;
@@ -238,4 +268,53 @@ export async function startOutboxSender(opts: {
   const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: false });
   await app.init();
   return { app, tx: app.get(TransactionRunner), outbox: app.get(OutboxService) };
+}
+
+/** Tear a TLS connection down with a TCP RST (on the TCP socket under it), or at least at once. */
+function resetConnection(socket: TLSSocket): void {
+  const tcp = (socket as unknown as { _parent?: Socket | null })._parent;
+  try {
+    (tcp ?? socket).resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+/**
+ * The sending side of an outbox reliability spec: gateway `a.example` (certificate `pki.a`) on a
+ * fresh SQLite database in a temp folder; `start` starts it with its peers, `close` stops it and
+ * removes everything.
+ */
+export class SenderWorld {
+  sender?: OutboxSender;
+
+  private constructor(
+    private readonly pki: TestPki,
+    private readonly dir: string,
+    private readonly db: TestDatabase,
+  ) {}
+
+  static async create(pki: TestPki, prefix: string): Promise<SenderWorld> {
+    return new SenderWorld(pki, mkdtempSync(join(tmpdir(), prefix)), await TestDatabase.create('sqlite'));
+  }
+
+  async start(peers: Readonly<Record<string, number>>, outbox?: Record<string, unknown>): Promise<OutboxSender> {
+    this.sender = await startOutboxSender({
+      dir: this.dir,
+      domain: SENDER_DOMAIN,
+      identity: this.pki.a,
+      caPem: this.pki.ca.certPem,
+      db: this.db,
+      peers,
+      outbox,
+    });
+    return this.sender;
+  }
+
+  async close(): Promise<void> {
+    await this.sender?.app.close();
+    this.sender = undefined;
+    await this.db.drop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }
