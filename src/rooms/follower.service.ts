@@ -155,7 +155,7 @@ export class FollowerService {
         scopeDomain: this.domain,
         timestamp: event.timestamp,
         senderProfile: await this.media.publishProfile(tx, room, sender),
-        messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
+        messageIdOf: (pe) => this.events.findMessageIdInRoom(tx, room.roomUri, room.platform, pe),
       });
       if (content === undefined) {
         await this.events.recordLegacyEvent(tx, {

@@ -205,7 +205,7 @@ export class HubService {
         scopeDomain: this.domain,
         timestamp: event.timestamp,
         senderProfile: await this.media.publishProfile(tx, room, sender),
-        messageIdOf: async (pe) => (await this.events.findLegacyEvent(tx, room.platform, pe))?.messageId ?? undefined,
+        messageIdOf: (pe) => this.events.findMessageIdInRoom(tx, room.roomUri, room.platform, pe),
       });
       if (content === undefined) {
         this.logger.debug(

@@ -2,10 +2,12 @@
  * Handshake storm soak (issue 14: during 2,000 concurrent TLS handshakes /health took up to 2.7 s
  * and RSS stayed up after the connections closed).
  *
- *   npm run bench:storm -- [--concurrency 2000] [--seconds 10] [--settle 5]
+ *   npm run bench:storm -- [--concurrency 2000] [--seconds 10] [--settle 5] [--gateway-env NAME=VALUE,...]
  *
  * For each gateway configuration below, a fresh gateway process (test/support/memory-gateway.ts,
  * SQLite) is started and, in order:
+ * 0. warm-up: 20 connections in flight for 1 s, then 2 s of rest, so that the baseline is not a
+ *    process that has never served a connection (first-use code and caches are not storm damage);
  * 1. idle: /health on the admin listener is probed every 20 ms for 3 s (the baseline);
  * 2. storm: a child process at the lowest CPU priority (nice 19: on this one machine the attacker
  *    should not take the gateway's CPU, as one elsewhere would not) keeps `--concurrency`
@@ -14,7 +16,9 @@
  *    goes on;
  * 3. after: the storm stops; the probe goes on for `--settle` s.
  * It prints /health latency percentiles per phase next to the idle baseline, the gateway's RSS
- * (before the storm, peak, at the end of the settle time), and what became of the connections.
+ * (before the storm, peak, at the end of the settle time), what became of the connections, and
+ * the gateway's JS memory (heapUsed, external; test/support/memory-gateway-control.ts GET /memory)
+ * before, after and after one full GC, to tell live memory from memory the allocators keep.
  *
  * Configurations: `unprotected` (no caps, Node's timeouts: the behaviour before issue 14),
  * `handshake cap` (limits.connections defaults but no per-address cap, as if the storm came from
@@ -39,7 +43,18 @@ const LOOPBACK = '127.0.0.1';
 const PROBE_EVERY_MS = 20;
 const IDLE_MS = 3000;
 const RSS_EVERY_MS = 100;
+/** Connections in flight during the 1 s warm-up before the baseline. */
+const WARM_UP_CONNECTIONS = 20;
 const READY_MARKER = 'MIMI-TEST-GATEWAY READY';
+/**
+ * `--gateway-env NAME=VALUE[,NAME=VALUE]`: extra environment for the gateway processes, e.g.
+ * `GLIBC_TUNABLES=glibc.malloc.trim_threshold=0` to see how much of the RSS after a storm is
+ * memory glibc's allocator keeps.
+ */
+const gatewayEnv = ((): string[] => {
+  const i = process.argv.indexOf('--gateway-env');
+  return i >= 0 ? (process.argv[i + 1] ?? '').split(',').filter((kv) => kv.includes('=')) : [];
+})();
 
 interface StormJob {
   readonly port: number;
@@ -124,6 +139,30 @@ interface Gateway {
   readonly child: ChildProcess;
   readonly mimiPort: number;
   readonly adminPort: number;
+  /** The test control API (test/support/memory-gateway-control.ts): GET /memory. */
+  readonly controlUrl: string;
+}
+
+/** The gateway's process.memoryUsage() in MB, after a full GC when `gc` (the gateway runs with --expose-gc). */
+interface Memory {
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  readonly external: number;
+}
+
+async function memoryOf(gw: Gateway, gc: boolean): Promise<Memory> {
+  const res = await fetch(`${gw.controlUrl}/memory${gc ? '?gc=1' : ''}`);
+  const m = (await res.json()) as {
+    rss: number;
+    heapTotal: number;
+    heapUsed: number;
+    external: number;
+    gcRan: boolean;
+  };
+  if (gc && !m.gcRan) throw new Error('the gateway did not run a GC (no --expose-gc?)');
+  const mb = (v: number): number => v / 1024 / 1024;
+  return { rss: mb(m.rss), heapTotal: mb(m.heapTotal), heapUsed: mb(m.heapUsed), external: mb(m.external) };
 }
 
 async function startGateway(
@@ -151,9 +190,15 @@ async function startGateway(
     }),
   );
   const entry = join(repoRoot(), 'dist', 'test', 'support', 'memory-gateway.js');
-  const child = spawn(process.execPath, [entry, '--config', configFile], {
+  // --expose-gc only lets the bench ask for a full GC before its last reading (GET /memory?gc=1);
+  // the gateway never collects on its own because of it.
+  const child = spawn(process.execPath, ['--expose-gc', entry, '--config', configFile], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, MIMI_TEST_EXIT_WITH_PARENT: '1' },
+    env: {
+      ...process.env,
+      ...Object.fromEntries(gatewayEnv.map((kv) => kv.split('=', 2))),
+      MIMI_TEST_EXIT_WITH_PARENT: '1',
+    },
   });
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -164,7 +209,10 @@ async function startGateway(
     child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before READY:\n${out}`)));
   });
   child.stdout!.resume();
-  return { child, mimiPort, adminPort };
+  const ready = JSON.parse(out.slice(out.indexOf(READY_MARKER) + READY_MARKER.length).split('\n')[0]!) as {
+    controlUrl: string;
+  };
+  return { child, mimiPort, adminPort, controlUrl: ready.controlUrl };
 }
 
 function rssMb(pid: number): number {
@@ -222,11 +270,26 @@ async function measure(
   pki: Awaited<ReturnType<typeof writeDevPki>>,
   limits: object,
   opts: { concurrency: number; seconds: number; settle: number },
-): Promise<{ rows: Row[]; storm: StormResult; rss: { before: number; peak: number; after: number } }> {
+): Promise<{
+  rows: Row[];
+  storm: StormResult;
+  rss: { before: number; peak: number; after: number };
+  memory: { before: Memory; after: Memory; afterGc: Memory };
+}> {
   const gw = await startGateway(dir, pki, limits);
   const pid = gw.child.pid!;
   try {
     await sleep(1000);
+    // Warm-up: a few connections first, so that the baseline already has what the first one
+    // initialises once (compiled code of the TLS and HTTP paths, lazily built caches); then settle.
+    const job = {
+      port: gw.mimiPort,
+      caPem: readFileSync(pki.caCertFile, 'utf8'),
+      certPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.certFile, 'utf8'),
+      keyPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.keyFile, 'utf8'),
+    };
+    await stormProcess({ ...job, concurrency: WARM_UP_CONNECTIONS, seconds: 1 });
+    await sleep(2000);
     const rssSamples: number[] = [];
     const sampler = setInterval(() => rssSamples.push(rssMb(pid)), RSS_EVERY_MS);
 
@@ -234,17 +297,11 @@ async function measure(
     await sleep(IDLE_MS);
     const idle = await p.stop();
     const before = rssMb(pid);
+    const memoryBefore = await memoryOf(gw, false);
     const stormStart = rssSamples.length;
 
     p = probe(gw.adminPort);
-    const storm = await stormProcess({
-      port: gw.mimiPort,
-      concurrency: opts.concurrency,
-      seconds: opts.seconds,
-      caPem: readFileSync(pki.caCertFile, 'utf8'),
-      certPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.certFile, 'utf8'),
-      keyPem: readFileSync(pki.providers[CLIENT_DOMAIN]!.keyFile, 'utf8'),
-    });
+    const storm = await stormProcess({ ...job, concurrency: opts.concurrency, seconds: opts.seconds });
     const during = await p.stop();
     const peak = Math.max(...rssSamples.slice(stormStart));
 
@@ -252,6 +309,8 @@ async function measure(
     await sleep(opts.settle * 1000);
     const after = await p.stop();
     const afterRss = rssMb(pid);
+    const memoryAfter = await memoryOf(gw, false);
+    const memoryAfterGc = await memoryOf(gw, true);
     clearInterval(sampler);
     const mb = (v: number): string => v.toFixed(0);
     return {
@@ -262,6 +321,7 @@ async function measure(
       ],
       storm,
       rss: { before, peak, after: afterRss },
+      memory: { before: memoryBefore, after: memoryAfter, afterGc: memoryAfterGc },
     };
   } finally {
     gw.child.kill('SIGTERM');
@@ -292,6 +352,7 @@ async function main(): Promise<void> {
   ];
   const rows: Row[] = [];
   const summaries: string[][] = [];
+  const heaps: string[][] = [];
   try {
     for (const [name, limits] of configs) {
       const r = await measure(name, join(dir, name.replace(/\W/g, '-')), pki, limits, opts);
@@ -306,6 +367,17 @@ async function main(): Promise<void> {
         r.rss.peak.toFixed(0),
         r.rss.after.toFixed(0),
         `${back >= 0 ? '+' : ''}${back.toFixed(1)} %`,
+      ]);
+      const { before, after, afterGc } = r.memory;
+      heaps.push([
+        name,
+        `${before.heapUsed.toFixed(1)} / ${before.external.toFixed(1)}`,
+        `${after.heapUsed.toFixed(1)} / ${after.external.toFixed(1)}`,
+        `${afterGc.heapUsed.toFixed(1)} / ${afterGc.external.toFixed(1)}`,
+        signedPercent(afterGc.heapUsed + afterGc.external, before.heapUsed + before.external),
+        `${before.heapTotal.toFixed(0)} -> ${afterGc.heapTotal.toFixed(0)}`,
+        afterGc.rss.toFixed(0),
+        signedPercent(afterGc.rss, before.rss),
       ]);
     }
   } finally {
@@ -343,6 +415,27 @@ async function main(): Promise<void> {
       (i) => i >= 1,
     ),
   );
+  console.log('');
+  console.log(
+    'JS memory of the gateway (MB, heapUsed / external), read through its control API: before the storm,\n' +
+      'at the end of the settle time, and then after one full GC; V8 heapTotal before -> after that GC; RSS after it.\n' +
+      'Live memory back at its level with RSS still up is memory the allocators keep (V8 pages, glibc arenas),\n' +
+      'not a leak.' +
+      (gatewayEnv.length > 0 ? ` Gateway environment: ${gatewayEnv.join(' ')}.` : '') +
+      '\n',
+  );
+  console.log(
+    formatTable(
+      ['config', 'before', 'after', 'after GC', 'heap+ext vs before', 'V8 heapTotal', 'RSS after GC', 'RSS vs before'],
+      heaps,
+      (i) => i >= 1,
+    ),
+  );
+}
+
+function signedPercent(value: number, base: number): string {
+  const p = ((value - base) / base) * 100;
+  return `${p >= 0 ? '+' : ''}${p.toFixed(1)} %`;
 }
 
 if (stormJob !== undefined) {

@@ -6,7 +6,9 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
-import { Platform, type RoomUri } from '../../src/common/ids';
+import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
+import type { LegacyUserRef } from '../../src/ports';
+import type { RoomEventInfo, RoomInfo } from '../../src/rooms';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import {
   type SubmitMessageResponse,
@@ -242,4 +244,33 @@ export async function linkMemoryRoom(gw: GatewayUnderTest, roomId: string): Prom
   const res = await admin<{ roomUri: RoomUri }>(gw, 'POST', '/provisioning/rooms', { platform: 'memory', roomId });
   if (res.status !== 201) throw new Error(`linking ${roomId} answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body.roomUri;
+}
+
+/** `by` invites the remote user `userUri` into A's memory room `roomId`, as A's platform reports it. */
+export async function inviteOnA(
+  pair: GatewayPair,
+  roomId: string,
+  by: LegacyUserRef,
+  userUri: UserUri,
+  platformEventId = `$invite-${userUri}`,
+): Promise<void> {
+  await pair.a.platform.emitEvent({
+    kind: 'membership',
+    room: memoryRoom(roomId),
+    platformEventId,
+    user: { userUri },
+    membership: 'invite',
+    by,
+    timestamp: Date.now(),
+  });
+}
+
+/** The stored history of `roomUri` on `gw` (provisioning API). */
+export async function roomHistory(gw: GatewayUnderTest, roomUri: RoomUri): Promise<RoomEventInfo[]> {
+  return (await admin<RoomEventInfo[]>(gw, 'GET', `/provisioning/rooms/${encodeURIComponent(roomUri)}/events`)).body;
+}
+
+/** `roomUri` as `gw` lists it, or undefined while it does not know the room. */
+export async function roomOn(gw: GatewayUnderTest, roomUri: RoomUri): Promise<RoomInfo | undefined> {
+  return (await admin<RoomInfo[]>(gw, 'GET', '/provisioning/rooms')).body.find((r) => r.roomUri === roomUri);
 }

@@ -1,21 +1,13 @@
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:https';
-import { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TLSSocket } from 'node:tls';
 import { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from '../../src/app.module';
 import { ProviderDomain, RoomUri, roomUri } from '../../src/common/ids';
-import { resolveConfigPath, validateConfig } from '../../src/config/load-config';
-import { matchesDomain } from '../../src/mimi/transport';
 import { createTestPki, TestPki } from '../kits/mimi/transport-fixtures';
 import { OutboxRepository, TransactionRunner } from '../../src/persistence';
 import { OutboxStatus } from '../../src/persistence/repositories/outbox.repository';
 import { OutboxService } from '../../src/replication';
+import { ReceivingPeer, startOutboxSender } from '../support/fault-follower';
 import { DATABASE_KINDS, TestDatabase } from '../support/test-data-source';
 
 /**
@@ -28,92 +20,7 @@ const SLOW_PEER = 'b.example';
 const HEALTHY_PEER = 'c.example';
 const ROOM_1 = roomUri(SENDER, 'outbox-room-1');
 const ROOM_2 = roomUri(SENDER, 'outbox-room-2');
-const RETRY_AFTER_SECONDS = 1;
-
-type Mode = 'ok' | 'error500' | 'busy503';
-
-interface Arrival {
-  readonly url: string;
-  readonly body: Buffer;
-  readonly at: number;
-  readonly from: string | undefined;
-  readonly clientIsSender: boolean;
-}
-
-/** A follower stand-in: mutual TLS, records every request, dedupes byte-identical bodies. */
-class ReceivingPeer {
-  readonly arrivals: Arrival[] = [];
-  readonly responses: { status: number; at: number }[] = [];
-  /** How the next requests are answered; consumed front to back, then `ok`. */
-  script: Mode[] = [];
-  /** Bodies answered 400 (a permanent rejection), whatever the script says. */
-  rejectBody: (body: Buffer) => boolean = () => false;
-  private server?: Server;
-  private readonly seen = new Set<string>();
-
-  constructor(
-    private readonly identity: { certPem: string; keyPem: string },
-    private readonly caPem: string,
-    public port = 0,
-  ) {}
-
-  async start(): Promise<void> {
-    const server = createServer({
-      key: this.identity.keyPem,
-      cert: this.identity.certPem,
-      ca: this.caPem,
-      requestCert: true,
-      rejectUnauthorized: true,
-    });
-    server.on('request', (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const socket = req.socket as TLSSocket;
-        const body = Buffer.concat(chunks);
-        this.arrivals.push({
-          url: req.url ?? '',
-          body,
-          at: Date.now(),
-          from: req.headers.from,
-          clientIsSender: matchesDomain(socket.getPeerCertificate(), SENDER),
-        });
-        const mode = this.script.shift() ?? 'ok';
-        const status = this.rejectBody(body) ? 400 : mode === 'ok' ? 201 : mode === 'error500' ? 500 : 503;
-        this.responses.push({ status, at: Date.now() });
-        if (mode === 'busy503') res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(status === 400 ? JSON.stringify({ errcode: 'MIMI_MALFORMED', error: 'cannot parse' }) : undefined);
-      });
-    });
-    server.listen(this.port, '127.0.0.1');
-    await once(server, 'listening');
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    this.server.close();
-    await once(this.server, 'close');
-    this.server = undefined;
-  }
-
-  /** Bodies accepted (201), first copy only, as a MIMI follower keeps them. */
-  accepted(): Arrival[] {
-    const out: Arrival[] = [];
-    this.arrivals.forEach((a, i) => {
-      if (this.responses[i]?.status !== 201) return;
-      const digest = createHash('sha256').update(a.body).digest('hex');
-      if (this.seen.has(digest)) return;
-      this.seen.add(digest);
-      out.push(a);
-    });
-    this.seen.clear();
-    return out;
-  }
-}
+const RETRY_AFTER_SECONDS = ReceivingPeer.RETRY_AFTER_SECONDS;
 
 /** Poll `probe` until it returns a value. */
 async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
@@ -149,8 +56,8 @@ describe.each(DATABASE_KINDS)('outbox over mutual TLS (%s)', (kind) => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'outbox-mtls-'));
     db = await TestDatabase.create(kind);
-    slow = new ReceivingPeer(pki.b, pki.ca.certPem);
-    healthy = new ReceivingPeer(pki.cByCa, pki.ca.certPem);
+    slow = new ReceivingPeer(pki.b, pki.ca.certPem, SENDER);
+    healthy = new ReceivingPeer(pki.cByCa, pki.ca.certPem, SENDER);
     await slow.start();
     await healthy.start();
   });
@@ -165,40 +72,16 @@ describe.each(DATABASE_KINDS)('outbox over mutual TLS (%s)', (kind) => {
   });
 
   async function startSender(): Promise<{ tx: TransactionRunner; outbox: OutboxService }> {
-    writeFileSync(join(dir, 'a.crt'), pki.a.certPem);
-    writeFileSync(join(dir, 'a.key'), pki.a.keyPem);
-    writeFileSync(join(dir, 'ca.crt'), pki.ca.certPem);
-    const database =
-      db.config.database.type === 'better-sqlite3'
-        ? { type: 'better-sqlite3', path: resolveConfigPath(db.config, db.config.database.path) }
-        : { type: 'postgres', url: db.config.database.url };
-    const config = validateConfig(
-      {
-        provider: { domain: SENDER },
-        listen: { host: '127.0.0.1', port: 0 },
-        tls: { certFile: 'a.crt', keyFile: 'a.key', caFiles: ['ca.crt'] },
-        database,
-        peers: [
-          { domain: SLOW_PEER, baseUrl: `https://127.0.0.1:${slow.port}` },
-          { domain: HEALTHY_PEER, baseUrl: `https://127.0.0.1:${healthy.port}` },
-        ],
-        outbox: {
-          concurrency: 4,
-          initialBackoffMs: 20,
-          maxBackoffMs: 200,
-          requestTimeoutMs: 2000,
-          pollIntervalMs: 50,
-          // This peer takes one message per request (its bodies are not FanoutMessages).
-          coalesceMaxMessages: 1,
-        },
-        admin: { enabled: false },
-        logging: { level: 'error' },
-      },
-      { baseDir: dir, env: {} },
-    );
-    app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: false });
-    await app.init();
-    return { tx: app.get(TransactionRunner), outbox: app.get(OutboxService) };
+    const sender = await startOutboxSender({
+      dir,
+      domain: SENDER,
+      identity: pki.a,
+      caPem: pki.ca.certPem,
+      db,
+      peers: { [SLOW_PEER]: slow.port, [HEALTHY_PEER]: healthy.port },
+    });
+    app = sender.app;
+    return sender;
   }
 
   it('delivers every message once, in order, byte-identical, through down / 500 / 503 Retry-After / back', async () => {
@@ -265,10 +148,10 @@ describe.each(DATABASE_KINDS)('outbox over mutual TLS (%s)', (kind) => {
     expect(slow.arrivals.every((a) => a.clientIsSender && a.from === `mimi@${SENDER}`)).toBe(true);
     expect(slow.arrivals[0]!.url).toMatch(/^\/notify\/mimi%3A%2F%2Fa\.example%2Fr%2Foutbox-room-/);
     // Retry-After was honoured: the stream that got the 503 waited at least that long.
-    const busyIndex = slow.responses.findIndex((r) => r.status === 503);
-    const busyUrl = slow.arrivals[busyIndex]!.url;
-    const nextOnStream = slow.arrivals.slice(busyIndex + 1).find((a) => a.url === busyUrl)!;
-    expect(nextOnStream.at - slow.responses[busyIndex]!.at).toBeGreaterThanOrEqual(RETRY_AFTER_SECONDS * 1000 - 50);
+    const busyIndex = slow.arrivals.findIndex((a) => a.status === 503);
+    const busy = slow.arrivals[busyIndex]!;
+    const nextOnStream = slow.arrivals.slice(busyIndex + 1).find((a) => a.url === busy.url)!;
+    expect(nextOnStream.at - busy.answeredAt!).toBeGreaterThanOrEqual(RETRY_AFTER_SECONDS * 1000 - 50);
   });
 
   it('parks a message the peer rejects permanently and delivers the rest of the stream', async () => {

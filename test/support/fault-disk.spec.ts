@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SmallDisk } from './fault-disk';
+import Database from 'better-sqlite3';
+import { SmallDisk, SqliteDiskFull } from './fault-disk';
 
 const isRoot = process.getuid?.() === 0;
 const MB = 1024 * 1024;
@@ -29,5 +30,32 @@ describe('SmallDisk', () => {
     } finally {
       await disk.unmount();
     }
+  });
+});
+
+describe('SqliteDiskFull', () => {
+  let dir: string;
+  let db: Database.Database;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fault-disk-sqlite-'));
+    db = new Database(join(dir, 'db.sqlite'));
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (v BLOB)');
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes a write that needs a new page fail with SQLITE_FULL until freed; nothing of it is stored', async () => {
+    const disk = new SqliteDiskFull((sql) => Promise.resolve(db.prepare(sql).all()));
+    const pages = await disk.fill();
+    expect(pages).toBe((db.pragma('page_count') as { page_count: number }[])[0]!.page_count);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    expect(() => insert.run(Buffer.alloc(20_000, 1))).toThrow(expect.objectContaining({ code: 'SQLITE_FULL' }));
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 0 });
+    expect(await disk.free()).toBeGreaterThan(pages);
+    insert.run(Buffer.alloc(20_000, 1));
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 });
   });
 });

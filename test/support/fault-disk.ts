@@ -11,7 +11,8 @@
  *
  * Without root there is no way to get a size-limited filesystem (a loop device needs root too):
  * `mount` rejects with an error saying so, and the caller decides (a test reports it, never passes
- * silently).
+ * silently). `SqliteDiskFull` below needs no root: it gives the gateway's SQLite connection the
+ * error a full disk gives (SQLITE_FULL).
  */
 import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
@@ -83,5 +84,44 @@ export class SmallDisk {
   /** Unmount (lazily, so that a process still holding a file does not block it); the contents are gone. */
   async unmount(): Promise<void> {
     await run('umount', ['-l', this.dir]);
+  }
+}
+
+/** SQLite's largest max_page_count (the limit is a 32-bit page number). */
+const SQLITE_MAX_PAGE_COUNT = 4294967294;
+
+/**
+ * A full disk as the gateway's SQLite connection sees it, without root: the connection's
+ * `max_page_count` is pinned to the database's current size, so the next write that needs a new
+ * page fails with SQLITE_FULL ("database or disk is full"), which is the error a full filesystem
+ * gives too. Writes that fit in pages the database already has still succeed, as on a real disk
+ * whose last block is not quite used up. `free()` lifts the limit.
+ *
+ * The pragma is per connection: `query` must run on the connection the gateway writes with (a
+ * better-sqlite3 DataSource has exactly one).
+ *
+ *   const disk = new SqliteDiskFull((sql) => app.get(DataSource).query(sql));
+ *   await disk.fill();   // SQLITE_FULL for anything that grows the database
+ *   await disk.free();
+ */
+export class SqliteDiskFull {
+  constructor(private readonly query: (sql: string) => Promise<unknown>) {}
+
+  /** Pin the database to its current size; resolves with that size in pages. */
+  async fill(): Promise<number> {
+    // A value below the current size is raised to it by SQLite itself.
+    return this.limit(1);
+  }
+
+  /** Lift the limit; resolves with the new maximum in pages. */
+  async free(): Promise<number> {
+    return this.limit(SQLITE_MAX_PAGE_COUNT);
+  }
+
+  private async limit(pages: number): Promise<number> {
+    const rows = (await this.query(`PRAGMA max_page_count = ${pages}`)) as { max_page_count: number }[];
+    const now = rows[0]?.max_page_count;
+    if (typeof now !== 'number') throw new Error(`PRAGMA max_page_count answered ${JSON.stringify(rows)}`);
+    return now;
   }
 }

@@ -170,6 +170,8 @@ class ControlApi {
     if (method === 'GET' && top === 'health' && parts.length === 1) {
       return [200, { ...this.info, pid: process.pid }];
     }
+    if (method === 'GET' && top === 'memory' && parts.length === 1)
+      return [200, processMemory(query.get('gc') === '1')];
     if (top === 'rooms' && roomId === undefined) {
       if (method === 'GET') {
         p.syncRooms();
@@ -368,5 +370,24 @@ export async function startControlServer(
       server.close();
       await once(server, 'close');
     },
+  };
+}
+
+/**
+ * This process's memory (process.memoryUsage(), bytes), after a full garbage collection when `gc`
+ * and the process runs with --expose-gc (`gcRan` says whether it did): the storm bench compares
+ * the live heap with the RSS to tell a leak from memory the allocator keeps.
+ */
+function processMemory(gc: boolean): Json {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (gc && collect !== undefined) collect();
+  const m = process.memoryUsage();
+  return {
+    rss: m.rss,
+    heapTotal: m.heapTotal,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    gcRan: gc && collect !== undefined,
   };
 }

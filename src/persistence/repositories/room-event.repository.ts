@@ -159,6 +159,21 @@ export class RoomEventRepository {
     };
   }
 
+  /**
+   * The MIMI message ID of platform event `platformEventId` if it is a message of `roomUri`: a
+   * reply, edit or reaction naming an event of ANOTHER room resolves to nothing (T43; platform
+   * event IDs are unique per platform, not per room, so the lookup alone would cross rooms).
+   */
+  async findMessageIdInRoom(
+    tx: Tx | undefined,
+    roomUri: RoomUri,
+    platform: string,
+    platformEventId: string,
+  ): Promise<string | undefined> {
+    const event = await this.findLegacyEvent(tx, platform, platformEventId);
+    return event?.roomUri === roomUri ? (event.messageId ?? undefined) : undefined;
+  }
+
   /** The platform's ID of a MIMI message in this room (the earliest if several), if we know it. */
   async findPlatformEventId(
     tx: Tx | undefined,
