@@ -6,10 +6,12 @@
  *   be sent via the hub"): signed by a follower C of a room B hubs, sent by B → served; the same
  *   request sent by B for a room B does not hub → noConsent; a request whose requiredCapabilities
  *   A's clients lack → noCompatibleMaterial, with the client as nothingCompatible;
+ * - A as the HUB of a follower's commit adding a third provider's user whose KeyPackage did not come
+ *   through A: refused (`notAllowed`, with the reason), nothing changes;
  * - B as a FOLLOWER whose last client the hub removes (its user kicked on A): the mirror room on B
  *   shows the user removed too (before, B rendered nothing once its group was gone).
  */
-import { Platform, type ProviderDomain, type UserUri } from '../../src/common/ids';
+import { Platform, type ProviderDomain, type RoomUri, type UserUri } from '../../src/common/ids';
 import {
   asRequiredCapabilities,
   decodeAll,
@@ -18,10 +20,11 @@ import {
   keyMaterialRequestTbsCodec,
   keyMaterialResponseCodec,
 } from '../../src/mimi/wire';
-import { HubExternalSender } from '../../src/mls';
+import { GroupStore, HubExternalSender, InMemoryMlsStorage } from '../../src/mls';
+import { RoomRepository } from '../../src/persistence/repositories/room.repository';
 import { requiredCapabilitiesCodec } from '../../src/mls/core/structs/extensions';
 import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../src/ports';
-import { type RoomInfo, legacyUserUri } from '../../src/rooms';
+import { FollowerService, MlsGroups, type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { hubKeyMaterialRequest } from '../../src/rooms/wire-support';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DOMAIN_A, DOMAIN_B, DOMAIN_C } from '../kits/mimi/transport-fixtures';
@@ -96,33 +99,63 @@ describe('a third provider: /keyMaterial passed on by a hub, and a follower whos
     });
   });
 
-  it('shows our user removed in the mirror room when the hub removes our last client', async () => {
+  let roomUri: string;
+  const clubEvent = (user: { userUri: UserUri }, membership: 'invite' | 'kick'): InboundEvent => ({
+    kind: 'membership',
+    room: memoryRoom('!club:a.example'),
+    platformEventId: `$${membership}-${Date.now()}`,
+    user,
+    membership,
+    by: ALICE,
+    timestamp: Date.now(),
+  });
+  const roomOnB = async (): Promise<RoomInfo | undefined> =>
+    (await admin<RoomInfo[]>(pair.b, 'GET', '/provisioning/rooms')).body.find((r) => r.roomUri === roomUri);
+  const roomOnA = async (): Promise<RoomInfo | undefined> =>
+    (await admin<RoomInfo[]>(pair.a, 'GET', '/provisioning/rooms')).body.find((r) => r.roomUri === roomUri);
+
+  it('refuses a follower’s Add of a third provider’s user whose key material did not come through the hub', async () => {
     const club = pair.a.platform.createRoom('!club:a.example', 'Club');
     club.members.set(ALICE.userId, { user: ALICE, role: ParticipantRole.Owner });
     const linked = await admin<{ roomUri: string }>(pair.a, 'POST', '/provisioning/rooms', {
       platform: 'memory',
       roomId: '!club:a.example',
     });
-    const roomUri = linked.body.roomUri;
-    const event = (user: { userUri: UserUri }, membership: 'invite' | 'kick'): InboundEvent =>
-      ({
-        kind: 'membership',
-        room: memoryRoom('!club:a.example'),
-        platformEventId: `$${membership}-${Date.now()}`,
-        user,
-        membership,
-        by: ALICE,
-        timestamp: Date.now(),
-      }) as InboundEvent;
-    await pair.a.platform.emitEvent(event({ userUri: BOB_URI }, 'invite'));
-    const roomOnB = async (): Promise<RoomInfo | undefined> =>
-      (await admin<RoomInfo[]>(pair.b, 'GET', '/provisioning/rooms')).body.find((r) => r.roomUri === roomUri);
+    roomUri = linked.body.roomUri;
+    await pair.a.platform.emitEvent(clubEvent({ userUri: BOB_URI }, 'invite'));
     await found(async () => ((await roomOnB())?.localMembers.includes(BOB_URI) ? true : undefined), 'bob on B');
+    const epochBefore = (await roomOnA())!.epoch;
+
+    // bob's client on B adds carol of C with a KeyPackage B got somewhere else than from the hub.
+    const carolKeyPackage = (await new GroupStore(new InMemoryMlsStorage()).createKeyPackage(CAROL_URI as UserUri))
+      .keyPackage;
+    const follower = pair.b.running.app.get(FollowerService);
+    const record = (await pair.b.running.app.get(RoomRepository).findByUri(undefined, roomUri as RoomUri))!;
+    const group = (await pair.b.running.app.get(MlsGroups).group(roomUri as RoomUri))!;
+    const response = await follower.requestChange(
+      record,
+      group,
+      BOB_URI,
+      (list) => [...list, { user: CAROL_URI as UserUri, roleIndex: 3 }],
+      { add: [carolKeyPackage] },
+    );
+    expect(response).toEqual({
+      responseCode: 'notAllowed',
+      errorDescription: `b.example may not add ${CAROL_URI}, a user of another provider whose key material it did not fetch through the hub`,
+    });
+    // Nothing changed: no commit at the hub, no carol anywhere, B dropped its staged commit.
+    expect((await roomOnA())!.epoch).toBe(epochBefore);
+    expect((await roomOnA())!.participants.map((p) => p.userUri)).not.toContain(CAROL_URI);
+    expect((await roomOnB())!.participants.map((p) => p.userUri)).not.toContain(CAROL_URI);
+    expect(group.summary().commitStaged).toBe(false);
+  });
+
+  it('shows our user removed in the mirror room when the hub removes our last client', async () => {
     const mirror = pair.b.platform.rooms.get(`${MIRROR_PREFIX}${roomUri}`)!;
     // bob is in B's mirror room (he accepted the invitation there).
     mirror.members.set(BOB.userId, { user: BOB, role: ParticipantRole.Member });
 
-    await pair.a.platform.emitEvent(event({ userUri: BOB_URI }, 'kick'));
+    await pair.a.platform.emitEvent(clubEvent({ userUri: BOB_URI }, 'kick'));
     await eventually(async () => expect((await roomOnB())?.localMembers ?? []).not.toContain(BOB_URI));
     // B no longer holds the group, and bob is out of the mirror room too.
     await eventually(() => expect(mirror.members.has(BOB.userId)).toBe(false));
