@@ -202,22 +202,13 @@ export class FollowerService {
         if (!ghost) await this.requestJoin(room, event.platformEventId, user, retry);
         return;
       case 'leave':
-      case 'kick':
+      case 'kick': {
         if (ghost && by === undefined) return; // a ghost leaving on its own is our render coming back
-        if (
-          !(await this.requestListChange(
-            room,
-            event.platformEventId,
-            retry,
-            by ?? user,
-            (list) => list.filter((p) => p.user !== user),
-            user,
-          )) &&
-          ghost
-        ) {
-          await restoreRefusedRemoval(this.support, room, user, this.logger);
-        }
+        const without = (list: readonly Participant[]) => list.filter((p) => p.user !== user);
+        const sent = await this.requestListChange(room, event.platformEventId, retry, by ?? user, without, user);
+        if (!sent && ghost) await restoreRefusedRemoval(this.support, room, user, this.logger);
         return;
+      }
       case 'ban':
         if (by === undefined) return;
         await this.requestListChange(
