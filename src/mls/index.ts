@@ -33,7 +33,6 @@ export {
   groupIdForRoom,
   groupInfoFromBytes,
   inspectMlsMessage,
-  keyPackageUser,
   roomUriForGroupId,
   unframeMlsMessage,
 } from './mls-message';

@@ -128,8 +128,11 @@ export class FollowerNotify {
       }
       if (!changesState) return;
       await this.roomState.mirror(room!, metadataBefore, await this.roomState.metadata(roomUri));
-      const after = (await this.support.groupView(roomUri))?.participants;
-      if (after !== undefined) await this.renderMembership(room!, before, after);
+      // No group any more: the commit removed our last client (our users were removed from the room,
+      // e.g. kicked from another provider's side), so they leave the mirror room too.
+      const after =
+        (await this.support.groupView(roomUri))?.participants ?? before.filter((p) => !this.support.isOurs(p.user));
+      await this.renderMembership(room!, before, after);
     });
   }
 

@@ -30,6 +30,7 @@ import {
   groupIdForRoom,
   groupInfoFromBytes,
   participantListFromExtensions,
+  unframeMlsMessage,
 } from '../mls';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
@@ -39,6 +40,7 @@ import { contentForAction } from './content-mapping';
 import { MediaAssets } from './media-assets';
 import { FollowerNotify } from './follower-notify';
 import { FollowerSubmissions } from './follower-submissions';
+import { restoreRefusedRemoval } from './follower/refused-removal';
 import { legacyUserUri } from './identity';
 import { MlsGroups } from './mls-groups';
 import { HubRequests } from './hub-requests';
@@ -200,17 +202,13 @@ export class FollowerService {
         if (!ghost) await this.requestJoin(room, event.platformEventId, user, retry);
         return;
       case 'leave':
-      case 'kick':
+      case 'kick': {
         if (ghost && by === undefined) return; // a ghost leaving on its own is our render coming back
-        await this.requestListChange(
-          room,
-          event.platformEventId,
-          retry,
-          by ?? user,
-          (list) => list.filter((p) => p.user !== user),
-          user,
-        );
+        const without = (list: readonly Participant[]) => list.filter((p) => p.user !== user);
+        const sent = await this.requestListChange(room, event.platformEventId, retry, by ?? user, without, user);
+        if (!sent && ghost) await restoreRefusedRemoval(this.support, room, user, this.logger);
         return;
+      }
       case 'ban':
         if (by === undefined) return;
         await this.requestListChange(
@@ -413,7 +411,10 @@ export class FollowerService {
     }
   }
 
-  /** A participant-list change made locally, committed by `committerUser`'s client and sent to the hub. */
+  /**
+   * A participant-list change made locally, committed by `committerUser`'s client and sent to the
+   * hub. Resolves false when the hub refused it (the user was told) or nothing was sent.
+   */
   private async requestListChange(
     room: RoomRecord,
     platformEventId: string,
@@ -422,11 +423,11 @@ export class FollowerService {
     change: (list: readonly Participant[]) => Participant[],
     removeClientsOf?: UserUri,
     appData: readonly ComponentData[] = [],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const group = await this.activeClient(room, committerUser);
     if (group === undefined) {
       this.logger.debug(`room=${room.roomUri}: ${committerUser} has no client in the group; change not sent`);
-      return;
+      return false;
     }
     // The removed user's clients leave in the same commit (protocol-06 §5.3); a committer cannot
     // remove its own leaf, so a user who leaves has the hub remove its clients afterwards.
@@ -445,42 +446,55 @@ export class FollowerService {
         platformEventId,
         `The MIMI hub refused this change: ${response.responseCode} ${response.errorDescription}`,
       );
+      return false;
     }
+    return true;
   }
 
   /**
-   * Stage a commit of `committer` (participant list `change`, plus Adds), send it to the hub with
-   * `/update` (protocol-06 §5.3) and merge it on `success`, drop it otherwise.
+   * Stage a commit of `committer` (participant list `change`, plus Adds: our puppets `addLocal`,
+   * other providers' KeyPackages `add` fetched through the hub), send it to the hub with `/update`
+   * (protocol-06 §5.3, with the Welcome when `add` is given) and merge it on `success`, drop it
+   * otherwise. The caller holds the room lock.
    */
-  private async requestChange(
+  async requestChange(
     room: RoomRecord,
     group: GatewayGroup,
     committer: UserUri,
     change: (list: readonly Participant[]) => Participant[],
-    more: { addLocal?: readonly UserUri[]; remove?: readonly number[]; appData?: readonly ComponentData[] } = {},
+    more: {
+      add?: readonly Uint8Array[];
+      addLocal?: readonly UserUri[];
+      remove?: readonly number[];
+      appData?: readonly ComponentData[];
+    } = {},
   ): Promise<UpdateRoomResponse> {
     const current = group.summary().participants;
     const next = change(current);
     const listChanged = diffParticipants(current, next);
     const participants =
       listChanged.added.length + listChanged.removed.length + listChanged.roleChanges.length > 0 ? next : undefined;
+    const add = more.add ?? [];
     const addLocal = more.addLocal ?? [];
     const remove = more.remove ?? [];
     const appData = more.appData ?? [];
-    if (participants === undefined && addLocal.length === 0 && remove.length === 0 && appData.length === 0) {
+    if (participants === undefined && add.length + addLocal.length + remove.length + appData.length === 0) {
       return { responseCode: 'success', errorDescription: '', acceptedTimestamp: 0n };
     }
     const staged = await group.stageCommit(committer, {
       ...(participants ? { participants } : {}),
+      add,
       addLocal,
       remove,
       appData,
     });
     let response: UpdateRoomResponse;
     try {
-      // Our own joiners are in the shared group state already: their Welcome stays here.
+      // Our own joiners are in the shared group state already: their Welcome stays here; other
+      // providers' joiners get theirs through the hub.
       response = await this.hubRequests.sendUpdate(room, {
         commit: staged.commit,
+        ...(add.length > 0 && staged.welcome !== undefined ? { welcome: unframeMlsMessage(staged.welcome) } : {}),
         groupInfo: staged.groupInfo,
         ratchetTree: staged.ratchetTree,
       });

@@ -3,7 +3,9 @@
  * on every commit before anything is applied (`CommitPolicy`, src/mls/core/group): a commit by a
  * member of another provider (a follower) may change the GroupContext only through AppDataUpdate
  * of the participant list and of room_metadata, and only as the room policy lets that user
- * (`authoriseChange`, `authoriseMetadataChange`); any
+ * (`authoriseChange`, `authoriseMetadataChange`; a third provider's user added must have come
+ * through the hub's key-material proxy, which HubUpdates checks, since this policy does not see
+ * the KeyPackageRoutes); any
  * GroupContextExtensions proposal (e.g. rewriting `external_senders`), any other component and any
  * other proposal type is refused. External commits may carry only ExternalInit, the Remove of the
  * joiner's old leaf and the joiner's participant entry (checked in full by `HubService.update`).
@@ -132,14 +134,18 @@ export function hubCommitPolicy(domain: ProviderDomain): CommitPolicy {
       const allowed = authoriseMetadataChange(roles, before, user!, was, changes.metadata);
       if (!allowed.allowed) return allowed.reason;
     }
+    const peerDomain = domainOf(user!)!;
     const decision = authoriseChange({
       roles,
-      peerDomain: domainOf(user!)!,
+      peerDomain,
       committer: user!,
       before,
       after: changes.participants ?? before,
       addedClients: changes.addedClients,
       removedClients: changes.removedClients,
+      // Users of a third provider: whether their KeyPackages came through this hub (KeyPackageRoutes)
+      // is checked by HubUpdates before the commit is previewed; the roles are checked here too.
+      viaHub: new Set(changes.addedClients.filter((u) => domainOf(u) !== peerDomain)),
     });
     return decision.allowed ? undefined : decision.reason;
   };

@@ -6,11 +6,12 @@
  */
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, GatewayError } from '../common/errors';
-import { type ProviderDomain, type RoomUri, domainOf } from '../common/ids';
-import { type GatewayChanges, type GatewayGroupSummary, type GatewayStagedCommit, keyPackageUser } from '../mls';
+import type { ProviderDomain, RoomUri } from '../common/ids';
+import type { GatewayChanges, GatewayGroupSummary, GatewayStagedCommit } from '../mls';
 import type { Tx } from '../persistence';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import type { Role } from '../mimi/room-state';
+import { KeyPackageRoutes } from './hub/key-package-routes';
 import { MlsGroups } from './mls-groups';
 import { rolesOf } from './room-state/room-components';
 import { type FanoutItem, RoomSupport } from './room-support';
@@ -22,6 +23,7 @@ export class HubCommits {
     private readonly groups: MlsGroups,
     private readonly support: RoomSupport,
     private readonly rooms: RoomRepository,
+    private readonly routes: KeyPackageRoutes,
   ) {}
 
   /**
@@ -32,21 +34,41 @@ export class HubCommits {
   async commitByBot(tx: Tx, room: RoomRecord, changes: GatewayChanges): Promise<GatewayStagedCommit> {
     const group = await this.groups.requireGroup(room.roomUri);
     const before = this.groups.summaryOf(group);
+    const foreign = (changes.add ?? [])
+      .map((kp) => this.groups.store.checkKeyPackage(kp))
+      .filter((k) => !this.support.isOurs(k.user))
+      .map((k) => k.ref);
+    const joinerDomains = foreign.length > 0 ? await this.welcomeDestinations(room, foreign, this.support.now()) : [];
     const staged = await group.commit(this.groups.botUser, changes);
     const now = this.support.now();
     const items: FanoutItem[] = [
       { destinations: this.support.followerDomains(before), message: commitFanout(staged, now) },
     ];
-    const joinerDomains = new Set<ProviderDomain>();
-    for (const kp of changes.add ?? []) {
-      const d = domainOf(keyPackageUser(kp) ?? '');
-      if (d !== undefined && d !== this.support.domain) joinerDomains.add(d);
-    }
-    if (staged.welcome !== undefined && joinerDomains.size > 0) {
-      items.push({ destinations: [...joinerDomains], message: welcomeFanout(staged.welcome, staged.ratchetTree, now) });
+    // protocol-06 §4.3.1: the Welcome goes to the providers the KeyPackages came from (hub/key-package-routes.ts).
+    if (staged.welcome !== undefined && joinerDomains.length > 0) {
+      items.push({ destinations: joinerDomains, message: welcomeFanout(staged.welcome, staged.ratchetTree, now) });
     }
     await this.support.fanout(tx, room.roomUri, items);
     return staged;
+  }
+
+  /**
+   * The providers a Welcome for the KeyPackages `refs` (of other providers' users) goes to: each
+   * ref's recorded provider (KeyPackageRoutes), not the domain its credential names. The records
+   * are dropped (the Welcome goes out once).
+   * @throws GatewayError(NotAllowed) when a KeyPackage was not fetched through us for this room
+   *   (we could not know where its Welcome goes)
+   */
+  async welcomeDestinations(room: RoomRecord, refs: readonly Uint8Array[], now: number): Promise<ProviderDomain[]> {
+    const routing = await this.routes.route(room.roomUri, refs, now);
+    if (routing.unknown.length > 0) {
+      throw new GatewayError(
+        ErrorCode.NotAllowed,
+        `${routing.unknown.length} added KeyPackage(s) were not fetched through the hub for ${room.roomUri}: their Welcome cannot be routed`,
+      );
+    }
+    await this.routes.forget([...routing.destinations.values()].flat());
+    return [...routing.destinations.keys()].filter((d) => d !== this.support.domain);
   }
 
   /** @throws GatewayError(NotFound) when the room is not hubbed here. */

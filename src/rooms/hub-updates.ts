@@ -32,6 +32,7 @@ import {
 } from '../ports';
 import { HubCommits } from './hub-commits';
 import { HubProposals } from './hub/hub-proposals';
+import { KeyPackageRoutes, welcomeRefs } from './hub/key-package-routes';
 import { MlsGroups } from './mls-groups';
 import { RoomLocks } from './room-locks';
 import {
@@ -71,6 +72,7 @@ export class HubUpdates {
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
     private readonly proposals: HubProposals,
+    private readonly routes: KeyPackageRoutes,
   ) {}
 
   /**
@@ -127,6 +129,9 @@ export class HubUpdates {
       if (preview.verdict !== 'ok' || preview.committer === undefined) {
         return refuse(`invalid commit: ${preview.reason ?? 'the committer has no MIMI user credential'}`);
       }
+      // Adds of a third provider's users: their KeyPackages must have come through us (protocol-06 §3.3).
+      const routing = await this.routes.route(roomUri, welcomeRefs(bundle.welcome), this.support.now());
+      const viaHub = new Set(routing.routed.filter((k) => k.route.requester === peer).map((k) => k.route.user));
       const verified: VerifiedCommit = {
         roles: readRoomState(group.coreState.context.extensions).roles,
         committer: preview.committer,
@@ -146,6 +151,7 @@ export class HubUpdates {
             after: verified.after,
             addedClients: verified.addedClients,
             removedClients: verified.removedClients,
+            viaHub,
           });
       if (!decision.allowed) return refuse(decision.reason);
       const diff = diffParticipants(verified.before, verified.after);
@@ -170,8 +176,13 @@ export class HubUpdates {
             bundle.ratchetTreeOption.representation === 'full'
               ? bundle.ratchetTreeOption.ratchetTree
               : (await group.groupInfo(this.groups.botUser)).ratchetTree;
-          const joinerDomains = [...new Set(verified.addedClients.map((u) => domainOf(u)!))];
-          items.push({ destinations: joinerDomains, message: welcomeFanout(bundle.welcome, tree, acceptedAt) });
+          // protocol-06 §4.3.1: to where each KeyPackage was fetched (KeyPackageRoutes); KeyPackages
+          // not fetched through us can only be the follower's own users' (policy above).
+          const joinerDomains = new Set(routing.destinations.keys());
+          if (routing.unknown.length > 0) joinerDomains.add(peer);
+          joinerDomains.delete(this.support.domain);
+          await this.routes.forget(routing.routed.map((k) => k.ref));
+          items.push({ destinations: [...joinerDomains], message: welcomeFanout(bundle.welcome, tree, acceptedAt) });
         }
         await this.support.fanout(tx, roomUri, items);
       });

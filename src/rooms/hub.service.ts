@@ -28,10 +28,6 @@ import {
   type SubmitMessageResponse,
   type UpdateRequest,
   type UpdateRoomResponse,
-  decodeAll,
-  encodeValue,
-  keyMaterialRequestCodec,
-  keyMaterialResponseCodec,
 } from '../mimi/wire';
 import {
   BANNED_ROLE_INDEX,
@@ -42,7 +38,6 @@ import {
   checkEpoch,
   groupIdForRoom,
   inspectMlsMessage,
-  keyPackageUser,
 } from '../mls';
 import type { Tx } from '../persistence';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
@@ -73,14 +68,10 @@ import { maySendMessage, participantOf, roleIndexOf } from './room-policy';
 import { authoriseMessageChange } from './delete-policy';
 import { RoomSupport, need, sha256Hex } from './room-support';
 import { type KeyMaterialOutcome, RefusalLog, keyMaterialRefusal } from './key-material-refusal';
+import { KeyMaterialClient, roomRequiredCapabilities } from './key-material-client';
+import { KeyPackageRoutes } from './hub/key-package-routes';
 import { RoomTransactions } from '../persistence/room-transactions';
-import {
-  DEFAULT_SUBMIT_POST_TIMEOUT_MS,
-  MIMI_REQUESTER,
-  type MimiRequester,
-  ROOMS_OPTIONS,
-  type RoomsOptions,
-} from './rooms.tokens';
+import { DEFAULT_SUBMIT_POST_TIMEOUT_MS, ROOMS_OPTIONS, type RoomsOptions } from './rooms.tokens';
 import { applicationFanout, hubKeyMaterialRequest } from './wire-support';
 
 const MEMBER_ROLE = roleIndexOf(ParticipantRole.Member);
@@ -108,8 +99,9 @@ export class HubService {
     private readonly transactions: RoomTransactions,
     private readonly locks: RoomLocks,
     private readonly media: MediaAssets,
-    @Inject(MIMI_REQUESTER) private readonly requester: MimiRequester,
     @Inject(ROOMS_OPTIONS) options: RoomsOptions,
+    private readonly keyMaterial: KeyMaterialClient,
+    private readonly routes: KeyPackageRoutes,
   ) {
     this.submitPostTimeoutMs = options.submitPostTimeoutMs ?? DEFAULT_SUBMIT_POST_TIMEOUT_MS;
   }
@@ -331,47 +323,44 @@ export class HubService {
       targetUser: target,
       roomId: room.roomUri,
     });
-    const answer = await this.requester.request(
+    const group = await this.groups.requireGroup(room.roomUri);
+    const fetched = await this.keyMaterial.fetch(
       targetDomain,
-      'keyMaterial',
-      target,
-      encodeValue(request, keyMaterialRequestCodec),
+      request,
+      roomRequiredCapabilities(group.coreState.context.extensions),
+      this.support.now(),
     );
-    if (answer.status >= 500 || answer.status === 429) {
-      // Let the platform redeliver the invite later.
-      throw new GatewayError(ErrorCode.PeerUnavailable, `keyMaterial for ${target}: HTTP ${answer.status}`, {
-        retryable: true,
-      });
+    const usable = fetched.response === undefined ? [] : fetched.usable;
+    if (fetched.response !== undefined && fetched.problems.length > 0) {
+      this.logger.warn(
+        `room=${room.roomUri}: key material of ${target} from ${targetDomain}: ${fetched.problems.join('; ')}`,
+      );
     }
-    const keyPackages: Uint8Array[] = [];
-    let outcome: KeyMaterialOutcome = {
-      kind: 'http',
-      status: answer.status,
-      body: Buffer.from(answer.body).toString(),
-    };
-    if (answer.status >= 200 && answer.status < 300) {
-      const response = decodeAll(answer.body, keyMaterialResponseCodec);
-      outcome = { kind: 'user', userStatus: response.userStatus };
-      if (response.userStatus === 'success' || response.userStatus === 'partialSuccess') {
-        outcome = { kind: 'clients', clientStatuses: response.clients.map((c) => c.clientStatus) };
-        for (const c of response.clients) {
-          if (c.clientStatus !== 'success') continue;
-          const user = keyPackageUser(c.keyPackage);
-          if (user !== target) {
-            this.logger.warn(`room=${room.roomUri}: ${targetDomain} sent a KeyPackage of ${user ?? '?'} for ${target}`);
-            continue;
-          }
-          keyPackages.push(c.keyPackage);
-        }
-      }
-    }
-    if (keyPackages.length === 0) {
+    if (usable.length === 0) {
+      const outcome: KeyMaterialOutcome =
+        fetched.response === undefined
+          ? { kind: 'http', status: fetched.httpStatus, body: fetched.body }
+          : (fetched.outcome ?? { kind: 'clients', clientStatuses: [] });
       const refusal = keyMaterialRefusal(target, targetDomain, outcome);
       this.logger.warn(`room=${room.roomUri}: ${refusal.message}`);
       this.refusals.remember(room.roomUri, target, refusal);
       await this.support.tellUser(room, event.platformEventId, refusal.message);
       return this.recordOnly(room, event);
     }
+    const keyPackages = usable.map((k) => k.bytes);
+    // protocol-06 §4.3.1: the Welcome goes where the KeyPackages came from.
+    await this.routes.record(
+      usable.map((k) => ({
+        ref: k.ref,
+        route: {
+          room: room.roomUri,
+          provider: targetDomain,
+          requester: this.domain,
+          user: k.user,
+          notAfter: k.notAfter,
+        },
+      })),
+    );
     await this.transactions.run(async (tx) => {
       const fresh = await this.commits.botView(room.roomUri);
       const participants = participantOf(fresh.participants, target)

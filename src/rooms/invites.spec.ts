@@ -3,6 +3,7 @@ import { Platform, type RoomUri, type UserUri } from '../common/ids';
 import type { RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import type { InboundEvent, PlatformBridge, UserLookup } from '../ports';
 import type { AddressResolver } from './address-resolver';
+import type { FollowerInvites } from './follower/follower-invites';
 import type { HubService } from './hub.service';
 import { RemoteInvites } from './invites';
 import { RefusalLog } from './key-material-refusal';
@@ -37,6 +38,7 @@ function setup(opts: { addsUser?: boolean; local?: Record<string, string> } = {}
   } as unknown as PlatformBridge;
   const support = {
     allBridges: () => [bridge],
+    domain: 'a.example',
     isOurs: (u: string) => u.startsWith('mimi://a.example/'),
     legacyRoom: (r: RoomRecord) => ({ platform: r.platform, roomId: r.legacyRoomId }),
     groupView: async () => ({ participants: participants.map((user) => ({ user, roleIndex: 1 })) }),
@@ -62,7 +64,18 @@ function setup(opts: { addsUser?: boolean; local?: Record<string, string> } = {}
   } as unknown as HubService;
   const resolved: string[] = [];
   const resolver = { resolve: async (a: string) => (resolved.push(a), BOB) } as unknown as AddressResolver;
-  return { invites: new RemoteInvites(support, rooms, hub, new RoomLocks(), resolver), events, resolved };
+  const throughHub: { room: string; target: string; inviter: string }[] = [];
+  const followerInvites = {
+    invite: async (room: RoomRecord, target: UserUri, inviter: UserUri) => {
+      throughHub.push({ room: room.roomUri, target, inviter });
+    },
+  } as unknown as FollowerInvites;
+  return {
+    invites: new RemoteInvites(support, rooms, hub, new RoomLocks(), resolver, followerInvites),
+    events,
+    resolved,
+    throughHub,
+  };
 }
 
 const codeOf = (p: Promise<unknown>) =>
@@ -90,14 +103,26 @@ describe(RemoteInvites.name, () => {
     });
   });
 
-  it('refuses a room that is not linked, a mirror of a room hubbed elsewhere, and a user of this gateway', async () => {
-    const { invites, resolved, events } = setup({ local: { '@carl:hs': '@carl:hs' } });
+  it('in a mirror room, has the inviter add the user through the hub (FollowerInvites), not the hub service', async () => {
+    const { invites, events, throughHub } = setup();
+    await expect(
+      invites.inviteAddress({ platform: Platform.Matrix, roomId: '!far:hs' }, 'xmpp:bob@b.test', ALICE),
+    ).resolves.toBe(BOB);
+    expect(throughHub).toEqual([
+      { room: MIRROR.roomUri, target: BOB, inviter: 'mimi://a.example/u/matrix:%40alice%3Ahs' },
+    ]);
+    expect(events).toEqual([]);
+  });
+
+  it('refuses a room that is not linked and a user of this gateway', async () => {
+    const { invites, resolved, events, throughHub } = setup({ local: { '@carl:hs': '@carl:hs' } });
     expect(
       await codeOf(invites.inviteAddress({ platform: Platform.Matrix, roomId: '!nope:hs' }, 'xmpp:bob@b.test', ALICE)),
     ).toBe(ErrorCode.NotFound);
     expect(
-      await codeOf(invites.inviteAddress({ platform: Platform.Matrix, roomId: '!far:hs' }, 'xmpp:bob@b.test', ALICE)),
-    ).toBe(ErrorCode.NotAllowed);
+      await codeOf(invites.inviteAddress({ platform: Platform.Matrix, roomId: '!far:hs' }, '@carl:hs', ALICE)),
+    ).toBe(ErrorCode.BadValue);
+    expect(throughHub).toEqual([]);
     expect(
       await codeOf(invites.inviteAddress({ platform: Platform.Matrix, roomId: '!lobby:hs' }, '@carl:hs', ALICE)),
     ).toBe(ErrorCode.BadValue);

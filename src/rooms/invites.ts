@@ -17,6 +17,8 @@ import { type RoomUri, type UserUri, parseMimiUri } from '../common/ids';
 import { RoomRepository } from '../persistence/repositories/room.repository';
 import { type InboundEvent, type LegacyRoomRef, type LegacyUserRef, hasUserDirectory } from '../ports';
 import { AddressResolver } from './address-resolver';
+import { FollowerInvites } from './follower/follower-invites';
+import { legacyUserUri } from './identity';
 import { HubService } from './hub.service';
 import { RoomLocks } from './room-locks';
 import { RoomSupport } from './room-support';
@@ -31,26 +33,35 @@ export class RemoteInvites {
     private readonly hub: HubService,
     private readonly locks: RoomLocks,
     private readonly resolver: AddressResolver,
+    private readonly followerInvites: FollowerInvites,
   ) {}
 
   /**
    * Invite the user `address` names into the linked legacy room `room`, asked by `by` (whose
    * platform permission the bridge checked). Resolves with the invited user's URI.
-   * @throws GatewayError NotFound (the room is not linked), NotAllowed (it mirrors a room hubbed
-   *   elsewhere), BadValue (not an address, or a user of this gateway), and the provider's
-   *   refusals (see AddressResolver.resolve and inviteUri).
+   * In a mirror room (hubbed elsewhere) the inviter's own client adds them, with key material
+   * fetched through the hub (FollowerInvites).
+   * @throws GatewayError NotFound (the room is not linked), BadValue (not an address, or a user of
+   *   this gateway), and the provider's and the hub's refusals (see AddressResolver.resolve,
+   *   inviteUri and FollowerInvites.invite).
    */
   async inviteAddress(room: LegacyRoomRef, address: string, by: LegacyUserRef): Promise<UserUri> {
     const record = await this.rooms.findByLegacyRoom(undefined, room.platform, room.roomId);
     if (record === undefined) throw new GatewayError(ErrorCode.NotFound, 'this room is not bridged to MIMI');
-    if (record.role !== 'hub') {
-      throw new GatewayError(
-        ErrorCode.NotAllowed,
-        `this room mirrors ${record.roomUri}, hubbed by ${record.hubDomain}: invite from a room there`,
-      );
-    }
     await this.refuseLocal(address);
     const userUri = await this.resolver.resolve(address);
+    if (record.role !== 'hub') {
+      // A mirror room: the inviter's client adds them, key material through the hub (follower/follower-invites.ts).
+      if (this.support.isOurs(userUri)) {
+        throw new GatewayError(
+          ErrorCode.BadValue,
+          `${userUri} is a user of this provider: invite them on the platform`,
+        );
+      }
+      await this.followerInvites.invite(record, userUri, legacyUserUri(this.support.domain, by.platform, by.userId));
+      this.logger.log(`room=${record.roomUri}: ${by.userId} invited ${userUri} through the hub ${record.hubDomain}`);
+      return userUri;
+    }
     await this.inviteUri(record.roomUri, userUri, by);
     return userUri;
   }

@@ -7,21 +7,16 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ValidationError } from '../common/errors';
 import { type ProviderDomain, type UserUri, domainOf } from '../common/ids';
 import { GatewayConfig } from '../config/gateway-config';
-import {
-  type KeyMaterialRequest,
-  type KeyMaterialResponse,
-  asKeyPackage,
-  encodeValue,
-  keyMaterialRequestTbsCodec,
-} from '../mimi/wire';
-import { verifyWithLabel } from '../mls';
+import { type KeyMaterialRequest, type KeyMaterialResponse, asKeyPackage } from '../mimi/wire';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { parseLegacyUserUri } from './identity';
 import { KeyPackagePool } from './key-package-pool';
 import { MlsGroups } from './mls-groups';
 import { RoomLocks } from './room-locks';
 import { RoomSupport } from './room-support';
-import { MIMI_CIPHERSUITE_ID, basicCredentialIdentity, credentialDomain } from './wire-support';
+import { MIMI_CIPHERSUITE_ID } from './wire-support';
+import { KeyMaterialProxy } from './hub/key-material-proxy';
+import { checkKeyMaterial, requestCameFrom, requestedCapabilities } from './key-material-check';
 
 @Injectable()
 export class KeyMaterials {
@@ -34,6 +29,7 @@ export class KeyMaterials {
     private readonly support: RoomSupport,
     private readonly groups: MlsGroups,
     private readonly transactions: RoomTransactions,
+    private readonly proxy: KeyMaterialProxy,
     config: GatewayConfig,
   ) {
     const identities = groups.store.identities;
@@ -50,8 +46,9 @@ export class KeyMaterials {
 
   /**
    * protocol-06 §5.2 for one of our legacy users: a KeyPackage of the user's puppet client,
-   * for a request signed by the calling provider. We only answer for our own users (no proxying
-   * for rooms we hub, README.md), and consent is implicit (any authenticated provider may ask).
+   * for a request signed by the calling provider, or by a follower of a room the calling provider
+   * hubs (passed on by it). A user of another provider: the request is passed on when we hub its
+   * room (KeyMaterialProxy). Consent is implicit (any authenticated provider may ask).
    */
   async keyMaterial(
     peer: ProviderDomain,
@@ -70,30 +67,31 @@ export class KeyMaterials {
       userUri: targetUser,
       clients,
     });
-    const legacy = parseLegacyUserUri(targetUser);
-    if (
-      domainOf(targetUser) !== this.support.domain ||
-      legacy === undefined ||
-      !this.support.hasBridge(legacy.platform)
-    ) {
-      return reply('userUnknown');
+    if (domainOf(targetUser) !== this.support.domain) {
+      // A user of another provider: we pass the request on for rooms we hub (hub/key-material-proxy.ts).
+      return this.proxy.keyMaterial(peer, targetUser, request);
     }
-    const signed = verifyWithLabel(
-      request.requesterSignatureKey,
-      'KeyMaterialRequestTBS',
-      encodeValue(request, keyMaterialRequestTbsCodec),
-      request.keyMaterialRequestSignature,
-    );
-    const requester = basicCredentialIdentity(request.requesterCredential);
-    if (!signed || credentialDomain(requester) !== peer || domainOf(request.requestingUser) !== peer) {
+    const legacy = parseLegacyUserUri(targetUser);
+    if (legacy === undefined || !this.support.hasBridge(legacy.platform)) return reply('userUnknown');
+    if (!requestCameFrom(peer, request)) {
       this.logger.warn(`keyMaterial for ${targetUser} from ${peer}: bad signature or requester; noConsent`);
       return reply('noConsent');
     }
     if (!request.acceptableCiphersuites.includes(MIMI_CIPHERSUITE_ID)) return reply('noCompatibleMaterial');
+    const required = requestedCapabilities(request);
     const keyPackage = await this.locks.run(`${peer} ${targetUser}`, () =>
       this.transactions.run(() => this.pool.issue(peer, targetUser, request.roomId, this.support.clock.now())),
     );
-    this.logger.debug(`keyMaterial: a KeyPackage of ${targetUser} for ${peer} (room ${request.roomId || '-'})`);
-    return reply('success', [{ clientStatus: 'success', clientUri: targetUser, keyPackage: asKeyPackage(keyPackage) }]);
+    // requiredCapabilities (protocol-06 §5.2): a KeyPackage that lacks them is not handed out.
+    const checked = checkKeyMaterial(
+      reply('success', [{ clientStatus: 'success', clientUri: targetUser, keyPackage: asKeyPackage(keyPackage) }]),
+      targetUser,
+      required,
+      this.support.clock.now(),
+    );
+    this.logger.debug(
+      `keyMaterial: ${checked.response.userStatus} for ${targetUser}, asked by ${peer} (room ${request.roomId || '-'})`,
+    );
+    return checked.response;
   }
 }

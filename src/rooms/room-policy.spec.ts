@@ -5,6 +5,7 @@ import {
   authoriseChange,
   authoriseMetadataChange,
   diffParticipants,
+  mayAddParticipants,
   mayOpenJoin,
   maySendMessage,
   roleIndexOf,
@@ -86,6 +87,30 @@ describe(authoriseChange.name, () => {
     const withEve = [...ROOM, { user: EVE, roleIndex: MEMBER }];
     expect(authoriseChange(change({ after: withEve, addedClients: [EVE] }))).toMatchObject({ allowed: false });
     expect(authoriseChange(change({ addedClients: [ERIN] }))).toMatchObject({ allowed: false });
+  });
+
+  it('lets a follower add a third provider’s user whose key material it fetched through the hub (viaHub), as member', () => {
+    const withEve = [...ROOM, { user: EVE, roleIndex: MEMBER }];
+    const viaHub = new Set([EVE]);
+    expect(authoriseChange(change({ after: withEve, addedClients: [EVE], viaHub }))).toEqual({ allowed: true });
+    // Not fetched through the hub for this caller: refused, with the reason.
+    expect(authoriseChange(change({ after: withEve, addedClients: [EVE], viaHub: new Set() }))).toEqual({
+      allowed: false,
+      reason: `${PEER} may not add ${EVE}, a user of another provider whose key material it did not fetch through the hub`,
+    });
+    // Still only as member, and only by a role that may add.
+    const asModerator = [...ROOM, { user: EVE, roleIndex: MODERATOR }];
+    expect(authoriseChange(change({ after: asModerator, addedClients: [EVE], viaHub }))).toMatchObject({
+      allowed: false,
+    });
+    const noAdds = ROLES.map((r) => ({
+      ...r,
+      capabilities: r.capabilities.filter((c) => c !== Capability.canAddParticipant),
+    }));
+    expect(authoriseChange(change({ roles: noAdds, after: withEve, addedClients: [EVE], viaHub }))).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining('canAddParticipant') as unknown as string,
+    });
   });
 
   it('refuses adding a user with a role above member', () => {
@@ -212,6 +237,23 @@ describe('enforcement follows the roles_list, not a fixed table', () => {
     const open = rolesListFor(DEFAULT_ROOM_PERMISSIONS, 'public');
     expect(mayOpenJoin(open, MEMBER)).toBe(true);
     expect(mayOpenJoin(open, MODERATOR)).toBe(false);
+  });
+});
+
+describe(mayAddParticipants.name, () => {
+  it('lets a participant whose role has canAddParticipant add, and refuses non-participants and the banned', () => {
+    const list = [...ROOM, { user: EVE, roleIndex: BANNED }];
+    expect(mayAddParticipants(ROLES, list, BOB)).toEqual({ allowed: true });
+    expect(mayAddParticipants(ROLES, list, ERIN)).toEqual({ allowed: false, reason: `${ERIN} is not a participant` });
+    expect(mayAddParticipants(ROLES, list, EVE)).toEqual({ allowed: false, reason: `${EVE} is not a participant` });
+    const noAdds = ROLES.map((r) => ({
+      ...r,
+      capabilities: r.capabilities.filter((c) => c !== Capability.canAddParticipant),
+    }));
+    expect(mayAddParticipants(noAdds, list, BOB)).toEqual({
+      allowed: false,
+      reason: `the role of ${BOB} may not add participants (no canAddParticipant)`,
+    });
   });
 });
 

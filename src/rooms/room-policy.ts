@@ -59,6 +59,11 @@ export interface ProposedChange {
   readonly addedClients: readonly UserUri[];
   /** Users of the clients the commit removes. */
   readonly removedClients: readonly UserUri[];
+  /**
+   * Users of other providers whose KeyPackages the hub fetched for the calling provider for this
+   * room (KeyPackageRoutes, protocol-06 §5.2 via the hub): the calling provider may add them.
+   */
+  readonly viaHub?: ReadonlySet<UserUri>;
 }
 
 export type PolicyDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
@@ -75,9 +80,10 @@ const capabilityName = (c: Capability): string =>
  * its own users":
  * - the committer belongs to the calling provider and is a participant whose role is in the list
  *   and not banned;
- * - added participants and added clients belong to the calling provider; adding a participant
- *   needs canAddParticipant and the change 0 → its role; every added client's user is a
- *   participant afterwards and not banned;
+ * - added participants and added clients belong to the calling provider, or are users of a third
+ *   provider whose KeyPackages the caller fetched through the hub for this room (`viaHub`,
+ *   protocol-06 §3.3); adding a participant needs canAddParticipant and the change 0 → its role;
+ *   every added client's user is a participant afterwards and not banned;
  * - leaving needs canRemoveSelf and the change own role → 0; removing anyone else needs
  *   canRemoveParticipant (canUnBan for a banned entry) and the change its role → 0;
  * - removals, bans and role changes of others also need the target's role to be below the
@@ -114,8 +120,13 @@ export function authoriseChange(change: ProposedChange): PolicyDecision {
   }
 
   const diff = diffParticipants(before, after);
+  const mayAddUser = (user: UserUri): boolean => domainOf(user) === peerDomain || change.viaHub?.has(user) === true;
   for (const p of diff.added) {
-    if (domainOf(p.user) !== peerDomain) return deny(`${peerDomain} may not add ${p.user}, a user of another provider`);
+    if (!mayAddUser(p.user)) {
+      return deny(
+        `${peerDomain} may not add ${p.user}, a user of another provider whose key material it did not fetch through the hub`,
+      );
+    }
     const refused = needs(
       Capability.canAddParticipant,
       NO_ROLE_INDEX,
@@ -125,7 +136,7 @@ export function authoriseChange(change: ProposedChange): PolicyDecision {
     if (refused) return refused;
   }
   for (const user of change.addedClients) {
-    if (domainOf(user) !== peerDomain) return deny(`${peerDomain} may not add a client of ${user}`);
+    if (!mayAddUser(user)) return deny(`${peerDomain} may not add a client of ${user}`);
     const p = participantOf(after, user);
     if (p === undefined) return deny(`a client of ${user} is added but ${user} is not a participant`);
     if (p.roleIndex === BANNED_ROLE_INDEX) return deny(`${user} is banned`);
@@ -173,6 +184,23 @@ export function maySendMessage(roles: readonly Role[], list: readonly Participan
   if (p === undefined) return deny(`${user} is not a participant`);
   if (!roleHas(roles, p.roleIndex, Capability.canSendMessage)) {
     return deny(`the role of ${user} may not send messages (no canSendMessage)`);
+  }
+  return ALLOWED;
+}
+
+/**
+ * Whether `user` may add participants (room-policy-03 §8.1 canAddParticipant): what the hub checks
+ * before it passes a follower's `/keyMaterial` request on (protocol-06 §5.2 via the hub).
+ */
+export function mayAddParticipants(
+  roles: readonly Role[],
+  list: readonly Participant[],
+  user: UserUri,
+): PolicyDecision {
+  const p = participantOf(list, user);
+  if (p === undefined || p.roleIndex === BANNED_ROLE_INDEX) return deny(`${user} is not a participant`);
+  if (!roleHas(roles, p.roleIndex, Capability.canAddParticipant)) {
+    return deny(`the role of ${user} may not add participants (no canAddParticipant)`);
   }
   return ALLOWED;
 }

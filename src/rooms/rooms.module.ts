@@ -33,6 +33,10 @@ import { MlsGroups } from './mls-groups';
 import { HubCommits } from './hub-commits';
 import { HubUpdates } from './hub-updates';
 import { HubProposals } from './hub/hub-proposals';
+import { KeyMaterialProxy } from './hub/key-material-proxy';
+import { KeyPackageRoutes } from './hub/key-package-routes';
+import { KeyMaterialClient } from './key-material-client';
+import { FollowerInvites } from './follower/follower-invites';
 import { HubUnlink } from './hub/hub-unlink';
 import { FollowerUnlinked } from './follower/follower-unlinked';
 import { AbuseReports } from './abuse/abuse-reports';
@@ -98,6 +102,10 @@ export class RoomsModule {
         HubCommits,
         HubUpdates,
         HubProposals,
+        KeyPackageRoutes,
+        KeyMaterialProxy,
+        KeyMaterialClient,
+        FollowerInvites,
         HubUnlink,
         FollowerUnlinked,
         AbuseReports,

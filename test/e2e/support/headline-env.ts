@@ -58,6 +58,8 @@ export interface HeadlineEnvOptions {
   readonly logLevel?: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   /** Keep the temp dirs after dispose (also when MIMI_E2E_KEEP=1). */
   readonly keepDir?: boolean;
+  /** More providers, each a memory gateway process (test/support/memory-gateway.ts), e.g. ['c.example']. */
+  readonly memoryGateways?: readonly string[];
 }
 
 /** A process of the environment, for "nothing left running" checks. */
@@ -84,8 +86,9 @@ export class HeadlineEnv {
 
   /** Start Synapse and Prosody (in parallel), then gateways A and B. */
   static async create(opts: HeadlineEnvOptions): Promise<HeadlineEnv> {
+    const memory = opts.memoryGateways ?? [];
     const cluster = await GatewayCluster.create({
-      domains: [MATRIX_GATEWAY, XMPP_GATEWAY],
+      domains: [MATRIX_GATEWAY, XMPP_GATEWAY, ...memory],
       // Invites by address: synapse.test users are A's, localhost JIDs B's (peers[].addressDomains).
       addressDomains: { [MATRIX_GATEWAY]: [MATRIX_SERVER_NAME], [XMPP_GATEWAY]: [PROSODY_USER_DOMAIN] },
       logLevel: opts.logLevel,
@@ -124,7 +127,11 @@ export class HeadlineEnv {
         },
         prosody!.componentSecret,
       );
-      const gateways = await Promise.allSettled([matrix!.gateway.start(), b.start()]);
+      const gateways = await Promise.allSettled([
+        matrix!.gateway.start(),
+        b.start(),
+        ...memory.map((d) => cluster.gateway(d).start()),
+      ]);
       const down = gateways.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (down) throw down.reason;
       return new HeadlineEnv(cluster, matrix!.synapse, prosody!, matrix!.gateway, b, opts);
@@ -242,6 +249,7 @@ export class HeadlineEnv {
     };
     add(`gateway ${MATRIX_GATEWAY}`, this.a.pid);
     add(`gateway ${XMPP_GATEWAY}`, this.b.pid);
+    for (const d of this.opts.memoryGateways ?? []) add(`gateway ${d}`, this.cluster.gateway(d).pid);
     add('prosody', this.prosody.pid);
     try {
       // scripts/synapse.sh: the pid of the Synapse it started in its own session.
@@ -257,6 +265,9 @@ export class HeadlineEnv {
     return [
       `--- ${MATRIX_GATEWAY} (Matrix) log tail (${this.a.logFile}) ---\n${this.a.logTail(lines)}`,
       `--- ${XMPP_GATEWAY} (XMPP) log tail (${this.b.logFile}) ---\n${this.b.logTail(lines)}`,
+      ...(this.opts.memoryGateways ?? []).map(
+        (d) => `--- ${d} (memory) log tail ---\n${this.cluster.gateway(d).logTail(lines)}`,
+      ),
       `--- synapse log tail ---\n${tailFile(join(this.synapse.dir, 'homeserver.log'), lines)}`,
       `--- prosody ---\n${this.prosody.tail(lines)}`,
     ].join('\n');
@@ -288,4 +299,18 @@ export class HeadlineEnv {
 
 function keep(opts: HeadlineEnvOptions): boolean {
   return opts.keepDir === true || process.env.MIMI_E2E_KEEP === '1';
+}
+
+/**
+ * A test body for an environment made in `beforeAll` (`get` returns it, undefined when that
+ * failed): it runs with the environment, and a failure carries the log tails.
+ */
+export function envScenario(
+  get: () => HeadlineEnv | undefined,
+): (body: (e: HeadlineEnv) => Promise<void>) => () => Promise<void> {
+  return (body) => async () => {
+    const e = get();
+    if (!e) throw new Error('the environment was not created (see the beforeAll error)');
+    await e.scenario(() => body(e))();
+  };
 }
