@@ -1,6 +1,7 @@
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy, Optional } from '@nestjs/common';
 import { crashPoint } from '../common/crash-points';
 import { errorMessage } from '../common/errors';
+import { MetricsRegistry } from '../common/metrics';
 import type { InboundEvent, InboundSink } from '../ports';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomRepository } from '../persistence/repositories/room.repository';
@@ -60,12 +61,16 @@ export class BridgeSinkService implements OnModuleDestroy {
     private readonly follower: FollowerService,
     private readonly locks: RoomLocks,
     hubIngest: HubIngest,
+    @Optional() metrics?: MetricsRegistry,
   ) {
     this.batcher = new IngestBatcher<InboundEvent>({
       batchable: (event) => event.kind === 'message',
       many: (_room, events) => hubIngest.recordMany(events),
       one: async (_room, event) => void (await this.record(event)),
     });
+    metrics?.gauge('mimi_ingest_queued', 'Platform events waiting to be recorded (per-room ingest queues)', () => [
+      { labels: {}, value: this.batcher.queued },
+    ]);
   }
 
   /** The InboundSink handed to every bridge. */

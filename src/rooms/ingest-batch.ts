@@ -86,6 +86,13 @@ export class IngestBatcher<E> {
     });
   }
 
+  /** Events waiting, over every key (a metric). */
+  get queued(): number {
+    let n = 0;
+    for (const queue of this.queues.values()) n += queue.length;
+    return n;
+  }
+
   /** Resolves when every queue is empty (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.draining.size > 0) await Promise.allSettled([...this.draining.values()]);

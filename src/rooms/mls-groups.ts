@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { ProviderDomain, RoomUri, UserUri } from '../common/ids';
+import { MetricsRegistry } from '../common/metrics';
 import { GatewayConfig } from '../config/gateway-config';
 import {
   type GatewayGroup,
@@ -40,6 +41,7 @@ export class MlsGroups {
     config: GatewayConfig,
     private readonly storage: DbMlsStorage,
     transactions: RoomTransactions,
+    @Optional() metrics?: MetricsRegistry,
   ) {
     this.domain = config.provider.domain as ProviderDomain;
     this.botUser = gatewayBotUri(this.domain);
@@ -51,6 +53,14 @@ export class MlsGroups {
       onMessageSent: (groupId, user) => this.sentListener?.(groupId, user),
     });
     transactions.onRollback((keys) => this.forgetTouched(keys));
+    metrics?.gauge(
+      'mimi_mls_groups_loaded',
+      'MLS groups in memory (loaded on use, least recently used evicted)',
+      () => [{ labels: {}, value: this.store.loadedCount }],
+    );
+    metrics?.gauge('mimi_mls_identities_cached', 'Puppet and bot MLS identities in memory (an LRU)', () => [
+      { labels: {}, value: this.store.identities.cachedCount },
+    ]);
   }
 
   /** `listener` hears of every message a local member sent (`LeafKeyRotation` checks its key). */

@@ -69,18 +69,32 @@ export function checkKeyPackage(
   return { keyPackage, user, ref: keyPackageRef(keyPackage) };
 }
 
+/** Identities kept in memory (least recently used out first); the rest are read back from storage. */
+const DEFAULT_MAX_CACHED = 4096;
+
 export class Identities {
+  /** LRU order: the most recently used last. */
   private readonly cache = new Map<string, MemberIdentity>();
 
   constructor(
     private readonly storage: MlsStorage,
     private readonly suite: CipherSuite,
     private readonly now: () => number = Date.now,
+    private readonly maxCached: number = DEFAULT_MAX_CACHED,
   ) {}
+
+  /** Identities in memory now (puppets and the bot; a metric). */
+  get cachedCount(): number {
+    return this.cache.size;
+  }
 
   async get(user: UserUri): Promise<MemberIdentity | undefined> {
     const hit = this.cache.get(user);
-    if (hit) return hit;
+    if (hit) {
+      this.cache.delete(user);
+      this.cache.set(user, hit);
+      return hit;
+    }
     const bytes = await this.storage.get(gatewayKeys.member(user));
     if (bytes === undefined) return undefined;
     const r = new TlsReader(bytes, 'GatewayMember');
@@ -89,7 +103,7 @@ export class Identities {
     const signaturePrivateKey = r.opaque();
     r.done();
     const id = { user, signatureKey, signaturePrivateKey, credential: userCredential(user) };
-    this.cache.set(user, id);
+    this.remember(id);
     return id;
   }
 
@@ -106,7 +120,7 @@ export class Identities {
     });
     await this.storage.put(gatewayKeys.member(user), record);
     const id = { user, signatureKey: kp.publicKey, signaturePrivateKey: kp.privateKey, credential };
-    this.cache.set(user, id);
+    this.remember(id);
     return id;
   }
 
@@ -168,6 +182,11 @@ export class Identities {
   /** Forget a KeyPackage once used. */
   async consumeKeyPackage(user: UserUri, ref: Uint8Array): Promise<void> {
     await this.storage.delete(gatewayKeys.keyPackage(user, ref));
+  }
+
+  private remember(id: MemberIdentity): void {
+    this.cache.set(id.user, id);
+    if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
   }
 
   /** Drop cached identities (after a rolled-back transaction). */
