@@ -40,6 +40,8 @@ interface SizeResult {
   readonly startMs: number;
   readonly coldKb: number;
   readonly firstMessageMs: number[];
+  /** Live JS memory after a GC (MB): none, warm, after the restart. */
+  readonly live: readonly number[];
   /** `mimi_mls_groups_loaded` / `mimi_mls_identities_cached` when warm, after the restart, after the cold messages. */
   readonly loaded: string;
 }
@@ -52,6 +54,14 @@ async function loadedNow(gw: GatewayProcess): Promise<string> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The live JavaScript memory (heap + external, MB) after a full GC (the processes run with --expose-gc). */
+async function liveMb(gw: GatewayProcess): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${gw.ports.control}/memory?gc=1`);
+  const m = (await res.json()) as { heapUsed: number; external: number; gcRan: boolean };
+  if (!m.gcRan) throw new Error('the gateway did not run a GC (no --expose-gc?)');
+  return (m.heapUsed + m.external) / 1024 / 1024;
+}
 
 /** Median of 5 VmRSS samples a second apart, after `IDLE_MS` of quiet. */
 async function idleRssKb(gw: GatewayProcess): Promise<number> {
@@ -91,6 +101,7 @@ async function measure(rooms: number): Promise<SizeResult> {
     const gw = cluster.gateway('a.example');
     const startNoneMs = await timedStart(gw);
     const noneKb = await idleRssKb(gw);
+    const liveNone = await liveMb(gw);
     process.stdout.write(`${rooms} rooms: RSS with none ${(noneKb / 1024).toFixed(0)} MB\n`);
 
     const ids = Array.from({ length: rooms }, (_, i) => i);
@@ -114,11 +125,13 @@ async function measure(rooms: number): Promise<SizeResult> {
     const linkMsPerRoom = (performance.now() - linkStarted) / rooms;
     const warmKb = await idleRssKb(gw);
     const loadedWarm = await loadedNow(gw);
+    const liveWarm = await liveMb(gw);
 
     await gw.stop(120_000);
     const startMs = await timedStart(gw);
     const coldKb = await idleRssKb(gw);
     const loadedCold = await loadedNow(gw);
+    const liveCold = await liveMb(gw);
     const firstMessageMs: number[] = [];
     for (let k = 0; k < Math.min(COLD, rooms); k++) {
       const r = Math.floor(((k + 0.5) * rooms) / Math.min(COLD, rooms));
@@ -126,13 +139,16 @@ async function measure(rooms: number): Promise<SizeResult> {
       firstMessageMs.push(sent.ackedAt - sent.recordedAt);
     }
     const loaded = `${loadedWarm} → ${loadedCold} → ${await loadedNow(gw)}`;
-    return { rooms, noneKb, startNoneMs, linkMsPerRoom, warmKb, startMs, coldKb, firstMessageMs, loaded };
+    const live = [liveNone, liveWarm, liveCold];
+    return { rooms, noneKb, startNoneMs, linkMsPerRoom, warmKb, startMs, coldKb, firstMessageMs, loaded, live };
   } finally {
     await cluster.dispose();
   }
 }
 
 async function main(): Promise<void> {
+  // A full GC on request (GET /memory?gc=1), to tell live memory from what the allocator keeps.
+  process.env['MIMI_E2E_NODE_ARGS'] = `${process.env['MIMI_E2E_NODE_ARGS'] ?? ''} --expose-gc`.trim();
   const results: SizeResult[] = [];
   for (const size of SIZES) results.push(await measure(size));
   const mb = (kb: number): string => (kb / 1024).toFixed(0);
@@ -147,6 +163,7 @@ async function main(): Promise<void> {
       `${(r.startNoneMs / 1000).toFixed(1)} / ${(r.startMs / 1000).toFixed(1)}`,
       `${mb(r.coldKb)} (${(r.coldKb / r.noneKb).toFixed(2)}x)`,
       `${percentile(cold, 0.5).toFixed(1)} / ${cold[cold.length - 1]!.toFixed(1)}`,
+      r.live.map((v) => v.toFixed(0)).join(' / '),
       r.loaded,
     ];
   });
@@ -164,12 +181,14 @@ async function main(): Promise<void> {
           'start s (none / N)',
           'RSS after restart MB',
           'first msg cold ms p50/max',
+          'live JS MB after GC: none / warm / restart',
           'groups/identities in memory: warm → restart → cold msgs',
         ],
         rows,
         (i) => i <= 2,
       ) +
-      '\nwarm: after linking and one post per room, idle; after restart: idle, nothing used yet.\n' +
+      '\nwarm: after linking and one post per room, idle; after restart: idle, nothing used yet. RSS also holds\n' +
+      'what the allocator keeps after a burst; the live JS column is heap + external after a full GC.\n' +
       'Goals (issue 12): RSS at 1,000 idle rooms <= 1.25x none, at 10,000 <= 2x.\n',
   );
 }
