@@ -17,7 +17,7 @@ import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../sr
 import { ConsentService, type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
-import { GatewayPair, admin, eventually, linkMemoryRoom, memoryRoom, mimiPost } from './gateway-pair';
+import { GatewayPair, admin, eventually, linkMemoryRoom, memoryRoom, mimiGet, mimiPost } from './gateway-pair';
 
 const ROOM_ID = '!consent:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -100,6 +100,7 @@ describe('consent and abuse reports (protocol-06 §5.7, §5.9)', () => {
         'identifierQuery',
         'keyMaterial',
         'notify',
+        'proxyDownload',
         'reportAbuse',
         'requestConsent',
         'submitMessage',
@@ -108,6 +109,12 @@ describe('consent and abuse reports (protocol-06 §5.7, §5.9)', () => {
       ].sort(),
     );
     for (const [endpoint, template] of Object.entries(directory)) {
+      if (endpoint === 'proxyDownload') {
+        // A GET (protocol-06 §5.10.2); a URL that is not https: 400, never 404.
+        const path = new URL(template.replace('{downloadUrl}', encodeURIComponent('http://x.example/f'))).pathname;
+        expect({ endpoint, status: (await mimiGet(pair.a, fromB(), path)).status }).toEqual({ endpoint, status: 400 });
+        continue;
+      }
       const path = new URL(
         template.replace(
           /\{[a-zA-Z]+\}/,
