@@ -34,10 +34,11 @@ function mlsLabelBytes(label: Label): Uint8Array {
   return bytes;
 }
 
-const varintSize = (n: number): number => (n < 64 ? 1 : n < 16384 ? 2 : 4);
+/** Size of the `<V>` length prefix of `n` bytes (RFC 9420 §2.1.2, minimum encoding). */
+export const varintSize = (n: number): number => (n < 64 ? 1 : n < 16384 ? 2 : 4);
 
 /** Write the `<V>` length prefix of `n` at `at`; returns the next offset. */
-function putVarint(out: Uint8Array, at: number, n: number): number {
+export function putVarint(out: Uint8Array, at: number, n: number): number {
   if (n < 64) {
     out[at] = n;
     return at + 1;
