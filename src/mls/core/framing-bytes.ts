@@ -10,7 +10,7 @@
  * does not accept: the caller then uses the codec, which encodes the rare case or names the
  * error exactly as before.
  */
-import { putVarint, varintSize } from './crypto/labeled';
+import { putOpaque, putUint32, varintSize } from './put-bytes';
 // From the struct modules themselves: the `structs` index re-exports through getters.
 import { ProtocolVersion } from './structs/basics';
 import { ContentType, SenderType, WireFormat, type FramedContent } from './structs/framing';
@@ -20,20 +20,6 @@ import type { PrivateMessage, SenderData } from './structs/private-message';
 const MAX_V = 0x3fffffff;
 const MAX_UINT64 = (1n << 64n) - 1n;
 const U32 = 0x100000000;
-
-function putOpaque(out: Uint8Array, at: number, bytes: Uint8Array): number {
-  const next = putVarint(out, at, bytes.length);
-  out.set(bytes, next);
-  return next + bytes.length;
-}
-
-function putUint32(out: Uint8Array, at: number, v: number): number {
-  out[at] = (v >>> 24) & 0xff;
-  out[at + 1] = (v >>> 16) & 0xff;
-  out[at + 2] = (v >>> 8) & 0xff;
-  out[at + 3] = v & 0xff;
-  return at + 4;
-}
 
 function putUint64(out: Uint8Array, at: number, v: bigint): number {
   return putUint32(out, putUint32(out, at, Number(v >> 32n)), Number(v & 0xffffffffn));

@@ -13,7 +13,6 @@
  */
 import { decodeAll, encodeValue, TlsReader, TlsWriter } from '../../codec/tls-codec';
 import type { CipherSuite } from './crypto/cipher-suite';
-import { putVarint, varintSize } from './crypto/labeled';
 import { mlsFail } from './errors';
 import {
   applicationContentBytes,
@@ -28,6 +27,7 @@ import {
   tbsHeadLength,
 } from './framing-bytes';
 import { bytesEqual, membershipTag as macMembership } from './key-schedule';
+import { putVarint, varintSize } from './put-bytes';
 import { senderDataKeyNonce, type RatchetType, type SecretTree } from './secret-tree';
 // From the struct modules themselves: the `structs` index re-exports through getters (per access).
 import { ProposalType, ProtocolVersion } from './structs/basics';
