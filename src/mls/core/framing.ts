@@ -140,6 +140,37 @@ function withJoined<T>(parts: readonly Uint8Array[], fn: (joined: Uint8Array) =>
   }
 }
 
+/** GroupContexts from this size on get a buffer of their own (`contextTail`); smaller ones are copied. */
+const TAIL_MIN = 8192;
+/** Room left before the GroupContext in such a buffer, for the label, length and FramedContent. */
+const TAIL_ROOM = 2048;
+const contextTails = new WeakMap<Uint8Array, Uint8Array>();
+const sealedContexts = new WeakSet<Uint8Array>();
+
+/**
+ * Mark an encoded GroupContext as never to be mutated (the group layer encodes one per epoch), so
+ * that signing and verifying may keep a copy of it at the end of a buffer of its own. Returns it.
+ */
+export function sealContextBytes(groupContext: Uint8Array): Uint8Array {
+  sealedContexts.add(groupContext);
+  return groupContext;
+}
+
+/**
+ * A buffer ending with a sealed `groupContext`, with at least `room` bytes before it; undefined
+ * for a small or unsealed context, or a larger head.
+ */
+function contextTail(groupContext: Uint8Array, room: number): Uint8Array | undefined {
+  if (groupContext.length < TAIL_MIN || room > TAIL_ROOM || !sealedContexts.has(groupContext)) return undefined;
+  let buf = contextTails.get(groupContext);
+  if (!buf) {
+    buf = new Uint8Array(TAIL_ROOM + groupContext.length);
+    buf.set(groupContext, TAIL_ROOM);
+    contextTails.set(groupContext, buf);
+  }
+  return buf;
+}
+
 /** `opaque label<V>` of SignContent for "FramedContentTBS" (RFC 9420 §5.1.2), constant. */
 const TBS_SIGN_LABEL = (() => {
   const label = new TextEncoder().encode('MLS 1.0 FramedContentTBS');
@@ -169,14 +200,18 @@ function withSignContent<T>(
   if (headLength !== undefined && groupContext) {
     const tbsLength = headLength + groupContext.length;
     const lead = TBS_SIGN_LABEL.length + varintSize(tbsLength);
-    const out = scratchOf(lead + tbsLength);
-    out.set(TBS_SIGN_LABEL);
-    const gcAt = putTbsHead(out, putVarint(out, TBS_SIGN_LABEL.length, tbsLength), wireFormat, content);
-    out.set(groupContext, gcAt);
+    const tail = contextTail(groupContext, lead + headLength);
+    // In a large room the GroupContext already sits at the end of a buffer of its own: the label,
+    // length and head are written just before it. Otherwise all of it goes into the shared buffer.
+    const out = tail ?? scratchOf(lead + tbsLength);
+    const start = tail ? tail.length - groupContext.length - lead - headLength : 0;
+    out.set(TBS_SIGN_LABEL, start);
+    const gcAt = putTbsHead(out, putVarint(out, start + TBS_SIGN_LABEL.length, tbsLength), wireFormat, content);
+    if (!tail) out.set(groupContext, gcAt);
     try {
-      return fn(out.subarray(0, gcAt + groupContext.length));
+      return fn(out.subarray(start, gcAt + groupContext.length));
     } finally {
-      out.fill(0, 0, gcAt);
+      out.fill(0, start, gcAt);
     }
   }
   const head = tbsHead(wireFormat, content, groupContext);
