@@ -61,11 +61,14 @@ export class LeafKeyRotation implements OnModuleInit, OnModuleDestroy {
    */
   rotateDue(roomUri: RoomUri, fill = 0): Promise<UserUri[]> {
     return this.locks.run(roomUri, async () => {
-      const room = await this.rooms.findByUri(undefined, roomUri);
-      const group = room && (await this.groups.group(roomUri));
-      if (!room || !group || group.removed) return [];
+      // Runs after every message: the in-memory checks come first, the room is read only when needed.
+      const group = await this.groups.group(roomUri);
+      if (!group || group.removed) return [];
       const due = group.rotationDue();
       const users = [...due, ...group.pathFillCandidates(fill).filter((u) => !due.includes(u))];
+      if (users.length === 0) return [];
+      const room = await this.rooms.findByUri(undefined, roomUri);
+      if (!room) return [];
       const done: UserUri[] = [];
       for (const user of users) {
         if (!group.isLocalMember(user)) continue;

@@ -12,8 +12,10 @@ import {
   fromPublicMessage,
   membershipTag,
   noPadding,
+  sealContextBytes,
   signContent,
   toPublicMessage,
+  verifyContentSignature,
   type SignatureKeyLookup,
 } from './framing';
 import { SecretTree, senderDataKeyNonce } from './secret-tree';
@@ -237,6 +239,30 @@ describe('message protection', () => {
     const ac = sign(e, WireFormat.mls_private_message, app(text));
     return encryptPrivateMessage(e.suite, ac, { ...e, secretTree: sender }, { padding }).message;
   }
+
+  it('a large sealed GroupContext (kept at the end of a buffer of its own) signs the same bytes as a plain copy', () => {
+    const big = new Uint8Array(20000).map((_, i) => i & 0xff);
+    const sealed = sealContextBytes(big.slice());
+    const signed = (groupContext: Uint8Array, text: string) =>
+      signContent(e.suite, {
+        wireFormat: WireFormat.mls_private_message,
+        content: app(text),
+        signaturePrivateKey: e.signaturePriv,
+        groupContext,
+      });
+    const pub = e.signatureKeys.member(1)!;
+    for (const text of ['one', 'x'.repeat(1500), 'y'.repeat(5000)]) {
+      // Ed25519 is deterministic: the same signed bytes, the same signature.
+      const a = signed(sealed, text);
+      expect(Buffer.from(a.auth.signature).equals(signed(big, text).auth.signature)).toBe(true);
+      expect(() => verifyContentSignature(e.suite, a, pub, big.slice())).not.toThrow();
+      expect(() => verifyContentSignature(e.suite, signed(big, text), pub, sealed)).not.toThrow();
+      const other = signed(sealed, `${text}!`);
+      expect(() => verifyContentSignature(e.suite, { ...other, auth: a.auth }, pub, sealed)).toThrow(
+        expect.objectContaining({ failure: 'badSignature' }),
+      );
+    }
+  });
 
   it('pads PrivateMessageContent to a multiple of 32 bytes by default', () => {
     const ac = sign(e, WireFormat.mls_private_message, app('hi'));

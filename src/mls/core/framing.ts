@@ -14,8 +14,23 @@
 import { decodeAll, encodeValue, TlsReader, TlsWriter } from '../../codec/tls-codec';
 import type { CipherSuite } from './crypto/cipher-suite';
 import { mlsFail } from './errors';
+import {
+  applicationContentBytes,
+  applicationContentLength,
+  privateAadBytes,
+  privateMlsMessageBytes,
+  putTbsHead,
+  readApplicationContent,
+  readPrivateMlsMessage,
+  readSenderData,
+  senderDataBytes,
+  tbsHeadLength,
+} from './framing-bytes';
 import { bytesEqual, membershipTag as macMembership } from './key-schedule';
+import { putVarint, varintSize } from './put-bytes';
 import { senderDataKeyNonce, type RatchetType, type SecretTree } from './secret-tree';
+// From the struct modules themselves: the `structs` index re-exports through getters (per access).
+import { ProposalType, ProtocolVersion } from './structs/basics';
 import {
   authenticatedContentCodec,
   ContentType,
@@ -24,23 +39,18 @@ import {
   encodeAuthData,
   encodeContentBody,
   framedContentCodec,
-  isCustomProposal,
-  mlsMessageCodec,
-  privateContentAadCodec,
-  ProposalType,
-  ProtocolVersion,
-  senderDataCodec,
   SenderType,
   WireFormat,
   wireFormatCodec,
   type AuthenticatedContent,
+  type ContentBody,
   type FramedContent,
   type FramedContentAuthData,
-  type MLSMessage,
-  type MLSMessageBody,
-  type PrivateMessage,
   type PublicMessage,
-} from './structs';
+} from './structs/framing';
+import { mlsMessageCodec, type MLSMessage, type MLSMessageBody } from './structs/message';
+import { privateContentAadCodec, senderDataCodec, type PrivateMessage } from './structs/private-message';
+import { isCustomProposal } from './structs/proposals';
 
 // ---- padding ------------------------------------------------------------------------------------
 
@@ -104,14 +114,18 @@ function tbsHead(wireFormat: WireFormat, content: FramedContent, groupContext: U
 let scratch = new Uint8Array(4096);
 const SCRATCH_MAX = 1 << 20;
 
+/** The shared buffer if it holds `total` bytes (grown up to SCRATCH_MAX), else a buffer of its own. */
+function scratchOf(total: number): Uint8Array {
+  if (total <= scratch.length) return scratch;
+  const out = new Uint8Array(Math.max(total, scratch.length * 2));
+  if (out.length <= SCRATCH_MAX) scratch = out;
+  return out;
+}
+
 function withJoined<T>(parts: readonly Uint8Array[], fn: (joined: Uint8Array) => T, wipe?: number): T {
   let total = 0;
   for (const p of parts) total += p.length;
-  let out = scratch;
-  if (total > out.length) {
-    out = new Uint8Array(Math.max(total, out.length * 2));
-    if (out.length <= SCRATCH_MAX) scratch = out;
-  }
+  const out = scratchOf(total);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
@@ -126,6 +140,37 @@ function withJoined<T>(parts: readonly Uint8Array[], fn: (joined: Uint8Array) =>
   }
 }
 
+/** GroupContexts from this size on get a buffer of their own (`contextTail`); smaller ones are copied. */
+const TAIL_MIN = 8192;
+/** Room left before the GroupContext in such a buffer, for the label, length and FramedContent. */
+const TAIL_ROOM = 2048;
+const contextTails = new WeakMap<Uint8Array, Uint8Array>();
+const sealedContexts = new WeakSet<Uint8Array>();
+
+/**
+ * Mark an encoded GroupContext as never to be mutated (the group layer encodes one per epoch), so
+ * that signing and verifying may keep a copy of it at the end of a buffer of its own. Returns it.
+ */
+export function sealContextBytes(groupContext: Uint8Array): Uint8Array {
+  sealedContexts.add(groupContext);
+  return groupContext;
+}
+
+/**
+ * A buffer ending with a sealed `groupContext`, with at least `room` bytes before it; undefined
+ * for a small or unsealed context, or a larger head.
+ */
+function contextTail(groupContext: Uint8Array, room: number): Uint8Array | undefined {
+  if (groupContext.length < TAIL_MIN || room > TAIL_ROOM || !sealedContexts.has(groupContext)) return undefined;
+  let buf = contextTails.get(groupContext);
+  if (!buf) {
+    buf = new Uint8Array(TAIL_ROOM + groupContext.length);
+    buf.set(groupContext, TAIL_ROOM);
+    contextTails.set(groupContext, buf);
+  }
+  return buf;
+}
+
 /** `opaque label<V>` of SignContent for "FramedContentTBS" (RFC 9420 §5.1.2), constant. */
 const TBS_SIGN_LABEL = (() => {
   const label = new TextEncoder().encode('MLS 1.0 FramedContentTBS');
@@ -134,15 +179,16 @@ const TBS_SIGN_LABEL = (() => {
 
 /** A `<V>` length prefix (RFC 9420 §2.1.2) in its minimum encoding. */
 function varintBytes(n: number): Uint8Array {
-  if (n < 64) return Uint8Array.of(n);
-  if (n < 16384) return Uint8Array.of(0x40 | (n >> 8), n & 0xff);
-  return Uint8Array.of(0x80 | (n >>> 24), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  const out = new Uint8Array(varintSize(n));
+  putVarint(out, 0, n);
+  return out;
 }
 
 /**
  * `fn` with SignContent = { "MLS 1.0 FramedContentTBS", FramedContentTBS } (§5.1.2, §6.1): the
  * exact bytes SignWithLabel(., "FramedContentTBS", FramedContentTBS) signs, built without
- * re-encoding or copying the GroupContext more than once.
+ * re-encoding or copying the GroupContext more than once. Application data from a member (every
+ * message) is written straight into the shared buffer (`framing-bytes.ts`).
  */
 function withSignContent<T>(
   wireFormat: WireFormat,
@@ -150,6 +196,24 @@ function withSignContent<T>(
   groupContext: Uint8Array | undefined,
   fn: (signContent: Uint8Array) => T,
 ): T {
+  const headLength = groupContext ? tbsHeadLength(content) : undefined;
+  if (headLength !== undefined && groupContext) {
+    const tbsLength = headLength + groupContext.length;
+    const lead = TBS_SIGN_LABEL.length + varintSize(tbsLength);
+    const tail = contextTail(groupContext, lead + headLength);
+    // In a large room the GroupContext already sits at the end of a buffer of its own: the label,
+    // length and head are written just before it. Otherwise all of it goes into the shared buffer.
+    const out = tail ?? scratchOf(lead + tbsLength);
+    const start = tail ? tail.length - groupContext.length - lead - headLength : 0;
+    out.set(TBS_SIGN_LABEL, start);
+    const gcAt = putTbsHead(out, putVarint(out, start + TBS_SIGN_LABEL.length, tbsLength), wireFormat, content);
+    if (!tail) out.set(groupContext, gcAt);
+    try {
+      return fn(out.subarray(start, gcAt + groupContext.length));
+    } finally {
+      out.fill(0, start, gcAt);
+    }
+  }
   const head = tbsHead(wireFormat, content, groupContext);
   const tbsLength = head.length + (groupContext?.length ?? 0);
   const parts = [TBS_SIGN_LABEL, varintBytes(tbsLength), head];
@@ -352,6 +416,8 @@ function privateAads(
   contentType: ContentType,
   authenticatedData: Uint8Array,
 ): { aad: Uint8Array; sdAad: Uint8Array } {
+  const direct = privateAadBytes(groupId, epoch, contentType, authenticatedData);
+  if (direct) return direct;
   const aad = encodeValue({ groupId, epoch, contentType, authenticatedData }, privateContentAadCodec);
   const adField =
     authenticatedData.length + (authenticatedData.length < 64 ? 1 : authenticatedData.length < 16384 ? 2 : 4);
@@ -382,6 +448,23 @@ function guardedNonce(nonce: Uint8Array, reuseGuard: Uint8Array): Uint8Array {
   return out;
 }
 
+/** PrivateMessageContent (§6.3.1): body, auth, then the zero padding `padding` asks for. */
+function privateContentBytes(content: FramedContent, auth: FramedContentAuthData, padding: PaddingPolicy): Uint8Array {
+  const checked = (n: number): number =>
+    Number.isInteger(n) && n >= 0 ? n : mlsFail('invalid', `padding policy returned ${n}`);
+  if (content.contentType === ContentType.application && auth.confirmationTag === undefined) {
+    const { applicationData } = content;
+    const pad = checked(padding(applicationContentLength(applicationData, auth.signature)));
+    return applicationContentBytes(applicationData, auth.signature, pad);
+  }
+  const w = new TlsWriter('PrivateMessageContent', 256);
+  encodeContentBody(w, content);
+  w.field('auth', (ww, a: FramedContentAuthData) => encodeAuthData(ww, a, content.contentType), auth);
+  const pad = checked(padding(w.length));
+  if (pad > 0) w.raw(new Uint8Array(pad));
+  return w.finish();
+}
+
 /** Encrypt a signed `mls_private_message` AuthenticatedContent from a member sender. */
 export function encryptPrivateMessage(
   suite: CipherSuite,
@@ -396,14 +479,7 @@ export function encryptPrivateMessage(
   requireConfirmationTag(authenticatedContent);
   const { contentType, groupId, epoch, authenticatedData } = content;
 
-  // PrivateMessageContent: body, auth, then zero padding.
-  const w = new TlsWriter('PrivateMessageContent', 256);
-  encodeContentBody(w, content);
-  w.field('auth', (ww, a: FramedContentAuthData) => encodeAuthData(ww, a, contentType), auth);
-  const padding = (options.padding ?? defaultPadding)(w.length);
-  if (!Number.isInteger(padding) || padding < 0) mlsFail('invalid', `padding policy returned ${padding}`);
-  if (padding > 0) w.raw(new Uint8Array(padding));
-  const plaintext = w.finish();
+  const plaintext = privateContentBytes(content, auth, options.padding ?? defaultPadding);
 
   const reuseGuard = options.reuseGuard ?? freshReuseGuard(suite);
   if (reuseGuard.length !== 4) mlsFail('invalid', 'reuse_guard must be 4 bytes');
@@ -411,7 +487,8 @@ export function encryptPrivateMessage(
   const { aad, sdAad } = privateAads(groupId, epoch, contentType, authenticatedData);
   const ciphertext = suite.aeadSeal(key, guardedNonce(nonce, reuseGuard), aad, plaintext);
 
-  const senderData = encodeValue({ leafIndex: sender.leafIndex, generation, reuseGuard }, senderDataCodec);
+  const sdValue = { leafIndex: sender.leafIndex, generation, reuseGuard };
+  const senderData = senderDataBytes(sdValue) ?? encodeValue(sdValue, senderDataCodec);
   const sd = senderDataKeyNonce(suite, keys.senderDataSecret, ciphertext);
   const encryptedSenderData = suite.aeadSeal(sd.key, sd.nonce, sdAad, senderData);
 
@@ -433,6 +510,25 @@ export interface DecryptedPrivateMessage {
   generation: number;
 }
 
+/** Body and auth of a decrypted PrivateMessageContent (§6.3.1), whose padding must be zeros. */
+function readPrivateContent(
+  plaintext: Uint8Array,
+  contentType: ContentType,
+): { body: ContentBody; auth: FramedContentAuthData } {
+  const app = contentType === ContentType.application ? readApplicationContent(plaintext) : undefined;
+  if (app) {
+    const body = { contentType: ContentType.application, applicationData: app.applicationData };
+    return { body, auth: { signature: app.signature } };
+  }
+  const r = new TlsReader(plaintext, 'PrivateMessageContent');
+  const body = decodeContentBody(r, contentType);
+  const auth = r.field('auth', (rr) => decodeAuthData(rr, contentType));
+  for (let i = r.offset; i < plaintext.length; i++) {
+    if (plaintext[i] !== 0) r.fail('non-zero padding byte', i);
+  }
+  return { body, auth };
+}
+
 /**
  * Decrypt sender data and content ('decryptFailed'), consume the generation's key (replays and
  * generations outside the window throw), reject non-zero padding, verify the signature.
@@ -446,10 +542,8 @@ export function decryptPrivateMessage(
 
   const sd = senderDataKeyNonce(suite, keys.senderDataSecret, ciphertext);
   const { aad, sdAad } = privateAads(groupId, epoch, contentType, authenticatedData);
-  const { leafIndex, generation, reuseGuard } = decodeAll(
-    suite.aeadOpen(sd.key, sd.nonce, sdAad, message.encryptedSenderData),
-    senderDataCodec,
-  );
+  const senderData = suite.aeadOpen(sd.key, sd.nonce, sdAad, message.encryptedSenderData);
+  const { leafIndex, generation, reuseGuard } = readSenderData(senderData) ?? decodeAll(senderData, senderDataCodec);
   const signatureKey = keys.signatureKeys.member(leafIndex);
   if (!signatureKey) mlsFail('notFound', `SenderData names leaf ${leafIndex}, which is blank`);
 
@@ -458,14 +552,7 @@ export function decryptPrivateMessage(
     suite.aeadOpen(key, guardedNonce(nonce, reuseGuard), aad, ciphertext),
   );
 
-  const r = new TlsReader(plaintext, 'PrivateMessageContent');
-  const body = decodeContentBody(r, contentType);
-  const auth = r.field('auth', (rr) => decodeAuthData(rr, contentType));
-  const paddingStart = r.offset;
-  for (let i = paddingStart; i < plaintext.length; i++) {
-    if (plaintext[i] !== 0) r.fail('non-zero padding byte', i);
-  }
-
+  const { body, auth } = readPrivateContent(plaintext, contentType);
   const content = {
     groupId,
     epoch,
@@ -482,10 +569,11 @@ export function decryptPrivateMessage(
 
 /** Serialized MLSMessage (version mls10) around a PublicMessage, PrivateMessage, Welcome, GroupInfo or KeyPackage. */
 export function encodeMlsMessage(body: MLSMessageBody): Uint8Array {
-  return encodeValue({ version: ProtocolVersion.mls10, ...body } as MLSMessage, mlsMessageCodec);
+  const direct = body.wireFormat === WireFormat.mls_private_message && privateMlsMessageBytes(body.privateMessage);
+  return direct || encodeValue({ version: ProtocolVersion.mls10, ...body } as MLSMessage, mlsMessageCodec);
 }
 
 /** Decode an MLSMessage (CodecError for bad bytes; a version other than mls10 is refused by the codec). */
 export function decodeMlsMessage(bytes: Uint8Array): MLSMessage {
-  return decodeAll(bytes, mlsMessageCodec);
+  return (bytes instanceof Uint8Array && readPrivateMlsMessage(bytes)) || decodeAll(bytes, mlsMessageCodec);
 }

@@ -1,4 +1,5 @@
 /** The secret tree (RFC 9420 §9): the working group's secret-tree vectors and the ratchet window. */
+import { TlsWriter } from '../../codec/tls-codec';
 import { hex, loadMlsVectors, toHex, VectorTally } from '../../../test/support/mls-vectors';
 import { cipherSuiteById, isSupportedCipherSuite } from './crypto/suites';
 import { SecretTree, senderDataKeyNonce, type RatchetType } from './secret-tree';
@@ -147,6 +148,46 @@ describe('SecretTree', () => {
     expect(loads).toBe(3);
     expect(restored.takeChanges()).toEqual({ nodes: true, leaves: [2, 5] });
     expect(tree.takeChanges()).toEqual({ nodes: false, leaves: [] });
+  });
+
+  it('in-order receipt (the fast path of `use`) ends where key + consume end, window full or not', () => {
+    for (const maxSkipped of [2, 64]) {
+      const sender = SecretTree.create(suite, secret, 4);
+      const fast = SecretTree.create(suite, secret, 4, { maxSkipped });
+      const general = SecretTree.create(suite, secret, 4, { maxSkipped });
+      const sent = Array.from({ length: 8 }, () => sender.next(1, type));
+      // Keys of 0 and 1 looked up, not used: they wait in the window (full when maxSkipped is 2).
+      for (const t of [fast, general]) t.key(1, type, 1);
+      for (const g of [2, 3, 4, 5, 6, 7]) {
+        expect(toHex(fast.use(1, type, g, (k) => k.key))).toBe(toHex(sent[g]!.key));
+        expect(toHex(general.key(1, type, g).nonce)).toBe(toHex(sent[g]!.nonce));
+        general.consume(1, type, g);
+      }
+      expect(toHex(fast.exportLeaf(1)!)).toBe(toHex(general.exportLeaf(1)!));
+      expect(fast.leafState(1)!.application.generation).toBe(8);
+    }
+  });
+
+  it('a saved leaf row has the layout it always had (version, leaf, two ratchets with their skipped keys)', () => {
+    const tree = SecretTree.create(suite, secret, 4);
+    tree.key(2, type, 3);
+    tree.next(2, 'handshake');
+    const r = tree.leafState(2)!;
+    const w = new TlsWriter();
+    w.uint8(1);
+    w.uint32(2);
+    for (const ratchet of [r.handshake, r.application]) {
+      w.uint32(ratchet.generation);
+      w.opaque(ratchet.secret);
+      w.varint(ratchet.skipped.length);
+      for (const k of ratchet.skipped) {
+        w.uint32(k.generation);
+        w.opaque(k.key);
+        w.opaque(k.nonce);
+      }
+    }
+    expect(r.application.skipped).toHaveLength(4);
+    expect(toHex(tree.exportLeaf(2)!)).toBe(toHex(w.finish()));
   });
 
   it('sender data key and nonce use at most KDF.Nh bytes of ciphertext', () => {

@@ -11,10 +11,11 @@
  * record and each leaf's two ratchets to another (`exportNodes`, `exportLeaf`); `takeChanges`
  * says which of them changed since the last save, and `restore` can load leaves on demand.
  */
-import { decodeAll, writeTls, type TlsReader, type TlsWriter } from '../../codec/tls-codec';
+import { decodeAll, writeTls, type TlsReader } from '../../codec/tls-codec';
 import type { CipherSuite } from './crypto/cipher-suite';
 import { deriveTreeSecret, expandWithLabel } from './crypto/labeled';
 import { MlsProtocolError } from './errors';
+import { opaqueSize, putOpaque, putUint32, putVarint, varintSize } from './put-bytes';
 import { leafToNode, left, level, nodeWidth, parent, right, root } from './tree-math';
 
 export type RatchetType = 'handshake' | 'application';
@@ -153,6 +154,15 @@ export class SecretTree {
    * push the window past keys that honest messages still need.
    */
   use<T>(leaf: number, type: RatchetType, generation: number, fn: (key: RatchetKey) => T): T {
+    const r = this.ratchet(leaf, type);
+    if (generation === r.generation && generation < MAX_GENERATION && r.skipped.length < this.maxSkipped) {
+      // The next generation, as messages usually come: its key, then the ratchet moves on (what
+      // `lookup` + `commit` + `consume` do, without the window bookkeeping).
+      const result = fn(this.keyAt(r.secret, generation));
+      this.advance(r);
+      this.changedLeaves.add(leaf);
+      return result;
+    }
     const { key, moved } = this.lookup(leaf, type, generation);
     const result = fn(key);
     if (moved !== undefined) this.commit(leaf, type, moved);
@@ -220,7 +230,9 @@ export class SecretTree {
 
   /** Which records changed since the last call (and forget that they did). */
   takeChanges(): { nodes: boolean; leaves: number[] } {
-    const out = { nodes: this.nodesChanged, leaves: [...this.changedLeaves].sort((a, b) => a - b) };
+    const leaves = [...this.changedLeaves];
+    if (leaves.length > 1) leaves.sort((a, b) => a - b);
+    const out = { nodes: this.nodesChanged, leaves };
     this.nodesChanged = false;
     this.changedLeaves.clear();
     return out;
@@ -243,12 +255,12 @@ export class SecretTree {
   exportLeaf(leaf: number): Uint8Array | undefined {
     const ratchets = this.leaves.get(leaf);
     if (ratchets === undefined) return undefined;
-    return writeTls((w) => {
-      w.uint8(FORMAT_VERSION);
-      w.uint32(leaf);
-      writeRatchet(w, ratchets.handshake);
-      writeRatchet(w, ratchets.application);
-    });
+    // Written once per message: straight into an array of its exact size.
+    const out = new Uint8Array(5 + ratchetSize(ratchets.handshake) + ratchetSize(ratchets.application));
+    out[0] = FORMAT_VERSION;
+    putUint32(out, 1, leaf);
+    putRatchet(out, putRatchet(out, 5, ratchets.handshake), ratchets.application);
+    return out;
   }
 
   /** Current state of a leaf's ratchets, if derived (for tests and diagnostics). */
@@ -354,15 +366,18 @@ const RIGHT = new TextEncoder().encode('right');
 
 // ---- encoding of saved state ---------------------------------------------------------------
 
-function writeRatchet(w: TlsWriter, r: RatchetState): void {
-  w.uint32(r.generation);
-  w.opaque(r.secret);
-  w.varint(r.skipped.length);
-  for (const k of r.skipped) {
-    w.uint32(k.generation);
-    w.opaque(k.key);
-    w.opaque(k.nonce);
-  }
+function ratchetSize(r: RatchetState): number {
+  let n = 4 + opaqueSize(r.secret) + varintSize(r.skipped.length);
+  for (const k of r.skipped) n += 4 + opaqueSize(k.key) + opaqueSize(k.nonce);
+  return n;
+}
+
+/** uint32 generation, opaque secret<V>, then the skipped keys as a varint count of (uint32, key<V>, nonce<V>). */
+function putRatchet(out: Uint8Array, at: number, r: RatchetState): number {
+  let p = putOpaque(out, putUint32(out, at, r.generation), r.secret);
+  p = putVarint(out, p, r.skipped.length);
+  for (const k of r.skipped) p = putOpaque(out, putOpaque(out, putUint32(out, p, k.generation), k.key), k.nonce);
+  return p;
 }
 
 function readVersion(r: TlsReader): void {

@@ -62,4 +62,15 @@ describe('path filling by leaf-key rotation', () => {
     expect(pathFillOrder(tree, [0, 1, 2, 3, 4, 5, 6, 7], 1, 1)).toEqual([0]);
     expect(pathFillOrder(tree, [5])).toEqual([5]);
   });
+
+  it('with a limit of 0 (asked after every message), the tree is not walked', async () => {
+    const s = await scaledGroup('none', 7, 0);
+    const tree = s.group.coreState.tree;
+    const walk = jest.spyOn(tree, 'filteredDirectPath');
+    expect(pathFillOrder(tree, [0, 1, 2, 3, 4, 5, 6, 7], 1, 0)).toEqual([]);
+    expect(s.group.pathFillCandidates(0)).toEqual([]);
+    expect(walk).not.toHaveBeenCalled();
+    expect(pathFillOrder(tree, [0, 1, 2, 3, 4, 5, 6, 7], 1, 1)).toEqual([0]);
+    expect(walk).toHaveBeenCalled();
+  });
 });

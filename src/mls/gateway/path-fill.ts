@@ -17,7 +17,7 @@ import { level } from '../core/tree-math';
  * Local leaves whose UpdatePath commits, made in this order, fill every blank parent node of
  * level `minLevel` or above that some local leaf's filtered direct path holds: highest blank
  * node first, each filled by the lowest local leaf under it not chosen yet; a node the path of
- * an earlier choice fills is not asked for again. At most `limit` leaves.
+ * an earlier choice fills is not asked for again. At most `limit` leaves (none: the tree is not read).
  */
 export function pathFillOrder(
   tree: RatchetTree,
@@ -25,6 +25,8 @@ export function pathFillOrder(
   minLevel = 1,
   limit = Number.POSITIVE_INFINITY,
 ): number[] {
+  // Asked after every message with limit 0 (`LeafKeyRotation`): the walk below is O(members).
+  if (limit <= 0) return [];
   const leaves = [...localLeaves].filter((l) => l < tree.leafCount && tree.leafNode(l)).sort((a, b) => a - b);
   const pathOf = new Map(leaves.map((l) => [l, tree.filteredDirectPath(l)]));
   const blank = new Set<number>();

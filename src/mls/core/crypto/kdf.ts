@@ -3,6 +3,7 @@
  * LabeledExpand (RFC 9180 §4). The KDF is a parameter everywhere: an HPKE KEM and the HPKE
  * suite that uses it may each have their own (RFC 9180 §4.1, §5.1).
  */
+import * as crypto from 'node:crypto';
 import { createHash, createHmac } from 'node:crypto';
 
 // ---- byte helpers -------------------------------------------------------------------------
@@ -43,7 +44,43 @@ export function hashBytes(hash: HashName, data: Uint8Array): Uint8Array {
   return u8(createHash(hash).update(data).digest());
 }
 
+/** Input block size of each hash (RFC 2104's B). */
+const BLOCK_LENGTH: Readonly<Record<HashName, number>> = { sha256: 64, sha384: 128, sha512: 128 };
+/** Messages up to this length take `shortHmac`; longer ones (or keys) stream through createHmac. */
+const SHORT_HMAC_MAX = 512;
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
+/** Inner and outer hash inputs of `shortHmac` (synchronous use only; wiped after each call). */
+const hmacInput = new Uint8Array(128 + SHORT_HMAC_MAX);
+
+/**
+ * HMAC (RFC 2104) = H((K ^ opad) || H((K ^ ipad) || data)) with node's one-shot hash, for the short
+ * inputs of key derivation (a KDFLabel, about 30 bytes; ten per message): no HMAC object per call.
+ */
+function shortHmac(
+  hash: HashName,
+  block: number,
+  key: Uint8Array,
+  data: Uint8Array,
+  h: NonNullable<typeof oneShotHash>,
+): Uint8Array {
+  const input = hmacInput;
+  input.fill(0x36, 0, block);
+  for (let i = 0; i < key.length; i++) input[i] = key[i]! ^ 0x36;
+  input.set(data, block);
+  const inner = h(hash, input.subarray(0, block + data.length), 'buffer');
+  input.fill(0x5c, 0, block);
+  for (let i = 0; i < key.length; i++) input[i] = key[i]! ^ 0x5c;
+  input.set(inner, block);
+  const out = h(hash, input.subarray(0, block + inner.length), 'buffer');
+  input.fill(0, 0, block + Math.max(data.length, inner.length));
+  return u8(out);
+}
+
 export function hmac(hash: HashName, key: Uint8Array, data: Uint8Array): Uint8Array {
+  const block = BLOCK_LENGTH[hash];
+  if (oneShotHash && key.length <= block && data.length <= SHORT_HMAC_MAX) {
+    return shortHmac(hash, block, key, data, oneShotHash);
+  }
   return u8(createHmac(hash, key).update(data).digest());
 }
 

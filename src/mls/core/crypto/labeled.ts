@@ -4,6 +4,7 @@
  * EncryptWithLabel / DecryptWithLabel (§5.1.3). Labels may be text or bytes; every label except
  * RefHash's gets the "MLS 1.0 " prefix here.
  */
+import { putUint32, putVarint, varintSize } from '../put-bytes';
 import type { CipherSuite, HpkeCiphertextParts } from './cipher-suite';
 
 export type Label = string | Uint8Array;
@@ -32,27 +33,6 @@ function mlsLabelBytes(label: Label): Uint8Array {
     if (mlsLabels.size < 256) mlsLabels.set(label, bytes);
   }
   return bytes;
-}
-
-const varintSize = (n: number): number => (n < 64 ? 1 : n < 16384 ? 2 : 4);
-
-/** Write the `<V>` length prefix of `n` at `at`; returns the next offset. */
-function putVarint(out: Uint8Array, at: number, n: number): number {
-  if (n < 64) {
-    out[at] = n;
-    return at + 1;
-  }
-  if (n < 16384) {
-    out[at] = 0x40 | (n >> 8);
-    out[at + 1] = n & 0xff;
-    return at + 2;
-  }
-  if (n > 0x3fffffff) throw new RangeError(`vector of ${n} bytes is too long`);
-  out[at] = 0x80 | (n >>> 24);
-  out[at + 1] = (n >>> 16) & 0xff;
-  out[at + 2] = (n >>> 8) & 0xff;
-  out[at + 3] = n & 0xff;
-  return at + 4;
 }
 
 /** Two `<V>` vectors back to back: RefHashInput, SignContent and EncryptContext all look like this. */
@@ -86,12 +66,13 @@ export function makeProposalRef(suite: CipherSuite, authenticatedContentBytes: U
 
 /**
  * KDFLabel = { uint16 length; opaque label<V> = "MLS 1.0 " + Label; opaque context<V> }, written
- * straight into an array of its exact size (this runs several times per message).
+ * straight into an array of its exact size (this runs several times per message), plus `extra`
+ * bytes after it for the caller.
  */
-function kdfLabelBytes(label: Label, context: Uint8Array, length: number): Uint8Array {
+function kdfLabelBytes(label: Label, context: Uint8Array, length: number, extra = 0): Uint8Array {
   if (!Number.isInteger(length) || length < 0 || length > 0xffff) throw new RangeError(`KDFLabel length ${length}`);
   const l = mlsLabelBytes(label);
-  const out = new Uint8Array(2 + varintSize(l.length) + l.length + varintSize(context.length) + context.length);
+  const out = new Uint8Array(2 + varintSize(l.length) + l.length + varintSize(context.length) + context.length + extra);
   out[0] = length >> 8;
   out[1] = length & 0xff;
   let at = putVarint(out, 2, l.length);
@@ -101,7 +82,11 @@ function kdfLabelBytes(label: Label, context: Uint8Array, length: number): Uint8
   return out;
 }
 
-/** ExpandWithLabel(Secret, Label, Context, Length) = KDF.Expand(Secret, KDFLabel, Length). */
+/**
+ * ExpandWithLabel(Secret, Label, Context, Length) = KDF.Expand(Secret, KDFLabel, Length). Up to
+ * one hash output (every key, nonce and secret of MLS) HKDF-Expand is its first block alone,
+ * T(1) = HMAC(PRK, info || 0x01) (RFC 5869 §2.3): one MAC over KDFLabel with the counter byte.
+ */
 export function expandWithLabel(
   suite: CipherSuite,
   secret: Uint8Array,
@@ -109,13 +94,20 @@ export function expandWithLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  return suite.kdfExpand(secret, kdfLabelBytes(label, context, length), length);
+  if (length > suite.hashLength) return suite.kdfExpand(secret, kdfLabelBytes(label, context, length), length);
+  const info = kdfLabelBytes(label, context, length, 1);
+  info[info.length - 1] = 1;
+  const t1 = suite.mac(secret, info);
+  return length === t1.length ? t1 : t1.subarray(0, length);
 }
 
 /** DeriveSecret(Secret, Label) = ExpandWithLabel(Secret, Label, "", KDF.Nh). */
 export function deriveSecret(suite: CipherSuite, secret: Uint8Array, label: Label): Uint8Array {
   return expandWithLabel(suite, secret, label, EMPTY, suite.hashLength);
 }
+
+/** The uint32 generation of DeriveTreeSecret (copied into the KDFLabel before the next call). */
+const generationBytes = new Uint8Array(4);
 
 /** DeriveTreeSecret(Secret, Label, Generation, Length): the context is the uint32 generation. */
 export function deriveTreeSecret(
@@ -125,13 +117,8 @@ export function deriveTreeSecret(
   generation: number,
   length: number,
 ): Uint8Array {
-  const context = Uint8Array.of(
-    generation >>> 24,
-    (generation >>> 16) & 0xff,
-    (generation >>> 8) & 0xff,
-    generation & 0xff,
-  );
-  return expandWithLabel(suite, secret, label, context, length);
+  putUint32(generationBytes, 0, generation);
+  return expandWithLabel(suite, secret, label, generationBytes, length);
 }
 
 // ---- §5.1.2 signatures ------------------------------------------------------------------------

@@ -223,16 +223,20 @@ export function buildCommit(state: GroupState, input: BuildCommitInput): Created
     ? next
     : { ...next, localLeaves: [...next.localLeaves, committerLeaf].sort((a, b) => a - b) };
 
-  const infoExtensions: Extension[] = [...(options.groupInfoExtensions ?? [])];
-  if (applied.added.length > 0 && options.ratchetTreeInWelcome !== false) {
-    infoExtensions.push({ extensionType: ratchetTreeExtension.type, extensionData: tree.toBytes() });
-  }
-  // Signed when needed (a Welcome, or the caller asks): it covers the whole context, and the tree.
+  // Signed when needed (a Welcome, or the caller asks): it covers the whole context, and the tree,
+  // which is encoded only then (an add of local puppets makes no Welcome: O(group) for nothing).
   let info: GroupInfo | undefined;
+  const infoExtensions = (): Extension[] =>
+    applied.added.length > 0 && options.ratchetTreeInWelcome !== false
+      ? [
+          ...(options.groupInfoExtensions ?? []),
+          { extensionType: ratchetTreeExtension.type, extensionData: tree.toBytes() },
+        ]
+      : [...(options.groupInfoExtensions ?? [])];
   const groupInfo = (): GroupInfo =>
     (info ??= createGroupInfo(suite, {
       groupContext: context,
-      extensions: infoExtensions,
+      extensions: infoExtensions(),
       confirmationTag: tag,
       signer: committerLeaf,
       signaturePrivateKey: input.signaturePrivateKey,

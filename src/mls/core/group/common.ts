@@ -4,6 +4,7 @@ import { cipherSuiteById, type CipherSuite } from '../crypto';
 import {
   encodeMlsMessage,
   encryptPrivateMessage,
+  sealContextBytes,
   signContent,
   toPublicMessage,
   type SignatureKeyLookup,
@@ -33,7 +34,7 @@ const contextBytesCache = new WeakMap<GroupContext, Uint8Array>();
 export function contextBytes(context: GroupContext): Uint8Array {
   let b = contextBytesCache.get(context);
   if (!b) {
-    b = encodeValue(context, groupContextCodec);
+    b = sealContextBytes(encodeValue(context, groupContextCodec));
     contextBytesCache.set(context, b);
   }
   return b;

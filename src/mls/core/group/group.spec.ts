@@ -5,7 +5,8 @@
  * AppDataUpdate, with pending SelfRemoves), handshake and application PrivateMessages.
  */
 import { defaultCapabilities } from '../key-package';
-import { WireFormat, type MLSMessage } from '../structs';
+import { RatchetTree } from '../ratchet-tree';
+import { ratchetTreeExtension, WireFormat, type MLSMessage } from '../structs';
 import {
   COMPONENT,
   decode,
@@ -39,6 +40,26 @@ import {
 } from './index';
 
 describe('group state machine', () => {
+  it('an add without a Welcome encodes no ratchet tree; its GroupInfo, when asked for, carries it', () => {
+    const { a, aState } = threeMembers();
+    const d = newClient('d');
+    const toBytes = jest.spyOn(RatchetTree.prototype, 'toBytes');
+    try {
+      const added = createCommit(aState, {
+        committer: signer(0, a),
+        proposals: [propose.add(d.kp.keyPackage)],
+        welcome: false,
+      });
+      expect(added.welcome).toBeUndefined();
+      expect(toBytes).not.toHaveBeenCalled();
+      const tree = added.groupInfo.extensions.find((e) => e.extensionType === ratchetTreeExtension.type);
+      expect(toBytes).toHaveBeenCalledTimes(1);
+      expect(hex(tree!.extensionData)).toBe(hex(added.state.tree.toBytes()));
+    } finally {
+      toBytes.mockRestore();
+    }
+  });
+
   it('runs a room through adds, updates, AppDataUpdate, SelfRemove, Remove and an external join', () => {
     const { a, b, c, ...start } = threeMembers();
     let { aState, gState } = start;
