@@ -170,8 +170,9 @@ class ControlApi {
     if (method === 'GET' && top === 'health' && parts.length === 1) {
       return [200, { ...this.info, pid: process.pid }];
     }
-    if (method === 'GET' && top === 'memory' && parts.length === 1)
+    if (method === 'GET' && top === 'memory' && parts.length === 1) {
       return [200, processMemory(query.get('gc') === '1')];
+    }
     if (top === 'rooms' && roomId === undefined) {
       if (method === 'GET') {
         p.syncRooms();
