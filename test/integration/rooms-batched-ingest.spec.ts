@@ -13,7 +13,7 @@ import { HubIngest } from '../../src/rooms/hub-ingest';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DATABASE_KINDS } from '../support/test-data-source';
 import { DOMAIN_B } from '../kits/mimi/transport-fixtures';
-import { GatewayPair, admin, eventually, found, linkMemoryRoom, memoryRoom } from './gateway-pair';
+import { GatewayPair, admin, eventually, found, linkMemoryRoom, memoryRoom, inviteOnA } from './gateway-pair';
 
 const ROOM_ID = '!batched:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -55,15 +55,7 @@ describe.each(DATABASE_KINDS)('batched ingest on %s', (kind) => {
     const room = pair.a.platform.createRoom(ROOM_ID, 'Batched');
     room.members.set(ALICE.userId, { user: ALICE, role: ParticipantRole.Owner });
     roomUri = await linkMemoryRoom(pair.a, ROOM_ID);
-    await pair.a.platform.emitEvent({
-      kind: 'membership',
-      room: memoryRoom(ROOM_ID),
-      platformEventId: `$batched-${++seq}`,
-      user: { userUri: BOB_URI },
-      membership: 'invite',
-      by: ALICE,
-      timestamp: Date.now(),
-    });
+    await inviteOnA(pair, ROOM_ID, ALICE, BOB_URI, `$batched-${++seq}`);
     await found(() => pair.b.platform.rooms.get(`${MIRROR_PREFIX}${roomUri}`), 'the mirror room on B');
     await pair.a.platform.emitLocal(ROOM_ID, ALICE, { type: 'post', body: { kind: 'text', text: 'first words' } });
     const ingest = pair.a.running.app.get(HubIngest, { strict: false });

@@ -13,11 +13,11 @@ import {
   encodeValue,
 } from '../../src/mimi/wire';
 import { RoomEventRepository } from '../../src/persistence/repositories/room-event.repository';
-import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../src/ports';
+import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
 import { ConsentService, type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
-import { GatewayPair, admin, eventually, linkMemoryRoom, memoryRoom, mimiGet, mimiPost } from './gateway-pair';
+import { GatewayPair, admin, eventually, linkMemoryRoom, mimiGet, mimiPost, inviteOnA } from './gateway-pair';
 
 const ROOM_ID = '!consent:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -69,16 +69,7 @@ describe('consent and abuse reports (protocol-06 §5.7, §5.9)', () => {
     room.members.set(ALICE.userId, { user: ALICE, role: ParticipantRole.Owner });
     room.members.set(MOD.userId, { user: MOD, role: ParticipantRole.Moderator });
     roomUri = await linkMemoryRoom(pair.a, ROOM_ID);
-    const invite: InboundEvent = {
-      kind: 'membership',
-      room: memoryRoom(ROOM_ID),
-      platformEventId: '$invite-bob',
-      user: { userUri: BOB_URI },
-      membership: 'invite',
-      by: ALICE,
-      timestamp: Date.now(),
-    };
-    await pair.a.platform.emitEvent(invite);
+    await inviteOnA(pair, ROOM_ID, ALICE, BOB_URI, '$invite-bob');
     await eventually(async () => expect((await roomInfo(pair.b))?.localMembers).toContain(BOB_URI));
   }, 60_000);
 

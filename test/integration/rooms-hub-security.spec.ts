@@ -27,11 +27,11 @@ import {
   type Extension,
 } from '../../src/mls/core/structs';
 import { encodeMimiContentWithId } from '../../src/mimi/content';
-import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../src/ports';
+import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
 import { MlsGroups, type RoomInfo, contentForAction, legacyUserUri } from '../../src/rooms';
 import { GHOST_PREFIX, MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DATABASE_KINDS } from '../support/test-data-source';
-import { GatewayPair, admin, eventually, found, memoryRoom, submitFromB } from './gateway-pair';
+import { GatewayPair, admin, eventually, found, memoryRoom, submitFromB, inviteOnA } from './gateway-pair';
 
 const ROOM_ID = '!secure:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -105,19 +105,10 @@ describe.each(DATABASE_KINDS)('security at the hub on %s', (kind) => {
     roomUri = (
       await admin<{ roomUri: RoomUri }>(pair.a, 'POST', '/provisioning/rooms', { platform: 'memory', roomId: ROOM_ID })
     ).body.roomUri;
-    const invite: InboundEvent = {
-      kind: 'membership',
-      room: memoryRoom(ROOM_ID),
-      platformEventId: `$invite-${++seq}`,
-      user: { userUri: BOB_URI },
-      membership: 'invite',
-      by: ALICE,
-      timestamp: Date.now(),
-    };
-    await pair.a.platform.emitEvent(invite);
+    await inviteOnA(pair, ROOM_ID, ALICE, BOB_URI, `$invite-${++seq}`);
     await found(() => roomInfo(pair.b), 'the room on B');
     await eventually(async () => expect((await roomInfo(pair.b))!.localMembers).toContain(BOB_URI));
-    await pair.a.platform.emitEvent({ ...invite, platformEventId: `$invite-${++seq}`, user: { userUri: CAROL_URI } });
+    await inviteOnA(pair, ROOM_ID, ALICE, CAROL_URI, `$invite-${++seq}`);
     await eventually(async () => expect((await roomInfo(pair.b))!.localMembers).toContain(CAROL_URI));
     await bCaughtUp();
   }, 60_000);

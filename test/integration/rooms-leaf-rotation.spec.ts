@@ -10,7 +10,7 @@ import { LeafKeyRotation, MlsGroups, type RoomInfo, legacyUserUri } from '../../
 import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { ParticipantRole } from '../../src/ports';
-import { GatewayPair, type GatewayUnderTest, admin, eventually, found, memoryRoom } from './gateway-pair';
+import { GatewayPair, type GatewayUnderTest, admin, eventually, found, inviteOnA } from './gateway-pair';
 
 const ROOM_ID = '!rotation:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -58,15 +58,7 @@ describe('scheduled leaf-key rotation between two gateways', () => {
       roomId: ROOM_ID,
     });
     roomUri = res.body.roomUri;
-    await pair.a.platform.emitEvent({
-      kind: 'membership',
-      room: memoryRoom(ROOM_ID),
-      platformEventId: '$invite-bob',
-      user: { userUri: BOB_URI },
-      membership: 'invite',
-      by: ALICE,
-      timestamp: Date.now(),
-    });
+    await inviteOnA(pair, ROOM_ID, ALICE, BOB_URI, '$invite-bob');
     await eventually(async () => expect(await epochOn(pair.b)).toBe(await epochOn(pair.a)));
   }, 60_000);
 

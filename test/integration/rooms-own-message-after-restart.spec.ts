@@ -8,13 +8,13 @@
  */
 import { Platform, type RoomUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
-import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../src/ports';
+import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
 import { type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { RoomSubmissionRepository } from '../../src/persistence/repositories/room-submission.repository';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { DATABASE_KINDS } from '../support/test-data-source';
-import { GatewayPair, type GatewayUnderTest, admin, eventually, found, memoryRoom } from './gateway-pair';
+import { GatewayPair, type GatewayUnderTest, admin, eventually, found, inviteOnA } from './gateway-pair';
 
 const CLUB = '!club:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -37,16 +37,7 @@ describe.each(DATABASE_KINDS)('a follower restarting before its own message come
     roomUri = (
       await admin<{ roomUri: RoomUri }>(pair.a, 'POST', '/provisioning/rooms', { platform: 'memory', roomId: CLUB })
     ).body.roomUri;
-    const invite: InboundEvent = {
-      kind: 'membership',
-      room: memoryRoom(CLUB),
-      platformEventId: '$invite-bob',
-      user: { userUri: BOB_URI },
-      membership: 'invite',
-      by: ALICE,
-      timestamp: Date.now(),
-    };
-    await pair.a.platform.emitEvent(invite);
+    await inviteOnA(pair, CLUB, ALICE, BOB_URI, '$invite-bob');
     await found(() => roomOn(pair.b), 'the room on B');
   }, 60_000);
 

@@ -6,12 +6,12 @@
  * posting; a later post there reaches nothing on A.
  */
 import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
-import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../src/ports';
+import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
 import { type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { GHOST_PREFIX, MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { DATABASE_KINDS } from '../support/test-data-source';
-import { GatewayPair, admin, eventually, found, linkMemoryRoom, memoryRoom } from './gateway-pair';
+import { GatewayPair, admin, eventually, found, linkMemoryRoom, inviteOnA } from './gateway-pair';
 
 const ROOM_ID = '!unlinked:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -28,16 +28,7 @@ async function roomInfo(gw: GatewayPair['a']): Promise<RoomInfo | undefined> {
 }
 
 async function invite(user: UserUri): Promise<void> {
-  const event: InboundEvent = {
-    kind: 'membership',
-    room: memoryRoom(ROOM_ID),
-    platformEventId: `$invite-${++seq}`,
-    user: { userUri: user },
-    membership: 'invite',
-    by: ALICE,
-    timestamp: Date.now(),
-  };
-  await pair.a.platform.emitEvent(event);
+  await inviteOnA(pair, ROOM_ID, ALICE, user, `$invite-${++seq}`);
   await eventually(async () => expect((await roomInfo(pair.b))?.localMembers).toContain(user));
 }
 
