@@ -19,7 +19,7 @@ import type { UserUri } from '../../src/common/ids';
 import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import { waitFor } from '../support/e2e-wait';
 import type { ClientEvent } from '../servers/synapse/synapse-server';
-import { HeadlineEnv, MATRIX_GATEWAY, XMPP_GATEWAY } from './support/headline-env';
+import { HeadlineEnv, MATRIX_GATEWAY, XMPP_GATEWAY, envScenario } from './support/headline-env';
 import {
   MatrixSide,
   XmppSide,
@@ -246,11 +246,7 @@ describe('the headline path: Synapse, Prosody, gateway A (Matrix) and gateway B 
 
   afterAll(() => env?.dispose(), 120_000);
 
-  const scenario = (body: (e: HeadlineEnv) => Promise<void>) => async () => {
-    if (!env) throw new Error('the environment was not created (see the beforeAll error)');
-    const e = env;
-    await e.scenario(() => body(e))();
-  };
+  const scenario = envScenario(() => env);
 
   /** The conversation, in the room the setup test of the same describe made. */
   const itConverses = (sides: () => { alice: MatrixSide; bob: XmppSide }, label: string): void =>

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { NS } from '../../bridges/xmpp/protocol/namespaces';
 import { type XmlElement, xml } from '../../bridges/xmpp/protocol/xml';
 import type { ClientEvent, MatrixUserClient } from '../servers/synapse/synapse-server';
-import { HeadlineEnv } from './support/headline-env';
+import { HeadlineEnv, envScenario } from './support/headline-env';
 import { MatrixSide, XmppSide, runTag } from './support/headline-sides';
 
 const RUN = runTag();
@@ -110,11 +110,7 @@ describe('attachments both ways: Matrix (A, hub) and XMPP (B, follower) through 
 
   afterAll(() => env?.dispose(), 120_000);
 
-  const scenario = (body: (e: HeadlineEnv) => Promise<void>) => async () => {
-    if (!env) throw new Error('the environment was not created (see the beforeAll error)');
-    const e = env;
-    await e.scenario(() => body(e))();
-  };
+  const scenario = envScenario(() => env);
 
   it(
     "an image alice posts on Matrix is an upload-service URL in bob's client, and GET gives the same bytes",
