@@ -4,7 +4,9 @@
  * fans out. Servers cannot commit (protocol-06 §7.3), so every room change here is a commit of the
  * gateway bot (`HubCommits`), which the hub then accepts at once; legacy users speak through their
  * own puppets (leaves of the shared group state), so followers see each of them as a distinct MLS
- * member. Followers' commits (`/update`) are `HubUpdates`'s.
+ * member. Followers' commits (`/update`) are `HubUpdates`'s; membership and role events are
+ * `HubMembership`'s (hub/hub-membership.ts) and `/submitMessage` is `HubSubmissions`'s
+ * (hub/hub-submissions.ts).
  *
  * Every public method that touches a room runs inside that room's lock (RoomLocks) and writes
  * the MLS state, the room log and the outbox rows of one change in ONE transaction.
