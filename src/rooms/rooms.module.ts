@@ -38,6 +38,9 @@ import { KeyPackageRoutes } from './hub/key-package-routes';
 import { KeyMaterialClient } from './key-material-client';
 import { FollowerInvites } from './follower/follower-invites';
 import { HubUnlink } from './hub/hub-unlink';
+import { HubMembership } from './hub/hub-membership';
+import { HubSubmissions } from './hub/hub-submissions';
+import { LegacyRecords } from './hub/legacy-records';
 import { FollowerUnlinked } from './follower/follower-unlinked';
 import { AbuseReports } from './abuse/abuse-reports';
 import { ConsentService } from './consent/consent';
@@ -113,6 +116,9 @@ export class RoomsModule {
         HubRoomState,
         MirrorRoomState,
         HubGroupInfo,
+        LegacyRecords,
+        HubMembership,
+        HubSubmissions,
         HubService,
         HubRequests,
         LeafKeyRotation,
