@@ -63,12 +63,16 @@ import { type MatrixRegistration, startSdkBridge } from './sdk-bridge';
  * only after its events were durably recorded by the core.
  *
  * Port member → Matrix (required members and the capabilities of src/ports/capabilities.port.ts):
- * - start        : Bridge.initialise (no stores: durability is the core's), listen for transactions
+ * - start        : Bridge.initialise (no stores: durability is the core's; sdk-bridge.ts), listen for
+ *                  transactions (each event: inbound-events.ts; user/alias queries: portal-queries.ts)
  * - post         : PUT /rooms/{id}/send/{type}/{txnId} as the ghost (txnId from the idempotency
  *                  key, so a retry is de-duplicated by the homeserver); delete/unreact = redaction
+ *                  (outbound-posts.ts)
  * - setMembership: ghost joins (invited by the bot first when the room is invite-only) / leaves
+ *                  (ghost-membership.ts)
  * - moderate     : the bot kicks / bans / unbans
- * - setRole      : the bot edits m.room.power_levels (Banned = ban)
+ * - setRole      : the bot edits m.room.power_levels (Banned = ban) (room-admin.ts, as moderate,
+ *                  setRoomDetails, reportAbuse and createMirrorRoom)
  * - setProfile   : ghost display name and avatar, globally and in each room's member event
  *                  (ghost-profile.ts); an avatar's bytes are uploaded as the ghost
  * - getRoomSnapshot: the bot reads the room state
