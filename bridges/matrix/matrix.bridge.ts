@@ -1,18 +1,10 @@
 import { Logger } from '@nestjs/common';
-import {
-  AppServiceRegistration,
-  Bridge,
-  type Intent,
-  Logger as SdkLogger,
-  MembershipCache,
-  type UserMembership,
-} from 'matrix-appservice-bridge';
-import { ErrorCode, PlatformError, errorMessage } from '../../src/common/errors';
+import { type Bridge, type Intent, MembershipCache } from 'matrix-appservice-bridge';
+import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, type RoomUri } from '../../src/common/ids';
 import type { MatrixConfig } from './matrix.config';
 import {
   type BridgeHost,
-  type InboundEvent,
   type InboundSink,
   type JoinRule,
   type AbuseReportNotice,
@@ -42,39 +34,27 @@ import {
 } from '../../src/ports';
 import { AppserviceServer, type TransactionOutcome } from './appservice-server';
 import { type MentionResolver } from './html-markdown';
-import {
-  type MapperContext,
-  type MatrixEvent,
-  type PowerLevelsContent,
-  mapMatrixEvent,
-  mapPowerLevels,
-  mapRedaction,
-  mxidOf,
-  outboundEventFor,
-  powerLevelForRole,
-  powerLevelOf,
-  roomRef,
-} from './matrix-event.mapper';
+import { type MapperContext, mxidOf } from './matrix-event.mapper';
 import { BoundedMap } from '../kit/bounded-map';
-import type { EchoKeyedInboundEvent, EchoKeyedPostResult } from '../kit/echo-keys';
+import type { EchoKeyedPostResult } from '../kit/echo-keys';
 import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mxcOfDownloadUrl } from './matrix-ids';
 import { HomeserverPing } from './homeserver-ping';
 import { retryRateLimited } from './rate-limit';
-import { matrixErrcode, matrixStatus, toPlatformError, txnIdFor } from './matrix-errors';
+import { toPlatformError, txnIdFor } from './matrix-errors';
 import { RoomStateReader } from './room-state-reader';
 import { BridgeCommands } from './bridge-commands';
-import { TransactionProcessor, type TransactionRecorder } from './transaction-processor';
-import { redactAsGhostOrBot } from './redactions';
-import { ReplyMentions } from './reply-mentions';
-import { lifecycleNotice } from './room-lifecycle';
+import { TransactionProcessor } from './transaction-processor';
 import { MatrixMedia } from './media/matrix-media';
 import { MatrixUsers } from './matrix-users';
 import { RoomUpgrades } from './room-upgrade';
 import { closeMatrixMirror } from './mirror-closing';
-import { deliverAbuseReport, moderatorsOf } from './abuse-report';
-import { readEventsOf, sendReadReceipt } from './read-receipts';
-import { setGhostProfile, setRoomProfile } from './ghost-profile';
+import { GhostMembership, type Ghost } from './ghost-membership';
+import { RoomAdmin } from './room-admin';
+import { InboundEvents } from './inbound-events';
+import { OutboundPosts } from './outbound-posts';
+import { PortalQueries } from './portal-queries';
+import { type MatrixRegistration, startSdkBridge } from './sdk-bridge';
 
 /**
  * The Matrix side of the gateway: an application service (Matrix AS API v1.15) built on
@@ -83,12 +63,16 @@ import { setGhostProfile, setRoomProfile } from './ghost-profile';
  * only after its events were durably recorded by the core.
  *
  * Port member → Matrix (required members and the capabilities of src/ports/capabilities.port.ts):
- * - start        : Bridge.initialise (no stores: durability is the core's), listen for transactions
+ * - start        : Bridge.initialise (no stores: durability is the core's; sdk-bridge.ts), listen for
+ *                  transactions (each event: inbound-events.ts; user/alias queries: portal-queries.ts)
  * - post         : PUT /rooms/{id}/send/{type}/{txnId} as the ghost (txnId from the idempotency
  *                  key, so a retry is de-duplicated by the homeserver); delete/unreact = redaction
+ *                  (outbound-posts.ts)
  * - setMembership: ghost joins (invited by the bot first when the room is invite-only) / leaves
+ *                  (ghost-membership.ts)
  * - moderate     : the bot kicks / bans / unbans
- * - setRole      : the bot edits m.room.power_levels (Banned = ban)
+ * - setRole      : the bot edits m.room.power_levels (Banned = ban) (room-admin.ts, as moderate,
+ *                  setRoomDetails, reportAbuse and createMirrorRoom)
  * - setProfile   : ghost display name and avatar, globally and in each room's member event
  *                  (ghost-profile.ts); an avatar's bytes are uploaded as the ghost
  * - getRoomSnapshot: the bot reads the room state
@@ -99,21 +83,6 @@ import { setGhostProfile, setRoomProfile } from './ghost-profile';
  * - closeMirrorRoom: the bot says why (unlinked at the hub) and lets only itself post (mirror-closing.ts)
  * - createMirrorRoom (follower mode): the bot creates a room with the portal alias
  */
-
-/** The registration the homeserver loaded (registration/generate-appservice-registration.ts). */
-interface MatrixRegistration {
-  readonly id: string;
-  readonly url: string | null;
-  readonly as_token: string;
-  readonly hs_token: string;
-  readonly sender_localpart: string;
-  readonly rate_limited?: boolean;
-  readonly namespaces: {
-    readonly users?: readonly { readonly regex: string; readonly exclusive: boolean }[];
-    readonly aliases?: readonly { readonly regex: string; readonly exclusive: boolean }[];
-    readonly rooms?: readonly { readonly regex: string; readonly exclusive: boolean }[];
-  };
-}
 
 export interface MatrixBridgeOptions {
   readonly matrix: Pick<
@@ -169,8 +138,6 @@ export class MatrixBridge
   /** Idempotency key → result of recent posts. */
   private readonly posted = new BoundedMap<string, EchoKeyedPostResult>(BOUNDED);
   private readonly transactions: TransactionProcessor;
-  /** Replies mention the replied-to author. */
-  private readonly replyMentions = new ReplyMentions((roomId, eventId) => this.eventField(roomId, eventId, 'sender'));
   /** Power levels, creators, join rule and snapshots read from the room state. */
   private readonly roomState: RoomStateReader;
   /** `!mimi` commands and the bot's notices. */
@@ -185,6 +152,16 @@ export class MatrixBridge
   private ping?: HomeserverPing;
   /** The homeserver's media repository (attachments both ways). */
   private readonly media: MatrixMedia;
+  /** Ghosts joining, leaving, setting their profile and uploading (ghost-membership.ts). */
+  private readonly ghosts: GhostMembership;
+  /** The bot's moderation, roles, room details, abuse reports and mirror rooms (room-admin.ts). */
+  private readonly admin: RoomAdmin;
+  /** Each event of a transaction, and its read receipts (inbound-events.ts). */
+  private readonly inbound: InboundEvents;
+  /** A message action sent as its ghost (outbound-posts.ts). */
+  private readonly outbound: OutboundPosts;
+  /** The homeserver's user and alias queries (portal-queries.ts). */
+  private readonly portal: PortalQueries;
 
   constructor(private readonly opts: MatrixBridgeOptions) {
     this.ids = new MatrixIds(opts.matrix.prefix, opts.matrix.domain, opts.registration.sender_localpart);
@@ -213,6 +190,31 @@ export class MatrixBridge
       notice: (roomId, replyTo, text, txnId) => this.commands.sendNotice(roomId, replyTo, text, txnId),
       logger: this.logger,
     });
+    this.ghosts = new GhostMembership({
+      bot,
+      membership: this.membership,
+      media: this.media,
+      homeserverUrl: this.homeserverUrl,
+      logger: this.logger,
+    });
+    this.admin = new RoomAdmin({ bot, ids: this.ids, mentions: this.mentions, roomState: this.roomState });
+    this.inbound = new InboundEvents({
+      bot,
+      ctx: () => this.ctx,
+      host: () => this.host,
+      sink: () => this.sink,
+      ids: this.ids,
+      membership: this.membership,
+      roomState: this.roomState,
+      commands: this.commands,
+      upgrades: this.upgrades,
+      sentTxn: this.sentTxn,
+      logger: this.logger,
+    });
+    const { ghosts, inbound } = this;
+    this.outbound = new OutboundPosts({ bot, ctx: () => this.ctx, ghosts, replyMentions: inbound.replyMentions });
+    const intentOf = (userId: string): Intent => this.sdk.getIntent(userId);
+    this.portal = new PortalQueries({ bot, intentOf, host: () => this.host, ids: this.ids, logger: this.logger });
   }
 
   /** The appservice listener's port once started (useful with listenPort 0). */
@@ -241,7 +243,7 @@ export class MatrixBridge
     return this.sdk.getIntent();
   }
 
-  private ghost(user: RemoteUser): { id: string; intent: Intent } {
+  private ghost(user: RemoteUser): Ghost {
     const id = this.ids.ghostUserId(user.userUri);
     if (id === undefined) {
       throw new PlatformError(ErrorCode.PlatformRejected, `no Matrix ghost for ${user.userUri}`, { retryable: false });
@@ -254,41 +256,13 @@ export class MatrixBridge
   // -------------------------------------------------------------------------------------------
 
   async start(sink: InboundSink, host?: BridgeHost): Promise<void> {
-    SdkLogger.configure({ console: this.opts.sdkLogLevel ?? 'warn' });
-    const reg = AppServiceRegistration.fromObject(this.opts.registration as never);
-    const bridge = new Bridge({
+    const bridge = await startSdkBridge({
       homeserverUrl: this.homeserverUrl,
       domain: this.opts.matrix.domain,
-      registration: reg,
-      // Events come through our own AppserviceServer, never through the library's queue.
-      controller: { onEvent: () => undefined },
-      disableStores: true,
-      disableContext: true,
-      suppressEcho: false,
-      escapeUserIds: false,
-      membershipCache: this.membership,
-      intentOptions: {
-        // Power levels are the core's decision: a ghost never has the bot raise its level.
-        bot: { dontCheckPowerLevel: true },
-        clients: { dontCheckPowerLevel: true },
-      },
+      registration: this.opts.registration,
+      membership: this.membership,
+      logLevel: this.opts.sdkLogLevel ?? 'warn',
     });
-    try {
-      await bridge.initialise();
-      const versions = await fetch(`${this.homeserverUrl}/_matrix/client/versions`, {
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (!versions.ok) throw new Error(`homeserver answered ${versions.status} to /versions`);
-    } catch (e) {
-      await bridge.close().catch(() => undefined);
-      throw new PlatformError(
-        ErrorCode.PlatformUnavailable,
-        `homeserver ${this.homeserverUrl} unreachable: ${errorMessage(e)}`,
-        {
-          cause: e,
-        },
-      );
-    }
     this.bridge = bridge;
     this.sink = sink;
     this.host = host;
@@ -297,8 +271,8 @@ export class MatrixBridge
       hsToken: this.opts.registration.hs_token,
       handlers: {
         onTransaction: (txnId, events, ephemeral) => this.onTransaction(txnId, events, ephemeral),
-        onUserQuery: (userId) => this.onUserQuery(userId),
-        onAliasQuery: (alias) => this.onAliasQuery(alias),
+        onUserQuery: (userId) => this.portal.onUserQuery(userId),
+        onAliasQuery: (alias) => this.portal.onAliasQuery(alias),
       },
     });
     this.boundPort = await this.server.listen(
@@ -340,132 +314,9 @@ export class MatrixBridge
     events: readonly unknown[],
     ephemeral: readonly unknown[] = [],
   ): Promise<TransactionOutcome> {
-    const outcome = await this.transactions.process(txnId, events, (ev, recorder) => this.handleEvent(ev, recorder));
-    // Receipts are best effort: a later one covers a lost one, so they never hold a transaction back.
-    const sink = this.sink;
-    if (sink !== undefined) {
-      for (const e of readEventsOf(ephemeral, this.ctx, this.ids.botUserId)) {
-        sink(e).catch((err: unknown) => this.logger.debug(`receipt ${e.platformEventId}: ${errorMessage(err)}`));
-      }
-    }
+    const outcome = await this.transactions.process(txnId, events, (ev, recorder) => this.inbound.handle(ev, recorder));
+    this.inbound.passReceipts(ephemeral);
     return outcome;
-  }
-
-  private async handleEvent(ev: MatrixEvent, recorder: TransactionRecorder): Promise<void> {
-    this.replyMentions.remember(ev.event_id, ev.sender);
-    if (ev.type === 'm.room.member' && ev.state_key !== undefined) {
-      const profile: { displayname?: string; avatar_url?: string } = {};
-      if (typeof ev.content['displayname'] === 'string') profile.displayname = ev.content['displayname'];
-      if (typeof ev.content['avatar_url'] === 'string') profile.avatar_url = ev.content['avatar_url'];
-      const m = ev.content['membership'];
-      this.membership.setMemberEntry(
-        ev.room_id,
-        ev.state_key,
-        (typeof m === 'string' && ['join', 'invite', 'leave', 'ban'].includes(m) ? m : null) as UserMembership,
-        profile,
-      );
-    }
-    // The bot's own messages (command answers, failure notices) are bridge chatter, not room content.
-    if (ev.sender === this.ids.botUserId && (ev.type === 'm.room.message' || ev.type === 'm.reaction')) return;
-    if (ev.type === 'm.room.power_levels' && ev.state_key === '') {
-      if (this.upgrades.isReplaced(ev.room_id)) return; // the old room closed by its upgrade (room-upgrade.ts)
-      const prevContent = ev.unsigned?.prev_content as PowerLevelsContent | undefined;
-      const previous = prevContent ?? this.roomState.knownPowerLevels(ev.room_id);
-      this.roomState.rememberPowerLevels(ev.room_id, ev.content as PowerLevelsContent);
-      for (const e of mapPowerLevels(ev, this.ctx, previous)) this.record(e, recorder);
-      return;
-    }
-    if (ev.type === 'm.room.tombstone') await this.upgrades.onTombstone(ev);
-    const notice = lifecycleNotice(ev);
-    const mapped = mapMatrixEvent(ev, this.ctx);
-    if (notice !== undefined || mapped.kind === 'command' || mapped.kind === 'botInvite') await recorder.flush();
-    if (notice !== undefined && (await this.host?.status(roomRef(ev.room_id)))) {
-      this.logger.warn(`room ${ev.room_id} event ${ev.event_id} (${ev.type}): ${notice}`);
-      await this.commands.sendNotice(ev.room_id, ev.event_id, notice, txnIdFor('lifecycle', ev.event_id));
-    }
-    switch (mapped.kind) {
-      case 'inbound':
-        for (const e of mapped.events) this.record(this.withEchoKeys(e), recorder);
-        return;
-      case 'redaction': {
-        const targetType = await this.eventField(ev.room_id, mapped.target, 'type');
-        this.record(this.withEchoKeys(mapRedaction(ev, this.ctx, targetType)), recorder);
-        return;
-      }
-      case 'command':
-        await this.commands.run(ev, mapped.command, mapped.unknown, mapped.argument);
-        return;
-      case 'botInvite':
-        if (
-          await this.bot.join(ev.room_id).then(
-            () => true,
-            (e: unknown) =>
-              this.logger.warn(`room ${ev.room_id}: could not accept the bot's invite: ${errorMessage(e)}`),
-          )
-        ) {
-          await this.upgrades.followInvite(ev.room_id, ev.sender);
-        }
-        return;
-      case 'ignored':
-        this.logger.debug(`room ${ev.room_id} event ${ev.event_id}: ignored (${mapped.reason})`);
-        return;
-    }
-  }
-
-  private withEchoKeys(e: EchoKeyedInboundEvent): EchoKeyedInboundEvent {
-    if (e.kind !== 'message' || e.echoKeys !== undefined) return e;
-    const txn = this.sentTxn.get(e.platformEventId);
-    return txn === undefined ? e : { ...e, echoKeys: [txn] };
-  }
-
-  private record(e: InboundEvent, recorder: TransactionRecorder): void {
-    if (!this.sink) throw new PlatformError(ErrorCode.PlatformUnavailable, 'bridge stopped');
-    recorder.defer(this.sink(e));
-  }
-
-  /** A string field of an event (its type, to tell an unlike from a delete; its sender), or undefined when it cannot be read. */
-  private async eventField(roomId: string, eventId: string, field: 'type' | 'sender'): Promise<string | undefined> {
-    try {
-      const ev = (await this.bot.matrixClient.getEvent(roomId, eventId)) as Record<string, unknown>;
-      return typeof ev[field] === 'string' ? ev[field] : undefined;
-    } catch (e) {
-      this.logger.debug(`room ${roomId}: cannot read event ${eventId}: ${errorMessage(e)}`);
-      return undefined;
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Portal queries
-  // -------------------------------------------------------------------------------------------
-
-  private async onUserQuery(userId: string): Promise<boolean> {
-    if (this.ids.userUriOfGhost(userId) === undefined) return false;
-    try {
-      await this.sdk.getIntent(userId).ensureRegistered();
-      return true;
-    } catch (e) {
-      this.logger.warn(`user query ${userId}: ${errorMessage(e)}`);
-      return false;
-    }
-  }
-
-  /** A portal alias was asked for: the core joins the MIMI room and has us create its mirror. */
-  private async onAliasQuery(alias: string): Promise<boolean> {
-    const roomUri = this.ids.roomUriOfPortalAlias(alias);
-    if (roomUri === undefined || !this.host) return false;
-    try {
-      // The AS API does not say who asked; the bot stands in for them.
-      const room = await this.host.joinRemote(roomUri, { platform: Platform.Matrix, userId: this.ids.botUserId });
-      try {
-        await this.bot.matrixClient.resolveRoom(alias);
-      } catch {
-        await this.bot.matrixClient.createRoomAlias(alias, room.roomId);
-      }
-      return true;
-    } catch (e) {
-      this.logger.warn(`alias query ${alias} (${roomUri}): ${errorMessage(e)}`);
-      return false;
-    }
   }
 
   /**
@@ -474,26 +325,7 @@ export class MatrixBridge
    * @throws PlatformError
    */
   async createMirrorRoom(roomUri: RoomUri, opts: { name?: string } = {}): Promise<LegacyRoomRef> {
-    const localpart = this.ids.portalAliasLocalpart(roomUri);
-    const alias = this.ids.portalAlias(roomUri);
-    if (localpart === undefined || alias === undefined) {
-      throw new PlatformError(ErrorCode.PlatformRejected, `no portal alias for ${roomUri}`, { retryable: false });
-    }
-    try {
-      const res = (await this.bot.matrixClient.doRequest('POST', '/_matrix/client/v3/createRoom', null, {
-        room_alias_name: localpart,
-        preset: 'public_chat',
-        visibility: 'private',
-        ...(opts.name !== undefined ? { name: opts.name } : {}),
-        topic: `Mirror of the MIMI room ${roomUri}`,
-      })) as { room_id: string };
-      return roomRef(res.room_id);
-    } catch (e) {
-      if (matrixErrcode(e) === 'M_ROOM_IN_USE') {
-        return roomRef(await this.bot.matrixClient.resolveRoom(alias));
-      }
-      throw toPlatformError(e, `create mirror room for ${roomUri}`);
-    }
+    return this.admin.createMirrorRoom(roomUri, opts);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -512,23 +344,7 @@ export class MatrixBridge
     const txnId = txnIdFor('post', opts.idempotencyKey);
     const roomId = room.roomId;
     return this.guard.run(`post to ${roomId} as ${id}`, opts.timeoutMs, async () => {
-      await this.joinGhost(roomId, id, intent);
-      let eventId: string;
-      if (action.type === 'read') {
-        eventId = await sendReadReceipt({ id, intent }, roomId, action.target.platformEventId);
-      } else if (action.type === 'delete' || action.type === 'unreact') {
-        const target = action.type === 'delete' ? action.target.platformEventId : action.reaction.platformEventId;
-        eventId = await redactAsGhostOrBot({ roomId, target, txnId, ghost: { id, intent }, bot: this.bot });
-      } else {
-        const out = await this.replyMentions.addTo(roomId, id, action, outboundEventFor(action, this.ctx)!);
-        const res = (await intent.matrixClient.doRequest(
-          'PUT',
-          `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${out.type}/${encodeURIComponent(txnId)}`,
-          null,
-          out.content,
-        )) as { event_id: string };
-        eventId = res.event_id;
-      }
+      const eventId = await this.outbound.send(roomId, { id, intent }, action, txnId);
       const result: EchoKeyedPostResult = { platformEventId: eventId, echoKeys: [txnId], acceptedAt: Date.now() };
       this.sentTxn.set(eventId, txnId);
       this.posted.set(opts.idempotencyKey, result);
@@ -536,49 +352,11 @@ export class MatrixBridge
     });
   }
 
-  /** Join a ghost; in an invite-only room the bot invites it first. */
-  private async joinGhost(roomId: string, ghostId: string, intent: Intent): Promise<void> {
-    if (this.membership.getMemberEntry(roomId, ghostId) === 'join') return;
-    await intent.ensureRegistered();
-    try {
-      await intent.matrixClient.doRequest('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, null, {});
-    } catch (e) {
-      if (matrixStatus(e) !== 403) throw e;
-      await this.bot.matrixClient.inviteUser(ghostId, roomId);
-      await intent.matrixClient.doRequest('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, null, {});
-    }
-    this.membership.setMemberEntry(roomId, ghostId, 'join', {});
-  }
-
-  private async ensureGhostRegistered(intent: Intent): Promise<void> {
-    await intent.ensureRegistered();
-  }
-
   async setMembership(room: LegacyRoomRef, user: RemoteUser, membership: 'join' | 'leave'): Promise<void> {
-    const { id, intent } = this.ghost(user);
-    await this.guard.run(`${membership} ${room.roomId} as ${id}`, 30_000, async () => {
-      await this.ensureGhostRegistered(intent);
-      if (membership === 'join') {
-        await this.joinGhost(room.roomId, id, intent);
-        if (user.displayName !== undefined) await this.setRoomDisplayName(room.roomId, id, intent, user.displayName);
-        return;
-      }
-      try {
-        await intent.matrixClient.leaveRoom(room.roomId);
-      } catch (e) {
-        // Leaving a room one is not in is a success (idempotent).
-        const status = matrixStatus(e);
-        if (status !== 403 && status !== 404) throw e;
-      }
-      this.membership.setMemberEntry(room.roomId, id, 'leave', {});
-    });
-  }
-
-  /** Per-room display name (the ghost's member event), so a MIMI nickname shows where it belongs. */
-  private async setRoomDisplayName(roomId: string, ghostId: string, intent: Intent, name: string): Promise<void> {
-    if (this.membership.getMemberProfile(roomId, ghostId)?.displayname === name) return;
-    const profile = await setRoomProfile({ id: ghostId, intent }, roomId, { displayname: name });
-    this.membership.setMemberEntry(roomId, ghostId, 'join', profile);
+    const ghost = this.ghost(user);
+    await this.guard.run(`${membership} ${room.roomId} as ${ghost.id}`, 30_000, () =>
+      this.ghosts.setMembership(room.roomId, ghost, user, membership),
+    );
   }
 
   async moderate(
@@ -588,69 +366,28 @@ export class MatrixBridge
     reason?: string,
   ): Promise<void> {
     const mxid = this.targetId(target);
-    await this.guard.run(`${action} ${mxid} in ${room.roomId}`, 30_000, async () => {
-      const client = this.bot.matrixClient;
-      if (action === 'kick') await client.kickUser(mxid, room.roomId, reason);
-      else if (action === 'ban') await client.banUser(mxid, room.roomId, reason);
-      else await client.unbanUser(mxid, room.roomId);
-    });
+    await this.guard.run(`${action} ${mxid} in ${room.roomId}`, 30_000, () =>
+      this.admin.moderate(room.roomId, mxid, action, reason),
+    );
   }
 
   async setRole(room: LegacyRoomRef, user: LegacyUserRef | RemoteUser, role: ParticipantRole): Promise<void> {
     if (role === ParticipantRole.Banned) return this.moderate(room, user, 'ban');
     const mxid = this.targetId(user);
-    await this.guard.run(`set role of ${mxid} in ${room.roomId}`, 30_000, async () => {
-      if ((await this.roomState.roomCreators(room.roomId)).has(mxid)) return; // a creator's level cannot change
-      const pl = (await this.roomState.roomPowerLevels(room.roomId)) ?? {};
-      const level = powerLevelForRole(role, pl);
-      if (powerLevelOf(pl, mxid) === level) return;
-      const users = { ...((pl.users as Record<string, unknown> | undefined) ?? {}) };
-      const usersDefault = typeof pl.users_default === 'number' ? pl.users_default : 0;
-      if (level === usersDefault) delete users[mxid];
-      else users[mxid] = level;
-      const content = { ...pl, users };
-      await this.bot.matrixClient.sendStateEvent(room.roomId, 'm.room.power_levels', '', content);
-      this.roomState.rememberPowerLevels(room.roomId, content);
-    });
+    await this.guard.run(`set role of ${mxid} in ${room.roomId}`, 30_000, () =>
+      this.admin.setRole(room.roomId, mxid, role),
+    );
   }
 
   /** The bot sets m.room.name / m.room.topic (a mirror room follows the MIMI room_metadata). */
   async setRoomDetails(room: LegacyRoomRef, details: { name?: string; topic?: string }): Promise<void> {
-    await this.guard.run(`name/topic of ${room.roomId}`, 30_000, async () => {
-      const client = this.bot.matrixClient;
-      if (details.name !== undefined) {
-        await client.sendStateEvent(room.roomId, 'm.room.name', '', { name: details.name });
-      }
-      if (details.topic !== undefined) {
-        await client.sendStateEvent(room.roomId, 'm.room.topic', '', { topic: details.topic });
-      }
-    });
+    await this.guard.run(`name/topic of ${room.roomId}`, 30_000, () => this.admin.setRoomDetails(room.roomId, details));
   }
 
-  /**
-   * The ghost's display name and avatar, globally and in the member event of each room it is in,
-   * before anything more is posted (ghost-profile.ts). `avatar`: the image's bytes (fetched through
-   * MIMI), uploaded as the ghost; else only media already on this homeserver is used.
-   */
+  /** The ghost's display name and avatar, in every room it is in (ghost-membership.ts, ghost-profile.ts). */
   async setProfile(user: RemoteUser, avatar?: MediaBytes): Promise<void> {
     const ghost = this.ghost(user);
-    await this.guard.run(`profile of ${ghost.id}`, 30_000, async () => {
-      await this.ensureGhostRegistered(ghost.intent);
-      const avatarUrl =
-        avatar !== undefined ? await this.media.upload(ghost.id, { ...avatar, filename: 'avatar' }) : user.avatarUrl;
-      const mxc = avatarUrl === undefined ? undefined : mxcOfDownloadUrl(this.homeserverUrl, avatarUrl);
-      if (mxc === undefined && avatarUrl !== undefined) {
-        this.logger.debug(`${ghost.id}: avatar ${avatarUrl} is not Matrix media, not copied`);
-      }
-      await setGhostProfile(
-        ghost,
-        {
-          ...(user.displayName !== undefined ? { displayname: user.displayName } : {}),
-          ...(mxc ? { avatar_url: mxc } : {}),
-        },
-        (roomId, profile) => this.membership.setMemberEntry(roomId, ghost.id, 'join', profile),
-      );
-    });
+    await this.guard.run(`profile of ${ghost.id}`, 30_000, () => this.ghosts.setProfile(ghost, user, avatar));
   }
 
   /** The room's join rule (room-state-reader.ts). */
@@ -664,15 +401,7 @@ export class MatrixBridge
 
   /** protocol-06 §5.9: a notice to the room's moderators and the homeserver's report API (abuse-report.ts). */
   async reportAbuse(room: LegacyRoomRef, report: AbuseReportNotice): Promise<void> {
-    await this.guard.run(`abuse report in ${room.roomId}`, 30_000, async () => {
-      const moderators = moderatorsOf(
-        await this.roomState.roomPowerLevels(room.roomId),
-        await this.roomState.roomCreators(room.roomId),
-        (mxid) => this.ids.isOwnUser(mxid),
-      );
-      const abuser = this.mentions.mxidOf(report.abuser) ?? report.abuser;
-      await deliverAbuseReport(this.bot.matrixClient, room.roomId, report, moderators, abuser);
-    });
+    await this.guard.run(`abuse report in ${room.roomId}`, 30_000, () => this.admin.reportAbuse(room.roomId, report));
   }
 
   /** A mirror room unlinked at its hub: notice, then only the bot may post (mirror-closing.ts). */
@@ -718,11 +447,8 @@ export class MatrixBridge
 
   /** Upload into the media repository as the ghost of `as`; the download URL `post` sends as m.image/m.file. */
   async uploadMedia(_room: LegacyRoomRef, as: RemoteUser, file: MediaUpload): Promise<string> {
-    const { id, intent } = this.ghost(as);
-    return this.guard.run(`media upload as ${id}`, 60_000, async () => {
-      await this.ensureGhostRegistered(intent);
-      return this.media.upload(id, file);
-    });
+    const ghost = this.ghost(as);
+    return this.guard.run(`media upload as ${ghost.id}`, 60_000, () => this.ghosts.uploadMedia(ghost, file));
   }
 
   private targetId(user: LegacyUserRef | RemoteUser): string {

@@ -1,0 +1,44 @@
+/**
+ * One message action sent as a ghost, which joins the room first: a read receipt
+ * (read-receipts.ts), a redaction for a delete or unreact (redactions.ts), or else the rendered
+ * event (matrix-event.mapper.ts, with reply mentions) under the transaction ID `txnId`, so a retry
+ * is de-duplicated by the homeserver. Resolves with the event ID.
+ */
+import type { Intent } from 'matrix-appservice-bridge';
+import type { MessageAction } from '../../src/ports';
+import { type MapperContext, outboundEventFor } from './matrix-event.mapper';
+import type { Ghost, GhostMembership } from './ghost-membership';
+import { redactAsGhostOrBot } from './redactions';
+import type { ReplyMentions } from './reply-mentions';
+import { sendReadReceipt } from './read-receipts';
+
+export interface OutboundPostsDeps {
+  readonly bot: () => Intent;
+  readonly ctx: () => MapperContext;
+  readonly ghosts: GhostMembership;
+  readonly replyMentions: ReplyMentions;
+}
+
+export class OutboundPosts {
+  constructor(private readonly deps: OutboundPostsDeps) {}
+
+  async send(roomId: string, ghost: Ghost, action: MessageAction, txnId: string): Promise<string> {
+    const { id, intent } = ghost;
+    await this.deps.ghosts.join(roomId, { id, intent });
+    if (action.type === 'read') {
+      return sendReadReceipt({ id, intent }, roomId, action.target.platformEventId);
+    }
+    if (action.type === 'delete' || action.type === 'unreact') {
+      const target = action.type === 'delete' ? action.target.platformEventId : action.reaction.platformEventId;
+      return redactAsGhostOrBot({ roomId, target, txnId, ghost: { id, intent }, bot: this.deps.bot() });
+    }
+    const out = await this.deps.replyMentions.addTo(roomId, id, action, outboundEventFor(action, this.deps.ctx())!);
+    const res = (await intent.matrixClient.doRequest(
+      'PUT',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${out.type}/${encodeURIComponent(txnId)}`,
+      null,
+      out.content,
+    )) as { event_id: string };
+    return res.event_id;
+  }
+}
