@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
@@ -270,10 +272,25 @@ describe('MatrixBridge (fake homeserver)', () => {
       expect(toPlatformError(kept, 'x')).toBe(kept);
     });
 
-    it('start fails with PlatformUnavailable when the homeserver cannot be reached', async () => {
+    it('starts while the homeserver cannot be reached and reports it failing for /health (T10)', async () => {
       const opts = (h.bridge as unknown as { opts: ConstructorParameters<typeof MatrixBridge>[0] }).opts;
-      const dead = new MatrixBridge({ ...opts, matrix: { ...opts.matrix, homeserverUrl: 'http://127.0.0.1:1' } });
-      await expect(dead.start(async () => undefined)).rejects.toMatchObject({ code: ErrorCode.PlatformUnavailable });
+      const closed = createServer().listen(0, '127.0.0.1');
+      await once(closed, 'listening');
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise((r) => closed.close(r)); // nothing listens there now: connection refused
+      const homeserverUrl = `http://127.0.0.1:${port}`;
+      const dead = new MatrixBridge({ ...opts, matrix: { ...opts.matrix, homeserverUrl } });
+      try {
+        await dead.start(async () => undefined);
+        expect(dead.port).toBeGreaterThan(0); // the appservice listens for the homeserver's retries
+        while (dead.health().state === 'pending') await new Promise((r) => setTimeout(r, 20));
+        expect(dead.health()).toEqual({
+          state: 'failing',
+          detail: expect.stringMatching(/^homeserver ping: .*\(attempt 1, next in 1 s\)$/),
+        });
+      } finally {
+        await dead.stop();
+      }
     });
 
     it('retries the start-up ping until the homeserver reaches us, and reports its state for /health (T10)', async () => {

@@ -1,7 +1,8 @@
 /**
  * The matrix-appservice-bridge `Bridge` behind MatrixBridge: ghosts (`Intent`) and registration
  * handling only, with no stores (durability is the core's) and no event queue (events come through
- * our own AppserviceServer). Started only once the homeserver answers.
+ * our own AppserviceServer). It does not contact the homeserver: the gateway starts while the
+ * homeserver is down, and the start-up ping (homeserver-ping.ts) reports its state (RELIABILITY T10).
  */
 import { AppServiceRegistration, Bridge, Logger as SdkLogger, type MembershipCache } from 'matrix-appservice-bridge';
 import { ErrorCode, PlatformError, errorMessage } from '../../src/common/errors';
@@ -30,8 +31,8 @@ export interface SdkBridgeOptions {
 }
 
 /**
- * Initialise the SDK bridge and check that the homeserver answers /versions.
- * @throws PlatformError PlatformUnavailable when it does not (the SDK bridge closed again)
+ * Initialise the SDK bridge (registration, intents); no request to the homeserver.
+ * @throws PlatformError PlatformUnavailable when the SDK cannot initialise (the SDK bridge closed again)
  */
 export async function startSdkBridge(opts: SdkBridgeOptions): Promise<Bridge> {
   SdkLogger.configure({ console: opts.logLevel });
@@ -55,15 +56,11 @@ export async function startSdkBridge(opts: SdkBridgeOptions): Promise<Bridge> {
   });
   try {
     await bridge.initialise();
-    const versions = await fetch(`${opts.homeserverUrl}/_matrix/client/versions`, {
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!versions.ok) throw new Error(`homeserver answered ${versions.status} to /versions`);
   } catch (e) {
     await bridge.close().catch(() => undefined);
     throw new PlatformError(
       ErrorCode.PlatformUnavailable,
-      `homeserver ${opts.homeserverUrl} unreachable: ${errorMessage(e)}`,
+      `Matrix bridge for ${opts.homeserverUrl}: ${errorMessage(e)}`,
       {
         cause: e,
       },
