@@ -11,7 +11,11 @@
 #
 # Environment: SYNAPSE_VENV (default <repo>/.test-servers/synapse-venv), SYNAPSE_PYTHON (default
 # python3, which must be >= 3.10), SYNAPSE_SERVER_NAME (default synapse.test), SYNAPSE_PORT (default:
-# a free loopback port), SYNAPSE_SHARED_SECRET (default: random; written to DIR/shared-secret).
+# a free loopback port), SYNAPSE_SHARED_SECRET (default: random; written to DIR/shared-secret),
+# SYNAPSE_RC_MESSAGE (the rc_message limit as a YAML flow mapping, default: none to speak of; e.g.
+# '{per_second: 0.5, burst_count: 2}' for rate-limit tests), SYNAPSE_OPEN_REGISTRATION=1 (anyone may
+# register any free localpart through the client-server API, without verification, even one
+# beginning with `_`: only an appservice's exclusive namespace then keeps a name from humans).
 set -euo pipefail
 
 SYNAPSE_VERSION=1.163.2
@@ -58,7 +62,9 @@ PORTS_WHO=synapse
 source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
 
 write_config() {
-  local dir=$1 registration=$2 port=$3 secret=$4 name=$5
+  local dir=$1 registration=$2 port=$3 secret=$4 name=$5 open_registration=false
+  local rc_message=${SYNAPSE_RC_MESSAGE:-'{per_second: 10000, burst_count: 100000}'}
+  if [ "${SYNAPSE_OPEN_REGISTRATION:-}" = 1 ]; then open_registration=true; fi
   cat >"$dir/homeserver.yaml" <<YAML
 # Written by scripts/synapse.sh for tests: loopback only, SQLite, no federation.
 server_name: "$name"
@@ -84,7 +90,9 @@ signing_key_path: "$dir/signing.key"
 trusted_key_servers: []
 suppress_key_server_warning: true
 federation_domain_whitelist: []
-enable_registration: false
+enable_registration: $open_registration
+enable_registration_without_verification: $open_registration
+allow_underscore_prefixed_localpart: $open_registration
 registration_shared_secret: "$secret"
 macaroon_secret_key: "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 form_secret: "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -94,8 +102,8 @@ enable_authenticated_media: true
 url_preview_enabled: false
 presence:
   enabled: false
-# Tests act fast and from one address: no rate limits for anybody.
-rc_message: {per_second: 10000, burst_count: 100000}
+# Tests act fast and from one address: no rate limits for anybody (rc_message: see SYNAPSE_RC_MESSAGE).
+rc_message: $rc_message
 rc_registration: {per_second: 10000, burst_count: 100000}
 rc_login:
   address: {per_second: 10000, burst_count: 100000}

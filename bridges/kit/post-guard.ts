@@ -66,11 +66,11 @@ export class PostGuard {
 
   /**
    * @param retry runs `fn` (the platform's own retry rules, e.g. waiting out a rate limit) while
-   *   `deadline` (ms since the epoch) allows; default: once.
+   *   `deadline` (ms since the epoch) allows; `what` names the call for its logs; default: once.
    */
   constructor(
     private readonly mapError: (e: unknown, what: string) => Error = asPlatformUnavailable,
-    private readonly retry: <T>(fn: () => Promise<T>, deadline: number) => Promise<T> = (fn) => fn(),
+    private readonly retry: <T>(fn: () => Promise<T>, deadline: number, what: string) => Promise<T> = (fn) => fn(),
   ) {}
 
   /** Run `fn`, rejecting with a retryable Timeout after `timeoutMs` and with `failAll`'s error. */
@@ -87,7 +87,7 @@ export class PostGuard {
       return await withDeadline(
         deadline,
         what,
-        () => Promise.race([this.retry(fn, deadline), stopped.promise]),
+        () => Promise.race([this.retry(fn, deadline, what), stopped.promise]),
         (e, w) => (stopError !== undefined && e === stopError ? stopError : this.mapError(e, w)),
       );
     } finally {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode, PlatformError, errorMessage } from '../../src/common/errors';
-import { rateLimitWaitMs } from './rate-limit';
+import { PostGuard } from '../kit/post-guard';
+import { rateLimitWaitMs, retryRateLimited } from './rate-limit';
 
 /** The shape of a homeserver error as the bot SDK throws it. */
 interface MatrixHttpError {
@@ -43,4 +44,15 @@ export function toPlatformError(e: unknown, what: string): PlatformError {
 /** A Matrix transaction ID for a port idempotency key: unique per appservice, stable across retries. */
 export function txnIdFor(kind: string, key: string): string {
   return `mimi.${kind}.${createHash('sha256').update(key, 'utf8').digest('base64url').slice(0, 32)}`;
+}
+
+/**
+ * The deadlines of the bridge's homeserver requests (bridges/kit/post-guard.ts): errors mapped by
+ * toPlatformError, and a 429 waited out and sent again while the deadline allows (rate-limit.ts),
+ * each wait logged so that an operator sees the homeserver throttling the appservice (T12).
+ */
+export function homeserverGuard(logger: { warn(message: string): void }): PostGuard {
+  return new PostGuard(toPlatformError, (fn, deadline, what) =>
+    retryRateLimited(fn, deadline, { onWait: (ms) => logger.warn(`${what}: rate limited (429), waiting ${ms} ms`) }),
+  );
 }

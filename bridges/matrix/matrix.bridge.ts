@@ -37,11 +37,9 @@ import { type MentionResolver } from './html-markdown';
 import { type MapperContext, mxidOf } from './matrix-event.mapper';
 import { BoundedMap } from '../kit/bounded-map';
 import type { EchoKeyedPostResult } from '../kit/echo-keys';
-import { PostGuard } from '../kit/post-guard';
 import { MatrixIds, mxcOfDownloadUrl } from './matrix-ids';
 import { HomeserverPing } from './homeserver-ping';
-import { retryRateLimited } from './rate-limit';
-import { toPlatformError, txnIdFor } from './matrix-errors';
+import { homeserverGuard, txnIdFor } from './matrix-errors';
 import { RoomStateReader } from './room-state-reader';
 import { BridgeCommands } from './bridge-commands';
 import { TransactionProcessor } from './transaction-processor';
@@ -146,8 +144,8 @@ export class MatrixBridge
   private readonly users: MatrixUsers;
   /** Room upgrades followed (room-upgrade.ts). */
   private readonly upgrades: RoomUpgrades;
-  /** Deadlines of every homeserver request; stop() fails them at once. */
-  private readonly guard = new PostGuard(toPlatformError, (fn, deadline) => retryRateLimited(fn, deadline));
+  /** Deadlines of every homeserver request, 429s waited out (matrix-errors.ts); stop() fails them at once. */
+  private readonly guard = homeserverGuard(this.logger);
   private stopping = false;
   private ping?: HomeserverPing;
   /** The homeserver's media repository (attachments both ways). */

@@ -57,6 +57,14 @@ describe(retryRateLimited.name, () => {
     expect(fn).toHaveBeenCalledTimes(3);
   });
 
+  it('tells onWait of each wait before it, and not of an answer', async () => {
+    const told: number[] = [];
+    const fn = failing(limited({ retryAfterMs: 700 }), limited());
+    await retryRateLimited(fn, NOW + 10_000, { ...opts(), onWait: (ms) => told.push(ms) });
+    expect(told).toEqual([700, 2000]);
+    expect(told).toEqual(waits);
+  });
+
   it('backs off 1 s, 2 s, … on 429s without a hint', async () => {
     const fn = failing(limited(), limited(), limited());
     await expect(retryRateLimited(fn, NOW + 60_000, opts())).resolves.toBe('ok');

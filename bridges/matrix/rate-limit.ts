@@ -38,6 +38,8 @@ export interface RateLimitRetryOptions {
   /** Waits (tests replace it). */
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
+  /** Told before each wait: how long, and the 429 (a log line: the operator sees the homeserver throttling). */
+  readonly onWait?: (waitMs: number, error: unknown) => void;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function retryRateLimited<T>(
       if (hinted === undefined) throw e;
       const wait = hinted > 0 ? hinted : DEFAULT_FIRST_WAIT_MS * 2 ** Math.min(attempt, 6);
       if (wait > MAX_IN_PLACE_WAIT_MS || now() + wait >= deadline) throw e;
+      opts.onWait?.(wait, e);
       await sleep(wait);
     }
   }

@@ -87,10 +87,12 @@ export class CliGatewayProcess {
 
   /**
    * Spawn `mimi-gateway start -c <config>` and resolve once its admin listener answers /health
-   * with 200 (the bridges start before the listeners, so the appservice is listening too).
+   * with 200 (the bridges start before the listeners, so the appservice is listening too); with
+   * `untilHealthy: false`, once it answers at all (a 503 while a platform is down).
    * @throws Error with the log tail when the process exits or stays unhealthy too long.
    */
-  async start(): Promise<void> {
+  async start(opts: { readonly untilHealthy?: boolean } = {}): Promise<void> {
+    const untilHealthy = opts.untilHealthy ?? true;
     if (this.proc.running) throw new Error(`${this.domain} is already running (pid ${this.proc.pid})`);
     this.starts += 1;
     const log = createWriteStream(this.logFile, { flags: 'a' });
@@ -107,12 +109,12 @@ export class CliGatewayProcess {
           if (!this.proc.isCurrent(child)) throw new Error(`exited (${JSON.stringify(this.lastExit)})`);
           const res = await request(`${this.opts.adminUrl}/health`);
           await res.body.text();
-          return res.statusCode === 200;
+          return res.statusCode === 200 || (!untilHealthy && res.statusCode === 503);
         },
         {
           timeoutMs: this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
           intervalMs: HEALTH_POLL_MS,
-          what: `${this.domain} healthy`,
+          what: `${this.domain} ${untilHealthy ? 'healthy' : 'answering /health'}`,
         },
       );
       if (!this.proc.isCurrent(child)) throw new Error(`${this.domain} exited during start-up`);

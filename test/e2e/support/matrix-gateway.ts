@@ -17,6 +17,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { MatrixIds } from '../../../bridges/matrix/matrix-ids';
+import {
+  type AppserviceRegistration,
+  renderRegistrationYaml,
+} from '../../../registration/generate-appservice-registration';
 import { GatewayCluster, LOOPBACK, freePorts, repoRoot } from '../../support/e2e-gateways';
 import type { ClientEvent, MatrixUserClient, SynapseServer } from '../../servers/synapse/synapse-server';
 import { CliGatewayProcess, gatewayCliEntrypoint } from './cli-gateway-process';
@@ -41,6 +45,8 @@ async function startSynapseOn(opts: {
   readonly port: number;
   readonly registrationFile: string;
   readonly serverName: string;
+  /** Extra environment for synapse.sh (SYNAPSE_RC_MESSAGE, SYNAPSE_OPEN_REGISTRATION, SYNAPSE_SHARED_SECRET). */
+  readonly env?: Readonly<Record<string, string>>;
 }): Promise<SynapseServer> {
   const script = join(repoRoot(), 'scripts', 'synapse.sh');
   mkdirSync(opts.dir, { recursive: true });
@@ -50,7 +56,12 @@ async function startSynapseOn(opts: {
   let stdout: string;
   try {
     ({ stdout } = await run('bash', [script, 'start', opts.dir, opts.registrationFile], {
-      env: { ...process.env, SYNAPSE_SERVER_NAME: opts.serverName, SYNAPSE_PORT: String(opts.port) },
+      env: {
+        ...process.env,
+        ...opts.env,
+        SYNAPSE_SERVER_NAME: opts.serverName,
+        SYNAPSE_PORT: String(opts.port),
+      },
       timeout: SYNAPSE_START_TIMEOUT_MS,
       maxBuffer: 16 * 1024 * 1024,
     }));
@@ -72,6 +83,16 @@ async function startSynapseOn(opts: {
   };
 }
 
+export interface MatrixGatewayOptions {
+  /**
+   * What Synapse loads instead of the generated registration (a misconfiguration under test, e.g. a
+   * narrower user namespace or `rate_limited: true`); written next to it. Default: the file as generated.
+   */
+  readonly editRegistration?: (generated: AppserviceRegistration) => AppserviceRegistration;
+  /** Extra environment for scripts/synapse.sh (SYNAPSE_RC_MESSAGE, SYNAPSE_OPEN_REGISTRATION). */
+  readonly synapseEnv?: Readonly<Record<string, string>>;
+}
+
 export interface MatrixGateway {
   /** `mimi-gateway start` with the `matrix:` section (not started yet). */
   readonly gateway: CliGatewayProcess;
@@ -79,8 +100,15 @@ export interface MatrixGateway {
   /** http://127.0.0.1:<port> where the appservice listens (the registration's url). */
   readonly appserviceUrl: string;
   readonly registrationFile: string;
+  /** The registration file Synapse loads (registrationFile unless editRegistration changed it). */
+  readonly synapseRegistrationFile: string;
   /** The appservice tokens file generate-registration created. */
   readonly tokensFile: string;
+  /**
+   * Start Synapse again after `synapse.stop()`: same folder, port, data, shared secret and options;
+   * `registrationFile` replaces the one it loads (default: the same as before).
+   */
+  startSynapseAgain(registrationFile?: string): Promise<SynapseServer>;
 }
 
 /**
@@ -88,7 +116,11 @@ export interface MatrixGateway {
  * `mimi-gateway generate-registration` on it and start Synapse with that registration. The
  * gateway process is returned unstarted; the caller stops Synapse (`synapse.stop()`).
  */
-export async function startMatrixGateway(cluster: GatewayCluster, domain: string): Promise<MatrixGateway> {
+export async function startMatrixGateway(
+  cluster: GatewayCluster,
+  domain: string,
+  opts: MatrixGatewayOptions = {},
+): Promise<MatrixGateway> {
   const [synapsePort, appservicePort] = await freePorts(2);
   const dir = cluster.gateway(domain).dir;
   const adminPort = cluster.gateway(domain).ports.admin;
@@ -116,12 +148,21 @@ export async function startMatrixGateway(cluster: GatewayCluster, domain: string
     '-o',
     registrationFile,
   ]);
-  const synapse = await startSynapseOn({
-    dir: join(cluster.dir, 'synapse'),
-    port: synapsePort!,
-    registrationFile,
-    serverName: MATRIX_SERVER_NAME,
-  });
+  let synapseRegistrationFile = registrationFile;
+  if (opts.editRegistration !== undefined) {
+    const generated = YAML.parse(readFileSync(registrationFile, 'utf8')) as AppserviceRegistration;
+    synapseRegistrationFile = join(cluster.dir, 'synapse-registration.yaml');
+    writeFileSync(synapseRegistrationFile, renderRegistrationYaml(opts.editRegistration(generated)), { mode: 0o600 });
+  }
+  const synapseOn = (file: string, env?: Record<string, string>): Promise<SynapseServer> =>
+    startSynapseOn({
+      dir: join(cluster.dir, 'synapse'),
+      port: synapsePort!,
+      registrationFile: file,
+      serverName: MATRIX_SERVER_NAME,
+      env: { ...opts.synapseEnv, ...env },
+    });
+  const synapse = await synapseOn(synapseRegistrationFile);
   const gateway = new CliGatewayProcess({
     domain,
     dir,
@@ -134,7 +175,10 @@ export async function startMatrixGateway(cluster: GatewayCluster, domain: string
     synapse,
     appserviceUrl: `http://${LOOPBACK}:${appservicePort}`,
     registrationFile,
+    synapseRegistrationFile,
     tokensFile: join(dir, 'matrix-tokens.yaml'),
+    startSynapseAgain: (file = synapseRegistrationFile) =>
+      synapseOn(file, { SYNAPSE_SHARED_SECRET: synapse.sharedSecret }),
   };
 }
 

@@ -30,7 +30,14 @@ import { GatewayCluster, GatewayProcess, tailFile } from '../../support/e2e-gate
 import { waitFor, waitForValue, withFailureContext } from '../../support/e2e-wait';
 import { type MatrixUserClient, type SynapseServer, registerUser } from '../../servers/synapse/synapse-server';
 import { CliGatewayProcess } from './cli-gateway-process';
-import { type LinkedRoom, MATRIX_IDS, linkMatrixRoom, startMatrixGateway } from './matrix-gateway';
+import {
+  type LinkedRoom,
+  MATRIX_IDS,
+  type MatrixGateway,
+  type MatrixGatewayOptions,
+  linkMatrixRoom,
+  startMatrixGateway,
+} from './matrix-gateway';
 
 export const HUB_DOMAIN = 'a.example';
 export const FOLLOWER_DOMAIN = 'b.example';
@@ -41,6 +48,8 @@ export interface MatrixMimiEnvOptions {
   readonly outbox?: OutboxTuning;
   /** Keep the temp dir after dispose (also when MIMI_E2E_KEEP=1). */
   readonly keepDir?: boolean;
+  /** How Synapse is set up for A (an edited registration, rate limits, open registration). */
+  readonly matrix?: MatrixGatewayOptions;
 }
 
 export class MatrixMimiEnv {
@@ -51,13 +60,33 @@ export class MatrixMimiEnv {
     readonly cluster: GatewayCluster,
     readonly a: CliGatewayProcess,
     readonly b: GatewayProcess,
-    readonly synapse: SynapseServer,
-    /** http://127.0.0.1:<port> where A's appservice listens (the registration's url). */
-    readonly appserviceUrl: string,
-    readonly registrationFile: string,
-    private readonly tokensFile: string,
+    private readonly matrix: MatrixGateway,
     private readonly opts: MatrixMimiEnvOptions,
   ) {}
+
+  get synapse(): SynapseServer {
+    return this.matrix.synapse;
+  }
+
+  /** http://127.0.0.1:<port> where A's appservice listens (the registration's url). */
+  get appserviceUrl(): string {
+    return this.matrix.appserviceUrl;
+  }
+
+  /** The registration generate-registration wrote. */
+  get registrationFile(): string {
+    return this.matrix.registrationFile;
+  }
+
+  /** The registration Synapse loads (an edit of registrationFile when `matrix.editRegistration` was given). */
+  get synapseRegistrationFile(): string {
+    return this.matrix.synapseRegistrationFile;
+  }
+
+  /** Start Synapse again after `synapse.stop()` (same data and port), loading `registrationFile` if given. */
+  async startSynapseAgain(registrationFile?: string): Promise<void> {
+    await this.matrix.startSynapseAgain(registrationFile);
+  }
 
   /**
    * Generate the PKI and configs, run `mimi-gateway generate-registration` on A's config, start
@@ -73,21 +102,12 @@ export class MatrixMimiEnv {
     let synapse: SynapseServer | undefined;
     let a: CliGatewayProcess | undefined;
     try {
-      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN);
+      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN, opts.matrix);
       synapse = matrix.synapse;
       a = matrix.gateway;
       const b = cluster.gateway(FOLLOWER_DOMAIN);
       await Promise.all([a.start(), b.start()]);
-      return new MatrixMimiEnv(
-        cluster,
-        a,
-        b,
-        synapse,
-        matrix.appserviceUrl,
-        matrix.registrationFile,
-        matrix.tokensFile,
-        opts,
-      );
+      return new MatrixMimiEnv(cluster, a, b, matrix, opts);
     } catch (e) {
       if (a?.running) await a.kill().catch(() => undefined);
       await synapse?.stop().catch(() => undefined);
@@ -98,7 +118,7 @@ export class MatrixMimiEnv {
 
   /** The appservice tokens A runs with (as generate-registration created them). */
   get tokens(): MatrixTokens {
-    return readMatrixTokens(this.tokensFile);
+    return readMatrixTokens(this.matrix.tokensFile);
   }
 
   get botUserId(): string {
@@ -179,4 +199,20 @@ export class MatrixMimiEnv {
       rmSync(this.cluster.dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A test body for an environment created in `beforeAll`: fails clearly when it was not created,
+ * and carries the log tails when it fails.
+ *   it('…', withEnvLogs(() => env, async (e) => { … }));
+ */
+export function withEnvLogs(
+  get: () => MatrixMimiEnv | undefined,
+  body: (e: MatrixMimiEnv) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const e = get();
+    if (!e) throw new Error('the environment was not created (see the beforeAll error)');
+    await e.scenario(() => body(e))();
+  };
 }
