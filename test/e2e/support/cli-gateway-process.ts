@@ -106,7 +106,7 @@ export class CliGatewayProcess {
     try {
       await waitFor(
         async () => {
-          if (!this.proc.isCurrent(child)) throw new Error(`exited (${JSON.stringify(this.lastExit)})`);
+          if (!this.proc.isCurrent(child)) return true; // exited: no point waiting out the timeout
           const res = await request(`${this.opts.adminUrl}/health`);
           await res.body.text();
           return res.statusCode === 200 || (!untilHealthy && res.statusCode === 503);
@@ -117,7 +117,9 @@ export class CliGatewayProcess {
           what: `${this.domain} ${untilHealthy ? 'healthy' : 'answering /health'}`,
         },
       );
-      if (!this.proc.isCurrent(child)) throw new Error(`${this.domain} exited during start-up`);
+      if (!this.proc.isCurrent(child)) {
+        throw new Error(`${this.domain} exited during start-up (${JSON.stringify(this.lastExit)})`);
+      }
     } catch (e) {
       if (this.proc.isCurrent(child)) await this.kill();
       throw withContext(e, `--- ${this.domain} log tail (${this.logFile}) ---\n${this.logTail()}`);
