@@ -3,6 +3,10 @@
  * and RSS stayed up after the connections closed).
  *
  *   npm run bench:storm -- [--concurrency 2000] [--seconds 10] [--settle 5] [--gateway-env NAME=VALUE,...]
+ *                          [--allocator jemalloc|system] [--configs unprotected,handshake cap,defaults]
+ *
+ * The gateway starts as `npm start` starts it (scripts/allocator.sh): with jemalloc when the machine
+ * has it; `--allocator system` runs it on glibc's malloc.
  *
  * For each gateway configuration below, a fresh gateway process (test/support/memory-gateway.ts,
  * SQLite) is started and, in order:
@@ -25,7 +29,7 @@
  * many addresses), `defaults` (limits.connections as shipped). The probe, the storm and the
  * gateway are three processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -54,6 +58,31 @@ const READY_MARKER = 'MIMI-TEST-GATEWAY READY';
 const gatewayEnv = ((): string[] => {
   const i = process.argv.indexOf('--gateway-env');
   return i >= 0 ? (process.argv[i + 1] ?? '').split(',').filter((kv) => kv.includes('=')) : [];
+})();
+
+/** `--allocator system`: glibc's malloc instead of jemalloc (the default when installed, as `npm start`). */
+const allocatorArg = ((): string => {
+  const i = process.argv.indexOf('--allocator');
+  return i >= 0 ? (process.argv[i + 1] ?? 'jemalloc') : 'jemalloc';
+})();
+
+/** What scripts/allocator.sh preloads on this machine with the bench's options ('' for none). */
+function preloadedAllocator(): string {
+  const out = spawnSync(
+    'bash',
+    ['-c', '. "$0" && printf %s "${LD_PRELOAD:-}"', join(repoRoot(), 'scripts', 'allocator.sh')],
+    {
+      env: { ...process.env, ...(allocatorArg === 'system' ? { MIMI_ALLOCATOR: 'system' } : {}) },
+      encoding: 'utf8',
+    },
+  );
+  return out.stdout;
+}
+
+/** `--configs defaults,unprotected`: run only these configurations (default: all three). */
+const onlyConfigs = ((): string[] | undefined => {
+  const i = process.argv.indexOf('--configs');
+  return i >= 0 ? (process.argv[i + 1] ?? '').split(',') : undefined;
 })();
 
 interface StormJob {
@@ -192,11 +221,16 @@ async function startGateway(
   const entry = join(repoRoot(), 'dist', 'test', 'support', 'memory-gateway.js');
   // --expose-gc only lets the bench ask for a full GC before its last reading (GET /memory?gc=1);
   // the gateway never collects on its own because of it.
-  const child = spawn(process.execPath, ['--expose-gc', entry, '--config', configFile], {
+  // Through scripts/allocator.sh, as `npm start` runs the gateway: jemalloc when the machine has it
+  // (`--allocator system` for glibc's malloc).
+  const allocatorScript = join(repoRoot(), 'scripts', 'allocator.sh');
+  const command = ['--expose-gc', entry, '--config', configFile];
+  const child = spawn('bash', ['-c', '. "$0" && exec "$@"', allocatorScript, process.execPath, ...command], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: {
       ...process.env,
       ...Object.fromEntries(gatewayEnv.map((kv) => kv.split('=', 2))),
+      ...(allocatorArg === 'system' ? { MIMI_ALLOCATOR: 'system' } : {}),
       MIMI_TEST_EXIT_WITH_PARENT: '1',
     },
   });
@@ -349,7 +383,7 @@ async function main(): Promise<void> {
     ['unprotected', { connections: unlimited }],
     ['handshake cap', { connections: { perAddress: 100_000 } }],
     ['defaults', {}],
-  ];
+  ].filter(([name]) => onlyConfigs === undefined || onlyConfigs.includes(name as string)) as [string, object][];
   const rows: Row[] = [];
   const summaries: string[][] = [];
   const heaps: string[][] = [];
@@ -386,7 +420,8 @@ async function main(): Promise<void> {
   const ms = (v: number): string => v.toFixed(1);
   console.log(
     `handshake storm: ${opts.concurrency} concurrent mutual-TLS connections for ${opts.seconds} s, ` +
-      `/health probed every ${PROBE_EVERY_MS} ms (latency ms)\n`,
+      `/health probed every ${PROBE_EVERY_MS} ms (latency ms); gateway allocator: ` +
+      `${preloadedAllocator() || "glibc malloc (the system's)"}\n`,
   );
   console.log(
     formatTable(
