@@ -29,7 +29,7 @@
  * many addresses), `defaults` (limits.connections as shipped). The probe, the storm and the
  * gateway are three processes.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -39,7 +39,7 @@ import { connect, createSecureContext } from 'node:tls';
 import YAML from 'yaml';
 import { writeDevPki } from '../../registration/dev-ca';
 import { freePorts, repoRoot } from '../support/e2e-gateways';
-import { formatTable, numberArg, percentile } from './bench-support';
+import { describeGatewayAllocator, formatTable, numberArg, percentile, shippedAllocatorEnv } from './bench-support';
 
 const DOMAIN = 'a.example';
 const CLIENT_DOMAIN = 'b.example';
@@ -59,25 +59,6 @@ const gatewayEnv = ((): string[] => {
   const i = process.argv.indexOf('--gateway-env');
   return i >= 0 ? (process.argv[i + 1] ?? '').split(',').filter((kv) => kv.includes('=')) : [];
 })();
-
-/** `--allocator system`: glibc's malloc instead of jemalloc (the default when installed, as `npm start`). */
-const allocatorArg = ((): string => {
-  const i = process.argv.indexOf('--allocator');
-  return i >= 0 ? (process.argv[i + 1] ?? 'jemalloc') : 'jemalloc';
-})();
-
-/** What scripts/allocator.sh preloads on this machine with the bench's options ('' for none). */
-function preloadedAllocator(): string {
-  const out = spawnSync(
-    'bash',
-    ['-c', '. "$0" && printf %s "${LD_PRELOAD:-}"', join(repoRoot(), 'scripts', 'allocator.sh')],
-    {
-      env: { ...process.env, ...(allocatorArg === 'system' ? { MIMI_ALLOCATOR: 'system' } : {}) },
-      encoding: 'utf8',
-    },
-  );
-  return out.stdout;
-}
 
 /** `--configs defaults,unprotected`: run only these configurations (default: all three). */
 const onlyConfigs = ((): string[] | undefined => {
@@ -221,16 +202,14 @@ async function startGateway(
   const entry = join(repoRoot(), 'dist', 'test', 'support', 'memory-gateway.js');
   // --expose-gc only lets the bench ask for a full GC before its last reading (GET /memory?gc=1);
   // the gateway never collects on its own because of it.
-  // Through scripts/allocator.sh, as `npm start` runs the gateway: jemalloc when the machine has it
-  // (`--allocator system` for glibc's malloc).
-  const allocatorScript = join(repoRoot(), 'scripts', 'allocator.sh');
   const command = ['--expose-gc', entry, '--config', configFile];
-  const child = spawn('bash', ['-c', '. "$0" && exec "$@"', allocatorScript, process.execPath, ...command], {
+  const child = spawn(process.execPath, command, {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: {
       ...process.env,
       ...Object.fromEntries(gatewayEnv.map((kv) => kv.split('=', 2))),
-      ...(allocatorArg === 'system' ? { MIMI_ALLOCATOR: 'system' } : {}),
+      // As `npm start` runs it (scripts/allocator.sh): jemalloc when installed, unless --allocator system.
+      ...shippedAllocatorEnv(),
       MIMI_TEST_EXIT_WITH_PARENT: '1',
     },
   });
@@ -421,7 +400,7 @@ async function main(): Promise<void> {
   console.log(
     `handshake storm: ${opts.concurrency} concurrent mutual-TLS connections for ${opts.seconds} s, ` +
       `/health probed every ${PROBE_EVERY_MS} ms (latency ms); gateway allocator: ` +
-      `${preloadedAllocator() || "glibc malloc (the system's)"}\n`,
+      `${describeGatewayAllocator(shippedAllocatorEnv())}\n`,
   );
   console.log(
     formatTable(
