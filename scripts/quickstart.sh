@@ -11,5 +11,7 @@ echo "==> building"
 npx nest build
 node bin/mimi-gateway.js init --config config.yaml
 echo "==> provisioning API token: data/admin.token (send it as 'Authorization: Bearer <token>')"
+# shellcheck source=scripts/allocator.sh
+. scripts/allocator.sh
 echo "==> starting the gateway (Ctrl-C stops it)"
 exec node bin/mimi-gateway.js start --config config.yaml

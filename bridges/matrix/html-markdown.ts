@@ -1,6 +1,15 @@
 import type { ChildNode, Element } from 'domhandler';
-import { parseDocument } from 'htmlparser2';
-import MarkdownIt from 'markdown-it';
+import {
+  BLOCK_TAGS,
+  DROP_WITH_CONTENT,
+  LANGUAGE_CLASS,
+  MAX_HTML_DEPTH,
+  collapse,
+  isElement,
+  parse,
+  textContent,
+} from './html-allow-list';
+import { type MentionResolver, NO_MENTIONS, matrixToLink, mxidOfMatrixTo } from './matrix-mentions';
 
 /**
  * Matrix formatted bodies (`format: org.matrix.custom.html`) ↔ GFM-MIMI Markdown
@@ -12,126 +21,13 @@ import MarkdownIt from 'markdown-it';
  *   is dropped, keeping its text, and `script`/`style`/`mx-reply`/embedded content is dropped
  *   whole. Text is escaped so it cannot become Markdown syntax or an HTML tag (`<` is written
  *   `&lt;`, as §7.1.1 prescribes for the No HTML extension).
- * - Markdown → HTML renders with markdown-it with raw HTML disabled (any tag comes out as
- *   text), no linkify, images turned off (Matrix only shows `mxc://` images), links limited to
- *   http/https/mailto and MIMI user URIs (mentions, rewritten to matrix.to pills), and then the
- *   output passes `sanitizeHtml` as a second line of defence.
+ * - Markdown → HTML: markdown-to-html.ts; the allow-list and its sanitiser: html-allow-list.ts;
+ *   matrix.to pills: matrix-mentions.ts. This module re-exports them: it is the bridge's one entry
+ *   point for formatted bodies.
  */
 
-/** Maps mentions between the two sides. Both directions may answer `undefined` (not a known user). */
-export interface MentionResolver {
-  /** The MIMI user URI to link for a Matrix user (a ghost's own URI, or a native user's URI). */
-  userUriOf(mxid: string): string | undefined;
-  /** The Matrix user ID to pill for a MIMI user URI. */
-  mxidOf(userUri: string): string | undefined;
-}
-
-const NO_MENTIONS: MentionResolver = { userUriOf: () => undefined, mxidOf: () => undefined };
-
-/** Client-server API: "clients should limit the HTML they render to avoid ... 100 levels of nesting". */
-export const MAX_HTML_DEPTH = 100;
-
-/** Tags whose content is never shown (and so never converted). */
-const DROP_WITH_CONTENT = new Set([
-  'mx-reply',
-  'script',
-  'style',
-  'head',
-  'title',
-  'template',
-  'iframe',
-  'object',
-  'embed',
-  'noscript',
-  'svg',
-  'math',
-  'textarea',
-  'select',
-  'button',
-  'frame',
-  'frameset',
-  'applet',
-  'audio',
-  'video',
-  'canvas',
-]);
-
-/** The Matrix spec's suggested allow-list (sanitizeHtml keeps these tags, unwraps every other). */
-const ALLOWED_TAGS = new Set([
-  'font',
-  'del',
-  'h1',
-  'h2',
-  'h3',
-  'h4',
-  'h5',
-  'h6',
-  'blockquote',
-  'p',
-  'a',
-  'ul',
-  'ol',
-  'sup',
-  'sub',
-  'li',
-  'b',
-  'i',
-  'u',
-  'strong',
-  'em',
-  's',
-  'strike',
-  'code',
-  'hr',
-  'br',
-  'div',
-  'table',
-  'thead',
-  'tbody',
-  'tr',
-  'th',
-  'td',
-  'caption',
-  'pre',
-  'span',
-  'img',
-  'details',
-  'summary',
-]);
-const VOID_TAGS = new Set(['br', 'hr', 'img']);
-/** Link schemes the Matrix spec allows in `a href`. */
-const LINK_SCHEMES = /^(https?|ftp|mailto|magnet):/i;
 /** Schemes we emit as Markdown links (MIMI clients must handle http/https; mailto is harmless). */
 const MARKDOWN_LINK_SCHEMES = /^(https?|mailto):/i;
-const MATRIX_TO_USER = /^https:\/\/matrix\.to\/#\/((?:@|%40)[^/?#]+)/i;
-const MXID_RE = /^@[^:\s]+:[A-Za-z0-9.[\]:-]+$/;
-const COLOR_RE = /^#[0-9a-fA-F]{6}$/;
-const LANGUAGE_CLASS = /^language-([A-Za-z0-9_+#-]{1,32})$/;
-
-function isElement(n: ChildNode): n is Element {
-  return n.type === 'tag' || n.type === 'script' || n.type === 'style';
-}
-
-function parse(html: string): ChildNode[] {
-  return parseDocument(html, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true }).children;
-}
-
-/** The Matrix user a matrix.to link points at, or undefined. */
-export function mxidOfMatrixTo(href: string): string | undefined {
-  const m = MATRIX_TO_USER.exec(href);
-  if (!m) return undefined;
-  let id: string;
-  try {
-    id = decodeURIComponent(m[1]!);
-  } catch {
-    return undefined;
-  }
-  return MXID_RE.test(id) ? id : undefined;
-}
-
-export function matrixToLink(mxid: string): string {
-  return `https://matrix.to/#/${encodeURIComponent(mxid).replace(/%3A/g, ':').replace(/^%40/, '@')}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // HTML → Markdown
@@ -177,15 +73,6 @@ function safeLinkTarget(href: string): string {
 function wrapInline(inner: string, marker: string): string {
   const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(inner)!;
   return m[2]!.length === 0 ? inner : `${m[1]}${marker}${m[2]}${marker}${m[3]}`;
-}
-
-function textContent(nodes: readonly ChildNode[]): string {
-  let s = '';
-  for (const n of nodes) {
-    if (n.type === 'text') s += n.data;
-    else if (isElement(n) && !DROP_WITH_CONTENT.has(n.name)) s += n.name === 'br' ? '\n' : textContent(n.children);
-  }
-  return s;
 }
 
 interface HtmlToMarkdownResult {
@@ -381,31 +268,6 @@ class MarkdownWriter {
   }
 }
 
-const BLOCK_TAGS = new Set([
-  'p',
-  'div',
-  'h1',
-  'h2',
-  'h3',
-  'h4',
-  'h5',
-  'h6',
-  'blockquote',
-  'pre',
-  'hr',
-  'ul',
-  'ol',
-  'li',
-  'table',
-  'details',
-  'summary',
-  'caption',
-]);
-
-function collapse(s: string): string {
-  return s.replace(/[ \t\r\n\f]+/g, ' ');
-}
-
 /** HTML (a Matrix `formatted_body`) → GFM-MIMI Markdown, with the Matrix users it pills. */
 export function htmlToMarkdown(html: string, resolver: MentionResolver = NO_MENTIONS): HtmlToMarkdownResult {
   const w = new MarkdownWriter(resolver);
@@ -417,189 +279,7 @@ export function htmlToMarkdown(html: string, resolver: MentionResolver = NO_MENT
   return { markdown, mentionedMxids: w.mentions };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Allow-list sanitiser (HTML → HTML)
-// ---------------------------------------------------------------------------------------------
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-function allowedAttributes(el: Element): [string, string][] {
-  const out: [string, string][] = [];
-  const a = el.attribs;
-  switch (el.name) {
-    case 'a':
-      if (a['href'] !== undefined && LINK_SCHEMES.test(a['href'].trim())) out.push(['href', a['href'].trim()]);
-      break;
-    case 'img':
-      if (a['src'] !== undefined && /^mxc:\/\/[A-Za-z0-9.:[\]-]+\/[A-Za-z0-9_-]+$/.test(a['src'])) {
-        out.push(['src', a['src']]);
-      }
-      for (const k of ['alt', 'title']) if (a[k] !== undefined) out.push([k, a[k]]);
-      for (const k of ['width', 'height']) if (a[k] !== undefined && /^\d{1,5}$/.test(a[k])) out.push([k, a[k]]);
-      break;
-    case 'ol':
-      if (a['start'] !== undefined && /^\d{1,9}$/.test(a['start'])) out.push(['start', a['start']]);
-      break;
-    case 'code': {
-      const cls = a['class']?.split(/\s+/).find((c) => LANGUAGE_CLASS.test(c));
-      if (cls) out.push(['class', cls]);
-      break;
-    }
-    case 'span':
-    case 'font':
-      for (const k of ['data-mx-color', 'data-mx-bg-color', 'color']) {
-        if (a[k] !== undefined && COLOR_RE.test(a[k])) out.push([k, a[k]]);
-      }
-      if (el.name === 'span' && a['data-mx-spoiler'] !== undefined) out.push(['data-mx-spoiler', a['data-mx-spoiler']]);
-      break;
-    default:
-      break;
-  }
-  return out;
-}
-
-function serialise(nodes: readonly ChildNode[], depth: number): string {
-  let out = '';
-  for (const n of nodes) {
-    if (n.type === 'text') {
-      out += escapeHtml(n.data);
-      continue;
-    }
-    if (!isElement(n) || DROP_WITH_CONTENT.has(n.name)) continue;
-    if (depth >= MAX_HTML_DEPTH) {
-      out += escapeHtml(textContent(n.children));
-      continue;
-    }
-    if (!ALLOWED_TAGS.has(n.name)) {
-      out += serialise(n.children, depth);
-      continue;
-    }
-    if (n.name === 'img' && !allowedAttributes(n).some(([k]) => k === 'src')) continue;
-    const attrs = allowedAttributes(n)
-      .map(([k, v]) => ` ${k}="${escapeHtml(v)}"`)
-      .join('');
-    out += VOID_TAGS.has(n.name)
-      ? `<${n.name}${attrs}>`
-      : `<${n.name}${attrs}>${serialise(n.children, depth + 1)}</${n.name}>`;
-  }
-  return out;
-}
-
-/**
- * Keep only the Matrix allow-list: allowed tags with allowed attributes (links http/https/ftp/
- * mailto/magnet, images `mxc://` only), other tags unwrapped, dangerous ones dropped with their
- * content, nesting capped at 100, all text re-escaped.
- */
-export function sanitizeHtml(html: string): string {
-  return serialise(parse(html), 0);
-}
-
-/** The text a reader sees, for the plain `body` next to a `formatted_body`. */
-export function htmlToPlainText(html: string): string {
-  const lines: string[] = [];
-  let cur = '';
-  let curPre = false;
-  const push = (): void => {
-    const text = curPre ? cur.replace(/\n$/, '') : cur.replace(/[ \t]+/g, ' ').trim();
-    if (text.length > 0 || (lines.length > 0 && lines[lines.length - 1] !== '')) lines.push(text);
-    cur = '';
-    curPre = false;
-  };
-  const onlyMarker = (): boolean => /^\s*(- )?\s*$/.test(cur);
-  const walk = (nodes: readonly ChildNode[], depth: number, pre: boolean): void => {
-    for (const n of nodes) {
-      if (n.type === 'text') {
-        if (pre) {
-          cur += n.data;
-          curPre = true;
-        } else {
-          cur += collapse(n.data);
-        }
-        continue;
-      }
-      if (!isElement(n) || DROP_WITH_CONTENT.has(n.name) || depth > MAX_HTML_DEPTH) continue;
-      if (n.name === 'br') {
-        push();
-        continue;
-      }
-      const block = BLOCK_TAGS.has(n.name) || n.name === 'tr';
-      if (block) {
-        if (!onlyMarker()) push();
-        else if (!cur.includes('- ')) cur = '';
-      }
-      if (n.name === 'li') cur += '- ';
-      if ((n.name === 'td' || n.name === 'th') && cur.trim().length > 0) cur += ' | ';
-      walk(n.children, depth + 1, pre || n.name === 'pre');
-      if (block && !onlyMarker()) push();
-    }
-  };
-  walk(parse(html), 0, false);
-  push();
-  return lines.join('\n').trim();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Markdown → HTML
-// ---------------------------------------------------------------------------------------------
-
-interface RenderEnv {
-  readonly resolver: MentionResolver;
-  readonly mentions: string[];
-  readonly linkStack: boolean[];
-}
-
-function createRenderer(): MarkdownIt {
-  const md = new MarkdownIt('commonmark', { html: false, linkify: false, breaks: true, typographer: false });
-  md.enable(['table', 'strikethrough']);
-  md.disable(['image', 'html_block', 'html_inline', 'autolink']);
-  // Raw HTML is disabled above; links are limited here (mimi: URIs become pills or plain text).
-  md.validateLink = (url: string): boolean => /^(https?:|mailto:|mimi:)/i.test(url.trim());
-  md.renderer.rules['link_open'] = (tokens, idx, _opts, env: RenderEnv) => {
-    const href = tokens[idx]!.attrGet('href') ?? '';
-    if (/^mimi:/i.test(href)) {
-      const mxid = env.resolver.mxidOf(href);
-      env.linkStack.push(mxid !== undefined);
-      if (mxid === undefined) return '';
-      if (!env.mentions.includes(mxid)) env.mentions.push(mxid);
-      return `<a href="${escapeHtml(matrixToLink(mxid))}">`;
-    }
-    const mxid = mxidOfMatrixTo(href);
-    if (mxid !== undefined && !env.mentions.includes(mxid)) env.mentions.push(mxid);
-    env.linkStack.push(true);
-    return `<a href="${escapeHtml(href)}">`;
-  };
-  md.renderer.rules['link_close'] = (_tokens, _idx, _opts, env: RenderEnv) => (env.linkStack.pop() ? '</a>' : '');
-  return md;
-}
-
-const renderer = createRenderer();
-
-export interface MarkdownToHtmlResult {
-  /** Sanitised HTML for `formatted_body`, or undefined when the Markdown has no formatting at all. */
-  readonly html?: string;
-  /** Plain text for `body`. */
-  readonly plain: string;
-  /** Matrix users pilled (for `m.mentions.user_ids`). */
-  readonly mentionedMxids: readonly string[];
-}
-
-/** GFM-MIMI Markdown → Matrix `body` + `formatted_body`. */
-export function markdownToHtml(markdown: string, resolver: MentionResolver = NO_MENTIONS): MarkdownToHtmlResult {
-  const env: RenderEnv = { resolver, mentions: [], linkStack: [] };
-  const tokens = renderer.parse(markdown, env);
-  const rendered = renderer.renderer.render(tokens, renderer.options, env);
-  const html = sanitizeHtml(rendered).replace(/\n+$/, '');
-  const plain = htmlToPlainText(html);
-  const plainOnly =
-    tokens.length === 3 &&
-    tokens[0]!.type === 'paragraph_open' &&
-    (tokens[1]!.children ?? []).every((t) => t.type === 'text' || t.type === 'softbreak');
-  const empty = tokens.length === 0;
-  return {
-    ...(plainOnly || empty ? {} : { html }),
-    plain: empty ? markdown.trim() : plain,
-    mentionedMxids: env.mentions,
-  };
-}
+export type { MentionResolver } from './matrix-mentions';
+export { MAX_HTML_DEPTH, htmlToPlainText, sanitizeHtml } from './html-allow-list';
+export { matrixToLink, mxidOfMatrixTo } from './matrix-mentions';
+export { markdownToHtml } from './markdown-to-html';

@@ -36,6 +36,7 @@ import { HubProposals } from './hub/hub-proposals';
 import { KeyMaterialProxy } from './hub/key-material-proxy';
 import { KeyPackageRoutes } from './hub/key-package-routes';
 import { KeyMaterialClient } from './key-material-client';
+import { FollowerExternalJoins } from './follower/external-joins';
 import { FollowerInvites } from './follower/follower-invites';
 import { HubUnlink } from './hub/hub-unlink';
 import { HubMembership } from './hub/hub-membership';
@@ -125,6 +126,7 @@ export class RoomsModule {
         KeyMaterials,
         FollowerSubmissions,
         FollowerNotify,
+        FollowerExternalJoins,
         FollowerService,
         HubIngest,
         BridgeSinkService,

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../support/e2e-gateways';
 /** What the benches share: command-line numbers, percentiles and a plain-text table. */
 
 /** The value after `--name` on the command line, if any. */
@@ -39,4 +42,28 @@ export function formatTable(
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)]
     .map((l) => l.trimEnd())
     .join('\n');
+}
+
+/** `--allocator system`: glibc's malloc for the gateway processes, instead of jemalloc as `npm start` runs them. */
+function allocatorChoice(): 'jemalloc' | 'system' {
+  return argValue('allocator') === 'system' ? 'system' : 'jemalloc';
+}
+
+/**
+ * The environment scripts/allocator.sh gives the gateway on this machine (as `npm start` starts it):
+ * LD_PRELOAD and MALLOC_CONF for jemalloc when installed, nothing with `--allocator system` or without it.
+ */
+export function shippedAllocatorEnv(): Record<string, string> {
+  const script = join(repoRoot(), 'scripts', 'allocator.sh');
+  const out = spawnSync('bash', ['-c', '. "$0" && printf "%s\\n%s" "${LD_PRELOAD:-}" "${MALLOC_CONF:-}"', script], {
+    env: { ...process.env, ...(allocatorChoice() === 'system' ? { MIMI_ALLOCATOR: 'system' } : {}) },
+    encoding: 'utf8',
+  });
+  const [preload = '', conf = ''] = out.stdout.split('\n');
+  return preload === '' ? {} : { LD_PRELOAD: preload, ...(conf === '' ? {} : { MALLOC_CONF: conf }) };
+}
+
+/** For a bench's header: the allocator the gateway processes run on. */
+export function describeGatewayAllocator(env: Record<string, string>): string {
+  return env['LD_PRELOAD'] ? `jemalloc (${env['LD_PRELOAD']})` : "glibc malloc (the system's)";
 }

@@ -3,6 +3,10 @@
  * and RSS stayed up after the connections closed).
  *
  *   npm run bench:storm -- [--concurrency 2000] [--seconds 10] [--settle 5] [--gateway-env NAME=VALUE,...]
+ *                          [--allocator jemalloc|system] [--configs unprotected,handshake cap,defaults]
+ *
+ * The gateway starts as `npm start` starts it (scripts/allocator.sh): with jemalloc when the machine
+ * has it; `--allocator system` runs it on glibc's malloc.
  *
  * For each gateway configuration below, a fresh gateway process (test/support/memory-gateway.ts,
  * SQLite) is started and, in order:
@@ -35,7 +39,7 @@ import { connect, createSecureContext } from 'node:tls';
 import YAML from 'yaml';
 import { writeDevPki } from '../../registration/dev-ca';
 import { freePorts, repoRoot } from '../support/e2e-gateways';
-import { formatTable, numberArg, percentile } from './bench-support';
+import { describeGatewayAllocator, formatTable, numberArg, percentile, shippedAllocatorEnv } from './bench-support';
 
 const DOMAIN = 'a.example';
 const CLIENT_DOMAIN = 'b.example';
@@ -54,6 +58,12 @@ const READY_MARKER = 'MIMI-TEST-GATEWAY READY';
 const gatewayEnv = ((): string[] => {
   const i = process.argv.indexOf('--gateway-env');
   return i >= 0 ? (process.argv[i + 1] ?? '').split(',').filter((kv) => kv.includes('=')) : [];
+})();
+
+/** `--configs defaults,unprotected`: run only these configurations (default: all three). */
+const onlyConfigs = ((): string[] | undefined => {
+  const i = process.argv.indexOf('--configs');
+  return i >= 0 ? (process.argv[i + 1] ?? '').split(',') : undefined;
 })();
 
 interface StormJob {
@@ -192,11 +202,14 @@ async function startGateway(
   const entry = join(repoRoot(), 'dist', 'test', 'support', 'memory-gateway.js');
   // --expose-gc only lets the bench ask for a full GC before its last reading (GET /memory?gc=1);
   // the gateway never collects on its own because of it.
-  const child = spawn(process.execPath, ['--expose-gc', entry, '--config', configFile], {
+  const command = ['--expose-gc', entry, '--config', configFile];
+  const child = spawn(process.execPath, command, {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: {
       ...process.env,
       ...Object.fromEntries(gatewayEnv.map((kv) => kv.split('=', 2))),
+      // As `npm start` runs it (scripts/allocator.sh): jemalloc when installed, unless --allocator system.
+      ...shippedAllocatorEnv(),
       MIMI_TEST_EXIT_WITH_PARENT: '1',
     },
   });
@@ -349,7 +362,7 @@ async function main(): Promise<void> {
     ['unprotected', { connections: unlimited }],
     ['handshake cap', { connections: { perAddress: 100_000 } }],
     ['defaults', {}],
-  ];
+  ].filter(([name]) => onlyConfigs === undefined || onlyConfigs.includes(name as string)) as [string, object][];
   const rows: Row[] = [];
   const summaries: string[][] = [];
   const heaps: string[][] = [];
@@ -386,7 +399,8 @@ async function main(): Promise<void> {
   const ms = (v: number): string => v.toFixed(1);
   console.log(
     `handshake storm: ${opts.concurrency} concurrent mutual-TLS connections for ${opts.seconds} s, ` +
-      `/health probed every ${PROBE_EVERY_MS} ms (latency ms)\n`,
+      `/health probed every ${PROBE_EVERY_MS} ms (latency ms); gateway allocator: ` +
+      `${describeGatewayAllocator(shippedAllocatorEnv())}\n`,
   );
   console.log(
     formatTable(

@@ -21,6 +21,8 @@
  *   started and drains the queue. msgs/s = MESSAGES / (A's first record → B's last store): the rate
  *   the bridge and the core sustain from appservice transactions to follower storage when they,
  *   not Synapse's client API, are the limit.
+ * - baseline (before the backlog): the same backlog taken by a bare appservice endpoint on A's port
+ *   that only counts and acknowledges (see endpointAlone); the backlog drain is printed against it.
  * - paced: PACED messages from one user at RATE per second, below saturation: latency without a
  *   backlog.
  * Latency, per message: from the client's send request to B's storage (`room_event.created_at`
@@ -28,6 +30,8 @@
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { cpus } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { decodeMimiContent, getExternalMessageId } from '../../src/mimi/content';
@@ -254,6 +258,68 @@ async function backlog(
   return measure('backlog drain (A restarted)', sent, stores, roomUri, 'hub');
 }
 
+/**
+ * The baseline for the backlog drain, in the same run: A stopped, the same number of messages
+ * queued in Synapse, then a bare appservice endpoint on A's port (no gateway: it reads each
+ * transaction's JSON, counts the events and answers 200 `{}`) takes the queue. events/s = MESSAGES /
+ * (first event received → last event received): the rate Synapse delivers a backlog to an
+ * appservice that costs nothing, which the gateway's drain is compared with. Those events never
+ * reach A (the bare endpoint acknowledged them), so they are not in B's store.
+ */
+async function endpointAlone(
+  env: MatrixMimiEnv,
+  senders: readonly MatrixUserClient[],
+  roomId: string,
+): Promise<{ row: Row; rate: number }> {
+  await env.a.stop();
+  const run = randomUUID().slice(0, 8);
+  const label = `baseline ${run}`;
+  const sent = await sendFromAll(senders, roomId, label, MESSAGES);
+  const wanted = new Set(sent.map((s) => s.eventId));
+  const receivedAt = new Map<string, number>();
+  let transactions = 0;
+  let allIn: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (allIn = resolve));
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'PUT' && req.url?.includes('/transactions/')) {
+        transactions += 1;
+        const now = Date.now();
+        const txn = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { events?: { event_id?: string }[] };
+        for (const e of txn.events ?? []) {
+          if (e.event_id !== undefined && wanted.has(e.event_id) && !receivedAt.has(e.event_id)) {
+            receivedAt.set(e.event_id, now);
+          }
+        }
+        if (receivedAt.size === wanted.size) allIn();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const { port, hostname } = new URL(env.appserviceUrl);
+  server.listen(Number(port), hostname);
+  await once(server, 'listening');
+  try {
+    const timeout = setTimeout(() => allIn(), 600_000);
+    await done;
+    clearTimeout(timeout);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+  if (receivedAt.size !== wanted.size) throw new Error(`the bare endpoint got ${receivedAt.size} of ${wanted.size}`);
+  const times = [...receivedAt.values()];
+  const rate = sent.length / ((Math.max(...times) - Math.min(...times)) / 1000);
+  await env.a.start();
+  console.log(`baseline: ${sent.length} events in ${transactions} transactions to the bare appservice endpoint`);
+  return {
+    row: { scenario: 'backlog drain, appservice endpoint alone', count: sent.length, rate, hubRate: rate },
+    rate,
+  };
+}
+
 async function paced(stores: Stores, user: MatrixUserClient, roomId: string, roomUri: string): Promise<Row> {
   const before = stores.countOnB(roomUri);
   const run = randomUUID().slice(0, 8);
@@ -300,6 +366,12 @@ async function main(): Promise<void> {
 
     const rows: Row[] = [];
     if (MESSAGES > 0) rows.push(await burst(stores, senders, roomId, roomUri));
+    let baselineRate: number | undefined;
+    if (MESSAGES > 0) {
+      const baseline = await endpointAlone(env, senders, roomId);
+      rows.push(baseline.row);
+      baselineRate = baseline.rate;
+    }
     if (MESSAGES > 0) rows.push(await backlog(env, stores, senders, roomId, roomUri));
     if (PACED > 0) rows.push(await paced(stores, senders[0]!, roomId, roomUri));
 
@@ -313,6 +385,13 @@ async function main(): Promise<void> {
 
     console.log('');
     console.log(formatTable(rows));
+    const drained = rows.find((r) => r.scenario.startsWith('backlog drain (A'));
+    if (baselineRate !== undefined && drained !== undefined) {
+      console.log(
+        `\nbacklog drain vs the appservice endpoint alone (same run): ${drained.rate.toFixed(1)} / ` +
+          `${baselineRate.toFixed(1)} events/s = ${(drained.rate / baselineRate).toFixed(2)}`,
+      );
+    }
     console.log('');
     console.log(
       'msgs/s: first send → last message stored by B; hub msgs/s: → last event recorded by A; ' +

@@ -3,7 +3,7 @@
  * start-up, and how long the first message in a cold room takes.
  *
  *   npm run bench:rooms-many
- *   node dist/test/bench/rooms-many.bench.js [--sizes 1000,10000] [--members 3] [--cold 10]
+ *   node dist/test/bench/rooms-many.bench.js [--sizes 1000,10000] [--members 3] [--cold 10] [--allocator system]
  *
  * Per size, on a fresh memory gateway process (SQLite; the memory platform runs in the same
  * process and keeps its rooms in memory too):
@@ -22,7 +22,14 @@ import { ParticipantRole } from '../../src/ports';
 import { readRssKb } from '../support/fault-rss';
 import { readMetric } from '../support/e2e-clients';
 import { GatewayCluster, type GatewayProcess, MEMORY_PLATFORM } from '../support/e2e-gateways';
-import { argValue, formatTable, numberArg, percentile } from './bench-support';
+import {
+  argValue,
+  describeGatewayAllocator,
+  formatTable,
+  numberArg,
+  percentile,
+  shippedAllocatorEnv,
+} from './bench-support';
 
 const SIZES = (argValue('sizes') ?? '1000,10000').split(',').map(Number);
 const MEMBERS = numberArg('members', 3);
@@ -149,6 +156,11 @@ async function measure(rooms: number): Promise<SizeResult> {
 async function main(): Promise<void> {
   // A full GC on request (GET /memory?gc=1), to tell live memory from what the allocator keeps.
   process.env['MIMI_E2E_NODE_ARGS'] = `${process.env['MIMI_E2E_NODE_ARGS'] ?? ''} --expose-gc`.trim();
+  // The gateway processes run on the allocator `npm start` gives them (scripts/allocator.sh):
+  // jemalloc when installed; `--allocator system` for glibc's malloc.
+  const allocatorEnv = shippedAllocatorEnv();
+  Object.assign(process.env, allocatorEnv);
+  console.log(`rooms-many: gateway allocator ${describeGatewayAllocator(allocatorEnv)}`);
   const results: SizeResult[] = [];
   for (const size of SIZES) results.push(await measure(size));
   const mb = (kb: number): string => (kb / 1024).toFixed(0);

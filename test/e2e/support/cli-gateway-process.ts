@@ -99,7 +99,15 @@ export class CliGatewayProcess {
     log.write(`\n===== ${new Date().toISOString()} mimi-gateway start #${this.starts} of ${this.domain} =====\n`);
     const child = this.proc.spawn(
       process.execPath,
-      ['--enable-source-maps', gatewayCliEntrypoint(), 'start', '-c', this.opts.configFile],
+      [
+        '--enable-source-maps',
+        // Extra node flags for profiling runs, as for the memory gateways (MIMI_E2E_NODE_ARGS=--cpu-prof).
+        ...(process.env['MIMI_E2E_NODE_ARGS']?.split(' ').filter(Boolean) ?? []),
+        gatewayCliEntrypoint(),
+        'start',
+        '-c',
+        this.opts.configFile,
+      ],
       { cwd: this.opts.dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
       log,
     );
