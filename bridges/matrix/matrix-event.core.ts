@@ -74,7 +74,7 @@ export function str(v: unknown): string | undefined {
  * The largest event a homeserver may produce (client-server API, "Size limits": 65,536 bytes as
  * canonical JSON). A larger one in a transaction was not made by a homeserver that keeps the rule.
  */
-export const MAX_EVENT_BYTES = 65_536;
+const MAX_EVENT_BYTES = 65_536;
 
 /** Structural check of an event from a transaction. @throws MalformedEventError */
 export function asMatrixEvent(raw: unknown): MatrixEvent {

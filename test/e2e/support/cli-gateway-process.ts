@@ -88,9 +88,10 @@ export class CliGatewayProcess {
   /**
    * Spawn `mimi-gateway start -c <config>` and resolve once its admin listener answers /health
    * with 200 (the bridges start before the listeners, so the appservice is listening too).
+   * `env` is added to the process's environment for this run (e.g. a crash point to arm).
    * @throws Error with the log tail when the process exits or stays unhealthy too long.
    */
-  async start(): Promise<void> {
+  async start(env: Readonly<Record<string, string>> = {}): Promise<void> {
     if (this.proc.running) throw new Error(`${this.domain} is already running (pid ${this.proc.pid})`);
     this.starts += 1;
     const log = createWriteStream(this.logFile, { flags: 'a' });
@@ -98,7 +99,7 @@ export class CliGatewayProcess {
     const child = this.proc.spawn(
       process.execPath,
       ['--enable-source-maps', gatewayCliEntrypoint(), 'start', '-c', this.opts.configFile],
-      { cwd: this.opts.dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: this.opts.dir, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
       log,
     );
     try {

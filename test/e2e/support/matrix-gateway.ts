@@ -83,12 +83,24 @@ export interface MatrixGateway {
   readonly tokensFile: string;
 }
 
+export interface MatrixGatewayOptions {
+  /**
+   * Where Synapse sends appservice requests, when not straight to the gateway (a fault proxy in
+   * between): the registration's `url` is rewritten to this loopback port.
+   */
+  readonly homeserverReachesPort?: number;
+}
+
 /**
  * Write `<dir>/gateway-matrix.yaml` (the cluster's config for `domain` plus `matrix:`), run
  * `mimi-gateway generate-registration` on it and start Synapse with that registration. The
  * gateway process is returned unstarted; the caller stops Synapse (`synapse.stop()`).
  */
-export async function startMatrixGateway(cluster: GatewayCluster, domain: string): Promise<MatrixGateway> {
+export async function startMatrixGateway(
+  cluster: GatewayCluster,
+  domain: string,
+  opts: MatrixGatewayOptions = {},
+): Promise<MatrixGateway> {
   const [synapsePort, appservicePort] = await freePorts(2);
   const dir = cluster.gateway(domain).dir;
   const adminPort = cluster.gateway(domain).ports.admin;
@@ -116,6 +128,11 @@ export async function startMatrixGateway(cluster: GatewayCluster, domain: string
     '-o',
     registrationFile,
   ]);
+  if (opts.homeserverReachesPort !== undefined) {
+    const registration = YAML.parse(readFileSync(registrationFile, 'utf8')) as Record<string, unknown>;
+    registration['url'] = `http://${LOOPBACK}:${opts.homeserverReachesPort}`;
+    writeFileSync(registrationFile, YAML.stringify(registration), { mode: 0o600 });
+  }
   const synapse = await startSynapseOn({
     dir: join(cluster.dir, 'synapse'),
     port: synapsePort!,

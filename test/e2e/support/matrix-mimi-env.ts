@@ -26,7 +26,8 @@ import { MatrixIds } from '../../../bridges/matrix/matrix-ids';
 import { type MatrixTokens, readMatrixTokens } from '../../../registration/matrix-tokens';
 import type { UserUri } from '../../../src/common/ids';
 import type { OutboxTuning } from '../../support/e2e-gateways';
-import { GatewayCluster, GatewayProcess, tailFile } from '../../support/e2e-gateways';
+import { GatewayCluster, GatewayProcess, LOOPBACK, tailFile } from '../../support/e2e-gateways';
+import { FaultProxy } from '../../support/fault-proxy';
 import { waitFor, waitForValue, withFailureContext } from '../../support/e2e-wait';
 import { type MatrixUserClient, type SynapseServer, registerUser } from '../../servers/synapse/synapse-server';
 import { CliGatewayProcess } from './cli-gateway-process';
@@ -41,6 +42,8 @@ export interface MatrixMimiEnvOptions {
   readonly outbox?: OutboxTuning;
   /** Keep the temp dir after dispose (also when MIMI_E2E_KEEP=1). */
   readonly keepDir?: boolean;
+  /** Put a FaultProxy between Synapse and A's appservice listener (`env.appserviceProxy`). */
+  readonly appserviceProxy?: boolean;
 }
 
 export class MatrixMimiEnv {
@@ -57,6 +60,8 @@ export class MatrixMimiEnv {
     readonly registrationFile: string,
     private readonly tokensFile: string,
     private readonly opts: MatrixMimiEnvOptions,
+    /** Between Synapse and A's appservice listener, when asked for (options.appserviceProxy). */
+    readonly appserviceProxy: FaultProxy | undefined,
   ) {}
 
   /**
@@ -72,8 +77,16 @@ export class MatrixMimiEnv {
     });
     let synapse: SynapseServer | undefined;
     let a: CliGatewayProcess | undefined;
+    let appservicePort: number | undefined;
+    const proxy = opts.appserviceProxy
+      ? await FaultProxy.start({
+          target: () => ({ host: LOOPBACK, port: appservicePort! }),
+          label: 'synapse→appservice',
+        })
+      : undefined;
     try {
-      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN);
+      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN, { homeserverReachesPort: proxy?.port });
+      appservicePort = Number(new URL(matrix.appserviceUrl).port);
       synapse = matrix.synapse;
       a = matrix.gateway;
       const b = cluster.gateway(FOLLOWER_DOMAIN);
@@ -87,10 +100,12 @@ export class MatrixMimiEnv {
         matrix.registrationFile,
         matrix.tokensFile,
         opts,
+        proxy,
       );
     } catch (e) {
       if (a?.running) await a.kill().catch(() => undefined);
       await synapse?.stop().catch(() => undefined);
+      await proxy?.close();
       await cluster.dispose();
       throw e;
     }
@@ -173,10 +188,27 @@ export class MatrixMimiEnv {
     this.disposed = true;
     if (this.a.running) await this.a.stop().catch(() => (this.a.running ? this.a.kill() : undefined));
     await this.synapse.stop().catch(() => undefined);
+    await this.appserviceProxy?.close();
     // The cluster removes its temp dir (Synapse's dir is inside it) unless asked to keep it.
     await this.cluster.dispose();
     if (!(this.opts.keepDir || process.env.MIMI_E2E_KEEP === '1')) {
       rmSync(this.cluster.dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A test body for an environment created in `beforeAll`: fails clearly when it was not created,
+ * and when the body fails, the error carries the log tails (`env.scenario`).
+ *   it('…', withMatrixMimiEnv(() => env, async (e) => { … }));
+ */
+export function withMatrixMimiEnv(
+  get: () => MatrixMimiEnv | undefined,
+  body: (env: MatrixMimiEnv) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const env = get();
+    if (!env) throw new Error('the environment was not created (see the beforeAll error)');
+    await env.scenario(() => body(env))();
+  };
 }
