@@ -89,6 +89,8 @@ export interface MatrixGatewayOptions {
    * between): the registration's `url` is rewritten to this loopback port.
    */
   readonly homeserverReachesPort?: number;
+  /** The gateway's `database` section, when not the cluster's SQLite file (e.g. PostgreSQL). */
+  readonly database?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -105,6 +107,7 @@ export async function startMatrixGateway(
   const dir = cluster.gateway(domain).dir;
   const adminPort = cluster.gateway(domain).ports.admin;
   const config = YAML.parse(readFileSync(cluster.gateway(domain).configFile, 'utf8')) as Record<string, unknown>;
+  if (opts.database !== undefined) config['database'] = opts.database;
   config['matrix'] = {
     homeserverUrl: `http://${LOOPBACK}:${synapsePort}`,
     domain: MATRIX_SERVER_NAME,

@@ -44,6 +44,8 @@ export interface MatrixMimiEnvOptions {
   readonly keepDir?: boolean;
   /** Put a FaultProxy between Synapse and A's appservice listener (`env.appserviceProxy`). */
   readonly appserviceProxy?: boolean;
+  /** A (the hub) on this PostgreSQL database instead of its SQLite file. */
+  readonly hubPostgresUrl?: string;
 }
 
 export class MatrixMimiEnv {
@@ -85,7 +87,10 @@ export class MatrixMimiEnv {
         })
       : undefined;
     try {
-      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN, { homeserverReachesPort: proxy?.port });
+      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN, {
+        homeserverReachesPort: proxy?.port,
+        ...(opts.hubPostgresUrl !== undefined ? { database: { type: 'postgres', url: opts.hubPostgresUrl } } : {}),
+      });
       appservicePort = Number(new URL(matrix.appserviceUrl).port);
       synapse = matrix.synapse;
       a = matrix.gateway;
