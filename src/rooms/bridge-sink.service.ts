@@ -53,7 +53,7 @@ export class BridgeSinkService implements OnModuleDestroy {
   private readonly reads = new ReadCoalescer();
 
   private readonly batcher: IngestBatcher<InboundEvent>;
-  /** Events handed over by a bridge that the core could not record (RELIABILITY T07: alert on `retryable="true"`). */
+  /** Failed attempts to record an event handed over by a bridge (RELIABILITY T07: alert on `retryable="true"`). */
   private readonly failed?: Counter;
 
   constructor(
@@ -75,7 +75,7 @@ export class BridgeSinkService implements OnModuleDestroy {
     ]);
     this.failed = metrics?.counter(
       'mimi_ingest_failed_total',
-      'Platform events the core could not record, by platform; retryable="true" (the store failed: the platform must redeliver) is the one to alert on',
+      'Failed attempts to record a platform event, by platform; retryable="true" (the store failed: the event is delivered again) is the one to alert on',
     );
   }
 
