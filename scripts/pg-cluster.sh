@@ -5,6 +5,8 @@
 #   scripts/pg-cluster.sh start [DIR]   create (if needed) and start; prints the postgres:// URL
 #   scripts/pg-cluster.sh url   [DIR]   prints the URL of the running cluster in DIR
 #   scripts/pg-cluster.sh stop  [DIR]   stops the cluster and deletes DIR (no-op when absent)
+#   scripts/pg-cluster.sh halt  [DIR]   stops the server (fast shutdown) and keeps DIR: a later
+#                                       `start` brings it back on the same port when it is free
 #
 # DIR defaults to $MIMI_PG_DIR, else ${TMPDIR:-/tmp}/mimi-pg-cluster. Give each concurrent user
 # (e.g. each jest run) its own DIR. initdb refuses to run as root, so as root every server
@@ -15,7 +17,7 @@ DB_NAME=mimi_test
 DB_USER=postgres
 
 usage() {
-  echo "usage: $0 start|url|stop [DIR]" >&2
+  echo "usage: $0 start|url|halt|stop [DIR]" >&2
   exit 2
 }
 
@@ -99,7 +101,12 @@ start_cluster() {
   [ -d "$dir/data" ] || init_cluster
   local attempt port
   for attempt in 1 2 3 4 5; do
-    port=$(free_port)
+    # Back on the port it had before a `halt`, so that clients holding the URL reconnect.
+    if [ "$attempt" = 1 ] && [ -f "$port_file" ] && ! port_in_use "$(cat "$port_file")"; then
+      port=$(cat "$port_file")
+    else
+      port=$(free_port)
+    fi
     if as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null 2>&1; then
       echo "$port" >"$port_file"
       local psql=("$BIN/psql" -h 127.0.0.1 -p "$port" -U "$DB_USER" -d postgres -v ON_ERROR_STOP=1 -qAt)
@@ -122,8 +129,15 @@ stop_cluster() {
   rm -rf "$dir"
 }
 
+halt_cluster() {
+  if is_running; then
+    as_pg "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  fi
+}
+
 case "$cmd" in
   start) start_cluster ;;
+  halt) halt_cluster ;;
   url)
     if ! is_running; then
       echo "pg-cluster: no cluster running in $dir" >&2

@@ -70,11 +70,21 @@ export function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/**
+ * The largest event a homeserver may produce (client-server API, "Size limits": 65,536 bytes as
+ * canonical JSON). A larger one in a transaction was not made by a homeserver that keeps the rule.
+ */
+const MAX_EVENT_BYTES = 65_536;
+
 /** Structural check of an event from a transaction. @throws MalformedEventError */
 export function asMatrixEvent(raw: unknown): MatrixEvent {
   if (!isRecord(raw)) throw new MalformedEventError('event is not an object');
   const { event_id, room_id, sender, type, content, origin_server_ts } = raw;
   if (typeof event_id !== 'string' || !event_id.startsWith('$')) throw new MalformedEventError('event_id missing');
+  const bytes = Buffer.byteLength(JSON.stringify(raw), 'utf8');
+  if (bytes > MAX_EVENT_BYTES) {
+    throw new MalformedEventError(`event ${event_id} of ${bytes} bytes, over the ${MAX_EVENT_BYTES}-byte limit`);
+  }
   if (typeof room_id !== 'string' || !room_id.startsWith('!')) throw new MalformedEventError('room_id missing');
   if (typeof sender !== 'string' || !sender.startsWith('@')) throw new MalformedEventError('sender missing');
   if (typeof type !== 'string' || type.length === 0) throw new MalformedEventError('type missing');

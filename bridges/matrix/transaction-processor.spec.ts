@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { ErrorCode, PlatformError, ValidationError } from '../../src/common/errors';
 import type { MatrixEvent } from './matrix-event.mapper';
 import { TransactionProcessor, type TransactionRecorder } from './transaction-processor';
@@ -38,6 +39,29 @@ describe(TransactionProcessor.name, () => {
       await new TransactionProcessor().process('t', [{ nonsense: true }, event('$2'), event('$3')], s.handle),
     ).toBe('ack');
     expect(s.seen).toEqual(['$2', '$3']);
+  });
+
+  it('skips an event over the 65,536-byte limit, naming its size, and acknowledges its neighbours (T08)', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const big = { ...event('$big'), content: { msgtype: 'm.text', body: 'x'.repeat(70_000) } };
+      const atLimit = { ...event('$fits'), content: { msgtype: 'm.text', body: '' } };
+      const room = JSON.stringify(atLimit).length;
+      atLimit.content.body = 'y'.repeat(65_536 - room);
+      expect(Buffer.byteLength(JSON.stringify(atLimit))).toBe(65_536);
+      const s = sink(new Map());
+      expect(await new TransactionProcessor().process('t', [event('$1'), big, atLimit, event('$2')], s.handle)).toBe(
+        'ack',
+      );
+      expect(s.seen).toEqual(['$1', '$fits', '$2']);
+      expect(warn).toHaveBeenCalledWith(
+        expect.stringMatching(
+          /txn t event #1: malformed, skipped: event \$big of 70\d{3} bytes, over the 65536-byte limit/,
+        ),
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('asks for a retry when an event failed retryably, after handing over the rest', async () => {

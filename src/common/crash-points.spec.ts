@@ -38,6 +38,7 @@ describe('parseCrashPoint', () => {
 
   it('reads a point and an optional hit count', () => {
     expect(parseCrashPoint('after-store-before-ack')).toEqual({ point: 'after-store-before-ack', atHit: 1 });
+    expect(parseCrashPoint('before-store:2')).toEqual({ point: 'before-store', atHit: 2 });
     expect(parseCrashPoint('after-send-before-mark-delivered:3')).toEqual({
       point: 'after-send-before-mark-delivered',
       atHit: 3,

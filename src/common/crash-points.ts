@@ -9,6 +9,8 @@
  * check of a module-level constant (`ARMED === undefined`) and returns; nothing else runs.
  *
  * The points (RELIABILITY T05/T06/T16):
+ * - `before-store`: an inbound platform event reached the core (BridgeSinkService) and nothing of
+ *   it is recorded yet (the platform has no acknowledgement and must deliver it again);
  * - `after-store-before-ack`: an inbound platform event is recorded (BridgeSinkService) and the
  *   bridge has not yet acknowledged it to the platform (the homeserver will redeliver the
  *   transaction, the XMPP bridge replays from MAM/its journal);
@@ -17,7 +19,7 @@
  */
 export const CRASH_POINT_ENV = 'MIMI_GATEWAY_CRASH_POINT';
 
-export const CRASH_POINTS = ['after-store-before-ack', 'after-send-before-mark-delivered'] as const;
+export const CRASH_POINTS = ['before-store', 'after-store-before-ack', 'after-send-before-mark-delivered'] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 /** A parsed `MIMI_GATEWAY_CRASH_POINT`: which point, and at which hit (1-based) to die. */

@@ -1,4 +1,6 @@
+import { CodecError } from '../common/errors';
 import { Platform, type RoomUri } from '../common/ids';
+import { MetricsRegistry } from '../common/metrics';
 import type { InboundEvent } from '../ports';
 import type { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import type { RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
@@ -93,5 +95,36 @@ describe(BridgeSinkService.name, () => {
     expect(await s.record(message('$e', { userUri: 'mimi://peer.example/u/bob' }))).toBe('echo');
     expect(held).toBe(true);
     await busy;
+  });
+
+  it('counts the events it could not record in mimi_ingest_failed_total, by platform and retryability (T07)', async () => {
+    const metrics = new MetricsRegistry();
+    const failures: Record<string, Error> = {
+      $down: new Error('SQLITE_BUSY: database is locked'),
+      $bad: new CodecError('bad'),
+    };
+    const hub = {
+      onLegacyEvent: async (_r: RoomRecord, e: InboundEvent) => {
+        const failure = failures[e.platformEventId];
+        if (failure) throw failure;
+      },
+    } as unknown as HubService;
+    const s = new BridgeSinkService(
+      { findByLegacyRoom: async () => ROOM, findByUri: async () => ROOM } as unknown as RoomRepository,
+      { findLegacyEvent: async () => undefined } as unknown as RoomEventRepository,
+      hub,
+      {} as FollowerService,
+      new RoomLocks(),
+      {} as HubIngest,
+      metrics,
+    );
+    const alice = { platform: Platform.Matrix, userId: '@a:hs' };
+    await expect(s.sink(message('$down', alice))).rejects.toThrow(/SQLITE_BUSY/);
+    await expect(s.sink(message('$down', alice))).rejects.toThrow(/SQLITE_BUSY/);
+    await expect(s.sink(message('$bad', alice))).rejects.toThrow(CodecError);
+    await s.sink(message('$ok', alice));
+    const text = await metrics.render();
+    expect(text).toContain('mimi_ingest_failed_total{platform="matrix",retryable="true"} 2');
+    expect(text).toContain('mimi_ingest_failed_total{platform="matrix",retryable="false"} 1');
   });
 });

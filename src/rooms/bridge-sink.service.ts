@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnModuleDestroy, Optional } from '@nestjs/common';
 import { crashPoint } from '../common/crash-points';
-import { errorMessage } from '../common/errors';
-import { MetricsRegistry } from '../common/metrics';
+import { GatewayError, errorMessage } from '../common/errors';
+import { type Counter, MetricsRegistry } from '../common/metrics';
 import type { InboundEvent, InboundSink } from '../ports';
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomRepository } from '../persistence/repositories/room.repository';
@@ -53,6 +53,8 @@ export class BridgeSinkService implements OnModuleDestroy {
   private readonly reads = new ReadCoalescer();
 
   private readonly batcher: IngestBatcher<InboundEvent>;
+  /** Failed attempts to record an event handed over by a bridge (RELIABILITY T07: alert on `retryable="true"`). */
+  private readonly failed?: Counter;
 
   constructor(
     private readonly rooms: RoomRepository,
@@ -71,6 +73,10 @@ export class BridgeSinkService implements OnModuleDestroy {
     metrics?.gauge('mimi_ingest_queued', 'Platform events waiting to be recorded (per-room ingest queues)', () => [
       { labels: {}, value: this.batcher.queued },
     ]);
+    this.failed = metrics?.counter(
+      'mimi_ingest_failed_total',
+      'Failed attempts to record a platform event, by platform; retryable="true" (the store failed: the event is delivered again) is the one to alert on',
+    );
   }
 
   /** The InboundSink handed to every bridge. */
@@ -81,8 +87,15 @@ export class BridgeSinkService implements OnModuleDestroy {
         await this.batcher.submit(key, event);
       });
     }
+    crashPoint('before-store');
+    try {
+      await this.batcher.submit(key, event);
+    } catch (e) {
+      const retryable = !(e instanceof GatewayError) || e.retryable;
+      this.failed?.inc({ platform: event.room.platform, retryable: String(retryable) });
+      throw e;
+    }
     // Resolved once the event is durable (or refused): a crash point before the bridge acknowledges it.
-    await this.batcher.submit(key, event);
     crashPoint('after-store-before-ack');
   };
 

@@ -24,7 +24,7 @@ import { MEMORY_PLATFORM } from '../support/e2e-gateways';
 import { waitFor } from '../support/e2e-wait';
 import { type ClientEvent, type MatrixUserClient, registerUser } from '../servers/synapse/synapse-server';
 import { MATRIX_IDS } from './support/matrix-gateway';
-import { FOLLOWER_DOMAIN, MatrixMimiEnv, withEnvLogs } from './support/matrix-mimi-env';
+import { FOLLOWER_DOMAIN, MatrixMimiEnv, withMatrixMimiEnv } from './support/matrix-mimi-env';
 
 const B = FOLLOWER_DOMAIN;
 const RUN = randomUUID().slice(0, 8);
@@ -119,7 +119,7 @@ describe('Matrix homeserver faults against a real Synapse (T10, T11, T12)', () =
 
   afterAll(() => env?.dispose(), 120_000);
 
-  const scenario = (body: (e: MatrixMimiEnv) => Promise<void>) => withEnvLogs(() => env, body);
+  const scenario = (body: (e: MatrixMimiEnv) => Promise<void>) => withMatrixMimiEnv(() => env, body);
 
   const synapseLog = (e: MatrixMimiEnv): string => join(e.synapse.dir, 'homeserver.log');
 

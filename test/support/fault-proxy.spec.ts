@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, Server, Socket, connect, createServer } from 'node:net';
 import { FaultProxy } from './fault-proxy';
 
@@ -186,5 +187,57 @@ describe('FaultProxy', () => {
     expect(first).toMatch(/x/);
     expect(first).toMatch(/\./);
     expect(await pattern(42)).toBe(first);
+  });
+});
+
+describe('FaultProxy on an HTTP link', () => {
+  it('records each exchange, and loses exactly the answer to the request it was told to (the target handled it)', async () => {
+    const handled: string[] = [];
+    const server = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        handled.push(`${req.url} ${body}`);
+        res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-type': 'text/plain' }).end('ok');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const proxy = await FaultProxy.start({
+      target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port },
+    });
+    const put = (path: string, body: string) =>
+      fetch(`http://127.0.0.1:${proxy.port}${path}`, { method: 'PUT', body }).then(
+        async (r) => ({ status: r.status, text: await r.text() }),
+        (e: Error) => ({ error: (e.cause as NodeJS.ErrnoException | undefined)?.code ?? e.message }),
+      );
+    try {
+      expect(await put('/txn/1', 'first')).toEqual({ status: 200, text: 'ok' });
+      const lost = proxy.loseResponse('the one to lose');
+      expect(await put('/txn/2', 'this is the one to lose')).toEqual({
+        error: expect.stringMatching(/ECONNRESET|other side closed|SocketError/),
+      });
+      expect(await lost).toEqual({ request: 'PUT /txn/2 HTTP/1.1', status: 200, lost: true });
+      // The client's retry of the same request goes through: the order was one-shot.
+      expect(await put('/txn/2', 'this is the one to lose')).toEqual({ status: 200, text: 'ok' });
+      expect(await put('/missing', 'x')).toEqual({ status: 404, text: 'ok' });
+      expect(handled).toEqual([
+        '/txn/1 first',
+        '/txn/2 this is the one to lose',
+        '/txn/2 this is the one to lose',
+        '/missing x',
+      ]);
+      expect(proxy.exchanges).toEqual([
+        { request: 'PUT /txn/1 HTTP/1.1', status: 200 },
+        { request: 'PUT /txn/2 HTTP/1.1', status: 200, lost: true },
+        { request: 'PUT /txn/2 HTTP/1.1', status: 200 },
+        { request: 'PUT /missing HTTP/1.1', status: 404 },
+      ]);
+      expect(proxy.stats.lose).toBe(1);
+    } finally {
+      await proxy.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

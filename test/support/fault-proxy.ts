@@ -10,7 +10,13 @@
  * - stall: this chunk and every later one in that direction are swallowed; the connection stays
  *   open (a black hole: the sender's timeouts must fire);
  * - http: on a plain-HTTP link, a request is answered by the proxy itself with an error status
- *   (e.g. 503 with `Retry-After`, 429 with Matrix's `retry_after_ms`) and the connection closed.
+ *   (e.g. 503 with `Retry-After`, 429 with Matrix's `retry_after_ms`) and the connection closed;
+ * - lose (one-shot, `loseResponse`): on a plain-HTTP link, the request whose bytes contain a
+ *   given text reaches the target, which handles it; its response is cut (RST both ways) when its
+ *   first byte comes back, so the client never learns the outcome and must retry.
+ *
+ * On plain-HTTP links every request's start line and the status of its answer are recorded in
+ * `exchanges` (a request the client never got an answer to has no status, or `lost`).
  *
  * Rates are per direction (`up`: client → target, `down`: target → client) and can be switched at
  * runtime (`set`, `heal`, `cutAll`). Counters of what was injected are in `stats`.
@@ -53,7 +59,28 @@ export interface FaultSettings {
   readonly http?: HttpFault;
 }
 
-export type FaultKind = 'drop' | 'delay' | 'reset' | 'truncate' | 'stall' | 'http';
+export type FaultKind = 'drop' | 'delay' | 'reset' | 'truncate' | 'stall' | 'http' | 'lose';
+
+/** One request seen on a plain-HTTP link and what became of its answer. */
+export interface HttpExchange {
+  /** The request's start line, e.g. `PUT /_matrix/app/v1/transactions/7 HTTP/1.1`. */
+  readonly request: string;
+  /** The target's answer status (set when it came back through the proxy, or was cut). */
+  status?: number;
+  /** True when the answer was cut by `loseResponse`: the client never saw it. */
+  lost?: boolean;
+}
+
+/** A `loseResponse` waiting for its request. */
+interface LoseOrder {
+  readonly match: string;
+  readonly resolve: (x: HttpExchange) => void;
+}
+
+/** Exchanges kept in `FaultProxy.exchanges` (the oldest are dropped beyond this). */
+const MAX_EXCHANGES = 10_000;
+/** Bytes of a request kept for `loseResponse` matching (its start). */
+const MATCH_WINDOW = 1 << 20;
 
 export interface FaultProxyOptions {
   /** Where to forward to; a function is asked at every new connection (the target may move). */
@@ -74,6 +101,10 @@ class Pipe {
   private readonly stalled = { up: false, down: false };
   private readonly nextAt = { up: 0, down: 0 };
   private closed = false;
+  /** Requests sent on this connection whose answer has not come back yet, oldest first. */
+  private readonly unanswered: { exchange: HttpExchange; lose: LoseOrder | undefined }[] = [];
+  /** The start of the request being sent, while a `loseResponse` order waits for a match. */
+  private requestText = '';
 
   constructor(
     private readonly proxy: FaultProxy,
@@ -104,8 +135,41 @@ class Pipe {
     this.later(dir, () => to.end());
   }
 
+  /** Follow HTTP requests and answers; true when this chunk was an answer to lose (the pipe is then reset). */
+  private trackHttp(dir: 'up' | 'down', chunk: Buffer): boolean {
+    const head = chunk.toString('latin1', 0, 9);
+    if (dir === 'up') {
+      if (HTTP_REQUEST_START.test(head)) {
+        const line = chunk.toString('latin1', 0, Math.min(chunk.length, 2048)).split('\r\n')[0]!;
+        this.unanswered.push({ exchange: this.proxy.exchange(line), lose: undefined });
+        this.requestText = '';
+      }
+      const current = this.unanswered[this.unanswered.length - 1];
+      const order = this.proxy.loseOrder;
+      if (current !== undefined && current.lose === undefined && order !== undefined) {
+        if (this.requestText.length < MATCH_WINDOW) this.requestText += chunk.toString('utf8');
+        if (this.requestText.includes(order.match)) {
+          current.lose = order;
+          this.proxy.loseOrder = undefined;
+        }
+      }
+      return false;
+    }
+    if (!head.startsWith('HTTP/1.')) return false;
+    const answered = this.unanswered.shift();
+    if (answered === undefined) return false;
+    answered.exchange.status = Number(chunk.toString('latin1', 9, 12));
+    if (answered.lose === undefined) return false;
+    answered.exchange.lost = true;
+    this.proxy.count('lose');
+    this.destroy(true);
+    answered.lose.resolve(answered.exchange);
+    return true;
+  }
+
   private onChunk(dir: 'up' | 'down', chunk: Buffer): void {
     if (this.closed || this.stalled[dir]) return;
+    if (this.trackHttp(dir, chunk)) return;
     const f = this.proxy.settings[dir] ?? {};
     const rnd = this.proxy.random;
     const http = this.proxy.settings.http;
@@ -196,7 +260,11 @@ export class FaultProxy {
   settings: FaultSettings = {};
   readonly random: SeededRandom;
   /** How many faults of each kind were injected since start. */
-  readonly stats: Record<FaultKind, number> = { drop: 0, delay: 0, reset: 0, truncate: 0, stall: 0, http: 0 };
+  readonly stats: Record<FaultKind, number> = { drop: 0, delay: 0, reset: 0, truncate: 0, stall: 0, http: 0, lose: 0 };
+  /** Requests seen on plain-HTTP links, oldest first (at most MAX_EXCHANGES). */
+  readonly exchanges: HttpExchange[] = [];
+  /** @internal The `loseResponse` order waiting for its request. */
+  loseOrder?: LoseOrder;
   /** Connections accepted since start. */
   accepted = 0;
   private readonly pipes = new Set<Pipe>();
@@ -238,6 +306,25 @@ export class FaultProxy {
   /** No more faults; stalled connections stay stalled (cut them with cutAll). */
   heal(): void {
     this.settings = {};
+  }
+
+  /**
+   * Lose the answer to the next request (plain HTTP) whose bytes contain `match`: the request
+   * reaches the target, and the connection is reset (both ways) when the answer's first byte
+   * comes back. Resolves with that exchange once it was cut (its `status` is what the target
+   * answered). One order at a time.
+   */
+  loseResponse(match: string): Promise<HttpExchange> {
+    if (this.loseOrder !== undefined) throw new Error(`${this.label}: a loseResponse order is already waiting`);
+    return new Promise((resolve) => (this.loseOrder = { match, resolve }));
+  }
+
+  /** @internal A request seen on a plain-HTTP link. */
+  exchange(request: string): HttpExchange {
+    const x: HttpExchange = { request };
+    this.exchanges.push(x);
+    if (this.exchanges.length > MAX_EXCHANGES) this.exchanges.shift();
+    return x;
   }
 
   /** Tear down every open connection (RST). */

@@ -88,10 +88,13 @@ export class CliGatewayProcess {
   /**
    * Spawn `mimi-gateway start -c <config>` and resolve once its admin listener answers /health
    * with 200 (the bridges start before the listeners, so the appservice is listening too); with
-   * `untilHealthy: false`, once it answers at all (a 503 while a platform is down).
+   * `untilHealthy: false`, once it answers at all (a 503 while a platform is down). `env` is added
+   * to the process's environment for this run (e.g. a crash point to arm).
    * @throws Error with the log tail when the process exits or stays unhealthy too long.
    */
-  async start(opts: { readonly untilHealthy?: boolean } = {}): Promise<void> {
+  async start(
+    opts: { readonly untilHealthy?: boolean; readonly env?: Readonly<Record<string, string>> } = {},
+  ): Promise<void> {
     const untilHealthy = opts.untilHealthy ?? true;
     if (this.proc.running) throw new Error(`${this.domain} is already running (pid ${this.proc.pid})`);
     this.starts += 1;
@@ -108,7 +111,11 @@ export class CliGatewayProcess {
         '-c',
         this.opts.configFile,
       ],
-      { cwd: this.opts.dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        cwd: this.opts.dir,
+        env: { ...process.env, NO_COLOR: '1', ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
       log,
     );
     try {

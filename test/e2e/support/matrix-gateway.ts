@@ -91,6 +91,13 @@ export interface MatrixGatewayOptions {
   readonly editRegistration?: (generated: AppserviceRegistration) => AppserviceRegistration;
   /** Extra environment for scripts/synapse.sh (SYNAPSE_RC_MESSAGE, SYNAPSE_OPEN_REGISTRATION). */
   readonly synapseEnv?: Readonly<Record<string, string>>;
+  /**
+   * Where Synapse sends appservice requests, when not straight to the gateway (a fault proxy in
+   * between): the registration's `url` is rewritten to this loopback port.
+   */
+  readonly homeserverReachesPort?: number;
+  /** The gateway's `database` section, when not the cluster's SQLite file (e.g. PostgreSQL). */
+  readonly database?: Readonly<Record<string, unknown>>;
 }
 
 export interface MatrixGateway {
@@ -125,6 +132,7 @@ export async function startMatrixGateway(
   const dir = cluster.gateway(domain).dir;
   const adminPort = cluster.gateway(domain).ports.admin;
   const config = YAML.parse(readFileSync(cluster.gateway(domain).configFile, 'utf8')) as Record<string, unknown>;
+  if (opts.database !== undefined) config['database'] = opts.database;
   config['matrix'] = {
     homeserverUrl: `http://${LOOPBACK}:${synapsePort}`,
     domain: MATRIX_SERVER_NAME,
@@ -148,6 +156,11 @@ export async function startMatrixGateway(
     '-o',
     registrationFile,
   ]);
+  if (opts.homeserverReachesPort !== undefined) {
+    const registration = YAML.parse(readFileSync(registrationFile, 'utf8')) as Record<string, unknown>;
+    registration['url'] = `http://${LOOPBACK}:${opts.homeserverReachesPort}`;
+    writeFileSync(registrationFile, YAML.stringify(registration), { mode: 0o600 });
+  }
   let synapseRegistrationFile = registrationFile;
   if (opts.editRegistration !== undefined) {
     const generated = YAML.parse(readFileSync(registrationFile, 'utf8')) as AppserviceRegistration;

@@ -26,7 +26,8 @@ import { MatrixIds } from '../../../bridges/matrix/matrix-ids';
 import { type MatrixTokens, readMatrixTokens } from '../../../registration/matrix-tokens';
 import type { UserUri } from '../../../src/common/ids';
 import type { OutboxTuning } from '../../support/e2e-gateways';
-import { GatewayCluster, GatewayProcess, tailFile } from '../../support/e2e-gateways';
+import { GatewayCluster, GatewayProcess, LOOPBACK, tailFile } from '../../support/e2e-gateways';
+import { FaultProxy } from '../../support/fault-proxy';
 import { waitFor, waitForValue, withFailureContext } from '../../support/e2e-wait';
 import { type MatrixUserClient, type SynapseServer, registerUser } from '../../servers/synapse/synapse-server';
 import { CliGatewayProcess } from './cli-gateway-process';
@@ -50,6 +51,10 @@ export interface MatrixMimiEnvOptions {
   readonly keepDir?: boolean;
   /** How Synapse is set up for A (an edited registration, rate limits, open registration). */
   readonly matrix?: MatrixGatewayOptions;
+  /** Put a FaultProxy between Synapse and A's appservice listener (`env.appserviceProxy`). */
+  readonly appserviceProxy?: boolean;
+  /** A (the hub) on this PostgreSQL database instead of its SQLite file. */
+  readonly hubPostgresUrl?: string;
 }
 
 export class MatrixMimiEnv {
@@ -62,6 +67,8 @@ export class MatrixMimiEnv {
     readonly b: GatewayProcess,
     private readonly matrix: MatrixGateway,
     private readonly opts: MatrixMimiEnvOptions,
+    /** Between Synapse and A's appservice listener, when asked for (options.appserviceProxy). */
+    readonly appserviceProxy: FaultProxy | undefined,
   ) {}
 
   get synapse(): SynapseServer {
@@ -101,16 +108,29 @@ export class MatrixMimiEnv {
     });
     let synapse: SynapseServer | undefined;
     let a: CliGatewayProcess | undefined;
+    let appservicePort: number | undefined;
+    const proxy = opts.appserviceProxy
+      ? await FaultProxy.start({
+          target: () => ({ host: LOOPBACK, port: appservicePort! }),
+          label: 'synapse→appservice',
+        })
+      : undefined;
     try {
-      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN, opts.matrix);
+      const matrix = await startMatrixGateway(cluster, HUB_DOMAIN, {
+        ...opts.matrix,
+        homeserverReachesPort: proxy?.port,
+        ...(opts.hubPostgresUrl !== undefined ? { database: { type: 'postgres', url: opts.hubPostgresUrl } } : {}),
+      });
+      appservicePort = Number(new URL(matrix.appserviceUrl).port);
       synapse = matrix.synapse;
       a = matrix.gateway;
       const b = cluster.gateway(FOLLOWER_DOMAIN);
       await Promise.all([a.start(), b.start()]);
-      return new MatrixMimiEnv(cluster, a, b, matrix, opts);
+      return new MatrixMimiEnv(cluster, a, b, matrix, opts, proxy);
     } catch (e) {
       if (a?.running) await a.kill().catch(() => undefined);
       await synapse?.stop().catch(() => undefined);
+      await proxy?.close();
       await cluster.dispose();
       throw e;
     }
@@ -193,6 +213,7 @@ export class MatrixMimiEnv {
     this.disposed = true;
     if (this.a.running) await this.a.stop().catch(() => (this.a.running ? this.a.kill() : undefined));
     await this.synapse.stop().catch(() => undefined);
+    await this.appserviceProxy?.close();
     // The cluster removes its temp dir (Synapse's dir is inside it) unless asked to keep it.
     await this.cluster.dispose();
     if (!(this.opts.keepDir || process.env.MIMI_E2E_KEEP === '1')) {
@@ -203,16 +224,16 @@ export class MatrixMimiEnv {
 
 /**
  * A test body for an environment created in `beforeAll`: fails clearly when it was not created,
- * and carries the log tails when it fails.
- *   it('…', withEnvLogs(() => env, async (e) => { … }));
+ * and when the body fails, the error carries the log tails (`env.scenario`).
+ *   it('…', withMatrixMimiEnv(() => env, async (e) => { … }));
  */
-export function withEnvLogs(
+export function withMatrixMimiEnv(
   get: () => MatrixMimiEnv | undefined,
-  body: (e: MatrixMimiEnv) => Promise<void>,
+  body: (env: MatrixMimiEnv) => Promise<void>,
 ): () => Promise<void> {
   return async () => {
-    const e = get();
-    if (!e) throw new Error('the environment was not created (see the beforeAll error)');
-    await e.scenario(() => body(e))();
+    const env = get();
+    if (!env) throw new Error('the environment was not created (see the beforeAll error)');
+    await env.scenario(() => body(env))();
   };
 }
