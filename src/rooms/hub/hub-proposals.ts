@@ -28,6 +28,7 @@ import { hasPuppetMembership } from '../../ports';
 import { HubCommits } from '../hub-commits';
 import { MlsGroups } from '../mls-groups';
 import { RoomLocks } from '../room-locks';
+import { auditRefusal } from './hub-audit';
 import { participantOf } from '../room-policy';
 import { RoomSupport, need } from '../room-support';
 import { rolesOf } from '../room-state/room-components';
@@ -76,7 +77,7 @@ export class HubProposals {
     return this.locks.run(roomUri, async () => {
       const room = await this.commits.hubRoom(roomUri);
       const refuse = (reason: string): UpdateRoomResponse => {
-        this.logger.debug(`update room=${roomUri} from=${peer}: notAllowed: ${reason}`);
+        auditRefusal(this.logger, { endpoint: 'update', peer, roomUri, claimedSender: undefined, reason });
         return { responseCode: 'notAllowed', errorDescription: reason };
       };
       if (bundle.moreProposals.length > 0) return refuse('moreProposals are not accepted; send one SelfRemove');
