@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import fc from 'fast-check';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
-import { PemKeyPair } from '../../../registration/dev-ca';
+import { PemKeyPair, issueProviderCertificate } from '../../../registration/dev-ca';
 import { ProviderDomain, RoomUri } from '../../common/ids';
 import { ConfigModule } from '../../config/config.module';
 import { GatewayConfig } from '../../config/gateway-config';
@@ -175,6 +175,18 @@ describe('MIMI transport over HTTPS (Nest app on loopback)', () => {
     it('answers 401 for a certificate from a CA nobody trusts', async () => {
       const answer = await call('POST', notifyPath(), { via: agent(pki.aByStranger) });
       expect(answer).toMatchObject({ status: 401, json: { errcode: 'MIMI_UNAUTHENTICATED' } });
+      expect(received).toEqual([]);
+    });
+
+    it('answers 401 for an expired client certificate from the trusted CA, and processes nothing (T25)', async () => {
+      const DAY_MS = 86_400_000;
+      const expired = await issueProviderCertificate(pki.ca, DOMAIN_A, {
+        now: new Date(Date.now() - 30 * DAY_MS),
+        validDays: 1,
+      });
+      const answer = await call('POST', notifyPath(), { via: agent(expired) });
+      expect(answer).toMatchObject({ status: 401, json: { errcode: 'MIMI_UNAUTHENTICATED' } });
+      expect((answer.json as { error: string }).error).toMatch(/expired/i);
       expect(received).toEqual([]);
     });
 
