@@ -52,6 +52,25 @@ describe(XmppBridge.name, () => {
       expect(file!.kind === 'message' && file!.action.type === 'post' && file!.action.body.attachments).toHaveLength(1);
     });
 
+    it('drops an XHTML-IM payload (XEP-0071) with script and reports only the plain body (T29)', async () => {
+      const xhtml = xml(
+        'html',
+        { xmlns: 'http://jabber.org/protocol/xhtml-im' },
+        xml(
+          'body',
+          { xmlns: 'http://www.w3.org/1999/xhtml' },
+          xml('p', { onclick: 'alert(1)' }, 'rich ', xml('script', {}, 'alert(2)')),
+          xml('a', { href: 'javascript:alert(3)' }, 'link'),
+          xml('img', { src: 'x', onerror: 'alert(4)' }),
+        ),
+      );
+      await deliver(h, fromAlice(h, 'plain body only', [xhtml]));
+      const post = await h.sink.waitFor(isPost, 'the post');
+      expect(post).toMatchObject({ action: { type: 'post', body: { kind: 'text', text: 'plain body only' } } });
+      expect(post.kind === 'message' && post.action.type === 'post' && post.action.body.markdown).toBeUndefined();
+      expect(JSON.stringify(post)).not.toMatch(/script|alert|javascript|onerror|onclick|xhtml|rich/);
+    });
+
     it('drops a stanza it cannot read and goes on with the next', async () => {
       await deliver(h, fromAlice(h, 'bad', [xml('replace', { xmlns: NS.CORRECT })]));
       await deliver(h, fromAlice(h, 'good'));
