@@ -114,6 +114,38 @@ describe('admin listener authentication and binding (T47)', () => {
     }
   });
 
+  it('answers malformed provisioning JSON with 400/413 and a clear code, and takes the last of duplicate keys (T31)', async () => {
+    const send = async (body: string) => {
+      const res = await fetch(`${gateway.adminUrl}/provisioning/rooms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body,
+      });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    const refusals = [
+      ['{"platform":"memory","roomId":NaN}', 400, 'MIMI_BAD_VALUE'],
+      ['{"platform":"memory","roomId":Infinity}', 400, 'MIMI_BAD_VALUE'],
+      ['{"platform":"memory","roomId":18446744073709551617}', 400, 'MIMI_BAD_VALUE'],
+      [`{"platform":"memory","roomId":${nested(20_000)}}`, 400, 'MIMI_BAD_VALUE'],
+      // A 1 MB nesting bomb: refused by the body limit before it is parsed.
+      [nested(500_000), 413, 'MIMI_PAYLOAD_TOO_LARGE'],
+    ] as const;
+    for (const [body, status, errcode] of refusals) {
+      expect(await send(body)).toEqual({ status, body: { errcode, error: expect.any(String) } });
+    }
+    const linked = await send('{"platform":"memory","roomId":"!nope:a.example","roomId":"!room:a.example"}');
+    expect(linked).toMatchObject({
+      status: 201,
+      body: { roomUri: expect.stringMatching(/^mimi:\/\/a\.example\/r\//) },
+    });
+    const rooms = await fetch(`${gateway.adminUrl}/provisioning/rooms`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(((await rooms.json()) as { roomId: string }[]).map((r) => r.roomId)).toEqual(['!room:a.example']);
+  });
+
   it('binds the MIMI and admin listeners to loopback by default, and nothing to another address', () => {
     const mimi = gateway.app.getHttpServer().address() as AddressInfo;
     const admin = gateway.admin!.getHttpServer().address() as AddressInfo;
