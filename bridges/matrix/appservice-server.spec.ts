@@ -219,3 +219,92 @@ describe('AppserviceServer', () => {
     expect((await fetch(`${base}/health`)).status).toBe(200);
   });
 });
+
+describe('AppserviceServer with the default body limit (16 MiB)', () => {
+  /** A server with the default options, started before each test and closed after it. */
+  const at = { handlers: new RecordingHandlers(), server: undefined as AppserviceServer | undefined, base: '' };
+  beforeEach(async () => {
+    at.handlers = new RecordingHandlers();
+    at.server = new AppserviceServer({ hsToken: HS_TOKEN, handlers: at.handlers });
+    at.base = `http://127.0.0.1:${await at.server.listen(0, '127.0.0.1')}`;
+  });
+  afterEach(() => at.server?.close());
+  const handlers = {
+    get transactions() {
+      return at.handlers.transactions;
+    },
+    get ephemeral() {
+      return at.handlers.ephemeral;
+    },
+  };
+
+  const put = (txnId: string, body: string) =>
+    fetch(`${at.base}/_matrix/app/v1/transactions/${txnId}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: BEARER },
+      body,
+    });
+
+  /** An m.room.message event of about `bytes` bytes of JSON. */
+  const message = (i: number, bytes: number) => ({
+    event_id: `$big${i}`,
+    type: 'm.room.message',
+    room_id: '!r:hs.test',
+    sender: '@u:hs.test',
+    content: { msgtype: 'm.text', body: 'x'.repeat(bytes - 200) },
+  });
+
+  it('accepts a legal 6.5 MB transaction (100 events of 64 KiB) and hands every event over (T28)', async () => {
+    const events = Array.from({ length: 100 }, (_, i) => message(i, 65_536));
+    const body = JSON.stringify({ events });
+    expect(body.length).toBeGreaterThan(6_500_000);
+    const res = await put('big', body);
+    expect(res.status).toBe(200);
+    expect(handlers.transactions).toHaveLength(1);
+    expect(handlers.transactions[0]!.events).toHaveLength(100);
+    expect(handlers.transactions[0]!.events).toEqual(events);
+  });
+
+  it.each([
+    ['a NaN token', '{"events":[{"event_id":"$n","content":{"n":NaN}}]}'],
+    ['an Infinity token', '{"events":[{"event_id":"$i","content":{"n":Infinity}}]}'],
+    ['a -Infinity token', '{"events":[{"event_id":"$i","content":{"n":-Infinity}}]}'],
+    ['a trailing comma', '{"events":[{"event_id":"$t"},]}'],
+  ])('answers 400 M_NOT_JSON for %s and hands nothing over (T31)', async (_what, body) => {
+    const res = await put('nan', body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ errcode: 'M_NOT_JSON', error: 'body is not JSON' });
+    expect(handlers.transactions).toHaveLength(0);
+  });
+
+  it('takes the last of duplicate keys, as Synapse’s JSON decoder does (T31)', async () => {
+    const res = await put('dup', '{"events":[{"event_id":"$first"}],"events":[{"event_id":"$x","event_id":"$last"}]}');
+    expect(res.status).toBe(200);
+    expect(handlers.transactions).toEqual([{ txnId: 'dup', events: [{ event_id: '$last' }] }]);
+  });
+
+  it('hands integers past 2^53 over as the nearest double, without failing the transaction (T31)', async () => {
+    const body =
+      '{"events":[{"event_id":"$big","origin_server_ts":18446744073709551617,"content":{"n":9007199254740993}}]}';
+    expect((await put('ints', body)).status).toBe(200);
+    expect(handlers.transactions[0]!.events).toEqual([
+      { event_id: '$big', origin_server_ts: 2 ** 64, content: { n: 2 ** 53 } },
+    ]);
+  });
+
+  it('drops events nested deeper than the limit (a 1 MB nesting bomb), acknowledges and hands over the rest (T31)', async () => {
+    const bomb = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
+    const deep = 500_000;
+    const body =
+      `{"events":[{"event_id":"$ok"},{"event_id":"$bomb","content":{"x":${bomb(deep)}}}],` +
+      `"ephemeral":[{"type":"m.receipt","content":${bomb(deep)}},{"type":"m.typing","content":{}}]}`;
+    expect(body.length).toBeGreaterThan(1_000_000);
+    const res = await put('bomb', body);
+    expect(res.status).toBe(200);
+    expect(handlers.transactions).toEqual([{ txnId: 'bomb', events: [{ event_id: '$ok' }] }]);
+    expect(handlers.ephemeral).toEqual([[{ type: 'm.typing', content: {} }]]);
+    // Its replay is recognised and has no second effect.
+    expect((await put('bomb', body)).status).toBe(200);
+    expect(handlers.transactions).toHaveLength(1);
+  });
+});

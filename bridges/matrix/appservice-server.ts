@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { errorMessage } from '../../src/common/errors';
+import { MAX_EVENT_DEPTH, deeperThan } from './json-depth';
 
 /**
  * The homeserver → appservice HTTP API (Matrix AS API v1.15: transactions, user and room alias
@@ -241,7 +242,10 @@ export class AppserviceServer {
     const events = typeof body === 'object' && body !== null ? (body as { events?: unknown }).events : undefined;
     if (!Array.isArray(events)) throw new HttpError(400, 'M_BAD_JSON', 'events must be a list');
     const ephemeral = ephemeralOf(body);
-    const contentDigest = transactionDigest([...events, ...ephemeral]);
+    // Before anything walks them (the digest stringifies ephemeral events): a nesting bomb would
+    // overflow the stack and fail the transaction on every retry of the homeserver.
+    const [bounded, boundedEphemeral] = [this.withinDepth(txnId, events), this.withinDepth(txnId, ephemeral)];
+    const contentDigest = transactionDigest([...bounded, ...boundedEphemeral]);
     const seen = this.completed.get(txnId);
     if (seen === contentDigest) {
       this.logger.debug(`transaction ${txnId} replayed: already handled`);
@@ -254,7 +258,9 @@ export class AppserviceServer {
     const key = `${txnId}\0${contentDigest}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.opts.handlers.onTransaction(txnId, events, ephemeral).finally(() => this.inFlight.delete(key));
+      pending = this.opts.handlers
+        .onTransaction(txnId, bounded, boundedEphemeral)
+        .finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     const outcome = await pending;
@@ -269,5 +275,17 @@ export class AppserviceServer {
       if (oldest !== undefined) this.completed.delete(oldest);
     }
     send(res, 200, {});
+  }
+
+  /** `events` without those nested deeper than MAX_EVENT_DEPTH, each dropped one logged. */
+  private withinDepth(txnId: string, events: readonly unknown[]): readonly unknown[] {
+    return events.filter((ev) => {
+      if (!deeperThan(ev, MAX_EVENT_DEPTH)) return true;
+      const id = typeof ev === 'object' && ev !== null ? (ev as { event_id?: unknown }).event_id : undefined;
+      this.logger.warn(
+        `transaction ${txnId}: dropped event ${typeof id === 'string' ? id : '(no event_id)'}: JSON nested deeper than ${MAX_EVENT_DEPTH}`,
+      );
+      return false;
+    });
   }
 }

@@ -6,6 +6,7 @@ import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { type LegacyRoomRef, type MessageAction, ParticipantRole, type RemoteUser } from '../../src/ports';
 import { type FakeEvent } from '../../test/kits/matrix/fake-homeserver';
 import { MATRIX_BOT, type MatrixHarness, startMatrixHarness } from '../../test/kits/matrix/matrix-harness';
+import { CanaryServer } from '../../test/support/canary-server';
 import { echoKeysOf } from '../kit/echo-keys';
 import { MatrixBridge } from './matrix.bridge';
 import { toPlatformError, txnIdFor } from './matrix-errors';
@@ -76,6 +77,36 @@ describe('MatrixBridge (fake homeserver)', () => {
     ] as const)('maps a %s to msgtype %s', async (kind, msgtype) => {
       const result = await post(text('hi', kind));
       expect(stored(result.platformEventId).content).toMatchObject({ msgtype, body: 'hi' });
+    });
+
+    it('links attachments on loopback, link-local, private hosts and file: without fetching or uploading them (T27)', async () => {
+      const canary = await CanaryServer.start();
+      try {
+        const urls = [
+          canary.url('/a.png'),
+          // The path of this homeserver's media, on another origin: a link, not an mxc URI.
+          canary.url('/_matrix/client/v1/media/download/hs.test/abc'),
+          `https://localhost:${canary.port}/b.png`,
+          'http://169.254.169.254/latest/meta-data/c.png',
+          'https://10.0.0.1/d.png',
+          'file:///etc/passwd',
+        ];
+        for (const url of urls) {
+          const result = await post({
+            type: 'post',
+            body: { kind: 'text', text: 'see', attachments: [{ url, contentType: 'image/png', filename: 'f.png' }] },
+          });
+          const content = stored(result.platformEventId).content;
+          expect(content).toMatchObject({ msgtype: 'm.text', body: expect.stringContaining('see') });
+          expect(content).not.toHaveProperty('url');
+          expect(String(content['formatted_body'] ?? content['body'])).toContain('f.png');
+        }
+        expect(h.hs.calls(/\/upload/)).toEqual([]);
+        expect(canary.requests).toEqual([]);
+        expect(canary.hits).toBe(0);
+      } finally {
+        await canary.close();
+      }
     });
 
     it('sends Markdown as org.matrix.custom.html next to the plain body', async () => {

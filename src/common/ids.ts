@@ -20,8 +20,14 @@ export function isProviderDomain(s: string): s is ProviderDomain {
   return DOMAIN_RE.test(s);
 }
 
-/** Parse `mimi://domain/<kind>/<rest>` into its parts, or return undefined. */
+/**
+ * Parse `mimi://domain/<kind>/<rest>` into its parts, or return undefined. A URI holds no control
+ * characters (RFC 3986: they are percent-encoded): one with a NUL, a line break or another C0 or
+ * DEL is refused here, before it reaches a log line or a database (PostgreSQL text cannot hold NUL).
+ */
 export function parseMimiUri(uri: string): { domain: ProviderDomain; kind: string; local: string } | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(uri)) return undefined;
   const m = /^mimi:\/\/([^/?#]+)\/([a-z]+)\/(.+)$/.exec(uri);
   if (!m || !isProviderDomain(m[1]!)) return undefined;
   return { domain: m[1]!.toLowerCase() as ProviderDomain, kind: m[2]!, local: m[3]! };

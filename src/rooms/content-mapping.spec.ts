@@ -1,5 +1,8 @@
 import {
   Cardinality,
+  Disposition,
+  type NestedPart,
+  PartSemantics,
   buildMessageStatus,
   buildTextMessage,
   fromHex,
@@ -215,6 +218,43 @@ describe(actionForContent.name, () => {
   it('cannot render a reaction to a message this side never showed', async () => {
     const content = await contentForAction(ACTIONS.find((a) => a.name === 'react')!.action, ctx);
     expect(await actionForContent(content!, async () => undefined)).toBeUndefined();
+  });
+});
+
+describe('HTML parts (T29)', () => {
+  const HTML = '<p>hi<script>alert(1)</script><img src=x onerror="alert(2)"></p>';
+  const part = (contentType: string, text: string) => ({
+    disposition: Disposition.Render,
+    language: '',
+    cardinality: Cardinality.Single as const,
+    contentType,
+    content: new TextEncoder().encode(text),
+  });
+  const withBody = (nestedPart: NestedPart) => ({
+    ...buildTextMessage({ senderUri: SENDER, roomUri: ROOM, text: 'x' }),
+    nestedPart,
+  });
+  const alternatives = (...parts: NestedPart[]): NestedPart => ({
+    disposition: Disposition.Render,
+    language: '',
+    cardinality: Cardinality.Multi,
+    partSemantics: PartSemantics.ChooseOne,
+    parts,
+  });
+
+  it.each([
+    ['text/plain', MEDIA_TYPE_TEXT_PLAIN, { kind: 'text', text: 'hi (plain)' }],
+    ['Markdown', MEDIA_TYPE_MARKDOWN_GFM_MIMI, { kind: 'text', text: 'hi (plain)', markdown: 'hi (plain)' }],
+  ])('renders the %s alternative of a chooseOne, not a text/html one listed first', async (_what, type, body) => {
+    const content = withBody(alternatives(part('text/html', HTML), part(type, 'hi (plain)')));
+    expect(await actionForContent(content, renderedIdOf)).toEqual({ type: 'post', body });
+  });
+
+  it('renders a lone text/html part as plain text, never as Markdown (no sink formats it)', async () => {
+    expect(await actionForContent(withBody(part('text/html', HTML)), renderedIdOf)).toEqual({
+      type: 'post',
+      body: { kind: 'text', text: HTML },
+    });
   });
 });
 

@@ -194,6 +194,15 @@ export function contentKind(content: MimiContent): ContentKind {
   return 'text';
 }
 
+/** Preference among chooseOne alternatives, lowest first: Markdown, plain text, other parts, HTML. */
+function alternativeRank(part: NestedPart): number {
+  if (part.cardinality !== Cardinality.Single) return 2;
+  const type = part.contentType.toLowerCase();
+  if (type.startsWith('text/markdown')) return 0;
+  if (type.startsWith('text/plain')) return 1;
+  return type.startsWith('text/html') ? 3 : 2;
+}
+
 /** The first displayable text of a body: a text/* single part, or the first one inside a MultiPart. */
 function contentText(part: NestedPart): { text: string; contentType: string } | undefined {
   switch (part.cardinality) {
@@ -206,7 +215,12 @@ function contentText(part: NestedPart): { text: string; contentType: string } | 
       }
     }
     case Cardinality.Multi: {
-      for (const p of part.parts) {
+      // Alternatives (chooseOne): the one we render best; no sink formats HTML, so it comes last.
+      const parts =
+        part.partSemantics === PartSemantics.ChooseOne
+          ? [...part.parts].sort((a, b) => alternativeRank(a) - alternativeRank(b))
+          : part.parts;
+      for (const p of parts) {
         const t = contentText(p);
         if (t !== undefined) return t;
       }

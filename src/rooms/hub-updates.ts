@@ -19,6 +19,7 @@ import {
 } from '../mls';
 import type { RoomRecord } from '../persistence/repositories/room.repository';
 import { RoomTransactions } from '../persistence/room-transactions';
+import { auditRefusal, claimedMember } from './hub/hub-audit';
 import {
   type LegacyUserRef,
   type Moderation,
@@ -95,8 +96,9 @@ export class HubUpdates {
     return this.locks.run(roomUri, async () => {
       const room = await this.commits.hubRoom(roomUri);
       const bundle = request.bundle;
+      let claimedSender: string | undefined;
       const refuse = (reason: string): UpdateRoomResponse => {
-        this.logger.debug(`update room=${roomUri} from=${peer}: notAllowed: ${reason}`);
+        auditRefusal(this.logger, { endpoint: 'update', peer, roomUri, claimedSender, reason });
         return { responseCode: 'notAllowed', errorDescription: reason };
       };
       if (bundle.contentType !== 'commit') return refuse('not a commit');
@@ -108,6 +110,7 @@ export class HubUpdates {
       } catch (e) {
         return refuse(errorMessage(e));
       }
+      claimedSender = claimedMember(header, view.members);
       const check = checkEpoch(header, { groupId: groupIdForRoom(roomUri), epoch: view.epoch });
       if (check.verdict === EpochVerdict.WrongEpoch) {
         return { responseCode: 'wrongEpoch', errorDescription: check.reason, currentEpoch: check.currentEpoch };
@@ -126,6 +129,7 @@ export class HubUpdates {
           currentEpoch: preview.currentEpoch,
         };
       }
+      claimedSender = preview.committer ?? claimedSender;
       if (preview.verdict !== 'ok' || preview.committer === undefined) {
         return refuse(`invalid commit: ${preview.reason ?? 'the committer has no MIMI user credential'}`);
       }

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
 import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import type { LegacyUserRef } from '../../src/ports';
-import type { RoomEventInfo, RoomInfo } from '../../src/rooms';
+import { type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import {
   type SubmitMessageResponse,
@@ -238,6 +238,11 @@ export async function submitFromB(
 }
 
 export const memoryRoom = (roomId: string) => ({ platform: Platform.Memory, roomId });
+
+/** Alice, a user of A's memory platform; Bob, one of B's, and his MIMI user URI. */
+export const ALICE_ON_A: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
+export const BOB_ON_B: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
+export const BOB_ON_B_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 
 /** Link the memory-platform room `roomId` of `gw` through the admin API; the new room's URI. */
 export async function linkMemoryRoom(gw: GatewayUnderTest, roomId: string): Promise<RoomUri> {

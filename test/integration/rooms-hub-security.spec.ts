@@ -31,7 +31,9 @@ import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
 import { MlsGroups, type RoomInfo, contentForAction, legacyUserUri } from '../../src/rooms';
 import { GHOST_PREFIX, MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DATABASE_KINDS } from '../support/test-data-source';
-import { GatewayPair, admin, eventually, found, memoryRoom, submitFromB, inviteOnA } from './gateway-pair';
+import { Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { GatewayPair, admin, eventually, found, memoryRoom, roomHistory, submitFromB, inviteOnA } from './gateway-pair';
 
 const ROOM_ID = '!secure:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
@@ -187,6 +189,73 @@ describe.each(DATABASE_KINDS)('security at the hub on %s', (kind) => {
     // Carol's own retry is still answered from the dedupe, and the message is posted once.
     expect(await submitFromB(pair, roomUri, CAROL_URI, bytes)).toMatchObject({ statusCode: 'accepted' });
     expect(postedOnA().filter((t) => t === text)).toHaveLength(1);
+  });
+
+  it('fans a submitMessage replayed by the same sender in the same epoch out once: one event, one outbox row per follower (T23)', async () => {
+    const text = 'carol, replayed in the same epoch';
+    const bytes = await newMessage(CAROL_URI, text);
+    const first = await submitFromB(pair, roomUri, CAROL_URI, bytes);
+    expect(first).toMatchObject({ statusCode: 'accepted' });
+    const epoch = (await roomInfo(pair.a))!.epoch;
+    for (let replay = 0; replay < 3; replay++) {
+      expect(await submitFromB(pair, roomUri, CAROL_URI, bytes)).toEqual(first);
+    }
+    expect((await roomInfo(pair.a))!.epoch).toBe(epoch);
+    // The hub's fan-out: exactly one outbox row carries these bytes, to B (the only follower), and
+    // it is delivered (B answered it) once.
+    const carrying = async () =>
+      (
+        (await pair.a.running.app.get(DataSource).query('SELECT destination, status, body FROM outbox_entry')) as {
+          destination: string;
+          status: string;
+          body: Uint8Array;
+        }[]
+      )
+        .filter((row) => Buffer.from(row.body).includes(Buffer.from(bytes)))
+        .map(({ destination, status }) => ({ destination, status }));
+    await eventually(async () => expect(await carrying()).toEqual([{ destination: DOMAIN_B, status: 'delivered' }]));
+    // Once in the hub's history and once in the legacy room.
+    expect((await roomHistory(pair.a, roomUri)).filter((e) => e.content.text === text)).toHaveLength(1);
+    expect(postedOnA().filter((t) => t === text)).toHaveLength(1);
+  });
+
+  it('logs an audit warning naming the peer, the claimed sender and the reason for a forged sender (T24)', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const forged = 'mimi://c.example/u/mallory' as UserUri;
+      const bytes = await newMessage(CAROL_URI, 'carol, claimed by mallory');
+      expect(await submitFromB(pair, roomUri, forged, bytes)).toEqual(NOT_ALLOWED);
+      expect(warn).toHaveBeenCalledWith(
+        expect.objectContaining({
+          audit: 'hub-refusal',
+          endpoint: 'submitMessage',
+          peer: DOMAIN_B,
+          roomUri,
+          claimedSender: forged,
+          reason: `${DOMAIN_B} may not send for ${forged}`,
+        }),
+      );
+      // A commit of B's adding a third provider's user: refused with the committer named.
+      warn.mockClear();
+      const group = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
+      const staged = await group.stageCommit(BOB_URI, {
+        participants: [...group.summary().participants, { user: forged, roleIndex: MEMBER_ROLE_INDEX }],
+      });
+      expect(await sendFromB(staged)).toMatchObject({ responseCode: 'notAllowed' });
+      expect(warn).toHaveBeenCalledWith(
+        expect.objectContaining({
+          audit: 'hub-refusal',
+          endpoint: 'update',
+          peer: DOMAIN_B,
+          roomUri,
+          claimedSender: BOB_URI,
+          reason: expect.stringContaining(forged),
+        }),
+      );
+      expect((await roomInfo(pair.a))!.participants.map((p) => p.userUri)).not.toContain(forged);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('refuses a visitor with a client who submits straight to the hub', async () => {

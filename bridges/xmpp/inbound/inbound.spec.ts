@@ -12,6 +12,7 @@ import {
   isPost,
   ROOM,
 } from '../../../test/kits/xmpp/bridge-harness';
+import { CanaryServer } from '../../../test/support/canary-server';
 import { XmppBridge } from '../xmpp.bridge';
 
 describe(XmppBridge.name, () => {
@@ -50,6 +51,49 @@ describe(XmppBridge.name, () => {
       expect(emote).toMatchObject({ action: { body: { kind: 'emote', text: 'waves' } } });
       expect(file).toMatchObject({ action: { body: { attachments: [{ url, contentType: 'image/jpeg' }] } } });
       expect(file!.kind === 'message' && file!.action.type === 'post' && file!.action.body.attachments).toHaveLength(1);
+    });
+
+    it('keeps OOB links to loopback, link-local, private hosts and file: as text only, fetching none (T27)', async () => {
+      const canary = await CanaryServer.start();
+      try {
+        const urls = [
+          canary.url('/a.png'),
+          canary.url('/b.png', 'https'),
+          `http://localhost:${canary.port}/c.png`,
+          'http://169.254.169.254/latest/meta-data/d.png',
+          'https://10.0.0.1/e.png',
+          'https://192.168.1.1/f.png',
+          'file:///etc/passwd',
+        ];
+        for (const url of urls) await deliver(h, fromAlice(h, url, [xml('x', { xmlns: NS.OOB }, xml('url', {}, url))]));
+        const posts = await h.sink.waitForCount(isPost, urls.length, 'every post');
+        expect(posts.map((e) => e.kind === 'message' && e.action.type === 'post' && e.action.body)).toEqual(
+          urls.map((text) => ({ kind: 'text', text })),
+        );
+        expect(canary.requests).toEqual([]);
+        expect(canary.hits).toBe(0);
+      } finally {
+        await canary.close();
+      }
+    });
+
+    it('drops an XHTML-IM payload (XEP-0071) with script and reports only the plain body (T29)', async () => {
+      const xhtml = xml(
+        'html',
+        { xmlns: 'http://jabber.org/protocol/xhtml-im' },
+        xml(
+          'body',
+          { xmlns: 'http://www.w3.org/1999/xhtml' },
+          xml('p', { onclick: 'alert(1)' }, 'rich ', xml('script', {}, 'alert(2)')),
+          xml('a', { href: 'javascript:alert(3)' }, 'link'),
+          xml('img', { src: 'x', onerror: 'alert(4)' }),
+        ),
+      );
+      await deliver(h, fromAlice(h, 'plain body only', [xhtml]));
+      const post = await h.sink.waitFor(isPost, 'the post');
+      expect(post).toMatchObject({ action: { type: 'post', body: { kind: 'text', text: 'plain body only' } } });
+      expect(post.kind === 'message' && post.action.type === 'post' && post.action.body.markdown).toBeUndefined();
+      expect(JSON.stringify(post)).not.toMatch(/script|alert|javascript|onerror|onclick|xhtml|rich/);
     });
 
     it('drops a stanza it cannot read and goes on with the next', async () => {

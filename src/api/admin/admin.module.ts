@@ -1,5 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { MetricsRegistry } from '../../common/metrics';
+import { AdminExceptionFilter } from './admin-exception.filter';
 import { AdminController, HEALTH_CHECKS, HealthCheck, INGRESS_STATUS, type IngressStatus } from './admin.controller';
 import { ProvisioningController } from './provisioning.controller';
 import { PROVISIONING, type ProvisioningDeps, ProvisioningGuard } from './provisioning.guard';
@@ -22,6 +24,8 @@ export class AdminModule {
       module: AdminModule,
       controllers: deps.provisioning ? [AdminController, ProvisioningController] : [AdminController],
       providers: [
+        // Every error answer of the listener, a body the JSON parser refused included, is `{ errcode, error }`.
+        { provide: APP_FILTER, useClass: AdminExceptionFilter },
         { provide: MetricsRegistry, useValue: deps.metrics },
         { provide: HEALTH_CHECKS, useValue: deps.checks },
         { provide: INGRESS_STATUS, useValue: deps.ingress ?? (() => 'every') },

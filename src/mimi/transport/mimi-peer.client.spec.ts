@@ -227,6 +227,25 @@ describe(MimiPeerClient.name, () => {
       }
     });
 
+    it('is never delivered to a server whose certificate from the trusted CA has expired (T25)', async () => {
+      const DAY_MS = 86_400_000;
+      const expired = await ScriptedPeer.start(
+        await issueProviderCertificate(pki.ca, DOMAIN_B, {
+          ipAddresses: LOOPBACK_IPS,
+          now: new Date(Date.now() - 30 * DAY_MS),
+          validDays: 1,
+        }),
+        pki.ca,
+      );
+      try {
+        const outcome = await send(clientTo(expired.port));
+        expect(outcome).toMatchObject({ kind: 'retry', reason: expect.stringMatching(/^TLS: .*expired/i) });
+        expect(expired.requests).toEqual([]);
+      } finally {
+        await expired.close();
+      }
+    });
+
     it('parks a delivery whose room URI cannot be put in a path', async () => {
       const outcome = await send(clientTo(peer.port), delivery('notify', 'not-a-mimi-uri'));
       expect(outcome).toMatchObject({ kind: 'permanent', reason: expect.stringMatching(/not a MIMI URI/) });

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import fc from 'fast-check';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
-import { PemKeyPair } from '../../../registration/dev-ca';
+import { PemKeyPair, issueProviderCertificate } from '../../../registration/dev-ca';
 import { ProviderDomain, RoomUri } from '../../common/ids';
 import { ConfigModule } from '../../config/config.module';
 import { GatewayConfig } from '../../config/gateway-config';
@@ -178,6 +178,18 @@ describe('MIMI transport over HTTPS (Nest app on loopback)', () => {
       expect(received).toEqual([]);
     });
 
+    it('answers 401 for an expired client certificate from the trusted CA, and processes nothing (T25)', async () => {
+      const DAY_MS = 86_400_000;
+      const expired = await issueProviderCertificate(pki.ca, DOMAIN_A, {
+        now: new Date(Date.now() - 30 * DAY_MS),
+        validDays: 1,
+      });
+      const answer = await call('POST', notifyPath(), { via: agent(expired) });
+      expect(answer).toMatchObject({ status: 401, json: { errcode: 'MIMI_UNAUTHENTICATED' } });
+      expect((answer.json as { error: string }).error).toMatch(/expired/i);
+      expect(received).toEqual([]);
+    });
+
     it('answers 401 when the certificate comes from a CA trusted only for another peer', async () => {
       const answer = await call('POST', notifyPath(), { via: agent(pki.aByPeerCa) });
       expect(answer).toMatchObject({ status: 401, json: { errcode: 'MIMI_UNAUTHENTICATED' } });
@@ -251,7 +263,9 @@ describe('MIMI transport over HTTPS (Nest app on loopback)', () => {
       const roomUri = fc
         .string({ unit: 'grapheme', minLength: 1, maxLength: 24 })
         .map((local) => `mimi://${DOMAIN_B}/r/${local}`)
-        .filter((u) => !/[\r\n\u2028\u2029]/.test(u));
+        // Line breaks and other control characters are refused (parseMimiUri).
+        // eslint-disable-next-line no-control-regex
+        .filter((u) => !/[\u0000-\u001f\u007f\u2028\u2029]/.test(u));
       await fc.assert(
         fc.asyncProperty(roomUri, async (uri) => {
           const answer = await call('POST', notifyPath(uri), { via });
@@ -264,6 +278,17 @@ describe('MIMI transport over HTTPS (Nest app on loopback)', () => {
 
     it('answers 400 for a badly percent-encoded segment', async () => {
       const answer = await call('POST', '/notify/mimi%3A%E0%A4%A');
+      expect(answer).toMatchObject({ status: 400, json: { errcode: 'MIMI_BAD_VALUE' } });
+      expect(received).toEqual([]);
+    });
+
+    it.each([
+      ['NUL', '\u0000'],
+      ['ESC', '\u001b'],
+      ['DEL', '\u007f'],
+      ['a tab', '\t'],
+    ])('answers 400 for a room URI with %s in it, before any lookup (T44)', async (_what, control) => {
+      const answer = await call('POST', `/notify/${encodeURIComponent(`mimi://${DOMAIN_B}/r/a${control}b`)}`);
       expect(answer).toMatchObject({ status: 400, json: { errcode: 'MIMI_BAD_VALUE' } });
       expect(received).toEqual([]);
     });

@@ -174,6 +174,39 @@ describe(PeerRegistry.name, () => {
       });
     });
 
+    it.each([
+      ['a NaN token', (ok: string) => `{"notify":${ok},"n":NaN}`],
+      ['an Infinity token', (ok: string) => `{"notify":${ok},"n":Infinity}`],
+    ])('refuses a directory with %s as not JSON, retryably (T31)', async (_what, body) => {
+      directoryPeer.script = (res) => res.writeHead(200).end(body(JSON.stringify(`${FIRST_BASE}/notify/{roomId}`)));
+      await expect(registry().resolveEndpoint(DOMAIN_B, 'notify', CLUB_ROOM)).rejects.toMatchObject({
+        retryable: true,
+        message: expect.stringMatching(/not JSON/),
+      });
+    });
+
+    it('reads a directory with duplicate keys (the last wins), huge integers and deep nesting elsewhere (T31)', async () => {
+      const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+      directoryPeer.script = (res) =>
+        res
+          .writeHead(200)
+          .end(
+            `{"notify":"https://evil.example/notify/{roomId}","n":18446744073709551617,"x":${deep},` +
+              `"notify":${JSON.stringify(`${FIRST_BASE}/notify/{roomId}`)}}`,
+          );
+      const url = await registry().resolveEndpoint(DOMAIN_B, 'notify', CLUB_ROOM);
+      expect(url.href).toBe(`${FIRST_BASE}/notify/${roomPathSegment(CLUB_ROOM)}`);
+    });
+
+    it('refuses a 1 MB nesting bomb by its size (64 KiB at most), retryably (T31)', async () => {
+      const bomb = '['.repeat(500_000) + ']'.repeat(500_000);
+      directoryPeer.script = (res) => res.writeHead(200).end(bomb);
+      await expect(registry().resolveEndpoint(DOMAIN_B, 'notify', CLUB_ROOM)).rejects.toMatchObject({
+        retryable: true,
+        message: expect.stringMatching(/exceeds 65536 bytes/),
+      });
+    });
+
     it('shares one fetch between concurrent callers', async () => {
       const r = registry();
       await Promise.all([1, 2, 3].map(() => r.resolveEndpoint(DOMAIN_B, 'notify', CLUB_ROOM)));

@@ -28,6 +28,7 @@ import { hasPuppetMembership } from '../../ports';
 import { HubCommits } from '../hub-commits';
 import { MlsGroups } from '../mls-groups';
 import { RoomLocks } from '../room-locks';
+import { auditRefusal, claimedMember } from './hub-audit';
 import { participantOf } from '../room-policy';
 import { RoomSupport, need } from '../room-support';
 import { rolesOf } from '../room-state/room-components';
@@ -75,8 +76,9 @@ export class HubProposals {
   async update(peer: ProviderDomain, roomUri: RoomUri, bundle: ProposalBundle): Promise<UpdateRoomResponse> {
     return this.locks.run(roomUri, async () => {
       const room = await this.commits.hubRoom(roomUri);
+      let claimedSender: string | undefined;
       const refuse = (reason: string): UpdateRoomResponse => {
-        this.logger.debug(`update room=${roomUri} from=${peer}: notAllowed: ${reason}`);
+        auditRefusal(this.logger, { endpoint: 'update', peer, roomUri, claimedSender, reason });
         return { responseCode: 'notAllowed', errorDescription: reason };
       };
       if (bundle.moreProposals.length > 0) return refuse('moreProposals are not accepted; send one SelfRemove');
@@ -84,10 +86,9 @@ export class HubProposals {
       const view = group.summary();
       let info: ProposalInfo;
       try {
-        const check = checkEpoch(inspectMlsMessage(bundle.proposalOrCommit), {
-          groupId: groupIdForRoom(roomUri),
-          epoch: view.epoch,
-        });
+        const header = inspectMlsMessage(bundle.proposalOrCommit);
+        claimedSender = claimedMember(header, view.members);
+        const check = checkEpoch(header, { groupId: groupIdForRoom(roomUri), epoch: view.epoch });
         if (check.verdict === EpochVerdict.WrongEpoch) {
           return { responseCode: 'wrongEpoch', errorDescription: check.reason, currentEpoch: check.currentEpoch };
         }

@@ -28,6 +28,7 @@ import { maySendMessage } from '../room-policy';
 import { RoomSupport, sha256Hex } from '../room-support';
 import { DEFAULT_SUBMIT_POST_TIMEOUT_MS, ROOMS_OPTIONS, type RoomsOptions } from '../rooms.tokens';
 import { applicationFanout } from '../wire-support';
+import { auditRefusal } from './hub-audit';
 import { LegacyRecords } from './legacy-records';
 
 @Injectable()
@@ -70,7 +71,7 @@ export class HubSubmissions {
       const room = await this.commits.hubRoom(roomUri);
       const sendingUri = request.sendingUri as UserUri;
       const refuse = (reason: string): SubmitMessageResponse => {
-        this.logger.debug(`submitMessage room=${roomUri} from=${peer} sender=${sendingUri}: notAllowed: ${reason}`);
+        auditRefusal(this.logger, { endpoint: 'submitMessage', peer, roomUri, claimedSender: sendingUri, reason });
         return { protocol: 'mls10', statusCode: 'notAllowed' };
       };
       if (domainOf(sendingUri) !== peer) return refuse(`${peer} may not send for ${sendingUri}`);

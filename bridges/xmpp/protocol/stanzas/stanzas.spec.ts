@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { Parser } from '@xmpp/xml';
 import { CodecError } from '../../../../src/common/errors';
 import { NS } from '../namespaces';
 import {
@@ -121,6 +123,89 @@ describe('buildGroupchat', () => {
     const el = buildGroupchat({ to: ROOM, id: ORIGIN_ID, body: 'a\u0000b\u001bc\uD800d]]></message>' });
     expect(el.getChildText('body')).toBe('a\uFFFDb\uFFFDc\uFFFDd]]></message>');
     expect(parseXml(el.toString()).getChildText('body')).toBe('a\uFFFDb\uFFFDc\uFFFDd]]></message>');
+  });
+});
+
+/** XML 1.0 §2.2 Char, checked per code point independently of the code under test. */
+function isXmlChar(cp: number): boolean {
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
+}
+
+/** `text` with every character XML cannot carry (lone surrogates included) as U+FFFD. */
+const carried = (text: string): string =>
+  [...text].map((ch) => (isXmlChar(ch.codePointAt(0)!) ? ch : '\uFFFD')).join('');
+
+/** The top-level elements a component stream parser sees in `serialised`, or the parse error. */
+function streamElements(serialised: string): { names: string[]; bodies: (string | null)[]; error?: string } {
+  const parser = new Parser();
+  const names: string[] = [];
+  const bodies: (string | null)[] = [];
+  let error: string | undefined;
+  parser.on('element', (el: XmlElementLike) => {
+    names.push(el.name);
+    bodies.push(el.getChildText('body'));
+  });
+  parser.on('error', (e: Error) => (error = e.message));
+  parser.write(`<stream:stream xmlns="jabber:component:accept" xmlns:stream="http://etherx.jabber.org/streams">`);
+  parser.write(serialised);
+  return { names, bodies, ...(error === undefined ? {} : { error }) };
+}
+
+interface XmlElementLike {
+  readonly name: string;
+  getChildText(name: string): string | null;
+}
+
+/** Text pieces that break naive XML or line-based protocols, mixed with any UTF-16 code unit. */
+const hostilePiece = fc.oneof(
+  fc.constantFrom(
+    '\r\n',
+    '\r',
+    '\n',
+    '\u0000',
+    ']]>',
+    '</message><message>',
+    '</body></message><message to="evil@example"><body>',
+    '<![CDATA[',
+    '&amp;',
+    '&',
+    '<',
+    '"',
+    "'",
+    '\uD800',
+    '\uDFFF',
+    '\u2028',
+    '\u2029',
+    '\uFFFE',
+    '\u001b',
+    '😀',
+  ),
+  fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u)),
+  fc.string({ maxLength: 8 }),
+);
+
+describe('protocol injection in message text (property)', () => {
+  it('builds one well-formed stanza per body that reparses with the text kept (T30)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(hostilePiece, { maxLength: 30 }).map((pieces) => pieces.join('')),
+        (body) => {
+          const serialised = buildGroupchat({ from: PUPPET, to: ROOM, id: ORIGIN_ID, body }).toString();
+          expect([...serialised].filter((ch) => !isXmlChar(ch.codePointAt(0)!))).toEqual([]);
+          const seen = streamElements(serialised);
+          expect(seen).toEqual({ names: ['message'], bodies: [carried(body)] });
+          expect(parseGroupchat(parseXml(serialised)).body).toBe(carried(body));
+        },
+      ),
+      { numRuns: 300, seed: 1414 },
+    );
   });
 });
 
