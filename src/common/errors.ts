@@ -22,6 +22,8 @@ export enum ErrorCode {
   Timeout = 'GW_TIMEOUT',
   /** Another gateway process owns the room (scale-out): retry later, maybe at another process. */
   RoomElsewhere = 'GW_ROOM_ELSEWHERE',
+  /** The database was locked by another connection past its wait (busy_timeout, lock_timeout): retry later. */
+  DatabaseBusy = 'GW_DATABASE_BUSY',
   Internal = 'GW_INTERNAL',
 }
 
@@ -44,6 +46,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCode.PeerUnavailable]: 502,
   [ErrorCode.Timeout]: 504,
   [ErrorCode.RoomElsewhere]: 503,
+  [ErrorCode.DatabaseBusy]: 503,
   [ErrorCode.Internal]: 500,
 };
 

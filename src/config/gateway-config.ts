@@ -153,6 +153,17 @@ export class OutboxConfig {
   /** Largest body of such a combined request; a single larger message is still sent (alone). */
   @IntRange(1024, 16 * 1024 * 1024, 'bytes')
   coalesceMaxBytes: number = 262144;
+
+  /**
+   * `mimi_outbox_backlog_alarm{destination}` turns 1 once the oldest row pending for a destination
+   * is this old (a follower down or refusing us for that long)...
+   */
+  @IntRange(1000, Number.MAX_SAFE_INTEGER, 'milliseconds')
+  backlogAlarmAgeMs: number = 900000;
+
+  /** ...or once this many rows are pending for it. */
+  @IntRange(1, Number.MAX_SAFE_INTEGER, 'a whole number of rows')
+  backlogAlarmRows: number = 10000;
 }
 
 export class RetentionConfig {

@@ -39,6 +39,7 @@ export {
 export { InMemoryMlsStorage, type MlsStorage } from './mls-storage';
 export { type ProposalInfo, handshakeAuthenticatedData, inspectProposal } from './handshake-inspect';
 export { MlsErrorReason, MlsGroupError } from './mls.errors';
+export { MlsProtocolError } from './core/errors';
 export {
   GroupStore,
   GatewayGroup,

@@ -10,6 +10,7 @@ import {
   ValueProvider,
 } from '@nestjs/common';
 import { DELIVERY_TARGET, DeliveryTarget } from '../ports/delivery-target.port';
+import { OutboxBacklogMetrics } from './outbox-backlog-metrics';
 import { OutboxMetrics } from './outbox-metrics';
 import { OutboxNotifier } from './outbox-notifier';
 import { OutboxService } from './outbox.service';
@@ -52,11 +53,12 @@ export class ReplicationModule {
         { provide: RETENTION_OPTIONS, useValue: options.retention ?? {} },
         OutboxNotifier,
         OutboxMetrics,
+        OutboxBacklogMetrics,
         OutboxService,
         OutboxWorker,
         RetentionService,
       ],
-      exports: [OutboxService, OutboxMetrics, OutboxWorker, RetentionService],
+      exports: [OutboxService, OutboxMetrics, OutboxBacklogMetrics, OutboxWorker, RetentionService],
     };
   }
 }

@@ -301,4 +301,13 @@ describe.each(DATABASE_KINDS)('security at the hub on %s', (kind) => {
     // Nothing of carol's message was used up by the refusal.
     expect(await submitFromB(pair, roomUri, CAROL_URI, current)).toMatchObject({ statusCode: 'accepted' });
   });
+  // Runs last: bob's sending ratchet is left far ahead of the hub's.
+  it('refuses a message it cannot decrypt (a generation outside its window) with notAllowed, not a 500 the follower retries forever (T40)', async () => {
+    const group = (await pair.b.running.app.get(MlsGroups).group(roomUri))!;
+    // Bob's client moves its sending ratchet on by more than the hub keeps keys for (maxForward).
+    for (let i = 0; i < 1001; i += 1) await group.encrypt(BOB_URI, Uint8Array.of(i & 0xff));
+    const bytes = await newMessage(BOB_URI, 'from too far ahead');
+    expect(await submitFromB(pair, roomUri, BOB_URI, bytes)).toEqual(NOT_ALLOWED);
+    expect(postedOnA()).not.toContain('from too far ahead');
+  }, 60_000);
 });

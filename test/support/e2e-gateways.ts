@@ -192,10 +192,11 @@ export class GatewayProcess {
   }
 
   /**
-   * Spawn the process and resolve once it printed its READY line.
+   * Spawn the process and resolve once it printed its READY line. `env`: extra environment
+   * variables for this run only (a crash point, a clock offset).
    * @throws Error (with the log tail) when it exits or stays silent for startTimeoutMs.
    */
-  async start(): Promise<ReadyInfo> {
+  async start(env: Readonly<Record<string, string>> = {}): Promise<ReadyInfo> {
     if (this.proc.running) throw new Error(`${this.domain} is already running (pid ${this.proc.pid})`);
     this.starts += 1;
     const log = createWriteStream(this.logFile, { flags: 'a' });
@@ -218,6 +219,7 @@ export class GatewayProcess {
           MIMI_TEST_PLATFORM_JOURNAL: this.journalFile,
           MIMI_TEST_EXIT_WITH_PARENT: '1',
           NO_COLOR: '1',
+          ...env,
         },
         stdio: ['pipe', 'pipe', 'pipe'],
       },

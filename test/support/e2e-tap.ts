@@ -20,6 +20,9 @@ export interface TappedExchange {
   readonly body: Buffer;
   readonly status: number;
   readonly responseBody: Buffer;
+  /** When the tap had the whole request (ms since the epoch). */
+  readonly sentAt: number;
+  /** When the answer came back. */
   readonly at: number;
 }
 
@@ -89,6 +92,7 @@ export class TapProxy {
     try {
       for await (const c of req) chunks.push(c as Buffer);
       const body = Buffer.concat(chunks);
+      const sentAt = Date.now();
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) {
         if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -107,6 +111,7 @@ export class TapProxy {
         body,
         status: upstream.statusCode,
         responseBody,
+        sentAt,
         at: Date.now(),
       });
       const out: Record<string, string> = {};

@@ -1,4 +1,5 @@
 import { HttpException, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { QueryFailedError } from 'typeorm';
 import { ErrorCode, GatewayError, ValidationError } from '../../common/errors';
 import { toHttpError } from './gateway-exception.filter';
 
@@ -35,5 +36,29 @@ describe('toHttpError', () => {
       expect(answer).toEqual({ status: 500, body: { errcode: 'GW_INTERNAL', error: 'Internal server error' } });
       expect(JSON.stringify(answer)).not.toContain('hunter2');
     }
+  });
+
+  it('answers a database locked by another connection with a retryable 503 that reveals nothing (T39)', () => {
+    const sqliteBusy = Object.assign(new Error(`database is locked ${SECRET}`), { code: 'SQLITE_BUSY' });
+    const pgLockTimeout = Object.assign(new Error(`canceling statement due to lock timeout ${SECRET}`), {
+      code: '55P03',
+    });
+    for (const e of [
+      new QueryFailedError(`INSERT INTO room_event ${SECRET}`, [], sqliteBusy),
+      sqliteBusy,
+      new QueryFailedError('UPDATE outbox_entry', [], pgLockTimeout),
+      new GatewayError(ErrorCode.Internal, 'storing the message failed', { cause: sqliteBusy }),
+    ]) {
+      const answer = toHttpError(e);
+      expect(answer).toEqual({
+        status: 503,
+        body: { errcode: 'GW_DATABASE_BUSY', error: 'The database is busy; try again later' },
+        retryAfterSeconds: 1,
+      });
+      expect(JSON.stringify(answer)).not.toContain('hunter2');
+    }
+    // Other database failures stay a generic 500.
+    const constraint = Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT' });
+    expect(toHttpError(new QueryFailedError('INSERT', [], constraint)).status).toBe(500);
   });
 });

@@ -1,12 +1,15 @@
 /**
  * The ONE place that turns errors into HTTP answers (STYLE §5): every response body is
  * `{ errcode, error }`. GatewayErrors use HTTP_STATUS_BY_CODE; Nest/Express HTTP exceptions (an
- * unknown route, a bad percent-encoding) keep their status with the matching MIMI code; anything
- * else is a 500 with a generic body, its cause logged and never returned.
+ * unknown route, a bad percent-encoding) keep their status with the matching MIMI code; a database
+ * locked by another connection past its wait is a 503 `GW_DATABASE_BUSY` with Retry-After (the
+ * request may be sent again as it was); anything else is a 500 with a generic body, its cause
+ * logged and never returned.
  */
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { ErrorCode, GatewayError, HTTP_STATUS_BY_CODE } from '../../common/errors';
+import { isDatabaseBusy } from '../../common/database-busy';
+import { ErrorCode, GatewayError, HTTP_STATUS_BY_CODE, errorMessage } from '../../common/errors';
 
 interface ErrorBody {
   readonly errcode: string;
@@ -21,6 +24,8 @@ export interface HttpErrorAnswer {
 }
 
 const INTERNAL_MESSAGE = 'Internal server error';
+const DATABASE_BUSY_MESSAGE = 'The database is busy; try again later';
+const DATABASE_BUSY_RETRY_AFTER_SECONDS = 1;
 
 /** Our code for an HTTP status that Nest or Express chose (4xx only; 5xx are never detailed). */
 const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
@@ -35,6 +40,14 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
 
 /** Map any thrown value to a status and body (pure; the filter adds logging and writing). */
 export function toHttpError(exception: unknown): HttpErrorAnswer {
+  const internal = !(exception instanceof GatewayError) || exception.code === ErrorCode.Internal;
+  if (internal && isDatabaseBusy(exception)) {
+    return {
+      status: HTTP_STATUS_BY_CODE[ErrorCode.DatabaseBusy],
+      body: { errcode: ErrorCode.DatabaseBusy, error: DATABASE_BUSY_MESSAGE },
+      retryAfterSeconds: DATABASE_BUSY_RETRY_AFTER_SECONDS,
+    };
+  }
   if (exception instanceof GatewayError) {
     return {
       status: HTTP_STATUS_BY_CODE[exception.code],
@@ -73,7 +86,9 @@ export class GatewayExceptionFilter implements ExceptionFilter {
   }
 
   private log(exception: unknown, answer: HttpErrorAnswer, where: string): void {
-    if (answer.status < 500) {
+    if (answer.body.errcode === ErrorCode.DatabaseBusy) {
+      this.logger.warn(`${where} -> ${answer.status} ${answer.body.errcode}: ${errorMessage(exception)}`);
+    } else if (answer.status < 500) {
       this.logger.debug(`${where} -> ${answer.status} ${answer.body.errcode}: ${answer.body.error}`);
     } else if (exception instanceof GatewayError) {
       this.logger.error(`${where} -> ${answer.status} ${exception.code}: ${exception.message}`, causeStack(exception));

@@ -465,6 +465,22 @@ export class OutboxRepository {
     });
   }
 
+  /** Per destination with pending rows: how many, and when the oldest of them was stored. */
+  async pendingBacklogByDestination(): Promise<Map<ProviderDomain, { pending: number; oldestCreatedAt: number }>> {
+    return this.transactions.run(async (tx) => {
+      const found = await sqlOf(tx).query(
+        `SELECT destination, COUNT(*) AS pending, MIN(created_at) AS oldest FROM outbox_entry
+         WHERE status = 'pending' GROUP BY destination`,
+      );
+      return new Map(
+        found.rows.map((r) => [
+          String(r.destination) as ProviderDomain,
+          { pending: toNumber(r.pending), oldestCreatedAt: toNumber(r.oldest) },
+        ]),
+      );
+    });
+  }
+
   /** Parked rows per destination. */
   async parkedCountByDestination(): Promise<Map<ProviderDomain, number>> {
     return this.transactions.run(async (tx) => {

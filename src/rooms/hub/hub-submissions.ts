@@ -8,7 +8,14 @@ import { ErrorCode, GatewayError, PlatformError, ValidationError, errorMessage }
 import { type ProviderDomain, type RoomUri, type UserUri, domainOf } from '../../common/ids';
 import { decodeMimiContent, getRoomUri, getSenderUri, receiveMimiContent, toHex } from '../../mimi/content';
 import type { SubmitMessageRequest, SubmitMessageResponse } from '../../mimi/wire';
-import { EpochVerdict, MlsGroupError, checkEpoch, groupIdForRoom, inspectMlsMessage } from '../../mls';
+import {
+  EpochVerdict,
+  MlsGroupError,
+  MlsProtocolError,
+  checkEpoch,
+  groupIdForRoom,
+  inspectMlsMessage,
+} from '../../mls';
 import type { Tx } from '../../persistence';
 import { RoomEventRepository } from '../../persistence/repositories/room-event.repository';
 import {
@@ -101,7 +108,15 @@ export class HubSubmissions {
             this.admitSubmission(tx, room, sendingUri, request, bodySha256),
           );
         } catch (e) {
-          if (e instanceof ValidationError || e instanceof MlsGroupError || e instanceof GatewayError) {
+          // MlsProtocolError: the bot cannot decrypt or verify it (e.g. a generation outside the
+          // window it keeps keys for); these bytes will never do, so refuse rather than answer a
+          // 500 that the follower would retry forever, holding back its later messages (T40).
+          if (
+            e instanceof ValidationError ||
+            e instanceof MlsGroupError ||
+            e instanceof MlsProtocolError ||
+            e instanceof GatewayError
+          ) {
             if (e instanceof GatewayError && e.code === ErrorCode.Internal) throw e;
             return refuse(errorMessage(e));
           }
