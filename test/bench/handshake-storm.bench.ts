@@ -207,7 +207,7 @@ async function startGateway(
     stdio: ['pipe', 'pipe', 'inherit'],
     env: {
       ...process.env,
-      ...Object.fromEntries(gatewayEnv.map((kv) => kv.split('=', 2))),
+      ...Object.fromEntries(gatewayEnv.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
       // As `npm start` runs it (scripts/allocator.sh): jemalloc when installed, unless --allocator system.
       ...shippedAllocatorEnv(),
       MIMI_TEST_EXIT_WITH_PARENT: '1',
