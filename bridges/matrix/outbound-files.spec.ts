@@ -5,7 +5,7 @@ import { type MatrixHarness, startMatrixHarness } from '../../test/kits/matrix/m
 import { txnIdFor } from './matrix-errors';
 import { MatrixIds, mediaDownloadUrl } from './matrix-ids';
 import type { MapperContext } from './matrix-event.core';
-import { FILE_OF_KEY, isFileOfEcho, splitFiles } from './outbound-files';
+import { FILE_OF_KEY, fileEventsOf, isFileOfEcho, splitFiles } from './outbound-files';
 
 /**
  * A post with several files on Matrix (outbound-files.ts): one event per file when some are media
@@ -58,6 +58,47 @@ describe(splitFiles.name, () => {
   });
 });
 
+describe(fileEventsOf.name, () => {
+  const ids = new MatrixIds('_mimi_', 'hs.test', 'mimibot');
+  const ev = (event_id: string, sender: string, fileOf?: string) => ({
+    event_id,
+    sender,
+    type: 'm.room.message',
+    content: { body: 'f', ...(fileOf !== undefined ? { [FILE_OF_KEY]: fileOf } : {}) },
+  });
+
+  it('finds the file events our ghosts sent for that post, not a native user’s nor another post’s', async () => {
+    const paths: string[] = [];
+    const client = {
+      doRequest: async (_m: string, path: string) => {
+        paths.push(path);
+        return {
+          chunk: [
+            ev('$1', '@_mimi_u_x:hs.test', '$first'),
+            ev('$2', '@alice:hs.test', '$first'),
+            ev('$3', '@_mimi_u_x:hs.test', '$other'),
+            ev('$4', '@_mimi_u_x:hs.test'),
+            ev('$5', '@_mimi_u_y:hs.test', '$first'),
+          ],
+        };
+      },
+    };
+    expect(await fileEventsOf(client, '!r:hs.test', '$first', ids)).toEqual(['$1', '$5']);
+    expect(paths).toEqual([
+      `/_matrix/client/v1/rooms/${encodeURIComponent('!r:hs.test')}/relations/%24first/m.reference`,
+    ]);
+  });
+
+  it('finds none when the homeserver does not know the event or the endpoint, and passes other errors on', async () => {
+    const failing = (statusCode: number) => ({
+      doRequest: async () => Promise.reject(Object.assign(new Error('x'), { statusCode, body: { errcode: 'M_X' } })),
+    });
+    expect(await fileEventsOf(failing(404), '!r', '$first', ids)).toEqual([]);
+    expect(await fileEventsOf(failing(400), '!r', '$first', ids)).toEqual([]);
+    await expect(fileEventsOf(failing(502), '!r', '$first', ids)).rejects.toThrow();
+  });
+});
+
 describe('MatrixBridge: a post of several files (fake homeserver)', () => {
   const CAROL: RemoteUser = { userUri: 'mimi://follower.example/u/carol' as UserUri, displayName: 'Carol' };
   let h: MatrixHarness;
@@ -103,6 +144,7 @@ describe('MatrixBridge: a post of several files (fake homeserver)', () => {
         'm.relates_to': { 'm.in_reply_to': { event_id: question.event_id } },
       }),
       expect.objectContaining({
+        'm.relates_to': { rel_type: 'm.reference', event_id: sent[0]!.event_id },
         msgtype: 'm.file',
         body: 'b.pdf',
         url: 'mxc://hs.test/b',
@@ -124,6 +166,35 @@ describe('MatrixBridge: a post of several files (fake homeserver)', () => {
     expect(reported).toContain(result.platformEventId);
     expect(reported).not.toContain(sent[1]!.event_id);
     expect(reported).not.toContain(sent[2]!.event_id);
+  });
+
+  it('a delete of the post redacts every one of its events, and nothing else', async () => {
+    const other = await h.bridge.post(
+      room,
+      CAROL,
+      { type: 'post', body: { kind: 'text', text: 'keep me' } },
+      { idempotencyKey: 'other', timeoutMs: 5_000 },
+    );
+    const files = [media(hs, 'a', 'a.png'), media(hs, 'b', 'b.png'), LINK];
+    const action: MessageAction = { type: 'post', body: { kind: 'text', text: 'three', attachments: files } };
+    const result = await h.bridge.post(room, CAROL, action, { idempotencyKey: 'files-3', timeoutMs: 5_000 });
+    const events = h.hs
+      .timeline(roomId)
+      .filter((e) => e.event_id === result.platformEventId || e.content[FILE_OF_KEY] === result.platformEventId)
+      .map((e) => e.event_id);
+    expect(events).toHaveLength(3);
+    await h.bridge.post(
+      room,
+      CAROL,
+      { type: 'delete', target: { platformEventId: result.platformEventId } },
+      { idempotencyKey: 'delete-3', timeoutMs: 5_000 },
+    );
+    const redacted = h.hs
+      .timeline(roomId)
+      .filter((e) => e.type === 'm.room.redaction')
+      .map((e) => e.redacts);
+    expect(redacted).toEqual(events);
+    expect(redacted).not.toContain(other.platformEventId);
   });
 
   it('a retry after a failure between the events sends the missing ones, never a file twice', async () => {

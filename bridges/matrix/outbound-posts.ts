@@ -3,12 +3,13 @@
  * (read-receipts.ts), a redaction for a delete or unreact (redactions.ts), or else the rendered
  * event (matrix-event.mapper.ts, with reply mentions) under the transaction ID `txnId`, so a retry
  * is de-duplicated by the homeserver. A post with several files may be one event per file
- * (outbound-files.ts), under `txnId`, `txnId.1`, …. Resolves with the (first) event ID.
+ * (outbound-files.ts), under `txnId`, `txnId.1`, …, and a delete of it redacts them all. Resolves
+ * with the (first) event ID.
  */
 import type { Intent } from 'matrix-appservice-bridge';
 import type { MessageAction } from '../../src/ports';
 import { type MapperContext, type OutboundEvent, outboundEventFor } from './matrix-event.mapper';
-import { fileOf, splitFiles } from './outbound-files';
+import { fileEventsOf, fileOf, splitFiles } from './outbound-files';
 import type { Ghost, GhostMembership } from './ghost-membership';
 import { redactAsGhostOrBot } from './redactions';
 import type { ReplyMentions } from './reply-mentions';
@@ -32,7 +33,14 @@ export class OutboundPosts {
     }
     if (action.type === 'delete' || action.type === 'unreact') {
       const target = action.type === 'delete' ? action.target.platformEventId : action.reaction.platformEventId;
-      return redactAsGhostOrBot({ roomId, target, txnId, ghost: { id, intent }, bot: this.deps.bot() });
+      // A post sent as one event per file (outbound-files.ts) is deleted with all its events.
+      const files =
+        action.type === 'delete' ? await fileEventsOf(intent.matrixClient, roomId, target, this.deps.ctx().ids) : [];
+      const redact = (event: string, txn: string): Promise<string> =>
+        redactAsGhostOrBot({ roomId, target: event, txnId: txn, ghost: { id, intent }, bot: this.deps.bot() });
+      const eventId = await redact(target, txnId);
+      for (const [i, file] of files.entries()) await redact(file, `${txnId}.${i + 1}`);
+      return eventId;
     }
     const ctx = this.deps.ctx();
     // A post with several files may be several events (outbound-files.ts); the first is the post's.
