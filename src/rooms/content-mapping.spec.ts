@@ -367,6 +367,33 @@ describe('attachments', () => {
     });
   });
 
+  it('keeps the files of an edit (a new caption for an image must not make the image go away)', async () => {
+    const edit: MessageAction = {
+      type: 'edit',
+      target: { platformEventId: ORIGINAL_EVENT },
+      body: { kind: 'text', text: 'a better caption', attachments: [IMAGE, PDF] },
+    };
+    const content = await contentForAction(edit, ctx);
+    expect(toHex(content!.replaces!)).toBe(ORIGINAL_ID);
+    expect(externals(content!.nestedPart)).toHaveLength(2);
+    const { kind, rendered } = await roundTrip(edit);
+    expect(kind).toBe('edit');
+    expect(rendered).toEqual({
+      type: 'edit',
+      target: { platformEventId: '$b-original' },
+      body: { kind: 'text', text: 'a better caption', attachments: [IMAGE, PDF] },
+    });
+    const { rendered: one } = await roundTrip({
+      ...edit,
+      body: { kind: 'text', text: 'cat.png', attachments: [IMAGE] },
+    });
+    expect(one).toEqual({
+      type: 'edit',
+      target: { platformEventId: '$b-original' },
+      body: { kind: 'text', text: 'cat.png', attachments: [IMAGE] },
+    });
+  });
+
   it('sends no caption when the text is only the names of the files', async () => {
     const content = await contentForAction(
       { type: 'post', body: { kind: 'text', text: 'cat.png\nreport.pdf', attachments: [IMAGE, PDF] } },

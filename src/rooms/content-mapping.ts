@@ -92,7 +92,7 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
     case 'post': {
       const replyTo = action.inReplyTo === undefined ? undefined : await ref(action.inReplyTo.platformEventId);
       const attachments = action.body.attachments ?? [];
-      if (attachments.length > 0) return attachmentMessage(env, action.body, attachments, replyTo);
+      if (attachments.length > 0) return attachmentMessage(env, action.body, attachments, { inReplyTo: replyTo });
       // A reply to a message we do not know is still worth sending, as a plain message.
       return replyTo === undefined
         ? buildTextMessage({ ...env, ...textBody(action.body) })
@@ -100,7 +100,12 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
     }
     case 'edit': {
       const target = await ref(action.target.platformEventId);
-      return target === undefined ? undefined : buildEdit({ ...env, ...textBody(action.body), replaces: target });
+      if (target === undefined) return undefined;
+      // The new body replaces the old one whole: an edited caption keeps its files.
+      const attachments = action.body.attachments ?? [];
+      return attachments.length > 0
+        ? attachmentMessage(env, action.body, attachments, { replaces: target })
+        : buildEdit({ ...env, ...textBody(action.body), replaces: target });
     }
     case 'delete': {
       const target = await ref(action.target.platformEventId);
@@ -134,13 +139,14 @@ function attachmentMessage(
   env: MessageEnvelope,
   body: MessageBody,
   attachments: readonly Attachment[],
-  inReplyTo: Uint8Array | undefined,
+  refs: { readonly inReplyTo?: Uint8Array | undefined; readonly replaces?: Uint8Array },
 ): MimiContent {
   return buildAttachments({
     ...env,
     attachments: attachments.map(attachmentInit),
     ...(isCaption(body.text, attachments) ? { caption: textBody(body) } : {}),
-    ...(inReplyTo !== undefined ? { inReplyTo } : {}),
+    ...(refs.inReplyTo !== undefined ? { inReplyTo: refs.inReplyTo } : {}),
+    ...(refs.replaces !== undefined ? { replaces: refs.replaces } : {}),
   });
 }
 

@@ -258,13 +258,15 @@ export function buildAttachment(
  * §5.9 with several files: one message whose body is a processAll MultiPart (§4.4: "the receiver
  * should process as many of the nested parts as possible") of the caption, when there is one,
  * and one ExternalPart per attachment, in order. A single attachment is built as `buildAttachment`
- * builds it (a bare ExternalPart without a caption).
+ * builds it (a bare ExternalPart without a caption). With `replaces`, an edit (§5.5) whose new body
+ * keeps its files.
  */
 export function buildAttachments(
   args: MessageEnvelope & {
     readonly attachments: readonly AttachmentInit[];
     readonly caption?: TextBody;
     readonly inReplyTo?: MessageId | null;
+    readonly replaces?: MessageId | null;
   },
 ): MimiContent {
   if (args.attachments.length === 0) throw new ValidationError('§5.9: an attachment message needs an attachment');
@@ -282,7 +284,7 @@ export function buildAttachments(
           partSemantics: PartSemantics.ProcessAll,
           parts,
         };
-  return message(args, { inReplyTo: args.inReplyTo, nestedPart });
+  return message(args, { replaces: args.replaces, inReplyTo: args.inReplyTo, nestedPart });
 }
 
 /**
