@@ -2,14 +2,15 @@
  * A post with several files, between two gateways over mutual TLS (memory platform): every file
  * crosses, in order, with the caption, both ways (hub → follower and follower → hub → back), as
  * one MIMI message whose body is a processAll MultiPart of the caption and one ExternalPart per
- * file (src/rooms/content-mapping.ts). Before, only the first file crossed.
+ * file (src/rooms/content-mapping.ts); an edit keeps them. Before, only the first file crossed,
+ * and an edit none.
  */
 import type { RoomUri } from '../../src/common/ids';
 import type { Attachment, MessageAction } from '../../src/ports';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import * as pairs from './gateway-pair';
 
-const { GatewayPair, eventually, linkWithBobInvited, postedBody } = pairs;
+const { GatewayPair, eventually, found, linkWithBobInvited, postedBody } = pairs;
 const [ALICE, BOB] = [pairs.ALICE_ON_A, pairs.BOB_ON_B];
 const CLUB = '!files:a.example';
 
@@ -61,5 +62,27 @@ describe('a post with several files between two gateways', () => {
       return body!;
     });
     expect(onA.attachments).toEqual(fromBob);
+  });
+
+  it('an edit of the caption keeps every file on the other side', async () => {
+    const mirror = `${MIRROR_PREFIX}${club}`;
+    const files = FILES.map((f) => ({ ...f, url: `${f.url}?edit` }));
+    const original = await pair.a.platform.emitLocal(CLUB, ALICE, post('first caption', files));
+    await found(() => posted(pair.b, mirror, files[0]!.url), 'the post on B');
+    await pair.a.platform.emitLocal(CLUB, ALICE, {
+      type: 'edit',
+      target: { platformEventId: original },
+      body: { kind: 'text', text: 'better caption', attachments: files },
+    });
+    const edit = await eventually(() => {
+      const e = pair.b.platform.rooms
+        .get(mirror)
+        ?.timeline.find(
+          (x) => x.kind === 'message' && x.action.type === 'edit' && x.action.body.text === 'better caption',
+        );
+      expect(e).toBeDefined();
+      return e!.kind === 'message' && e!.action.type === 'edit' ? e!.action.body : undefined;
+    });
+    expect(edit?.attachments).toEqual(files);
   });
 });
