@@ -29,6 +29,7 @@ import { ReplyMentions } from './reply-mentions';
 import { lifecycleNotice } from './room-lifecycle';
 import type { RoomUpgrades } from './room-upgrade';
 import { readEventsOf } from './read-receipts';
+import { isFileOfEcho } from './outbound-files';
 
 export interface InboundEventsDeps {
   readonly bot: () => Intent;
@@ -66,6 +67,8 @@ export class InboundEvents {
     if (ev.type === 'm.room.member' && ev.state_key !== undefined) this.rememberMember(ev, ev.state_key);
     // The bot's own messages (command answers, failure notices) are bridge chatter, not room content.
     if (ev.sender === ids.botUserId && (ev.type === 'm.room.message' || ev.type === 'm.reaction')) return;
+    // A further file event of one of our posts (outbound-files.ts): the post was recorded with its first event.
+    if (isFileOfEcho(ev, ids)) return;
     const ctx = this.deps.ctx();
     if (ev.type === 'm.room.power_levels' && ev.state_key === '') {
       if (upgrades.isReplaced(ev.room_id)) return; // the old room closed by its upgrade (room-upgrade.ts)

@@ -295,6 +295,114 @@ describe('attachments', () => {
       inReplyTo: { platformEventId: '$b-original' },
     });
   });
+
+  const PDF = {
+    url: 'https://media.a.example/_matrix/media/v3/download/a.example/def',
+    contentType: 'application/pdf',
+    size: 4096,
+    filename: 'report.pdf',
+    description: 'the Q3 report',
+  };
+  const externals = (part: NestedPart): { url: string; filename: string }[] =>
+    part.cardinality === Cardinality.Multi
+      ? part.parts.flatMap(externals)
+      : part.cardinality === Cardinality.External
+        ? [{ url: part.url, filename: part.filename }]
+        : [];
+
+  it('carries every file of a post, in order, as the ExternalParts of one processAll MultiPart', async () => {
+    const content = await contentForAction(
+      { type: 'post', body: { kind: 'text', text: '', attachments: [IMAGE, PDF] } },
+      ctx,
+    );
+    const body = decodeMimiContent(encodeMimiContentWithId(content!, SENDER, ROOM).bytes).nestedPart;
+    expect(body).toMatchObject({ cardinality: Cardinality.Multi, partSemantics: PartSemantics.ProcessAll });
+    expect(body.cardinality === Cardinality.Multi && body.parts.map((p) => p.cardinality)).toEqual([
+      Cardinality.External,
+      Cardinality.External,
+    ]);
+    expect(externals(body)).toEqual([
+      { url: IMAGE.url, filename: IMAGE.filename },
+      { url: PDF.url, filename: PDF.filename },
+    ]);
+  });
+
+  it('renders a post of several files back with all of them, in order', async () => {
+    const { kind, rendered } = await roundTrip({
+      type: 'post',
+      body: { kind: 'text', text: '', attachments: [PDF, IMAGE] },
+    });
+    expect(kind).toBe('text');
+    expect(rendered).toMatchObject({ type: 'post', body: { attachments: [PDF, IMAGE] } });
+  });
+
+  it('puts the caption first, then each file, and keeps the reply reference', async () => {
+    const action: MessageAction = {
+      type: 'post',
+      body: {
+        kind: 'text',
+        text: 'the photos and the report',
+        attachments: [IMAGE, PDF, { ...IMAGE, url: `${IMAGE.url}2` }],
+      },
+      inReplyTo: { platformEventId: ORIGINAL_EVENT },
+    };
+    const content = await contentForAction(action, ctx);
+    const body = content!.nestedPart;
+    expect(body.cardinality === Cardinality.Multi && body.parts.map((p) => p.cardinality)).toEqual([
+      Cardinality.Single,
+      Cardinality.External,
+      Cardinality.External,
+      Cardinality.External,
+    ]);
+    const { kind, rendered } = await roundTrip(action);
+    expect(kind).toBe('reply');
+    expect(rendered).toEqual({
+      type: 'post',
+      body: {
+        kind: 'text',
+        text: 'the photos and the report',
+        attachments: [IMAGE, PDF, { ...IMAGE, url: `${IMAGE.url}2` }],
+      },
+      inReplyTo: { platformEventId: '$b-original' },
+    });
+  });
+
+  it('keeps the files of an edit (a new caption for an image must not make the image go away)', async () => {
+    const edit: MessageAction = {
+      type: 'edit',
+      target: { platformEventId: ORIGINAL_EVENT },
+      body: { kind: 'text', text: 'a better caption', attachments: [IMAGE, PDF] },
+    };
+    const content = await contentForAction(edit, ctx);
+    expect(toHex(content!.replaces!)).toBe(ORIGINAL_ID);
+    expect(externals(content!.nestedPart)).toHaveLength(2);
+    const { kind, rendered } = await roundTrip(edit);
+    expect(kind).toBe('edit');
+    expect(rendered).toEqual({
+      type: 'edit',
+      target: { platformEventId: '$b-original' },
+      body: { kind: 'text', text: 'a better caption', attachments: [IMAGE, PDF] },
+    });
+    const { rendered: one } = await roundTrip({
+      ...edit,
+      body: { kind: 'text', text: 'cat.png', attachments: [IMAGE] },
+    });
+    expect(one).toEqual({
+      type: 'edit',
+      target: { platformEventId: '$b-original' },
+      body: { kind: 'text', text: 'cat.png', attachments: [IMAGE] },
+    });
+  });
+
+  it('sends no caption when the text is only the names of the files', async () => {
+    const content = await contentForAction(
+      { type: 'post', body: { kind: 'text', text: 'cat.png\nreport.pdf', attachments: [IMAGE, PDF] } },
+      ctx,
+    );
+    const body = content!.nestedPart;
+    expect(body.cardinality === Cardinality.Multi && body.parts.length).toBe(2);
+    expect(externals(body)).toHaveLength(2);
+  });
 });
 
 describe('emotes (docs/EXTENSIONS.md)', () => {

@@ -20,7 +20,8 @@ import {
   type NestedPart,
   PartSemantics,
   type ExternalPart,
-  buildAttachment,
+  buildAttachments,
+  type AttachmentInit,
   buildDelete,
   buildEdit,
   buildMessageStatus,
@@ -90,8 +91,8 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
   switch (action.type) {
     case 'post': {
       const replyTo = action.inReplyTo === undefined ? undefined : await ref(action.inReplyTo.platformEventId);
-      const attachment = action.body.attachments?.[0];
-      if (attachment !== undefined) return attachmentMessage(env, action.body, attachment, replyTo);
+      const attachments = action.body.attachments ?? [];
+      if (attachments.length > 0) return attachmentMessage(env, action.body, attachments, { inReplyTo: replyTo });
       // A reply to a message we do not know is still worth sending, as a plain message.
       return replyTo === undefined
         ? buildTextMessage({ ...env, ...textBody(action.body) })
@@ -99,7 +100,12 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
     }
     case 'edit': {
       const target = await ref(action.target.platformEventId);
-      return target === undefined ? undefined : buildEdit({ ...env, ...textBody(action.body), replaces: target });
+      if (target === undefined) return undefined;
+      // The new body replaces the old one whole: an edited caption keeps its files.
+      const attachments = action.body.attachments ?? [];
+      return attachments.length > 0
+        ? attachmentMessage(env, action.body, attachments, { replaces: target })
+        : buildEdit({ ...env, ...textBody(action.body), replaces: target });
     }
     case 'delete': {
       const target = await ref(action.target.platformEventId);
@@ -123,32 +129,44 @@ export async function contentForAction(action: MessageAction, ctx: ContentContex
 }
 
 /**
- * A file or image as a MIMI ExternalPart (content-08 §4.4): the URL the bridge made fetchable,
- * never the bytes. Captioned (a MultiPart of the text and the file) when the text says more than
- * the file name, as Matrix's `body` of an m.image usually is just the name. One attachment per
- * message: what Matrix and XMPP (XEP-0066) carry.
+ * Files and images as MIMI ExternalParts (content-08 §4.4): the URLs the bridge made fetchable,
+ * never the bytes. One attachment is a bare ExternalPart; several are a processAll MultiPart of
+ * one ExternalPart each, in order (an XMPP stanza may carry several XEP-0066/XEP-0447 files).
+ * Captioned (the text first, in the same MultiPart) when the text says more than the file names,
+ * as Matrix's `body` of an m.image usually is just the name.
  */
 function attachmentMessage(
   env: MessageEnvelope,
   body: MessageBody,
-  attachment: Attachment,
-  inReplyTo: Uint8Array | undefined,
+  attachments: readonly Attachment[],
+  refs: { readonly inReplyTo?: Uint8Array | undefined; readonly replaces?: Uint8Array },
 ): MimiContent {
-  const captioned = body.text.trim() !== '' && body.text !== attachment.filename;
-  return buildAttachment({
+  return buildAttachments({
     ...env,
-    attachment: {
-      contentType: attachment.contentType,
-      url: attachment.url,
-      ...(attachment.size !== undefined ? { size: attachment.size } : {}),
-      ...(attachment.filename !== undefined ? { filename: attachment.filename } : {}),
-      ...(attachment.description !== undefined ? { description: attachment.description } : {}),
-      // Named Information hash algorithm 1 = sha-256.
-      ...(attachment.sha256 !== undefined ? { hashAlg: 1, contentHash: attachment.sha256 } : {}),
-    },
-    ...(captioned ? { caption: textBody(body) } : {}),
-    ...(inReplyTo !== undefined ? { inReplyTo } : {}),
+    attachments: attachments.map(attachmentInit),
+    ...(isCaption(body.text, attachments) ? { caption: textBody(body) } : {}),
+    ...(refs.inReplyTo !== undefined ? { inReplyTo: refs.inReplyTo } : {}),
+    ...(refs.replaces !== undefined ? { replaces: refs.replaces } : {}),
   });
+}
+
+/** Whether `text` says more than the names of the files: not blank, and not just their names, one a line. */
+function isCaption(text: string, attachments: readonly Attachment[]): boolean {
+  if (text.trim() === '') return false;
+  const names = new Set(attachments.flatMap((a) => (a.filename !== undefined ? [a.filename] : [])));
+  return !text.split('\n').every((line) => names.has(line));
+}
+
+function attachmentInit(attachment: Attachment): AttachmentInit {
+  return {
+    contentType: attachment.contentType,
+    url: attachment.url,
+    ...(attachment.size !== undefined ? { size: attachment.size } : {}),
+    ...(attachment.filename !== undefined ? { filename: attachment.filename } : {}),
+    ...(attachment.description !== undefined ? { description: attachment.description } : {}),
+    // Named Information hash algorithm 1 = sha-256.
+    ...(attachment.sha256 !== undefined ? { hashAlg: 1, contentHash: attachment.sha256 } : {}),
+  };
 }
 
 /** The ExternalParts of a body, in order (a single one, or those inside a MultiPart). */
@@ -237,7 +255,10 @@ function messageBody(content: MimiContent): MessageBody {
   const attachments = externalParts(content.nestedPart).map(toAttachment);
   const withFiles = attachments.length > 0 ? { attachments } : {};
   const t = contentText(content.nestedPart);
-  if (t === undefined) return { kind: 'text', text: attachments[0]?.filename ?? '', ...withFiles };
+  // No caption: a lone file's name is the text (what Matrix shows as an m.file's body); several files speak for themselves.
+  if (t === undefined) {
+    return { kind: 'text', text: attachments.length === 1 ? (attachments[0]!.filename ?? '') : '', ...withFiles };
+  }
   const emote = t.text.startsWith(EMOTE_PREFIX) && t.text.length > EMOTE_PREFIX.length;
   const kind = emote ? 'emote' : 'text';
   const text = emote ? t.text.slice(EMOTE_PREFIX.length) : t.text;

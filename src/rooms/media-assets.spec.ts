@@ -135,6 +135,31 @@ describe('MediaAssets', () => {
     expect(await service.serve(PEER, ref)).toEqual({ bytes: PNG, contentType: 'image/png' });
   });
 
+  it('publishes every file of a post, each as an asset of its own, in order, next to a link left as it is', async () => {
+    const { service, records, theRoom } = setup();
+    const second = 'https://hs.test/_matrix/client/v1/media/download/hs.test/def';
+    const action: MessageAction = {
+      type: 'post',
+      body: {
+        kind: 'text',
+        text: 'three',
+        attachments: [
+          { url: HS_URL, contentType: 'image/png', filename: 'a.png' },
+          { url: 'https://files.example/x.png', contentType: 'image/png', filename: 'x.png' },
+          { url: second, contentType: 'application/pdf', filename: 'b.pdf' },
+        ],
+      },
+    };
+    const out = await service.publish(TX, theRoom, action);
+    const urls = out.type === 'post' ? (out.body.attachments ?? []).map((a) => a.url) : [];
+    expect(urls).toHaveLength(3);
+    expect(urls[1]).toBe('https://files.example/x.png');
+    const refs = [urls[0]!, urls[2]!].map((u) => parseAssetUrl(u)!);
+    expect(refs[0]!.assetId).not.toBe(refs[1]!.assetId);
+    expect(refs.map((r) => records.get(r.assetId)?.sourceUrl)).toEqual([HS_URL, second]);
+    expect(records.size).toBe(2);
+  });
+
   it('leaves a link the bridge does not hold as it is (nothing minted)', async () => {
     const { service, records, theRoom } = setup();
     const out = await service.publish(TX, theRoom, post('https://files.example/x.png'));

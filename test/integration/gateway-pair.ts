@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
 import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
-import type { LegacyUserRef } from '../../src/ports';
+import { type LegacyUserRef, type MessageBody, ParticipantRole } from '../../src/ports';
 import { type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
 import { MimiPeerClient } from '../../src/mimi/transport';
 import {
@@ -242,7 +242,7 @@ export const memoryRoom = (roomId: string) => ({ platform: Platform.Memory, room
 /** Alice, a user of A's memory platform; Bob, one of B's, and his MIMI user URI. */
 export const ALICE_ON_A: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
 export const BOB_ON_B: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
-export const BOB_ON_B_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
+const BOB_ON_B_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 
 /** Link the memory-platform room `roomId` of `gw` through the admin API; the new room's URI. */
 export async function linkMemoryRoom(gw: GatewayUnderTest, roomId: string): Promise<RoomUri> {
@@ -268,6 +268,29 @@ export async function inviteOnA(
     by,
     timestamp: Date.now(),
   });
+}
+
+/** A's memory room `roomId`, owned by Alice, linked, and Bob of B invited: its URI, once B has the room. */
+export async function linkWithBobInvited(pair: GatewayPair, roomId: string, name: string): Promise<RoomUri> {
+  pair.a.platform
+    .createRoom(roomId, name)
+    .members.set(ALICE_ON_A.userId, { user: ALICE_ON_A, role: ParticipantRole.Owner });
+  const roomUri = await linkMemoryRoom(pair.a, roomId);
+  await inviteOnA(pair, roomId, ALICE_ON_A, BOB_ON_B_URI, '$invite-bob');
+  await found(() => roomOn(pair.b, roomUri), 'the room on B');
+  return roomUri;
+}
+
+/** The body of the first post in `roomId` on `gw`'s platform that `match` accepts. */
+export function postedBody(
+  gw: GatewayUnderTest,
+  roomId: string,
+  match: (body: MessageBody) => boolean,
+): MessageBody | undefined {
+  const event = gw.platform.rooms
+    .get(roomId)
+    ?.timeline.find((e) => e.kind === 'message' && e.action.type === 'post' && match(e.action.body));
+  return event?.kind === 'message' && event.action.type === 'post' ? event.action.body : undefined;
 }
 
 /** The stored history of `roomUri` on `gw` (provisioning API). */

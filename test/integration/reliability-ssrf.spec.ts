@@ -8,14 +8,14 @@
  */
 import type { RoomUri } from '../../src/common/ids';
 import { ErrorCode } from '../../src/common/errors';
-import { type MessageAction, ParticipantRole } from '../../src/ports';
+import type { MessageAction } from '../../src/ports';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { CanaryServer } from '../support/canary-server';
 import * as pairs from './gateway-pair';
 
-const { GatewayPair, eventually, found, inviteOnA, linkMemoryRoom, mimiGet, roomOn } = pairs;
-const [ALICE, BOB, BOB_URI] = [pairs.ALICE_ON_A, pairs.BOB_ON_B, pairs.BOB_ON_B_URI];
+const { GatewayPair, eventually, linkWithBobInvited, mimiGet, postedBody } = pairs;
+const [ALICE, BOB] = [pairs.ALICE_ON_A, pairs.BOB_ON_B];
 const CLUB = '!ssrf:a.example';
 
 describe('T27: media URLs are never fetched (canary)', () => {
@@ -34,28 +34,20 @@ describe('T27: media URLs are never fetched (canary)', () => {
     'https://192.168.1.1/g.png',
     'file:///etc/passwd',
   ];
-  /** A post of `text` with one attachment at `url` (MIMI content carries one ExternalPart per message). */
+  /** A post of `text` with one attachment at `url`. */
   const post = (text: string, url: string): MessageAction => ({
     type: 'post',
     body: { kind: 'text', text, attachments: [{ url, contentType: 'image/png', filename: 'f.png' }] },
   });
 
-  /** The attachment URLs and link texts of the post `text` in `roomId` on `gw`'s platform. */
-  const posted = (gw: pairs.GatewayUnderTest, roomId: string, text: string) => {
-    const event = gw.platform.rooms
-      .get(roomId)
-      ?.timeline.find((e) => e.kind === 'message' && e.action.type === 'post' && e.action.body.text.startsWith(text));
-    if (event?.kind !== 'message' || event.action.type !== 'post') return undefined;
-    return event.action.body;
-  };
+  /** The post `text` in `roomId` on `gw`'s platform. */
+  const posted = (gw: pairs.GatewayUnderTest, roomId: string, text: string) =>
+    postedBody(gw, roomId, (body) => body.text.startsWith(text));
 
   beforeAll(async () => {
     canary = await CanaryServer.start();
     pair = await GatewayPair.start('sqlite');
-    pair.a.platform.createRoom(CLUB, 'SSRF').members.set(ALICE.userId, { user: ALICE, role: ParticipantRole.Owner });
-    club = await linkMemoryRoom(pair.a, CLUB);
-    await inviteOnA(pair, CLUB, ALICE, BOB_URI, '$invite-bob');
-    await found(() => roomOn(pair.b, club), 'the room on B');
+    club = await linkWithBobInvited(pair, CLUB, 'SSRF');
   }, 60_000);
 
   afterAll(async () => {

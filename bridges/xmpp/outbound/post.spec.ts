@@ -7,6 +7,7 @@ import { type XmlElement } from '../protocol/xml';
 import {
   DAVE,
   DAVE_PUPPET,
+  FILES_HOST,
   type Harness,
   harness,
   ROOM,
@@ -203,6 +204,40 @@ describe(XmppBridge.name, () => {
         .post(ROOM_REF, DAVE, { type: 'unreact', reaction: { platformEventId: 'unknown' } }, opts('p6'))
         .catch((e: unknown) => e);
       expect(err).toMatchObject({ code: ErrorCode.PlatformRejected });
+    });
+
+    it('sends every file of a post: one XEP-0066 and one XEP-0447 element each, in order, and a line each in the body', async () => {
+      const files = [
+        { url: `https://${FILES_HOST}/a.png`, contentType: 'image/png', filename: 'a.png' },
+        { url: 'https://elsewhere.example/x.zip', contentType: 'application/zip', filename: 'x.zip' },
+        { url: `https://${FILES_HOST}/b.pdf`, contentType: 'application/pdf', filename: 'b.pdf', size: 9 },
+      ];
+      const result = await h.bridge.post(
+        ROOM_REF,
+        DAVE,
+        { type: 'post', body: { kind: 'text', text: 'two files', attachments: files } },
+        { idempotencyKey: 'files', timeoutMs: 2000 },
+      );
+      const sent = h.transport.sent.find((el) => el.name === 'message')!;
+      expect(sent.getChildren('x', NS.OOB).map((x) => x.getChildText('url'))).toEqual([files[0]!.url, files[2]!.url]);
+      expect(
+        sent.getChildren('file-sharing', NS.SFS).map((f) => f.getChild('file', NS.FILE_METADATA)!.getChildText('name')),
+      ).toEqual(['a.png', 'b.pdf']);
+      expect(sent.getChildText('body')).toBe(
+        `two files\n${files[0]!.url}\n${files[2]!.url}\n[attachment not bridged: x.zip]`,
+      );
+      // The reflection reads back with both files.
+      const echo = await h.sink.waitFor((e) => e.platformEventId === result.platformEventId, 'the echo');
+      expect(echo).toMatchObject({
+        action: {
+          body: {
+            attachments: [
+              { url: files[0]!.url, contentType: 'image/png', filename: 'a.png' },
+              { url: files[2]!.url, contentType: 'application/pdf', filename: 'b.pdf', size: 9 },
+            ],
+          },
+        },
+      });
     });
 
     it('rejects a room that is not a MUC JID', async () => {

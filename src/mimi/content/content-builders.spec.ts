@@ -22,6 +22,7 @@ import {
 import {
   AEAD_AES_128_GCM,
   buildAttachment,
+  buildAttachments,
   buildDelete,
   buildEdit,
   buildReaction,
@@ -212,6 +213,18 @@ describe('builders produce valid messages that decode back equal', () => {
           },
         }),
     ],
+    [
+      'several attachments',
+      () =>
+        buildAttachments({
+          ...base,
+          caption: { text: 'both' },
+          attachments: [
+            { contentType: 'image/png', url: 'https://x/1' },
+            { contentType: 'application/pdf', url: 'https://x/2', filename: 'r.pdf' },
+          ],
+        }),
+    ],
   ];
 
   it.each(cases)('%s', (_name, build) => {
@@ -237,6 +250,31 @@ describe('builders produce valid messages that decode back equal', () => {
     const body = msg.nestedPart as MultiPart;
     expect(body.partSemantics).toBe(PartSemantics.ProcessAll);
     expect(body.parts.map((p) => p.cardinality)).toEqual([Cardinality.Single, Cardinality.External]);
+  });
+
+  it('gives several attachments a processAll body [caption?, attachment…], in order; one stays a bare ExternalPart', () => {
+    const files = [
+      { contentType: 'image/png', url: 'https://x/1' },
+      { contentType: 'image/png', url: 'https://x/2' },
+    ];
+    const bare = buildAttachments({ ...base, attachments: files }).nestedPart as MultiPart;
+    expect(bare.partSemantics).toBe(PartSemantics.ProcessAll);
+    expect(bare.parts.map((p) => p.cardinality === Cardinality.External && p.url)).toEqual([
+      'https://x/1',
+      'https://x/2',
+    ]);
+    const captioned = buildAttachments({ ...base, caption: { text: 'two' }, attachments: files })
+      .nestedPart as MultiPart;
+    expect(captioned.parts.map((p) => p.cardinality)).toEqual([
+      Cardinality.Single,
+      Cardinality.External,
+      Cardinality.External,
+    ]);
+    const salt = new Uint8Array(16).fill(1);
+    const one = buildAttachments({ ...base, salt, attachments: [files[0]!] });
+    expect(one).toEqual(buildAttachment({ ...base, salt, attachment: files[0]! }));
+    expect(one.nestedPart.cardinality).toBe(Cardinality.External);
+    expect(() => buildAttachments({ ...base, attachments: [] })).toThrow(/needs an attachment/);
   });
 
   it('writes the bridge extensions (externalMessageId, senderTimestamp, subject) so they read back', () => {

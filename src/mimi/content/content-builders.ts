@@ -250,17 +250,41 @@ export function buildAttachment(
     readonly inReplyTo?: MessageId | null;
   },
 ): MimiContent {
-  const external = externalPart(args.attachment);
-  const nestedPart: NestedPart = args.caption
-    ? {
-        disposition: Disposition.Render,
-        language: '',
-        cardinality: Cardinality.Multi,
-        partSemantics: PartSemantics.ProcessAll,
-        parts: [textPart(args.caption), external],
-      }
-    : external;
-  return message(args, { inReplyTo: args.inReplyTo, nestedPart });
+  const { attachment, ...rest } = args;
+  return buildAttachments({ ...rest, attachments: [attachment] });
+}
+
+/**
+ * §5.9 with several files: one message whose body is a processAll MultiPart (§4.4: "the receiver
+ * should process as many of the nested parts as possible") of the caption, when there is one,
+ * and one ExternalPart per attachment, in order. A single attachment is built as `buildAttachment`
+ * builds it (a bare ExternalPart without a caption). With `replaces`, an edit (§5.5) whose new body
+ * keeps its files.
+ */
+export function buildAttachments(
+  args: MessageEnvelope & {
+    readonly attachments: readonly AttachmentInit[];
+    readonly caption?: TextBody;
+    readonly inReplyTo?: MessageId | null;
+    readonly replaces?: MessageId | null;
+  },
+): MimiContent {
+  if (args.attachments.length === 0) throw new ValidationError('§5.9: an attachment message needs an attachment');
+  const parts: NestedPart[] = [
+    ...(args.caption ? [textPart(args.caption)] : []),
+    ...args.attachments.map(externalPart),
+  ];
+  const nestedPart: NestedPart =
+    parts.length === 1
+      ? parts[0]!
+      : {
+          disposition: Disposition.Render,
+          language: '',
+          cardinality: Cardinality.Multi,
+          partSemantics: PartSemantics.ProcessAll,
+          parts,
+        };
+  return message(args, { replaces: args.replaces, inReplyTo: args.inReplyTo, nestedPart });
 }
 
 /**

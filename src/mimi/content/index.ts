@@ -9,7 +9,7 @@ export {
   senderTimestampFromMillis,
 } from './content-extensions';
 export {
-  buildAttachment,
+  buildAttachments,
   buildDelete,
   buildMessageStatus,
   buildEdit,
@@ -20,7 +20,7 @@ export {
   MEDIA_TYPE_MARKDOWN_GFM_MIMI,
   MEDIA_TYPE_TEXT_PLAIN,
 } from './content-builders';
-export type { MessageEnvelope } from './content-builders';
+export type { AttachmentInit, MessageEnvelope } from './content-builders';
 export { receiveMimiContent, validateAcceptedTimestamp } from './validate';
 export { getSenderProfile, senderProfileExtensions } from './sender-profile';
 export type { SenderProfile } from './sender-profile';

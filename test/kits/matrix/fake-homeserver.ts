@@ -402,6 +402,14 @@ export class FakeHomeserver {
         if (!e) throw notFound(`no ${r(3)} state`);
         return e.content;
       }
+      case 'GET relations':
+        // `/relations/{eventId}/{relType}`: the events of the room that relate to it so.
+        return {
+          chunk: room.timeline.filter((x) => {
+            const rel = x.content['m.relates_to'] as { event_id?: unknown; rel_type?: unknown } | undefined;
+            return rel?.event_id === r(3) && (r(4) === '' || rel.rel_type === r(4));
+          }),
+        };
       case 'GET event': {
         const e = room.timeline.find((x) => x.event_id === r(3));
         if (!e) throw notFound(`no event ${r(3)}`);
