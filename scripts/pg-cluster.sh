@@ -5,8 +5,10 @@
 #   scripts/pg-cluster.sh start [DIR]   create (if needed) and start; prints the postgres:// URL
 #   scripts/pg-cluster.sh url   [DIR]   prints the URL of the running cluster in DIR
 #   scripts/pg-cluster.sh stop  [DIR]   stops the cluster and deletes DIR (no-op when absent)
-#   scripts/pg-cluster.sh halt  [DIR]   stops the server (fast shutdown) and keeps DIR: a later
-#                                       `start` brings it back on the same port when it is free
+#   scripts/pg-cluster.sh halt  [DIR] [fast|immediate]
+#                                       stops the server but keeps DIR (default fast; immediate is a
+#                                       crash: no checkpoint, recovery on the next start); a later
+#                                       `start` brings it back on the same port (the soak's pg-restart)
 #
 # DIR defaults to $MIMI_PG_DIR, else ${TMPDIR:-/tmp}/mimi-pg-cluster. Give each concurrent user
 # (e.g. each jest run) its own DIR. initdb refuses to run as root, so as root every server
@@ -17,7 +19,7 @@ DB_NAME=mimi_test
 DB_USER=postgres
 
 usage() {
-  echo "usage: $0 start|url|halt|stop [DIR]" >&2
+  echo "usage: $0 start|url|stop [DIR] | halt [DIR] [fast|immediate]" >&2
   exit 2
 }
 
@@ -116,8 +118,10 @@ start_cluster() {
       print_url
       return
     fi
-    # Most likely another process took the port between the probe and the bind: try another.
+    # Most likely another process took the port between the probe and the bind: try another (a
+    # fresh cluster) or the same one again a little later (a restart).
     echo "pg-cluster: start on port $port failed (attempt $attempt), see $dir/server.log" >&2
+    [ -f "$port_file" ] && sleep 2
   done
   exit 1
 }
@@ -130,14 +134,16 @@ stop_cluster() {
 }
 
 halt_cluster() {
+  local mode=${1:-fast}
+  case "$mode" in fast | immediate) ;; *) usage ;; esac
   if is_running; then
-    as_pg "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    as_pg "$BIN/pg_ctl" -D "$dir/data" -m "$mode" -w stop >/dev/null
   fi
 }
 
 case "$cmd" in
   start) start_cluster ;;
-  halt) halt_cluster ;;
+  halt) halt_cluster "${3:-fast}" ;;
   url)
     if ! is_running; then
       echo "pg-cluster: no cluster running in $dir" >&2

@@ -69,8 +69,11 @@ describe(tombstoneReplacement.name, () => {
 });
 
 describe(RoomUpgrades.name, () => {
+  /** The homeserver's state after a real upgrade: the old room's tombstone names the new one. */
+  const UPGRADED = { [`${OLD} m.room.tombstone`]: { replacement_room: NEW } };
+
   it('joins the replacement, moves the link and tells both rooms', async () => {
-    const { upgrades, notices, moves, joins } = setup();
+    const { upgrades, notices, moves, joins } = setup({ state: UPGRADED });
     await upgrades.onTombstone(tombstone());
     expect(joins).toEqual([NEW]);
     expect(moves).toEqual([[OLD, NEW]]);
@@ -86,8 +89,19 @@ describe(RoomUpgrades.name, () => {
     expect(upgrades.isReplaced(NEW)).toBe(false);
   });
 
+  it('ignores a tombstone the room’s state does not hold (forged, or from a sender without the power)', async () => {
+    const none = setup();
+    await none.upgrades.onTombstone({ ...tombstone(), sender: '@mallory:hs' });
+    const other = setup({ state: { [`${OLD} m.room.tombstone`]: { replacement_room: '!elsewhere:hs' } } });
+    await other.upgrades.onTombstone({ ...tombstone(), sender: '@mallory:hs' });
+    for (const { upgrades, notices, moves, joins } of [none, other]) {
+      expect([notices, moves, joins]).toEqual([[], [], []]);
+      expect(upgrades.isReplaced(OLD)).toBe(false);
+    }
+  });
+
   it('leaves an unlinked room alone', async () => {
-    const { upgrades, notices, moves, joins } = setup({ linked: [] });
+    const { upgrades, notices, moves, joins } = setup({ linked: [], state: UPGRADED });
     await upgrades.onTombstone(tombstone());
     expect([notices, moves, joins]).toEqual([[], [], []]);
   });

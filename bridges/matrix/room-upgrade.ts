@@ -59,6 +59,12 @@ export class RoomUpgrades {
     const replacement = tombstoneReplacement(ev);
     const host = this.deps.host();
     if (replacement === undefined) return;
+    if (!(await this.isRoomTombstone(ev.room_id, replacement))) {
+      this.deps.logger.warn(
+        `room ${ev.room_id}: ignoring tombstone ${ev.event_id} from ${ev.sender}: the room's state names no such replacement`,
+      );
+      return;
+    }
     this.replaced.add(ev.room_id);
     if (this.replaced.size > MAX_REPLACED) this.replaced.delete(this.replaced.values().next().value as string);
     if (host?.moveLink === undefined) return;
@@ -77,6 +83,24 @@ export class RoomUpgrades {
       return;
     }
     await this.move(ev.room_id, replacement, ev.sender, ev.event_id);
+  }
+
+  /**
+   * Whether the homeserver holds a tombstone naming `replacement` as `roomId`'s state. A tombstone
+   * in a transaction is not enough: only one the homeserver's auth rules let into the room's state
+   * (a sender with the power to send it, state_key '') counts; anything else (a forged or rejected
+   * event) changes nothing.
+   */
+  private async isRoomTombstone(roomId: string, replacement: string): Promise<boolean> {
+    try {
+      const content = (await this.deps.bot().matrixClient.getRoomStateEvent(roomId, 'm.room.tombstone', '')) as Record<
+        string,
+        unknown
+      >;
+      return tombstoneReplacement({ type: 'm.room.tombstone', state_key: '', content }) === replacement;
+    } catch {
+      return false; // M_NOT_FOUND: no tombstone in the room's state
+    }
   }
 
   /**

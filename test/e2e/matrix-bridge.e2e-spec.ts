@@ -444,6 +444,41 @@ describe('MatrixBridge against a real Synapse', () => {
       expect(sink.deliveries.get(id)).toBeUndefined();
     });
 
+    it('moves no link on a crafted tombstone from an unprivileged sender, or with a state_key (T42)', async () => {
+      if (!host.linked.has(roomId)) await host.link(room, { platform: Platform.Matrix, userId: alice.userId });
+      // A room the bot could join (public): the link would move there if the tombstone were believed.
+      const target = await alice.createRoom({ name: 'Not a replacement', preset: 'public_chat' });
+      const tombstone = (id: string, sender: string, stateKey: string) => ({
+        event_id: id,
+        room_id: roomId,
+        sender,
+        type: 'm.room.tombstone',
+        state_key: stateKey,
+        origin_server_ts: Date.now(),
+        content: { body: 'This room has been replaced', replacement_room: target },
+      });
+      const stamp = Date.now();
+      const marker = `$t42-after-${stamp}`;
+      const res = await putTransaction(
+        asUrl(),
+        `t42-${stamp}`,
+        [
+          // bob has power level 0 here; a tombstone needs the room's state_default (50) or more.
+          tombstone(`$t42-unprivileged-${stamp}`, bob.userId, ''),
+          // alice may send tombstones, but a tombstone's state_key must be empty.
+          tombstone(`$t42-state-key-${stamp}`, alice.userId, 'elsewhere'),
+          event(marker),
+        ],
+        { header: `Bearer ${reg.hs_token}` },
+      );
+      expect(res.status).toBe(200);
+      await sink.waitFor('message', (e) => e.platformEventId === marker);
+      expect(host.calls.filter((c) => c.op === 'moveLink')).toEqual([]);
+      expect(host.linked.has(roomId)).toBe(true);
+      expect(host.linked.has(target)).toBe(false);
+      expect(await alice.joinedMembers(target)).not.toContain(bridge.ids.botUserId);
+    });
+
     it('skips a malformed event but records the rest of its transaction', async () => {
       const id = `$after-bad-${Date.now()}`;
       const res = await putTransaction(asUrl(), `bad-${Date.now()}`, [{ type: 'm.room.message' }, event(id)], {

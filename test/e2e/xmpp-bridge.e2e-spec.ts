@@ -21,11 +21,12 @@ import { puppetJid } from '../../bridges/xmpp/protocol/puppet-jid';
 import { RecordingSink } from '../kits/xmpp/recording-sink';
 import { xml, type XmlElement } from '../../bridges/xmpp/protocol/xml';
 import { XmppBridge } from '../../bridges/xmpp/xmpp.bridge';
-import { clientTransport, componentTransport } from '../../bridges/xmpp/session/xmpp-transport';
+import { clientTransport } from '../../bridges/xmpp/session/xmpp-transport';
 import { MemoryStateStore } from '../../bridges/xmpp/state/bridge-state';
 import type { BridgeHost, LinkStatus } from '../../src/ports';
 import { PROSODY_MUC_DOMAIN, ProsodyServer } from '../servers/prosody/prosody-server';
 import { XmppTestUser } from '../servers/prosody/xmpp-test-user';
+import { prosodyComponentBridge } from '../servers/prosody/component-bridge';
 import { waitFor } from '../support/e2e-wait';
 
 const COMPONENT_DOMAIN = 'mimi.localhost';
@@ -69,15 +70,9 @@ describe('XMPP bridge, component mode, against Prosody', () => {
   let bob: XmppTestUser;
 
   function newBridge(): XmppBridge {
-    return new XmppBridge({
-      mode: 'component',
-      transport: componentTransport(
-        { service: prosody.componentService, domain: COMPONENT_DOMAIN, secret: prosody.componentSecret },
-        { initialMs: 100, maxMs: 1000 },
-      ),
+    return prosodyComponentBridge(prosody, {
       componentDomain: COMPONENT_DOMAIN,
       botNick: BOT_NICK,
-      mucService: PROSODY_MUC_DOMAIN,
       attachmentHosts: [ATTACHMENT_HOST],
       stateStore: new FileStateStore(join(stateDir, 'xmpp-state.json')),
       joinTimeoutMs: 10_000,

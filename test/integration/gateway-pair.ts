@@ -72,9 +72,14 @@ export class GatewayPair {
 
   /**
    * Start A and B on fresh databases of `kind` (PostgreSQL needs the test cluster of the jest
-   * global setup); `extra` sets more top-level config sections of both (e.g. `{ mls: {...} }`, `limits`).
+   * global setup, or the cluster `pgClusters` names for a domain); `extra` sets more top-level
+   * config sections of both (e.g. `{ mls: {...} }`, `limits`).
    */
-  static async start(kind: TestDatabaseKind = 'sqlite', extra: Record<string, unknown> = {}): Promise<GatewayPair> {
+  static async start(
+    kind: TestDatabaseKind = 'sqlite',
+    extra: Record<string, unknown> = {},
+    pgClusters: Partial<Record<string, string>> = {},
+  ): Promise<GatewayPair> {
     const pki = await createTestPki();
     const dir = new PemDir();
     const tokenFile = dir.write('admin.token', `${ADMIN_TOKEN}\n`);
@@ -82,7 +87,7 @@ export class GatewayPair {
     const databases: TestDatabase[] = [];
     const database = async (domain: string): Promise<Record<string, unknown>> => {
       if (kind === 'sqlite') return { type: 'better-sqlite3', path: `${domain}.sqlite` };
-      const db = await TestDatabase.create('postgres');
+      const db = await TestDatabase.create('postgres', pgClusters[domain]);
       databases.push(db);
       return { type: 'postgres', url: db.config.database.url, poolSize: 4 };
     };

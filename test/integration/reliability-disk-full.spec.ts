@@ -1,13 +1,22 @@
 /**
- * T38 (docs/RELIABILITY.md): the hub's disk is full. Gateway A hubs a room on SQLite, B follows
- * it. A's database connection gets SQLITE_FULL for every write that grows the file (what a full
- * disk looks like to SQLite; test/support/fault-disk.ts, no root needed). While it is full:
+ * T38 (docs/RELIABILITY.md): the hub's disk is full. Gateway A hubs a room, B follows it. A's
+ * database cannot grow while full:
+ * - SQLite: A's connection gets SQLITE_FULL for every write that grows the file (what a full disk
+ *   looks like to SQLite; test/support/fault-disk.ts, no root needed);
+ * - PostgreSQL: A's database is on a cluster whose whole data folder (WAL included) is on a small
+ *   tmpfs filled to the last byte ("could not extend file: No space left on device"; root only,
+ *   without root the case checks that the harness refuses clearly). B is on the test cluster.
+ * While it is full:
  * - a local platform event is not acknowledged (the sink rejects; a real platform retries);
  * - B's submission of its user's message is refused with a 5xx, so B keeps it and tries again;
  * - nothing of either message is stored (no partial rows: no event, no outbox row).
  * Once space is back, the platform's retry and B's retries bring both messages in, each exactly
  * once, on both gateways and in both legacy rooms.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { Platform, type RoomUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
@@ -15,7 +24,7 @@ import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
 import { type RoomEventInfo, legacyUserUri } from '../../src/rooms';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
-import { SqliteDiskFull } from '../support/fault-disk';
+import { PostgresOnSmallDisk, SmallDisk, SqliteDiskFull } from '../support/fault-disk';
 import {
   GatewayPair,
   type GatewayUnderTest,
@@ -32,16 +41,73 @@ const CLUB = '!club:a.example';
 const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
 const BOB: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
 const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
-/** Long enough to need new database pages (a page is 4 KiB), so the full disk refuses it. */
-const LONG = 'x'.repeat(12_000);
+/**
+ * Long enough to need new database pages (4 KiB in SQLite, 8 KiB in PostgreSQL), and random so
+ * that PostgreSQL cannot compress it into the room a page has left: the full disk refuses it.
+ */
+const LONG = randomBytes(9_000).toString('base64');
 const FROM_ALICE = `alice, while A's disk is full ${LONG}`;
 const FROM_BOB = `bob, while A's disk is full ${LONG}`;
 const WARM_UP = 'bob, before the fault';
 const ALICE_EVENT_ID = '$alice-while-full';
 
-describe("T38: the hub's disk is full (SQLite)", () => {
+/** How a backend fills and frees A's disk. */
+interface FullDisk {
+  fill(): Promise<unknown>;
+  free(): Promise<unknown>;
+}
+
+interface Backend {
+  readonly name: string;
+  /** Start the pair; `disk` fills A's. */
+  start(): Promise<{ pair: GatewayPair; disk: (query: (sql: string) => Promise<unknown>) => FullDisk }>;
+  stop(): Promise<void>;
+}
+
+const isRoot = process.getuid?.() === 0;
+/** initdb takes about 40 MiB (a 16 MiB WAL segment among it); A's database and a fresh WAL segment fit. */
+const PG_DISK_BYTES = 128 * 1024 * 1024;
+
+const sqlite: Backend = {
+  name: 'SQLite',
+  start: async () => ({ pair: await GatewayPair.start('sqlite'), disk: (query) => new SqliteDiskFull(query) }),
+  stop: async () => undefined,
+};
+
+function postgresOnTmpfs(): Backend {
+  let dir: string | undefined;
+  let pg: PostgresOnSmallDisk | undefined;
+  return {
+    name: 'PostgreSQL, data and WAL on a full tmpfs',
+    start: async () => {
+      dir = mkdtempSync(join(tmpdir(), 'mimi-pg-full-'));
+      pg = await PostgresOnSmallDisk.start(dir, PG_DISK_BYTES);
+      const pair = await GatewayPair.start('postgres', {}, { [DOMAIN_A]: pg.url });
+      return { pair, disk: () => pg! };
+    },
+    stop: async () => {
+      await pg?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("T38: the hub's disk is full (PostgreSQL) without root", () => {
+  if (isRoot) return;
+  it('refuses clearly: a size-limited disk needs root', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mimi-pg-full-'));
+    try {
+      await expect(SmallDisk.mount(join(dir, 'data'), PG_DISK_BYTES)).rejects.toThrow(/needs root/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(isRoot ? [sqlite, postgresOnTmpfs()] : [sqlite])("T38: the hub's disk is full ($name)", (backend) => {
   let pair: GatewayPair;
   let roomUri: RoomUri;
+  let makeDisk: (query: (sql: string) => Promise<unknown>) => FullDisk;
 
   const history = (gw: GatewayUnderTest): Promise<RoomEventInfo[]> => roomHistory(gw, roomUri);
   const texts = (events: readonly RoomEventInfo[]): unknown[] => events.map((e) => e.content.text);
@@ -64,7 +130,7 @@ describe("T38: the hub's disk is full (SQLite)", () => {
   ];
 
   beforeAll(async () => {
-    pair = await GatewayPair.start('sqlite');
+    ({ pair, disk: makeDisk } = await backend.start());
     pair.a.platform.createRoom(CLUB, 'Club').members.set(ALICE.userId, { user: ALICE, role: ParticipantRole.Owner });
     roomUri = await linkMemoryRoom(pair.a, CLUB);
     await inviteOnA(pair, CLUB, ALICE, BOB_URI);
@@ -81,10 +147,13 @@ describe("T38: the hub's disk is full (SQLite)", () => {
     );
   }, 60_000);
 
-  afterAll(() => pair?.stop());
+  afterAll(async () => {
+    await pair?.stop();
+    await backend.stop();
+  });
 
   it('refuses inbound while full (not acknowledged, 5xx to the follower), stores no partial rows, and takes everything once after space is freed', async () => {
-    const disk = new SqliteDiskFull(query);
+    const disk = makeDisk(query);
     const submitAnswers: number[] = [];
     const peerOfB = pair.b.running.app.get(MimiPeerClient);
     const request = peerOfB.request.bind(peerOfB);
@@ -105,7 +174,7 @@ describe("T38: the hub's disk is full (SQLite)", () => {
           { type: 'post', body: { kind: 'text', text: FROM_ALICE } },
           ALICE_EVENT_ID,
         ),
-      ).rejects.toThrow(/full/);
+      ).rejects.toThrow(/full|No space left on device/);
 
       // A follower's submission: A answers 5xx, more than once (B keeps trying).
       await pair.b.platform.emitLocal(`${MIRROR_PREFIX}${roomUri}`, BOB, {
@@ -143,7 +212,11 @@ describe("T38: the hub's disk is full (SQLite)", () => {
       await eventually(() => expect(postsIn(pair.a, CLUB, FROM_BOB)).toBe(1));
       // The outbox drained: nothing parked, nothing pending.
       await eventually(async () =>
-        expect(await query("SELECT count(*) AS n FROM outbox_entry WHERE status <> 'delivered'")).toEqual([{ n: 0 }]),
+        expect(
+          ((await query("SELECT count(*) AS n FROM outbox_entry WHERE status <> 'delivered'")) as { n: unknown }[]).map(
+            (r) => Number(r.n),
+          ),
+        ).toEqual([0]),
       );
     } finally {
       spy.mockRestore();

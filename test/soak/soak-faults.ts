@@ -11,7 +11,10 @@
  * - follower-down: C (a follower of R1 and R2) stopped for minutes (a sixth of the run, at least
  *   30 s), once per run, in the background;
  * - clock-skew: restart a gateway with its clock seconds ahead or behind (MIMI_TEST_CLOCK_OFFSET_MS);
- *   it keeps the skew until its next restart.
+ *   it keeps the skew until its next restart;
+ * - pg-restart: stop PostgreSQL (B's and C's database) for a few seconds, cleanly or as a crash, and
+ *   start it again on the same data; the two gateways ride it out (no exit, nothing lost). Drawn like
+ *   the others, and once per run at the latest in the second half.
  */
 import { CRASH_POINTS, CRASH_POINT_ENV } from '../../src/common/crash-points';
 import { CLOCK_OFFSET_ENV } from '../../src/common/clock';
@@ -28,6 +31,7 @@ export const FAULT_KINDS = [
   'http-burst',
   'follower-down',
   'clock-skew',
+  'pg-restart',
 ] as const;
 export type SoakFaultKind = (typeof FAULT_KINDS)[number];
 
@@ -122,6 +126,8 @@ export class SoakFaults {
     // The follower goes down once, somewhere in the first half of the run.
     const downAt = started + this.random.int(Math.floor(this.runMs * 0.1), Math.floor(this.runMs * 0.5));
     const downMs = Math.max(30_000, Math.floor(this.runMs / 6));
+    // PostgreSQL restarts at least once, in the second half of the run.
+    const pgAt = started + this.random.int(Math.floor(this.runMs * 0.5), Math.floor(this.runMs * 0.8));
     const kinds = FAULT_KINDS.filter((k) => k !== 'follower-down');
     while (this.running) {
       await sleep(this.random.int(8_000, 20_000));
@@ -130,7 +136,7 @@ export class SoakFaults {
         this.followerDown = this.takeFollowerDown(downMs);
         continue;
       }
-      const kind = this.random.pick(kinds);
+      const kind = this.counts['pg-restart'] === 0 && Date.now() >= pgAt ? 'pg-restart' : this.random.pick(kinds);
       try {
         await this.inject(kind);
       } catch (e) {
@@ -233,6 +239,13 @@ export class SoakFaults {
           this.skewed.add(name);
           this.note(kind, `${g.domain} restarted with its clock ${offset} ms off`);
         });
+        return;
+      }
+      case 'pg-restart': {
+        const down = rnd.int(1000, 8000);
+        const mode = rnd.pick(['fast', 'immediate'] as const);
+        this.note(kind, `PostgreSQL stopped (${mode}) for ${down} ms`);
+        await this.w.restartPostgres(down, mode);
         return;
       }
       case 'follower-down':

@@ -137,6 +137,23 @@ export function startWithEnv(g: SoakGateway, env: Record<string, string>): Promi
   }
 }
 
+/**
+ * The test cluster runs with synchronous_commit off (scripts/pg-cluster.sh: speed over durability).
+ * The soak's pg-restart fault crashes the server (`pg_ctl -m immediate`), which loses commits whose
+ * WAL was not yet written: a gateway would have acknowledged what the database then forgets. A
+ * production database commits synchronously; so does the soak's.
+ */
+async function makeCommitsDurable(pgUrl: string): Promise<void> {
+  const admin = new Client({ connectionString: pgUrl });
+  await admin.connect();
+  try {
+    await admin.query('ALTER SYSTEM SET synchronous_commit = on');
+    await admin.query('SELECT pg_reload_conf()');
+  } finally {
+    await admin.end();
+  }
+}
+
 function patchYaml(file: string, patch: (config: Record<string, unknown>) => void): void {
   const config = YAML.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   patch(config);
@@ -167,6 +184,7 @@ export class SoakWorld {
     const pgDir = mkdtempSync(join(tmpdir(), 'mimi-soak-pg-'));
     log(`world in ${dir}`);
     const pgUrl = execFileSync('bash', [PG_CLUSTER_SCRIPT, 'start', pgDir], { encoding: 'utf8' }).trim();
+    await makeCommitsDurable(pgUrl);
     const urlOf = async (db: string): Promise<string> => {
       const admin = new Client({ connectionString: pgUrl });
       await admin.connect();
@@ -287,6 +305,16 @@ export class SoakWorld {
       },
       timeout: 300_000,
     });
+  }
+
+  /**
+   * Stop PostgreSQL (B's and C's database), wait, start it again on the same port and data. `fast`
+   * ends every session cleanly; `immediate` is a crash (no checkpoint; recovery on start).
+   */
+  async restartPostgres(downMs: number, mode: 'fast' | 'immediate'): Promise<void> {
+    await run('bash', [PG_CLUSTER_SCRIPT, 'halt', this.pgDir, mode], { timeout: 120_000 });
+    await new Promise((r) => setTimeout(r, downMs));
+    await run('bash', [PG_CLUSTER_SCRIPT, 'start', this.pgDir], { timeout: 300_000 });
   }
 
   /** Stop Prosody, wait, start it again on the same ports and data. */

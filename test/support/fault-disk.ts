@@ -18,6 +18,8 @@ import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { PG_CLUSTER_SCRIPT } from './pg-env';
 
 const run = promisify(execFile);
 const FILLER = '.fault-disk-filler';
@@ -84,6 +86,54 @@ export class SmallDisk {
   /** Unmount (lazily, so that a process still holding a file does not block it); the contents are gone. */
   async unmount(): Promise<void> {
     await run('umount', ['-l', this.dir]);
+  }
+}
+
+/**
+ * A throwaway PostgreSQL cluster (scripts/pg-cluster.sh) whose whole data folder, WAL included,
+ * is on a SmallDisk: `fill()` leaves it no byte, so the next write that needs a new block fails
+ * with "could not extend file …: No space left on device". Root only, as SmallDisk.
+ */
+export class PostgresOnSmallDisk {
+  private constructor(
+    readonly url: string,
+    private readonly disk: SmallDisk,
+  ) {}
+
+  static async start(dir: string, sizeBytes: number): Promise<PostgresOnSmallDisk> {
+    const disk = await SmallDisk.mount(dir, sizeBytes);
+    try {
+      const { stdout } = await run('bash', [PG_CLUSTER_SCRIPT, 'start', dir]);
+      return new PostgresOnSmallDisk(stdout.trim(), disk);
+    } catch (e) {
+      await disk.unmount();
+      throw e;
+    }
+  }
+
+  /**
+   * Fill the disk. First a checkpoint and a switch to a fresh WAL segment (16 MiB, allocated
+   * now), so that what follows fails on data files, as a full disk does, and not on a WAL
+   * segment the server could not create (which it answers with a PANIC and a crash).
+   */
+  async fill(): Promise<number> {
+    const admin = new Client({ connectionString: this.url });
+    await admin.connect();
+    try {
+      for (const sql of ['CHECKPOINT', 'SELECT pg_switch_wal()', 'CHECKPOINT']) await admin.query(sql);
+    } finally {
+      await admin.end();
+    }
+    return this.disk.fill();
+  }
+
+  free(): Promise<void> {
+    return this.disk.free();
+  }
+
+  async stop(): Promise<void> {
+    await run('bash', [PG_CLUSTER_SCRIPT, 'halt', this.disk.dir, 'immediate']).catch(() => undefined);
+    await this.disk.unmount();
   }
 }
 

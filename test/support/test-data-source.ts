@@ -33,13 +33,14 @@ export class TestDatabase {
     private readonly dropImpl: () => Promise<void>,
   ) {}
 
-  static async create(kind: TestDatabaseKind): Promise<TestDatabase> {
+  /** A fresh database; PostgreSQL on the cluster at `pgAdminUrl` (default: the test cluster of MIMI_TEST_PG_URL). */
+  static async create(kind: TestDatabaseKind, pgAdminUrl?: string): Promise<TestDatabase> {
     if (kind === 'sqlite') {
       const dir = mkdtempSync(join(tmpdir(), 'mimi-test-db-'));
       const config = testConfig({ type: 'better-sqlite3', path: 'gateway.sqlite' }, dir);
       return new TestDatabase(kind, config, async () => rmSync(dir, { recursive: true, force: true }));
     }
-    const adminUrl = process.env[TEST_PG_URL_ENV];
+    const adminUrl = pgAdminUrl ?? process.env[TEST_PG_URL_ENV];
     if (!adminUrl) {
       throw new Error(
         `${TEST_PG_URL_ENV} is not set: this spec needs the integration tier ` +

@@ -114,7 +114,12 @@ describe('mentions, XMPP → MIMI', () => {
     references: [],
     ...p,
   });
-  const lookups = { byMessageId: (id: string) => id, byStanzaId: (id: string) => id, isAllowedUrl: () => false };
+  const lookups = {
+    byMessageId: (id: string) => id,
+    byOwnMessageId: (id: string) => id,
+    byStanzaId: (id: string) => id,
+    isAllowedUrl: () => false,
+  };
 
   it('links a mention in the Markdown of a plain body, escaping the rest', () => {
     const content = mapInbound(parsed({ body: 'Alice: 1. look [here]' }), { ...lookups, mentions: LOOKUP });

@@ -15,6 +15,7 @@ const ROOM = 'lounge@conference.example';
 const HOSTS = ['files.example', '.cdn.example'];
 const LOOKUPS = {
   byMessageId: (id: string) => `stanza-of-${id}`,
+  byOwnMessageId: (id: string) => `stanza-of-${id}`,
   byStanzaId: (id: string) => id,
   isAllowedUrl: (url: string) => isAllowedAttachmentUrl(url, HOSTS),
 };

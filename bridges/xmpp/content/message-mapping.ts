@@ -37,8 +37,14 @@ export type InboundContent =
   | { readonly kind: 'none' };
 
 export interface InboundLookups {
-  /** platformEventId of the message whose stanza `id` (or origin-id) is `id` (XEP-0308, XEP-0424 0.x). */
+  /** platformEventId of the first message seen whose stanza `id` (or origin-id) is `id` (XEP-0333). */
   byMessageId(id: string): string;
+  /**
+   * platformEventId of the sender's own message whose stanza `id` (or origin-id) is `id`: what a
+   * correction (XEP-0308) or a 0.x retraction (XEP-0424) names. Another occupant's message that
+   * carries the same id (copied) is never the answer.
+   */
+  byOwnMessageId(id: string): string;
   /** platformEventId of the message whose MUC stanza-id is `id` (XEP-0424, XEP-0444, XEP-0461). */
   byStanzaId(id: string): string;
   isAllowedUrl(url: string): boolean;
@@ -180,7 +186,7 @@ function bodyOf(p: ParsedGroupchat, lookups: InboundLookups): MessageBody {
 export function mapInbound(p: ParsedGroupchat, lookups: InboundLookups): InboundContent {
   if (p.retract !== undefined) {
     // XEP-0424 ≥0.4 references the MUC stanza-id in groupchat; the 0.x fastening form an origin-id.
-    const target = p.retract.legacy ? lookups.byMessageId(p.retract.id) : lookups.byStanzaId(p.retract.id);
+    const target = p.retract.legacy ? lookups.byOwnMessageId(p.retract.id) : lookups.byStanzaId(p.retract.id);
     return { kind: 'action', action: { type: 'delete', target: { platformEventId: target } } };
   }
   if (p.reactions !== undefined) {
@@ -201,7 +207,7 @@ export function mapInbound(p: ParsedGroupchat, lookups: InboundLookups): Inbound
   if (p.replaceId !== undefined) {
     return {
       kind: 'action',
-      action: { type: 'edit', target: { platformEventId: lookups.byMessageId(p.replaceId) }, body },
+      action: { type: 'edit', target: { platformEventId: lookups.byOwnMessageId(p.replaceId) }, body },
     };
   }
   return {

@@ -56,8 +56,6 @@ export class GroupchatHandler {
     const timestamp = p.delayedAt ?? Date.now();
     if (p.stanzaId !== undefined) {
       r.refs.set(p.stanzaId, { stanzaId: p.stanzaId, messageId: p.id, nick: p.nick, text: p.body });
-      if (p.id !== undefined) r.byMessageId.set(p.id, p.stanzaId);
-      if (p.originId !== undefined) r.byMessageId.set(p.originId, p.stanzaId);
     }
     if (p.nick === '') {
       // From the room itself: a moderator's retraction (XEP-0425), or the subject.
@@ -69,7 +67,9 @@ export class GroupchatHandler {
     const sender = this.senderOf(r, p);
     let echoUser: RemoteUser | undefined;
     if (sender !== 'bot' && 'userUri' in sender) echoUser = sender;
-    if (p.originId !== undefined && p.stanzaId !== undefined) {
+    // Only our own occupants' reflections can be our posts: a native's copied origin-id is theirs.
+    const fromUs = sender === 'bot' || echoUser !== undefined;
+    if (fromUs && p.originId !== undefined && p.stanzaId !== undefined) {
       const accepted = this.posts.accept(r, p.originId, p.stanzaId, p.delayedAt);
       if (accepted) echoUser = accepted;
       const ownPost = echoUser !== undefined || (sender === 'bot' && isPostOriginId(p.originId));
@@ -80,6 +80,14 @@ export class GroupchatHandler {
           userUri: echoUser?.userUri ?? '',
           at: timestamp,
         });
+      }
+    }
+    const owner = referenceOwner(echoUser ?? sender, p);
+    if (p.stanzaId !== undefined) {
+      for (const id of [p.id, p.originId]) {
+        if (id === undefined) continue;
+        if (!r.byMessageId.has(id)) r.byMessageId.set(id, p.stanzaId);
+        r.byOwnMessageId.set(ownKey(owner, id), p.stanzaId);
       }
     }
     if (echoUser === undefined && sender === 'bot') return; // our own notices, or a post whose author we lost
@@ -96,6 +104,7 @@ export class GroupchatHandler {
     }
     const content = mapInbound(p, {
       byMessageId: (id) => r.byMessageId.get(id) ?? id,
+      byOwnMessageId: (id) => r.byOwnMessageId.get(ownKey(owner, id)) ?? id,
       byStanzaId: (id) => id,
       isAllowedUrl: this.isAllowedUrl,
       mentions: this.mentions.lookup(r),
@@ -206,4 +215,20 @@ export class GroupchatHandler {
       realJid !== undefined && occupant?.photo ? { avatarUrl: vcardAvatarUrl(realJid, occupant.photo) } : {};
     return { platform: Platform.Xmpp, userId: realJid ?? fullJid(r.jid, p.nick), displayName: p.nick, ...avatar };
   }
+}
+
+/**
+ * Whose message ids a message's own references (corrections, 0.x retractions) may name: one of our
+ * MIMI users, the bot, or a native occupant by real JID, else by its XEP-0421 occupant-id (which
+ * the MUC sets), and only failing both by `room/nick`.
+ */
+function referenceOwner(sender: LegacyUserRef | RemoteUser | 'bot', p: ParsedGroupchat): string {
+  if (sender === 'bot') return 'bot';
+  if ('userUri' in sender) return sender.userUri;
+  if (bare(sender.userId) !== p.room || p.occupantId === undefined) return sender.userId;
+  return `occupant-id:${p.occupantId}`;
+}
+
+function ownKey(owner: string, id: string): string {
+  return `${owner}\n${id}`;
 }

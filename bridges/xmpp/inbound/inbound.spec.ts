@@ -156,6 +156,35 @@ describe(XmppBridge.name, () => {
       ]);
     });
 
+    it('resolves a correction within its sender’s own messages: a copied message id reaches no one else’s (T34)', async () => {
+      const stanzaIdOf = (stanzas: XmlElement[]) => stanzas[0]!.getChild('stanza-id', NS.SID)!.attrs.id!;
+      const original = fromAlice(h, 'mine', [], 'shared-id');
+      await deliver(h, original);
+      // Mallory (another occupant) sends a message with the same id, then corrects "it".
+      const mallory = {
+        nick: 'mallory',
+        jid: 'mallory@example.org/x',
+        affiliation: 'none',
+        role: 'participant',
+        occupantId: 'occ-mallory',
+      };
+      h.muc.seat(ROOM, mallory);
+      const from = (body: string, extra: XmlElement[], id: string) =>
+        h.muc.broadcast(
+          ROOM,
+          h.muc.room(ROOM).get('mallory')!,
+          xml('message', { type: 'groupchat', id }, xml('body', {}, body), extra),
+        );
+      const copy = from('copy', [], 'shared-id');
+      await deliver(h, copy);
+      await deliver(h, from('corrected', [xml('replace', { xmlns: NS.CORRECT, id: 'shared-id' })], 'm-2'));
+      await deliver(h, fromAlice(h, 'mine, corrected', [xml('replace', { xmlns: NS.CORRECT, id: 'shared-id' })]));
+      const edits = await h.sink.waitForCount((e) => e.kind === 'message' && e.action.type === 'edit', 2, 'two edits');
+      expect(
+        edits.map((e) => e.kind === 'message' && e.action.type === 'edit' && e.action.target.platformEventId),
+      ).toEqual([stanzaIdOf(copy), stanzaIdOf(original)]);
+    });
+
     it('reports a subject change as room metadata', async () => {
       await h.transport.inject(
         xml(

@@ -68,7 +68,11 @@ export class ComponentMode implements XmppMode {
   senderOf(r: RoomRuntime, p: ParsedGroupchat, lookups: SenderLookups): Sender {
     if (p.nick === r.botNick) return 'bot';
     let own = ownerFromRoom(r, p, lookups);
-    if (own === undefined && p.originId !== undefined) own = r.state.posted[p.originId]?.userUri;
+    if (own === undefined && p.originId !== undefined) {
+      // A post of ours seen again (archive replay): the very message, not a native's copy of its origin-id.
+      const posted = r.state.posted[p.originId];
+      if (posted !== undefined && posted.stanzaId === p.stanzaId) own = posted.userUri;
+    }
     if (own === '') return 'bot';
     if (own !== undefined) return puppetUser(r, own);
     return 'native';

@@ -96,8 +96,13 @@ export class RoomRuntime {
   readonly expectedNicks = new Map<string, string>();
   readonly puppets = new Map<string, PuppetRuntime>();
   readonly refs = new BoundedMap<string, MessageRef>(MAX_REFS);
-  /** Stanza `id`s and origin-ids → stanza-id. */
+  /** Stanza `id`s and origin-ids → stanza-id of the first message seen with it (read markers). */
   readonly byMessageId = new BoundedMap<string, string>(MAX_REFS);
+  /**
+   * (sender, stanza `id` or origin-id) → stanza-id: what corrections and 0.x retractions name, the
+   * sender's own message. Keyed by sender so a copied id never reaches another occupant's message.
+   */
+  readonly byOwnMessageId = new BoundedMap<string, string>(MAX_REFS);
   readonly delivered = new BoundedMap<string, true>(MAX_DELIVERED);
   readonly cursor: CursorTracker;
 

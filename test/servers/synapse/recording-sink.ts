@@ -114,6 +114,20 @@ export class FakeBridgeHost implements BridgeHost {
     return this.linked.get(room.roomId);
   }
 
+  /** A room upgrade followed: the link moves from `from` to `to` (same MIMI room). */
+  async moveLink(
+    from: LegacyRoomRef,
+    to: LegacyRoomRef,
+    requestedBy: LegacyUserRef,
+  ): Promise<{ roomUri: RoomUri; moved: boolean }> {
+    this.calls.push({ op: 'moveLink', roomId: `${from.roomId} -> ${to.roomId}`, by: requestedBy.userId });
+    const status = this.linked.get(from.roomId) ?? this.linked.get(to.roomId);
+    if (!status) throw new GatewayError(ErrorCode.NotFound, 'room is not linked');
+    if (!this.linked.delete(from.roomId)) return { roomUri: status.roomUri, moved: false };
+    this.linked.set(to.roomId, { ...status, room: to });
+    return { roomUri: status.roomUri, moved: true };
+  }
+
   async joinRemote(roomUri: RoomUri, requestedBy: LegacyUserRef): Promise<LegacyRoomRef> {
     this.calls.push({ op: 'joinRemote', roomUri, by: requestedBy.userId });
     if (!this.mirror) throw new GatewayError(ErrorCode.NotFound, 'unknown room');
