@@ -1,8 +1,8 @@
 /**
  * Which malloc the process runs on, for the start-up log. scripts/start.sh (npm start) and
  * scripts/quickstart.sh preload jemalloc when the machine has it (scripts/allocator.sh): with glibc's
- * malloc the memory freed after a connection storm stays with the process (docs/RELIABILITY.md,
- * "Memory after a connection storm").
+ * malloc most of the memory freed after a storm of TLS handshakes stays with the process
+ * (docs/RELIABILITY.md, "Memory after a connection storm").
  */
 export function describeAllocator(env: NodeJS.ProcessEnv = process.env, platform: string = process.platform): string {
   const preload = env['LD_PRELOAD'] ?? '';
