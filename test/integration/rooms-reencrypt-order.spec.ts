@@ -7,9 +7,7 @@
  * "application generation … already used or dropped" and never reached the room. (No key and
  * nonce was used twice: every ciphertext had its own generation; they just went out of order.)
  */
-import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, type RoomUri } from '../../src/common/ids';
-import { MimiPeerClient } from '../../src/mimi/transport';
 import { RoomSubmissionRepository } from '../../src/persistence/repositories/room-submission.repository';
 import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
 import { legacyUserUri } from '../../src/rooms';
@@ -20,6 +18,7 @@ import {
   GatewayPair,
   eventually,
   found,
+  holdSubmissionsOfB,
   inviteOnA,
   linkMemoryRoom,
   memoryRoom,
@@ -54,23 +53,13 @@ describe.each(DATABASE_KINDS)('a follower encrypting a message again after epoch
   it('sends it in order with the messages written behind it, and the hub takes every one', async () => {
     // Bob's first message waits on B (A unreachable) while A moves to a new epoch; then he writes
     // more messages than the hub keeps skipped keys for, in the new epoch, queued behind the first.
-    const peerOfB = pair.b.running.app.get(MimiPeerClient);
-    const request = peerOfB.request.bind(peerOfB);
-    let hubReachable = false;
-    let refused = 0;
-    const spy = jest.spyOn(peerOfB, 'request').mockImplementation(async (domain, endpoint, ...rest) => {
-      if (endpoint === 'submitMessage' && !hubReachable) {
-        refused += 1;
-        throw new PlatformError(ErrorCode.PlatformUnavailable, 'a.example unreachable (test)');
-      }
-      return request(domain, endpoint, ...rest);
-    });
+    const hub = holdSubmissionsOfB(pair);
     const mirror = `${MIRROR_PREFIX}${roomUri}`;
     const post = (text: string) =>
       pair.b.platform.emitLocal(mirror, BOB, { type: 'post', body: { kind: 'text', text } });
     try {
       await post(FIRST);
-      await eventually(() => expect(refused).toBeGreaterThanOrEqual(1));
+      await eventually(() => expect(hub.refused()).toBeGreaterThanOrEqual(1));
       await pair.a.platform.emitEvent({
         kind: 'membership',
         room: memoryRoom(CLUB),
@@ -82,7 +71,7 @@ describe.each(DATABASE_KINDS)('a follower encrypting a message again after epoch
       const epoch = (await roomOn(pair.a, roomUri))!.epoch!;
       await eventually(async () => expect((await roomOn(pair.b, roomUri))!.epoch).toBe(epoch));
       for (const text of LATER) await post(text);
-      hubReachable = true;
+      hub.reach();
       const last = LATER[LATER.length - 1]!;
       await found(
         async () => (await roomHistory(pair.b, roomUri)).find((e) => e.content.text === last),
@@ -90,7 +79,7 @@ describe.each(DATABASE_KINDS)('a follower encrypting a message again after epoch
         60_000,
       );
     } finally {
-      spy.mockRestore();
+      hub.restore();
     }
     const inOrder = [FIRST, ...LATER];
     const onA = (await roomHistory(pair.a, roomUri))
