@@ -37,6 +37,10 @@ import {
 
 /** How often a submission is re-encrypted after `epochTooOld` before the user is told it failed. */
 const MAX_REENCRYPTIONS = 3;
+/** `lastError` of a submission replaced after the hub answered it `epochTooOld`. */
+const REENCRYPTED = 'epochTooOld: encrypted again';
+/** `lastError` of a submission replaced to stay in order behind one encrypted again (`reencrypt`). */
+const REENCRYPTED_BEHIND = 'encrypted again behind an earlier message (epochTooOld)';
 
 @Injectable()
 export class FollowerSubmissions {
@@ -182,11 +186,19 @@ export class FollowerSubmissions {
     });
   }
 
-  /** `epochTooOld`: encrypt the same content again in the current epoch, as a new submission. */
+  /**
+   * `epochTooOld`: encrypt the same content again in the current epoch, as a new submission, and
+   * with it every later pending submission of the room, in queue order. Those were encrypted
+   * before this one's new ciphertext, so they hold lower generations of the same ratchet (or an
+   * older epoch): sent after it, they would reach the hub and every follower out of order, and
+   * once more than a receiver's window of skipped keys (64) lay between, the hub would refuse them
+   * as "generation already used or dropped" (RELIABILITY T40). Re-encrypted in order, the
+   * generations the hub sees go up with the order it receives them in; the replaced ciphertexts
+   * were never sent (only the head of the queue is), so nothing leaves twice.
+   */
   private async reencrypt(room: RoomRecord, submission: SubmissionRecord): Promise<void> {
-    const attempts = (await this.submissions.findByMessageId(undefined, room.roomUri, submission.messageId, 'out'))
-      .length;
-    if (attempts > MAX_REENCRYPTIONS) {
+    const earlier = await this.submissions.findByMessageId(undefined, room.roomUri, submission.messageId, 'out');
+    if (earlier.filter((s) => s.lastError === REENCRYPTED).length >= MAX_REENCRYPTIONS) {
       await this.reject(room, submission, 'the room kept changing epochs (epochTooOld)');
       return;
     }
@@ -196,18 +208,28 @@ export class FollowerSubmissions {
         await this.reject(room, submission, 'you are no longer a member of the room');
         return;
       }
+      const queue = (await this.submissions.listWithStatus('out', 'pending')).filter((s) => s.roomUri === room.roomUri);
+      const head = queue.findIndex((s) => s.bodySha256 === submission.bodySha256);
+      if (head < 0) return; // no longer pending: nothing to encrypt again
+      const behind = queue.slice(head + 1).filter((s) => client.isLocalMember(s.senderUri));
       await this.transactions.run(async (tx) => {
-        const appMessage = await client.encrypt(submission.senderUri, submission.content);
-        await this.submissions.update(tx, room.roomUri, submission.bodySha256, {
-          status: 'rejected',
-          lastError: 'epochTooOld: encrypted again',
-        });
-        await this.submissions.insert(tx, {
-          ...submission,
-          bodySha256: sha256Hex(appMessage),
-          appMessage,
-          status: 'pending',
-        });
+        for (const s of [submission, ...behind]) {
+          const replaced = await this.submissions.update(
+            tx,
+            room.roomUri,
+            s.bodySha256,
+            { status: 'rejected', lastError: s === submission ? REENCRYPTED : REENCRYPTED_BEHIND },
+            'pending',
+          );
+          if (!replaced) continue;
+          const appMessage = await client.encrypt(s.senderUri, s.content);
+          await this.submissions.insert(tx, {
+            ...s,
+            bodySha256: sha256Hex(appMessage),
+            appMessage,
+            status: 'pending',
+          });
+        }
       });
     });
   }

@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Agent, request } from 'undici';
+import { ErrorCode, PlatformError } from '../../src/common/errors';
 import { Platform, type RoomUri, type UserUri } from '../../src/common/ids';
 import { type LegacyUserRef, type MessageBody, ParticipantRole } from '../../src/ports';
 import { type RoomEventInfo, type RoomInfo, legacyUserUri } from '../../src/rooms';
@@ -240,6 +241,29 @@ export async function submitFromB(
   const res = await pair.b.running.app.get(MimiPeerClient).request(DOMAIN_A, 'submitMessage', roomUri, body);
   expect(res.status).toBe(200);
   return decodeAll(res.body, submitMessageResponseCodec);
+}
+
+/**
+ * Make A unreachable for B's `/submitMessage` (B's peer client throws as for a refused
+ * connection) until `reach()`; `refused()` counts the attempts; `restore()` undoes the spy.
+ */
+export function holdSubmissionsOfB(pair: GatewayPair): {
+  refused: () => number;
+  reach: () => void;
+  restore: () => void;
+} {
+  const peerOfB = pair.b.running.app.get(MimiPeerClient);
+  const request = peerOfB.request.bind(peerOfB);
+  let reachable = false;
+  let refused = 0;
+  const spy = jest.spyOn(peerOfB, 'request').mockImplementation(async (domain, endpoint, ...rest) => {
+    if (endpoint === 'submitMessage' && !reachable) {
+      refused += 1;
+      throw new PlatformError(ErrorCode.PlatformUnavailable, `${DOMAIN_A} unreachable (test)`);
+    }
+    return request(domain, endpoint, ...rest);
+  });
+  return { refused: () => refused, reach: () => (reachable = true), restore: () => spy.mockRestore() };
 }
 
 export const memoryRoom = (roomId: string) => ({ platform: Platform.Memory, roomId });

@@ -48,6 +48,7 @@ import {
   admin,
   eventually,
   found,
+  holdSubmissionsOfB,
   memoryRoom,
   mimiPost,
   submitFromB,
@@ -560,29 +561,19 @@ describe.each(DATABASE_KINDS)('MIMI rooms between two gateways on %s', (kind) =>
     // Bob's first message waits on B (A unreachable) while A moves to a new epoch; his second is
     // written in the new epoch. The first, answered epochTooOld, is encrypted again: it must still
     // go before the second.
-    const peerOfB = pair.b.running.app.get(MimiPeerClient);
-    const request = peerOfB.request.bind(peerOfB);
-    let hubReachable = false;
-    let refused = 0;
-    const spy = jest.spyOn(peerOfB, 'request').mockImplementation(async (domain, endpoint, ...rest) => {
-      if (endpoint === 'submitMessage' && !hubReachable) {
-        refused += 1;
-        throw new PlatformError(ErrorCode.PlatformUnavailable, 'a.example unreachable (test)');
-      }
-      return request(domain, endpoint, ...rest);
-    });
+    const hub = holdSubmissionsOfB(pair);
     try {
       await pair.b.platform.emitLocal(mirrorId(), BOB, postText(BEFORE_THE_EPOCH_CHANGE));
-      await eventually(() => expect(refused).toBeGreaterThanOrEqual(1));
+      await eventually(() => expect(hub.refused()).toBeGreaterThanOrEqual(1));
       await pair.a.platform.emitEvent(membership(CLUB_ROOM_ID, ERIN, 'join'));
       const epoch = (await roomInfo(pair.a))!.epoch!;
       await eventually(async () => expect((await roomInfo(pair.b))!.epoch).toBe(epoch));
       await pair.b.platform.emitLocal(mirrorId(), BOB, postText(AFTER_THE_EPOCH_CHANGE));
-      hubReachable = true;
+      hub.reach();
       await messageWithText(pair.b, AFTER_THE_EPOCH_CHANGE);
       await messageWithText(pair.b, BEFORE_THE_EPOCH_CHANGE);
     } finally {
-      spy.mockRestore();
+      hub.restore();
     }
     const inOrder = [BEFORE_THE_EPOCH_CHANGE, AFTER_THE_EPOCH_CHANGE];
     const postedOnA = room(pair.a, CLUB_ROOM_ID)

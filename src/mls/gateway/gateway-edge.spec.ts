@@ -6,7 +6,7 @@
 import { cipherSuiteById } from '../core/crypto';
 import { externalProposalMessage, propose } from '../core/group';
 import { InMemoryMlsStorage } from '../mls-storage';
-import { bot, groupIdOf, hubKey, participant, puppet, remote, scaledGroup, TEXT } from './gateway.fixtures';
+import { bot, groupIdOf, hubKey, participant, puppet, remote, scaledGroup, TEXT, UTF8 } from './gateway.fixtures';
 import { GroupStore } from './group-store';
 import { gatewayKeys } from './keys';
 
@@ -64,6 +64,29 @@ describe('gateway layer edges', () => {
     const restarted = (await new GroupStore(x.hubStorage.inner).group(x.group.groupId))!;
     const ct = await restarted.encrypt(puppet(0), TEXT.encode('kept'));
     expect(await x.followerGroup!.processMessage(ct)).toMatchObject({ kind: 'application', sender: puppet(0) });
+  });
+
+  it('never sends a generation twice when a reload brings back a ratchet from before a sent message', async () => {
+    const x = await scaledGroup('reload', 2, 1);
+    // The advance of the first message is lost to storage (as by a rolled-back transaction
+    // whose ciphertext had left all the same); the group is dropped and reloaded.
+    const put = x.hubStorage.put.bind(x.hubStorage);
+    x.hubStorage.put = () => Promise.resolve();
+    const first = await x.group.encrypt(puppet(0), TEXT.encode('first'));
+    x.hubStorage.put = put;
+    x.hub.forget(x.group.groupId);
+    const reloaded = (await x.hub.group(x.group.groupId))!;
+    expect(reloaded).not.toBe(x.group);
+    const second = await reloaded.encrypt(puppet(0), TEXT.encode('second'));
+    // A reused (epoch, leaf, generation) would be refused by the receiver as already used.
+    for (const [ct, text] of [
+      [first, 'first'],
+      [second, 'second'],
+    ] as const) {
+      const seen = await x.followerGroup!.processMessage(ct);
+      expect(seen).toMatchObject({ kind: 'application', sender: puppet(0) });
+      expect(UTF8.decode((seen as { plaintext: Uint8Array }).plaintext)).toBe(text);
+    }
   });
 
   it('deletes a group whose every local member a commit removed', async () => {

@@ -30,6 +30,7 @@ import { ContentType, WireFormat, type MLSMessage } from '../core/structs';
 import { bytesEqual } from '../core/tree-hash';
 import { nextLocals, prepareChanges, registerJoiners, stagedCommitOf, type LocalJoiner } from './commit-changes';
 import { digestOf, previewCommit, type CommitPreview } from './commit-preview';
+import { b64url } from './keys';
 import { pathFillOrder } from './path-fill';
 import { RecentDigests } from './recent-digests';
 import { deleteRatchetRows, EpochKeyRing } from './epoch-keys';
@@ -123,7 +124,13 @@ export class GatewayGroup {
       const signer = await this.signer(user);
       const epoch = this.state.context.epoch;
       const keys = this.ring.keysFor(epoch)!;
+      const leaf = signer.leafIndex;
+      const group = b64url(this.groupId);
+      // Never below what this leaf already sent in the epoch, whatever state was reloaded.
+      const floor = this.deps.sent.floor(group, epoch, leaf);
+      while (this.ring.sentIn(epoch, leaf) < floor) keys.next(leaf, 'application');
       const bytes = protect(this.state, keys, signer, plaintext, authenticatedData ? { authenticatedData } : {});
+      this.deps.sent.record(group, epoch, leaf, this.ring.sentIn(epoch, leaf));
       await this.ring.save(this.deps.storage, this.groupId, epoch);
       this.rememberSent(bytes);
       this.deps.options.onMessageSent?.(this.groupId, user);

@@ -4,6 +4,7 @@ import type { CipherSuite } from '../core/crypto';
 import type { CommitPolicy } from '../core/group';
 import type { MlsStorage } from '../mls-storage';
 import type { Identities } from './identities';
+import type { SentGenerations } from './sent-generations';
 
 export interface ResolvedOptions {
   readonly leafKeyMaxAgeMs: number;
@@ -21,6 +22,8 @@ export interface GroupDeps {
   readonly suite: CipherSuite;
   readonly options: ResolvedOptions;
   readonly now: () => number;
+  /** What each local leaf sent, kept across reloads of the group (no generation twice). */
+  readonly sent: SentGenerations;
   /**
    * Called when the group object retires: a commit removed every local member (records deleted),
    * or a write failed after the in-memory state moved (reload from storage).

@@ -40,6 +40,7 @@ import { deleteGroupRecords, GroupRecords } from './group-records';
 import type { LocalMemberRecord } from './state-codec';
 import { checkKeyPackage, Identities, type PublishedKeyPackage } from './identities';
 import { b64url, ownerOfKey } from './keys';
+import { SentGenerations } from './sent-generations';
 import { roomExtensions } from './room-extensions';
 import { welcomeGroupId } from './welcome-peek';
 import type { GatewayOptions } from './types';
@@ -98,6 +99,7 @@ export class GroupStore {
       suite: this.suite,
       options: resolved,
       now,
+      sent: new SentGenerations(resolved.pastEpochs + 1),
       onGone: (groupId) => this.forget(groupId),
     };
   }
@@ -294,6 +296,7 @@ export class GroupStore {
   /** Delete every record of a group and forget it. */
   async deleteGroup(groupId: Uint8Array): Promise<void> {
     this.forget(groupId);
+    this.deps.sent.drop(b64url(groupId));
     await deleteGroupRecords(this.storage, groupId);
   }
 
