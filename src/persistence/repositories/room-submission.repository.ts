@@ -119,6 +119,27 @@ export class RoomSubmissionRepository {
     return result.rows[0] === undefined ? undefined : toSubmission(result.rows[0]);
   }
 
+  /**
+   * The room's submissions in `direction` with `status`, oldest first (on the hub: the `posting`
+   * ones, which go to the platform in this order).
+   */
+  async listInRoomWithStatus(
+    tx: Tx | undefined,
+    roomUri: RoomUri,
+    direction: SubmissionDirection,
+    status: SubmissionStatus,
+  ): Promise<SubmissionRecord[]> {
+    if (tx === undefined) {
+      return this.transactions.run((own) => this.listInRoomWithStatus(own, roomUri, direction, status));
+    }
+    const result = await sqlOf(tx).query(
+      `SELECT ${COLUMNS} FROM room_submission
+       WHERE room_uri = $1 AND direction = $2 AND status = $3 ORDER BY created_at`,
+      [roomUri, direction, status],
+    );
+    return result.rows.map(toSubmission);
+  }
+
   /** Every submission in `direction` with `status`, oldest first (work left over from before a restart). */
   async listWithStatus(direction: SubmissionDirection, status: SubmissionStatus): Promise<SubmissionRecord[]> {
     return this.transactions.run(async (tx) => {

@@ -129,7 +129,7 @@ export class HubSubmissions {
       if (submission.status !== 'posting') {
         return refuse(`the platform refused the message (${submission.lastError ?? submission.status})`);
       }
-      const accepted = await this.postSubmission(room, submission);
+      const accepted = await this.postInOrder(room, submission);
       if (accepted === undefined) return refuse('the platform refused the message');
       return { protocol: 'mls10', statusCode: 'accepted', acceptedTimestamp: BigInt(accepted.acceptedAt ?? 0) };
     });
@@ -168,6 +168,19 @@ export class HubSubmissions {
     const earlier = await this.submissions.findByMessageId(tx, room.roomUri, messageId, 'in');
     const done = earlier.find((s) => s.status === 'accepted');
     if (done !== undefined) return done; // the same message re-encrypted after an epoch change
+    // An earlier ciphertext of it still `posting` (the follower encrypted it again after
+    // epochTooOld) is replaced by this one, which takes its place in the room's order.
+    const replaced = earlier.filter((s) => s.status === 'posting');
+    for (const old of replaced) {
+      await this.submissions.update(
+        tx,
+        room.roomUri,
+        old.bodySha256,
+        { status: 'failed', lastError: 'replaced by the same message encrypted again' },
+        'posting',
+      );
+    }
+    const createdAt = replaced.length > 0 ? Math.min(...replaced.map((s) => s.createdAt)) : this.support.now();
     const submission = {
       roomUri: room.roomUri,
       bodySha256,
@@ -178,9 +191,28 @@ export class HubSubmissions {
       content: processed.plaintext,
       status: 'posting' as const,
       platformEventId: null,
+      createdAt,
     };
     await this.submissions.insert(tx, submission);
-    return { ...submission, acceptedAt: null, lastError: null, createdAt: this.support.now() };
+    return { ...submission, acceptedAt: null, lastError: null };
+  }
+
+  /**
+   * Post `submission` after every earlier submission of the room still `posting`: one the hub
+   * posted just before it was killed, or whose post timed out, may already be in the legacy room,
+   * so it is posted again (idempotent: same key, the platform's first answer) and logged first, and
+   * the hub's sequence keeps the legacy room's order (T40). An earlier one the platform refuses for
+   * good is failed and passed over; one it cannot take yet holds this one back (PlatformError; the
+   * follower retries).
+   */
+  private async postInOrder(room: RoomRecord, submission: SubmissionRecord): Promise<SubmissionRecord | undefined> {
+    const queue = await this.submissions.listInRoomWithStatus(undefined, room.roomUri, 'in', 'posting');
+    for (const earlier of queue) {
+      if (earlier.bodySha256 === submission.bodySha256) break;
+      this.logger.log(`room=${room.roomUri}: posting submission ${earlier.messageId} first, it came before`);
+      await this.postSubmission(room, earlier);
+    }
+    return this.postSubmission(room, submission);
   }
 
   /** Post a submission as its sender's ghost, within the bounded wait; complete it on success. */
