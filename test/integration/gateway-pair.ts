@@ -271,7 +271,7 @@ export const memoryRoom = (roomId: string) => ({ platform: Platform.Memory, room
 /** Alice, a user of A's memory platform; Bob, one of B's, and his MIMI user URI. */
 export const ALICE_ON_A: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
 export const BOB_ON_B: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
-const BOB_ON_B_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
+export const BOB_ON_B_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 
 /** Link the memory-platform room `roomId` of `gw` through the admin API; the new room's URI. */
 export async function linkMemoryRoom(gw: GatewayUnderTest, roomId: string): Promise<RoomUri> {
