@@ -43,14 +43,52 @@ describe(InboundDelivery.name, () => {
     expect(done).toEqual([true, true]);
   });
 
-  it('retries a refused event behind the later ones, and says when it got through', async () => {
-    const { d, recorded } = delivery((id, n) => id === '1' && n === 1);
+  it('retries a refused event in its place: the later events of its room wait, and it says when it got through', async () => {
+    // A database outage: '1' is refused for a while; '2' comes meanwhile (T48: "soak R1 bob 15" was
+    // recorded before "bob 14" when each retried on its own).
+    const { d, recorded, tries } = delivery((id, n) => id === '1' && n <= 2, 3);
     const recovered: string[] = [];
-    d.deliver('a', [event('1')], { recovered: (e) => recovered.push(e.platformEventId) });
+    const done: boolean[] = [];
+    d.deliver('a', [event('1')], {
+      recovered: (e) => recovered.push(e.platformEventId),
+      done: (ok) => done.push(ok),
+    });
+    await new Promise((r) => setImmediate(r));
     d.deliver('a', [event('2')]);
+    d.deliver('b', [event('other')]);
     await settle();
-    expect(recorded).toEqual(['2', '1']);
+    expect(recorded).toEqual(['other', '1', '2']);
+    expect(tries.get('2')).toBe(1);
     expect(recovered).toEqual(['1']);
+    expect(done).toEqual([true]);
+  });
+
+  it('lets the room go on once the refused event is parked', async () => {
+    const { d, recorded } = delivery((id) => id === 'bad', 1);
+    d.deliver('a', [event('bad')]);
+    await new Promise((r) => setImmediate(r));
+    d.deliver('a', [event('next')]);
+    await settle();
+    expect(recorded).toEqual(['next']);
+    expect(d.parked.get('bad')).toMatchObject({ attempts: 2 });
+  });
+
+  it('drain wakes a waiting retry and a stopping bridge leaves it to the platform', async () => {
+    let stopping = false;
+    const d = new InboundDelivery({
+      name: 'test',
+      retryAttempts: 5,
+      retryInitialMs: 60_000,
+      later: () => undefined, // a stopped bridge's cancelled timer: never fires
+      stopping: () => stopping,
+    });
+    d.open(() => Promise.reject(new Error('database down')));
+    const done: boolean[] = [];
+    d.deliver('a', [event('1')], { done: (ok) => done.push(ok) });
+    await new Promise((r) => setImmediate(r));
+    stopping = true;
+    await d.drain();
+    expect(done).toEqual([false]);
   });
 
   it('parks a poison event alone with its reason; the queue goes on', async () => {
