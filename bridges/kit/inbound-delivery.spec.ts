@@ -63,6 +63,38 @@ describe(InboundDelivery.name, () => {
     expect(done).toEqual([true]);
   });
 
+  it('keeps the later events waiting while a retry is on its way to the core', async () => {
+    const recorded: string[] = [];
+    let attempts1 = 0;
+    let failRetry!: () => void;
+    const retryFails = new Promise<void>((r) => (failRetry = r));
+    const d = new InboundDelivery({
+      name: 'test',
+      retryAttempts: 3,
+      retryInitialMs: 1,
+      later: (ms, fn) => void setTimeout(fn, ms),
+      stopping: () => false,
+    });
+    d.open(async (e) => {
+      if (e.platformEventId === '1') {
+        attempts1 += 1;
+        if (attempts1 === 1) throw new Error('database down');
+        if (attempts1 === 2) {
+          await retryFails;
+          throw new Error('still down');
+        }
+      }
+      recorded.push(e.platformEventId);
+    });
+    d.deliver('a', [event('1')]);
+    while (attempts1 < 2) await new Promise((r) => setTimeout(r, 1));
+    d.deliver('a', [event('2')]);
+    await new Promise((r) => setTimeout(r, 5));
+    failRetry();
+    await settle();
+    expect(recorded).toEqual(['1', '2']);
+  });
+
   it('lets the room go on once the refused event is parked', async () => {
     const { d, recorded } = delivery((id) => id === 'bad', 1);
     d.deliver('a', [event('bad')]);

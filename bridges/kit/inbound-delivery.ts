@@ -179,28 +179,35 @@ export class InboundDelivery {
     verdict: { refused: unknown } | undefined,
     hooks: DeliveryHooks,
   ): Promise<boolean> {
-    for (;;) {
-      const retry = this.ledger.attempts(event.platformEventId);
-      if (verdict === undefined) {
-        this.ledger.succeeded(event.platformEventId);
-        if (retry > 0) hooks.recovered?.(event);
-        return true;
-      }
-      const reason = errorMessage(verdict.refused);
-      if (retry === 0) this.logger.warn(`${room}: the core refused ${event.platformEventId}: ${reason}; retrying`);
-      else this.logger.warn(`${room}: retry ${retry} of ${event.platformEventId} refused: ${reason}`);
-      if (this.opts.stopping()) return false;
-      if (this.ledger.failed(room, event.platformEventId, reason, this.opts.parkedNote) === 'parked') return false;
-      this.retrying.set(room, (this.retrying.get(room) ?? 0) + 1);
-      try {
+    let holding = false;
+    try {
+      for (;;) {
+        const retry = this.ledger.attempts(event.platformEventId);
+        if (verdict === undefined) {
+          this.ledger.succeeded(event.platformEventId);
+          if (retry > 0) hooks.recovered?.(event);
+          return true;
+        }
+        const reason = errorMessage(verdict.refused);
+        if (retry === 0) this.logger.warn(`${room}: the core refused ${event.platformEventId}: ${reason}; retrying`);
+        else this.logger.warn(`${room}: retry ${retry} of ${event.platformEventId} refused: ${reason}`);
+        if (this.opts.stopping()) return false;
+        if (this.ledger.failed(room, event.platformEventId, reason, this.opts.parkedNote) === 'parked') return false;
+        if (!holding) {
+          // Until it is recorded or parked, the room's new events wait (also during the retry itself).
+          holding = true;
+          this.retrying.set(room, (this.retrying.get(room) ?? 0) + 1);
+        }
         await this.wait(this.opts.retryInitialMs * 2 ** retry);
-      } finally {
+        if (this.opts.stopping()) return false;
+        verdict = await this.handOver(event);
+      }
+    } finally {
+      if (holding) {
         const left = (this.retrying.get(room) ?? 1) - 1;
         if (left > 0) this.retrying.set(room, left);
         else this.retrying.delete(room);
       }
-      if (this.opts.stopping()) return false;
-      verdict = await this.handOver(event);
     }
   }
 
