@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Platform } from '../../src/common/ids';
 import type { InboundEvent } from '../../src/ports';
-import { InboundDelivery, PoisonLedger } from './inbound-delivery';
+import { InboundDelivery, type InboundDeliveryOptions, PoisonLedger } from './inbound-delivery';
 
 const event = (id: string): InboundEvent => ({
   kind: 'roomMetadata',
@@ -11,16 +11,21 @@ const event = (id: string): InboundEvent => ({
   name: id,
 });
 
-function delivery(refuse: (id: string, attempt: number) => boolean, retryAttempts = 2) {
-  const recorded: string[] = [];
-  const tries = new Map<string, number>();
-  const d = new InboundDelivery({
+/** A queue with 1 ms backoff on real timers; `opts` overrides. */
+const newDelivery = (opts: Partial<InboundDeliveryOptions> = {}): InboundDelivery =>
+  new InboundDelivery({
     name: 'test',
-    retryAttempts,
+    retryAttempts: 1,
     retryInitialMs: 1,
     later: (ms, fn) => void setTimeout(fn, ms),
     stopping: () => false,
+    ...opts,
   });
+
+function delivery(refuse: (id: string, attempt: number) => boolean, retryAttempts = 2) {
+  const recorded: string[] = [];
+  const tries = new Map<string, number>();
+  const d = newDelivery({ retryAttempts });
   d.open(async (e) => {
     const n = (tries.get(e.platformEventId) ?? 0) + 1;
     tries.set(e.platformEventId, n);
@@ -68,13 +73,7 @@ describe(InboundDelivery.name, () => {
     let attempts1 = 0;
     let failRetry!: () => void;
     const retryFails = new Promise<void>((r) => (failRetry = r));
-    const d = new InboundDelivery({
-      name: 'test',
-      retryAttempts: 3,
-      retryInitialMs: 1,
-      later: (ms, fn) => void setTimeout(fn, ms),
-      stopping: () => false,
-    });
+    const d = newDelivery({ retryAttempts: 3 });
     d.open(async (e) => {
       if (e.platformEventId === '1') {
         attempts1 += 1;
@@ -140,13 +139,7 @@ describe(`${InboundDelivery.name} with a batching sink`, () => {
     const handed: string[] = [];
     let commit!: () => void;
     const committed = new Promise<void>((r) => (commit = r));
-    const d = new InboundDelivery({
-      name: 'test',
-      retryAttempts: 1,
-      retryInitialMs: 1,
-      later: (ms, fn) => void setTimeout(fn, ms),
-      stopping: () => false,
-    });
+    const d = newDelivery();
     d.open((e) => {
       handed.push(e.platformEventId);
       return committed;
