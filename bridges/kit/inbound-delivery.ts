@@ -6,8 +6,9 @@
  *   its reason, after `maxAttempts` failed attempts; nothing else waits for it. One bad event never
  *   blocks a queue.
  * - `InboundDelivery`: one ordered queue per room. Events go to the sink in the order they were
- *   queued; an event the sink refuses is retried with exponential backoff behind the events queued
- *   after it, so it holds up nobody, and is parked when the ledger says so.
+ *   queued; an event the sink refuses is retried with exponential backoff in its place: the room's
+ *   later events wait for it (a sender's messages keep their order over a database outage), until
+ *   it is recorded or parked, when the ledger says so (other rooms never wait for it).
  *
  * A bridge whose platform redelivers by itself (Matrix: the homeserver re-sends a transaction until
  * it is acknowledged) only needs the ledger; a bridge that must retry on its own (XMPP) uses the
@@ -103,6 +104,10 @@ export class InboundDelivery {
   private readonly logger: Logger;
   private readonly ledger: PoisonLedger;
   private readonly queues = new Map<string, Promise<void>>();
+  /** Rooms with a refused event waiting for its retry: their new events wait in the queue. */
+  private readonly retrying = new Map<string, number>();
+  /** Retry waits in progress, woken by drain (a stopping bridge cancels its timers). */
+  private readonly waits = new Set<() => void>();
   private sink?: InboundSink;
 
   constructor(private readonly opts: InboundDeliveryOptions) {
@@ -122,21 +127,25 @@ export class InboundDelivery {
   /**
    * Hand `events` to the sink now, after everything handed over before for `room` (the sink keeps
    * call order per room and records what it is handed together in one batch: a burst of stanzas is
-   * one database transaction); their outcomes are then taken in queue order.
+   * one database transaction); their outcomes are then taken in queue order. While a refused event
+   * of `room` waits for its retry, they are handed over only after it, in turn.
    */
   deliver(room: string, events: readonly InboundEvent[], hooks: DeliveryHooks = {}): void {
-    const handed = events.map((event) => this.handOver(event));
+    const held = (this.retrying.get(room) ?? 0) > 0;
+    const handed = held ? [] : events.map((event) => this.handOver(event));
     this.enqueue(room, async () => {
       let ok = true;
       for (const [i, event] of events.entries()) {
-        if (!this.outcome(room, event, await handed[i]!, hooks)) ok = false;
+        const verdict = await (handed[i] ?? this.handOver(event));
+        if (!(await this.settle(room, event, verdict, hooks))) ok = false;
       }
       hooks.done?.(ok);
     });
   }
 
-  /** Resolves once everything queued so far for every room was handled (not counting later retries). */
+  /** Resolves once everything queued so far for every room was handled, retries included (woken now). */
   async drain(): Promise<void> {
+    for (const wake of [...this.waits]) wake();
     await Promise.allSettled([...this.queues.values()]);
   }
 
@@ -160,32 +169,56 @@ export class InboundDelivery {
     }
   }
 
-  /** One attempt; on refusal a retry is scheduled (or the event parked). True when recorded. */
-  private async attempt(room: string, event: InboundEvent, hooks: DeliveryHooks): Promise<boolean> {
-    return this.outcome(room, event, await this.handOver(event), hooks);
-  }
-
-  /** What `verdict` means for `event`: forget its failures, or schedule its retry or park it. */
-  private outcome(
+  /**
+   * What `verdict` means for `event`: forget its failures, or retry it in its place with backoff
+   * (the room's queue waits) until it is recorded or parked. True when recorded.
+   */
+  private async settle(
     room: string,
     event: InboundEvent,
     verdict: { refused: unknown } | undefined,
     hooks: DeliveryHooks,
-  ): boolean {
-    const retry = this.ledger.attempts(event.platformEventId);
-    if (verdict === undefined) {
-      this.ledger.succeeded(event.platformEventId);
-      if (retry > 0) hooks.recovered?.(event);
-      return true;
+  ): Promise<boolean> {
+    let holding = false;
+    try {
+      for (;;) {
+        const retry = this.ledger.attempts(event.platformEventId);
+        if (verdict === undefined) {
+          this.ledger.succeeded(event.platformEventId);
+          if (retry > 0) hooks.recovered?.(event);
+          return true;
+        }
+        const reason = errorMessage(verdict.refused);
+        if (retry === 0) this.logger.warn(`${room}: the core refused ${event.platformEventId}: ${reason}; retrying`);
+        else this.logger.warn(`${room}: retry ${retry} of ${event.platformEventId} refused: ${reason}`);
+        if (this.opts.stopping()) return false;
+        if (this.ledger.failed(room, event.platformEventId, reason, this.opts.parkedNote) === 'parked') return false;
+        if (!holding) {
+          // Until it is recorded or parked, the room's new events wait (also during the retry itself).
+          holding = true;
+          this.retrying.set(room, (this.retrying.get(room) ?? 0) + 1);
+        }
+        await this.wait(this.opts.retryInitialMs * 2 ** retry);
+        if (this.opts.stopping()) return false;
+        verdict = await this.handOver(event);
+      }
+    } finally {
+      if (holding) {
+        const left = (this.retrying.get(room) ?? 1) - 1;
+        if (left > 0) this.retrying.set(room, left);
+        else this.retrying.delete(room);
+      }
     }
-    const reason = errorMessage(verdict.refused);
-    if (retry === 0) this.logger.warn(`${room}: the core refused ${event.platformEventId}: ${reason}; retrying`);
-    else this.logger.warn(`${room}: retry ${retry} of ${event.platformEventId} refused: ${reason}`);
-    if (this.opts.stopping()) return false;
-    if (this.ledger.failed(room, event.platformEventId, reason, this.opts.parkedNote) === 'retry') {
-      const delay = this.opts.retryInitialMs * 2 ** retry;
-      this.opts.later(delay, () => this.enqueue(room, async () => void (await this.attempt(room, event, hooks))));
-    }
-    return false;
+  }
+
+  /** Wait `ms` on the bridge's timers; drain wakes it early. */
+  private wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        if (this.waits.delete(wake)) resolve();
+      };
+      this.waits.add(wake);
+      this.opts.later(ms, wake);
+    });
   }
 }

@@ -35,6 +35,28 @@ export const FAULT_KINDS = [
 ] as const;
 export type SoakFaultKind = (typeof FAULT_KINDS)[number];
 
+/**
+ * The fault set a run draws from: `--faults a,b,c` keeps only those kinds, `--skip-faults a,b`
+ * drops those (e.g. `--skip-faults pg-restart`); by default every kind. Unknown names are an error.
+ */
+export function chooseFaults(only: string | undefined, skip: string | undefined): ReadonlySet<SoakFaultKind> {
+  const parse = (list: string, flag: string): SoakFaultKind[] =>
+    list
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== '')
+      .map((k) => {
+        if (!(FAULT_KINDS as readonly string[]).includes(k)) {
+          throw new Error(`${flag}: unknown fault "${k}" (known: ${FAULT_KINDS.join(',')})`);
+        }
+        return k as SoakFaultKind;
+      });
+  const chosen = new Set<SoakFaultKind>(only === undefined ? FAULT_KINDS : parse(only, '--faults'));
+  if (skip !== undefined) for (const k of parse(skip, '--skip-faults')) chosen.delete(k);
+  if (chosen.size === 0) throw new Error('--faults/--skip-faults leave no fault to draw');
+  return chosen;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SoakFaults {
@@ -60,6 +82,7 @@ export class SoakFaults {
     private readonly random: SeededRandom,
     private readonly runMs: number,
     private readonly log: (line: string) => void,
+    private readonly enabled: ReadonlySet<SoakFaultKind> = new Set(FAULT_KINDS),
   ) {}
 
   start(): void {
@@ -128,15 +151,18 @@ export class SoakFaults {
     const downMs = Math.max(30_000, Math.floor(this.runMs / 6));
     // PostgreSQL restarts at least once, in the second half of the run.
     const pgAt = started + this.random.int(Math.floor(this.runMs * 0.5), Math.floor(this.runMs * 0.8));
-    const kinds = FAULT_KINDS.filter((k) => k !== 'follower-down');
+    const kinds = FAULT_KINDS.filter((k) => k !== 'follower-down' && this.enabled.has(k));
+    const forcePg = this.enabled.has('pg-restart');
     while (this.running) {
       await sleep(this.random.int(8_000, 20_000));
       if (!this.running) break;
-      if (this.followerDown === undefined && Date.now() >= downAt) {
+      if (this.enabled.has('follower-down') && this.followerDown === undefined && Date.now() >= downAt) {
         this.followerDown = this.takeFollowerDown(downMs);
         continue;
       }
-      const kind = this.counts['pg-restart'] === 0 && Date.now() >= pgAt ? 'pg-restart' : this.random.pick(kinds);
+      if (kinds.length === 0) continue;
+      const kind =
+        forcePg && this.counts['pg-restart'] === 0 && Date.now() >= pgAt ? 'pg-restart' : this.random.pick(kinds);
       try {
         await this.inject(kind);
       } catch (e) {

@@ -17,7 +17,7 @@ import { readMetric } from '../support/e2e-clients';
 import { SeededRandom } from '../support/fault-rng';
 import { RssSampler } from '../support/fault-rss';
 import { registerUser } from '../servers/synapse/synapse-server';
-import { FAULT_KINDS, SoakFaults } from './soak-faults';
+import { FAULT_KINDS, type SoakFaultKind, SoakFaults, chooseFaults } from './soak-faults';
 import { Ledger, type ViewReport, checkView, compareHistories, percentile } from './soak-ledger';
 import { type SoakRoom, createRooms, readHistories, readViews } from './soak-rooms';
 import { SoakTraffic } from './soak-traffic';
@@ -32,21 +32,30 @@ const RSS_SLACK_KB = 96 * 1024;
 interface Args {
   readonly minutes: number;
   readonly seed: number;
+  readonly faults: ReadonlySet<SoakFaultKind>;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   let minutes = 3;
   let seed = 1;
+  let only: string | undefined;
+  let skip: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
     if (a === '--minutes' && v !== undefined) minutes = Number(v);
     else if (a === '--seed' && v !== undefined) seed = Number(v);
-    else throw new Error(`usage: soak [--minutes N] [--seed S] (got ${argv.join(' ')})`);
+    else if (a === '--faults' && v !== undefined) only = v;
+    else if (a === '--skip-faults' && v !== undefined) skip = v;
+    else {
+      throw new Error(
+        `usage: soak [--minutes N] [--seed S] [--faults k1,k2,...] [--skip-faults k1,...] (got ${argv.join(' ')}); faults: ${FAULT_KINDS.join(',')}`,
+      );
+    }
     i++;
   }
   if (!(minutes > 0) || !Number.isInteger(seed)) throw new Error('--minutes must be > 0 and --seed an integer');
-  return { minutes, seed };
+  return { minutes, seed, faults: chooseFaults(only, skip) };
 }
 
 const t0 = Date.now();
@@ -135,7 +144,7 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const runMs = Math.round(args.minutes * 60_000);
   const random = new SeededRandom(args.seed);
-  log(`soak: ${args.minutes} min, seed ${args.seed}`);
+  log(`soak: ${args.minutes} min, seed ${args.seed}, faults ${[...args.faults].join(',')}`);
   const w = await SoakWorld.create(args.seed, log);
   const rss = new RssSampler(2000);
   try {
@@ -147,7 +156,7 @@ async function main(): Promise<number> {
     const ledger = new Ledger();
     const observer = new Observer(w, rooms);
     const traffic = new SoakTraffic(w, rooms, ledger, random.fork('traffic'), MEAN_PAUSE_MS, erin);
-    const faults = new SoakFaults(w, random.fork('faults'), runMs, log);
+    const faults = new SoakFaults(w, random.fork('faults'), runMs, log, args.faults);
     await sleep(5000);
     rss.sample();
     const baseline = new Map(rss.summary().map((s) => [s.name, s.lastKb ?? 0]));

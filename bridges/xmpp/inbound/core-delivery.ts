@@ -1,8 +1,9 @@
 /**
  * The way in to the core: events go to the InboundSink in room order, one room queue each, through
  * the kit's ordered delivery (bridges/kit/inbound-delivery.ts). An event the sink refuses is retried
- * with backoff without holding up the ones after it; the archive cursor stays before it until it is
- * recorded, so a restart replays it from the archive.
+ * with backoff in its place, the room's later messages waiting for it until it is recorded or
+ * parked; the archive cursor stays before it until it is recorded, so a restart replays it from the
+ * archive.
  */
 import type { InboundEvent, InboundSink } from '../../../src/ports';
 import { InboundDelivery } from '../../kit/inbound-delivery';
