@@ -18,14 +18,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { Platform, type RoomUri } from '../../src/common/ids';
+import { type RoomUri } from '../../src/common/ids';
 import { MimiPeerClient } from '../../src/mimi/transport';
-import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
-import { type RoomEventInfo, legacyUserUri } from '../../src/rooms';
+import { ParticipantRole } from '../../src/ports';
+import { type RoomEventInfo } from '../../src/rooms';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
-import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
+import { DOMAIN_A } from '../kits/mimi/transport-fixtures';
 import { PostgresOnSmallDisk, SmallDisk, SqliteDiskFull } from '../support/fault-disk';
 import {
+  ALICE_ON_A as ALICE,
+  BOB_ON_B as BOB,
+  BOB_ON_B_URI as BOB_URI,
   GatewayPair,
   type GatewayUnderTest,
   eventually,
@@ -38,9 +41,6 @@ import {
 } from './gateway-pair';
 
 const CLUB = '!club:a.example';
-const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
-const BOB: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
-const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 /**
  * Long enough to need new database pages (4 KiB in SQLite, 8 KiB in PostgreSQL), and random so
  * that PostgreSQL cannot compress it into the room a page has left: the full disk refuses it.

@@ -10,11 +10,12 @@
 import { Platform, type RoomUri } from '../../src/common/ids';
 import { RoomSubmissionRepository } from '../../src/persistence/repositories/room-submission.repository';
 import { type LegacyUserRef, ParticipantRole } from '../../src/ports';
-import { legacyUserUri } from '../../src/rooms';
 import { MIRROR_PREFIX } from '../fakes/memory-platform';
-import { DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { DATABASE_KINDS } from '../support/test-data-source';
 import {
+  ALICE_ON_A as ALICE,
+  BOB_ON_B as BOB,
+  BOB_ON_B_URI as BOB_URI,
   GatewayPair,
   eventually,
   found,
@@ -27,10 +28,7 @@ import {
 } from './gateway-pair';
 
 const CLUB = '!club:a.example';
-const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
-const BOB: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
 const ERIN: LegacyUserRef = { platform: Platform.Memory, userId: 'erin' };
-const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 /** More than the 64 skipped generations a receiver keeps keys for (src/mls/core/secret-tree.ts). */
 const WRITTEN_AFTER = 70;
 const FIRST = 'bob, first, written before erin joined';

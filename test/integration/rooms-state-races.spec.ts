@@ -21,6 +21,9 @@ import { MIRROR_PREFIX } from '../fakes/memory-platform';
 import { DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { DATABASE_KINDS } from '../support/test-data-source';
 import {
+  ALICE_ON_A as ALICE,
+  BOB_ON_B as BOB,
+  BOB_ON_B_URI as BOB_URI,
   GatewayPair,
   type GatewayUnderTest,
   eventually,
@@ -33,10 +36,7 @@ import {
 } from './gateway-pair';
 
 const CLUB = '!races:a.example';
-const ALICE: LegacyUserRef = { platform: Platform.Memory, userId: 'alice' };
-const BOB: LegacyUserRef = { platform: Platform.Memory, userId: 'bob' };
 const CAROL: LegacyUserRef = { platform: Platform.Memory, userId: 'carol' };
-const BOB_URI = legacyUserUri(DOMAIN_B, 'memory', 'bob');
 const CAROL_URI = legacyUserUri(DOMAIN_B, 'memory', 'carol');
 const ALICE_URI = legacyUserUri('a.example', 'memory', 'alice');
 /**
