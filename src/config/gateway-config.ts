@@ -243,6 +243,13 @@ export class MlsConfig {
    */
   @IntRange(0, 1000, 'a whole number of rotations')
   pathFillPerSweep: number = 0;
+
+  /**
+   * MLS groups and puppet identities not used for this long are unloaded from memory (read back
+   * from the database on next use), checked every quarter of it. 0: only the size caps apply.
+   */
+  @IntRange(0, 100_000, 'seconds')
+  idleUnloadSeconds: number = 600;
 }
 
 export class GatewayConfig {

@@ -24,6 +24,8 @@ interface Ambient {
 export class RoomTransactions {
   private readonly ambient = new AsyncLocalStorage<Ambient>();
   private readonly rollbackListeners: ((keys: ReadonlySet<string>) => void)[] = [];
+  /** Transactions under way (their MLS writes are not committed yet). */
+  private readonly open = new Set<Ambient>();
   private beginHook?: (tx: Tx) => Promise<void>;
 
   constructor(private readonly runner: TransactionRunner) {}
@@ -37,6 +39,7 @@ export class RoomTransactions {
     try {
       return await this.runner.run(async (tx) => {
         ambient = { tx, touched, ended: false };
+        this.open.add(ambient);
         if (this.beginHook !== undefined) await this.beginHook(tx);
         return this.ambient.run(ambient, () => work(tx));
       });
@@ -44,7 +47,10 @@ export class RoomTransactions {
       if (touched.size > 0) for (const listener of this.rollbackListeners) listener(touched);
       throw e;
     } finally {
-      if (ambient !== undefined) ambient.ended = true;
+      if (ambient !== undefined) {
+        ambient.ended = true;
+        this.open.delete(ambient);
+      }
     }
   }
 
@@ -58,6 +64,11 @@ export class RoomTransactions {
   touch(key: string): void {
     const ambient = this.ambient.getStore();
     if (ambient !== undefined && !ambient.ended) ambient.touched.add(key);
+  }
+
+  /** The MLS storage keys written by transactions not over yet (their state is not committed). */
+  *uncommittedKeys(): Iterable<string> {
+    for (const ambient of this.open) yield* ambient.touched;
   }
 
   onRollback(listener: (keys: ReadonlySet<string>) => void): void {

@@ -62,7 +62,8 @@ export class LeafKeyRotation implements OnModuleInit, OnModuleDestroy {
   rotateDue(roomUri: RoomUri, fill = 0): Promise<UserUri[]> {
     return this.locks.run(roomUri, async () => {
       // Runs after every message: the in-memory checks come first, the room is read only when needed.
-      const group = await this.groups.group(roomUri);
+      // A loaded group is looked at without counting as a use, so that the sweep lets idle ones unload.
+      const group = this.groups.loadedGroup(roomUri) ?? (await this.groups.group(roomUri));
       if (!group || group.removed) return [];
       const due = group.rotationDue();
       const users = [...due, ...group.pathFillCandidates(fill).filter((u) => !due.includes(u))];

@@ -1,4 +1,5 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { CLOCK, type Clock } from '../common/clock';
 import type { ProviderDomain, RoomUri, UserUri } from '../common/ids';
 import { MetricsRegistry } from '../common/metrics';
 import { GatewayConfig } from '../config/gateway-config';
@@ -41,6 +42,7 @@ export class MlsGroups {
     config: GatewayConfig,
     private readonly storage: DbMlsStorage,
     transactions: RoomTransactions,
+    @Inject(CLOCK) clock: Clock,
     @Optional() metrics?: MetricsRegistry,
   ) {
     this.domain = config.provider.domain as ProviderDomain;
@@ -51,14 +53,16 @@ export class MlsGroups {
       leafKeyMaxAgeMs: leafKeyMaxAgeHours * 3_600_000,
       leafKeyMaxMessages,
       onMessageSent: (groupId, user) => this.sentListener?.(groupId, user),
+      idleClock: () => clock.now(),
+      uncommittedKeys: () => transactions.uncommittedKeys(),
     });
     transactions.onRollback((keys) => this.forgetTouched(keys));
     metrics?.gauge(
       'mimi_mls_groups_loaded',
-      'MLS groups in memory (loaded on use, least recently used evicted)',
+      'MLS groups (rooms) in memory: loaded on use, unloaded when idle or least recently used',
       () => [{ labels: {}, value: this.store.loadedCount }],
     );
-    metrics?.gauge('mimi_mls_identities_cached', 'Puppet and bot MLS identities in memory (an LRU)', () => [
+    metrics?.gauge('mimi_mls_identities_cached', 'Puppet and bot MLS identities in memory (unloaded when idle)', () => [
       { labels: {}, value: this.store.identities.cachedCount },
     ]);
   }
@@ -66,6 +70,11 @@ export class MlsGroups {
   /** `listener` hears of every message a local member sent (`LeafKeyRotation` checks its key). */
   onMessageSent(listener: (groupId: Uint8Array, user: UserUri) => void): void {
     this.sentListener = listener;
+  }
+
+  /** The room's group if it is in memory now, without counting as a use (periodic checks). */
+  loadedGroup(roomUri: RoomUri): GatewayGroup | undefined {
+    return this.store.loadedGroup(groupIdForRoom(roomUri));
   }
 
   /** The room's group, or undefined when we hold none. */

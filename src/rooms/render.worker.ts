@@ -1,6 +1,7 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { GatewayError, errorMessage } from '../common/errors';
 import type { RoomUri } from '../common/ids';
+import { MetricsRegistry } from '../common/metrics';
 import { decodeMimiContent } from '../mimi/content';
 import { type RoomEventRecord, RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
@@ -41,9 +42,16 @@ export class RenderWorker implements BeforeApplicationShutdown {
     private readonly transactions: RoomTransactions,
     private readonly media: MediaAssets,
     @Inject(ROOMS_OPTIONS) options: RoomsOptions,
+    @Optional() metrics?: MetricsRegistry,
   ) {
     this.timeoutMs = options.renderTimeoutMs ?? DEFAULT_RENDER_TIMEOUT_MS;
     this.retryMs = options.renderRetryMs ?? DEFAULT_RENDER_RETRY_MS;
+    metrics?.gauge('mimi_render_pending', 'Received events waiting to be rendered into platform rooms', async () => [
+      { labels: {}, value: await this.events.countPendingRender() },
+    ]);
+    metrics?.gauge('mimi_render_rooms_active', 'Rooms being rendered or waiting for a render retry', () => [
+      { labels: {}, value: new Set([...this.running.keys(), ...this.timers.keys()]).size },
+    ]);
   }
 
   /** Render whatever is pending in every room (after a restart). */

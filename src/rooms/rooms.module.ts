@@ -48,6 +48,7 @@ import { ConsentService } from './consent/consent';
 import { HubRoomState } from './room-state/hub-room-state';
 import { MirrorRoomState } from './room-state/mirror-room-state';
 import { HubRequests } from './hub-requests';
+import { IdleUnload } from './idle-unload';
 import { LeafKeyRotation } from './leaf-key-rotation';
 import { KeyMaterials } from './key-materials';
 import { RenderWorker } from './render.worker';
@@ -123,6 +124,7 @@ export class RoomsModule {
         HubService,
         HubRequests,
         LeafKeyRotation,
+        IdleUnload,
         KeyMaterials,
         FollowerSubmissions,
         FollowerNotify,

@@ -8,6 +8,8 @@ import { FakeClock } from '../support/fake-clock';
 import { DATABASE_KINDS, type TestDataSource, createTestDataSource } from '../support/test-data-source';
 import { DbMlsStorage } from '../../src/persistence/db-mls-storage';
 import { MlsGroups } from '../../src/rooms/mls-groups';
+import { IdleUnload } from '../../src/rooms/idle-unload';
+import { MetricsRegistry } from '../../src/common/metrics';
 import { RoomTransactions } from '../../src/persistence/room-transactions';
 
 const DOMAIN = 'gw.test';
@@ -19,6 +21,12 @@ const BOOM = new Error('boom');
 const TEST_NOW = 1_800_000_000_000;
 
 beforeAll(() => Logger.overrideLogger(['error']));
+
+/** The value of one series (name with labels, as rendered) in the registry's exposition. */
+async function metricValue(metrics: MetricsRegistry, series: string): Promise<number | undefined> {
+  const line = (await metrics.render()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
 
 describe.each(DATABASE_KINDS)('DbMlsStorage on %s', (kind) => {
   let dataSource: TestDataSource;
@@ -90,7 +98,7 @@ describe.each(DATABASE_KINDS)('DbMlsStorage on %s', (kind) => {
     const config = validateConfig({ provider: { domain: DOMAIN } }, { baseDir: '/', env: {} });
 
     it('drops a group whose state was rolled back and reloads it from the database', async () => {
-      const groups = new MlsGroups(config, storage, transactions);
+      const groups = new MlsGroups(config, storage, transactions, new FakeClock(TEST_NOW));
       const hub = await groups.hub();
 
       await expect(
@@ -109,17 +117,63 @@ describe.each(DATABASE_KINDS)('DbMlsStorage on %s', (kind) => {
       expect(await groups.group(ROOM)).toBeUndefined();
     });
 
+    it('unloads idle groups and puppets on the sweep, never state of a transaction still open', async () => {
+      const idleConfig = validateConfig(
+        { provider: { domain: DOMAIN }, mls: { idleUnloadSeconds: 300 } },
+        { baseDir: '/', env: {} },
+      );
+      const clock = new FakeClock(TEST_NOW);
+      const metrics = new MetricsRegistry();
+      const groups = new MlsGroups(idleConfig, storage, transactions, clock, metrics);
+      const sweeper = new IdleUnload(idleConfig, groups, metrics);
+      const hub = await groups.hub();
+      const puppet = `mimi://${DOMAIN}/u/memory:alice` as UserUri;
+      const create = () =>
+        groups.store.createGroup({
+          groupId: groupIdForRoom(ROOM),
+          creator: puppet,
+          hub: hub.externalSender,
+          participants: [{ user: puppet, roleIndex: 6 }],
+        });
+
+      let release: (() => void) | undefined;
+      const open = transactions.run(async () => {
+        await create();
+        await new Promise<void>((resolve) => (release = resolve));
+      });
+      while (release === undefined) await new Promise((r) => setImmediate(r));
+      clock.advance(301_000);
+      expect(sweeper.sweep()).toEqual({ groups: 0, identities: 0 });
+      expect(await metricValue(metrics, 'mimi_mls_groups_loaded')).toBe(1);
+      release();
+      await open;
+
+      expect(sweeper.sweep()).toEqual({ groups: 1, identities: 1 });
+      expect(await metricValue(metrics, 'mimi_mls_groups_loaded')).toBe(0);
+      expect(await metricValue(metrics, 'mimi_mls_identities_cached')).toBe(0);
+      expect(await metricValue(metrics, 'mimi_mls_idle_unloaded_total{kind="group"}')).toBe(1);
+      expect(await metricValue(metrics, 'mimi_mls_idle_unloaded_total{kind="identity"}')).toBe(1);
+
+      // Used again: read back from the database (the same puppet key), and kept while in use.
+      const group = await groups.requireGroup(ROOM);
+      expect(group.isLocalMember(puppet)).toBe(true);
+      expect(await transactions.run(() => group.encrypt(puppet, new Uint8Array([1])))).toBeInstanceOf(Uint8Array);
+      clock.advance(299_000);
+      expect(sweeper.sweep().groups).toBe(0);
+      expect(await metricValue(metrics, 'mimi_mls_groups_loaded')).toBe(1);
+    });
+
     it('keeps one external-sender key for the provider across restarts', async () => {
-      const first = await new MlsGroups(config, storage, transactions).hub();
-      const second = await new MlsGroups(config, storage, transactions).hub();
+      const first = await new MlsGroups(config, storage, transactions, new FakeClock(TEST_NOW)).hub();
+      const second = await new MlsGroups(config, storage, transactions, new FakeClock(TEST_NOW)).hub();
       expect(second.signaturePublicKey).toEqual(first.signaturePublicKey);
       expect(first.domain).toBe(DOMAIN);
     });
 
     it('gives the same identity for the same user across instances', async () => {
       const user = `mimi://${DOMAIN}/u/memory:alice` as UserUri;
-      const first = await new MlsGroups(config, storage, transactions).identity(user);
-      const second = await new MlsGroups(config, storage, transactions).identity(user);
+      const first = await new MlsGroups(config, storage, transactions, new FakeClock(TEST_NOW)).identity(user);
+      const second = await new MlsGroups(config, storage, transactions, new FakeClock(TEST_NOW)).identity(user);
       expect(second.signatureKey).toEqual(first.signatureKey);
     });
   });

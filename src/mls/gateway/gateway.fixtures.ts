@@ -2,6 +2,9 @@
  * Fixtures for the gateway layer's specs and bench: a byte-counting `MlsStorage`, user names, a
  * hub key, a group with N local puppets and M remote members. Not used by production code.
  */
+import { setImmediate as tick } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type ProviderDomain, type UserUri, userUri } from '../../common/ids';
 import type { Participant } from '../app-data';
 import { cipherSuiteById } from '../core/crypto';
@@ -127,4 +130,13 @@ export async function scaledGroup(
     locals: localUsers,
     remotes: remoteUsers,
   };
+}
+
+/** A full GC, so that WeakRefs to what nothing holds any more are cleared (tests of unloading). */
+export async function collectGarbage(): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  await tick(); // WeakRef targets read in this job stay alive until it ends
+  gc();
+  await tick();
 }

@@ -1,6 +1,7 @@
 /**
  * The gateway's MLS groups: lazily loaded from `MlsStorage`, at most `maxLoadedGroups` in memory
- * (least recently used ones unloaded when idle), plus the per-user identities and KeyPackages.
+ * (least recently used ones unloaded), and unloaded after an idle time by `unloadIdle` (`GroupCache`),
+ * plus the per-user identities and KeyPackages.
  * Creating, joining (Welcome, external commit) and forgetting groups happen here; everything
  * inside a group is `GatewayGroup`'s.
  */
@@ -34,6 +35,7 @@ import { MlsErrorReason, MlsGroupError } from '../mls.errors';
 import type { MlsStorage } from '../mls-storage';
 import { encodeParticipantList, MimiComponentId } from '../app-data';
 import { EpochKeyRing } from './epoch-keys';
+import { GroupCache } from './group-cache';
 import { GatewayGroup } from './gateway-group';
 import type { GroupDeps, ResolvedOptions } from './group-deps';
 import { deleteGroupRecords, GroupRecords } from './group-records';
@@ -72,10 +74,7 @@ export class GroupStore {
   readonly identities: Identities;
   readonly suite: CipherSuite;
   private readonly deps: GroupDeps;
-  /** LRU order: the most recently used group last. */
-  private readonly groups = new Map<string, Promise<GatewayGroup | undefined>>();
-  /** The loaded groups among `groups`. */
-  private readonly settled = new Map<string, GatewayGroup>();
+  private readonly groups: GroupCache<GatewayGroup>;
 
   constructor(
     readonly storage: MlsStorage,
@@ -83,7 +82,12 @@ export class GroupStore {
   ) {
     this.suite = cipherSuiteById(GATEWAY_CIPHER_SUITE);
     const now = options.now ?? Date.now;
-    this.identities = new Identities(storage, this.suite, now);
+    const idleClock = options.idleClock ?? now;
+    const uncommitted = options.uncommittedKeys ?? (() => []);
+    this.identities = new Identities(storage, this.suite, now, {
+      idleClock,
+      keep: (user) => [...uncommitted()].some((k) => ownerOfKey(k)?.user === user),
+    });
     const resolved: ResolvedOptions = {
       leafKeyMaxAgeMs: options.leafKeyMaxAgeMs ?? 7 * 24 * 3600 * 1000,
       leafKeyMaxMessages: options.leafKeyMaxMessages ?? 10_000,
@@ -102,6 +106,11 @@ export class GroupStore {
       sent: new SentGenerations(resolved.pastEpochs + 1),
       onGone: (groupId) => this.forget(groupId),
     };
+    this.groups = new GroupCache({
+      maxLoaded: resolved.maxLoadedGroups,
+      now: idleClock,
+      keep: (key) => [...uncommitted()].some((k) => ownerOfKey(k)?.group === key),
+    });
   }
 
   /** Groups currently in memory. */
@@ -111,7 +120,17 @@ export class GroupStore {
 
   /** The groups in memory now (a periodic check visits these, not every group in storage). */
   loadedGroups(): GatewayGroup[] {
-    return [...this.settled.values()];
+    return this.groups.loaded();
+  }
+
+  /**
+   * Unload the groups and identities not used for `idleMs` (by `idleClock`); they are read back
+   * from storage on next use. Busy groups, groups with a staged commit and state written by a
+   * transaction still open stay; what each local leaf sent stays recorded (`SentGenerations`), so
+   * a reloaded group never sends with a generation used before.
+   */
+  unloadIdle(idleMs: number): { groups: number; identities: number } {
+    return { groups: this.groups.unloadIdle(idleMs), identities: this.identities.unloadIdle(idleMs) };
   }
 
   // ---- KeyPackages ------------------------------------------------------------------------------
@@ -136,30 +155,14 @@ export class GroupStore {
 
   // ---- groups -----------------------------------------------------------------------------------
 
+  /** The group if it is in memory now, without counting as a use (which keeps it loaded). */
+  loadedGroup(groupId: Uint8Array): GatewayGroup | undefined {
+    return this.groups.peek(b64url(groupId));
+  }
+
   /** The group, loaded from storage on first use; undefined if the gateway holds no such group. */
-  async group(groupId: Uint8Array): Promise<GatewayGroup | undefined> {
-    const key = b64url(groupId);
-    let entry = this.groups.get(key);
-    if (entry) {
-      this.groups.delete(key);
-      this.groups.set(key, entry);
-    } else {
-      entry = this.load(groupId);
-      this.groups.set(key, entry);
-      const mine = entry;
-      entry.then(
-        (g) => {
-          if (this.groups.get(key) !== mine) return;
-          if (g === undefined) this.groups.delete(key);
-          else this.settled.set(key, g);
-        },
-        () => {
-          if (this.groups.get(key) === mine) this.groups.delete(key);
-        },
-      );
-      this.evict();
-    }
-    return entry;
+  group(groupId: Uint8Array): Promise<GatewayGroup | undefined> {
+    return this.groups.get(b64url(groupId), () => this.load(groupId));
   }
 
   async requireGroup(groupId: Uint8Array): Promise<GatewayGroup> {
@@ -277,18 +280,14 @@ export class GroupStore {
 
   /** Drop a group from memory (e.g. after a rolled-back transaction); it reloads on next use. */
   forget(groupId: Uint8Array): void {
-    this.groups.delete(b64url(groupId));
-    this.settled.delete(b64url(groupId));
+    this.groups.forget(b64url(groupId));
   }
 
   /** Drop what cached state the written `keys` belong to (RoomTransactions.onRollback). */
   forgetTouched(keys: Iterable<string>): void {
     for (const key of keys) {
       const owner = ownerOfKey(key);
-      if (owner?.group !== undefined) {
-        this.groups.delete(owner.group);
-        this.settled.delete(owner.group);
-      }
+      if (owner?.group !== undefined) this.groups.forget(owner.group);
       if (owner?.user !== undefined) this.identities.forget(owner.user);
     }
   }
@@ -313,23 +312,8 @@ export class GroupStore {
     const records = GroupRecords.fresh(this.storage, state.context.groupId);
     await records.writeEpoch(state, locals);
     const group = new GatewayGroup(this.deps, state, locals, EpochKeyRing.fresh(this.suite, state), records);
-    this.groups.set(b64url(state.context.groupId), Promise.resolve(group));
-    this.settled.set(b64url(state.context.groupId), group);
-    this.evict();
+    this.groups.put(b64url(state.context.groupId), group);
     return group;
-  }
-
-  /** Unload least recently used idle groups beyond `maxLoadedGroups` (pending loads and busy groups stay). */
-  private evict(): void {
-    const max = this.deps.options.maxLoadedGroups;
-    for (const key of [...this.groups.keys()]) {
-      if (this.groups.size <= max) break;
-      const g = this.settled.get(key);
-      if (g && !g.pinned) {
-        this.groups.delete(key);
-        this.settled.delete(key);
-      }
-    }
   }
 
   private async keysForWelcome(

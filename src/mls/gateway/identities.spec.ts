@@ -10,7 +10,7 @@ describe('Identities: an LRU of identities over storage', () => {
 
   it('keeps at most maxCached in memory, the least recently used out first, and reads the rest back unchanged', async () => {
     const storage = new InMemoryMlsStorage();
-    const ids = new Identities(storage, suite, Date.now, 3);
+    const ids = new Identities(storage, suite, Date.now, { maxCached: 3 });
     const made = [];
     for (let n = 0; n < 5; n++) made.push(await ids.getOrCreate(user(n)));
     expect(ids.cachedCount).toBe(3);

@@ -72,28 +72,58 @@ export function checkKeyPackage(
 /** Identities kept in memory (least recently used out first); the rest are read back from storage. */
 const DEFAULT_MAX_CACHED = 4096;
 
+/** How `Identities` caches: the size cap, the clock of idle times, and who must stay. */
+export interface IdentityCacheOptions {
+  readonly maxCached?: number;
+  /** The clock of idle times (ms); default the `now` of KeyPackage lifetimes. */
+  readonly idleClock?: () => number;
+  /** Users whose identity must stay cached (written by a transaction still open). */
+  readonly keep?: (user: UserUri) => boolean;
+}
+
 export class Identities {
-  /** LRU order: the most recently used last. */
-  private readonly cache = new Map<string, MemberIdentity>();
+  /** LRU order: the most recently used last; with when it was last used. */
+  private readonly cache = new Map<string, { readonly id: MemberIdentity; at: number }>();
+  private readonly maxCached: number;
+  private readonly idleClock: () => number;
 
   constructor(
     private readonly storage: MlsStorage,
     private readonly suite: CipherSuite,
     private readonly now: () => number = Date.now,
-    private readonly maxCached: number = DEFAULT_MAX_CACHED,
-  ) {}
+    private readonly cacheOptions: IdentityCacheOptions = {},
+  ) {
+    this.maxCached = cacheOptions.maxCached ?? DEFAULT_MAX_CACHED;
+    this.idleClock = cacheOptions.idleClock ?? now;
+  }
 
   /** Identities in memory now (puppets and the bot; a metric). */
   get cachedCount(): number {
     return this.cache.size;
   }
 
+  /**
+   * Drop the identities not used for `idleMs` (they are read back from storage on next use);
+   * returns how many. Identity records never change once stored, so a reload gives the same keys.
+   */
+  unloadIdle(idleMs: number): number {
+    const before = this.idleClock() - idleMs;
+    let count = 0;
+    for (const [user, entry] of [...this.cache]) {
+      if (entry.at > before || this.kept(user)) continue;
+      this.cache.delete(user);
+      count++;
+    }
+    return count;
+  }
+
   async get(user: UserUri): Promise<MemberIdentity | undefined> {
     const hit = this.cache.get(user);
     if (hit) {
       this.cache.delete(user);
+      hit.at = this.idleClock();
       this.cache.set(user, hit);
-      return hit;
+      return hit.id;
     }
     const bytes = await this.storage.get(gatewayKeys.member(user));
     if (bytes === undefined) return undefined;
@@ -185,8 +215,15 @@ export class Identities {
   }
 
   private remember(id: MemberIdentity): void {
-    this.cache.set(id.user, id);
-    if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(id.user, { id, at: this.idleClock() });
+    for (const user of this.cache.keys()) {
+      if (this.cache.size <= this.maxCached) break;
+      if (!this.kept(user)) this.cache.delete(user);
+    }
+  }
+
+  private kept(user: string): boolean {
+    return this.cacheOptions.keep?.(user as UserUri) ?? false;
   }
 
   /** Drop cached identities (after a rolled-back transaction). */

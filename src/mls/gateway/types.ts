@@ -19,6 +19,13 @@ export interface GatewayOptions {
   readonly policy?: CommitPolicy;
   /** Wall clock in ms (KeyPackage lifetimes, leaf key age). Default `Date.now`. */
   readonly now?: () => number;
+  /** The clock of idle times (`GroupStore.unloadIdle`), in ms. Default `now`. */
+  readonly idleClock?: () => number;
+  /**
+   * The `MlsStorage` keys written by transactions not committed yet: the groups and identities
+   * they belong to are not unloaded (storage does not hold their state for others to read yet).
+   */
+  readonly uncommittedKeys?: () => Iterable<string>;
   /**
    * Called after local member `user` protected an application message in the group (its ratchet
    * is stored), inside the group's lock: schedule work (a leaf-key rotation check), do not await it.

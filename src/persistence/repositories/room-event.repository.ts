@@ -109,6 +109,14 @@ export class RoomEventRepository {
     });
   }
 
+  /** Events waiting to be rendered into their platform rooms (all rooms; a metric). */
+  async countPendingRender(): Promise<number> {
+    return this.transactions.run(async (tx) => {
+      const result = await sqlOf(tx).query(`SELECT COUNT(*) AS n FROM room_event WHERE render_status = 'pending'`);
+      return toNumber(result.rows[0]?.n ?? 0);
+    });
+  }
+
   async setRenderStatus(tx: Tx, roomUri: RoomUri, seq: number, status: RenderStatus): Promise<void> {
     await sqlOf(tx).query(
       `UPDATE room_event SET render_status = $3, render_attempts = render_attempts + 1 WHERE room_uri = $1 AND seq = $2`,
