@@ -3,16 +3,22 @@
  * start-up, and how long the first message in a cold room takes.
  *
  *   npm run bench:rooms-many
- *   node dist/test/bench/rooms-many.bench.js [--sizes 1000,10000] [--members 3] [--cold 10] [--allocator system]
+ *   node dist/test/bench/rooms-many.bench.js [--sizes 1000,10000] [--members 3] [--cold 10]
+ *     [--concurrency 8] [--idle-seconds 10] [--allocator system]
  *
  * Per size, on a fresh memory gateway process (SQLite; the memory platform runs in the same
- * process and keeps its rooms in memory too):
+ * process and keeps its rooms in memory too), with `mls.idleUnloadSeconds` set to `--idle-seconds`
+ * (short, to show the unloading within the run; 0 turns it off):
  * 1. baseline: RSS with no room, after start-up and a few idle seconds (the median of 5 samples);
  * 2. N legacy rooms of `--members` users each are created and linked (the hub's MLS group with a
- *    puppet per member), and one message is posted in each; RSS once idle again ("warm");
- * 3. the process is restarted on the same database: start-up time (spawn to ready) and RSS once
+ *    puppet per member), `--concurrency` rooms at a time, and one message is posted in each; RSS
+ *    once idle again ("warm");
+ * 3. the idle time passes: the bench waits until the gateway reports no MLS group and no identity
+ *    in memory (`mimi_mls_groups_loaded`, `mimi_mls_identities_cached`, at most the bot's), then
+ *    takes RSS again ("warm, idle unloaded"), the same process that linked the rooms;
+ * 4. the process is restarted on the same database: start-up time (spawn to ready) and RSS once
  *    idle ("cold": nothing loaded until used);
- * 4. `--cold` messages, one in each of that many rooms not used since the restart: from entering
+ * 5. `--cold` messages, one in each of that many rooms not used since the restart: from entering
  *    the platform to the gateway's acknowledgement (the group loaded from storage, the message
  *    encrypted and stored).
  * Goals (issue 12): RSS at 1,000 idle rooms <= 1.25 x the RSS with none, at 10,000 <= 2 x.
@@ -34,8 +40,10 @@ import {
 const SIZES = (argValue('sizes') ?? '1000,10000').split(',').map(Number);
 const MEMBERS = numberArg('members', 3);
 const COLD = numberArg('cold', 10);
-/** Links at once (the admin API serves them one room lock each). */
-const LINK_CONCURRENCY = 4;
+/** Rooms created and linked at once (the admin API serves them one room lock each). */
+const LINK_CONCURRENCY = numberArg('concurrency', 8);
+/** The gateway's `mls.idleUnloadSeconds` in this run. */
+const IDLE_UNLOAD_SECONDS = numberArg('idle-seconds', 10);
 const IDLE_MS = 3000;
 
 interface SizeResult {
@@ -44,20 +52,49 @@ interface SizeResult {
   readonly startNoneMs: number;
   readonly linkMsPerRoom: number;
   readonly warmKb: number;
+  /** After the idle time: RSS, seconds waited for the unloading, groups/identities before → after. */
+  readonly unloadedKb: number;
+  /** RSS after a full GC (`liveMb`): with no room, and warm once idle unloaded. */
+  readonly noneGcKb: number;
+  readonly unloadedGcKb: number;
+  readonly unloadWaitS: number;
+  readonly unloaded: string;
   readonly startMs: number;
   readonly coldKb: number;
   readonly firstMessageMs: number[];
-  /** Live JS memory after a GC (MB): none, warm, after the restart. */
+  /** Live JS memory after a GC (MB): none, warm, warm and idle unloaded, after the restart. */
   readonly live: readonly number[];
   /** `mimi_mls_groups_loaded` / `mimi_mls_identities_cached` when warm, after the restart, after the cold messages. */
   readonly loaded: string;
 }
 
-async function loadedNow(gw: GatewayProcess): Promise<string> {
+async function loadedCounts(gw: GatewayProcess): Promise<{ groups: number; identities: number }> {
   const adminUrl = gw.readyInfo!.adminUrl!;
   const groups = await readMetric(adminUrl, 'mimi_mls_groups_loaded');
   const identities = await readMetric(adminUrl, 'mimi_mls_identities_cached');
+  return { groups, identities };
+}
+
+async function loadedNow(gw: GatewayProcess): Promise<string> {
+  const { groups, identities } = await loadedCounts(gw);
   return `${groups}/${identities}`;
+}
+
+/**
+ * Wait until the idle sweep unloaded every group and every identity but the bot's (it may stay
+ * for the next link); the seconds waited. Throws when that does not happen within four idle times.
+ */
+async function waitForIdleUnload(gw: GatewayProcess): Promise<number> {
+  const started = performance.now();
+  const deadline = started + 4 * IDLE_UNLOAD_SECONDS * 1000 + 10_000;
+  for (;;) {
+    const { groups, identities } = await loadedCounts(gw);
+    if (groups === 0 && identities <= 1) return (performance.now() - started) / 1000;
+    if (performance.now() > deadline) {
+      throw new Error(`still ${groups} group(s) and ${identities} identity(ies) loaded after the idle time`);
+    }
+    await sleep(500);
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -109,6 +146,7 @@ async function measure(rooms: number): Promise<SizeResult> {
     const startNoneMs = await timedStart(gw);
     const noneKb = await idleRssKb(gw);
     const liveNone = await liveMb(gw);
+    const noneGcKb = await idleRssKb(gw);
     process.stdout.write(`${rooms} rooms: RSS with none ${(noneKb / 1024).toFixed(0)} MB\n`);
 
     const ids = Array.from({ length: rooms }, (_, i) => i);
@@ -130,9 +168,24 @@ async function measure(rooms: number): Promise<SizeResult> {
       'created, linked and posted in',
     );
     const linkMsPerRoom = (performance.now() - linkStarted) / rooms;
+    process.stdout.write(`  linking took ${((performance.now() - linkStarted) / 1000).toFixed(0)} s\n`);
     const warmKb = await idleRssKb(gw);
     const loadedWarm = await loadedNow(gw);
     const liveWarm = await liveMb(gw);
+    let unloadedKb = warmKb;
+    let unloadedGcKb = warmKb;
+    let unloadWaitS = 0;
+    let unloaded = 'off';
+    let liveUnloaded = liveWarm;
+    if (IDLE_UNLOAD_SECONDS > 0) {
+      const before = await loadedNow(gw);
+      unloadWaitS = await waitForIdleUnload(gw);
+      unloaded = `${before} → ${await loadedNow(gw)}`;
+      process.stdout.write(`  idle unload (mls.idleUnloadSeconds=${IDLE_UNLOAD_SECONDS}): ${unloaded}\n`);
+      unloadedKb = await idleRssKb(gw);
+      liveUnloaded = await liveMb(gw);
+      unloadedGcKb = await idleRssKb(gw);
+    }
 
     await gw.stop(120_000);
     const startMs = await timedStart(gw);
@@ -146,8 +199,24 @@ async function measure(rooms: number): Promise<SizeResult> {
       firstMessageMs.push(sent.ackedAt - sent.recordedAt);
     }
     const loaded = `${loadedWarm} → ${loadedCold} → ${await loadedNow(gw)}`;
-    const live = [liveNone, liveWarm, liveCold];
-    return { rooms, noneKb, startNoneMs, linkMsPerRoom, warmKb, startMs, coldKb, firstMessageMs, loaded, live };
+    const live = [liveNone, liveWarm, liveUnloaded, liveCold];
+    return {
+      rooms,
+      noneKb,
+      startNoneMs,
+      linkMsPerRoom,
+      warmKb,
+      unloadedKb,
+      noneGcKb,
+      unloadedGcKb,
+      unloadWaitS,
+      unloaded,
+      startMs,
+      coldKb,
+      firstMessageMs,
+      loaded,
+      live,
+    };
   } finally {
     await cluster.dispose();
   }
@@ -156,13 +225,22 @@ async function measure(rooms: number): Promise<SizeResult> {
 async function main(): Promise<void> {
   // A full GC on request (GET /memory?gc=1), to tell live memory from what the allocator keeps.
   process.env['MIMI_E2E_NODE_ARGS'] = `${process.env['MIMI_E2E_NODE_ARGS'] ?? ''} --expose-gc`.trim();
+  // The gateways inherit this env: config override of mls.idleUnloadSeconds (src/config/load-config.ts).
+  process.env['MIMI_GATEWAY__MLS__IDLE_UNLOAD_SECONDS'] = String(IDLE_UNLOAD_SECONDS);
   // The gateway processes run on the allocator `npm start` gives them (scripts/allocator.sh):
   // jemalloc when installed; `--allocator system` for glibc's malloc.
   const allocatorEnv = shippedAllocatorEnv();
   Object.assign(process.env, allocatorEnv);
   console.log(`rooms-many: gateway allocator ${describeGatewayAllocator(allocatorEnv)}`);
   const results: SizeResult[] = [];
-  for (const size of SIZES) results.push(await measure(size));
+  // The table so far after every size: a long run that is cut short still reports what it measured.
+  for (const size of SIZES) {
+    results.push(await measure(size));
+    report(results);
+  }
+}
+
+function report(results: readonly SizeResult[]): void {
   const mb = (kb: number): string => (kb / 1024).toFixed(0);
   const rows = results.map((r) => {
     const cold = [...r.firstMessageMs].sort((a, b) => a - b);
@@ -172,6 +250,11 @@ async function main(): Promise<void> {
       r.linkMsPerRoom.toFixed(1),
       mb(r.noneKb),
       `${mb(r.warmKb)} (${(r.warmKb / r.noneKb).toFixed(2)}x)`,
+      IDLE_UNLOAD_SECONDS > 0 ? `${mb(r.unloadedKb)} (${(r.unloadedKb / r.noneKb).toFixed(2)}x)` : 'off',
+      IDLE_UNLOAD_SECONDS > 0 ? `${r.unloadWaitS.toFixed(0)}; ${r.unloaded}` : 'off',
+      IDLE_UNLOAD_SECONDS > 0
+        ? `${mb(r.noneGcKb)} / ${mb(r.unloadedGcKb)} (${(r.unloadedGcKb / r.noneGcKb).toFixed(2)}x)`
+        : 'off',
       `${(r.startNoneMs / 1000).toFixed(1)} / ${(r.startMs / 1000).toFixed(1)}`,
       `${mb(r.coldKb)} (${(r.coldKb / r.noneKb).toFixed(2)}x)`,
       `${percentile(cold, 0.5).toFixed(1)} / ${cold[cold.length - 1]!.toFixed(1)}`,
@@ -180,9 +263,10 @@ async function main(): Promise<void> {
     ];
   });
   process.stdout.write(
-    `\nMany idle rooms, one memory gateway process (SQLite; ${cpus().length} CPUs, load ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')})\n` +
+    `\nMany idle rooms, one memory gateway process (SQLite; mls.idleUnloadSeconds=${IDLE_UNLOAD_SECONDS}; ` +
+      `link concurrency ${LINK_CONCURRENCY}; ${cpus().length} CPUs, load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')})\n` +
       formatTable(
         [
           'rooms',
@@ -190,16 +274,21 @@ async function main(): Promise<void> {
           'link+post ms/room',
           'RSS none MB',
           'RSS warm MB',
+          'RSS warm, idle unloaded MB',
+          'unload wait s; groups/ids before → after',
+          'RSS after a GC MB: none / unloaded',
           'start s (none / N)',
           'RSS after restart MB',
           'first msg cold ms p50/max',
-          'live JS MB after GC: none / warm / restart',
+          'live JS MB after GC: none / warm / unloaded / restart',
           'groups/identities in memory: warm → restart → cold msgs',
         ],
         rows,
         (i) => i <= 2,
       ) +
-      '\nwarm: after linking and one post per room, idle; after restart: idle, nothing used yet. RSS also holds\n' +
+      '\nwarm: after linking and one post per room, idle (groups idle longer than the idle time while the\n' +
+      'others were linked may be unloaded already); idle unloaded: the same process once the sweep unloaded\n' +
+      'every group and puppet identity; after restart: idle, nothing used yet. RSS also holds\n' +
       'what the allocator keeps after a burst; the live JS column is heap + external after a full GC.\n' +
       'Goals (issue 12): RSS at 1,000 idle rooms <= 1.25x none, at 10,000 <= 2x.\n',
   );
