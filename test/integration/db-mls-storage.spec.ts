@@ -71,6 +71,15 @@ describe.each(DATABASE_KINDS)('DbMlsStorage on %s', (kind) => {
     });
   });
 
+  it('lists exactly the keys under a prefix, bytewise, next to keys that sort close to it', async () => {
+    const keys = ['g/ab', 'g/ab/1', 'g/ab/~', 'g/abc', 'g/ab0', 'g/ac', 'g/aa/z', 'g/Ab/1', 'g/ab\u00e9', 'g/a'];
+    for (const key of keys) await storage.put(key, VALUE);
+    expect(await storage.list('g/ab/')).toEqual(['g/ab/1', 'g/ab/~']);
+    expect(await storage.list('g/ab')).toEqual(['g/ab', 'g/ab/1', 'g/ab/~', 'g/ab0', 'g/abc', 'g/ab\u00e9']);
+    expect((await storage.getAll('g/a')).map(([k]) => k)).toEqual([...keys].filter((k) => k.startsWith('g/a')).sort());
+    expect(await storage.list('g/ab\u00e9')).toEqual(['g/ab\u00e9']);
+  });
+
   it('writes into the ambient transaction: committed with it', async () => {
     await transactions.run(async () => {
       await storage.put(KEY, VALUE);

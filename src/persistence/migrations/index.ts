@@ -5,6 +5,7 @@ import { AddOutboxBatch1795900000000 } from './1795900000000-AddOutboxBatch';
 import { CreateBridgeState1796000000000 } from './1796000000000-CreateBridgeState';
 import { CreateRoomLease1796100000000 } from './1796100000000-CreateRoomLease';
 import { CreateMediaAsset1796200000000 } from './1796200000000-CreateMediaAsset';
+import { MlsKvPrefixIndex1796300000000 } from './1796300000000-MlsKvPrefixIndex';
 
 /**
  * Every migration, oldest first. Append new ones; never edit one that has been merged (STYLE §8).
@@ -16,4 +17,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   CreateBridgeState1796000000000,
   CreateRoomLease1796100000000,
   CreateMediaAsset1796200000000,
+  MlsKvPrefixIndex1796300000000,
 ];

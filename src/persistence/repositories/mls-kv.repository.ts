@@ -40,20 +40,39 @@ export class MlsKvRepository {
   /** Every key starting with `prefix` with its value, in key order (one query). */
   async getAll(tx: Tx | undefined, prefix: string): Promise<[string, Uint8Array][]> {
     if (tx === undefined) return this.transactions.run((own) => this.getAll(own, prefix));
-    const result = await sqlOf(tx).query(
-      `SELECT "key", "value" FROM mls_kv WHERE substr("key", 1, $2) = $1 ORDER BY "key"`,
-      [prefix, prefix.length],
-    );
+    const result = await this.underPrefix(tx, `"key", "value"`, prefix);
     return result.rows.map((r) => [String(r.key), new Uint8Array(toBytes(r.value))]);
   }
 
   /** Every key starting with `prefix` (compared exactly, no LIKE wildcards), in key order. */
   async listKeys(tx: Tx | undefined, prefix: string): Promise<string[]> {
     if (tx === undefined) return this.transactions.run((own) => this.listKeys(own, prefix));
-    const result = await sqlOf(tx).query(`SELECT "key" FROM mls_kv WHERE substr("key", 1, $2) = $1 ORDER BY "key"`, [
-      prefix,
-      prefix.length,
-    ]);
+    const result = await this.underPrefix(tx, `"key"`, prefix);
     return result.rows.map((r) => String(r.key));
   }
+
+  /**
+   * The rows whose key starts with `prefix`: an index range scan (keys from `prefix` up to its
+   * successor, bytewise: the "C" collation index on PostgreSQL), the exact prefix test on top.
+   */
+  private underPrefix(tx: Tx, columns: string, prefix: string): ReturnType<ReturnType<typeof sqlOf>['query']> {
+    const sql = sqlOf(tx);
+    const end = prefixSuccessor(prefix);
+    const key = sql.dialect === 'postgres' ? `"key" COLLATE "C"` : `"key"`;
+    const range = end === undefined ? '' : `${key} >= $1 AND ${key} < $3 AND `;
+    return sql.query(
+      `SELECT ${columns} FROM mls_kv WHERE ${range}substr("key", 1, $2) = $1 ORDER BY ${key}`,
+      end === undefined ? [prefix, prefix.length] : [prefix, prefix.length, end],
+    );
+  }
+}
+
+/**
+ * The least string above every string starting with `prefix`, bytewise (its last character
+ * raised by one); undefined when there is none to compute simply (empty, or not all ASCII).
+ */
+function prefixSuccessor(prefix: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (prefix === '' || !/^[\x00-\x7e]*$/.test(prefix)) return undefined;
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
