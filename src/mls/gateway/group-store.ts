@@ -70,11 +70,19 @@ export interface ExternalJoinResult {
   readonly leafIndex: number;
 }
 
+interface UncommittedOwners {
+  readonly groups: Set<string>;
+  readonly users: Set<string>;
+}
+
 export class GroupStore {
   readonly identities: Identities;
   readonly suite: CipherSuite;
   private readonly deps: GroupDeps;
   private readonly groups: GroupCache<GatewayGroup>;
+  private readonly uncommittedKeys: () => Iterable<string>;
+  /** `uncommittedOwners()` fixed for the length of one synchronous sweep. */
+  private ownersDuringSweep?: UncommittedOwners;
 
   constructor(
     readonly storage: MlsStorage,
@@ -83,10 +91,10 @@ export class GroupStore {
     this.suite = cipherSuiteById(GATEWAY_CIPHER_SUITE);
     const now = options.now ?? Date.now;
     const idleClock = options.idleClock ?? now;
-    const uncommitted = options.uncommittedKeys ?? (() => []);
+    this.uncommittedKeys = options.uncommittedKeys ?? (() => []);
     this.identities = new Identities(storage, this.suite, now, {
       idleClock,
-      keep: (user) => [...uncommitted()].some((k) => ownerOfKey(k)?.user === user),
+      keep: (user) => this.uncommittedOwners().users.has(user),
     });
     const resolved: ResolvedOptions = {
       leafKeyMaxAgeMs: options.leafKeyMaxAgeMs ?? 7 * 24 * 3600 * 1000,
@@ -109,7 +117,7 @@ export class GroupStore {
     this.groups = new GroupCache({
       maxLoaded: resolved.maxLoadedGroups,
       now: idleClock,
-      keep: (key) => [...uncommitted()].some((k) => ownerOfKey(k)?.group === key),
+      keep: (key) => this.uncommittedOwners().groups.has(key),
     });
   }
 
@@ -130,7 +138,24 @@ export class GroupStore {
    * a reloaded group never sends with a generation used before.
    */
   unloadIdle(idleMs: number): { groups: number; identities: number } {
-    return { groups: this.groups.unloadIdle(idleMs), identities: this.identities.unloadIdle(idleMs) };
+    this.ownersDuringSweep = this.uncommittedOwners();
+    try {
+      return { groups: this.groups.unloadIdle(idleMs), identities: this.identities.unloadIdle(idleMs) };
+    } finally {
+      this.ownersDuringSweep = undefined;
+    }
+  }
+
+  /** The groups (base64url ids) and users whose state transactions still open wrote. */
+  private uncommittedOwners(): UncommittedOwners {
+    if (this.ownersDuringSweep !== undefined) return this.ownersDuringSweep;
+    const owners: UncommittedOwners = { groups: new Set(), users: new Set() };
+    for (const key of this.uncommittedKeys()) {
+      const owner = ownerOfKey(key);
+      if (owner?.group !== undefined) owners.groups.add(owner.group);
+      if (owner?.user !== undefined) owners.users.add(owner.user);
+    }
+    return owners;
   }
 
   // ---- KeyPackages ------------------------------------------------------------------------------
