@@ -64,7 +64,9 @@ const PIPELINE_PAGES_PER_PASS = 4;
  * Drains the outbox through the DeliveryTarget (ARCHITECTURE §2 flow 2):
  * - each (destination, room) stream strictly in order: a worker leases the whole stream and
  *   sends its pending rows head first; a failed head waits for its retry and holds back only
- *   its own stream;
+ *   its own stream; to a peer that applies `/notify` in stream order, up to
+ *   `outbox.pipelineDepth` requests of the stream are in flight at once (drainStream, README
+ *   "Pipelining");
  * - up to `outbox.concurrency` streams at once, other destinations and rooms in parallel;
  * - retries with exponential backoff and full jitter (retry-policy.ts), never sooner than the
  *   peer's Retry-After, always with the same stored bytes;
