@@ -24,6 +24,8 @@ export enum ErrorCode {
   RoomElsewhere = 'GW_ROOM_ELSEWHERE',
   /** The database was locked by another connection past its wait (busy_timeout, lock_timeout): retry later. */
   DatabaseBusy = 'GW_DATABASE_BUSY',
+  /** A pipelined `/notify` came before the request it follows, which did not arrive or failed: retry later. */
+  OutOfOrder = 'GW_OUT_OF_ORDER',
   Internal = 'GW_INTERNAL',
 }
 
@@ -47,6 +49,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCode.Timeout]: 504,
   [ErrorCode.RoomElsewhere]: 503,
   [ErrorCode.DatabaseBusy]: 503,
+  [ErrorCode.OutOfOrder]: 503,
   [ErrorCode.Internal]: 500,
 };
 

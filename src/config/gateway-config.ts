@@ -150,6 +150,14 @@ export class OutboxConfig {
   @IntRange(1, 1000, 'a whole number of messages')
   coalesceMaxMessages: number = 32;
 
+  /**
+   * `/notify` requests of one (destination, room) stream in flight at once, to a peer that applies
+   * them in stream order (it says so on its answers; src/replication/README.md, "pipelining");
+   * other peers always get one at a time. 1: one at a time to every peer.
+   */
+  @IntRange(1, 64, 'a whole number of requests')
+  pipelineDepth: number = 4;
+
   /** Largest body of such a combined request; a single larger message is still sent (alone). */
   @IntRange(1024, 16 * 1024 * 1024, 'bytes')
   coalesceMaxBytes: number = 262144;

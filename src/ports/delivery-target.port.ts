@@ -28,7 +28,32 @@ export interface OutboundDelivery {
   readonly body: Uint8Array;
   /** 1 on the first try. */
   readonly attempt: number;
+  /** For `/notify`: where the request stands in its stream, sent as STREAM_ORDER_HEADERS (see there). */
+  readonly streamOrder?: StreamOrder;
 }
+
+/**
+ * The position of a `/notify` request in its (destination, room) stream, for a follower that
+ * applies pipelined requests in stream order (gateway-to-gateway extension, not part of MIMI):
+ * `last` is the stream seq of its last row; `after`, present only while the request sent before
+ * it in the stream is still unanswered, is that request's `last`: the follower applies this one
+ * only once it has applied that one, and answers 503 GW_OUT_OF_ORDER if it does not get there.
+ */
+export interface StreamOrder {
+  readonly last: number;
+  readonly after?: number;
+}
+
+/**
+ * HTTP headers of the stream order extension. A follower that honours `after` says so with
+ * `ordered: 1` on its 2xx answers; only to such a peer does the outbox send more than one request
+ * of a stream at a time. A peer that does not know them ignores them (one request at a time).
+ */
+export const STREAM_ORDER_HEADERS = {
+  last: 'mimi-gateway-stream-seq',
+  after: 'mimi-gateway-stream-after',
+  ordered: 'mimi-gateway-stream-ordered',
+} as const;
 
 /**
  * What happened to one delivery attempt.
@@ -42,7 +67,13 @@ export interface OutboundDelivery {
  *   pointless, so the row is parked with the reason.
  */
 export type DeliveryOutcome =
-  | { readonly kind: 'delivered'; readonly status: number; readonly responseBody?: Uint8Array }
+  | {
+      readonly kind: 'delivered';
+      readonly status: number;
+      readonly responseBody?: Uint8Array;
+      /** The peer applies `/notify` requests in stream order (STREAM_ORDER_HEADERS.ordered). */
+      readonly streamOrdered?: boolean;
+    }
   | {
       readonly kind: 'retry';
       readonly reason: string;

@@ -51,11 +51,22 @@ function defaultOwner(): string {
 
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
 
+/** A request of a stream that was sent, and its answer to come. */
+interface Sent {
+  readonly group: OutboxEntry[];
+  readonly outcome: Promise<DeliveryOutcome>;
+}
+
+/** Pages of rows (pipelineDepth requests' worth) a pipelined pass may take before giving the stream back. */
+const PIPELINE_PAGES_PER_PASS = 4;
+
 /**
  * Drains the outbox through the DeliveryTarget (ARCHITECTURE §2 flow 2):
  * - each (destination, room) stream strictly in order: a worker leases the whole stream and
  *   sends its pending rows head first; a failed head waits for its retry and holds back only
- *   its own stream;
+ *   its own stream; to a peer that applies `/notify` in stream order, up to
+ *   `outbox.pipelineDepth` requests of the stream are in flight at once (drainStream, README
+ *   "Pipelining");
  * - up to `outbox.concurrency` streams at once, other destinations and rooms in parallel;
  * - retries with exponential backoff and full jitter (retry-policy.ts), never sooner than the
  *   peer's Retry-After, always with the same stored bytes;
@@ -79,6 +90,8 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly random: () => number;
   private readonly autoStart: boolean;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Destinations that said they apply `/notify` in stream order (pipelining, see drainStream). */
+  private readonly orderedPeers = new Set<string>();
   private state: State = 'idle';
   private loop?: Promise<void>;
   private wakeRequested = false;
@@ -225,79 +238,160 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
     return this.state === 'stopping' || this.state === 'stopped';
   }
 
-  /** Deliver up to `outbox.batchSize` rows of one leased stream, head first. */
+  /**
+   * Deliver the rows of one leased stream, head first: `outbox.batchSize` rows; to a peer that
+   * applies `/notify` requests in stream order (it said so), up to `outbox.pipelineDepth` requests
+   * at once and up to PIPELINE_PAGES_PER_PASS pages of rows. Answers are recorded in the order the
+   * requests were sent; the first one that is not a delivery ends the pass (see halt).
+   */
   private async drainStream(lease: StreamLease): Promise<void> {
     const stream = `destination=${lease.destination} roomUri=${lease.roomUri}`;
     if (lease.previousOwner !== null && lease.previousOwner !== this.owner) {
       this.logger.log(`took over ${stream} from ${lease.previousOwner} (its lease expired)`);
     }
+    const maxMessages = this.coalescePerPeer.get(lease.destination) ?? this.settings.coalesceMaxMessages;
+    const page = Math.max(this.settings.batchSize, this.settings.pipelineDepth * maxMessages);
+    const sent: Sent[] = [];
     let keepLease = true;
     try {
-      const rows = await this.outbox.pendingEntries(lease, this.settings.batchSize);
+      let rows = await this.outbox.pendingEntries(lease, this.settings.batchSize);
       if (rows.length === 0) {
         const pending = await this.outbox.recountStream(lease);
         this.logger.warn(`${stream} was counted as pending but had no pending row; recounted ${pending}`);
       }
-      for (let next = 0; next < rows.length;) {
-        if (this.stopRequested()) break;
-        const group = await this.nextGroup(lease, rows, next);
-        const inRows = new Set(group.map((g) => g.id));
-        while (next < rows.length && inRows.has(rows[next]!.id)) next += 1;
+      let next = 0;
+      let taken = rows.length;
+      let lastFull = rows.length === this.settings.batchSize;
+      let lastSeq = 0;
+      // Pipelining only: another page when this one is used up, within the pass's share.
+      const mayTakeMore = (): boolean =>
+        this.depthFor(lease.destination) > 1 && lastFull && taken < page * PIPELINE_PAGES_PER_PASS;
+      for (;;) {
+        while (!this.stopRequested()) {
+          if (next >= rows.length) {
+            if (!mayTakeMore()) break;
+            rows = await this.outbox.pendingEntriesAfter(lease, lastSeq, page);
+            next = 0;
+            taken += rows.length;
+            lastFull = rows.length === page;
+            if (rows.length === 0) break;
+          }
+          if (!this.maySendNow(lease.destination, sent, rows[next]!)) break;
+          const group = await this.nextGroup(lease, rows, next, maxMessages);
+          const inRows = new Set(group.map((g) => g.id));
+          while (next < rows.length && inRows.has(rows[next]!.id)) next += 1;
+          lastSeq = Math.max(lastSeq, group[group.length - 1]!.streamSeq);
+          const after = sent.length > 0 ? sent[sent.length - 1]!.group.at(-1)!.streamSeq : undefined;
+          sent.push({ group, outcome: this.attempt(group, after) });
+        }
+        const current = sent.shift();
+        if (current === undefined) break;
+        const { group } = current;
+        const outcome = await current.outcome;
         const entry = group[0]!;
-        const outcome = await this.attempt(group);
         const ids =
           `outboxId=${entry.id} ${stream} seq=${entry.streamSeq}` +
           (group.length > 1 ? `..${group[group.length - 1]!.streamSeq} (${group.length} messages)` : '') +
           ` attempt=${entry.attempts + 1}`;
-        switch (outcome.kind) {
-          case 'delivered': {
-            crashPoint('after-send-before-mark-delivered');
-            // After the last rows of this pass the stream is given back in the same transaction.
-            const last = next >= rows.length;
-            const recorded = await this.outbox.markAllDelivered(group, this.owner, this.leaseMs, last);
-            for (const latency of recorded.latenciesMs) this.metrics.recordDelivered(lease.destination, latency);
-            this.logger.debug(`delivered ${ids} status=${outcome.status}`);
-            if (!recorded.leaseHeld) return this.lostLease(stream);
-            if (last) keepLease = false;
-            break;
+        if (outcome.kind === 'delivered') {
+          this.learnOrder(lease.destination, entry, outcome.streamOrdered === true);
+          crashPoint('after-send-before-mark-delivered');
+          // After the last rows of this pass the stream is given back in the same transaction.
+          const last = sent.length === 0 && next >= rows.length && !mayTakeMore();
+          const recorded = await this.outbox.markAllDelivered(group, this.owner, this.leaseMs, last);
+          for (const latency of recorded.latenciesMs) this.metrics.recordDelivered(lease.destination, latency);
+          this.logger.debug(`delivered ${ids} status=${outcome.status}`);
+          if (!recorded.leaseHeld) {
+            await this.halt(lease, sent);
+            return this.lostLease(stream);
           }
-          case 'permanent': {
-            if (group.length > 1) {
-              // One of them may be the bad one: from now on each is sent alone.
-              this.logger.warn(`${ids}: refused as a whole (${outcome.reason}); sending them one by one`);
-              await this.outbox.splitBatch(group);
-              return;
-            }
-            this.logger.warn(`parked ${ids}: ${outcome.reason}`);
-            const recorded = await this.outbox.park(entry, outcome.reason, this.owner, this.leaseMs);
-            this.metrics.recordParked(lease.destination);
-            if (!recorded.leaseHeld) return this.lostLease(stream);
-            break;
-          }
-          case 'retry': {
-            const delay = nextRetryDelayMs(entry.attempts + 1, this.settings, this.random, outcome.retryAfterMs);
-            if (outcome.peerAuthStatus === undefined) {
-              this.logger.debug(`retrying ${ids} in ${delay} ms: ${outcome.reason}`);
-            } else {
-              // Not the row's fault: the peer does not accept us. An operator must act; the
-              // stream waits (RELIABILITY T21).
-              this.logger.error(
-                `${lease.destination} refused us (${outcome.reason}): check our certificate and its directory; retrying ${ids} in ${delay} ms`,
-              );
-              this.metrics.recordPeerAuthFailure(lease.destination);
-            }
-            await this.outbox.scheduleRetry(entry, this.clock.now() + delay, outcome.reason, this.owner);
-            this.metrics.recordRetried(lease.destination);
-            keepLease = false;
+          if (last) keepLease = false;
+          continue;
+        }
+        const tookLater = await this.halt(lease, sent);
+        if (outcome.kind === 'permanent') {
+          if (group.length > 1) {
+            // One of them may be the bad one: from now on each is sent alone.
+            this.logger.warn(`${ids}: refused as a whole (${outcome.reason}); sending them one by one`);
+            await this.outbox.splitBatch(group);
             return;
           }
+          this.logger.warn(`parked ${ids}: ${outcome.reason}`);
+          const recorded = await this.outbox.park(entry, outcome.reason, this.owner, this.leaseMs);
+          this.metrics.recordParked(lease.destination);
+          if (!recorded.leaseHeld) return this.lostLease(stream);
+          // With later requests answered out of turn (halt), the pass ends; the stream is due again now.
+          if (tookLater) return;
+          continue;
         }
+        const delay = nextRetryDelayMs(entry.attempts + 1, this.settings, this.random, outcome.retryAfterMs);
+        if (outcome.peerAuthStatus === undefined) {
+          this.logger.debug(`retrying ${ids} in ${delay} ms: ${outcome.reason}`);
+        } else {
+          // Not the row's fault: the peer does not accept us. An operator must act; the
+          // stream waits (RELIABILITY T21).
+          this.logger.error(
+            `${lease.destination} refused us (${outcome.reason}): check our certificate and its directory; retrying ${ids} in ${delay} ms`,
+          );
+          this.metrics.recordPeerAuthFailure(lease.destination);
+        }
+        await this.outbox.scheduleRetry(entry, this.clock.now() + delay, outcome.reason, this.owner);
+        this.metrics.recordRetried(lease.destination);
+        keepLease = false;
+        return;
       }
     } catch (e) {
       // Most likely the database is unreachable; the lease lapses if the release fails too.
       this.logger.error(`delivering ${stream} failed: ${errorMessage(e)}`);
     } finally {
+      // Never leave requests of this stream running behind the pass (stop() waits for passes).
+      await Promise.all(sent.map((s) => s.outcome));
       if (keepLease) await this.release(lease, stream);
+    }
+  }
+
+  /**
+   * The stream stops at a request that was not delivered. The requests sent after it are waited
+   * for: one the peer acknowledged is recorded as delivered (a peer that orders the stream applied
+   * it after the failed one, which it has therefore applied too); the others are left as they were
+   * (no attempt counted) and are sent again, in order, after the failed one. Recorded before the
+   * failed one, whose retry time must be the stream's last word.
+   */
+  private async halt(lease: StreamLease, sent: Sent[]): Promise<boolean> {
+    const later = sent.splice(0);
+    for (const { group, outcome } of later) {
+      const o = await outcome;
+      if (o.kind !== 'delivered') continue;
+      const recorded = await this.outbox.markAllDelivered(group, this.owner, this.leaseMs);
+      for (const latency of recorded.latenciesMs) this.metrics.recordDelivered(lease.destination, latency);
+    }
+    return later.length > 0;
+  }
+
+  /** How many `/notify` requests of a stream to `destination` may be in flight. */
+  private depthFor(destination: string): number {
+    return this.orderedPeers.has(destination) ? this.settings.pipelineDepth : 1;
+  }
+
+  /** Whether `head` may be sent while `sent` are unanswered: only `/notify` to a peer that orders them. */
+  private maySendNow(destination: string, sent: readonly Sent[], head: OutboxEntry): boolean {
+    if (sent.length === 0) return true;
+    if (sent.length >= this.depthFor(destination)) return false;
+    return head.endpoint === 'notify' && sent[0]!.group[0]!.endpoint === 'notify';
+  }
+
+  /** A `/notify` answer says whether the peer applies pipelined requests in stream order. */
+  private learnOrder(destination: string, entry: OutboxEntry, ordered: boolean): void {
+    if (entry.endpoint !== 'notify') return;
+    if (ordered && !this.orderedPeers.has(destination)) {
+      this.orderedPeers.add(destination);
+      this.logger.log(
+        `${destination} applies /notify in stream order: up to ${this.settings.pipelineDepth} requests per room at once`,
+      );
+    } else if (!ordered && this.orderedPeers.delete(destination)) {
+      this.logger.warn(
+        `${destination} no longer says it applies /notify in stream order: one request per room at a time`,
+      );
     }
   }
 
@@ -308,7 +402,12 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
    * `outbox.coalesceMaxMessages` (or the peer's own) / `coalesceMaxBytes` (protocol-06 §5.5 concatenated
    * FanoutMessages) and bound into a new batch before the first attempt.
    */
-  private async nextGroup(lease: StreamLease, rows: readonly OutboxEntry[], from: number): Promise<OutboxEntry[]> {
+  private async nextGroup(
+    lease: StreamLease,
+    rows: readonly OutboxEntry[],
+    from: number,
+    maxMessages: number,
+  ): Promise<OutboxEntry[]> {
     const head = rows[from]!;
     if (head.batchId !== null) {
       const batch = await this.outbox.batchEntries(lease, head.batchId);
@@ -317,7 +416,6 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
     if (head.attempts > 0 || head.endpoint !== 'notify') return [head];
     const group = [head];
     let bytes = head.body.length;
-    const maxMessages = this.coalescePerPeer.get(lease.destination) ?? this.settings.coalesceMaxMessages;
     for (let i = from + 1; i < rows.length && group.length < maxMessages; i++) {
       const row = rows[i]!;
       if (row.batchId !== null || row.attempts > 0 || row.endpoint !== 'notify') break;
@@ -345,7 +443,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
    * One delivery attempt, bounded by `outbox.requestTimeoutMs` even if the target ignores the
    * abort signal: the lease is only safe while attempts are bounded.
    */
-  private async attempt(group: readonly OutboxEntry[]): Promise<DeliveryOutcome> {
+  private async attempt(group: readonly OutboxEntry[], after: number | undefined): Promise<DeliveryOutcome> {
     const entry = group[0]!;
     if (!isMimiEndpoint(entry.endpoint)) {
       return { kind: 'permanent', reason: `unknown MIMI endpoint ${entry.endpoint}` };
@@ -367,6 +465,9 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
         roomUri: entry.roomUri,
         body: group.length === 1 ? entry.body : Buffer.concat(group.map((g) => g.body)),
         attempt: entry.attempts + 1,
+        ...(entry.endpoint === 'notify'
+          ? { streamOrder: { last: group[group.length - 1]!.streamSeq, ...(after === undefined ? {} : { after }) } }
+          : {}),
       };
       return await Promise.race([this.target.deliver(delivery, controller.signal), timeout]);
     } catch (e) {

@@ -31,10 +31,11 @@ import {
 import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
 import { RoomSubmissionRepository } from '../persistence/repositories/room-submission.repository';
 import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
-import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../ports';
+import { type InboundEvent, type LegacyUserRef, ParticipantRole, type StreamOrder } from '../ports';
 import { contentForAction } from './content-mapping';
 import { MediaAssets } from './media-assets';
 import { FollowerNotify } from './follower-notify';
+import { NotifyOrder } from './follower/notify-order';
 import { FollowerSubmissions } from './follower-submissions';
 import { FollowerExternalJoins } from './follower/external-joins';
 import { restoreRefusedRemoval } from './follower/refused-removal';
@@ -75,6 +76,7 @@ export class FollowerService {
     private readonly notifications: FollowerNotify,
     private readonly media: MediaAssets,
     private readonly externalJoins: FollowerExternalJoins,
+    private readonly notifyOrder: NotifyOrder,
   ) {}
 
   private get domain(): ProviderDomain {
@@ -84,11 +86,12 @@ export class FollowerService {
   // ---- /notify --------------------------------------------------------------------------------
 
   /**
-   * protocol-06 §5.5 fan-out from the hub: FollowerNotify (follower-notify.ts).
-   * @throws GatewayError as FollowerNotify.notify
+   * protocol-06 §5.5 fan-out from the hub: FollowerNotify (follower-notify.ts), in stream order
+   * when the hub pipelines (`order`, follower/notify-order.ts).
+   * @throws GatewayError as FollowerNotify.notify; OutOfOrder (retryable) as NotifyOrder.run
    */
-  notify(peer: ProviderDomain, roomUri: RoomUri, body: Uint8Array): Promise<void> {
-    return this.notifications.notify(peer, roomUri, body);
+  notify(peer: ProviderDomain, roomUri: RoomUri, body: Uint8Array, order?: StreamOrder): Promise<void> {
+    return this.notifyOrder.run(peer, roomUri, order, () => this.notifications.notify(peer, roomUri, body));
   }
 
   // ---- local events in mirror rooms -----------------------------------------------------------

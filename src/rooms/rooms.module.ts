@@ -26,6 +26,7 @@ import { RemoteInvites } from './invites';
 import { LinkMoves } from './link-moves';
 import { FollowerService } from './follower.service';
 import { FollowerNotify } from './follower-notify';
+import { NotifyOrder } from './follower/notify-order';
 import { FollowerSubmissions } from './follower-submissions';
 import { HubService } from './hub.service';
 import { MediaAssets } from './media-assets';
@@ -128,6 +129,7 @@ export class RoomsModule {
         KeyMaterials,
         FollowerSubmissions,
         FollowerNotify,
+        NotifyOrder,
         FollowerExternalJoins,
         FollowerService,
         HubIngest,

@@ -7,7 +7,7 @@
  *   npm run bench                                   (builds, then runs every bench)
  *   node dist/test/bench/rooms.bench.js [--messages 2000] [--followers 1,3] [--baseline 10000]
  *                                       [--concurrency 8] [--paced 300] [--only baseline|fanout]
- *                                       [--coalesce 1,32] [--in-flight 100]
+ *                                       [--coalesce 1,32] [--in-flight 100] [--ceiling 2000]
  *
  * What is measured, for N messages posted one after the other by a native user of A's platform,
  * handed to A's gateway --in-flight at a time (default 100), each group acknowledged before the
@@ -23,7 +23,10 @@
  *   store, outbox rows), which shows whether the hub or the delivery is the bottleneck;
  * - paced: the same at a fixed rate below saturation, for latency without a backlog;
  * - each of the above with every `outbox.coalesceMaxMessages` of --coalesce: 1 sends every
- *   /notify message in a request of its own, more combines a backlog (protocol-06 §5.5).
+ *   /notify message in a request of its own, more combines a backlog (protocol-06 §5.5);
+ * - the crypto ceiling (mls-ceiling.ts, --ceiling messages, 0: none): MLS protect at the hub +
+ *   unprotect at a follower of the bench's message in this process, in memory; every fan-out rate
+ *   is also printed as a fraction of it ("x ceiling"), as the baseline is for the network.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +45,7 @@ import type { ControlClient, ControlTimelineEntry } from '../support/e2e-clients
 import { E2E_DOMAINS, GatewayCluster, MEMORY_PLATFORM } from '../support/e2e-gateways';
 import { waitFor } from '../support/e2e-wait';
 import { argValue, formatTable as table, numberArg, percentile } from './bench-support';
+import { mlsCeiling } from './mls-ceiling';
 
 const HUB = E2E_DOMAINS[0];
 const BASELINE_SENDER = 'a.example';
@@ -59,6 +63,7 @@ const PACED = numberArg('paced', 300);
 const FOLLOWER_COUNTS = (argValue('followers') ?? '1,3').split(',').map(Number);
 const COALESCE = (argValue('coalesce') ?? '1,32').split(',').map(Number);
 const IN_FLIGHT = numberArg('in-flight', 100);
+const CEILING_MESSAGES = numberArg('ceiling', 2000);
 const ONLY = argValue('only');
 
 // ---- statistics and table -----------------------------------------------------------------------
@@ -71,8 +76,9 @@ interface Row {
   readonly note?: string;
 }
 
-function formatTable(rows: readonly Row[], baselineRate: number): string {
-  const header = ['scenario', 'msgs', 'msgs/s', 'p50 ms', 'p99 ms', 'x baseline', 'note'];
+function formatTable(rows: readonly Row[], baselineRate: number, ceilingRate: number): string {
+  const header = ['scenario', 'msgs', 'msgs/s', 'p50 ms', 'p99 ms', 'x baseline', 'x ceiling', 'note'];
+  const ratio = (rate: number, of: number): string => (Number.isFinite(of) && of > 0 ? (rate / of).toFixed(4) : '-');
   const lines = rows.map((r) => {
     const sorted = [...(r.latencies ?? [])].sort((x, y) => x - y);
     return [
@@ -81,7 +87,8 @@ function formatTable(rows: readonly Row[], baselineRate: number): string {
       r.rate.toFixed(0),
       sorted.length ? percentile(sorted, 0.5).toFixed(2) : '-',
       sorted.length ? percentile(sorted, 0.99).toFixed(2) : '-',
-      Number.isFinite(baselineRate) && baselineRate > 0 ? (r.rate / baselineRate).toFixed(4) : '-',
+      ratio(r.rate, baselineRate),
+      ratio(r.rate, ceilingRate),
       r.note ?? '',
     ];
   });
@@ -346,14 +353,34 @@ async function main(): Promise<void> {
     baselineRate = base[0]!.rate;
     rows.push(...base);
   }
+  let ceilingRate = NaN;
+  if (ONLY !== 'baseline' && CEILING_MESSAGES > 0) {
+    const c = await mlsCeiling(
+      HUB,
+      E2E_DOMAINS[1],
+      `bench-ceiling-${randomBytes(3).toString('hex')}-0`,
+      CEILING_MESSAGES,
+    );
+    ceilingRate = c.pairsPerSecond;
+    rows.push({
+      scenario: 'ceiling: MLS protect+unprotect, 1 process',
+      count: c.count,
+      rate: c.pairsPerSecond,
+      note:
+        `the bench's message, in memory: protect (hub) ${c.protectPerSecond.toFixed(0)}/s, ` +
+        `unprotect (follower) ${c.unprotectPerSecond.toFixed(0)}/s`,
+    });
+  }
   if (ONLY !== 'baseline') {
     for (const n of FOLLOWER_COUNTS) for (const c of COALESCE) rows.push(...(await fanout(n, c)));
   }
   console.log('');
-  console.log(formatTable(rows, baselineRate));
+  console.log(formatTable(rows, baselineRate, ceilingRate));
   console.log('');
   console.log(
-    'x baseline = msgs/s / raw mTLS POSTs/s (parallel). Latency = post on A -> follower platform accepted the ' +
+    'x baseline = msgs/s / raw mTLS POSTs/s (parallel). x ceiling = msgs/s / MLS protect+unprotect pairs/s in one ' +
+      'process (the crypto of one delivered message on one core; hub and follower are separate processes, so a ' +
+      'fan-out could exceed 1.0 by at most the two cores). Latency = post on A -> follower platform accepted the ' +
       'rendered message (after the follower stored it).',
   );
 }

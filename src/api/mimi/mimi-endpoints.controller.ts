@@ -3,8 +3,11 @@
  * peer (MimiPeerGuard) and count it against its rate limit (MimiRateLimitGuard), parse the room/user URI of the path and the TLS-presentation-language body,
  * call the rooms core, encode its answer. Decisions live in src/rooms.
  */
-import { Body, Controller, HttpCode, Param, Post, StreamableFile, UseGuards } from '@nestjs/common';
+import { Body, Controller, Header, Headers, HttpCode, Param, Post, StreamableFile, UseGuards } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderDomain, RoomUri, UserUri } from '../../common/ids';
+import { STREAM_ORDER_HEADERS } from '../../ports';
+import { parseStreamOrder } from './stream-order';
 import { FollowerService, HubService, IdentifierQueries } from '../../rooms';
 import {
   MIMI_CONTENT_TYPE,
@@ -47,16 +50,21 @@ export class MimiEndpointsController {
     private readonly identifiers: IdentifierQueries,
   ) {}
 
-  /** protocol-06 §5.5: fan-out from a room's hub; 201 (also for a duplicate body). */
+  /**
+   * protocol-06 §5.5: fan-out from a room's hub; 201 (also for a duplicate body). Applied in stream
+   * order when the hub pipelines (STREAM_ORDER_HEADERS, which the answer says we honour).
+   */
   @Post(MIMI_ROUTES.notify)
   @RateLimited('notify')
   @HttpCode(201)
+  @Header(STREAM_ORDER_HEADERS.ordered, '1')
   async notify(
     @MimiPeer() peer: ProviderDomain,
     @Param(MIMI_ROUTE_PARAM.notify, ParseRoomUriPipe) roomUri: RoomUri,
+    @Headers() headers: IncomingHttpHeaders,
     @Body() body: Buffer,
   ): Promise<void> {
-    await this.follower.notify(peer, roomUri, body);
+    await this.follower.notify(peer, roomUri, body, parseStreamOrder(headers));
   }
 
   /** protocol-06 §5.4 (hub). */

@@ -93,6 +93,24 @@ describe(MimiPeerClient.name, () => {
       ]);
     });
 
+    it('sends the stream order of a pipelined /notify and reports a peer that honours it', async () => {
+      peer.script = (res) => res.writeHead(201, { 'mimi-gateway-stream-ordered': '1' }).end();
+      const outcome = await send(clientTo(peer.port), { ...delivery(), streamOrder: { last: 12, after: 9 } });
+      expect(outcome).toEqual({ kind: 'delivered', status: 201, streamOrdered: true });
+      expect(peer.requests[0]!.headers).toMatchObject({
+        'mimi-gateway-stream-seq': '12',
+        'mimi-gateway-stream-after': '9',
+      });
+      // Without `after` (nothing unanswered before it), and without the header in the answer.
+      peer.script = (res) => res.writeHead(201).end();
+      expect(await send(clientTo(peer.port), { ...delivery(), streamOrder: { last: 13 } })).toEqual({
+        kind: 'delivered',
+        status: 201,
+      });
+      expect(peer.requests[1]!.headers['mimi-gateway-stream-seq']).toBe('13');
+      expect(peer.requests[1]!.headers).not.toHaveProperty('mimi-gateway-stream-after');
+    });
+
     it('returns the response body of a 200', async () => {
       const answer = Buffer.from([9, 8, 7]);
       peer.script = (res) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(answer);

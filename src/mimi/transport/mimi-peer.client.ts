@@ -17,7 +17,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'undici';
 import { ErrorCode, GatewayError, errorMessage } from '../../common/errors';
 import { GatewayConfig } from '../../config/gateway-config';
-import type { DeliveryOutcome, DeliveryTarget, MimiEndpoint, OutboundDelivery } from '../../ports/delivery-target.port';
+import {
+  type DeliveryOutcome,
+  type DeliveryTarget,
+  type MimiEndpoint,
+  type OutboundDelivery,
+  type StreamOrder,
+  STREAM_ORDER_HEADERS,
+} from '../../ports/delivery-target.port';
 import { readLimitedBody } from './http-body';
 import { MIMI_TRANSPORT_OPTIONS, MimiTransportOptions } from './mimi-transport.options';
 import { PEER_IDENTITY_ERROR_CODE, PeerRegistry } from './peer-registry';
@@ -42,6 +49,8 @@ export interface MimiRequestOptions {
   readonly signal?: AbortSignal;
   /** Default `outbox.requestTimeoutMs`; covers directory lookup, connection and the whole response. */
   readonly timeoutMs?: number;
+  /** `/notify`: the request's place in its stream (STREAM_ORDER_HEADERS). */
+  readonly streamOrder?: StreamOrder;
 }
 
 @Injectable()
@@ -70,6 +79,7 @@ export class MimiPeerClient implements DeliveryTarget {
     try {
       const res = await this.request(delivery.destination, delivery.endpoint, delivery.roomUri, delivery.body, {
         signal,
+        ...(delivery.streamOrder === undefined ? {} : { streamOrder: delivery.streamOrder }),
       });
       outcome = classifyResponse(res, this.now());
     } catch (e) {
@@ -109,6 +119,7 @@ export class MimiPeerClient implements DeliveryTarget {
           host: this.registry.hostHeader(peer, url),
           from: formatFromHeader(this.config.provider.domain),
           'content-type': MIMI_CONTENT_TYPE,
+          ...streamOrderHeaders(opts.streamOrder),
         },
         body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
         signal,
@@ -141,11 +152,21 @@ export class MimiPeerClient implements DeliveryTarget {
   }
 }
 
+function streamOrderHeaders(order: StreamOrder | undefined): Record<string, string> {
+  if (order === undefined) return {};
+  const headers: Record<string, string> = { [STREAM_ORDER_HEADERS.last]: String(order.last) };
+  if (order.after !== undefined) headers[STREAM_ORDER_HEADERS.after] = String(order.after);
+  return headers;
+}
+
 /** Map a peer's answer to an outcome (pure). */
 function classifyResponse(res: MimiResponse, nowMs: number): DeliveryOutcome {
   const { status } = res;
   if (status >= 200 && status < 300) {
-    return res.body.length > 0 ? { kind: 'delivered', status, responseBody: res.body } : { kind: 'delivered', status };
+    const ordered = res.headers[STREAM_ORDER_HEADERS.ordered] === '1' ? { streamOrdered: true } : {};
+    return res.body.length > 0
+      ? { kind: 'delivered', status, responseBody: res.body, ...ordered }
+      : { kind: 'delivered', status, ...ordered };
   }
   const reason = `HTTP ${status}${peerErrorDetail(res.body)}`;
   if (status === 408 || status === 429 || status >= 500) {

@@ -222,6 +222,19 @@ export class OutboxRepository {
     });
   }
 
+  /** The first `limit` pending rows of a stream after stream seq `afterSeq`, in stream order. */
+  async pendingEntriesAfter(stream: StreamKey, afterSeq: number, limit: number): Promise<OutboxEntry[]> {
+    return this.transactions.run(async (tx) => {
+      const rows = await sqlOf(tx).query(
+        `SELECT ${ENTRY_META_COLUMNS}, body FROM outbox_entry
+         WHERE destination = $1 AND room_uri = $2 AND status = 'pending' AND stream_seq > $3
+         ORDER BY stream_seq LIMIT $4`,
+        [stream.destination, stream.roomUri, afterSeq, limit],
+      );
+      return rows.rows.map(toEntry);
+    });
+  }
+
   /** The pending rows of batch `batchId` in `stream`, in stream order. */
   async batchEntries(stream: StreamKey, batchId: string): Promise<OutboxEntry[]> {
     return this.transactions.run(async (tx) => {
