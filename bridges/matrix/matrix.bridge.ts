@@ -64,9 +64,8 @@ import { type MatrixRegistration, startSdkBridge } from './sdk-bridge';
  * - start        : Bridge.initialise (no stores: durability is the core's; sdk-bridge.ts), listen for
  *                  transactions (each event: inbound-events.ts; user/alias queries: portal-queries.ts)
  * - post         : PUT /rooms/{id}/send/{type}/{txnId} as the ghost (txnId from the idempotency
- *                  key, so a retry is de-duplicated by the homeserver; a retry after an unknown
- *                  outcome first looks for the event, sent-events.ts); delete/unreact = redaction
- *                  (outbound-posts.ts)
+ *                  key; a retry after an unknown outcome looks for the event first: sent-events.ts);
+ *                  delete/unreact = redaction (outbound-posts.ts)
  * - setMembership: ghost joins (invited by the bot first when the room is invite-only) / leaves
  *                  (ghost-membership.ts)
  * - moderate     : the bot kicks / bans / unbans
@@ -211,8 +210,7 @@ export class MatrixBridge
       logger: this.logger,
     });
     const { ghosts, inbound } = this;
-    const { replyMentions } = inbound;
-    this.outbound = new OutboundPosts({ bot, ctx: () => this.ctx, ghosts, replyMentions, bounded: BOUNDED });
+    this.outbound = new OutboundPosts({ bot, ctx: () => this.ctx, ghosts, replyMentions: inbound.replyMentions });
     const intentOf = (userId: string): Intent => this.sdk.getIntent(userId);
     this.portal = new PortalQueries({ bot, intentOf, host: () => this.host, ids: this.ids, logger: this.logger });
   }

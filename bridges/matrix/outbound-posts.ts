@@ -12,6 +12,7 @@
  * instead of sending again: Synapse forgets transaction IDs when it restarts. A first attempt
  * makes no extra request.
  */
+import { Logger } from '@nestjs/common';
 import type { Intent } from 'matrix-appservice-bridge';
 import { BoundedMap } from '../kit/bounded-map';
 import type { MessageAction } from '../../src/ports';
@@ -28,16 +29,18 @@ export interface OutboundPostsDeps {
   readonly ctx: () => MapperContext;
   readonly ghosts: GhostMembership;
   readonly replyMentions: ReplyMentions;
-  /** Entries of the in-memory record of unanswered sends (bridges/kit/bounded-map.ts). */
-  readonly bounded: number;
 }
+
+/** Unanswered sends remembered (bridges/kit/bounded-map.ts), as many as the bridge's other records. */
+const UNANSWERED_MAX = 10_000;
 
 export class OutboundPosts {
   /** Transaction IDs of posts sent without an answer yet (in flight, failed, timed out). */
   private readonly unanswered: BoundedMap<string, true>;
+  private readonly logger = new Logger(OutboundPosts.name);
 
   constructor(private readonly deps: OutboundPostsDeps) {
-    this.unanswered = new BoundedMap(deps.bounded);
+    this.unanswered = new BoundedMap(UNANSWERED_MAX);
   }
 
   /** `retry`: an earlier attempt, maybe of another process, may have landed (PostOptions.retry). */
@@ -66,8 +69,12 @@ export class OutboundPosts {
     this.unanswered.set(txnId, true);
     // Sent before, unseen? Then each event found is taken instead of sending it again.
     const earlier = look ? await findSentEvents(intent.matrixClient, roomId, id) : new Map<string, string>();
-    const put = async (event: OutboundEvent, txn: string): Promise<string> =>
-      earlier.get(txn) ?? (await this.put(intent, roomId, event, txn));
+    const put = async (event: OutboundEvent, txn: string): Promise<string> => {
+      const found = earlier.get(txn);
+      if (found === undefined) return this.put(intent, roomId, event, txn);
+      this.logger.log(`${roomId}: ${txn} was sent before as ${found} (answer lost): not sent again`);
+      return found;
+    };
     const eventId = await put(out, txnId);
     for (const [i, file] of files.entries()) {
       const event = outboundEventFor(file, ctx)!;
