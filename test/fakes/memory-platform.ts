@@ -65,7 +65,7 @@ export class MemoryPlatform
   /** Delay before the echo of an accepted post reaches the sink (ms). */
   echoDelayMs = 0;
   readonly notices: { room: string; about: string; text: string }[] = [];
-  /** Every call of `post`, answered or not: what and with which options. */
+  /** The latest calls of `post` (up to 1000), answered or not: what and with which options. */
   readonly postCalls: { readonly action: MessageAction; readonly opts: PostOptions }[] = [];
   /** Echoes the sink rejected (a real platform would redeliver them). */
   readonly refusedEchoes: { event: InboundEvent; error: unknown }[] = [];
@@ -150,6 +150,7 @@ export class MemoryPlatform
     opts: PostOptions,
   ): Promise<EchoKeyedPostResult> {
     this.postCalls.push({ action, opts });
+    if (this.postCalls.length > 1000) this.postCalls.shift();
     this.throwIfFailing();
     const known = this.postsByKey.get(opts.idempotencyKey);
     if (known) return known;

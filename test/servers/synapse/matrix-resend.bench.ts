@@ -8,16 +8,21 @@
  * 1. "first attempt" (the baseline): a post with no earlier attempt, one PUT /send;
  * 2. "retry, not sent before": `PostOptions.retry` on a key never sent: the search (one filtered
  *    GET /messages) and then the PUT;
- * 3. "retry, found": the posts of row 1 again from a fresh bridge (nothing in memory) with
- *    `retry`: the search only, which finds each event.
- * The room holds 2 × N of the ghost's events by the end (the search reads at most 100 of them).
+ * 3. "retry, found": the posts of row 2 again from a fresh bridge (nothing in memory) with
+ *    `retry`: the search only, which finds each event (checked: the same event IDs).
+ * Synapse is restarted before row 3 (it forgets the transaction IDs), so a search that missed
+ * would post again under a new event ID, which the check catches. N is at most 100
+ * (SENT_LOOKUP_LIMIT: the search reads the ghost's latest 100 events, so row 2's are in reach).
  * Latency percentiles and posts per second; the machine's load average is printed with them.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Logger } from '@nestjs/common';
 import { MatrixBridge } from '../../../bridges/matrix/matrix.bridge';
+import { SENT_LOOKUP_LIMIT } from '../../../bridges/matrix/sent-events';
 import {
   generateAppserviceRegistration,
   renderRegistrationYaml,
@@ -27,7 +32,7 @@ import { Platform, type UserUri } from '../../../src/common/ids';
 import type { LegacyRoomRef, PostOptions, RemoteUser } from '../../../src/ports';
 import { formatTable, numberArg, percentile } from '../../bench/bench-support';
 import { freePorts } from '../../support/e2e-gateways';
-import { registerUser, startSynapse } from './synapse-server';
+import { SYNAPSE_SCRIPT, type SynapseServer, registerUser, startSynapse } from './synapse-server';
 
 const SERVER_NAME = 'synapse.test';
 const CAROL: RemoteUser = { userUri: 'mimi://follower.example/u/carol' as UserUri, displayName: 'Carol' };
@@ -38,29 +43,39 @@ async function timed(
   room: LegacyRoomRef,
   keys: readonly string[],
   extra: Partial<PostOptions>,
-): Promise<{ ms: number[]; secs: number }> {
+): Promise<{ ms: number[]; secs: number; eventIds: string[] }> {
   const ms: number[] = [];
+  const eventIds: string[] = [];
   const t0 = performance.now();
   for (const k of keys) {
     const t = performance.now();
-    await bridge.post(
-      room,
-      CAROL,
-      { type: 'post', body: { kind: 'text', text: k } },
-      {
-        idempotencyKey: k,
-        timeoutMs: 30_000,
-        ...extra,
-      },
-    );
+    const action = { type: 'post' as const, body: { kind: 'text' as const, text: k } };
+    const result = await bridge.post(room, CAROL, action, { idempotencyKey: k, timeoutMs: 30_000, ...extra });
     ms.push(performance.now() - t);
+    eventIds.push(result.platformEventId);
   }
-  return { ms: ms.sort((a, b) => a - b), secs: (performance.now() - t0) / 1000 };
+  return { ms: ms.sort((a, b) => a - b), secs: (performance.now() - t0) / 1000, eventIds };
+}
+
+/** Stop Synapse and start it again on the same folder, data, port and shared secret. */
+async function restart(hs: SynapseServer, registrationFile: string): Promise<void> {
+  const run = promisify(execFile);
+  await run('bash', [SYNAPSE_SCRIPT, 'stop', hs.dir]);
+  await run('bash', [SYNAPSE_SCRIPT, 'start', hs.dir, registrationFile], {
+    env: {
+      ...process.env,
+      SYNAPSE_SERVER_NAME: SERVER_NAME,
+      SYNAPSE_PORT: new URL(hs.url).port,
+      SYNAPSE_SHARED_SECRET: hs.sharedSecret,
+    },
+    timeout: 600_000,
+  });
 }
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
-  const posts = numberArg('posts', 200);
+  const posts = numberArg('posts', SENT_LOOKUP_LIMIT);
+  if (posts > SENT_LOOKUP_LIMIT) throw new Error(`--posts: at most ${SENT_LOOKUP_LIMIT}`);
   const dir = mkdtempSync(join(tmpdir(), 'mimi-resend-bench-'));
   const [asPort] = await freePorts(1);
   const { tokens } = loadOrCreateMatrixTokens(join(dir, 'tokens.yaml'));
@@ -89,10 +104,15 @@ async function main(): Promise<void> {
     await timed(bridge, room, ['warm-up'], {});
     const firsts = Array.from({ length: posts }, (_, i) => `first-${i}`);
     const unsent = Array.from({ length: posts }, (_, i) => `unsent-${i}`);
+    const first = await timed(bridge, room, firsts, {});
+    const notSent = await timed(bridge, room, unsent, { retry: true });
+    await restart(hs, join(dir, 'registration.yaml'));
+    const found = await timed(fresh, room, unsent, { retry: true });
+    if (found.eventIds.join() !== notSent.eventIds.join()) throw new Error('a retry did not find its event');
     const rows = [
-      ['first attempt (baseline)', await timed(bridge, room, firsts, {})],
-      ['retry, not sent before', await timed(bridge, room, unsent, { retry: true })],
-      ['retry, found', await timed(fresh, room, firsts, { retry: true })],
+      ['first attempt (baseline)', first],
+      ['retry, not sent before', notSent],
+      ['retry, found', found],
     ] as const;
     const f = (n: number): string => n.toFixed(1);
     process.stdout.write(
