@@ -64,8 +64,8 @@ import { type MatrixRegistration, startSdkBridge } from './sdk-bridge';
  * - start        : Bridge.initialise (no stores: durability is the core's; sdk-bridge.ts), listen for
  *                  transactions (each event: inbound-events.ts; user/alias queries: portal-queries.ts)
  * - post         : PUT /rooms/{id}/send/{type}/{txnId} as the ghost (txnId from the idempotency
- *                  key, so a retry is de-duplicated by the homeserver); delete/unreact = redaction
- *                  (outbound-posts.ts)
+ *                  key; a retry after an unknown outcome looks for the event first: sent-events.ts);
+ *                  delete/unreact = redaction (outbound-posts.ts)
  * - setMembership: ghost joins (invited by the bot first when the room is invite-only) / leaves
  *                  (ghost-membership.ts)
  * - moderate     : the bot kicks / bans / unbans
@@ -342,7 +342,7 @@ export class MatrixBridge
     const txnId = txnIdFor('post', opts.idempotencyKey);
     const roomId = room.roomId;
     return this.guard.run(`post to ${roomId} as ${id}`, opts.timeoutMs, async () => {
-      const eventId = await this.outbound.send(roomId, { id, intent }, action, txnId);
+      const eventId = await this.outbound.send(roomId, { id, intent }, action, txnId, opts.retry);
       const result: EchoKeyedPostResult = { platformEventId: eventId, echoKeys: [txnId], acceptedAt: Date.now() };
       this.sentTxn.set(eventId, txnId);
       this.posted.set(opts.idempotencyKey, result);

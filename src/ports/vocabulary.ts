@@ -206,6 +206,13 @@ export interface PostOptions {
   readonly idempotencyKey: string;
   /** Give up (reject with a retryable PlatformError, code Timeout) after this long. */
   readonly timeoutMs: number;
+  /**
+   * An earlier attempt with this key may have reached the platform without the gateway learning
+   * the outcome (it failed or timed out, or a gateway process stopped while posting it). A bridge
+   * whose platform can forget its de-duplication (Synapse forgets transaction IDs when it
+   * restarts) then looks for the earlier post before sending again. Absent: a first attempt.
+   */
+  readonly retry?: boolean;
 }
 
 /**

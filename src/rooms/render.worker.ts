@@ -31,6 +31,13 @@ export class RenderWorker implements BeforeApplicationShutdown {
   private readonly again = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly idleWaiters = new Set<() => void>();
+  /** Rooms with pending renders at start-up whose first batch is not fetched yet. */
+  private readonly resumed = new Set<string>();
+  /**
+   * Per room resumed at start-up, the last seq of its first batch: an earlier process may have
+   * posted those events without recording them (it died mid-batch), so their posts are retries.
+   */
+  private readonly firstBatchEnd = new Map<string, number>();
   private readonly timeoutMs: number;
   private readonly retryMs: number;
   private stopped = false;
@@ -56,7 +63,10 @@ export class RenderWorker implements BeforeApplicationShutdown {
 
   /** Render whatever is pending in every room (after a restart). */
   async resumeAll(): Promise<void> {
-    for (const roomUri of await this.events.roomsWithPendingRender()) this.kick(roomUri);
+    for (const roomUri of await this.events.roomsWithPendingRender()) {
+      this.resumed.add(roomUri);
+      this.kick(roomUri);
+    }
   }
 
   /** Start rendering `roomUri` now (or once more after the current pass). */
@@ -112,6 +122,7 @@ export class RenderWorker implements BeforeApplicationShutdown {
         if (room === undefined) return;
         const batch = await this.events.nextToRender(roomUri, RENDER_BATCH);
         if (batch.length === 0) return;
+        if (this.resumed.delete(roomUri)) this.firstBatchEnd.set(roomUri, batch[batch.length - 1]!.seq);
         const results = new RenderResults();
         let retry: { readonly retryAfterMs?: number } | undefined;
         for (const event of batch) {
@@ -199,6 +210,8 @@ export class RenderWorker implements BeforeApplicationShutdown {
       const result = await this.support.bridge(platform).post(this.support.legacyRoom(room), as, local, {
         idempotencyKey: `mimi:${event.messageId}`,
         timeoutMs: this.timeoutMs,
+        // Tried before (an attempt failed or timed out), or maybe by a process that died mid-batch.
+        retry: event.renderAttempts > 0 || event.seq <= (this.firstBatchEnd.get(event.roomUri) ?? -1),
       });
       setStatus('done', result.platformEventId);
       this.logger.debug(`${ids}: rendered as ${result.platformEventId}`);

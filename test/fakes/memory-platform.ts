@@ -65,6 +65,8 @@ export class MemoryPlatform
   /** Delay before the echo of an accepted post reaches the sink (ms). */
   echoDelayMs = 0;
   readonly notices: { room: string; about: string; text: string }[] = [];
+  /** The latest calls of `post` (up to 1000), answered or not: what and with which options. */
+  readonly postCalls: { readonly action: MessageAction; readonly opts: PostOptions }[] = [];
   /** Echoes the sink rejected (a real platform would redeliver them). */
   readonly refusedEchoes: { event: InboundEvent; error: unknown }[] = [];
   private sink?: InboundSink;
@@ -147,6 +149,8 @@ export class MemoryPlatform
     action: MessageAction,
     opts: PostOptions,
   ): Promise<EchoKeyedPostResult> {
+    this.postCalls.push({ action, opts });
+    if (this.postCalls.length > 1000) this.postCalls.shift();
     this.throwIfFailing();
     const known = this.postsByKey.get(opts.idempotencyKey);
     if (known) return known;

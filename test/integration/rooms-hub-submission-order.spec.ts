@@ -109,6 +109,11 @@ describe.each(DATABASE_KINDS)('the hub killed between posting a submission and l
     }
   };
   const lateEcho = () => new Promise((resolve) => setTimeout(resolve, LATE_ECHO_MS + 500));
+  /** PostOptions.retry of each post call of `text` on A: a post that may have been made before is a retry. */
+  const retriesOf = (text: string): unknown[] =>
+    pair.a.platform.postCalls
+      .filter((c) => c.action.type === 'post' && c.action.body.text === text)
+      .map((c) => c.opts.retry ?? false);
 
   it("logs the submission it had posted before a later one, in the legacy room's order", async () => {
     const texts = [FIRST, SECOND];
@@ -121,6 +126,9 @@ describe.each(DATABASE_KINDS)('the hub killed between posting a submission and l
     expect((await submitFromB(pair, roomUri, BOB_URI, first)).statusCode).toBe('accepted');
     // Each posted once, bob's first; the hub logs them in that order, with no gap.
     expect(postedOnA(texts)).toEqual([FIRST, SECOND]);
+    // Bob's post again, before carol's, is a retry (the platform may look for it): carol's is not.
+    expect(retriesOf(FIRST)).toEqual([false, true]);
+    expect(retriesOf(SECOND)).toEqual([false]);
     const onA = await loggedOnA(texts);
     expect(onA.map((e) => e.content.text)).toEqual([FIRST, SECOND]);
     expect(onA[1]!.seq).toBe(onA[0]!.seq + 1);
@@ -139,6 +147,8 @@ describe.each(DATABASE_KINDS)('the hub killed between posting a submission and l
     expect((await submitFromB(pair, roomUri, CAROL_URI, after)).statusCode).toBe('accepted');
     await lateEcho();
     expect(postedOnA(texts)).toEqual([AGAIN, AFTER]);
+    // The new bytes of a message that may have been posted are a retry.
+    expect(retriesOf(AGAIN)).toEqual([false, true]);
     const onA = await loggedOnA(texts);
     expect(onA.map((e) => e.content.text)).toEqual([AGAIN, AFTER]);
     expect(onA[1]!.seq).toBe(onA[0]!.seq + 1);

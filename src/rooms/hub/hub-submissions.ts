@@ -98,15 +98,17 @@ export class HubSubmissions {
 
       const bodySha256 = sha256Hex(request.appMessage);
       let submission = await this.submissions.findByHash(undefined, roomUri, bodySha256);
+      // Known bytes still `posting`, or new bytes of a message still `posting`: maybe posted before.
+      let retry = submission !== undefined;
       // Known bytes were checked against their MLS sender when first admitted; not this sender's.
       if (submission !== undefined && submission.senderUri !== sendingUri) {
         return refuse(`these bytes were submitted by ${submission.senderUri}`);
       }
       if (submission === undefined) {
         try {
-          submission = await this.transactions.run((tx) =>
+          ({ submission, retry } = await this.transactions.run((tx) =>
             this.admitSubmission(tx, room, sendingUri, request, bodySha256),
-          );
+          ));
         } catch (e) {
           // MlsProtocolError: the bot cannot decrypt or verify it (e.g. a generation outside the
           // window it keeps keys for); these bytes will never do, so refuse rather than answer a
@@ -129,20 +131,23 @@ export class HubSubmissions {
       if (submission.status !== 'posting') {
         return refuse(`the platform refused the message (${submission.lastError ?? submission.status})`);
       }
-      const accepted = await this.postInOrder(room, submission);
+      const accepted = await this.postInOrder(room, submission, retry);
       if (accepted === undefined) return refuse('the platform refused the message');
       return { protocol: 'mls10', statusCode: 'accepted', acceptedTimestamp: BigInt(accepted.acceptedAt ?? 0) };
     });
   }
 
-  /** Decrypt, verify and record a new submission (status `posting`), in `tx` with the bot's ratchet advance. */
+  /**
+   * Decrypt, verify and record a new submission (status `posting`), in `tx` with the bot's ratchet
+   * advance. `retry`: it replaces an earlier ciphertext of the message, which may have been posted.
+   */
   private async admitSubmission(
     tx: Tx,
     room: RoomRecord,
     sendingUri: UserUri,
     request: SubmitMessageRequest,
     bodySha256: string,
-  ): Promise<SubmissionRecord> {
+  ): Promise<{ submission: SubmissionRecord; retry: boolean }> {
     const group = await this.groups.requireGroup(room.roomUri);
     const processed = await group.processMessage(request.appMessage);
     if (processed.kind !== 'application') {
@@ -167,7 +172,7 @@ export class HubSubmissions {
     const messageId = toHex(received.messageId);
     const earlier = await this.submissions.findByMessageId(tx, room.roomUri, messageId, 'in');
     const done = earlier.find((s) => s.status === 'accepted');
-    if (done !== undefined) return done; // the same message re-encrypted after an epoch change
+    if (done !== undefined) return { submission: done, retry: false }; // the same message re-encrypted after an epoch change
     // An earlier ciphertext of it still `posting` (the follower encrypted it again after
     // epochTooOld) is replaced by this one, which takes its place in the room's order.
     const replaced = earlier.filter((s) => s.status === 'posting');
@@ -194,7 +199,7 @@ export class HubSubmissions {
       createdAt,
     };
     await this.submissions.insert(tx, submission);
-    return { ...submission, acceptedAt: null, lastError: null };
+    return { submission: { ...submission, acceptedAt: null, lastError: null }, retry: replaced.length > 0 };
   }
 
   /**
@@ -203,20 +208,28 @@ export class HubSubmissions {
    * so it is posted again (idempotent: same key, the platform's first answer) and logged first, and
    * the hub's sequence keeps the legacy room's order (T40). An earlier one the platform refuses for
    * good is failed and passed over; one it cannot take yet holds this one back (PlatformError; the
-   * follower retries).
+   * follower retries). Posts that may have been made before are marked as retries (PostOptions.retry).
    */
-  private async postInOrder(room: RoomRecord, submission: SubmissionRecord): Promise<SubmissionRecord | undefined> {
+  private async postInOrder(
+    room: RoomRecord,
+    submission: SubmissionRecord,
+    retry: boolean,
+  ): Promise<SubmissionRecord | undefined> {
     const queue = await this.submissions.listInRoomWithStatus(undefined, room.roomUri, 'in', 'posting');
     for (const earlier of queue) {
       if (earlier.bodySha256 === submission.bodySha256) break;
       this.logger.log(`room=${room.roomUri}: posting submission ${earlier.messageId} first, it came before`);
-      await this.postSubmission(room, earlier);
+      await this.postSubmission(room, earlier, true);
     }
-    return this.postSubmission(room, submission);
+    return this.postSubmission(room, submission, retry);
   }
 
   /** Post a submission as its sender's ghost, within the bounded wait; complete it on success. */
-  private async postSubmission(room: RoomRecord, submission: SubmissionRecord): Promise<SubmissionRecord | undefined> {
+  private async postSubmission(
+    room: RoomRecord,
+    submission: SubmissionRecord,
+    retry: boolean,
+  ): Promise<SubmissionRecord | undefined> {
     const content = decodeMimiContent(submission.content);
     const sender = await this.support.profiles.remoteUser(
       room.platform,
@@ -235,6 +248,7 @@ export class HubSubmissions {
       const result = await this.support.bridge(room.platform).post(this.support.legacyRoom(room), sender, local, {
         idempotencyKey: `mimi:${submission.messageId}`,
         timeoutMs: this.submitPostTimeoutMs,
+        retry,
       });
       return await this.completeSubmission(room, submission, result.platformEventId, result.acceptedAt);
     } catch (e) {

@@ -96,6 +96,11 @@ export interface MatrixGatewayOptions {
    * between): the registration's `url` is rewritten to this loopback port.
    */
   readonly homeserverReachesPort?: number;
+  /**
+   * Where the gateway sends client-server API requests, when not straight to Synapse (a fault
+   * proxy in between): `matrix.homeserverUrl` points at this loopback port.
+   */
+  readonly gatewayReachesPort?: number;
   /** The gateway's `database` section, when not the cluster's SQLite file (e.g. PostgreSQL). */
   readonly database?: Readonly<Record<string, unknown>>;
 }
@@ -134,7 +139,7 @@ export async function startMatrixGateway(
   const config = YAML.parse(readFileSync(cluster.gateway(domain).configFile, 'utf8')) as Record<string, unknown>;
   if (opts.database !== undefined) config['database'] = opts.database;
   config['matrix'] = {
-    homeserverUrl: `http://${LOOPBACK}:${synapsePort}`,
+    homeserverUrl: `http://${LOOPBACK}:${opts.gatewayReachesPort ?? synapsePort}`,
     domain: MATRIX_SERVER_NAME,
     appserviceHost: LOOPBACK,
     appservicePort,

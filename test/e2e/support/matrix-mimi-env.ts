@@ -53,6 +53,8 @@ export interface MatrixMimiEnvOptions {
   readonly matrix?: MatrixGatewayOptions;
   /** Put a FaultProxy between Synapse and A's appservice listener (`env.appserviceProxy`). */
   readonly appserviceProxy?: boolean;
+  /** Put a FaultProxy between A and Synapse's client-server API (`env.homeserverProxy`). */
+  readonly homeserverProxy?: boolean;
   /** A (the hub) on this PostgreSQL database instead of its SQLite file. */
   readonly hubPostgresUrl?: string;
 }
@@ -69,6 +71,8 @@ export class MatrixMimiEnv {
     private readonly opts: MatrixMimiEnvOptions,
     /** Between Synapse and A's appservice listener, when asked for (options.appserviceProxy). */
     readonly appserviceProxy: FaultProxy | undefined,
+    /** Between A and Synapse's client-server API, when asked for (options.homeserverProxy). */
+    readonly homeserverProxy?: FaultProxy,
   ) {}
 
   get synapse(): SynapseServer {
@@ -115,10 +119,17 @@ export class MatrixMimiEnv {
           label: 'synapse→appservice',
         })
       : undefined;
+    const toSynapse = opts.homeserverProxy
+      ? await FaultProxy.start({
+          target: () => ({ host: LOOPBACK, port: Number(new URL(synapse!.url).port) }),
+          label: 'A→synapse',
+        })
+      : undefined;
     try {
       const matrix = await startMatrixGateway(cluster, HUB_DOMAIN, {
         ...opts.matrix,
         homeserverReachesPort: proxy?.port,
+        gatewayReachesPort: toSynapse?.port,
         ...(opts.hubPostgresUrl !== undefined ? { database: { type: 'postgres', url: opts.hubPostgresUrl } } : {}),
       });
       appservicePort = Number(new URL(matrix.appserviceUrl).port);
@@ -126,11 +137,12 @@ export class MatrixMimiEnv {
       a = matrix.gateway;
       const b = cluster.gateway(FOLLOWER_DOMAIN);
       await Promise.all([a.start(), b.start()]);
-      return new MatrixMimiEnv(cluster, a, b, matrix, opts, proxy);
+      return new MatrixMimiEnv(cluster, a, b, matrix, opts, proxy, toSynapse);
     } catch (e) {
       if (a?.running) await a.kill().catch(() => undefined);
       await synapse?.stop().catch(() => undefined);
       await proxy?.close();
+      await toSynapse?.close();
       await cluster.dispose();
       throw e;
     }
@@ -214,6 +226,7 @@ export class MatrixMimiEnv {
     if (this.a.running) await this.a.stop().catch(() => (this.a.running ? this.a.kill() : undefined));
     await this.synapse.stop().catch(() => undefined);
     await this.appserviceProxy?.close();
+    await this.homeserverProxy?.close();
     // The cluster removes its temp dir (Synapse's dir is inside it) unless asked to keep it.
     await this.cluster.dispose();
     if (!(this.opts.keepDir || process.env.MIMI_E2E_KEEP === '1')) {

@@ -9,8 +9,10 @@ import type { AddressInfo } from 'node:net';
  * appservice push of new events (`PUT /_matrix/app/v1/transactions/{txnId}`, like Synapse).
  *
  * It records every request, and `failNext` scripts an error answer (429 with `retry_after_ms`,
- * 403, 500) for the next request that matches. It is not a homeserver: no auth rules beyond
- * "an invite-only room needs an invite", no federation, no sync.
+ * 403, 500) for the next request that matches; `loseNextAnswer` handles one and cuts the
+ * connection instead of answering, and `forgetTransactions` forgets the sends' transaction IDs as
+ * Synapse does when it restarts. It is not a homeserver: no auth rules beyond "an invite-only
+ * room needs an invite", no federation, no sync.
  */
 
 export interface RecordedRequest {
@@ -46,8 +48,8 @@ interface FakeRoom {
 interface ScriptedFailure {
   readonly method: string;
   readonly path: RegExp;
-  /** An HTTP answer, or 'hold': no answer until the server closes. */
-  readonly status: number | 'hold';
+  /** An HTTP answer, 'hold': no answer until the server closes, or 'lose': handled, then the connection cut. */
+  readonly status: number | 'hold' | 'lose';
   readonly body: Record<string, unknown>;
   readonly headers?: Record<string, string>;
 }
@@ -145,6 +147,16 @@ export class FakeHomeserver {
   /** The next request matching `method` and `path` gets no answer (until close). */
   holdNext(method: string, path: RegExp): void {
     this.failures.push({ method, path, status: 'hold', body: {} });
+  }
+
+  /** The next request matching `method` and `path` is handled, and its answer lost (the connection is cut). */
+  loseNextAnswer(method: string, path: RegExp): void {
+    this.failures.push({ method, path, status: 'lose', body: {} });
+  }
+
+  /** Forget every send's transaction ID, as Synapse does for an appservice when it restarts. */
+  forgetTransactions(): void {
+    this.sent.clear();
   }
 
   /** Requests whose path matches (and method, when given). */
@@ -301,17 +313,24 @@ export class FakeHomeserver {
       return send(401, { errcode: 'M_UNKNOWN_TOKEN', error: 'bad as_token' });
     }
     const f = this.failures.findIndex((x) => x.method === method && x.path.test(path));
-    if (f >= 0) {
-      const failure = this.failures.splice(f, 1)[0]!;
-      if (failure.status === 'hold') return;
-      return send(failure.status, failure.body, failure.headers);
+    const failure = f >= 0 ? this.failures.splice(f, 1)[0]! : undefined;
+    if (failure?.status === 'hold') return;
+    if (failure?.status === 'lose') {
+      try {
+        this.route(method, url.pathname.split('/').map(decodeURIComponent), userId, body, url.searchParams);
+      } catch {
+        // An error answer is lost just the same.
+      }
+      res.socket?.destroy();
+      return;
     }
+    if (failure !== undefined) return send(failure.status, failure.body, failure.headers);
     if (method === 'POST' && /^\/_matrix\/client\/v1\/appservice\/[^/]+\/ping$/.test(path)) {
       const [status, answer] = await this.pingAppservice(body['transaction_id']);
       return send(status, answer);
     }
     try {
-      send(200, this.route(method, url.pathname.split('/').map(decodeURIComponent), userId, body));
+      send(200, this.route(method, url.pathname.split('/').map(decodeURIComponent), userId, body, url.searchParams));
     } catch (e) {
       if (e instanceof HttpAnswer) return send(e.status, e.body);
       send(500, { errcode: 'M_UNKNOWN', error: String(e) });
@@ -319,7 +338,13 @@ export class FakeHomeserver {
   }
 
   /** The client-server API subset; `p` is the decoded path split on `/` (p[0] is ''). */
-  private route(method: string, p: string[], userId: string, body: Record<string, unknown>): unknown {
+  private route(
+    method: string,
+    p: string[],
+    userId: string,
+    body: Record<string, unknown>,
+    query: URLSearchParams,
+  ): unknown {
     const at = (i: number): string => p[i] ?? '';
     const api = `${at(1)}/${at(2)}`;
     if (api !== '_matrix/client') throw notFound('not the client-server API');
@@ -415,8 +440,26 @@ export class FakeHomeserver {
         if (!e) throw notFound(`no event ${r(3)}`);
         return e;
       }
+      case 'GET messages':
+        return { chunk: this.latestEvents(room, query) };
     }
     throw new HttpAnswer(404, { errcode: 'M_UNRECOGNIZED', error: `${method} ${p.join('/')}` });
+  }
+
+  /**
+   * `GET /messages` from the end of the room only (`dir=b`, no `from`): the newest `limit` events,
+   * newest first, that pass the RoomEventFilter's `senders` and `types`.
+   */
+  private latestEvents(room: FakeRoom, query: URLSearchParams): FakeEvent[] {
+    if (query.get('dir') !== 'b' || query.has('from')) {
+      throw new HttpAnswer(400, { errcode: 'M_UNRECOGNIZED', error: 'only dir=b from the end' });
+    }
+    const filter = JSON.parse(query.get('filter') ?? '{}') as { senders?: string[]; types?: string[] };
+    const limit = Number(query.get('limit') ?? '10');
+    return [...room.timeline]
+      .reverse()
+      .filter((e) => (filter.senders?.includes(e.sender) ?? true) && (filter.types?.includes(e.type) ?? true))
+      .slice(0, limit);
   }
 
   /** Sends are idempotent per (user, transaction ID), as the spec requires. */
