@@ -37,6 +37,7 @@ export async function describeLost(w: SoakWorld, room: SoakRoom, view: string, t
       );
     }
   }
+  for (const s of room.seats.values()) if (s.kind === 'memory') lines.push(await memoryEntry(w, s.roomId, tag));
   const seat = [...room.seats.values()].find((s) => view.endsWith(`@${s.kind}`));
   if (seat?.kind === 'matrix') {
     for (const id of platformIds) {
@@ -47,6 +48,20 @@ export async function describeLost(w: SoakWorld, room: SoakRoom, view: string, t
     for (const e of await mentioning(seat, tag)) lines.push(cut(`    muc archive holds: ${e}`));
   }
   return lines;
+}
+
+/** Whether C's memory platform has the post in its timeline, and whether the gateway acknowledged it. */
+async function memoryEntry(w: SoakWorld, roomId: string, tag: string): Promise<string> {
+  try {
+    const entry = (await w.c.control.timeline(roomId)).find((t) => JSON.stringify(t.event).includes(`"${tag}"`));
+    if (entry === undefined) return `    memory room ${roomId}: not in its timeline`;
+    const at = (ms: number) => new Date(ms).toISOString();
+    return `    memory room ${roomId}: ${entry.event.platformEventId} entered the timeline at ${at(entry.recordedAt)}, ${
+      entry.ackedAt === undefined ? 'NEVER acknowledged by the gateway' : `acknowledged at ${at(entry.ackedAt)}`
+    }`;
+  } catch (e) {
+    return `    memory room ${roomId}: timeline not readable: ${err(e)}`;
+  }
 }
 
 async function matrixEvent(client: MatrixUserClient, roomId: string, eventId: string): Promise<string> {
