@@ -44,6 +44,7 @@ import { RoomSupport } from './room-support';
 import type { RefusalLog } from './key-material-refusal';
 import { HubMembership } from './hub/hub-membership';
 import { HubSubmissions } from './hub/hub-submissions';
+import { echoCanBePostOf } from './hub/ghost-echo';
 import { LegacyRecords } from './hub/legacy-records';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { applicationFanout } from './wire-support';
@@ -206,17 +207,22 @@ export class HubService {
    * An event by one of our ghosts: the echo of something we posted. Posts of submitted messages
    * are normally recognised by their platform event ID (recorded when the post returned); one
    * that is still `posting` (the post timed out, or we crashed before recording it) is completed
-   * now, so the message is fanned out exactly once (ARCHITECTURE §2 flow 3).
+   * now, so the message is fanned out exactly once (ARCHITECTURE §2 flow 3), when the echo is
+   * that post (hub/ghost-echo.ts).
    */
   private async onGhostMessage(room: RoomRecord, event: LegacyEvent<'message'>, sender: RemoteUser): Promise<void> {
-    const pending = await this.submissions.oldestWithStatus(
-      this.transactions.current(),
-      room.roomUri,
-      sender.userUri,
-      'in',
-      'posting',
-    );
+    const tx = this.transactions.current();
+    const pending = await this.submissions.oldestWithStatus(tx, room.roomUri, sender.userUri, 'in', 'posting');
     if (pending === undefined) return this.records.recordOnly(room, event);
+    // Only the post of that submission completes it (hub/ghost-echo.ts); anything else of the same
+    // ghost (a reaction's echo, a read marker) is left unrecorded, and the submission to its retry.
+    const platformEventIdOf = (id: string) => this.events.findPlatformEventId(tx, room.roomUri, room.platform, id);
+    if (!(await echoCanBePostOf(event.action, pending.content, platformEventIdOf))) {
+      this.logger.log(
+        `room=${room.roomUri}: the echo ${event.platformEventId} (${event.action.type}) is not the post of submission ${pending.messageId}; it waits for its retry`,
+      );
+      return;
+    }
     this.logger.log(
       `room=${room.roomUri}: the echo ${event.platformEventId} completes submission ${pending.messageId}`,
     );

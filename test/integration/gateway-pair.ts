@@ -234,13 +234,17 @@ export async function submitFromB(
   sendingUri: string,
   appMessage: Uint8Array,
 ): Promise<SubmitMessageResponse> {
+  const res = await requestSubmitFromB(pair, roomUri, sendingUri, appMessage);
+  expect(res.status).toBe(200);
+  return decodeAll(res.body, submitMessageResponseCodec);
+}
+
+function requestSubmitFromB(pair: GatewayPair, roomUri: string, sendingUri: string, appMessage: Uint8Array) {
   const body = encodeValue(
     { protocol: 'mls10', appMessage: asMlsMessage(appMessage), sendingUri },
     submitMessageRequestCodec,
   );
-  const res = await pair.b.running.app.get(MimiPeerClient).request(DOMAIN_A, 'submitMessage', roomUri, body);
-  expect(res.status).toBe(200);
-  return decodeAll(res.body, submitMessageResponseCodec);
+  return pair.b.running.app.get(MimiPeerClient).request(DOMAIN_A, 'submitMessage', roomUri, body);
 }
 
 /**
@@ -308,6 +312,38 @@ export async function linkWithBobInvited(pair: GatewayPair, roomId: string, name
   await inviteOnA(pair, roomId, ALICE_ON_A, BOB_ON_B_URI, '$invite-bob');
   await found(() => roomOn(pair.b, roomUri), 'the room on B');
   return roomUri;
+}
+
+/**
+ * A's memory room `roomId` ("Club"), owned by Alice, linked, with `invitees` (users of B) invited:
+ * its URI, once B has them all in the room at A's epoch.
+ */
+export async function linkClubWithInvitees(
+  pair: GatewayPair,
+  roomId: string,
+  invitees: readonly UserUri[],
+): Promise<RoomUri> {
+  pair.a.platform
+    .createRoom(roomId, 'Club')
+    .members.set(ALICE_ON_A.userId, { user: ALICE_ON_A, role: ParticipantRole.Owner });
+  const roomUri = await linkMemoryRoom(pair.a, roomId);
+  for (const user of invitees) await inviteOnA(pair, roomId, ALICE_ON_A, user);
+  await eventually(async () =>
+    expect((await roomOn(pair.b, roomUri))?.members).toEqual(expect.arrayContaining([...invitees])),
+  );
+  const epoch = (await roomOn(pair.a, roomUri))!.epoch;
+  await eventually(async () => expect((await roomOn(pair.b, roomUri))?.epoch).toBe(epoch));
+  return roomUri;
+}
+
+/** `/submitMessage` of `appMessage` as `user`, sent by B's peer client to A: the HTTP status (a 5xx is what a follower retries). */
+export async function submitStatusFromB(
+  pair: GatewayPair,
+  roomUri: string,
+  user: string,
+  appMessage: Uint8Array,
+): Promise<number> {
+  return (await requestSubmitFromB(pair, roomUri, user, appMessage)).status;
 }
 
 /** The body of the first post in `roomId` on `gw`'s platform that `match` accepts. */

@@ -12,22 +12,16 @@
  */
 import { type RoomUri, type UserUri } from '../../src/common/ids';
 import { encodeMimiContentWithId } from '../../src/mimi/content';
-import { MimiPeerClient } from '../../src/mimi/transport';
-import { asMlsMessage, encodeValue, submitMessageRequestCodec } from '../../src/mimi/wire';
-import { ParticipantRole } from '../../src/ports';
 import { MlsGroups, type RoomEventInfo, contentForAction, legacyUserUri } from '../../src/rooms';
 import { HubSubmissions } from '../../src/rooms/hub/hub-submissions';
-import { DOMAIN_A, DOMAIN_B } from '../kits/mimi/transport-fixtures';
+import { DOMAIN_B } from '../kits/mimi/transport-fixtures';
 import { DATABASE_KINDS } from '../support/test-data-source';
 import {
-  ALICE_ON_A,
   BOB_ON_B_URI,
   GatewayPair,
-  linkMemoryRoom,
-  eventually,
-  inviteOnA,
+  linkClubWithInvitees,
+  submitStatusFromB,
   roomHistory,
-  roomOn,
   submitFromB,
 } from './gateway-pair';
 
@@ -56,17 +50,7 @@ describe.each(DATABASE_KINDS)('the hub killed between posting a submission and l
 
   beforeAll(async () => {
     pair = await GatewayPair.start(kind);
-    pair.a.platform
-      .createRoom(CLUB, 'Club')
-      .members.set(ALICE_ON_A.userId, { user: ALICE_ON_A, role: ParticipantRole.Owner });
-    roomUri = await linkMemoryRoom(pair.a, CLUB);
-    await inviteOnA(pair, CLUB, ALICE_ON_A, BOB_URI, '$invite-bob');
-    await inviteOnA(pair, CLUB, ALICE_ON_A, CAROL_URI, '$invite-carol');
-    await eventually(async () =>
-      expect((await roomOn(pair.b, roomUri))?.members).toEqual(expect.arrayContaining([BOB_URI, CAROL_URI])),
-    );
-    const epoch = (await roomOn(pair.a, roomUri))!.epoch;
-    await eventually(async () => expect((await roomOn(pair.b, roomUri))?.epoch).toBe(epoch));
+    roomUri = await linkClubWithInvitees(pair, CLUB, [BOB_URI, CAROL_URI]);
   }, 60_000);
 
   afterAll(() => pair?.stop());
@@ -82,14 +66,6 @@ describe.each(DATABASE_KINDS)('the hub killed between posting a submission and l
   /** `content` encrypted by `user`'s client on B: new bytes each time. */
   const encrypted = async (user: UserUri, content: Uint8Array): Promise<Uint8Array> =>
     (await pair.b.running.app.get(MlsGroups).group(roomUri))!.encrypt(user, content);
-  /** `/submitMessage` to A; the HTTP status (a 5xx is what a follower retries). */
-  const submitStatus = async (user: UserUri, appMessage: Uint8Array): Promise<number> => {
-    const body = encodeValue(
-      { protocol: 'mls10', appMessage: asMlsMessage(appMessage), sendingUri: user },
-      submitMessageRequestCodec,
-    );
-    return (await pair.b.running.app.get(MimiPeerClient).request(DOMAIN_A, 'submitMessage', roomUri, body)).status;
-  };
   /**
    * A's next submission is posted on its platform, then A "dies" before logging it: the follower
    * gets a 5xx, and the echo of the post comes back only LATE_ECHO_MS later.
@@ -101,7 +77,7 @@ describe.each(DATABASE_KINDS)('the hub killed between posting a submission and l
     });
     pair.a.platform.echoDelayMs = LATE_ECHO_MS;
     try {
-      expect(await submitStatus(user, appMessage)).toBeGreaterThanOrEqual(500);
+      expect(await submitStatusFromB(pair, roomUri, user, appMessage)).toBeGreaterThanOrEqual(500);
       expect(crash).toHaveBeenCalledTimes(1);
     } finally {
       crash.mockRestore();

@@ -1,4 +1,5 @@
-import { FAULT_KINDS, chooseFaults } from './soak-faults';
+import { CRASH_POINTS } from '../../src/common/crash-points';
+import { FAULT_KINDS, chooseCrashPoints, chooseFaults } from './soak-faults';
 
 describe('soak fault selection', () => {
   it('draws every fault kind by default', () => {
@@ -20,5 +21,15 @@ describe('soak fault selection', () => {
     expect(() => chooseFaults('kill,pg-restrat', undefined)).toThrow('--faults: unknown fault "pg-restrat"');
     expect(() => chooseFaults(undefined, 'nope')).toThrow('--skip-faults: unknown fault "nope"');
     expect(() => chooseFaults('kill', 'kill')).toThrow('leave no fault');
+  });
+
+  it('draws every crash point by default, or only those --crash-points names', () => {
+    expect(chooseCrashPoints(undefined)).toEqual(CRASH_POINTS);
+    expect(chooseCrashPoints('after-send-before-mark-delivered, after-store-before-ack')).toEqual([
+      'after-store-before-ack',
+      'after-send-before-mark-delivered',
+    ]);
+    expect(() => chooseCrashPoints('after-store')).toThrow('--crash-points: unknown crash point "after-store"');
+    expect(() => chooseCrashPoints(',')).toThrow('names no crash point');
   });
 });

@@ -16,7 +16,7 @@
  *   start it again on the same data; the two gateways ride it out (no exit, nothing lost). Drawn like
  *   the others, and once per run at the latest in the second half.
  */
-import { CRASH_POINTS, CRASH_POINT_ENV } from '../../src/common/crash-points';
+import { CRASH_POINTS, CRASH_POINT_ENV, type CrashPoint } from '../../src/common/crash-points';
 import { CLOCK_OFFSET_ENV } from '../../src/common/clock';
 import type { SeededRandom } from '../support/fault-rng';
 import { type FaultSettings } from '../support/fault-proxy';
@@ -57,6 +57,25 @@ export function chooseFaults(only: string | undefined, skip: string | undefined)
   return chosen;
 }
 
+/**
+ * The crash points a `crash-point` fault draws from: `--crash-points a,b` keeps only those (e.g. the
+ * two that existed before `before-store`, to draw what the runs of that time drew); by default all.
+ */
+export function chooseCrashPoints(only: string | undefined): readonly CrashPoint[] {
+  if (only === undefined) return CRASH_POINTS;
+  const names = only
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+  for (const n of names) {
+    if (!(CRASH_POINTS as readonly string[]).includes(n)) {
+      throw new Error(`--crash-points: unknown crash point "${n}" (known: ${CRASH_POINTS.join(',')})`);
+    }
+  }
+  if (names.length === 0) throw new Error('--crash-points names no crash point');
+  return CRASH_POINTS.filter((p) => names.includes(p));
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SoakFaults {
@@ -83,6 +102,7 @@ export class SoakFaults {
     private readonly runMs: number,
     private readonly log: (line: string) => void,
     private readonly enabled: ReadonlySet<SoakFaultKind> = new Set(FAULT_KINDS),
+    private readonly crashPoints: readonly CrashPoint[] = CRASH_POINTS,
   ) {}
 
   start(): void {
@@ -198,7 +218,7 @@ export class SoakFaults {
       case 'crash-point': {
         const name = rnd.pick(this.upGateways());
         const g = this.w.gateways[name];
-        const point = `${rnd.pick(CRASH_POINTS)}:${rnd.int(1, 3)}`;
+        const point = `${rnd.pick(this.crashPoints)}:${rnd.int(1, 3)}`;
         await this.on(g, async () => {
           await stopQuietly(g);
           this.skewed.delete(name);

@@ -17,9 +17,11 @@ import { readMetric } from '../support/e2e-clients';
 import { SeededRandom } from '../support/fault-rng';
 import { RssSampler } from '../support/fault-rss';
 import { registerUser } from '../servers/synapse/synapse-server';
-import { FAULT_KINDS, type SoakFaultKind, SoakFaults, chooseFaults } from './soak-faults';
+import { FAULT_KINDS, type SoakFaultKind, SoakFaults, chooseCrashPoints, chooseFaults } from './soak-faults';
+import type { CrashPoint } from '../../src/common/crash-points';
 import { Ledger, type ViewReport, checkView, compareHistories, percentile } from './soak-ledger';
 import { type SoakRoom, createRooms, readHistories, readViews } from './soak-rooms';
+import { describeLost } from './soak-lost';
 import { SoakTraffic } from './soak-traffic';
 import { GATEWAYS, SoakWorld, startTrouble } from './soak-world';
 
@@ -33,6 +35,7 @@ interface Args {
   readonly minutes: number;
   readonly seed: number;
   readonly faults: ReadonlySet<SoakFaultKind>;
+  readonly crashPoints: readonly CrashPoint[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -40,6 +43,7 @@ function parseArgs(argv: readonly string[]): Args {
   let seed = 1;
   let only: string | undefined;
   let skip: string | undefined;
+  let crashPoints: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -47,15 +51,16 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--seed' && v !== undefined) seed = Number(v);
     else if (a === '--faults' && v !== undefined) only = v;
     else if (a === '--skip-faults' && v !== undefined) skip = v;
+    else if (a === '--crash-points' && v !== undefined) crashPoints = v;
     else {
       throw new Error(
-        `usage: soak [--minutes N] [--seed S] [--faults k1,k2,...] [--skip-faults k1,...] (got ${argv.join(' ')}); faults: ${FAULT_KINDS.join(',')}`,
+        `usage: soak [--minutes N] [--seed S] [--faults k1,k2,...] [--skip-faults k1,...] [--crash-points p1,...] (got ${argv.join(' ')}); faults: ${FAULT_KINDS.join(',')}`,
       );
     }
     i++;
   }
   if (!(minutes > 0) || !Number.isInteger(seed)) throw new Error('--minutes must be > 0 and --seed an integer');
-  return { minutes, seed, faults: chooseFaults(only, skip) };
+  return { minutes, seed, faults: chooseFaults(only, skip), crashPoints: chooseCrashPoints(crashPoints) };
 }
 
 const t0 = Date.now();
@@ -144,7 +149,9 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const runMs = Math.round(args.minutes * 60_000);
   const random = new SeededRandom(args.seed);
-  log(`soak: ${args.minutes} min, seed ${args.seed}, faults ${[...args.faults].join(',')}`);
+  log(
+    `soak: ${args.minutes} min, seed ${args.seed}, faults ${[...args.faults].join(',')}, crash points ${args.crashPoints.join(',')}`,
+  );
   const w = await SoakWorld.create(args.seed, log);
   const rss = new RssSampler(2000);
   try {
@@ -156,7 +163,7 @@ async function main(): Promise<number> {
     const ledger = new Ledger();
     const observer = new Observer(w, rooms);
     const traffic = new SoakTraffic(w, rooms, ledger, random.fork('traffic'), MEAN_PAUSE_MS, erin);
-    const faults = new SoakFaults(w, random.fork('faults'), runMs, log, args.faults);
+    const faults = new SoakFaults(w, random.fork('faults'), runMs, log, args.faults, args.crashPoints);
     await sleep(5000);
     rss.sample();
     const baseline = new Map(rss.summary().map((s) => [s.name, s.lastKb ?? 0]));
@@ -240,6 +247,10 @@ async function main(): Promise<number> {
       lines.push(
         `  ${r.view}: lost ${JSON.stringify(r.lost.slice(0, 10))} dup ${JSON.stringify(r.duplicated)} reordered ${JSON.stringify(r.reordered.slice(0, 10))}`,
       );
+      const room = rooms.find((x) => r.view.startsWith(`${x.name}@`))!;
+      for (const tag of r.lost.slice(0, 3)) {
+        lines.push(`   ${tag}:`, ...(await describeLost(w, room, r.view, tag)));
+      }
     }
     for (const d of v.historyDiffs) lines.push(`  history: ${d}`);
     if (v.historyDiffs.length > 0) {

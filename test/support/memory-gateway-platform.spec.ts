@@ -179,6 +179,36 @@ describe(DurableMemoryPlatform.name, () => {
       expect(texts(acked)).toEqual(['hello']);
     });
 
+    it('delivers an event the gateway refused for a passing reason again by itself, without a restart', async () => {
+      const p = platform();
+      p.createRoom(ROOM);
+      let refuse = true;
+      const acked: InboundEvent[] = [];
+      await p.start(async (e) => {
+        if (refuse) throw new Error('the database system is shutting down');
+        acked.push(e);
+      });
+      await expect(p.emitLocal(ROOM, ALICE, HELLO)).rejects.toThrow('shutting down');
+      await expect(p.emitLocal(ROOM, ALICE, AGAIN)).rejects.toThrow('shutting down');
+      refuse = false;
+      await waitFor(() => p.unacknowledged().length === 0, { timeoutMs: 10_000, intervalMs: 20 });
+      expect(texts(acked)).toEqual(['hello', 'again']);
+    });
+
+    it('leaves an event refused for good to the next instance', async () => {
+      const p = platform();
+      p.createRoom(ROOM);
+      const seen: InboundEvent[] = [];
+      await p.start(async (e) => {
+        seen.push(e);
+        throw new GatewayError(ErrorCode.BadValue, 'never');
+      });
+      await expect(p.emitLocal(ROOM, ALICE, HELLO)).rejects.toThrow('never');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(seen).toHaveLength(1);
+      expect(texts(p.unacknowledged())).toEqual(['hello']);
+    });
+
     it('records an event emitted before the gateway started and delivers it once it does', async () => {
       const p = platform();
       p.createRoom(ROOM);

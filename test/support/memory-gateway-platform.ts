@@ -9,13 +9,18 @@
  * sink resolved, which is journaled as an `ack`; events never acknowledged (the process died
  * while the gateway was recording them, or the gateway refused them) are delivered again, in
  * timeline order, when the next process starts the bridge, as a Matrix homeserver retries an
- * appservice transaction. The gateway must therefore de-duplicate on platformEventId.
+ * appservice transaction; and while the process runs, one the gateway refused for a reason that
+ * may pass (its database down: anything but a non-retryable GatewayError) is delivered again after
+ * 1 s, then 2, 4, … up to 30 s, with every other unacknowledged event, in timeline order, as a
+ * homeserver retries a failed transaction. (Before, a post refused during a PostgreSQL restart
+ * stayed in the room's timeline and out of MIMI until the process restarted: the soak's seed-2
+ * "losses", T48.) The gateway must therefore de-duplicate on platformEventId.
  *
  * Used by the memory gateway process (test/support/memory-gateway.ts) only.
  */
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { ErrorCode, PlatformError, errorMessage } from '../../src/common/errors';
+import { ErrorCode, GatewayError, PlatformError, errorMessage } from '../../src/common/errors';
 import { Platform } from '../../src/common/ids';
 import type {
   BridgeHost,
@@ -83,6 +88,9 @@ export function preciseNow(): number {
 }
 
 const BYTES_TAG = '$bytes';
+/** First and longest wait before refused events are delivered again. */
+const RETRY_INITIAL_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 /** JSON with Uint8Array values (attachment hashes) kept as tagged base64. */
 function toJson(value: unknown): string {
@@ -112,6 +120,9 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   private fd?: number;
   /** Set by the entrypoint to log without console.*. */
   log: (message: string) => void = () => undefined;
+  /** The next retry of refused events, and its delay (RETRY_INITIAL_MS doubling to RETRY_MAX_MS). */
+  private retryTimer?: NodeJS.Timeout;
+  private retryDelayMs = RETRY_INITIAL_MS;
 
   /**
    * @param journalFile where the journal lives; an existing journal is replayed.
@@ -141,10 +152,12 @@ export class DurableMemoryPlatform extends MemoryPlatform {
   override async stop(): Promise<void> {
     await super.stop();
     this.gatewaySink = undefined;
+    this.cancelRetry();
   }
 
   /** Close the journal (the process is exiting). */
   close(): void {
+    this.cancelRetry();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
@@ -328,12 +341,51 @@ export class DurableMemoryPlatform extends MemoryPlatform {
 
   private async deliverAndAck(sink: InboundSink, event: InboundEvent): Promise<void> {
     this.journalEvent(event);
-    await sink(event);
+    try {
+      await sink(event);
+    } catch (e) {
+      if (!(e instanceof GatewayError) || e.retryable) this.scheduleRetry();
+      throw e;
+    }
     const entry = this.entries.get(event.platformEventId);
     if (entry && entry.ackedAt === undefined) {
       entry.ackedAt = preciseNow();
       this.append({ op: 'ack', platformEventId: event.platformEventId, at: entry.ackedAt });
     }
+  }
+
+  /** Deliver every unacknowledged event again, in timeline order, after the current delay. */
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined || this.gatewaySink === undefined) return;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(delay * 2, RETRY_MAX_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.redelivery = this.redelivery.then(() => this.retryRefused());
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private async retryRefused(): Promise<void> {
+    const sink = this.gatewaySink;
+    if (sink === undefined) return;
+    for (const event of this.unacknowledged()) {
+      try {
+        await this.deliverAndAck(sink, event);
+      } catch (e) {
+        this.log(`retry of ${event.platformEventId} refused: ${errorMessage(e)}`);
+        // A refusal for good waits for the next process; any other was scheduled again by
+        // deliverAndAck, and the later events stay behind it.
+        if (!(e instanceof GatewayError) || e.retryable) return;
+      }
+    }
+    this.retryDelayMs = RETRY_INITIAL_MS;
+  }
+
+  private cancelRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.retryDelayMs = RETRY_INITIAL_MS;
   }
 
   private journalEvent(event: InboundEvent): void {
