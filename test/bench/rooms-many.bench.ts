@@ -29,6 +29,7 @@ import {
   numberArg,
   percentile,
   shippedAllocatorEnv,
+  shippedNodeFlags,
 } from './bench-support';
 
 const SIZES = (argValue('sizes') ?? '1000,10000').split(',').map(Number);
@@ -154,13 +155,17 @@ async function measure(rooms: number): Promise<SizeResult> {
 }
 
 async function main(): Promise<void> {
-  // A full GC on request (GET /memory?gc=1), to tell live memory from what the allocator keeps.
-  process.env['MIMI_E2E_NODE_ARGS'] = `${process.env['MIMI_E2E_NODE_ARGS'] ?? ''} --expose-gc`.trim();
-  // The gateway processes run on the allocator `npm start` gives them (scripts/allocator.sh):
-  // jemalloc when installed; `--allocator system` for glibc's malloc.
+  // The gateway processes run on the allocator and with the node flags `npm start` gives them
+  // (scripts/allocator.sh): jemalloc when installed (`--allocator system` for glibc's malloc), V8's
+  // heap settings (`--node-flags ""` for V8's defaults). A full GC on request (GET /memory?gc=1), to
+  // tell live memory from what the allocator keeps.
+  const nodeFlags = shippedNodeFlags();
+  process.env['MIMI_E2E_NODE_ARGS'] = [...nodeFlags, process.env['MIMI_E2E_NODE_ARGS'] ?? '', '--expose-gc']
+    .join(' ')
+    .trim();
   const allocatorEnv = shippedAllocatorEnv();
   Object.assign(process.env, allocatorEnv);
-  console.log(`rooms-many: gateway allocator ${describeGatewayAllocator(allocatorEnv)}`);
+  console.log(`rooms-many: gateway ${describeGatewayAllocator(allocatorEnv, nodeFlags)}`);
   const results: SizeResult[] = [];
   for (const size of SIZES) results.push(await measure(size));
   const mb = (kb: number): string => (kb / 1024).toFixed(0);
