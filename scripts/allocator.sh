@@ -1,8 +1,10 @@
-# Sourced by the scripts that start the gateway (scripts/start.sh, scripts/quickstart.sh).
-# Runs the gateway with jemalloc when the machine has it (Debian/Ubuntu: libjemalloc2), as Synapse's
-# synctl does: glibc's malloc keeps most of the memory that TLS handshakes freed (fragmented, never
-# trimmed); jemalloc gives most of it back (docs/RELIABILITY.md, "Memory after a connection storm").
-# MIMI_ALLOCATOR=system keeps glibc's malloc; an LD_PRELOAD already set is left alone.
+# Sourced by the scripts that start the gateway (scripts/start.sh, scripts/quickstart.sh): the
+# process's memory settings (docs/RELIABILITY.md, "Memory after a connection storm").
+#
+# malloc: jemalloc when the machine has it (Debian/Ubuntu: libjemalloc2), as Synapse's synctl does:
+# glibc's malloc keeps most of the memory that TLS handshakes freed (fragmented, never trimmed);
+# jemalloc gives it back. MIMI_ALLOCATOR=system keeps glibc's malloc; an LD_PRELOAD already set is
+# left alone.
 if [ "${MIMI_ALLOCATOR:-jemalloc}" != "system" ] && [ -z "${LD_PRELOAD:-}" ] && [ "$(uname -s)" = "Linux" ]; then
   for lib in /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 \
     /usr/lib64/libjemalloc.so.2 /usr/lib/libjemalloc.so.2; do
@@ -14,3 +16,14 @@ if [ "${MIMI_ALLOCATOR:-jemalloc}" != "system" ] && [ -z "${LD_PRELOAD:-}" ] && 
     fi
   done
 fi
+
+# V8's heap (node flags, MIMI_NODE_FLAGS; set it empty for V8's defaults). After a storm nearly all
+# the RSS left is V8's: its young generation, which V8 grows from 1 MB to 16 MB semi-spaces under
+# load and keeps (32 MB), and old-generation pages it keeps committed until a memory-reducing GC,
+# which V8 starts only once the process allocates less than about 1 MB/s.
+# - --max-semi-space-size=1: a 2 MB young generation (more, cheaper scavenges);
+# - --heap-growing-percent=20: the next full GC when the old generation has grown by 20 % over
+#   what the last one kept alive (V8 lets it grow to several times that after a busy period).
+# Cost: about 20 % more CPU under sustained message load (docs/RELIABILITY.md, "Memory after a
+# connection storm", measured with npm run bench:storm and the rooms bench).
+export MIMI_NODE_FLAGS="${MIMI_NODE_FLAGS---max-semi-space-size=1 --heap-growing-percent=20}"

@@ -14,4 +14,5 @@ echo "==> provisioning API token: data/admin.token (send it as 'Authorization: B
 # shellcheck source=scripts/allocator.sh
 . scripts/allocator.sh
 echo "==> starting the gateway (Ctrl-C stops it)"
-exec node bin/mimi-gateway.js start --config config.yaml
+# shellcheck disable=SC2086 # MIMI_NODE_FLAGS is a list of flags
+exec node ${MIMI_NODE_FLAGS} bin/mimi-gateway.js start --config config.yaml

@@ -8,7 +8,7 @@ import { HealthCheck } from './api/admin/admin.controller';
 import { bridgeHealthChecks } from './api/admin/bridge-health';
 import { AppModule, type AppModuleOptions, bridgesFromConfig } from './app.module';
 import { errorMessage } from './common/errors';
-import { describeAllocator } from './common/allocator';
+import { describeAllocator, describeHeapFlags } from './common/allocator';
 import { createLogger } from './common/logging';
 import { MetricsRegistry } from './common/metrics';
 import { GatewayConfig } from './config/gateway-config';
@@ -140,7 +140,7 @@ export async function runGateway(config: GatewayConfig): Promise<number> {
     log.error(`could not start: ${errorMessage(e)}`);
     return 1;
   }
-  log.log(`ready; ${describeAllocator()}`);
+  log.log(`ready; ${describeAllocator()}; ${describeHeapFlags()}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {

@@ -1,4 +1,4 @@
-import { describeAllocator } from './allocator';
+import { describeAllocator, describeHeapFlags } from './allocator';
 
 describe('describeAllocator', () => {
   it('names jemalloc when it is preloaded', () => {
@@ -19,5 +19,17 @@ describe('describeAllocator', () => {
 
   it('claims nothing about other platforms', () => {
     expect(describeAllocator({}, 'darwin')).toBe('memory allocator: the platform default');
+  });
+});
+
+describe('describeHeapFlags', () => {
+  it('names the heap flags among the node flags', () => {
+    expect(describeHeapFlags(['--enable-source-maps', '--max-semi-space-size=1', '--expose-gc'])).toBe(
+      'V8 heap flags: --max-semi-space-size=1',
+    );
+  });
+
+  it('says where the flags come from when there are none', () => {
+    expect(describeHeapFlags(['--enable-source-maps'])).toMatch(/^V8 heap flags: none .*MIMI_NODE_FLAGS/);
   });
 });

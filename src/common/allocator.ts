@@ -14,3 +14,18 @@ export function describeAllocator(env: NodeJS.ProcessEnv = process.env, platform
     'and start with `npm start`, or set LD_PRELOAD to libjemalloc.so.2)'
   );
 }
+
+/** The node flags of V8's heap that scripts/allocator.sh sets (MIMI_NODE_FLAGS), or others of that family. */
+const HEAP_FLAG =
+  /^--(max-semi-space-size|min-semi-space-size|heap-growing-percent|optimize-for-size|max-old-space-size)\b/;
+
+/**
+ * The V8 heap flags the process runs with, for the start-up log: `npm start` gives the gateway a
+ * small young generation (scripts/allocator.sh); run without it, V8 grows that to 32 MB under load
+ * and keeps it, and RSS stays up after a connection storm (docs/RELIABILITY.md).
+ */
+export function describeHeapFlags(execArgv: readonly string[] = process.execArgv): string {
+  const flags = execArgv.filter((a) => HEAP_FLAG.test(a));
+  if (flags.length > 0) return `V8 heap flags: ${flags.join(' ')}`;
+  return "V8 heap flags: none (V8's defaults; `npm start` sets MIMI_NODE_FLAGS from scripts/allocator.sh)";
+}

@@ -49,21 +49,39 @@ function allocatorChoice(): 'jemalloc' | 'system' {
   return argValue('allocator') === 'system' ? 'system' : 'jemalloc';
 }
 
+/** What scripts/allocator.sh prints for `names` on this machine (one line each). */
+function fromAllocatorScript(names: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  const script = join(repoRoot(), 'scripts', 'allocator.sh');
+  const print = `printf '${names.map(() => '%s').join('\\n')}' ${names.map((n) => `"\${${n}:-}"`).join(' ')}`;
+  const out = spawnSync('bash', ['-c', `. "$0" && ${print}`, script], { env, encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`${script}: exit ${out.status}: ${out.stderr}`);
+  return names.map((_, i) => out.stdout.split('\n')[i] ?? '');
+}
+
 /**
  * The environment scripts/allocator.sh gives the gateway on this machine (as `npm start` starts it):
  * LD_PRELOAD and MALLOC_CONF for jemalloc when installed, nothing with `--allocator system` or without it.
  */
 export function shippedAllocatorEnv(): Record<string, string> {
-  const script = join(repoRoot(), 'scripts', 'allocator.sh');
-  const out = spawnSync('bash', ['-c', '. "$0" && printf "%s\\n%s" "${LD_PRELOAD:-}" "${MALLOC_CONF:-}"', script], {
-    env: { ...process.env, ...(allocatorChoice() === 'system' ? { MIMI_ALLOCATOR: 'system' } : {}) },
-    encoding: 'utf8',
+  const [preload = '', conf = ''] = fromAllocatorScript(['LD_PRELOAD', 'MALLOC_CONF'], {
+    ...process.env,
+    ...(allocatorChoice() === 'system' ? { MIMI_ALLOCATOR: 'system' } : {}),
   });
-  const [preload = '', conf = ''] = out.stdout.split('\n');
   return preload === '' ? {} : { LD_PRELOAD: preload, ...(conf === '' ? {} : { MALLOC_CONF: conf }) };
 }
 
-/** For a bench's header: the allocator the gateway processes run on. */
-export function describeGatewayAllocator(env: Record<string, string>): string {
-  return env['LD_PRELOAD'] ? `jemalloc (${env['LD_PRELOAD']})` : "glibc malloc (the system's)";
+/**
+ * The node flags `npm start` gives the gateway (MIMI_NODE_FLAGS of scripts/allocator.sh: V8's heap
+ * settings), or `--node-flags "..."` instead (`--node-flags ""`: V8's defaults).
+ */
+export function shippedNodeFlags(): string[] {
+  const given = argValue('node-flags');
+  const flags = given ?? fromAllocatorScript(['MIMI_NODE_FLAGS'], process.env)[0]!;
+  return flags.split(' ').filter((f) => f !== '');
+}
+
+/** For a bench's header: the allocator and the node flags the gateway processes run with. */
+export function describeGatewayAllocator(env: Record<string, string>, nodeFlags: readonly string[]): string {
+  const allocator = env['LD_PRELOAD'] ? `jemalloc (${env['LD_PRELOAD']})` : "glibc malloc (the system's)";
+  return `${allocator}, node flags: ${nodeFlags.length > 0 ? nodeFlags.join(' ') : "none (V8's defaults)"}`;
 }

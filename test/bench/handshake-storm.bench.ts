@@ -2,11 +2,13 @@
  * Handshake storm soak (issue 14: during 2,000 concurrent TLS handshakes /health took up to 2.7 s
  * and RSS stayed up after the connections closed).
  *
- *   npm run bench:storm -- [--concurrency 2000] [--seconds 10] [--settle 5] [--gateway-env NAME=VALUE,...]
- *                          [--allocator jemalloc|system] [--configs unprotected,handshake cap,defaults]
+ *   npm run bench:storm -- [--concurrency 2000] [--seconds 10] [--after 5,15,30,60]
+ *                          [--gateway-env NAME=VALUE,...] [--allocator jemalloc|system]
+ *                          [--node-flags "..."] [--configs unprotected,handshake cap,defaults]
  *
  * The gateway starts as `npm start` starts it (scripts/allocator.sh): with jemalloc when the machine
- * has it; `--allocator system` runs it on glibc's malloc.
+ * has it (`--allocator system`: glibc's malloc) and with the node flags of MIMI_NODE_FLAGS, V8's heap
+ * settings (`--node-flags ""`: V8's defaults, `--node-flags "--max-semi-space-size=1"`: others).
  *
  * For each gateway configuration below, a fresh gateway process (test/support/memory-gateway.ts,
  * SQLite) is started and, in order:
@@ -18,11 +20,13 @@
  *    mutual-TLS connections to the MIMI listener in flight for `--seconds` (each handshakes, sends
  *    one GET of the directory, and closes; a new one starts as soon as one ends) while the probe
  *    goes on;
- * 3. after: the storm stops; the probe goes on for `--settle` s.
+ * 3. after: the storm stops; the probe goes on, and the gateway's memory is read at each of the
+ *    `--after` times (seconds after the storm), then once more after one full GC.
  * It prints /health latency percentiles per phase next to the idle baseline, the gateway's RSS
- * (before the storm, peak, at the end of the settle time), what became of the connections, and
- * the gateway's JS memory (heapUsed, external; test/support/memory-gateway-control.ts GET /memory)
- * before, after and after one full GC, to tell live memory from memory the allocators keep.
+ * before the storm, its peak and at each `--after` time, and the memory over time: RSS split into
+ * anonymous (JS heap, malloc) and file-backed (code), and V8's heapTotal, new space, heapUsed,
+ * external and arrayBuffers (test/support/memory-gateway-control.ts GET /memory), to tell live
+ * memory from memory V8 or malloc keep.
  *
  * Configurations: `unprotected` (no caps, Node's timeouts: the behaviour before issue 14),
  * `handshake cap` (limits.connections defaults but no per-address cap, as if the storm came from
@@ -39,7 +43,15 @@ import { connect, createSecureContext } from 'node:tls';
 import YAML from 'yaml';
 import { writeDevPki } from '../../registration/dev-ca';
 import { freePorts, repoRoot } from '../support/e2e-gateways';
-import { describeGatewayAllocator, formatTable, numberArg, percentile, shippedAllocatorEnv } from './bench-support';
+import {
+  argValue,
+  describeGatewayAllocator,
+  formatTable,
+  numberArg,
+  percentile,
+  shippedAllocatorEnv,
+  shippedNodeFlags,
+} from './bench-support';
 
 const DOMAIN = 'a.example';
 const CLIENT_DOMAIN = 'b.example';
@@ -159,20 +171,53 @@ interface Memory {
   readonly heapTotal: number;
   readonly heapUsed: number;
   readonly external: number;
+  readonly arrayBuffers: number;
+  /** V8's young generation (new_space), committed. */
+  readonly newSpace: number;
 }
 
 async function memoryOf(gw: Gateway, gc: boolean): Promise<Memory> {
   const res = await fetch(`${gw.controlUrl}/memory${gc ? '?gc=1' : ''}`);
-  const m = (await res.json()) as {
-    rss: number;
-    heapTotal: number;
-    heapUsed: number;
-    external: number;
+  const m = (await res.json()) as Record<Exclude<keyof Memory, 'newSpace'>, number> & {
     gcRan: boolean;
+    spaces: Record<string, number>;
   };
   if (gc && !m.gcRan) throw new Error('the gateway did not run a GC (no --expose-gc?)');
   const mb = (v: number): number => v / 1024 / 1024;
-  return { rss: mb(m.rss), heapTotal: mb(m.heapTotal), heapUsed: mb(m.heapUsed), external: mb(m.external) };
+  return {
+    rss: mb(m.rss),
+    heapTotal: mb(m.heapTotal),
+    heapUsed: mb(m.heapUsed),
+    external: mb(m.external),
+    arrayBuffers: mb(m.arrayBuffers),
+    newSpace: mb(m.spaces['new_space'] ?? NaN),
+  };
+}
+
+/** RSS of `pid` in MB (/proc/<pid>/status): all, anonymous (heaps, malloc) and file-backed (code, libraries). */
+interface Rss {
+  readonly total: number;
+  readonly anon: number;
+  readonly file: number;
+}
+
+function rssOf(pid: number): Rss {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+  return { total: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
+}
+
+/** One reading of the gateway's memory: what the kernel counts and what V8 says it holds. */
+interface Reading {
+  readonly label: string;
+  readonly rss: Rss;
+  readonly js: Memory;
+}
+
+async function readingOf(gw: Gateway, label: string, gc = false): Promise<Reading> {
+  const js = await memoryOf(gw, gc);
+  return { label, rss: rssOf(gw.child.pid!), js };
 }
 
 async function startGateway(
@@ -202,7 +247,7 @@ async function startGateway(
   const entry = join(repoRoot(), 'dist', 'test', 'support', 'memory-gateway.js');
   // --expose-gc only lets the bench ask for a full GC before its last reading (GET /memory?gc=1);
   // the gateway never collects on its own because of it.
-  const command = ['--expose-gc', entry, '--config', configFile];
+  const command = [...shippedNodeFlags(), '--expose-gc', entry, '--config', configFile];
   const child = spawn(process.execPath, command, {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: {
@@ -229,8 +274,7 @@ async function startGateway(
 }
 
 function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return rssOf(pid).total;
 }
 
 /** One GET /health: its latency in ms (a failure counts as its time to fail). */
@@ -277,18 +321,21 @@ interface Row {
   readonly rss: string;
 }
 
+interface Measured {
+  readonly rows: Row[];
+  readonly storm: StormResult;
+  readonly peakRss: number;
+  /** Before the storm, then one per `--after` point, then after a full GC at the last point. */
+  readonly readings: Reading[];
+}
+
 async function measure(
   name: string,
   dir: string,
   pki: Awaited<ReturnType<typeof writeDevPki>>,
   limits: object,
-  opts: { concurrency: number; seconds: number; settle: number },
-): Promise<{
-  rows: Row[];
-  storm: StormResult;
-  rss: { before: number; peak: number; after: number };
-  memory: { before: Memory; after: Memory; afterGc: Memory };
-}> {
+  opts: { concurrency: number; seconds: number; after: readonly number[] },
+): Promise<Measured> {
   const gw = await startGateway(dir, pki, limits);
   const pid = gw.child.pid!;
   try {
@@ -309,32 +356,38 @@ async function measure(
     let p = probe(gw.adminPort);
     await sleep(IDLE_MS);
     const idle = await p.stop();
-    const before = rssMb(pid);
-    const memoryBefore = await memoryOf(gw, false);
+    const readings = [await readingOf(gw, 'before')];
     const stormStart = rssSamples.length;
 
     p = probe(gw.adminPort);
     const storm = await stormProcess({ ...job, concurrency: opts.concurrency, seconds: opts.seconds });
     const during = await p.stop();
-    const peak = Math.max(...rssSamples.slice(stormStart));
+    const stormEnd = Date.now();
+    const peakRss = Math.max(...rssSamples.slice(stormStart));
 
     p = probe(gw.adminPort);
-    await sleep(opts.settle * 1000);
+    for (const s of opts.after) {
+      await sleep(stormEnd + s * 1000 - Date.now());
+      readings.push(await readingOf(gw, `+${s} s`));
+    }
     const after = await p.stop();
-    const afterRss = rssMb(pid);
-    const memoryAfter = await memoryOf(gw, false);
-    const memoryAfterGc = await memoryOf(gw, true);
+    readings.push(await readingOf(gw, `+${opts.after.at(-1)} s, full GC`, true));
     clearInterval(sampler);
     const mb = (v: number): string => v.toFixed(0);
     return {
       rows: [
-        { config: name, phase: 'idle', latencies: idle, rss: mb(before) },
-        { config: name, phase: `storm ${opts.seconds} s`, latencies: during, rss: `peak ${mb(peak)}` },
-        { config: name, phase: `after ${opts.settle} s`, latencies: after, rss: mb(afterRss) },
+        { config: name, phase: 'idle', latencies: idle, rss: mb(readings[0]!.rss.total) },
+        { config: name, phase: `storm ${opts.seconds} s`, latencies: during, rss: `peak ${mb(peakRss)}` },
+        {
+          config: name,
+          phase: `after ${opts.after.at(-1)} s`,
+          latencies: after,
+          rss: mb(readings[opts.after.length]!.rss.total),
+        },
       ],
       storm,
-      rss: { before, peak, after: afterRss },
-      memory: { before: memoryBefore, after: memoryAfter, afterGc: memoryAfterGc },
+      peakRss,
+      readings,
     };
   } finally {
     gw.child.kill('SIGTERM');
@@ -342,11 +395,21 @@ async function measure(
   }
 }
 
+/** `--after 5,15,30,60`: seconds after the storm at which the gateway's memory is read (ascending). */
+function afterPoints(): number[] {
+  const raw = argValue('after') ?? '5,15,30,60';
+  const points = raw.split(',').map(Number);
+  if (points.length === 0 || points.some((n, i) => !(n >= 0) || (i > 0 && n <= points[i - 1]!))) {
+    throw new Error('--after: ascending seconds, e.g. 5,15,30,60');
+  }
+  return points;
+}
+
 async function main(): Promise<void> {
   const opts = {
     concurrency: numberArg('concurrency', 2000),
     seconds: numberArg('seconds', 10),
-    settle: numberArg('settle', 5),
+    after: afterPoints(),
   };
   const dir = mkdtempSync(join(tmpdir(), 'mimi-storm-'));
   const pki = await writeDevPki(join(dir, 'tls'), [DOMAIN, CLIENT_DOMAIN], { ipAddresses: [LOOPBACK] });
@@ -365,33 +428,32 @@ async function main(): Promise<void> {
   ].filter(([name]) => onlyConfigs === undefined || onlyConfigs.includes(name as string)) as [string, object][];
   const rows: Row[] = [];
   const summaries: string[][] = [];
-  const heaps: string[][] = [];
+  const details: string[][] = [];
   try {
     for (const [name, limits] of configs) {
       const r = await measure(name, join(dir, name.replace(/\W/g, '-')), pki, limits, opts);
       rows.push(...r.rows);
-      const back = ((r.rss.after - r.rss.before) / r.rss.before) * 100;
+      const [before, ...later] = r.readings;
       summaries.push([
         name,
         String(r.storm.started),
         String(r.storm.answered),
         String(r.storm.refused),
-        r.rss.before.toFixed(0),
-        r.rss.peak.toFixed(0),
-        r.rss.after.toFixed(0),
-        `${back >= 0 ? '+' : ''}${back.toFixed(1)} %`,
+        before!.rss.total.toFixed(0),
+        r.peakRss.toFixed(0),
+        ...later
+          .slice(0, opts.after.length)
+          .map((x) => `${x.rss.total.toFixed(0)} (${signedPercent(x.rss.total, before!.rss.total)})`),
       ]);
-      const { before, after, afterGc } = r.memory;
-      heaps.push([
-        name,
-        `${before.heapUsed.toFixed(1)} / ${before.external.toFixed(1)}`,
-        `${after.heapUsed.toFixed(1)} / ${after.external.toFixed(1)}`,
-        `${afterGc.heapUsed.toFixed(1)} / ${afterGc.external.toFixed(1)}`,
-        signedPercent(afterGc.heapUsed + afterGc.external, before.heapUsed + before.external),
-        `${before.heapTotal.toFixed(0)} -> ${afterGc.heapTotal.toFixed(0)}`,
-        afterGc.rss.toFixed(0),
-        signedPercent(afterGc.rss, before.rss),
-      ]);
+      for (const x of r.readings) {
+        details.push([
+          name,
+          x.label,
+          ...[x.rss.total, x.rss.anon, x.rss.file].map((v) => v.toFixed(0)),
+          signedPercent(x.rss.total, before!.rss.total),
+          ...[x.js.heapTotal, x.js.newSpace, x.js.heapUsed, x.js.external, x.js.arrayBuffers].map((v) => v.toFixed(1)),
+        ]);
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -400,7 +462,9 @@ async function main(): Promise<void> {
   console.log(
     `handshake storm: ${opts.concurrency} concurrent mutual-TLS connections for ${opts.seconds} s, ` +
       `/health probed every ${PROBE_EVERY_MS} ms (latency ms); gateway allocator: ` +
-      `${describeGatewayAllocator(shippedAllocatorEnv())}\n`,
+      `${describeGatewayAllocator(shippedAllocatorEnv(), shippedNodeFlags())}` +
+      (gatewayEnv.length > 0 ? `; gateway environment: ${gatewayEnv.join(' ')}` : '') +
+      '\n',
   );
   console.log(
     formatTable(
@@ -422,27 +486,45 @@ async function main(): Promise<void> {
     ),
   );
   console.log('');
+  console.log('RSS (MB) before the storm, its peak, and how far above "before" it is at each time after the storm:\n');
   console.log(
     formatTable(
-      ['config', 'connections', 'answered', 'refused/failed', 'RSS before', 'peak', 'after', 'after vs before'],
+      [
+        'config',
+        'connections',
+        'answered',
+        'refused/failed',
+        'RSS before',
+        'peak',
+        ...opts.after.map((s) => `+${s} s`),
+      ],
       summaries,
       (i) => i >= 1,
     ),
   );
   console.log('');
   console.log(
-    'JS memory of the gateway (MB, heapUsed / external), read through its control API: before the storm,\n' +
-      'at the end of the settle time, and then after one full GC; V8 heapTotal before -> after that GC; RSS after it.\n' +
-      'Live memory back at its level with RSS still up is memory the allocators keep (V8 pages, glibc arenas),\n' +
-      'not a leak.' +
-      (gatewayEnv.length > 0 ? ` Gateway environment: ${gatewayEnv.join(' ')}.` : '') +
-      '\n',
+    "The gateway's memory over time (MB): RSS, its anonymous part (JS heap, malloc) and file-backed part\n" +
+      "(code, libraries), and V8's process.memoryUsage() read through the test control API. The last row\n" +
+      'is after one full GC: live memory back at its level with RSS still up is memory the allocators keep.\n',
   );
   console.log(
     formatTable(
-      ['config', 'before', 'after', 'after GC', 'heap+ext vs before', 'V8 heapTotal', 'RSS after GC', 'RSS vs before'],
-      heaps,
-      (i) => i >= 1,
+      [
+        'config',
+        'when',
+        'RSS',
+        'anon',
+        'file',
+        'RSS vs before',
+        'heapTotal',
+        'new space',
+        'heapUsed',
+        'external',
+        'arrayBuffers',
+      ],
+      details,
+      (i) => i >= 2,
     ),
   );
 }

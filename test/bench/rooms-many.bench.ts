@@ -35,6 +35,7 @@ import {
   numberArg,
   percentile,
   shippedAllocatorEnv,
+  shippedNodeFlags,
 } from './bench-support';
 
 const SIZES = (argValue('sizes') ?? '1000,10000').split(',').map(Number);
@@ -223,15 +224,19 @@ async function measure(rooms: number): Promise<SizeResult> {
 }
 
 async function main(): Promise<void> {
-  // A full GC on request (GET /memory?gc=1), to tell live memory from what the allocator keeps.
-  process.env['MIMI_E2E_NODE_ARGS'] = `${process.env['MIMI_E2E_NODE_ARGS'] ?? ''} --expose-gc`.trim();
+  // The gateway processes run on the allocator and with the node flags `npm start` gives them
+  // (scripts/allocator.sh): jemalloc when installed (`--allocator system` for glibc's malloc), V8's
+  // heap settings (`--node-flags ""` for V8's defaults). A full GC on request (GET /memory?gc=1), to
+  // tell live memory from what the allocator keeps.
+  const nodeFlags = shippedNodeFlags();
+  process.env['MIMI_E2E_NODE_ARGS'] = [...nodeFlags, process.env['MIMI_E2E_NODE_ARGS'] ?? '', '--expose-gc']
+    .join(' ')
+    .trim();
   // The gateways inherit this env: config override of mls.idleUnloadSeconds (src/config/load-config.ts).
   process.env['MIMI_GATEWAY__MLS__IDLE_UNLOAD_SECONDS'] = String(IDLE_UNLOAD_SECONDS);
-  // The gateway processes run on the allocator `npm start` gives them (scripts/allocator.sh):
-  // jemalloc when installed; `--allocator system` for glibc's malloc.
   const allocatorEnv = shippedAllocatorEnv();
   Object.assign(process.env, allocatorEnv);
-  console.log(`rooms-many: gateway allocator ${describeGatewayAllocator(allocatorEnv)}`);
+  console.log(`rooms-many: gateway ${describeGatewayAllocator(allocatorEnv, nodeFlags)}`);
   const results: SizeResult[] = [];
   // The table so far after every size: a long run that is cut short still reports what it measured.
   for (const size of SIZES) {

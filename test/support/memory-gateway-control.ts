@@ -28,6 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { ErrorCode, GatewayError, HTTP_STATUS_BY_CODE, PlatformError, errorMessage } from '../../src/common/errors';
 import { Platform, RoomUri, UserUri } from '../../src/common/ids';
 import type { InboundEvent, LegacyUserRef, Membership, MessageAction, RemoteUser } from '../../src/ports';
@@ -389,6 +390,9 @@ function processMemory(gc: boolean): Json {
     heapUsed: m.heapUsed,
     external: m.external,
     arrayBuffers: m.arrayBuffers,
+    // V8's heap by space (bytes committed): which of them a storm grew (new space under
+    // allocation pressure, old space with garbage waiting for the next mark-compact).
+    spaces: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])),
     gcRan: gc && collect !== undefined,
   };
 }
