@@ -21,9 +21,9 @@ fi
 # the RSS left is V8's: its young generation, which V8 grows from 1 MB to 16 MB semi-spaces under
 # load and keeps (32 MB), and old-generation pages it keeps committed until a memory-reducing GC,
 # which V8 starts only once the process allocates less than about 1 MB/s.
-# - --max-semi-space-size=1: a 2 MB young generation (more, cheaper scavenges);
-# - --heap-growing-percent=20: the next full GC when the old generation has grown by 20 % over
-#   what the last one kept alive (V8 lets it grow to several times that after a busy period).
-# Cost: about 20 % more CPU under sustained message load (docs/RELIABILITY.md, "Memory after a
-# connection storm", measured with npm run bench:storm and the rooms bench).
-export MIMI_NODE_FLAGS="${MIMI_NODE_FLAGS---max-semi-space-size=1 --heap-growing-percent=20}"
+# --heap-growing-percent=20: the next full GC when the old generation has grown by 20 % over what
+# the last one kept alive (V8 lets it grow to several times that after a busy period). The young
+# generation is left at V8's default: capping it (--max-semi-space-size=1) cost more CPU and did not
+# help on its own (docs/RELIABILITY.md, "Memory after a connection storm": npm run bench:storm and
+# the rooms bench).
+export MIMI_NODE_FLAGS="${MIMI_NODE_FLAGS---heap-growing-percent=20}"

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../support/e2e-gateways';
 import { describeGatewayAllocator, shippedNodeFlags } from './bench-support';
 
-const HEAP_FLAGS = ['--max-semi-space-size=1', '--heap-growing-percent=20'];
+const HEAP_FLAGS = ['--heap-growing-percent=20'];
 
 describe('the node flags npm start gives the gateway (scripts/allocator.sh)', () => {
   const saved = process.env['MIMI_NODE_FLAGS'];
@@ -51,7 +51,7 @@ describe('the node flags npm start gives the gateway (scripts/allocator.sh)', ()
 
   it('are named in the bench header', () => {
     expect(describeGatewayAllocator({}, HEAP_FLAGS)).toBe(
-      "glibc malloc (the system's), node flags: --max-semi-space-size=1 --heap-growing-percent=20",
+      "glibc malloc (the system's), node flags: --heap-growing-percent=20",
     );
     expect(describeGatewayAllocator({ LD_PRELOAD: '/lib/libjemalloc.so.2' }, [])).toBe(
       "jemalloc (/lib/libjemalloc.so.2), node flags: none (V8's defaults)",
