@@ -37,6 +37,9 @@ function service(opts: { linked?: boolean; recorded?: string[] } = {}) {
   const follower = {} as FollowerService;
   const batches: string[][] = [];
   const hubIngest = {
+    // Its own check (HubIngest.recordOne) reads the same store as `events` above.
+    recordOne: async (_r: RoomRecord, e: InboundEvent) =>
+      opts.recorded?.includes(e.platformEventId) ? 'duplicate' : (handled.push(e.platformEventId), 'recorded'),
     recordMany: async (events: readonly InboundEvent[]) => {
       batches.push(events.map((e) => e.platformEventId));
       for (const e of events) handled.push(e.platformEventId);
@@ -115,7 +118,9 @@ describe(BridgeSinkService.name, () => {
       hub,
       {} as FollowerService,
       new RoomLocks(),
-      {} as HubIngest,
+      {
+        recordOne: async (r: RoomRecord, e: InboundEvent) => (await hub.onLegacyEvent(r, e), 'recorded'),
+      } as unknown as HubIngest,
       metrics,
     );
     const alice = { platform: Platform.Matrix, userId: '@a:hs' };

@@ -62,7 +62,7 @@ export class BridgeSinkService implements OnModuleDestroy {
     private readonly hub: HubService,
     private readonly follower: FollowerService,
     private readonly locks: RoomLocks,
-    hubIngest: HubIngest,
+    private readonly hubIngest: HubIngest,
     @Optional() metrics?: MetricsRegistry,
   ) {
     this.batcher = new IngestBatcher<InboundEvent>({
@@ -124,6 +124,10 @@ export class BridgeSinkService implements OnModuleDestroy {
         return await this.locks.run(room.roomUri, async (): Promise<SinkOutcome> => {
           const current = await this.rooms.findByUri(undefined, room.roomUri);
           if (current === undefined) return 'unlinked';
+          if (current.role === 'hub' && event.kind === 'message') {
+            const outcome = await this.hubIngest.recordOne(current, event);
+            return outcome === 'recorded' && this.isEcho(event) ? 'echo' : outcome;
+          }
           if (await this.isDuplicate(event)) return 'duplicate';
           if (current.role === 'hub') await this.hub.onLegacyEvent(current, event);
           else await this.follower.onLegacyEvent(current, event, attempt < MAX_CHANGE_ATTEMPTS);

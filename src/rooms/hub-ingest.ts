@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { InboundEvent } from '../ports';
-import { RoomRepository } from '../persistence/repositories/room.repository';
+import { RoomEventRepository } from '../persistence/repositories/room-event.repository';
+import { type RoomRecord, RoomRepository } from '../persistence/repositories/room.repository';
 import { RoomTransactions } from '../persistence/room-transactions';
 import { HubService } from './hub.service';
 import { BatchFailure } from './ingest-batch';
@@ -29,10 +30,24 @@ class NotHubRoom extends Error {
 export class HubIngest {
   constructor(
     private readonly rooms: RoomRepository,
+    private readonly events: RoomEventRepository,
     private readonly hub: HubService,
     private readonly locks: RoomLocks,
     private readonly transactions: RoomTransactions,
   ) {}
+
+  /**
+   * One message of a hub room (caller holds the room's lock): the duplicate check and the record
+   * in ONE transaction, as for a batch, instead of a transaction for each of the checks and one for
+   * the record (issue 12: an appservice transaction mostly brings a single event).
+   */
+  async recordOne(room: RoomRecord, event: InboundEvent): Promise<'duplicate' | 'recorded'> {
+    return this.transactions.run(async (tx) => {
+      if (await this.events.findLegacyEvent(tx, event.room.platform, event.platformEventId)) return 'duplicate';
+      await this.hub.onLegacyEvent(room, event); // joins this transaction
+      return 'recorded';
+    });
+  }
 
   /** @throws NotHubRoom (nothing done), BatchFailure (rolled back), or the commit's error. */
   async recordMany(events: readonly InboundEvent[]): Promise<void> {

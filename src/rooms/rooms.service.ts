@@ -224,19 +224,16 @@ export class RoomsService implements OnApplicationBootstrap, BeforeApplicationSh
   async history(roomUri: RoomUri): Promise<RoomEventInfo[]> {
     const room = await this.rooms.findByUri(undefined, roomUri);
     if (room === undefined) throw new GatewayError(ErrorCode.NotFound, `no room ${roomUri}`);
-    const out: RoomEventInfo[] = [];
-    for (const e of await this.events.list(roomUri)) {
-      out.push({
-        seq: e.seq,
-        messageId: e.messageId,
-        senderUri: e.senderUri,
-        platformEventId:
-          (await this.events.findPlatformEventId(undefined, roomUri, room.platform, e.messageId)) ?? null,
-        content: contentToJson(decodeMimiContent(e.content)),
-        kind: e.kind,
-      });
-    }
-    return out;
+    // Platform IDs read first: an event stored in between has none yet, as if listed a moment earlier.
+    const platformIds = await this.events.platformEventIds(undefined, roomUri, room.platform);
+    return (await this.events.list(roomUri)).map((e) => ({
+      seq: e.seq,
+      messageId: e.messageId,
+      senderUri: e.senderUri,
+      platformEventId: platformIds.get(e.messageId) ?? null,
+      content: contentToJson(decodeMimiContent(e.content)),
+      kind: e.kind,
+    }));
   }
 
   private async describe(room: RoomRecord): Promise<RoomInfo> {

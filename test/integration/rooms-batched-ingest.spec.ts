@@ -7,6 +7,7 @@
  */
 import { Platform, type RoomUri } from '../../src/common/ids';
 import { RoomEventRepository } from '../../src/persistence/repositories/room-event.repository';
+import { RoomRepository } from '../../src/persistence/repositories/room.repository';
 import { type InboundEvent, type LegacyUserRef, ParticipantRole } from '../../src/ports';
 import { HubService, type RoomEventInfo, legacyUserUri } from '../../src/rooms';
 import { HubIngest } from '../../src/rooms/hub-ingest';
@@ -124,5 +125,22 @@ describe.each(DATABASE_KINDS)('batched ingest on %s', (kind) => {
     // Straight to the batch: the same event twice, and already recorded.
     await pair.a.running.app.get(HubIngest, { strict: false }).recordMany([first, first]);
     expect(texts(await history(pair.a), 'redelivered once')).toEqual(['redelivered once']);
+  });
+
+  it('records a message handed over alone in one transaction with its duplicate check, once, and fans it out', async () => {
+    const alone = message('alone, then again');
+    await pair.a.platform.emitEvent(alone);
+    // The platform redelivers it, alone again (a homeserver retrying a transaction).
+    await pair.a.platform.emitEvent(alone);
+    await expect(
+      pair.a.running.app
+        .get(HubIngest, { strict: false })
+        .recordOne(
+          (await pair.a.running.app.get(RoomRepository, { strict: false }).findByUri(undefined, roomUri))!,
+          alone,
+        ),
+    ).resolves.toBe('duplicate');
+    expect(texts(await history(pair.a), 'alone, then again')).toEqual(['alone, then again']);
+    await eventually(async () => expect(texts(await history(pair.b), 'alone, then again')).toHaveLength(1));
   });
 });

@@ -182,6 +182,25 @@ export class RoomEventRepository {
     return event?.roomUri === roomUri ? (event.messageId ?? undefined) : undefined;
   }
 
+  /**
+   * `findPlatformEventId` for every message of the room at once (message ID → the earliest platform
+   * event ID recorded for it): one query instead of one per event when a whole log is listed.
+   */
+  async platformEventIds(tx: Tx | undefined, roomUri: RoomUri, platform: string): Promise<Map<string, string>> {
+    if (tx === undefined) return this.transactions.run((own) => this.platformEventIds(own, roomUri, platform));
+    const result = await sqlOf(tx).query(
+      `SELECT message_id, platform_event_id FROM legacy_event
+       WHERE room_uri = $1 AND platform = $2 AND message_id IS NOT NULL ORDER BY created_at`,
+      [roomUri, platform],
+    );
+    const ids = new Map<string, string>();
+    for (const row of result.rows) {
+      const messageId = String(row.message_id);
+      if (!ids.has(messageId)) ids.set(messageId, String(row.platform_event_id));
+    }
+    return ids;
+  }
+
   /** The platform's ID of a MIMI message in this room (the earliest if several), if we know it. */
   async findPlatformEventId(
     tx: Tx | undefined,
