@@ -41,6 +41,7 @@ const INTEGRATION_SPECS = [
   'src/persistence/repositories/inbound-dedupe.repository.spec.ts',
   'src/persistence/repositories/media-asset.repository.spec.ts',
   'src/persistence/repositories/outbox.repository.spec.ts',
+  'src/persistence/repositories/room-event.repository.spec.ts',
   'src/persistence/transaction-runner.spec.ts',
   'src/replication/outbox.service.spec.ts',
   'src/replication/outbox.worker.spec.ts',
