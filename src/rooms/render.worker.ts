@@ -140,6 +140,10 @@ export class RenderWorker implements BeforeApplicationShutdown {
           return;
         }
         await this.recordResults(room, results);
+        // Every event of the first batch after start-up is recorded: later ones are first tries.
+        if (batch[batch.length - 1]!.seq >= (this.firstBatchEnd.get(roomUri) ?? Infinity)) {
+          this.firstBatchEnd.delete(roomUri);
+        }
       }
     } catch (e) {
       this.logger.error(`room=${roomUri}: rendering stopped: ${errorMessage(e)}`);
